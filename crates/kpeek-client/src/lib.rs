@@ -1,0 +1,1 @@
+//! `kpeek-client`: read and drive kpeek.ko through each of its channels.

@@ -1,0 +1,5 @@
+//! One module per subcommand; each exposes `Args` (clap) and `run`.
+
+pub mod module;
+pub mod sym;
+pub mod trace;
