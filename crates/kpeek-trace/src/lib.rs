@@ -1,1 +1,15 @@
-//! `kpeek-trace`: kernel tracepoints on the live kernel through tracefs and perf_event rings.
+//! `kpeek-trace`: kernel tracepoints on the live kernel.
+//!
+//! Data flows one way: [`tracefs`] finds events and their format files, [`format`] parses a
+//! format file into a typed layout, [`decode`] turns a raw record into typed [`value`]s;
+//! [`perf`] opens tracepoint events and reads perf mmap rings, [`record`] merges CPUs in time
+//! order and accounts lost records, [`stat`] counts; [`output`] prints or writes files.
+
+pub mod decode;
+pub mod format;
+pub mod output;
+pub mod perf;
+pub mod record;
+pub mod stat;
+pub mod tracefs;
+pub mod value;

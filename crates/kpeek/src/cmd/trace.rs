@@ -1,10 +1,37 @@
-//! Placeholder: replaced by its owner before anything lands.
+//! `kpeek trace`: kernel tracepoints on the live kernel.
 
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use clap::Subcommand;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is being written")
+mod format;
+mod list;
+mod record;
+mod stat;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: TraceCommand,
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// List tracepoint events, optionally matching a glob (e.g. 'net:*' or '*skb*').
+    List(list::Args),
+    /// Show an event's fields: type, offset, size, signedness.
+    Format(format::Args),
+    /// Record events through perf ring buffers and print or save them.
+    Record(record::Args),
+    /// Count events per CPU (perf counting mode), with rates.
+    Stat(stat::Args),
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        TraceCommand::List(a) => list::run(a),
+        TraceCommand::Format(a) => format::run(a),
+        TraceCommand::Record(a) => record::run(a),
+        TraceCommand::Stat(a) => stat::run(a),
+    }
 }
