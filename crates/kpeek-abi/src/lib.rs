@@ -1,1 +1,49 @@
 //! `kpeek-abi`: the Rust mirror of `kmod/include/uapi/kpeek.h`, the ABI of kpeek.ko.
+//!
+//! Everything user space may rely on: the ABI version, name rules and limits, the reserved names,
+//! the default caps and where each channel lives. [`check::ITEMS`] lists every item with the C
+//! expression that must produce the same value; `tests/abi_vs_c.rs` compiles a C program against
+//! the real header that prints each expression, and compares. Part 2's structs add their
+//! `sizeof`/`offsetof` rows to that table next to their definitions.
+
+pub mod check;
+mod name;
+
+pub use name::{DescriptionError, NameError, NameKind, validate_description, validate_name};
+
+/// `KPEEK_ABI_VERSION`: bumped whenever anything in the ABI changes incompatibly. The module
+/// publishes its own in `/sys/kernel/kpeek/info`.
+pub const ABI_VERSION: u32 = 1;
+
+/// `KPEEK_NAME_MAX`: the longest group or counter name, in bytes.
+pub const NAME_MAX: usize = 31;
+
+/// `KPEEK_DESC_MAX`: the longest description, in bytes.
+pub const DESC_MAX: usize = 127;
+
+/// `KPEEK_RESERVED_GROUP`: no group may have this name (`/sys/kernel/kpeek/info` is a file).
+pub const RESERVED_GROUP: &str = "info";
+
+/// `KPEEK_RESERVED_COUNTER`: no counter may have this name (`<group>/reset` is the reset file).
+pub const RESERVED_COUNTER: &str = "reset";
+
+/// `KPEEK_DEFAULT_MAX_GROUPS`: the group cap unless the `max_groups` parameter overrides it.
+pub const DEFAULT_MAX_GROUPS: u32 = 1024;
+
+/// `KPEEK_DEFAULT_MAX_COUNTERS`: the counter cap unless `max_counters` overrides it.
+pub const DEFAULT_MAX_COUNTERS: u32 = 65536;
+
+/// `KPEEK_PROC_PATH`: one line per counter, `<group> <counter> <value>`.
+pub const PROC_PATH: &str = "/proc/kpeek";
+
+/// `KPEEK_SYSFS_DIR`: `info`, and `<group>/<counter>` value files plus `<group>/reset`.
+pub const SYSFS_DIR: &str = "/sys/kernel/kpeek";
+
+/// `KPEEK_CONFIGFS_DIR`: `groups/<group>/<counter>/` created with mkdir, removed with rmdir.
+pub const CONFIGFS_DIR: &str = "/sys/kernel/config/kpeek";
+
+/// `KPEEK_DEBUGFS_DIR`: internals for debugging only.
+pub const DEBUGFS_DIR: &str = "/sys/kernel/debug/kpeek";
+
+/// `KPEEK_PARAMS_DIR`: the module parameters.
+pub const PARAMS_DIR: &str = "/sys/module/kpeek/parameters";

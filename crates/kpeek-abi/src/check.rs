@@ -1,0 +1,71 @@
+//! The table that ties this crate to the C header: every ABI item with the C expression that
+//! must evaluate to the same value.
+//!
+//! `tests/abi_vs_c.rs` turns [`ITEMS`] into a C program (`printf` of each expression, in order),
+//! compiles it against `kmod/include/uapi/kpeek.h` and compares the output with [`Item::rust`],
+//! line by line. It also checks that every `#define KPEEK_*` in the header appears in the table,
+//! so a constant added on the C side without its Rust mirror fails the test. Layouts slot in as
+//! rows such as `Item::int("sizeof(struct kpeek_info)", size_of::<KpeekInfo>() as u64)` and
+//! `Item::int("offsetof(struct kpeek_info, abi)", offset_of!(KpeekInfo, abi) as u64)`.
+
+/// The value of one ABI item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// An integer constant, size or offset (printed by C as `%llu` after a cast).
+    Int(u64),
+    /// A string constant.
+    Str(&'static str),
+}
+
+/// One row: a C expression and the value the Rust side says it has.
+#[derive(Debug, Clone, Copy)]
+pub struct Item {
+    /// A C expression valid after `#include <kpeek.h>`, e.g. `KPEEK_NAME_MAX` or
+    /// `sizeof(struct kpeek_info)`.
+    pub c_expr: &'static str,
+    /// The Rust side's value.
+    pub rust: Value,
+}
+
+impl Item {
+    const fn int(c_expr: &'static str, v: u64) -> Self {
+        Item {
+            c_expr,
+            rust: Value::Int(v),
+        }
+    }
+
+    const fn str(c_expr: &'static str, v: &'static str) -> Self {
+        Item {
+            c_expr,
+            rust: Value::Str(v),
+        }
+    }
+
+    /// The value as the C checker prints it: one line, no newline.
+    pub fn rust_text(&self) -> String {
+        match self.rust {
+            Value::Int(v) => v.to_string(),
+            Value::Str(s) => format!("\"{s}\""),
+        }
+    }
+}
+
+/// Every item of the ABI, in the order the C checker prints them.
+pub const ITEMS: &[Item] = &[
+    Item::int("KPEEK_ABI_VERSION", crate::ABI_VERSION as u64),
+    Item::int("KPEEK_NAME_MAX", crate::NAME_MAX as u64),
+    Item::int("KPEEK_DESC_MAX", crate::DESC_MAX as u64),
+    Item::str("KPEEK_RESERVED_GROUP", crate::RESERVED_GROUP),
+    Item::str("KPEEK_RESERVED_COUNTER", crate::RESERVED_COUNTER),
+    Item::int("KPEEK_DEFAULT_MAX_GROUPS", crate::DEFAULT_MAX_GROUPS as u64),
+    Item::int(
+        "KPEEK_DEFAULT_MAX_COUNTERS",
+        crate::DEFAULT_MAX_COUNTERS as u64,
+    ),
+    Item::str("KPEEK_PROC_PATH", crate::PROC_PATH),
+    Item::str("KPEEK_SYSFS_DIR", crate::SYSFS_DIR),
+    Item::str("KPEEK_CONFIGFS_DIR", crate::CONFIGFS_DIR),
+    Item::str("KPEEK_DEBUGFS_DIR", crate::DEBUGFS_DIR),
+    Item::str("KPEEK_PARAMS_DIR", crate::PARAMS_DIR),
+];
