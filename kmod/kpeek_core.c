@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kpeek_core.c - groups and counters: creation, destruction, names, caps, the exported API and
+ * the rule that a module's groups die with it. Channels only read what is kept here; see
+ * kpeek_internal.h for the locking rules.
+ */
+#include <linux/ctype.h>
+#include <linux/cpumask.h>
+#include <linux/err.h>
+#include <linux/export.h>
+#include <linux/hashtable.h>
+#include <linux/jhash.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/percpu.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include "kpeek_internal.h"
+
+DEFINE_MUTEX(kpeek_lock);
+LIST_HEAD(kpeek_groups);
+
+/*
+ * Counter names are looked up by (group, name) when creating, so that 10,000 counters in one
+ * group do not cost a quadratic scan. Only writers use it, under kpeek_lock.
+ */
+static DEFINE_HASHTABLE(kpeek_counter_hash, 10);
+
+/* Counts, under kpeek_lock (read locklessly by debugfs). */
+static unsigned int kpeek_ngroups;
+static unsigned int kpeek_ncounters;
+static unsigned int kpeek_napi_groups;
+static u64 kpeek_next_id = 1;
+static u64 kpeek_groups_created;
+static u64 kpeek_counters_created;
+/* Updated from RCU callbacks too, hence atomics. */
+static atomic_long_t kpeek_bytes = ATOMIC_LONG_INIT(0);
+static atomic_long_t kpeek_rcu_pending = ATOMIC_LONG_INIT(0);
+
+static long kpeek_counter_bytes(void)
+{
+	return sizeof(struct kpeek_counter) + (long)sizeof(u64) * num_possible_cpus();
+}
+
+/* 1..KPEEK_NAME_MAX bytes of [A-Za-z0-9_]: a name must be a valid file name everywhere. */
+int kpeek_name_check(const char *name)
+{
+	size_t len = strnlen(name, KPEEK_NAME_MAX + 1);
+	size_t i;
+
+	if (len == 0)
+		return -EINVAL;
+	if (len > KPEEK_NAME_MAX)
+		return -ENAMETOOLONG;
+	for (i = 0; i < len; i++)
+		if (!isalnum(name[i]) && name[i] != '_')
+			return -EINVAL;
+	return 0;
+}
+
+/* Printable text (spaces allowed) of at most KPEEK_DESC_MAX bytes. */
+int kpeek_desc_check(const char *desc, size_t len)
+{
+	size_t i;
+
+	if (len > KPEEK_DESC_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!isprint(desc[i]))
+			return -EINVAL;
+	return 0;
+}
+
+static struct kpeek_group *kpeek_group_find_locked(const char *name)
+{
+	struct kpeek_group *g;
+
+	list_for_each_entry(g, &kpeek_groups, node)
+		if (!strcmp(g->name, name))
+			return g;
+	return NULL;
+}
+
+static u32 kpeek_counter_key(const struct kpeek_group *group, const char *name)
+{
+	return jhash(name, strlen(name), (u32)group->id);
+}
+
+static struct kpeek_counter *kpeek_counter_find_locked(struct kpeek_group *group,
+							const char *name)
+{
+	struct kpeek_counter *c;
+
+	hash_for_each_possible(kpeek_counter_hash, c, hash, kpeek_counter_key(group, name))
+		if (c->group == group && !strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source source,
+					   struct module *owner)
+{
+	struct kpeek_group *g;
+	int err;
+
+	lockdep_assert_held(&kpeek_lock);
+	err = kpeek_name_check(name);
+	if (err)
+		return ERR_PTR(err);
+	if (!strcmp(name, KPEEK_RESERVED_GROUP))
+		return ERR_PTR(-EINVAL);
+	if (kpeek_group_find_locked(name))
+		return ERR_PTR(-EEXIST);
+	if (kpeek_ngroups >= kpeek_max_groups)
+		return ERR_PTR(-ENOSPC);
+
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g)
+		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&g->counters);
+	strscpy(g->name, name, sizeof(g->name));
+	g->source = source;
+	g->owner = owner;
+	g->id = kpeek_next_id++;
+
+	err = kpeek_sysfs_group_add(g);
+	if (err)
+		goto err_free;
+
+	/* Publish last: readers only ever see a fully built group. */
+	list_add_tail_rcu(&g->node, &kpeek_groups);
+	kpeek_ngroups++;
+	if (source == KPEEK_SRC_API)
+		kpeek_napi_groups++;
+	kpeek_groups_created++;
+	atomic_long_add(sizeof(*g), &kpeek_bytes);
+	return g;
+
+err_free:
+	kfree(g);
+	return ERR_PTR(err);
+}
+
+static void kpeek_group_free_rcu(struct rcu_head *head)
+{
+	struct kpeek_group *g = container_of(head, struct kpeek_group, rcu);
+
+	kfree(g);
+	atomic_long_sub(sizeof(*g), &kpeek_bytes);
+	atomic_long_dec(&kpeek_rcu_pending);
+}
+
+static void kpeek_counter_free_rcu(struct rcu_head *head)
+{
+	struct kpeek_counter *c = container_of(head, struct kpeek_counter, rcu);
+
+	free_percpu(c->values);
+	kfree(c);
+	atomic_long_sub(kpeek_counter_bytes(), &kpeek_bytes);
+	atomic_long_dec(&kpeek_rcu_pending);
+}
+
+void kpeek_counter_del_locked(struct kpeek_counter *c)
+{
+	lockdep_assert_held(&kpeek_lock);
+	/* Waits for running sysfs reads of this counter; see kpeek_internal.h. */
+	kpeek_sysfs_counter_del(c);
+	hash_del(&c->hash);
+	list_del_rcu(&c->node);
+	c->group->ncounters--;
+	kpeek_ncounters--;
+	atomic_long_inc(&kpeek_rcu_pending);
+	call_rcu(&c->rcu, kpeek_counter_free_rcu);
+}
+
+void kpeek_group_del_locked(struct kpeek_group *g)
+{
+	struct kpeek_counter *c, *tmp;
+
+	lockdep_assert_held(&kpeek_lock);
+	list_for_each_entry_safe(c, tmp, &g->counters, node)
+		kpeek_counter_del_locked(c);
+	kpeek_sysfs_group_del(g);
+	list_del_rcu(&g->node);
+	kpeek_ngroups--;
+	if (g->source == KPEEK_SRC_API)
+		kpeek_napi_groups--;
+	atomic_long_inc(&kpeek_rcu_pending);
+	call_rcu(&g->rcu, kpeek_group_free_rcu);
+}
+
+struct kpeek_counter *kpeek_counter_add_locked(struct kpeek_group *group, const char *name)
+{
+	struct kpeek_counter *c;
+	int err;
+
+	lockdep_assert_held(&kpeek_lock);
+	err = kpeek_name_check(name);
+	if (err)
+		return ERR_PTR(err);
+	if (!strcmp(name, KPEEK_RESERVED_COUNTER))
+		return ERR_PTR(-EINVAL);
+	if (kpeek_counter_find_locked(group, name))
+		return ERR_PTR(-EEXIST);
+	if (kpeek_ncounters >= kpeek_max_counters)
+		return ERR_PTR(-ENOSPC);
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	c->values = alloc_percpu(u64);
+	if (!c->values) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	strscpy(c->name, name, sizeof(c->name));
+	c->group = group;
+	c->id = kpeek_next_id++;
+
+	err = kpeek_sysfs_counter_add(c);
+	if (err)
+		goto err_free_percpu;
+
+	hash_add(kpeek_counter_hash, &c->hash, kpeek_counter_key(group, name));
+	list_add_tail_rcu(&c->node, &group->counters);
+	group->ncounters++;
+	kpeek_ncounters++;
+	kpeek_counters_created++;
+	atomic_long_add(kpeek_counter_bytes(), &kpeek_bytes);
+	return c;
+
+err_free_percpu:
+	free_percpu(c->values);
+err_free:
+	kfree(c);
+	return ERR_PTR(err);
+}
+
+/*
+ * Setting (configfs) and resetting (sysfs) store into every CPU's slot while other CPUs may be
+ * adding: an add racing with a set can be lost. Exactness would need atomics on the hot path,
+ * which per-CPU counters exist to avoid.
+ */
+void kpeek_counter_set(struct kpeek_counter *c, u64 value)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		WRITE_ONCE(*per_cpu_ptr(c->values, cpu), 0);
+	WRITE_ONCE(*per_cpu_ptr(c->values, cpumask_first(cpu_possible_mask)), value);
+}
+
+u64 kpeek_counter_read(const struct kpeek_counter *c)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(*per_cpu_ptr(c->values, cpu));
+	return sum;
+}
+EXPORT_SYMBOL_GPL(kpeek_counter_read);
+
+void kpeek_counter_add(struct kpeek_counter *c, u64 delta)
+{
+	this_cpu_add(*c->values, delta);
+}
+EXPORT_SYMBOL_GPL(kpeek_counter_add);
+
+struct kpeek_group *__kpeek_group_create(const char *name, struct module *owner)
+{
+	struct kpeek_group *g;
+
+	mutex_lock(&kpeek_lock);
+	g = kpeek_group_add_locked(name, KPEEK_SRC_API, owner);
+	mutex_unlock(&kpeek_lock);
+	return g;
+}
+EXPORT_SYMBOL_GPL(__kpeek_group_create);
+
+void kpeek_group_destroy(struct kpeek_group *group)
+{
+	if (IS_ERR_OR_NULL(group))
+		return;
+	mutex_lock(&kpeek_lock);
+	kpeek_group_del_locked(group);
+	mutex_unlock(&kpeek_lock);
+}
+EXPORT_SYMBOL_GPL(kpeek_group_destroy);
+
+struct kpeek_counter *kpeek_counter_create(struct kpeek_group *group, const char *name)
+{
+	struct kpeek_counter *c;
+
+	if (IS_ERR_OR_NULL(group))
+		return ERR_PTR(-EINVAL);
+	mutex_lock(&kpeek_lock);
+	c = kpeek_counter_add_locked(group, name);
+	mutex_unlock(&kpeek_lock);
+	return c;
+}
+EXPORT_SYMBOL_GPL(kpeek_counter_create);
+
+void kpeek_counter_destroy(struct kpeek_counter *counter)
+{
+	if (IS_ERR_OR_NULL(counter))
+		return;
+	mutex_lock(&kpeek_lock);
+	kpeek_counter_del_locked(counter);
+	mutex_unlock(&kpeek_lock);
+}
+EXPORT_SYMBOL_GPL(kpeek_counter_destroy);
+
+void kpeek_stats_get(struct kpeek_stats *s)
+{
+	mutex_lock(&kpeek_lock);
+	s->groups = kpeek_ngroups;
+	s->counters = kpeek_ncounters;
+	s->api_groups = kpeek_napi_groups;
+	s->configfs_groups = kpeek_ngroups - kpeek_napi_groups;
+	s->groups_created = kpeek_groups_created;
+	s->counters_created = kpeek_counters_created;
+	mutex_unlock(&kpeek_lock);
+	s->bytes = atomic_long_read(&kpeek_bytes);
+	s->rcu_pending = atomic_long_read(&kpeek_rcu_pending);
+}
+
+/*
+ * A module's groups go with it. MODULE_STATE_GOING is announced after the module's exit
+ * function has returned (or after its init failed), so the module can no longer touch the
+ * handles we free here.
+ */
+static int kpeek_module_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct module *mod = data;
+	struct kpeek_group *g, *tmp;
+
+	if (action != MODULE_STATE_GOING)
+		return NOTIFY_DONE;
+	mutex_lock(&kpeek_lock);
+	list_for_each_entry_safe(g, tmp, &kpeek_groups, node) {
+		if (g->source == KPEEK_SRC_API && g->owner == mod) {
+			pr_info("kpeek: destroying group %s left by module %s\n", g->name,
+				mod->name);
+			kpeek_group_del_locked(g);
+		}
+	}
+	mutex_unlock(&kpeek_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block kpeek_module_nb = {
+	.notifier_call = kpeek_module_notify,
+};
+
+int kpeek_core_init(void)
+{
+	return register_module_notifier(&kpeek_module_nb);
+}
+
+void kpeek_core_exit(void)
+{
+	struct kpeek_group *g, *tmp;
+
+	unregister_module_notifier(&kpeek_module_nb);
+	/*
+	 * Nothing should be left: client modules pin kpeek.ko, and so do configfs directories.
+	 * Free whatever is, then wait for the RCU callbacks, whose code lives in this module.
+	 */
+	mutex_lock(&kpeek_lock);
+	list_for_each_entry_safe(g, tmp, &kpeek_groups, node) {
+		WARN_ON_ONCE(1);
+		kpeek_group_del_locked(g);
+	}
+	mutex_unlock(&kpeek_lock);
+	rcu_barrier();
+}

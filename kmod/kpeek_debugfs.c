@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kpeek_debugfs.c - /sys/kernel/debug/kpeek/stats: internals for debugging, `key value` lines.
+ * Nothing user-facing depends on it; the format may change between versions.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include "kpeek_internal.h"
+
+static struct dentry *kpeek_debugfs_dir;
+
+static int kpeek_stats_show(struct seq_file *m, void *unused)
+{
+	struct kpeek_stats s;
+
+	kpeek_stats_get(&s);
+	seq_printf(m, "groups %u\n", s.groups);
+	seq_printf(m, "counters %u\n", s.counters);
+	seq_printf(m, "api_groups %u\n", s.api_groups);
+	seq_printf(m, "configfs_groups %u\n", s.configfs_groups);
+	/* Live objects including their per-CPU slots; freed objects count until RCU frees them. */
+	seq_printf(m, "bytes %ld\n", s.bytes);
+	seq_printf(m, "rcu_pending %ld\n", s.rcu_pending);
+	seq_printf(m, "groups_created %llu\n", s.groups_created);
+	seq_printf(m, "counters_created %llu\n", s.counters_created);
+	seq_printf(m, "max_groups %u\n", kpeek_max_groups);
+	seq_printf(m, "max_counters %u\n", kpeek_max_counters);
+	seq_printf(m, "possible_cpus %u\n", num_possible_cpus());
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(kpeek_stats);
+
+int kpeek_debugfs_init(void)
+{
+	/* debugfs failures are not fatal by kernel convention; its functions accept ERR_PTRs. */
+	kpeek_debugfs_dir = debugfs_create_dir("kpeek", NULL);
+	debugfs_create_file("stats", 0400, kpeek_debugfs_dir, NULL, &kpeek_stats_fops);
+	return 0;
+}
+
+void kpeek_debugfs_exit(void)
+{
+	debugfs_remove_recursive(kpeek_debugfs_dir);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kpeek_internal.h - what the files of kpeek.ko share: the object model and the hooks between
+ * the core (kpeek_core.c) and one file per channel.
+ *
+ * Locking, in one place:
+ * - kpeek_lock (a mutex) serialises every change: creating/destroying groups and counters,
+ *   adding/removing their sysfs files, configfs state, descriptions. Changes sleep (kobjects,
+ *   per-CPU allocation), hence a mutex.
+ * - Readers that walk the lists (procfs, debugfs, sysfs reset, part 2's dumps) use RCU and never
+ *   take kpeek_lock: a reader may hold its place across many objects and must neither block
+ *   writers for a whole 10,000-line dump nor be blocked by them. Objects are unlinked with
+ *   list_del_rcu() and freed by call_rcu(), so a reader standing on a removed object can still
+ *   step to the next one.
+ * - sysfs files need no RCU: removing a kernfs file waits for its running show/store callbacks,
+ *   and the core removes the files before unlinking the object. For the same reason those
+ *   callbacks must never take kpeek_lock (the remover holds it while waiting for them).
+ */
+#ifndef _KPEEK_INTERNAL_H
+#define _KPEEK_INTERNAL_H
+
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+#include <kpeek.h>
+
+/* Who created a group. */
+enum kpeek_source {
+	KPEEK_SRC_API,		/* another module, through include/kpeek.h */
+	KPEEK_SRC_CONFIGFS,	/* user space, mkdir in configfs */
+};
+
+struct kpeek_sysfs_dir;
+
+struct kpeek_group {
+	struct list_head node;		/* in kpeek_groups, creation order; RCU */
+	struct list_head counters;	/* kpeek_counter.node, creation order; RCU */
+	u64 id;				/* unique, increasing: the iterators' sort key */
+	enum kpeek_source source;
+	struct module *owner;		/* KPEEK_SRC_API: the creating module */
+	unsigned int ncounters;		/* under kpeek_lock */
+	struct kpeek_sysfs_dir *sysfs;	/* /sys/kernel/kpeek/<name> */
+	struct rcu_head rcu;
+	char name[KPEEK_NAME_MAX + 1];
+	char desc[KPEEK_DESC_MAX + 1];	/* under kpeek_lock */
+};
+
+struct kpeek_counter {
+	struct list_head node;		/* in group->counters; RCU */
+	struct hlist_node hash;		/* in the (group, name) hash; under kpeek_lock */
+	struct kpeek_group *group;
+	u64 id;				/* unique, increasing, shared id space with groups */
+	u64 __percpu *values;
+	struct kobj_attribute sysfs_attr;	/* /sys/kernel/kpeek/<group>/<name> */
+	bool sysfs_added;
+	struct rcu_head rcu;
+	char name[KPEEK_NAME_MAX + 1];
+	char desc[KPEEK_DESC_MAX + 1];	/* under kpeek_lock */
+};
+
+extern struct mutex kpeek_lock;
+extern struct list_head kpeek_groups;
+
+/* kpeek_params.c: fixed at load time. */
+extern unsigned int kpeek_max_groups;
+extern unsigned int kpeek_max_counters;
+extern int kpeek_fail_init_step;
+
+/* kpeek_core.c */
+struct kpeek_stats {
+	unsigned int groups;
+	unsigned int counters;
+	unsigned int api_groups;
+	unsigned int configfs_groups;
+	u64 groups_created;
+	u64 counters_created;
+	long bytes;
+	long rcu_pending;
+};
+
+int kpeek_name_check(const char *name);
+int kpeek_desc_check(const char *desc, size_t len);
+struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source source,
+					   struct module *owner);
+void kpeek_group_del_locked(struct kpeek_group *group);
+struct kpeek_counter *kpeek_counter_add_locked(struct kpeek_group *group, const char *name);
+void kpeek_counter_del_locked(struct kpeek_counter *counter);
+void kpeek_counter_set(struct kpeek_counter *counter, u64 value);
+void kpeek_stats_get(struct kpeek_stats *stats);
+int kpeek_core_init(void);
+void kpeek_core_exit(void);
+
+/* kpeek_sysfs.c */
+int kpeek_sysfs_init(void);
+void kpeek_sysfs_exit(void);
+int kpeek_sysfs_group_add(struct kpeek_group *group);
+void kpeek_sysfs_group_del(struct kpeek_group *group);
+int kpeek_sysfs_counter_add(struct kpeek_counter *counter);
+void kpeek_sysfs_counter_del(struct kpeek_counter *counter);
+
+/* kpeek_procfs.c */
+int kpeek_procfs_init(void);
+void kpeek_procfs_exit(void);
+
+/* kpeek_debugfs.c */
+int kpeek_debugfs_init(void);
+void kpeek_debugfs_exit(void);
+
+/* kpeek_configfs.c */
+int kpeek_configfs_init(void);
+void kpeek_configfs_exit(void);
+
+#endif /* _KPEEK_INTERNAL_H */
