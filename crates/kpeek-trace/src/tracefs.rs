@@ -1,1 +1,507 @@
-//! Being written.
+//! Find tracefs, list its events and read their format files.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::format::{EventFormat, FormatError};
+
+/// Where tracefs is looked for, in order.
+pub const DEFAULT_ROOTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// The command that mounts tracefs at its usual place.
+pub const MOUNT_HINT: &str = "mount -t tracefs nodev /sys/kernel/tracing";
+
+/// A mounted tracefs (or a directory laid out like one, for tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracefs {
+    root: PathBuf,
+}
+
+/// A tracepoint's name: `system:name`, e.g. `sched:sched_switch`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventName {
+    pub system: String,
+    pub name: String,
+}
+
+/// What went wrong finding tracefs or reading from it.
+#[derive(Debug, thiserror::Error)]
+pub enum TracefsError {
+    #[error(
+        "tracefs is not mounted (looked in {}); mount it with: {MOUNT_HINT}",
+        display_paths(.tried)
+    )]
+    NotMounted { tried: Vec<PathBuf> },
+    #[error("permission denied reading {}: tracefs needs root (or CAP_SYS_ADMIN / a readable tracefs)", .path.display())]
+    PermissionDenied { path: PathBuf },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("unknown event `{event}`{}", suggest(.suggestions))]
+    UnknownEvent {
+        event: String,
+        suggestions: Vec<EventName>,
+    },
+    #[error("`{spec}` matches several events: {}; name one as system:name", join(.candidates))]
+    AmbiguousEvent {
+        spec: String,
+        candidates: Vec<EventName>,
+    },
+    #[error("bad event name `{spec}`: {reason}")]
+    BadEventName { spec: String, reason: &'static str },
+    #[error("{}: {source}", .path.display())]
+    Format { path: PathBuf, source: FormatError },
+    #[error("bad glob `{glob}`: {reason}")]
+    BadGlob { glob: String, reason: &'static str },
+}
+
+fn display_paths(p: &[PathBuf]) -> String {
+    p.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn join(names: &[EventName]) -> String {
+    names
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn suggest(s: &[EventName]) -> String {
+    if s.is_empty() {
+        "; `kpeek trace list` shows the events this kernel has".to_string()
+    } else {
+        format!("; did you mean {}?", join(s))
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.system, self.name)
+    }
+}
+
+impl EventName {
+    pub fn new(system: impl Into<String>, name: impl Into<String>) -> Self {
+        EventName {
+            system: system.into(),
+            name: name.into(),
+        }
+    }
+}
+
+fn valid_component(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+impl FromStr for EventName {
+    type Err = TracefsError;
+
+    /// `system:name` (perf's and trace-cmd's spelling) or `system/name` (the tracefs path).
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let bad = |reason| TracefsError::BadEventName {
+            spec: spec.to_string(),
+            reason,
+        };
+        let (system, name) = spec
+            .split_once(':')
+            .or_else(|| spec.split_once('/'))
+            .ok_or_else(|| bad("expected system:name, e.g. sched:sched_switch"))?;
+        if !valid_component(system) || !valid_component(name) {
+            return Err(bad(
+                "system and name must be non-empty and made of letters, digits, '_', '-', '.'",
+            ));
+        }
+        Ok(EventName::new(system, name))
+    }
+}
+
+fn io_err(path: &Path, source: io::Error) -> TracefsError {
+    if source.kind() == io::ErrorKind::PermissionDenied {
+        TracefsError::PermissionDenied {
+            path: path.to_path_buf(),
+        }
+    } else {
+        TracefsError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl Tracefs {
+    /// `/sys/kernel/tracing`, else `/sys/kernel/debug/tracing`.
+    pub fn discover() -> Result<Tracefs, TracefsError> {
+        Self::discover_in(DEFAULT_ROOTS.iter().map(PathBuf::from))
+    }
+
+    /// The first of `candidates` that holds a mounted tracefs (a directory with `events/`).
+    /// An empty mount point does not count; one we may not read is a permission error, not
+    /// "not mounted".
+    pub fn discover_in(
+        candidates: impl IntoIterator<Item = PathBuf>,
+    ) -> Result<Tracefs, TracefsError> {
+        let mut tried = Vec::new();
+        let mut denied = None;
+        for root in candidates {
+            let events = root.join("events");
+            match std::fs::metadata(&events) {
+                Ok(m) if m.is_dir() => return Ok(Tracefs { root }),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    denied.get_or_insert(events);
+                }
+                _ => {}
+            }
+            tried.push(root);
+        }
+        match denied {
+            Some(path) => Err(TracefsError::PermissionDenied { path }),
+            None => Err(TracefsError::NotMounted { tried }),
+        }
+    }
+
+    /// A tracefs at `root`, unchecked (for tests and instances).
+    pub fn at(root: impl Into<PathBuf>) -> Tracefs {
+        Tracefs { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `events/<system>/<name>` of an event.
+    pub fn event_dir(&self, event: &EventName) -> PathBuf {
+        self.root
+            .join("events")
+            .join(&event.system)
+            .join(&event.name)
+    }
+
+    /// Every `system:name`, sorted; `glob` matches `system:name` (e.g. `net:*`, `*skb*`), or
+    /// the bare name when it has no `:`.
+    pub fn events(&self, glob: Option<&str>) -> Result<Vec<EventName>, TracefsError> {
+        let pattern = glob.map(Glob::new).transpose()?;
+        let events_dir = self.root.join("events");
+        let mut out = Vec::new();
+        for system in read_dirs(&events_dir)? {
+            let sys_dir = events_dir.join(&system);
+            for name in read_dirs(&sys_dir)? {
+                let ev = EventName::new(system.clone(), name);
+                if pattern.as_ref().is_none_or(|p| p.matches_event(&ev)) {
+                    out.push(ev);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Read and parse `events/<system>/<name>/format`. An unknown event is
+    /// [`TracefsError::UnknownEvent`] with close names.
+    pub fn format(&self, event: &EventName) -> Result<EventFormat, TracefsError> {
+        if !valid_component(&event.system) || !valid_component(&event.name) {
+            return Err(TracefsError::BadEventName {
+                spec: event.to_string(),
+                reason: "system and name must be non-empty and made of letters, digits, '_', '-', '.'",
+            });
+        }
+        let path = self.event_dir(event).join("format");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(TracefsError::UnknownEvent {
+                    event: event.to_string(),
+                    suggestions: self.suggestions(event),
+                });
+            }
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let mut f = EventFormat::parse(&text).map_err(|source| TracefsError::Format {
+            path: path.clone(),
+            source,
+        })?;
+        f.name.system = event.system.clone();
+        Ok(f)
+    }
+
+    /// Resolve what a user typed: `system:name`, or a bare name that exists in exactly one
+    /// system.
+    pub fn lookup(&self, spec: &str) -> Result<EventName, TracefsError> {
+        if spec.contains(':') || spec.contains('/') {
+            let ev: EventName = spec.parse()?;
+            if self.event_dir(&ev).join("format").is_file() {
+                return Ok(ev);
+            }
+            return Err(TracefsError::UnknownEvent {
+                event: spec.to_string(),
+                suggestions: self.suggestions(&ev),
+            });
+        }
+        let all = self.events(None)?;
+        let mut hits: Vec<EventName> = all.iter().filter(|e| e.name == spec).cloned().collect();
+        match hits.len() {
+            1 => Ok(hits.remove(0)),
+            0 => Err(TracefsError::UnknownEvent {
+                event: spec.to_string(),
+                suggestions: closest(&all, &EventName::new("", spec)),
+            }),
+            _ => Err(TracefsError::AmbiguousEvent {
+                spec: spec.to_string(),
+                candidates: hits,
+            }),
+        }
+    }
+
+    /// Close names for an event that does not exist: the same name in other systems, then
+    /// names within a small edit distance. Empty if tracefs cannot be listed.
+    pub fn suggestions(&self, event: &EventName) -> Vec<EventName> {
+        match self.events(None) {
+            Ok(all) => closest(&all, event),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// At most five suggestions for `wanted` among `all`, best first.
+pub fn closest(all: &[EventName], wanted: &EventName) -> Vec<EventName> {
+    const MAX: usize = 5;
+    let full = wanted.to_string();
+    let mut scored: Vec<(usize, &EventName)> = Vec::new();
+    for ev in all {
+        let score = if ev.name == wanted.name {
+            0
+        } else {
+            let d_name = levenshtein(&ev.name, &wanted.name);
+            let d_full = if wanted.system.is_empty() {
+                usize::MAX
+            } else {
+                levenshtein(&ev.to_string(), &full)
+            };
+            let d = d_name.min(d_full);
+            let limit = (wanted.name.chars().count() / 3).max(2);
+            if d > limit {
+                continue;
+            }
+            // Prefer the wanted system when only the name is misspelt.
+            d * 2 + usize::from(ev.system != wanted.system)
+        };
+        scored.push((score, ev));
+    }
+    scored.sort();
+    scored
+        .into_iter()
+        .take(MAX)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+/// Edit distance (insertions, deletions, substitutions), on chars.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The names of the subdirectories of `dir`, unsorted.
+fn read_dirs(dir: &Path) -> Result<Vec<String>, TracefsError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| io_err(dir, e))?;
+        let is_dir = match entry.file_type() {
+            Ok(t) => t.is_dir(),
+            Err(e) => return Err(io_err(&entry.path(), e)),
+        };
+        if is_dir && let Ok(name) = entry.file_name().into_string() {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// A shell-style glob: `*` any run, `?` one char, `[abc]`/`[a-z]`/`[!a]` a class.
+#[derive(Clone, Debug)]
+pub struct Glob {
+    pattern: Vec<char>,
+    has_colon: bool,
+}
+
+impl Glob {
+    pub fn new(glob: &str) -> Result<Glob, TracefsError> {
+        let pattern: Vec<char> = glob.chars().collect();
+        // Validate classes up front so matching never meets a malformed one.
+        let mut i = 0;
+        while i < pattern.len() {
+            if pattern[i] == '[' {
+                match class_end(&pattern, i) {
+                    Some(end) => i = end,
+                    None => {
+                        return Err(TracefsError::BadGlob {
+                            glob: glob.to_string(),
+                            reason: "unclosed '['",
+                        });
+                    }
+                }
+            }
+            i += 1;
+        }
+        Ok(Glob {
+            has_colon: glob.contains(':'),
+            pattern,
+        })
+    }
+
+    /// Whether `text` matches the whole pattern.
+    pub fn matches(&self, text: &str) -> bool {
+        let t: Vec<char> = text.chars().collect();
+        glob_match(&self.pattern, &t)
+    }
+
+    /// `system:name` against the pattern; without a `:` in the pattern, the bare name too.
+    pub fn matches_event(&self, ev: &EventName) -> bool {
+        self.matches(&ev.to_string()) || (!self.has_colon && self.matches(&ev.name))
+    }
+}
+
+/// Index of the `]` closing the class opened at `open`.
+fn class_end(p: &[char], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    if p.get(i) == Some(&'!') || p.get(i) == Some(&'^') {
+        i += 1;
+    }
+    if p.get(i) == Some(&']') {
+        i += 1; // a leading ']' is literal
+    }
+    while i < p.len() {
+        if p[i] == ']' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn class_matches(class: &[char], c: char) -> bool {
+    let (negate, class) = match class.first() {
+        Some('!') | Some('^') => (true, &class[1..]),
+        _ => (false, class),
+    };
+    let mut hit = false;
+    let mut i = 0;
+    while i < class.len() {
+        if i + 2 < class.len() && class[i + 1] == '-' {
+            if class[i] <= c && c <= class[i + 2] {
+                hit = true;
+            }
+            i += 3;
+        } else {
+            if class[i] == c {
+                hit = true;
+            }
+            i += 1;
+        }
+    }
+    hit != negate
+}
+
+/// Iterative wildcard match with single-star backtracking: linear in practice, no recursion.
+fn glob_match(p: &[char], t: &[char]) -> bool {
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(pi + 1),
+            Some('[') => match class_end(p, pi) {
+                Some(end) if class_matches(&p[pi + 1..end], t[ti]) => Some(end + 1),
+                _ => None,
+            },
+            Some(c) if *c == t[ti] => Some(pi + 1),
+            _ => None,
+        };
+        match (step, star) {
+            (Some(next), _) => {
+                pi = next;
+                ti += 1;
+            }
+            (None, Some((sp, st))) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob() {
+        let g = |p: &str, t: &str| Glob::new(p).unwrap().matches(t);
+        assert!(g("net:*", "net:netif_receive_skb"));
+        assert!(g("*skb*", "skb:kfree_skb"));
+        assert!(!g("net:*", "sched:sched_switch"));
+        assert!(g("sched:sched_?witch", "sched:sched_switch"));
+        assert!(g("sys_enter_get[a-p]*", "sys_enter_getppid"));
+        assert!(!g("sys_enter_get[!p]*", "sys_enter_getppid"));
+        assert!(g("*", ""));
+        assert!(g("a*b*c", "aXbYbZc"));
+        assert!(!g("a*b*c", "aXbYbZ"));
+        assert!(Glob::new("a[bc").is_err());
+        let ev = EventName::new("sched", "sched_switch");
+        assert!(Glob::new("sched_sw*").unwrap().matches_event(&ev));
+        assert!(!Glob::new("x:sched_sw*").unwrap().matches_event(&ev));
+    }
+
+    #[test]
+    fn names() {
+        let e: EventName = "sched:sched_switch".parse().unwrap();
+        assert_eq!(e, EventName::new("sched", "sched_switch"));
+        assert_eq!(e.to_string(), "sched:sched_switch");
+        assert_eq!("sched/sched_switch".parse::<EventName>().unwrap(), e);
+        for bad in ["sched", ":x", "x:", "../x:y", "a:b/c", "a:.."] {
+            assert!(bad.parse::<EventName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn close_names() {
+        let all = vec![
+            EventName::new("sched", "sched_switch"),
+            EventName::new("sched", "sched_wakeup"),
+            EventName::new("net", "netif_rx"),
+            EventName::new("other", "netif_rx"),
+        ];
+        let s = closest(&all, &EventName::new("sched", "sched_swich"));
+        assert_eq!(s[0], EventName::new("sched", "sched_switch"));
+        let s = closest(&all, &EventName::new("foo", "netif_rx"));
+        assert_eq!(s.len(), 2);
+        assert!(closest(&all, &EventName::new("x", "completely_else")).is_empty());
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+}
