@@ -1,1 +1,165 @@
 //! `kpeek-client`: read and drive kpeek.ko through each of its channels.
+//!
+//! One module per channel, named like the C file that implements it (`kmod/kpeek_procfs.c` ↔
+//! [`procfs`]): [`procfs`], [`sysfs`] and [`configfs`] read counters and return the same
+//! [`Snapshot`] (through the [`CounterSource`] trait, which part 2's char device, ioctl, mmap and
+//! netlink channels implement too); [`configfs`] creates and deletes groups and counters and sets
+//! values and descriptions; [`sysfs`] resets groups; [`debugfs`] reads the module's internals and
+//! [`params`] its module parameters.
+//!
+//! Every channel is opened under a [`SysRoot`]: `/` on a real system, a directory laid out like
+//! one in tests. Errors ([`Error`]) say what to do: load the module, mount the filesystem, run as
+//! root, or which naming rule a name broke.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub mod configfs;
+pub mod debugfs;
+mod error;
+mod fsutil;
+pub mod params;
+pub mod procfs;
+pub mod snapshot;
+pub mod sysfs;
+
+pub use error::{Action, Error, Result};
+pub use kpeek_abi::{NameError, NameKind};
+pub use snapshot::{CounterValue, Snapshot};
+
+/// The environment variable that points every channel at a fake tree instead of `/` (for tests).
+pub const SYSROOT_ENV: &str = "KPEEK_SYSROOT";
+
+/// The directory the channels' absolute paths (`/proc/kpeek`, `/sys/kernel/kpeek`, ...) are
+/// resolved under: `/` for the running kernel, a test's fake tree otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysRoot(PathBuf);
+
+impl SysRoot {
+    /// The running system.
+    pub fn real() -> Self {
+        SysRoot(PathBuf::from("/"))
+    }
+
+    /// A tree laid out like `/` (it holds `proc/kpeek`, `sys/kernel/kpeek`, ...).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        SysRoot(dir.into())
+    }
+
+    /// `$KPEEK_SYSROOT` when set and non-empty, else the running system.
+    pub fn from_env() -> Self {
+        match std::env::var_os(SYSROOT_ENV) {
+            Some(dir) if !dir.is_empty() => SysRoot::new(dir),
+            _ => SysRoot::real(),
+        }
+    }
+
+    /// The root directory.
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+
+    /// Resolve an absolute system path (`/proc/kpeek`) under this root.
+    pub fn path(&self, abs: &str) -> PathBuf {
+        self.0.join(abs.trim_start_matches('/'))
+    }
+}
+
+impl Default for SysRoot {
+    fn default() -> Self {
+        SysRoot::real()
+    }
+}
+
+/// A channel that reports counter values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// `/proc/kpeek`: every counter, one line each.
+    Procfs,
+    /// `/sys/kernel/kpeek/<group>/<counter>`: every counter, one file each.
+    Sysfs,
+    /// `/sys/kernel/config/kpeek/groups/<group>/<counter>/value`: only groups created through
+    /// configfs.
+    Configfs,
+}
+
+impl Channel {
+    /// Every counter channel, in the order the CLI lists them.
+    pub const ALL: [Channel; 3] = [Channel::Procfs, Channel::Sysfs, Channel::Configfs];
+
+    /// The channel's name as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Procfs => "procfs",
+            Channel::Sysfs => "sysfs",
+            Channel::Configfs => "configfs",
+        }
+    }
+
+    /// Open this channel under `root`.
+    pub fn open(self, root: &SysRoot) -> Box<dyn CounterSource> {
+        match self {
+            Channel::Procfs => Box::new(procfs::Procfs::new(root)),
+            Channel::Sysfs => Box::new(sysfs::Sysfs::new(root)),
+            Channel::Configfs => Box::new(configfs::Configfs::new(root)),
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown channel {s:?} (expected procfs, sysfs or configfs)"))
+    }
+}
+
+/// Anything that can take a [`Snapshot`] of kpeek.ko's counters.
+pub trait CounterSource {
+    /// Which channel this is.
+    fn channel(&self) -> Channel;
+
+    /// Every counter this channel shows, sorted by group then counter (see [`Snapshot`]).
+    fn snapshot(&self) -> Result<Snapshot>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysroot_resolves_absolute_paths() {
+        assert_eq!(
+            SysRoot::real().path("/proc/kpeek"),
+            Path::new("/proc/kpeek")
+        );
+        assert_eq!(
+            SysRoot::new("/tmp/x").path("/proc/kpeek"),
+            Path::new("/tmp/x/proc/kpeek")
+        );
+    }
+
+    #[test]
+    fn channel_names_round_trip() {
+        for c in Channel::ALL {
+            assert_eq!(c.name().parse::<Channel>(), Ok(c));
+            assert_eq!(c.open(&SysRoot::real()).channel(), c);
+        }
+        assert!(
+            "netlink"
+                .parse::<Channel>()
+                .unwrap_err()
+                .contains("procfs, sysfs or configfs")
+        );
+    }
+}

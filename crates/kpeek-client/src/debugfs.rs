@@ -1,0 +1,210 @@
+//! `/sys/kernel/debug/kpeek` (kmod/kpeek_debugfs.c): internals for debugging only — `stats`
+//! holds `key value` lines (live groups and counters, how many came from the API and from
+//! configfs, bytes allocated, ...). Nothing user-facing depends on it; debugfs is root-only.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::SysRoot;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::procfs::parse_u64;
+
+/// One `key value` line of `stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    /// The key (one word).
+    pub key: String,
+    /// The value as written; most are decimal numbers.
+    pub value: String,
+}
+
+impl Stat {
+    /// The value as a number, when it is one.
+    pub fn as_u64(&self) -> Option<u64> {
+        parse_u64(&self.value)
+    }
+}
+
+/// Parse `stats`: lines of `key value` (one word, one space, the rest of the line as the value),
+/// each ending in a newline; keys appear once. Order is kept.
+pub fn parse_stats(text: &[u8]) -> Result<Vec<Stat>, (usize, String)> {
+    let text = std::str::from_utf8(text).map_err(|e| (0, format!("not UTF-8: {e}")))?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err((
+            text.lines().count(),
+            "last line has no newline (torn read?)".to_owned(),
+        ));
+    }
+    let mut out: Vec<Stat> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let Some((key, value)) = line.split_once(' ') else {
+            return Err((n, format!("{line:?} is not `key value`")));
+        };
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err((
+                n,
+                format!("{line:?}: key {key:?} is not one printable word"),
+            ));
+        }
+        if value.is_empty() {
+            return Err((n, format!("{line:?}: key {key:?} has no value")));
+        }
+        if out.iter().any(|s| s.key == key) {
+            return Err((n, format!("key {key:?} appears twice")));
+        }
+        out.push(Stat {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// The debugfs channel.
+#[derive(Debug, Clone)]
+pub struct Debugfs {
+    mountpoint: PathBuf,
+    dir: PathBuf,
+    procfs: PathBuf,
+}
+
+impl Debugfs {
+    /// `/sys/kernel/debug/kpeek` under `root`.
+    pub fn new(root: &SysRoot) -> Self {
+        let dir = root.path(kpeek_abi::DEBUGFS_DIR);
+        Debugfs {
+            mountpoint: dir.parent().map(Path::to_path_buf).unwrap_or_default(),
+            dir,
+            procfs: root.path(kpeek_abi::PROC_PATH),
+        }
+    }
+
+    /// The module's debugfs directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn unavailable(&self, err: io::Error) -> Error {
+        if matches!(err.raw_os_error(), Some(1 | 13)) {
+            return Error::PermissionDenied {
+                op: "reading",
+                path: self.dir.clone(),
+                why: "debugfs is readable by root only",
+            };
+        }
+        if err.kind() != io::ErrorKind::NotFound {
+            return fsutil::read_error(&self.dir, err, "debugfs is readable by root only");
+        }
+        match fsutil::is_empty_dir(&self.mountpoint) {
+            None if !fsutil::is_root() && self.mountpoint.exists() => Error::PermissionDenied {
+                op: "reading",
+                path: self.mountpoint.clone(),
+                why: "debugfs is readable by root only",
+            },
+            None | Some(true) => Error::NotMounted {
+                fs: "debugfs",
+                mountpoint: self.mountpoint.clone(),
+                hint: "mount -t debugfs none /sys/kernel/debug",
+            },
+            Some(false) if !self.procfs.exists() => Error::NotLoaded {
+                path: self.dir.clone(),
+            },
+            Some(false) => Error::NoChannelDir {
+                path: self.dir.clone(),
+                why: "was the kernel built without CONFIG_DEBUG_FS?",
+            },
+        }
+    }
+
+    /// The `stats` file, parsed.
+    pub fn stats(&self) -> Result<Vec<Stat>> {
+        let path = self.dir.join("stats");
+        let bytes = fsutil::read_all(&path).map_err(|e| self.unavailable(e))?;
+        parse_stats(&bytes).map_err(|(line, msg)| Error::Malformed { path, line, msg })
+    }
+
+    /// Every other file in the directory (name and raw text), sorted by name, for `kpeek mod
+    /// debug --all`.
+    pub fn files(&self) -> Result<Vec<(String, String)>> {
+        let entries = fsutil::list(&self.dir).map_err(|e| self.unavailable(e))?;
+        let mut out = Vec::new();
+        for e in entries.into_iter().filter(|e| !e.is_dir) {
+            let path = self.dir.join(&e.name);
+            match fsutil::read_all(&path) {
+                Ok(b) => out.push((e.name, String::from_utf8_lossy(&b).into_owned())),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    return Err(fsutil::read_error(
+                        &path,
+                        err,
+                        "debugfs is readable by root only",
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::fs;
+
+    #[test]
+    fn parses_stats_in_order() {
+        let s = parse_stats(b"groups 3\ncounters 12\nbytes 4096\nstate some text\n").unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            ["groups", "counters", "bytes", "state"]
+        );
+        assert_eq!(s[1].as_u64(), Some(12));
+        assert_eq!(s[3].value, "some text");
+        assert_eq!(s[3].as_u64(), None);
+    }
+
+    #[test]
+    fn rejects_malformed_stats() {
+        for (input, line, msg) in [
+            (&b"groups 3\ncounters"[..], 2, "no newline"),
+            (b"groups\n", 1, "not `key value`"),
+            (b"groups \n", 1, "has no value"),
+            (b" 3\n", 1, "not one printable word"),
+            (b"a 1\na 2\n", 2, "appears twice"),
+        ] {
+            let (l, m) = parse_stats(input).unwrap_err();
+            assert_eq!(l, line, "{input:?}");
+            assert!(m.contains(msg), "{input:?}: {m}");
+        }
+    }
+
+    #[test]
+    fn availability() {
+        let d = tempfile::tempdir().unwrap();
+        let dbg = Debugfs::new(&SysRoot::new(d.path()));
+        let e = dbg.stats().unwrap_err().to_string();
+        assert!(
+            e.contains("debugfs is not mounted") && e.contains("mount -t debugfs"),
+            "{e}"
+        );
+        fs::create_dir_all(d.path().join("sys/kernel/debug/tracing")).unwrap();
+        assert!(matches!(dbg.stats(), Err(Error::NotLoaded { .. })));
+        fs::create_dir_all(d.path().join("sys/kernel/debug/kpeek")).unwrap();
+        fs::write(d.path().join("sys/kernel/debug/kpeek/stats"), "groups 1\n").unwrap();
+        assert_eq!(dbg.stats().unwrap()[0].as_u64(), Some(1));
+        assert_eq!(
+            dbg.files().unwrap(),
+            [("stats".to_owned(), "groups 1\n".to_owned())]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_stats(&bytes);
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Errors that say what to do next: load the module, mount the filesystem, become root, or fix
+//! the name that broke a rule.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use kpeek_abi::{DescriptionError, NAME_MAX, NameError};
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A change asked of kpeek.ko, named in error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `mkdir groups/<group>`.
+    CreateGroup { group: String },
+    /// `rmdir groups/<group>`.
+    DeleteGroup { group: String },
+    /// `mkdir groups/<group>/<counter>`.
+    CreateCounter { group: String, counter: String },
+    /// `rmdir groups/<group>/<counter>`.
+    DeleteCounter { group: String, counter: String },
+    /// Write `<counter>/value`.
+    SetValue { group: String, counter: String },
+    /// Write a `description` attribute.
+    SetDescription {
+        group: String,
+        counter: Option<String>,
+    },
+    /// Write `1` to `/sys/kernel/kpeek/<group>/reset`.
+    ResetGroup { group: String },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::CreateGroup { group } => write!(f, "create group {group:?}"),
+            Action::DeleteGroup { group } => write!(f, "delete group {group:?}"),
+            Action::CreateCounter { group, counter } => {
+                write!(f, "create counter {group}/{counter}")
+            }
+            Action::DeleteCounter { group, counter } => {
+                write!(f, "delete counter {group}/{counter}")
+            }
+            Action::SetValue { group, counter } => write!(f, "set the value of {group}/{counter}"),
+            Action::SetDescription {
+                group,
+                counter: None,
+            } => {
+                write!(f, "set the description of group {group:?}")
+            }
+            Action::SetDescription {
+                group,
+                counter: Some(c),
+            } => {
+                write!(f, "set the description of {group}/{c}")
+            }
+            Action::ResetGroup { group } => write!(f, "reset group {group:?}"),
+        }
+    }
+}
+
+impl Action {
+    /// What kpeek.ko's rule is when it answers this action with `errno`.
+    fn rule(&self, errno: i32) -> String {
+        use rustix::io::Errno;
+        let e = Errno::from_raw_os_error(errno);
+        let name_rule = format!(
+            "names are 1..{NAME_MAX} bytes of [A-Za-z0-9_]; a group may not be called \"info\", \
+             a counter not \"reset\""
+        );
+        match (self, e) {
+            (_, Errno::NAMETOOLONG) => format!("name longer than {NAME_MAX} bytes"),
+            (Action::CreateGroup { .. } | Action::CreateCounter { .. }, Errno::INVAL) => {
+                format!("invalid name: {name_rule}")
+            }
+            (Action::SetValue { .. }, Errno::INVAL) => {
+                "invalid value: write a decimal number from 0 to 18446744073709551615".to_owned()
+            }
+            (Action::SetDescription { .. }, Errno::INVAL) => format!(
+                "invalid description: at most {} bytes of printable ASCII",
+                kpeek_abi::DESC_MAX
+            ),
+            (Action::ResetGroup { .. }, Errno::INVAL) => {
+                "invalid reset request: write 1".to_owned()
+            }
+            (Action::CreateGroup { group }, Errno::EXIST) => {
+                format!("group {group:?} already exists; modules and configfs share one name space")
+            }
+            (Action::CreateCounter { group, counter }, Errno::EXIST) => {
+                format!("counter {group}/{counter} already exists")
+            }
+            (Action::CreateGroup { .. }, Errno::NOSPC) => {
+                "too many groups: the max_groups cap is reached (module parameter; see `kpeek mod \
+                 info`)"
+                    .to_owned()
+            }
+            (Action::CreateCounter { .. }, Errno::NOSPC) => {
+                "too many counters: the max_counters cap is reached (module parameter; see `kpeek \
+                 mod info`)"
+                    .to_owned()
+            }
+            (Action::DeleteGroup { group }, Errno::NOTEMPTY | Errno::BUSY) => {
+                format!("group {group:?} still has counters or is in use")
+            }
+            (_, Errno::PERM | Errno::ACCESS | Errno::ROFS) => {
+                "permission denied: changing kpeek.ko's counters needs root (CAP_SYS_ADMIN)"
+                    .to_owned()
+            }
+            (_, e) => format!(
+                "the kernel refused it: {}",
+                io::Error::from_raw_os_error(e.raw_os_error())
+            ),
+        }
+    }
+}
+
+/// The symbolic name of the errnos kpeek.ko documents.
+fn errno_name(errno: i32) -> &'static str {
+    use rustix::io::Errno;
+    match Errno::from_raw_os_error(errno) {
+        Errno::NAMETOOLONG => "ENAMETOOLONG",
+        Errno::INVAL => "EINVAL",
+        Errno::EXIST => "EEXIST",
+        Errno::NOSPC => "ENOSPC",
+        Errno::PERM => "EPERM",
+        Errno::ACCESS => "EACCES",
+        Errno::NOENT => "ENOENT",
+        Errno::NOTEMPTY => "ENOTEMPTY",
+        Errno::BUSY => "EBUSY",
+        Errno::ROFS => "EROFS",
+        _ => "errno",
+    }
+}
+
+/// Everything that can go wrong talking to kpeek.ko.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The module's files are absent.
+    #[error("kpeek.ko is not loaded (no {}): modprobe kpeek", path.display())]
+    NotLoaded { path: PathBuf },
+    /// configfs or debugfs is not mounted (or, for configfs, not even built in or loaded).
+    #[error("{fs} is not mounted at {}: {hint}", mountpoint.display())]
+    NotMounted {
+        fs: &'static str,
+        mountpoint: PathBuf,
+        hint: &'static str,
+    },
+    /// The module is loaded and the filesystem mounted, but the module has no directory there.
+    #[error("kpeek.ko is loaded but {} is missing: {why}", path.display())]
+    NoChannelDir { path: PathBuf, why: &'static str },
+    /// Reading or writing needs privileges this process does not have.
+    #[error("permission denied {op} {}: {why}", path.display())]
+    PermissionDenied {
+        op: &'static str,
+        path: PathBuf,
+        why: &'static str,
+    },
+    /// kpeek.ko refused a change; `rule` says which of its rules.
+    #[error("cannot {action}: {rule} ({name} on {})", path.display(), name = errno_name(*errno))]
+    Refused {
+        action: Action,
+        path: PathBuf,
+        errno: i32,
+        rule: String,
+    },
+    /// A group that is not there (in this channel).
+    #[error("no group {group:?} in {}{hint}", place.display())]
+    NoSuchGroup {
+        group: String,
+        place: PathBuf,
+        hint: &'static str,
+    },
+    /// A counter that is not there (in this channel).
+    #[error("no counter {group}/{counter} in {}{hint}", place.display())]
+    NoSuchCounter {
+        group: String,
+        counter: String,
+        place: PathBuf,
+        hint: &'static str,
+    },
+    /// A name that breaks kpeek.ko's rules, caught before asking the kernel.
+    #[error("invalid name: {0}")]
+    Name(#[from] NameError),
+    /// A description that breaks kpeek.ko's rules, caught before asking the kernel.
+    #[error("invalid description: {0}")]
+    Description(#[from] DescriptionError),
+    /// A pseudo-file whose content does not follow the contract.
+    #[error("{}:{line}: {msg}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    /// The module speaks another ABI version.
+    #[error(
+        "kpeek.ko speaks ABI version {found} ({}), this kpeek speaks {expected}: use matching versions",
+        path.display()
+    )]
+    AbiMismatch {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    /// Any other I/O failure.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The errno behind this error, when the kernel gave one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Refused { errno, .. } => Some(*errno),
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// kpeek.ko refused `action` on `path` with the OS error `err`.
+    pub(crate) fn refused(action: Action, path: PathBuf, err: &io::Error) -> Error {
+        let errno = err.raw_os_error().unwrap_or(0);
+        let rule = action.rule(errno);
+        Error::Refused {
+            action,
+            path,
+            errno,
+            rule,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(action: Action, errno: i32) -> String {
+        Error::refused(action, "/p".into(), &io::Error::from_raw_os_error(errno)).to_string()
+    }
+
+    fn group(g: &str) -> Action {
+        Action::CreateGroup { group: g.into() }
+    }
+
+    #[test]
+    fn every_documented_errno_names_its_rule() {
+        assert_eq!(
+            refused(group("x"), 36),
+            "cannot create group \"x\": name longer than 31 bytes (ENAMETOOLONG on /p)"
+        );
+        assert!(
+            refused(group("x"), 22).contains("invalid name: names are 1..31 bytes of [A-Za-z0-9_]")
+        );
+        assert!(refused(group("x"), 17).contains("group \"x\" already exists"));
+        assert!(refused(group("x"), 28).contains("max_groups cap is reached (module parameter"));
+        let c = Action::CreateCounter {
+            group: "g".into(),
+            counter: "c".into(),
+        };
+        assert!(refused(c.clone(), 28).contains("max_counters cap"));
+        assert!(refused(c, 17).contains("counter g/c already exists (EEXIST on /p)"));
+        for errno in [1, 13] {
+            assert!(refused(group("x"), errno).contains("needs root (CAP_SYS_ADMIN)"));
+        }
+        let set = Action::SetValue {
+            group: "g".into(),
+            counter: "c".into(),
+        };
+        assert!(refused(set, 22).contains("invalid value: write a decimal number"));
+        let reset = Action::ResetGroup { group: "g".into() };
+        assert!(refused(reset, 22).ends_with("invalid reset request: write 1 (EINVAL on /p)"));
+        let other = refused(group("x"), 5);
+        assert!(other.contains("the kernel refused it"), "{other}");
+    }
+
+    #[test]
+    fn not_loaded_says_how_to_load() {
+        let e = Error::NotLoaded {
+            path: "/proc/kpeek".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "kpeek.ko is not loaded (no /proc/kpeek): modprobe kpeek"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! `/sys/kernel/kpeek` (kmod/kpeek_sysfs.c): `info` holds the ABI version; one directory per
+//! group with one read-only file per counter (`<value>\n`) and a root-only `reset` (write `1`).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use kpeek_abi::{NameKind, validate_name};
+
+use crate::error::{Action, Error, Result};
+use crate::fsutil;
+use crate::procfs::parse_u64;
+use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
+
+/// Parse one value file: a decimal `u64` and one newline, nothing else.
+pub fn parse_value(bytes: &[u8]) -> Result<u64, String> {
+    let shown = || format!("{:?}", String::from_utf8_lossy(bytes));
+    let Some(body) = bytes.strip_suffix(b"\n") else {
+        return Err(format!("{} does not end in a newline", shown()));
+    };
+    std::str::from_utf8(body)
+        .ok()
+        .and_then(parse_u64)
+        .ok_or_else(|| format!("{} is not a decimal u64 and a newline", shown()))
+}
+
+/// The sysfs channel.
+#[derive(Debug, Clone)]
+pub struct Sysfs {
+    dir: PathBuf,
+}
+
+impl Sysfs {
+    /// `/sys/kernel/kpeek` under `root`.
+    pub fn new(root: &SysRoot) -> Self {
+        Sysfs {
+            dir: root.path(kpeek_abi::SYSFS_DIR),
+        }
+    }
+
+    /// The channel's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn read_value_file(&self, path: &Path) -> Result<Option<u64>> {
+        match fsutil::read_all(path) {
+            Ok(bytes) => parse_value(&bytes)
+                .map(Some)
+                .map_err(|msg| Error::Malformed {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    msg,
+                }),
+            // Destroyed between listing and reading: not part of this snapshot.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fsutil::read_error(
+                path,
+                e,
+                "sysfs counter files should be readable by everyone (0444)",
+            )),
+        }
+    }
+
+    fn not_loaded(&self) -> Error {
+        Error::NotLoaded {
+            path: self.dir.clone(),
+        }
+    }
+
+    /// The ABI version the module publishes in `info`.
+    pub fn abi_version(&self) -> Result<u32> {
+        let path = self.dir.join("info");
+        match self.read_value_file(&path)? {
+            Some(v) => u32::try_from(v).map_err(|_| Error::Malformed {
+                path,
+                line: 1,
+                msg: format!("ABI version {v} out of range"),
+            }),
+            None => Err(self.not_loaded()),
+        }
+    }
+
+    /// Fail unless the module speaks this crate's ABI version.
+    pub fn check_abi(&self) -> Result<u32> {
+        let found = self.abi_version()?;
+        if found != kpeek_abi::ABI_VERSION {
+            return Err(Error::AbiMismatch {
+                path: self.dir.join("info"),
+                found,
+                expected: kpeek_abi::ABI_VERSION,
+            });
+        }
+        Ok(found)
+    }
+
+    /// Every group directory, including groups with no counter yet, sorted by name.
+    pub fn groups(&self) -> Result<Vec<String>> {
+        let entries = fsutil::list(&self.dir).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => self.not_loaded(),
+            _ => fsutil::read_error(
+                &self.dir,
+                e,
+                "/sys/kernel/kpeek should be readable by everyone",
+            ),
+        })?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.is_dir)
+            .map(|e| e.name)
+            .collect())
+    }
+
+    /// The counters of `group` and their values, sorted by name. A group that vanished while
+    /// being read is `NoSuchGroup`.
+    pub fn group(&self, group: &str) -> Result<Vec<CounterValue>> {
+        validate_name(NameKind::Group, group)?;
+        let gdir = self.dir.join(group);
+        let entries = match fsutil::list(&gdir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !self.dir.exists() {
+                    return Err(self.not_loaded());
+                }
+                return Err(Error::NoSuchGroup {
+                    group: group.to_owned(),
+                    place: self.dir.clone(),
+                    hint: "",
+                });
+            }
+            Err(e) => {
+                return Err(fsutil::read_error(
+                    &gdir,
+                    e,
+                    "sysfs groups should be readable by everyone",
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        for ent in entries {
+            if ent.is_dir || ent.name == kpeek_abi::RESERVED_COUNTER {
+                continue;
+            }
+            if let Some(v) = self.read_value_file(&gdir.join(&ent.name))? {
+                out.push(CounterValue::new(group, &ent.name, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reset every counter of `group` to zero (root only).
+    pub fn reset(&self, group: &str) -> Result<()> {
+        validate_name(NameKind::Group, group)?;
+        let path = self.dir.join(group).join(kpeek_abi::RESERVED_COUNTER);
+        fsutil::write_attr(&path, b"1").map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                if !self.dir.exists() {
+                    return self.not_loaded();
+                }
+                return Error::NoSuchGroup {
+                    group: group.to_owned(),
+                    place: self.dir.clone(),
+                    hint: "",
+                };
+            }
+            Error::refused(
+                Action::ResetGroup {
+                    group: group.to_owned(),
+                },
+                path.clone(),
+                &e,
+            )
+        })
+    }
+}
+
+impl CounterSource for Sysfs {
+    fn channel(&self) -> Channel {
+        Channel::Sysfs
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        let mut all = Vec::new();
+        for g in self.groups()? {
+            match self.group(&g) {
+                Ok(mut counters) => all.append(&mut counters),
+                Err(Error::NoSuchGroup { .. }) => {} // destroyed while we walked
+                Err(Error::Name(e)) => {
+                    return Err(Error::Malformed {
+                        path: self.dir.join(&g),
+                        line: 1,
+                        msg: format!("a group directory with a name kpeek.ko forbids: {e}"),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Snapshot::new(all))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::fs;
+
+    fn tree() -> (tempfile::TempDir, Sysfs) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path().join("sys/kernel/kpeek");
+        fs::create_dir_all(s.join("kpeek_example")).unwrap();
+        fs::create_dir_all(s.join("empty")).unwrap();
+        fs::write(s.join("info"), "1\n").unwrap();
+        fs::write(s.join("kpeek_example/writes"), "7\n").unwrap();
+        fs::write(s.join("kpeek_example/reads"), "5\n").unwrap();
+        fs::write(s.join("kpeek_example/reset"), "").unwrap();
+        let sysfs = Sysfs::new(&SysRoot::new(dir.path()));
+        (dir, sysfs)
+    }
+
+    #[test]
+    fn reads_groups_counters_and_info() {
+        let (_d, s) = tree();
+        assert_eq!(s.check_abi().unwrap(), 1);
+        assert_eq!(s.groups().unwrap(), ["empty", "kpeek_example"]);
+        let snap = s.snapshot().unwrap();
+        assert_eq!(
+            snap.counters(),
+            [
+                CounterValue::new("kpeek_example", "reads", 5),
+                CounterValue::new("kpeek_example", "writes", 7)
+            ]
+        );
+        assert!(matches!(s.group("nope"), Err(Error::NoSuchGroup { .. })));
+        assert!(matches!(s.group("a-b"), Err(Error::Name(_))));
+    }
+
+    #[test]
+    fn reset_writes_one() {
+        let (d, s) = tree();
+        s.reset("kpeek_example").unwrap();
+        assert_eq!(
+            fs::read(d.path().join("sys/kernel/kpeek/kpeek_example/reset")).unwrap(),
+            b"1"
+        );
+        assert!(matches!(s.reset("empty"), Err(Error::NoSuchGroup { .. })));
+    }
+
+    #[test]
+    fn abi_mismatch_and_garbage_are_reported() {
+        let (d, s) = tree();
+        fs::write(d.path().join("sys/kernel/kpeek/info"), "2\n").unwrap();
+        let e = s.check_abi().unwrap_err().to_string();
+        assert!(
+            e.contains("ABI version 2") && e.contains("this kpeek speaks 1"),
+            "{e}"
+        );
+        fs::write(
+            d.path().join("sys/kernel/kpeek/kpeek_example/reads"),
+            "five\n",
+        )
+        .unwrap();
+        let e = s.snapshot().unwrap_err().to_string();
+        assert!(
+            e.contains("kpeek_example/reads:1: \"five\\n\" is not a decimal u64"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_dir_means_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sysfs::new(&SysRoot::new(dir.path()));
+        for e in [
+            s.snapshot().unwrap_err(),
+            s.abi_version().unwrap_err(),
+            s.reset("g").unwrap_err(),
+        ] {
+            assert!(matches!(e, Error::NotLoaded { .. }), "{e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn value_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = parse_value(&bytes);
+        }
+
+        #[test]
+        fn value_parser_round_trips(v in any::<u64>()) {
+            prop_assert_eq!(parse_value(format!("{v}\n").as_bytes()), Ok(v));
+            let bare = v.to_string();
+            prop_assert!(parse_value(bare.as_bytes()).is_err());
+            let spaced = format!(" {v}\n");
+            prop_assert!(parse_value(spaced.as_bytes()).is_err());
+        }
+    }
+}
