@@ -1,0 +1,252 @@
+//! Address → symbol, with the kernel's `%pS` semantics.
+//!
+//! The answer for an address is the symbol with the greatest address ≤ it, its offset, and its
+//! size: the next distinct address *in the same region* (core kernel or one module) minus its
+//! own. Rules, and why:
+//! - absolute symbols (`A`/`a`, e.g. per-CPU offsets), mapping symbols (`$a`, `$d`, `$x.N`…) and
+//!   address zero never answer: they name no code;
+//! - below a region's first symbol, or past its last one, there is no answer. The last symbol of
+//!   a region has no next address, so its size is unknown: it answers only for its own address
+//!   (offset 0, size `None`). The kernel knows the true end of a module (its memory layout) and of
+//!   the core kernel (`_etext`/`_einittext`/`_end`); a kallsyms file does not, and guessing would
+//!   attribute whatever follows (another allocation, a BPF program) to the wrong function, which
+//!   is the classic flaw of symbolizers that just take the nearest lower symbol. Regions may
+//!   interleave (a BPF program between a module's text and its data): the nearest symbol below
+//!   the address decides the region, and past the last symbol of *that* region there is no
+//!   answer, rather than one from a farther region;
+//! - a section end marker (`_etext`, `_end`, `__stop_*`, `__end_*`…) starts no function: an
+//!   address past it and before the next symbol has no answer (the kernel stops text lookups at
+//!   `_etext` / `_einittext` the same way); it still answers for its own address;
+//! - aliases (several names at one address) are all kept; the answer prefers a global name over a
+//!   local one, then the file's order (which is the kernel's own preference order).
+
+use std::fmt;
+
+use crate::table::{Ksyms, Symbol};
+
+/// The answer of an address lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved<'a> {
+    /// The address that was looked up.
+    pub addr: u64,
+    /// The symbol containing it.
+    pub symbol: Symbol<'a>,
+    /// `addr - symbol.addr`.
+    pub offset: u64,
+    /// Distance to the next symbol of the region; `None` for the region's last symbol.
+    pub size: Option<u64>,
+}
+
+impl fmt::Display for Resolved<'_> {
+    /// `name+0xoff/0xsize [module]`, like the kernel's `%pS` (`/0xsize` is left out when the
+    /// size is unknown, ` [module]` for the core kernel).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{:#x}", self.symbol.name, self.offset)?;
+        if let Some(size) = self.size {
+            write!(f, "/{size:#x}")?;
+        }
+        if let Some(m) = self.symbol.module {
+            write!(f, " [{m}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Number of elements `<= q` in a sorted slice (branch-free loop: the compiler emits cmov).
+#[inline]
+fn count_le(s: &[u64], q: u64) -> usize {
+    let mut base = 0usize;
+    let mut size = s.len();
+    if size == 0 {
+        return 0;
+    }
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = if s[mid] <= q { mid } else { base };
+        size -= half;
+    }
+    base + usize::from(s[base] <= q)
+}
+
+impl Ksyms {
+    /// The symbol containing `addr`, as the kernel's `%pS` would print it.
+    ///
+    /// ```
+    /// let ks = ksyms::Ksyms::parse(b"ffffffff81000000 T a\nffffffff81000100 t b\nffffffff81000180 T c\n")?;
+    /// let r = ks.lookup(0xffffffff81000124).unwrap();
+    /// assert_eq!(r.to_string(), "b+0x24/0x80");
+    /// assert!(ks.lookup(0xffffffff81000190).is_none()); // past the last symbol
+    /// # Ok::<(), ksyms::Error>(())
+    /// ```
+    #[inline]
+    pub fn lookup(&self, addr: u64) -> Option<Resolved<'_>> {
+        let (region, pos) = self.locate(addr)?;
+        let r = &self.regions[region];
+        let (start, mid) = (r.start as usize, r.mid as usize);
+        let found = self.addrs[pos];
+        let size = if pos + 1 < mid {
+            Some(self.addrs[pos + 1] - found)
+        } else if addr == found {
+            None
+        } else {
+            return None; // past the last symbol of its region
+        };
+        // First alias at this address: the preferred one (global, non-marker) sorts first.
+        let mut first = pos;
+        while first > start && self.addrs[first - 1] == found {
+            first -= 1;
+        }
+        let symbol = self.symbol(first);
+        if addr != found && crate::parse::is_end_marker(symbol.name.as_bytes()) {
+            return None; // past a section end: padding or data, not a function
+        }
+        Some(Resolved {
+            addr,
+            symbol,
+            offset: addr - found,
+            size,
+        })
+    }
+
+    /// Region and position of the greatest eligible symbol address `<= addr` over all regions.
+    /// Spans are sorted by first address with a running maximum of last addresses, so the walk
+    /// stops as soon as no earlier region can hold a closer symbol (one step for the core kernel).
+    #[inline]
+    fn locate(&self, addr: u64) -> Option<(usize, usize)> {
+        if addr == 0 {
+            return None;
+        }
+        let mut j = self.spans.partition_point(|s| s.lo <= addr);
+        let mut best: Option<(usize, usize, u64)> = None;
+        while j > 0 {
+            j -= 1;
+            let span = &self.spans[j];
+            if best.is_some_and(|(_, _, b)| span.max_hi <= b) {
+                break;
+            }
+            let r = &self.regions[span.region as usize];
+            let pos = if span.hi <= addr {
+                r.mid as usize - 1
+            } else {
+                let (start, mid) = (r.start as usize, r.mid as usize);
+                start + count_le(&self.addrs[start..mid], addr) - 1
+            };
+            let at = self.addrs[pos];
+            if best.is_none_or(|(_, _, b)| b < at) {
+                best = Some((span.region as usize, pos, at));
+            }
+        }
+        best.map(|(region, pos, _)| (region, pos))
+    }
+
+    /// Every eligible alias at the address of `resolved` (the preferred one first).
+    pub fn aliases<'a>(&'a self, resolved: &Resolved<'a>) -> Vec<Symbol<'a>> {
+        let i = resolved.symbol.index();
+        let region = &self.regions[self.region_of(i)];
+        let at = self.addrs[i];
+        (i..region.mid as usize)
+            .take_while(|&k| self.addrs[k] == at)
+            .map(|k| self.symbol(k))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = "\
+0000000000000000 A fixed_percpu_data
+0000000000001000 A cpu_number
+ffffffff81000000 T _stext
+ffffffff81000000 t local_alias
+ffffffff81000000 T _text
+ffffffff81000010 t $x
+ffffffff81000020 T schedule
+ffffffff81000020 t schedule_alias
+ffffffff810000d0 T _etext
+ffffffff81000200 R rodata_thing
+ffffffff81000300 R last_core
+ffffffffc0001000 t mod_a_fn\t[mod_a]
+ffffffffc0001000 t $a\t[mod_a]
+ffffffffc0001040 T mod_a_fn2\t[mod_a]
+ffffffffc0001100 d mod_a_data\t[mod_a]
+ffffffffc0000800 t bpf_prog_x\t[bpf]
+ffffffffc0000900 t bpf_prog_y\t[bpf]
+";
+
+    fn t() -> Ksyms {
+        Ksyms::parse(TABLE.as_bytes()).unwrap()
+    }
+
+    #[track_caller]
+    fn check(ks: &Ksyms, addr: u64, want: Option<&str>) {
+        assert_eq!(
+            ks.lookup(addr).map(|r| r.to_string()).as_deref(),
+            want,
+            "{addr:#x}"
+        );
+    }
+
+    #[test]
+    fn pss_semantics() {
+        let ks = t();
+        check(&ks, 0, None);
+        check(&ks, 0x1000, None); // absolute symbols never answer
+        check(&ks, 0xffffffff80ffffff, None); // below the first
+        check(&ks, 0xffffffff81000000, Some("_stext+0x0/0x20")); // global, first in file order
+        check(&ks, 0xffffffff81000018, Some("_stext+0x18/0x20")); // $x skipped
+        check(&ks, 0xffffffff81000024, Some("schedule+0x4/0xb0"));
+        check(&ks, 0xffffffff810000d0, Some("_etext+0x0/0x130")); // marker: exact only
+        check(&ks, 0xffffffff810000d8, None);
+        check(&ks, 0xffffffff81000210, Some("rodata_thing+0x10/0x100"));
+        check(&ks, 0xffffffff81000300, Some("last_core+0x0")); // last: exact only
+        check(&ks, 0xffffffff81000301, None);
+        check(&ks, 0xffffffffc0001004, Some("mod_a_fn+0x4/0x40 [mod_a]"));
+        check(&ks, 0xffffffffc0001100, Some("mod_a_data+0x0 [mod_a]"));
+        check(&ks, 0xffffffffc0001101, None);
+        check(&ks, 0xffffffffc0000810, Some("bpf_prog_x+0x10/0x100 [bpf]"));
+        check(&ks, 0xffffffffc0000910, None); // past bpf's last, before mod_a's first
+        check(&ks, u64::MAX, None);
+    }
+
+    #[test]
+    fn aliases_all_available() {
+        let ks = t();
+        let r = ks.lookup(0xffffffff81000004).unwrap();
+        let names: Vec<_> = ks.aliases(&r).iter().map(|s| s.name).collect();
+        assert_eq!(names, ["_stext", "_text", "local_alias"]);
+        let r = ks.lookup(0xffffffff81000020).unwrap();
+        let names: Vec<_> = ks.aliases(&r).iter().map(|s| s.name).collect();
+        assert_eq!(names, ["schedule", "schedule_alias"]);
+    }
+
+    #[test]
+    fn interleaved_regions_pick_the_closest() {
+        // A BPF program allocated between a module's text and its data.
+        let ks = Ksyms::parse(
+            b"ffffffffc0001000 t f\t[m]\nffffffffc0009000 d dat\t[m]\n\
+              ffffffffc0005000 t bpf_prog_1\t[bpf]\n",
+        )
+        .unwrap();
+        check(&ks, 0xffffffffc0001010, Some("f+0x10/0x8000 [m]"));
+        check(&ks, 0xffffffffc0005000, Some("bpf_prog_1+0x0 [bpf]"));
+        check(&ks, 0xffffffffc0004ff0, Some("f+0x3ff0/0x8000 [m]"));
+        check(&ks, 0xffffffffc0005010, None); // past the BPF program: not f's
+        check(&ks, 0xffffffffc0009000, Some("dat+0x0 [m]"));
+    }
+
+    #[test]
+    fn count_le_matches_linear() {
+        let s = [1u64, 3, 3, 5, 9];
+        for q in 0..12 {
+            assert_eq!(
+                count_le(&s, q),
+                s.iter().filter(|&&x| x <= q).count(),
+                "{q}"
+            );
+        }
+        assert_eq!(count_le(&[], 4), 0);
+    }
+}

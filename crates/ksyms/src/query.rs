@@ -1,0 +1,270 @@
+//! Queries over the whole table (name pattern, module, type, exported) and statistics.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+
+use crate::table::{Ksyms, Symbol};
+
+/// The name used for the core kernel wherever a module name is expected.
+pub const CORE: &str = "vmlinux";
+
+/// How to match symbol names.
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// Any name.
+    Any,
+    /// A regular expression, matched anywhere in the name (anchor it with `^…$`).
+    Regex(Regex),
+}
+
+impl Pattern {
+    /// A shell glob (`*`, `?`, `[abc]`, `[!abc]`) that must match the whole name.
+    pub fn glob(glob: &str) -> Result<Pattern, regex::Error> {
+        let mut re = String::with_capacity(glob.len() + 8);
+        re.push('^');
+        let mut chars = glob.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => re.push_str(".*"),
+                '?' => re.push('.'),
+                '[' => {
+                    re.push('[');
+                    if chars.peek() == Some(&'!') {
+                        chars.next();
+                        re.push('^');
+                    }
+                    for c in chars.by_ref() {
+                        if c == ']' {
+                            break;
+                        }
+                        if c == '\\' || c == '[' || c == '^' {
+                            re.push('\\');
+                        }
+                        re.push(c);
+                    }
+                    re.push(']');
+                }
+                c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+            }
+        }
+        re.push('$');
+        Regex::new(&re).map(Pattern::Regex)
+    }
+
+    /// A regular expression (`regex` crate syntax).
+    pub fn regex(re: &str) -> Result<Pattern, regex::Error> {
+        Regex::new(re).map(Pattern::Regex)
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Any => true,
+            Pattern::Regex(re) => re.is_match(name),
+        }
+    }
+}
+
+/// A search over the table: every condition given must hold.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// Name pattern.
+    pub pattern: Pattern,
+    /// Module name ([`CORE`] for the core kernel); `None`: any.
+    pub module: Option<String>,
+    /// Accepted type letters; empty: any.
+    pub kinds: Vec<char>,
+    /// Only symbols with a `__ksymtab_<name>` entry.
+    pub exported_only: bool,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            pattern: Pattern::Any,
+            module: None,
+            kinds: Vec::new(),
+            exported_only: false,
+        }
+    }
+}
+
+/// Counts and ranges over a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// All symbols.
+    pub symbols: usize,
+    /// Per type letter.
+    pub per_type: BTreeMap<char, usize>,
+    /// Symbols with a `__ksymtab_` entry.
+    pub exported: usize,
+    /// Absolute (`A`/`a`) symbols.
+    pub absolute: usize,
+    /// ARM/AArch64/RISC-V mapping symbols.
+    pub mapping: usize,
+    /// One entry per region, core kernel ([`CORE`]) first.
+    pub regions: Vec<RegionStats>,
+    /// Malformed lines skipped by a lenient load.
+    pub skipped_lines: usize,
+}
+
+/// One region (core kernel or module) in [`Stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionStats {
+    /// Module name, or [`CORE`].
+    pub module: String,
+    /// Its symbols.
+    pub symbols: usize,
+    /// Lowest and highest address an address lookup can answer with, if any.
+    pub range: Option<(u64, u64)>,
+}
+
+impl Ksyms {
+    /// Symbols matching `filter`, in table order.
+    ///
+    /// ```
+    /// use ksyms::{Filter, Ksyms, Pattern};
+    /// let ks = Ksyms::parse(b"c0001000 T vfs_read\nc0002000 t vfs_readv\nc0003000 T vfs_write\n")?;
+    /// let f = Filter { pattern: Pattern::glob("vfs_read*").unwrap(), kinds: vec!['T'], ..Filter::default() };
+    /// let names: Vec<_> = ks.search(&f).iter().map(|s| s.name).collect();
+    /// assert_eq!(names, ["vfs_read"]);
+    /// # Ok::<(), ksyms::Error>(())
+    /// ```
+    pub fn search(&self, filter: &Filter) -> Vec<Symbol<'_>> {
+        let want_module = filter.module.as_deref();
+        self.regions
+            .iter()
+            .filter(|r| match want_module {
+                None => true,
+                Some(m) => r.module.as_deref().unwrap_or(CORE) == m,
+            })
+            .flat_map(|r| r.start as usize..r.end as usize)
+            .map(|i| self.symbol(i))
+            .filter(|s| filter.kinds.is_empty() || filter.kinds.contains(&s.kind))
+            .filter(|s| filter.pattern.matches(s.name))
+            .filter(|s| !filter.exported_only || self.is_exported(s))
+            .collect()
+    }
+
+    /// Counts per type and per region, exported count, address ranges.
+    pub fn stats(&self) -> Stats {
+        let mut per_type = BTreeMap::new();
+        let mut absolute = 0;
+        let mut mapping = 0;
+        for i in 0..self.len() {
+            let k = self.kinds[i] as char;
+            *per_type.entry(k).or_insert(0) += 1;
+            absolute += usize::from(matches!(k, 'A' | 'a'));
+            mapping += usize::from(crate::parse::is_mapping_symbol(self.name_at(i).as_bytes()));
+        }
+        let regions = self
+            .regions
+            .iter()
+            .map(|r| RegionStats {
+                module: r.module.as_deref().unwrap_or(CORE).to_string(),
+                symbols: (r.end - r.start) as usize,
+                range: (r.mid > r.start)
+                    .then(|| (self.addrs[r.start as usize], self.addrs[r.mid as usize - 1])),
+            })
+            .collect();
+        Stats {
+            symbols: self.len(),
+            per_type,
+            exported: self.exported_count(),
+            absolute,
+            mapping,
+            regions,
+            skipped_lines: self.skipped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> Ksyms {
+        Ksyms::parse(
+            b"0000000000001000 A cpu_number\nffffffff81000000 T vfs_read\n\
+              ffffffff81000100 t do_read\nffffffff82000000 r __ksymtab_vfs_read\n\
+              ffffffffc0000000 t $x\t[m]\nffffffffc0000000 t m_read\t[m]\nffffffffc0000100 d m_data\t[m]\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn globs() {
+        let g = |p: &str, n: &str| Pattern::glob(p).unwrap().matches(n);
+        assert!(g("vfs_*", "vfs_read"));
+        assert!(!g("vfs_*", "do_vfs_read"));
+        assert!(g("*read", "do_vfs_read"));
+        assert!(g("v?s_[rw]*", "vfs_write"));
+        assert!(!g("v?s_[!rw]*", "vfs_write"));
+        assert!(g("a.b+c", "a.b+c"));
+        assert!(!g("a.b", "axb"));
+        assert!(g("[$]x", "$x"));
+    }
+
+    #[test]
+    fn search_filters() {
+        let ks = t();
+        let names = |f: Filter| ks.search(&f).iter().map(|s| s.name).collect::<Vec<_>>();
+        let re = |r: &str| Pattern::regex(r).unwrap();
+        assert_eq!(
+            names(Filter {
+                pattern: re("read$"),
+                ..Filter::default()
+            }),
+            ["vfs_read", "do_read", "__ksymtab_vfs_read", "m_read"]
+        );
+        assert_eq!(
+            names(Filter {
+                pattern: re("read"),
+                module: Some("m".into()),
+                ..Filter::default()
+            }),
+            ["m_read"]
+        );
+        assert_eq!(
+            names(Filter {
+                module: Some(CORE.into()),
+                kinds: vec!['t'],
+                ..Filter::default()
+            }),
+            ["do_read"]
+        );
+        assert_eq!(
+            names(Filter {
+                exported_only: true,
+                ..Filter::default()
+            }),
+            ["vfs_read"]
+        );
+        assert!(
+            names(Filter {
+                module: Some("nope".into()),
+                ..Filter::default()
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn stats() {
+        let s = t().stats();
+        assert_eq!(s.symbols, 7);
+        assert_eq!((s.exported, s.absolute, s.mapping), (1, 1, 1));
+        assert_eq!(s.per_type.get(&'t'), Some(&3));
+        assert_eq!(s.regions.len(), 2);
+        assert_eq!(s.regions[0].module, CORE);
+        assert_eq!(s.regions[0].symbols, 4);
+        assert_eq!(
+            s.regions[0].range,
+            Some((0xffffffff81000000, 0xffffffff82000000))
+        );
+        assert_eq!(
+            s.regions[1].range,
+            Some((0xffffffffc0000000, 0xffffffffc0000100))
+        );
+    }
+}

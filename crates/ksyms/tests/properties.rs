@@ -1,0 +1,221 @@
+//! Property tests: any generated table round-trips through text, lookups agree with a
+//! brute-force reading of the rules, and no input makes the parser panic.
+
+use ksyms::{Ksyms, LoadOptions, SymExpr};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    addr: u64,
+    kind: char,
+    name: String,
+    module: Option<&'static str>,
+}
+
+const MODULES: [Option<&str>; 5] = [
+    None,
+    Some("m1"),
+    Some("m2"),
+    Some("bpf"),
+    Some("__builtin__ftrace"),
+];
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-z_][a-z0-9_.]{0,10}",
+        1 => prop::sample::select(vec![
+            "a", "b", "dup", "$x", "$d", "$a.1", "$x.12", "_etext", "__stop_sec", "__ksymtab_a",
+            "__ksymtab_dup", "_end", "init_module",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+fn entry(wide: bool) -> impl Strategy<Value = Entry> {
+    // Addresses of different regions differ in their low 4 bits, so no address is shared by two
+    // regions (the rules leave that case's tie-break to table order).
+    let base: u64 = if wide {
+        0xffff_ffff_8000_0000
+    } else {
+        0xbf00_0000
+    };
+    (
+        0usize..MODULES.len(),
+        0u64..4096,
+        prop::sample::select(vec!['T', 't', 'D', 'd', 'R', 'r', 'B', 'b', 'W', 'A', 'a']),
+        name(),
+        0u8..20,
+    )
+        .prop_map(move |(m, k, kind, name, zero)| Entry {
+            addr: if zero == 0 {
+                0
+            } else {
+                base + k * 16 + m as u64
+            },
+            kind,
+            name,
+            module: MODULES[m],
+        })
+}
+
+fn table() -> impl Strategy<Value = (bool, Vec<Entry>)> {
+    any::<bool>().prop_flat_map(|wide| (Just(wide), prop::collection::vec(entry(wide), 1..120)))
+}
+
+fn render(wide: bool, entries: &[Entry]) -> String {
+    let mut s = String::new();
+    for e in entries {
+        if wide {
+            s.push_str(&format!("{:016x} {} {}", e.addr, e.kind, e.name));
+        } else {
+            s.push_str(&format!("{:08x} {} {}", e.addr, e.kind, e.name));
+        }
+        if let Some(m) = e.module {
+            s.push_str(&format!("\t[{m}]"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn eligible(e: &Entry) -> bool {
+    let b = e.name.as_bytes();
+    let mapping = b.len() >= 2 && b[0] == b'$' && b"adtx".contains(&b[1]);
+    e.addr != 0 && !matches!(e.kind, 'A' | 'a') && !mapping
+}
+
+fn is_marker(n: &str) -> bool {
+    [
+        "_etext",
+        "_einittext",
+        "_edata",
+        "_end",
+        "__bss_stop",
+        "__init_end",
+    ]
+    .contains(&n)
+        || n.starts_with("__stop_")
+        || n.starts_with("__end_")
+        || n.ends_with("_text_end")
+}
+
+/// The rules of `Ksyms::lookup`, read literally: the nearest eligible symbol at or below `q`
+/// decides the region; O(n) per query.
+fn brute(entries: &[Entry], q: u64) -> Option<(String, u64, Option<u64>, Option<&'static str>)> {
+    if q == 0 {
+        return None;
+    }
+    let mut best: Option<(u64, Option<&str>)> = None;
+    for e in entries.iter().filter(|e| eligible(e) && e.addr <= q) {
+        if best.is_none_or(|(b, _)| e.addr > b) {
+            best = Some((e.addr, e.module));
+        }
+    }
+    let (pred, m) = best?;
+    let in_region: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.module == m && eligible(e))
+        .collect();
+    let next = in_region.iter().map(|e| e.addr).filter(|&a| a > pred).min();
+    if next.is_none() && q != pred {
+        return None;
+    }
+    let mut aliases: Vec<(usize, &Entry)> = in_region
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, e)| e.addr == pred)
+        .collect();
+    aliases.sort_by_key(|(i, e)| (is_marker(&e.name), e.kind.is_ascii_lowercase(), *i));
+    let chosen = aliases[0].1;
+    if is_marker(&chosen.name) && q != pred {
+        return None;
+    }
+    Some((chosen.name.clone(), q - pred, next.map(|n| n - pred), m))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn round_trips_through_text((wide, entries) in table()) {
+        prop_assume!(entries.iter().any(|e| e.addr != 0));
+        let ks = Ksyms::parse(render(wide, &entries).as_bytes()).unwrap();
+        let key = |a: u64, k: char, n: &str, m: Option<&str>| (a, k, n.to_string(), m.map(str::to_string));
+        let mut want: Vec<_> = entries.iter().map(|e| key(e.addr, e.kind, &e.name, e.module)).collect();
+        let mut got: Vec<_> = ks.symbols().map(|s| key(s.addr, s.kind, s.name, s.module)).collect();
+        want.sort();
+        got.sort();
+        prop_assert_eq!(&want, &got);
+        // And again from the parsed table's own rendering.
+        let again: Vec<Entry> = ks.symbols().map(|s| Entry {
+            addr: s.addr, kind: s.kind, name: s.name.to_string(),
+            module: MODULES.iter().copied().find(|m| *m == s.module).unwrap(),
+        }).collect();
+        let ks2 = Ksyms::parse(render(wide, &again).as_bytes()).unwrap();
+        let mut got2: Vec<_> = ks2.symbols().map(|s| key(s.addr, s.kind, s.name, s.module)).collect();
+        got2.sort();
+        prop_assert_eq!(&want, &got2);
+        prop_assert_eq!(ks.address_digits(), if wide { 16 } else { 8 });
+        prop_assert!(ks.heap_bytes() > 0);
+    }
+
+    #[test]
+    fn lookups_agree_with_brute_force((wide, entries) in table(), probes in prop::collection::vec(any::<u64>(), 40)) {
+        prop_assume!(entries.iter().any(|e| e.addr != 0));
+        let ks = Ksyms::parse(render(wide, &entries).as_bytes()).unwrap();
+        // Probe every symbol address, its neighbours, and random addresses near and far.
+        let mut qs: Vec<u64> = entries.iter().flat_map(|e| [e.addr, e.addr.wrapping_sub(1), e.addr + 1, e.addr + 7]).collect();
+        let base: u64 = if wide { 0xffff_ffff_8000_0000 } else { 0xbf00_0000 };
+        qs.extend(probes.iter().map(|p| base + p % 70_000));
+        qs.extend(probes);
+        for q in qs {
+            let got = ks.lookup(q).map(|r| (r.symbol.name.to_string(), r.offset, r.size, r.symbol.module));
+            let want = brute(&entries, q);
+            prop_assert_eq!(&got, &want, "address {:#x}", q);
+            // The printed form resolves back to the same address.
+            if let Some(r) = ks.lookup(q) {
+                let text = r.to_string();
+                let back = ks.resolve_expr(&SymExpr::parse(&text).unwrap());
+                prop_assert!(back.iter().any(|b| b.addr == q), "{} -> {:?}", text, back);
+            }
+        }
+        // Name lookups agree with a scan.
+        for e in &entries {
+            let n = ks.find(&e.name).len();
+            prop_assert_eq!(n, entries.iter().filter(|x| x.name == e.name).count());
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        for lenient in [false, true] {
+            let opts = LoadOptions { lenient };
+            if let Ok(ks) = Ksyms::parse_named(&bytes, "fuzz", &opts) {
+                for q in [0, 1, u64::MAX, 0xffffffff81000000] {
+                    let _ = ks.lookup(q);
+                }
+                let _ = ks.stats();
+                let _ = ks.symbolize_text(&String::from_utf8_lossy(&bytes), ksyms::Mode::Append);
+            }
+        }
+    }
+
+    #[test]
+    fn mangled_tables_never_panic((wide, entries) in table(), cut in any::<prop::sample::Index>(), junk in prop::collection::vec(any::<u8>(), 0..8)) {
+        let text = render(wide, &entries).into_bytes();
+        let at = cut.index(text.len() + 1);
+        let mut bytes = text[..at].to_vec();
+        bytes.extend_from_slice(&junk);
+        bytes.extend_from_slice(&text[at..]);
+        for b in [&text[..at], &bytes[..]] {
+            match Ksyms::parse(b) {
+                Ok(ks) => { let _ = ks.lookup(0xffff_ffff_8000_0010); }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+            if let Ok(ks) = Ksyms::parse_named(b, "x", &LoadOptions { lenient: true }) {
+                prop_assert!(ks.len() + ks.skipped_lines() <= entries.len() + 2);
+            }
+        }
+    }
+}
