@@ -230,7 +230,13 @@ impl EventFormat {
                     groups.push(Vec::new());
                 }
             } else if let Some(p) = t.strip_prefix("print fmt:") {
-                print_fmt = Some(p.trim_start().to_string());
+                // The format string may hold raw newlines: the rest of the file is print fmt.
+                let mut text = p.trim_start().to_string();
+                for (_, more) in lines.by_ref() {
+                    text.push('\n');
+                    text.push_str(more);
+                }
+                print_fmt = Some(text.trim_end().to_string());
                 break;
             } else if t.starts_with("field") {
                 let field = parse_field_line(t).map_err(|kind| FormatError::new(no, kind))?;
@@ -246,13 +252,6 @@ impl EventFormat {
         }
         let print_fmt = print_fmt
             .ok_or_else(|| FormatError::new(end_line, FormatErrorKind::Missing("print fmt:")))?;
-        // Anything after `print fmt:` is not part of the format; it must be blank.
-        if let Some((no, l)) = lines.find(|(_, l)| !l.trim().is_empty()) {
-            return Err(FormatError::new(
-                no,
-                FormatErrorKind::Unexpected(l.to_string()),
-            ));
-        }
 
         groups.retain(|g| !g.is_empty());
         let mut common_fields = Vec::new();

@@ -168,6 +168,23 @@ impl Tracefs {
         }
     }
 
+    /// Like [`Tracefs::discover`], but when tracefs is not mounted anywhere, mount it at
+    /// `/sys/kernel/tracing` first, as libtracefs (trace-cmd) does. Needs CAP_SYS_ADMIN; when
+    /// the mount fails the error is still [`TracefsError::NotMounted`], which says how to mount.
+    pub fn discover_or_mount() -> Result<Tracefs, TracefsError> {
+        match Self::discover() {
+            Err(TracefsError::NotMounted { tried }) => {
+                let target = Path::new(DEFAULT_ROOTS[0]);
+                if mount_tracefs(target).is_ok() {
+                    Self::discover_in([target.to_path_buf()])
+                } else {
+                    Err(TracefsError::NotMounted { tried })
+                }
+            }
+            other => other,
+        }
+    }
+
     /// A tracefs at `root`, unchecked (for tests and instances).
     pub fn at(root: impl Into<PathBuf>) -> Tracefs {
         Tracefs { root: root.into() }
@@ -214,7 +231,7 @@ impl Tracefs {
             });
         }
         let path = self.event_dir(event).join("format");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_text(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(TracefsError::UnknownEvent {
@@ -267,6 +284,54 @@ impl Tracefs {
             Ok(all) => closest(&all, event),
             Err(_) => Vec::new(),
         }
+    }
+}
+
+/// Read a whole tracefs file as text.
+///
+/// With large reads: some tracefs files (`events/header_page` on 6.x) return a truncated text
+/// to a reader that asks for a few bytes at a time, as `std::fs::read_to_string` first does.
+pub fn read_text(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// `mount -t tracefs nodev <target>`.
+fn mount_tracefs(target: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let target = CString::new(target.as_os_str().as_bytes())?;
+    let fstype = c"tracefs";
+    let source = c"nodev";
+    // SAFETY: every pointer is a NUL-terminated string that outlives the call; data is null.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
