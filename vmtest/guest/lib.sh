@@ -1,0 +1,91 @@
+# lib.sh - helpers for the guest tests (busybox sh). Source it: `. /kpeek/guest/lib.sh`.
+#
+# A test prints `PASS: <name>` or `FAIL: <name>: <why>` per check; suite.sh counts them.
+# busybox sh cannot read errno, so errno checks match the strerror() text that busybox prints
+# (e.g. `sh: write error: Invalid argument`).
+
+KO=/lib/kpeek
+PROC=/proc/kpeek
+SYS=/sys/kernel/kpeek
+CFS=/sys/kernel/config/kpeek
+DBG=/sys/kernel/debug/kpeek
+PARAMS=/sys/module/kpeek/parameters
+USER_UID=1000
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1: $2"; }
+
+# check NAME CMD...: passes when CMD succeeds
+check() {
+	name=$1
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "'$*' failed: $(echo "$out" | tail -2 | tr '\n' ' ')"; fi
+}
+
+# check_eq NAME GOT WANT
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# strerror text of an errno name, as busybox prints it
+errtext() {
+	case "$1" in
+	EINVAL) echo "Invalid argument" ;;
+	ENAMETOOLONG) echo "File name too long" ;;
+	EEXIST) echo "File exists" ;;
+	ENOSPC) echo "No space left on device" ;;
+	EPERM) echo "Operation not permitted" ;;
+	EACCES) echo "Permission denied" ;;
+	ENOENT) echo "No such file or directory" ;;
+	ENOTEMPTY) echo "Directory not empty" ;;
+	ENODEV) echo "No such device" ;;
+	EBUSY) echo "Resource busy" ;;
+	EAGAIN) echo "Resource temporarily unavailable" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# expect_err NAME ERRNO CMD...: CMD must fail and print ERRNO's text
+expect_err() {
+	name=$1 want=$(errtext "$2")
+	shift 2
+	if out=$("$@" 2>&1); then
+		fail "$name" "'$*' succeeded, want $2"
+	elif echo "$out" | grep -qF "$want"; then
+		pass "$name"
+	else
+		fail "$name" "'$*' failed with '$(echo "$out" | tail -1)', want $2 ($want)"
+	fi
+}
+
+# write_file FILE TEXT: one write(2) of TEXT (no newline added), errors to stderr
+write_file() { sh -c 'printf "%s" "$2" > "$1"' _ "$1" "$2"; }
+# writeln_file FILE TEXT: TEXT plus newline, like `echo TEXT > FILE`
+writeln_file() { sh -c 'echo "$2" > "$1"' _ "$1" "$2"; }
+
+# as_user CMD...: run CMD as the unprivileged test user (uid/gid 1000, no groups, no caps)
+as_user() { setpriv --reuid=$USER_UID --regid=$USER_UID --clear-groups -- "$@"; }
+
+# stat_get KEY: a line of debugfs stats
+stat_get() { sed -n "s/^$1 //p" $DBG/stats; }
+
+loaded() { grep -q "^$1 " /proc/modules; }
+
+# load_all / unload_all: bring the modules to a known state
+load_all() {
+	loaded kpeek || insmod $KO/kpeek.ko || return 1
+	loaded kpeek_example || insmod $KO/kpeek_example.ko || return 1
+}
+unload_all() {
+	if loaded kpeek_example; then rmmod kpeek_example || return 1; fi
+	if loaded kpeek; then rmmod kpeek || return 1; fi
+}
+
+# proc_value GROUP COUNTER: the value /proc/kpeek shows
+proc_value() { awk -v g="$1" -v c="$2" '$1 == g && $2 == c { print $3 }' $PROC; }
+
+# names N PREFIX: PREFIX00000 .. PREFIX(N-1), zero-padded so that sort order = creation order
+names() { seq -f "$2%05g" 0 $(($1 - 1)); }
+
+# mem_kb FIELD: a /proc/meminfo field in kB
+mem_kb() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }

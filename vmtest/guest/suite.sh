@@ -1,0 +1,39 @@
+# suite.sh - run every vmtest/guest/[0-9][0-9]-*.sh in order, as root, and tally.
+#
+# Before each script: kpeek.ko and kpeek_example.ko loaded, dmesg cleared. A script reports with
+# PASS:/FAIL: lines; one that exits non-zero without any FAIL line counts as one failure, and so
+# does a kernel BUG/WARNING/Oops/Call Trace in dmesg after it.
+. /kpeek/guest/lib.sh
+
+passed=0
+failed=0
+for t in /kpeek/guest/[0-9][0-9]-*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	load_all || echo "FAIL: $name: could not load the modules before the test"
+	dmesg -c >/dev/null
+	echo "=== $name"
+	start=$(date +%s)
+	(cd /tmp && sh "$t") >/tmp/t.out 2>&1
+	rc=$?
+	cat /tmp/t.out
+	p=$(grep -c '^PASS: ' /tmp/t.out)
+	f=$(grep -c '^FAIL: ' /tmp/t.out)
+	if [ $rc != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL: $name: exited $rc without a FAIL line"
+		f=1
+	fi
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL: $name: reported nothing"
+		f=1
+	fi
+	if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|general protection|kernel BUG' >/tmp/dmesg.bad; then
+		echo "FAIL: $name: kernel complained in dmesg:"
+		head -30 /tmp/dmesg.bad | sed 's/^/    dmesg| /'
+		f=$((f + 1))
+	fi
+	echo "--- $name: $p passed, $f failed ($(($(date +%s) - start))s)"
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+echo "KPEEK-SUITE-RESULT: $passed passed, $failed failed"
