@@ -49,12 +49,12 @@ fn ident() -> impl Strategy<Value = String> {
     "[a-z_][a-z0-9_]{0,12}"
 }
 
+/// (name, c_type, offset, size, signed) of one field.
+type Expected = (String, String, usize, usize, bool);
+
 /// Render a format file from declarations; returns the text and the expected
 /// (name, c_type, offset, size, signed) of the event's own fields.
-fn render(
-    decls: &[(Decl, String)],
-    rel: bool,
-) -> (String, Vec<(String, String, usize, usize, bool)>) {
+fn render(decls: &[(Decl, String)], rel: bool) -> (String, Vec<Expected>) {
     let mut text = String::from(
         "name: prop_event\nID: 4242\nformat:\n\
          \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
