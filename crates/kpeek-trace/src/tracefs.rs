@@ -1,4 +1,7 @@
 //! Find tracefs, list its events and read their format files.
+//!
+//! [`instance`] manages a private tracefs instance (own buffer and enables); [`ring`] parses
+//! the raw ring-buffer pages that `per_cpu/cpuN/trace_pipe_raw` returns.
 
 use std::fmt;
 use std::io;
@@ -6,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::format::{EventFormat, FormatError};
+
+pub mod instance;
+pub mod ring;
 
 /// Where tracefs is looked for, in order.
 pub const DEFAULT_ROOTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
