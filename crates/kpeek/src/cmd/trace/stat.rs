@@ -1,10 +1,49 @@
-//! Placeholder: replaced by its owner before anything lands.
+//! `kpeek trace stat`: count tracepoint hits per CPU (perf counting mode), with rates.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use kpeek_trace::record::RecordError;
+use kpeek_trace::stat::Counter;
+use kpeek_trace::tracefs::Tracefs;
+
+/// Count tracepoint hits per CPU and in total, with rates (no records are kept).
+///
+/// Examples:
+///   kpeek trace stat syscalls:sys_enter_getppid --duration 1s
+///   kpeek trace stat 'net:*' --filter 'len > 1000' --json
+///
+/// Runs until --duration ends or Ctrl-C.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Events as system:name, a bare unique name, or a glob ('net:*').
+    #[arg(required = true, value_name = "EVENT")]
+    events: Vec<String>,
+    /// Kernel filter, in the kernel's syntax.
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Count for this long (e.g. 1s, 500ms, 2m); default: until Ctrl-C.
+    #[arg(long, value_name = "D", value_parser = super::record::parse_duration)]
+    duration: Option<Duration>,
+    /// Only this process (all its threads, and their children).
+    #[arg(long, value_name = "PID")]
+    pid: Option<i32>,
+    /// Print the counts as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is being written")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let tracefs = Tracefs::discover().map_err(RecordError::from_tracefs)?;
+    let events = kpeek_trace::record::resolve_events(&tracefs, &args.events)?;
+    let counter = Counter::open(&tracefs, &events, args.filter.as_deref(), args.pid)?;
+    let stop = super::record::stop_flag();
+    let report = counter.run(args.duration, Some(stop))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
 }

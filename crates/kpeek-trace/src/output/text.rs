@@ -1,0 +1,151 @@
+//! `lttng view`-style text:
+//!
+//! ```text
+//! [22:51:28.120319188] (+0.000028761) host net:netif_receive_skb: { cpu_id = 3 }, { skbaddr = 0xffff888004a1c000, len = 84, name = "lo" }
+//! ```
+//!
+//! Local wall-clock time from the perf clock, the delta to the previous line, the host, the
+//! event, the CPU, then the event's own fields. Lost records are a `kpeek:lost` line at the
+//! point the kernel reported them; the end of the run adds one for drops it never reported.
+//! With call stacks, each frame follows on its own indented line.
+
+use std::io::{self, Write};
+
+use crate::record::{Event, Lost, SessionInfo, Sink, Summary, WallClock};
+
+use super::Symbolizer;
+
+pub struct TextWriter<W: Write> {
+    out: W,
+    host: String,
+    clock: Option<WallClock>,
+    prev: Option<u64>,
+    /// (second since epoch, "HH:MM:SS") of the last formatted time.
+    cached_sec: Option<(i64, String)>,
+    labels: Vec<String>,
+    symbolize: Option<Symbolizer>,
+    sym: String,
+}
+
+impl<W: Write> TextWriter<W> {
+    pub fn new(out: W, host: impl Into<String>) -> Self {
+        TextWriter {
+            out,
+            host: host.into(),
+            clock: None,
+            prev: None,
+            cached_sec: None,
+            labels: Vec::new(),
+            symbolize: None,
+            sym: String::new(),
+        }
+    }
+
+    /// Symbolize call stack frames.
+    pub fn with_symbolizer(mut self, s: Symbolizer) -> Self {
+        self.symbolize = Some(s);
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn stamp(&mut self, time: u64) -> io::Result<()> {
+        let wall = self.clock.map_or(time as i128, |c| c.wall_ns(time));
+        let sec = wall.div_euclid(1_000_000_000) as i64;
+        let nsec = wall.rem_euclid(1_000_000_000) as u32;
+        if self.cached_sec.as_ref().is_none_or(|(s, _)| *s != sec) {
+            self.cached_sec = Some((sec, local_hms(sec)));
+        }
+        let hms = &self.cached_sec.as_ref().expect("just set").1;
+        write!(self.out, "[{hms}.{nsec:09}] ")?;
+        match self.prev {
+            Some(p) => {
+                let d = time.saturating_sub(p);
+                write!(
+                    self.out,
+                    "(+{}.{:09})",
+                    d / 1_000_000_000,
+                    d % 1_000_000_000
+                )?
+            }
+            None => self.out.write_all(b"(+?.?????????)")?,
+        }
+        self.prev = Some(time);
+        Ok(())
+    }
+}
+
+/// `HH:MM:SS` in local time of a Unix second.
+pub fn local_hms(sec: i64) -> String {
+    let t: libc::time_t = sec as libc::time_t;
+    // SAFETY: tm is plain data; localtime_r fills it from t.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        let s = sec.rem_euclid(86_400);
+        return format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    }
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
+
+impl<W: Write> Sink for TextWriter<W> {
+    fn begin(&mut self, info: &SessionInfo<'_>) -> io::Result<()> {
+        self.clock = Some(info.clock);
+        self.labels = info.formats.iter().map(super::event_label).collect();
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        self.stamp(ev.time)?;
+        let label = self.labels.get(ev.index).map_or("?", String::as_str);
+        write!(
+            self.out,
+            " {} {label}: {{ cpu_id = {} }}, {{ ",
+            self.host, ev.cpu
+        )?;
+        match ev.format.decode(ev.raw) {
+            Ok(fields) => {
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b", ")?;
+                    }
+                    write!(self.out, "{name} = {value}")?;
+                }
+            }
+            Err(e) => write!(self.out, "decode_error = \"{e}\"")?,
+        }
+        self.out.write_all(b" }\n")?;
+        for ip in ev.callchain_ips() {
+            self.sym.clear();
+            if let Some(s) = &self.symbolize {
+                s(ip, &mut self.sym);
+            }
+            writeln!(self.out, "    {ip:#018x} {}", self.sym)?;
+        }
+        Ok(())
+    }
+
+    fn lost(&mut self, lost: &Lost) -> io::Result<()> {
+        self.stamp(lost.time)?;
+        writeln!(
+            self.out,
+            " {} kpeek:lost: {{ cpu_id = {} }}, {{ count = {} }}",
+            self.host, lost.cpu, lost.count
+        )
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        if summary.lost_unreported > 0 {
+            writeln!(
+                self.out,
+                "[end] {} kpeek:lost: {{ count = {} }} (dropped while the ring was full, \
+                 counted by the kernel's counters)",
+                self.host, summary.lost_unreported
+            )?;
+        }
+        self.out.flush()
+    }
+}
