@@ -1,12 +1,62 @@
-//! `kpeek-guest`: test programs run inside the qemu guest by vmtest (stress, fuzz, consistency).
+//! `kpeek-guest`: test programs run inside the qemu guest by vmtest (stress, consistency,
+//! errnos), built static and installed as `/bin/kpeek-guest` next to `/bin/kpeek`.
+//!
+//! Each subcommand drives kpeek.ko through `kpeek-client` and prints `PASS: name` /
+//! `FAIL: name: why` lines for vmtest/guest/suite.sh; the exit code is 1 when anything failed,
+//! 2 when the program could not run at all.
+
+use std::process::ExitCode;
 
 use clap::Parser;
+use kpeek_client::SysRoot;
+
+mod agree;
+mod errnos;
+mod many;
+mod report;
+mod stress;
+
+use report::Report;
 
 /// Guest-side test programs for kpeek.ko.
 #[derive(Parser)]
 #[command(name = "kpeek-guest")]
-enum Cmd {}
+enum Cmd {
+    /// Read every channel and compare: procfs = sysfs, configfs = the same groups in procfs,
+    /// debugfs counts match; optional exact expectations.
+    ChannelsAgree(agree::Args),
+    /// Create many counters through configfs and check /proc/kpeek lists all of them, in
+    /// creation order, for several read sizes and after lseek; then remove them.
+    ProcfsMany(many::Args),
+    /// Readers of procfs, sysfs and configfs against concurrent create/destroy through
+    /// configfs: every line well-formed, stable counters always complete and in order.
+    ProcfsStress(stress::Args),
+    /// Send bad names and values to every write path (no user-space checks) and check the
+    /// kernel's errno and kpeek-client's message for each.
+    Errnos(errnos::Args),
+}
 
-fn main() -> anyhow::Result<()> {
-    match Cmd::parse() {}
+fn main() -> ExitCode {
+    let root = SysRoot::from_env();
+    let report = Report::default();
+    let res = match Cmd::parse() {
+        Cmd::ChannelsAgree(a) => agree::run(&root, &report, a),
+        Cmd::ProcfsMany(a) => many::run(&root, &report, a),
+        Cmd::ProcfsStress(a) => stress::run(&root, &report, a),
+        Cmd::Errnos(a) => errnos::run(&root, &report, a),
+    };
+    if let Err(e) = res {
+        println!("FAIL: kpeek-guest: {e:#}");
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "kpeek-guest: {} passed, {} failed",
+        report.passed(),
+        report.failed()
+    );
+    if report.failed() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
