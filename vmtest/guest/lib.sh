@@ -59,12 +59,12 @@ expect_err() {
 }
 
 # write_file FILE TEXT: one write(2) of TEXT (no newline added), errors to stderr
-write_file() { sh -c 'printf "%s" "$2" > "$1"' _ "$1" "$2"; }
+write_file() { sh -c 'echo -n "$2" > "$1"' _ "$1" "$2"; }
 # writeln_file FILE TEXT: TEXT plus newline, like `echo TEXT > FILE`
 writeln_file() { sh -c 'echo "$2" > "$1"' _ "$1" "$2"; }
 
 # as_user CMD...: run CMD as the unprivileged test user (uid/gid 1000, no groups, no caps)
-as_user() { setpriv --reuid=$USER_UID --regid=$USER_UID --clear-groups -- "$@"; }
+as_user() { runas $USER_UID "$@"; }
 
 # stat_get KEY: a line of debugfs stats
 stat_get() { sed -n "s/^$1 //p" $DBG/stats; }
@@ -84,8 +84,9 @@ unload_all() {
 # proc_value GROUP COUNTER: the value /proc/kpeek shows
 proc_value() { awk -v g="$1" -v c="$2" '$1 == g && $2 == c { print $3 }' $PROC; }
 
-# names N PREFIX: PREFIX00000 .. PREFIX(N-1), zero-padded so that sort order = creation order
-names() { seq -f "$2%05g" 0 $(($1 - 1)); }
+# names N PREFIX: PREFIX0..PREFIX(N-1), zero-padded to one width so that sort order = creation
+# order (busybox seq has no -f)
+names() { seq -w 0 $(($1 - 1)) | sed "s/^/$2/"; }
 
 # mem_kb FIELD: a /proc/meminfo field in kB
 mem_kb() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
