@@ -42,8 +42,10 @@ pub enum TracefsError {
     NotMounted { tried: Vec<PathBuf> },
     #[error("permission denied reading {}: tracefs needs root (or CAP_SYS_ADMIN / a readable tracefs)", .path.display())]
     PermissionDenied { path: PathBuf },
-    #[error("{}: {source}", .path.display())]
-    Io { path: PathBuf, source: io::Error },
+    // `error`, not `source`: the message already includes it, and a `source` would make
+    // anyhow's `{:#}` print it twice.
+    #[error("{}: {error}", .path.display())]
+    Io { path: PathBuf, error: io::Error },
     #[error("unknown event `{event}`{}", suggest(.suggestions))]
     UnknownEvent {
         event: String,
@@ -56,8 +58,8 @@ pub enum TracefsError {
     },
     #[error("bad event name `{spec}`: {reason}")]
     BadEventName { spec: String, reason: &'static str },
-    #[error("{}: {source}", .path.display())]
-    Format { path: PathBuf, source: FormatError },
+    #[error("{}: {error}", .path.display())]
+    Format { path: PathBuf, error: FormatError },
     #[error("bad glob `{glob}`: {reason}")]
     BadGlob { glob: String, reason: &'static str },
 }
@@ -138,7 +140,7 @@ fn io_err(path: &Path, source: io::Error) -> TracefsError {
     } else {
         TracefsError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
 }
@@ -247,9 +249,9 @@ impl Tracefs {
             }
             Err(e) => return Err(io_err(&path, e)),
         };
-        let mut f = EventFormat::parse(&text).map_err(|source| TracefsError::Format {
+        let mut f = EventFormat::parse(&text).map_err(|error| TracefsError::Format {
             path: path.clone(),
-            source,
+            error,
         })?;
         f.name.system = event.system.clone();
         Ok(f)

@@ -38,7 +38,7 @@ impl Tracefs {
         let text = read_text(&path).map_err(|e| io_err(&path, e))?;
         PageLayout::parse(&text).map_err(|e| TracefsError::Io {
             path,
-            source: io::Error::new(io::ErrorKind::InvalidData, e),
+            error: io::Error::new(io::ErrorKind::InvalidData, e),
         })
     }
 }
