@@ -2,6 +2,7 @@
 //! with the errno the contract names, and kpeek-client turns it into a message naming the rule.
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 use kpeek_client::configfs::Configfs;
 use kpeek_client::sysfs::Sysfs;
@@ -58,6 +59,25 @@ pub fn run(root: &SysRoot, r: &Report, _a: Args) -> anyhow::Result<()> {
             22,
             bad_name,
         );
+    }
+    // Latin-1 letters are alphanumeric to the kernel's isalnum(): the rule is ASCII only.
+    let latin1 = cfs
+        .dir()
+        .join("groups")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    match std::fs::create_dir(&latin1) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir(&latin1);
+            r.fail(
+                "group \"caf\\xe9\" (Latin-1) -> EINVAL",
+                "accepted: the kernel's rule is not ASCII-only",
+            );
+        }
+        Err(e) => r.eq(
+            "group \"caf\\xe9\" (Latin-1) -> EINVAL",
+            e.raw_os_error(),
+            Some(22),
+        ),
     }
     expect(
         r,
