@@ -9,13 +9,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {err}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: io::Error,
+        /// What the OS said (part of the message, not a separate `source()`).
+        err: io::Error,
     },
     /// A line is not `ADDR TYPE NAME [\t[MODULE]]`.
     #[error("{source_name}:{line}: {reason}: {text:?}")]
@@ -65,13 +64,12 @@ impl fmt::Display for Hidden {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: all {} addresses are zero: the kernel hides symbol addresses from this reader \
-             (kptr_restrict",
+            "{}: all {} addresses are zero: the kernel hides symbol addresses from this reader",
             self.source_name, self.symbols
         )?;
         match (&self.kptr_restrict, &self.perf_event_paranoid) {
             (Some(k), p) => {
-                write!(f, ": kernel.kptr_restrict = {k}")?;
+                write!(f, " (kernel.kptr_restrict = {k}")?;
                 if let Some(p) = p {
                     write!(f, ", kernel.perf_event_paranoid = {p}")?;
                 }
@@ -93,8 +91,9 @@ impl fmt::Display for Hidden {
                 }
             }
             (None, _) => f.write_str(
-                " or no CAP_SYSLOG when the file was captured). Capture it again as root \
-                 (or with CAP_SYSLOG) with kernel.kptr_restrict <= 1",
+                " (kptr_restrict, perf_event_paranoid or a missing CAP_SYSLOG when the file was \
+                 captured). Capture it again as root (or with CAP_SYSLOG) with \
+                 kernel.kptr_restrict <= 1",
             ),
         }
     }

@@ -59,5 +59,5 @@ pub use error::{Error, Hidden, Result};
 pub use live::{KALLSYMS, KPTR_RESTRICT, PERF_EVENT_PARANOID};
 pub use lookup::Resolved;
 pub use query::{CORE, Filter, Pattern, RegionStats, Stats};
-pub use symbolize::{Mode, SymExpr, Symbolized};
+pub use symbolize::{Found, Mode, SymExpr, Symbolized};
 pub use table::{Ksyms, LoadOptions, Symbol};

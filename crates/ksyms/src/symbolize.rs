@@ -101,26 +101,14 @@ impl Ksyms {
             .collect()
     }
 
-    /// Rewrites every kernel address in `text` per `mode`; the rest is left untouched.
-    ///
-    /// An address is a hex number standing alone (not part of a word, not after `+` or `/`,
-    /// where it is an offset): `0x`-prefixed, or bare with exactly the table's digit count
-    /// (16 on 64-bit kernels, 8 on 32-bit ones), that resolves to a symbol. Numbers that resolve
-    /// to nothing (register values, data pointers) are left as they are.
-    ///
-    /// ```
-    /// use ksyms::{Ksyms, Mode};
-    /// let ks = Ksyms::parse(b"ffffffff81000000 T a\nffffffff81000100 T b\nffffffff81000200 T c\n")?;
-    /// let out = ks.symbolize_text(" [<ffffffff81000104>] RAX: 0000000000000000\n", Mode::Append);
-    /// assert_eq!(out.text, " [<ffffffff81000104>] b+0x4/0x100 RAX: 0000000000000000\n");
-    /// assert_eq!(ks.symbolize_text("at 0xffffffff81000004.", Mode::Replace).text, "at a+0x4/0x100.");
-    /// # Ok::<(), ksyms::Error>(())
-    /// ```
-    pub fn symbolize_text(&self, text: &str, mode: Mode) -> Symbolized {
+    /// Every kernel address in `text`: a hex number standing alone (not part of a word, not
+    /// after `+` or `/`, where it is an offset or a size), either `0x`-prefixed or bare with
+    /// exactly the table's digit count (16 on 64-bit kernels, 8 on 32-bit ones), that resolves
+    /// to a symbol. Numbers that resolve to nothing (register values, data pointers) are not
+    /// returned.
+    pub fn addresses_in(&self, text: &str) -> Vec<Found<'_>> {
         let b = text.as_bytes();
-        let mut out = String::with_capacity(text.len() + text.len() / 4);
-        let mut done = 0; // bytes of `text` already copied
-        let mut found = 0;
+        let mut found = Vec::new();
         let mut i = 0;
         while i < b.len() {
             if !b[i].is_ascii_hexdigit() || (i > 0 && (is_word(b[i - 1]) || b[i - 1] == b'+')) {
@@ -145,19 +133,47 @@ impl Ksyms {
                 .then(|| parse_hex(&b[digits_at..j]))
                 .flatten()
                 .and_then(|a| self.lookup(a));
-            let Some(r) = resolved else {
-                // Skip the whole word so its tail is not taken for another number.
-                while j < b.len() && is_word(b[j]) {
-                    j += 1;
+            match resolved {
+                Some(resolved) => {
+                    found.push(Found {
+                        range: i..j,
+                        resolved,
+                    });
+                    i = j;
                 }
-                i = j.max(i + 1);
-                continue;
-            };
-            found += 1;
+                None => {
+                    // Skip the whole word so its tail is not taken for another number.
+                    while j < b.len() && is_word(b[j]) {
+                        j += 1;
+                    }
+                    i = j.max(i + 1);
+                }
+            }
+        }
+        found
+    }
+
+    /// Rewrites every kernel address in `text` (see [`Ksyms::addresses_in`]) per `mode`; the
+    /// rest is left untouched.
+    ///
+    /// ```
+    /// use ksyms::{Ksyms, Mode};
+    /// let ks = Ksyms::parse(b"ffffffff81000000 T a\nffffffff81000100 T b\nffffffff81000200 T c\n")?;
+    /// let out = ks.symbolize_text(" [<ffffffff81000104>] RAX: 0000000000000000\n", Mode::Append);
+    /// assert_eq!(out.text, " [<ffffffff81000104>] b+0x4/0x100 RAX: 0000000000000000\n");
+    /// assert_eq!(ks.symbolize_text("at 0xffffffff81000004.", Mode::Replace).text, "at a+0x4/0x100.");
+    /// # Ok::<(), ksyms::Error>(())
+    /// ```
+    pub fn symbolize_text(&self, text: &str, mode: Mode) -> Symbolized {
+        let found = self.addresses_in(text);
+        let mut out = String::with_capacity(text.len() + found.len() * 32);
+        let mut done = 0; // bytes of `text` already copied
+        for f in &found {
+            let (i, j) = (f.range.start, f.range.end);
             match mode {
                 Mode::Replace => {
                     out.push_str(&text[done..i]);
-                    out.push_str(&r.to_string());
+                    out.push_str(&f.resolved.to_string());
                     done = j;
                 }
                 Mode::Append => {
@@ -168,15 +184,26 @@ impl Ksyms {
                     };
                     out.push_str(&text[done..end]);
                     out.push(' ');
-                    out.push_str(&r.to_string());
+                    out.push_str(&f.resolved.to_string());
                     done = end;
                 }
             }
-            i = j;
         }
         out.push_str(&text[done..]);
-        Symbolized { text: out, found }
+        Symbolized {
+            text: out,
+            found: found.len(),
+        }
     }
+}
+
+/// A kernel address found in a text by [`Ksyms::addresses_in`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found<'a> {
+    /// Byte range of the number (with its `0x`) in the text.
+    pub range: std::ops::Range<usize>,
+    /// Its symbol.
+    pub resolved: Resolved<'a>,
 }
 
 /// The result of [`Ksyms::symbolize_text`].

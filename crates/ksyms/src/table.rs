@@ -226,9 +226,9 @@ impl Ksyms {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let io = |source| Error::Io {
+    let io = |err| Error::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     };
     let mut f = File::open(path).map_err(io)?;
     // procfs files report size 0: start with a buffer large enough for a typical kallsyms

@@ -1,10 +1,143 @@
-//! Placeholder: replaced by its owner before anything lands.
+//! `kpeek sym`: kernel symbols from `/proc/kallsyms` (or any kallsyms / System.map file).
+//!
+//! `kpeek sym [--kallsyms FILE] [--json] QUERY...` answers queries in input order, and three
+//! subcommands work on the whole table: `symbolize` (text from stdin), `search`, `stats`.
+//! Queries and subcommands share one level: a query spelled like a subcommand (`stats`,
+//! `search`, `symbolize`, `help`) must follow `--` (`kpeek sym -- stats`) or come from stdin.
 
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::Context;
+use clap::Subcommand;
+use ksyms::{Ksyms, LoadOptions};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is being written")
+mod listing;
+mod queries;
+mod text;
+
+const AFTER_HELP: &str = "\
+QUERY forms:
+  0xffffffff8110a0f4          an address: the symbol containing it (like %pS)
+  schedule                    a name: every symbol of that name
+  schedule+0x24[/0xb0] [mod]  a symbol expression: the address it denotes
+  -                           read queries from stdin, one per line
+
+Exit codes: 0 every query answered; 1 some query had no answer; 2 usage or input error
+(unreadable, malformed or hidden symbol table, bad query).
+
+Examples:
+  kpeek sym schedule 0xffffffff8110a0f4
+  kpeek sym --json - < addresses.txt
+  dmesg | kpeek sym symbolize
+  kpeek sym search 'vfs_*' --type T --exported
+  kpeek sym --kallsyms System.map stats";
+
+/// Kernel symbols: address -> name+0xoff/0xsize [module], name -> addresses.
+#[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Symbol table to read: /proc/kallsyms format or System.map [default: /proc/kallsyms].
+    #[arg(long, value_name = "FILE", global = true)]
+    kallsyms: Option<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Skip malformed lines of the table (their count is reported on stderr) instead of failing.
+    #[arg(long, global = true)]
+    lenient: bool,
+    /// Addresses (0x...), names, or sym+0xoff expressions; `-` reads them from stdin.
+    #[arg(value_name = "QUERY")]
+    queries: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Symbolize kernel addresses in text read from stdin (oops, stack dump, perf script).
+    Symbolize(text::Args),
+    /// List symbols by name pattern, module, type, export.
+    Search(listing::SearchArgs),
+    /// Counts per type and module, exported count, address range of each region.
+    Stats,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.command.is_none() && args.queries.is_empty() {
+        anyhow::bail!(
+            "nothing to do: give a QUERY (address, name, sym+0xoff, or - for stdin) or a \
+             subcommand (symbolize, search, stats); see `kpeek sym --help`"
+        );
+    }
+    let ks = load(&args)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let result = dispatch(&ks, &args, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
+        // The reader went away (`| head`): not an error of ours.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+fn dispatch(ks: &Ksyms, args: &Args, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(Command::Symbolize(a)) => text::run(ks, a, args.json, &mut io::stdin().lock(), out),
+        Some(Command::Search(a)) => listing::search(ks, a, args.json, out),
+        Some(Command::Stats) => listing::stats(ks, args.json, out),
+        None => queries::run(ks, &args.queries, args.json, &mut io::stdin().lock(), out),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn load(args: &Args) -> anyhow::Result<Ksyms> {
+    let opts = LoadOptions {
+        lenient: args.lenient,
+    };
+    let ks = Ksyms::load(args.kallsyms.as_deref(), &opts)?;
+    if let Some((line, reason)) = ks.first_skipped() {
+        eprintln!(
+            "kpeek: {}: skipped {} malformed line(s) (first: line {line}: {reason})",
+            ks.source(),
+            ks.skipped_lines()
+        );
+    }
+    Ok(ks)
+}
+
+/// Exit code from "every query answered".
+pub(crate) fn code(all_answered: bool) -> ExitCode {
+    if all_answered {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Writes a line; a closed pipe (`| head`) ends output quietly.
+pub(crate) fn emit(out: &mut impl Write, line: std::fmt::Arguments<'_>) -> io::Result<()> {
+    out.write_fmt(line)?;
+    out.write_all(b"\n")
+}
+
+/// Reads queries from stdin for the `-` query: one per line, blank lines skipped.
+pub(crate) fn stdin_queries(stdin: &mut impl BufRead) -> anyhow::Result<Vec<String>> {
+    let mut v = Vec::new();
+    for line in stdin.lines() {
+        let line = line.context("reading queries from stdin")?;
+        let q = line.trim();
+        if !q.is_empty() {
+            v.push(q.to_string());
+        }
+    }
+    Ok(v)
 }

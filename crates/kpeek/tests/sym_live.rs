@@ -1,0 +1,156 @@
+//! `kpeek sym` on the live `/proc/kallsyms` of the machine running the tests (CI runs as root),
+//! including what an unprivileged user gets.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command as Std;
+
+use assert_cmd::Command;
+
+fn kpeek(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = Command::cargo_bin("kpeek")
+        .unwrap()
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    let s = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap(), s(out.stdout), s(out.stderr))
+}
+
+fn sysctl(name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn is_root() -> bool {
+    let out = Std::new("id").arg("-u").output().expect("id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+#[test]
+fn schedule_address_and_back() {
+    let (code, out, err) = kpeek(&["sym", "schedule"], "");
+    assert_eq!(code, 0, "{err}");
+    // `schedule  0xffffffff821f8be0 T` (+ ` exported` on kernels with modules)
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fields[0], "schedule", "{out}");
+    assert_eq!(fields[2], "T", "{out}");
+    let addr = u64::from_str_radix(fields[1].strip_prefix("0x").unwrap(), 16).unwrap();
+    assert!(addr > 0xffff_0000_0000_0000, "{out}");
+
+    let q = format!("{:#x}", addr + 0x10);
+    let (code, out, _) = kpeek(&["sym", &q, "schedule+0x10"], "");
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("{q}  schedule+0x10/0x")),
+        "{out}"
+    );
+    assert_eq!(lines[1], format!("schedule+0x10  {q}"));
+}
+
+#[test]
+fn json_and_exported_flag_on_live_kernel() {
+    let (code, out, _) = kpeek(&["sym", "--json", "_printk", "__ksymtab__printk"], "");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let printk = &lines[0]["matches"];
+    assert_eq!(printk.as_array().unwrap().len(), 1, "{out}");
+    let has_ksymtab = !lines[1]["matches"].as_array().unwrap().is_empty();
+    assert_eq!(printk[0]["exported"], has_ksymtab, "{out}");
+    assert_eq!(code, if has_ksymtab { 0 } else { 1 });
+    // Cross-check against the raw file.
+    let raw = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    assert_eq!(
+        has_ksymtab,
+        raw.lines().any(|l| l.ends_with(" __ksymtab__printk"))
+    );
+}
+
+#[test]
+fn symbolize_live_addresses() {
+    let (_, out, _) = kpeek(&["sym", "schedule", "_printk"], "");
+    let addrs: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            u64::from_str_radix(
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap()
+                    .trim_start_matches("0x"),
+                16,
+            )
+            .unwrap()
+        })
+        .collect();
+    let text = format!(" [<{:016x}>] x\n ? {:#x}\n", addrs[0] + 4, addrs[1] + 8);
+    let (code, out, _) = kpeek(&["sym", "symbolize", "--replace"], &text);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with(" [<schedule+0x4/0x"), "{out}");
+    assert!(lines[1].starts_with(" ? _printk+0x8/0x"), "{out}");
+}
+
+#[test]
+fn stats_live() {
+    let (code, out, _) = kpeek(&["sym", "--json", "stats"], "");
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let lines = std::fs::read_to_string("/proc/kallsyms")
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(v["symbols"], lines);
+    assert_eq!(v["regions"][0]["module"], "vmlinux");
+    assert_eq!(v["address_digits"], 16);
+}
+
+/// What an unprivileged user sees depends on the sysctls (kernel `kallsyms_show_value()`):
+/// kptr_restrict=0 shows addresses when perf_event_paranoid <= 1, otherwise CAP_SYSLOG is
+/// needed, which `nobody` does not have. Run the real binary as `nobody` and check both ways.
+#[test]
+fn unprivileged_user_gets_the_kptr_restrict_error() {
+    assert!(
+        is_root(),
+        "this test runs kpeek as `nobody` through setpriv: run the suite as root"
+    );
+    // A copy of the binary that `nobody` can surely execute (the target dir may be private).
+    let bin = assert_cmd::cargo::cargo_bin("kpeek");
+    let dir = std::env::temp_dir().join(format!("kpeek-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join("kpeek");
+    std::fs::copy(&bin, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Std::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&copy)
+        .args(["sym", "schedule"])
+        .output()
+        .expect("setpriv (util-linux) must be installed");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (kptr, paranoid) = (sysctl("kptr_restrict"), sysctl("perf_event_paranoid"));
+    let hidden = kptr != "0" || paranoid.parse::<i32>().unwrap() > 1;
+    if hidden {
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(out.stdout.is_empty());
+        let want = format!(
+            "all addresses are zero? kernel.kptr_restrict = {kptr}, kernel.perf_event_paranoid = {paranoid}"
+        );
+        assert!(err.starts_with("kpeek: /proc/kallsyms: all "), "{err}");
+        assert!(
+            err.contains(&format!(
+                "(kernel.kptr_restrict = {kptr}, kernel.perf_event_paranoid = {paranoid})"
+            )),
+            "{want}: {err}"
+        );
+        assert!(err.contains("CAP_SYSLOG"), "{err}");
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{err}");
+    }
+}
