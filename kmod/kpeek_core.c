@@ -4,7 +4,6 @@
  * the rule that a module's groups die with it. Channels only read what is kept here; see
  * kpeek_internal.h for the locking rules.
  */
-#include <linux/ctype.h>
 #include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/export.h>
@@ -43,6 +42,16 @@ static long kpeek_counter_bytes(void)
 	return sizeof(struct kpeek_counter) + (long)sizeof(u64) * num_possible_cpus();
 }
 
+/*
+ * ASCII only: the kernel's isalnum() also accepts Latin-1 letters, which are not valid UTF-8
+ * on their own and would reach user space as broken names.
+ */
+static bool kpeek_name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_';
+}
+
 /* 1..KPEEK_NAME_MAX bytes of [A-Za-z0-9_]: a name must be a valid file name everywhere. */
 int kpeek_name_check(const char *name)
 {
@@ -54,12 +63,12 @@ int kpeek_name_check(const char *name)
 	if (len > KPEEK_NAME_MAX)
 		return -ENAMETOOLONG;
 	for (i = 0; i < len; i++)
-		if (!isalnum(name[i]) && name[i] != '_')
+		if (!kpeek_name_char(name[i]))
 			return -EINVAL;
 	return 0;
 }
 
-/* Printable text (spaces allowed) of at most KPEEK_DESC_MAX bytes. */
+/* Printable ASCII (spaces allowed) of at most KPEEK_DESC_MAX bytes. */
 int kpeek_desc_check(const char *desc, size_t len)
 {
 	size_t i;
@@ -67,7 +76,7 @@ int kpeek_desc_check(const char *desc, size_t len)
 	if (len > KPEEK_DESC_MAX)
 		return -EINVAL;
 	for (i = 0; i < len; i++)
-		if (!isprint(desc[i]))
+		if ((unsigned char)desc[i] < 0x20 || (unsigned char)desc[i] > 0x7e)
 			return -EINVAL;
 	return 0;
 }

@@ -10,6 +10,8 @@ mkdir $G/ok || fail "mkdir ok" "failed"
 expect_err "group: bad char" EINVAL mkdir $G/a-b
 expect_err "group: dot" EINVAL mkdir $G/a.b
 expect_err "group: space" EINVAL mkdir "$G/a b"
+expect_err "group: Latin-1 letter" EINVAL mkdir "$G/caf$(printf '\351')"
+expect_err "group: UTF-8 letter" EINVAL mkdir "$G/caf$(printf '\303\251')"
 expect_err "group: reserved info" EINVAL mkdir $G/info
 expect_err "group: 32 bytes" ENAMETOOLONG mkdir $G/$n32
 expect_err "group: 300 bytes (VFS limit)" ENAMETOOLONG mkdir $G/$n31$n31$n31$n31$n31$n31$n31$n31$n31$n31
@@ -47,6 +49,7 @@ d127=$(printf '%0127d' 0)
 check "description: 127 bytes" writeln_file $D "$d127"
 check_eq "description: 127 bytes kept" "$(cat $D)" "$d127"
 expect_err "description: 128 bytes" EINVAL writeln_file $D "${d127}x"
+expect_err "description: non-ASCII" EINVAL writeln_file $D "$(printf 'caf\303\251')"
 expect_err "description: tab" EINVAL write_file $D "$(printf 'a\tb')"
 expect_err "description: two lines" EINVAL writeln_file $D "$(printf 'a\nb')"
 expect_err "group description: 128 bytes" EINVAL writeln_file $G/ok/description "${d127}x"
