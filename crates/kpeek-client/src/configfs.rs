@@ -142,9 +142,11 @@ impl Configfs {
         self.check(NameKind::Group, group)?;
         self.check(NameKind::Counter, counter)?;
         let path = self.counter_dir(group, counter).join("value");
-        let bytes = fsutil::read_all(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => self.no_counter(group, counter),
-            _ => fsutil::read_error(&path, e, "configfs values should be readable by everyone"),
+        let bytes = fsutil::read_all(&path).map_err(|e| {
+            if fsutil::vanished(&e) {
+                return self.no_counter(group, counter);
+            }
+            fsutil::read_error(&path, e, "configfs values should be readable by everyone")
         })?;
         crate::sysfs::parse_value(&bytes).map_err(|msg| Error::Malformed { path, line: 1, msg })
     }
@@ -280,7 +282,7 @@ impl Configfs {
         self.check(NameKind::Counter, counter)?;
         let path = self.counter_dir(group, counter).join("value");
         fsutil::write_attr(&path, data).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => self.no_counter(group, counter),
+            _ if fsutil::vanished(&e) => self.no_counter(group, counter),
             _ => Error::refused(
                 Action::SetValue {
                     group: group.to_owned(),
@@ -301,17 +303,19 @@ impl Configfs {
         let path = self.attr_dir(group, counter)?.join("description");
         // A zero-byte write never reaches the kernel's store: clear with a lone newline.
         let data = if text.is_empty() { "\n" } else { text };
-        fsutil::write_attr(&path, data.as_bytes()).map_err(|e| match (e.kind(), counter) {
-            (io::ErrorKind::NotFound, Some(c)) => self.no_counter(group, c),
-            (io::ErrorKind::NotFound, None) => self.no_group(group),
-            _ => Error::refused(
-                Action::SetDescription {
-                    group: group.to_owned(),
-                    counter: counter.map(str::to_owned),
-                },
-                path.clone(),
-                &e,
-            ),
+        fsutil::write_attr(&path, data.as_bytes()).map_err(|e| {
+            match (fsutil::vanished(&e), counter) {
+                (true, Some(c)) => self.no_counter(group, c),
+                (true, None) => self.no_group(group),
+                _ => Error::refused(
+                    Action::SetDescription {
+                        group: group.to_owned(),
+                        counter: counter.map(str::to_owned),
+                    },
+                    path.clone(),
+                    &e,
+                ),
+            }
         })
     }
 }

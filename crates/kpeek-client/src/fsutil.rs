@@ -41,6 +41,12 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// True when `err` says the object went away: ENOENT at open, or ENODEV from an attribute whose
+/// kernel object was removed while the file was open.
+pub(crate) fn vanished(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound || err.raw_os_error() == Some(19)
+}
+
 /// Write `data` to an existing attribute file in a single `write()`, as sysfs and configfs
 /// expect (a store sees the whole value at once).
 pub(crate) fn write_attr(path: &Path, data: &[u8]) -> io::Result<()> {
@@ -79,5 +85,18 @@ pub(crate) fn read_error(path: &Path, err: io::Error, why_root: &'static str) ->
         op: "reading",
         path: path.to_path_buf(),
         source: err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vanished_means_enoent_or_enodev() {
+        assert!(vanished(&io::Error::from_raw_os_error(2)));
+        assert!(vanished(&io::Error::from_raw_os_error(19)));
+        assert!(!vanished(&io::Error::from_raw_os_error(13)));
+        assert!(!vanished(&io::Error::from_raw_os_error(22)));
     }
 }

@@ -51,8 +51,9 @@ impl Sysfs {
                     line: 1,
                     msg,
                 }),
-            // Destroyed between listing and reading: not part of this snapshot.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            // Destroyed between listing and reading (ENOENT at open, ENODEV once the kernel
+            // object is gone under an open file): not part of this snapshot.
+            Err(e) if fsutil::vanished(&e) => Ok(None),
             Err(e) => Err(fsutil::read_error(
                 path,
                 e,
