@@ -37,7 +37,8 @@ pub fn parse_stats(text: &[u8]) -> Result<Vec<Stat>, (usize, String)> {
         ));
     }
     let mut out: Vec<Stat> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for (i, line) in body.split('\n').enumerate().filter(|_| !text.is_empty()) {
         let n = i + 1;
         let Some((key, value)) = line.split_once(' ') else {
             return Err((n, format!("{line:?} is not `key value`")));
@@ -50,6 +51,12 @@ pub fn parse_stats(text: &[u8]) -> Result<Vec<Stat>, (usize, String)> {
         }
         if value.is_empty() {
             return Err((n, format!("{line:?}: key {key:?} has no value")));
+        }
+        if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            return Err((
+                n,
+                format!("{line:?}: value of {key:?} is not printable text"),
+            ));
         }
         if out.iter().any(|s| s.key == key) {
             return Err((n, format!("key {key:?} appears twice")));
@@ -174,6 +181,8 @@ mod tests {
             (b"groups \n", 1, "has no value"),
             (b" 3\n", 1, "not one printable word"),
             (b"a 1\na 2\n", 2, "appears twice"),
+            (b"a 1\r\n", 1, "not printable"),
+            (b"a 1\n\nb 2\n", 2, "not `key value`"),
         ] {
             let (l, m) = parse_stats(input).unwrap_err();
             assert_eq!(l, line, "{input:?}");

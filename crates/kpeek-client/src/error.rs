@@ -181,11 +181,11 @@ pub enum Error {
         hint: &'static str,
     },
     /// A name that breaks kpeek.ko's rules, caught before asking the kernel.
-    #[error("invalid name: {0}")]
+    #[error(transparent)]
     Name(#[from] NameError),
     /// A description that breaks kpeek.ko's rules, caught before asking the kernel.
-    #[error("invalid description: {0}")]
-    Description(#[from] DescriptionError),
+    #[error("{0}")]
+    Description(DescriptionError),
     /// A pseudo-file whose content does not follow the contract.
     #[error("{}:{line}: {msg}", path.display())]
     Malformed {
@@ -204,12 +204,18 @@ pub enum Error {
         expected: u32,
     },
     /// Any other I/O failure.
-    #[error("{op} {}: {source}", path.display())]
+    #[error("{op} {}: {error}", path.display())]
     Io {
         op: &'static str,
         path: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
+}
+
+impl From<DescriptionError> for Error {
+    fn from(e: DescriptionError) -> Self {
+        Error::Description(e)
+    }
 }
 
 impl Error {
@@ -217,7 +223,7 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Refused { errno, .. } => Some(*errno),
-            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Io { error, .. } => error.raw_os_error(),
             _ => None,
         }
     }

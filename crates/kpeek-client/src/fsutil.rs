@@ -84,7 +84,7 @@ pub(crate) fn read_error(path: &Path, err: io::Error, why_root: &'static str) ->
     Error::Io {
         op: "reading",
         path: path.to_path_buf(),
-        source: err,
+        error: err,
     }
 }
 

@@ -61,9 +61,11 @@ fn parse_line(raw: &[u8]) -> Result<CounterValue, String> {
     Ok(CounterValue::new(group, counter, value))
 }
 
-/// A decimal `u64` as the kernel prints `%llu`: digits only, no sign, no spaces.
+/// A decimal `u64` exactly as the kernel prints `%llu`: digits only, no sign, no spaces, no
+/// leading zero (so a garbled number is not silently read as another).
 pub(crate) fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -153,6 +155,7 @@ mod tests {
             (b"g c -1\n", 1, "not a decimal u64"),
             (b"g c 18446744073709551616\n", 1, "not a decimal u64"),
             (b"g c 0x10\n", 1, "not a decimal u64"),
+            (b"g c 007\n", 1, "not a decimal u64"),
             (b"g c \n", 1, "not a decimal u64"),
             (b"g-x c 1\n", 1, "may only contain [A-Za-z0-9_]"),
             (b"info c 1\n", 1, "reserved"),

@@ -339,6 +339,22 @@ fn bad_names_and_values_are_exit_2_with_the_rule() {
 }
 
 #[test]
+fn errors_are_one_line_said_once() {
+    let t = fake_tree();
+    kpeek(t.path())
+        .args(["group", "create", "info"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr("kpeek: group name \"info\" is reserved (it is a control file in sysfs)\n");
+    kpeek(t.path())
+        .args(["counter", "describe", "app", "hits", &"d".repeat(130)])
+        .assert()
+        .code(2)
+        .stderr("kpeek: description is 130 bytes, longer than 127 bytes\n");
+}
+
+#[test]
 fn debug_and_info() {
     let t = fake_tree();
     kpeek(t.path()).arg("debug").assert().success().stdout(
