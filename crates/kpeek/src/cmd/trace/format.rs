@@ -9,19 +9,20 @@ use serde::Serialize;
 
 use super::list::open_tracefs;
 
-/// Show an event's record layout: every field with its C type, offset, size and signedness,
-/// and how kpeek decodes it; then the kernel's print format.
-///
-/// EVENT is system:name, or a bare name that exists in one system only. An unknown EVENT is
-/// an error that suggests close names (the same name in other systems, near spellings).
-///
-/// Examples:
-///   kpeek trace format sched:sched_switch
-///   kpeek trace format netif_receive_skb --json
-///
-/// Exit codes: 0 shown; 2 unknown event, malformed format file, or tracefs missing.
+const AFTER_HELP: &str = "\
+Shows every field (common ones first) with its C type, offset, size, signedness and how kpeek
+decodes it, then the kernel's print format. An unknown EVENT is an error that suggests close
+names (the same name in other systems, near spellings).
+
+Examples:
+  kpeek trace format sched:sched_switch
+  kpeek trace format netif_receive_skb --json
+
+Exit codes: 0 shown; 2 unknown event, malformed format file, or tracefs missing.";
+
+/// Show an event's record layout, from its tracefs format file.
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// The event (system:name or a unique bare name).
     #[arg(value_name = "EVENT")]

@@ -7,18 +7,19 @@ use std::process::ExitCode;
 use kpeek_trace::tracefs::{EventName, Tracefs};
 use serde::Serialize;
 
+const AFTER_HELP: &str = "\
+GLOB matches system:name ('net:*', '*skb*', 'sched:sched_?ake*'); a GLOB without ':' also
+matches the bare event name ('sys_enter_get*'). Supports *, ? and [a-z] classes.
+
+Examples:
+  kpeek trace list 'sched:*'
+  kpeek trace list '*skb*' --json
+
+Exit codes: 0 events listed; 1 nothing matched GLOB; 2 tracefs missing or unreadable.";
+
 /// List tracepoint events as system:name, sorted.
-///
-/// GLOB matches system:name ('net:*', '*skb*', 'sched:sched_?ake*'); a GLOB without ':' also
-/// matches the bare event name ('sys_enter_get*'). Supports *, ? and [a-z] classes.
-///
-/// Examples:
-///   kpeek trace list 'sched:*'
-///   kpeek trace list '*skb*' --json
-///
-/// Exit codes: 0 events listed; 1 nothing matched GLOB; 2 tracefs missing or unreadable.
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Only events matching this glob.
     #[arg(value_name = "GLOB")]
