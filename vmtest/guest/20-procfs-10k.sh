@@ -4,14 +4,18 @@
 
 N=10000
 mkdir $CFS/groups/big || { fail "mkdir big" "failed"; exit 1; }
+t0=$(date +%s)
 cd $CFS/groups/big && names $N c | xargs mkdir; cd /tmp
+echo "created $N counters through configfs in $(($(date +%s) - t0))s"
 check_eq "10000 counters created" "$(ls $CFS/groups/big | grep -c '^c')" $N
 check_eq "debugfs counters" "$(stat_get counters)" $((N + 4))
 
 names $N c | sed 's/^/big /; s/$/ 0/' >/tmp/want
 echo 7 >$CFS/groups/big/c4321/value
 sed -i 's/^big c4321 0$/big c4321 7/' /tmp/want
+t0=$(date +%s)
 grep '^big ' $PROC >/tmp/got
+echo "read /proc/kpeek in $(($(date +%s) - t0))s"
 if cmp -s /tmp/want /tmp/got; then pass "cat: 10000 lines complete and in order"; else
 	fail "cat: 10000 lines" "$(wc -l </tmp/got) lines, first diff: $(diff /tmp/want /tmp/got | head -3 | tr '\n' ' ')"; fi
 check_eq "whole file line count" "$(wc -l <$PROC)" $((N + 4))
