@@ -48,6 +48,7 @@
 
 mod error;
 mod live;
+mod load;
 mod lookup;
 mod names;
 mod parse;

@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use crate::table::{Ksyms, Symbol};
+use crate::table::{Ksyms, Symbol, bucket_of};
 
 /// The answer of an address lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +97,10 @@ impl Ksyms {
         while first > start && self.addrs[first - 1] == found {
             first -= 1;
         }
-        let symbol = self.symbol(first);
-        if addr != found && crate::parse::is_end_marker(symbol.name.as_bytes()) {
+        if addr != found && self.is_marker(first) {
             return None; // past a section end: padding or data, not a function
         }
+        let symbol = self.symbol(first);
         Some(Resolved {
             addr,
             symbol,
@@ -129,8 +129,11 @@ impl Ksyms {
             let pos = if span.hi <= addr {
                 r.mid as usize - 1
             } else {
-                let (start, mid) = (r.start as usize, r.mid as usize);
-                start + count_le(&self.addrs[start..mid], addr) - 1
+                // The radix bucket of `addr` holds every candidate; everything before it is
+                // lower, everything after it higher. An empty match means the previous symbol.
+                let b = r.radix_at as usize + bucket_of(addr - span.lo, r.shift) as usize;
+                let (from, to) = (self.radix[b] as usize, self.radix[b + 1] as usize);
+                from + count_le(&self.addrs[from..to], addr) - 1
             };
             let at = self.addrs[pos];
             if best.is_none_or(|(_, _, b)| b < at) {
@@ -235,6 +238,23 @@ ffffffffc0000900 t bpf_prog_y\t[bpf]
         check(&ks, 0xffffffffc0004ff0, Some("f+0x3ff0/0x8000 [m]"));
         check(&ks, 0xffffffffc0005010, None); // past the BPF program: not f's
         check(&ks, 0xffffffffc0009000, Some("dat+0x0 [m]"));
+    }
+
+    #[test]
+    fn regions_spanning_the_whole_address_space() {
+        let ks = Ksyms::parse(
+            b"0000000000000001 D low\n0000000000000100 D low2\nffffffff81000000 T a\n\
+              fffffffffffffff0 T top\nffffffffffffffff T end_of_all\n",
+        )
+        .unwrap();
+        check(&ks, 0x80, Some("low+0x7f/0xff"));
+        check(
+            &ks,
+            0x8000_0000_0000_0000,
+            Some("low2+0x7fffffffffffff00/0xffffffff80ffff00"),
+        );
+        check(&ks, 0xffffffff81000010, Some("a+0x10/0x7efffff0"));
+        check(&ks, u64::MAX, Some("end_of_all+0x0"));
     }
 
     #[test]

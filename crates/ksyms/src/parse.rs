@@ -32,6 +32,63 @@ const HEX: [u8; 256] = {
     t
 };
 
+const fn rep(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// Eight hex digits at once (SWAR): validates every byte and packs the nibbles.
+#[inline]
+fn hex8(chunk: [u8; 8]) -> Option<u32> {
+    let x = u64::from_be_bytes(chunk);
+    if x & rep(0x80) != 0 {
+        return None;
+    }
+    // Per-byte range tests without carries between bytes (every byte is < 0x80 here).
+    let digit = (x + rep(0x80 - b'0')) & !(x + rep(0x7f - b'9'));
+    let lower = x | rep(0x20);
+    let letter = (lower + rep(0x80 - b'a')) & !(lower + rep(0x7f - b'f'));
+    if (digit | letter) & rep(0x80) != rep(0x80) {
+        return None;
+    }
+    let nibbles = (x & rep(0x0f)) + ((letter & rep(0x80)) >> 7) * 9;
+    let v = (nibbles | (nibbles >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let v = (v | (v >> 8)) & 0x0000_ffff_0000_ffff;
+    Some(((v | (v >> 16)) & 0xffff_ffff) as u32)
+}
+
+/// Index of the first `\n`, `\t` or space in `s` (or its length), eight bytes at a time, and
+/// whether the bytes before it are all ASCII.
+#[inline]
+fn find_stop(s: &[u8]) -> (usize, bool) {
+    #[inline]
+    fn zero_byte(v: u64) -> u64 {
+        v.wrapping_sub(rep(1)) & !v & rep(0x80)
+    }
+    let mut high = 0u64;
+    let mut i = 0;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let hit = zero_byte(w ^ rep(b'\n')) | zero_byte(w ^ rep(b'\t')) | zero_byte(w ^ rep(b' '));
+        if hit != 0 {
+            // The lowest flagged byte is a real match (borrows only propagate upwards).
+            let k = hit.trailing_zeros() / 8;
+            let before = if k == 0 {
+                0
+            } else {
+                w & (u64::MAX >> (64 - 8 * k))
+            };
+            return (i + k as usize, (high | before) & rep(0x80) == 0);
+        }
+        high |= w;
+        i += 8;
+    }
+    let end = i + s[i..]
+        .iter()
+        .position(|&b| matches!(b, b'\n' | b'\t' | b' '))
+        .unwrap_or(s.len() - i);
+    (end, high & rep(0x80) == 0 && s[i..end].is_ascii())
+}
+
 /// Parses `1..=16` hex digits (no prefix). `None` when empty, too long or not hex.
 #[inline]
 pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {
@@ -66,6 +123,76 @@ fn field(s: &[u8]) -> (&[u8], &[u8]) {
         rest = tail;
     }
     (&s[..end], rest)
+}
+
+/// The canonical kallsyms line, fast: `width` hex digits, one space, a letter, one space, the
+/// name, then `\n`, end of input, or `\t[module]\n`. Returns the line and the position after
+/// its `\n`, or `None` for anything else, non-ASCII names included (the caller then takes the
+/// general path, which validates UTF-8 and produces the error messages).
+#[inline]
+pub(crate) fn parse_fast(buf: &[u8], pos: usize, width: usize) -> Option<(Line<'_>, usize)> {
+    let rest = buf.get(pos..)?;
+    let head = rest.get(..width + 3)?;
+    let (digits, tail) = head.split_at(width);
+    let v = match *digits {
+        [a0, a1, a2, a3, a4, a5, a6, a7] => hex8([a0, a1, a2, a3, a4, a5, a6, a7])? as u64,
+        [
+            a0,
+            a1,
+            a2,
+            a3,
+            a4,
+            a5,
+            a6,
+            a7,
+            b0,
+            b1,
+            b2,
+            b3,
+            b4,
+            b5,
+            b6,
+            b7,
+        ] => {
+            let hi = hex8([a0, a1, a2, a3, a4, a5, a6, a7])? as u64;
+            hi << 32 | hex8([b0, b1, b2, b3, b4, b5, b6, b7])? as u64
+        }
+        _ => return None,
+    };
+    if tail[0] != b' ' || tail[2] != b' ' || !tail[1].is_ascii_alphabetic() {
+        return None;
+    }
+    let name_at = width + 3;
+    let (len, ascii) = find_stop(&rest[name_at..]);
+    let stop = name_at + len;
+    let name = &rest[name_at..stop];
+    if name.is_empty() || name.ends_with(b"\r") || !ascii {
+        return None;
+    }
+    let (module, next) = match rest.get(stop) {
+        None => (None, rest.len()),
+        Some(b'\n') => (None, stop + 1),
+        Some(b'\t') => {
+            let end = memchr(b'\n', &rest[stop..]).map_or(rest.len(), |i| i + stop);
+            match &rest[stop + 1..end] {
+                [b'[', m @ .., b']']
+                    if !m.is_empty() && m.iter().all(|&b| b.is_ascii_graphic() && b != b']') =>
+                {
+                    (Some(m), (end + 1).min(rest.len()))
+                }
+                _ => return None,
+            }
+        }
+        Some(_) => return None,
+    };
+    let line = Line {
+        addr: v,
+        digits: width as u8,
+        kind: tail[1],
+        name,
+        module,
+    };
+    Some((line, pos + next))
 }
 
 /// Parses one line (without its `\n`). `Ok(None)` for a blank line.
@@ -123,35 +250,6 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Option<Line<'_>>, &'static str> 
     }))
 }
 
-/// Iterates `(1-based line number, line bytes)` over a buffer; the last line may lack `\n`.
-pub(crate) struct Lines<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    no: usize,
-}
-
-impl<'a> Lines<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
-        Lines { buf, pos: 0, no: 0 }
-    }
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = (usize, &'a [u8]);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.buf.len() {
-            return None;
-        }
-        let rest = &self.buf[self.pos..];
-        let len = memchr(b'\n', rest).unwrap_or(rest.len());
-        self.pos += len + 1;
-        self.no += 1;
-        Some((self.no, &rest[..len]))
-    }
-}
-
 /// `$a`, `$d`, `$t`, `$x`, `$x.N`, `$d.N`, RISC-V `$xrv64i…`: assembler mapping symbols that mark
 /// code/data boundaries on ARM, AArch64 and RISC-V. They name no function, so the kernel's own
 /// kallsyms skips them, and so do address lookups here.
@@ -164,6 +262,9 @@ pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
 /// `_einittext` (`is_ksym_addr()`); treating every end marker alike keeps padding and data after
 /// them from being reported as `_etext+0x1234`.
 pub(crate) fn is_end_marker(name: &[u8]) -> bool {
+    if name.first() != Some(&b'_') {
+        return false;
+    }
     matches!(
         name,
         b"_etext" | b"_einittext" | b"_edata" | b"_end" | b"__bss_stop" | b"__init_end"
@@ -230,20 +331,91 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_agrees_with_general_path() {
+        let buf = b"ffffffff81000000 T _stext\nffffffffc0000000 t f\t[m]\nffffffff81000010 t last";
+        let (l, next) = parse_fast(buf, 0, 16).unwrap();
+        assert_eq!(Some(l), parse_line(b"ffffffff81000000 T _stext").unwrap());
+        let (l, next) = parse_fast(buf, next, 16).unwrap();
+        assert_eq!(Some(l), parse_line(b"ffffffffc0000000 t f\t[m]").unwrap());
+        let (l, next) = parse_fast(buf, next, 16).unwrap();
+        assert_eq!((l.name, next), (&b"last"[..], buf.len()));
+        assert!(parse_fast(buf, next, 16).is_none());
+        for odd in [
+            &b"ffffffff8100000g T a\n"[..],
+            b"ffffffff81000000  T a\n",
+            b"ffffffff81000000 T a b\n",
+            b"ffffffff81000000 T a\r\n",
+            b"ffffffff81000000 T \n",
+            b"ffffffff81000000 T a\t[]\n",
+            b"ffffffff81000000 T a\t[m] x\n",
+            b"ffffffff81000000 1 a\n",
+            b"ffffffff81000000 T \xff\n",
+            b"c0008000 T a\n",
+        ] {
+            assert!(
+                parse_fast(odd, 0, 16).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(odd)
+            );
+        }
+        assert!(parse_fast(b"c0008000 T a\n", 0, 8).is_some());
+    }
+
+    #[test]
+    fn swar_helpers_match_simple_code() {
+        let digits = b"0123456789abcdefABCDEF";
+        let mut x = 12345u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut c = [0u8; 8];
+            for (k, b) in c.iter_mut().enumerate() {
+                *b = digits[((x >> (k * 5)) % 22) as usize];
+            }
+            if x.is_multiple_of(5) {
+                c[(x % 8) as usize] = (x >> 40) as u8; // sometimes not a digit
+            }
+            assert_eq!(hex8(c).map(u64::from), parse_hex(&c), "{c:?}");
+        }
+        for s in [
+            &b""[..],
+            b"abc",
+            b"abcdefgh",
+            b"abcdefghij\tk",
+            b"a b",
+            b"abcdefghijklmnop\n",
+            b"\n",
+        ] {
+            let want = s
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b'\t' | b' '))
+                .unwrap_or(s.len());
+            assert_eq!(
+                find_stop(s),
+                (want, true),
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
+        }
+        for (s, want) in [
+            (&b"abc\xc3\xa9 x"[..], (5, false)),
+            (b"abcdefg\xc3\xa9 x", (9, false)),
+            (b"abcdefghijkl \xff\xff\xff", (12, true)),
+            (b"abc \xff", (3, true)),
+            (b"\xffbcdefghijkl\n", (12, false)),
+        ] {
+            assert_eq!(find_stop(s), want, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
     fn hex() {
         assert_eq!(parse_hex(b"0"), Some(0));
         assert_eq!(parse_hex(b"FfFf"), Some(0xffff));
         assert_eq!(parse_hex(b"ffffffffffffffff"), Some(u64::MAX));
         assert_eq!(parse_hex(b""), None);
         assert_eq!(parse_hex(b"g"), None);
-    }
-
-    #[test]
-    fn lines_numbers_and_last_line() {
-        let v: Vec<_> = Lines::new(b"a\n\nb").collect();
-        assert_eq!(v, vec![(1, &b"a"[..]), (2, &b""[..]), (3, &b"b"[..])]);
-        assert_eq!(Lines::new(b"").count(), 0);
-        assert_eq!(Lines::new(b"a\n").count(), 1);
     }
 
     #[test]

@@ -3,23 +3,24 @@
 //! Layout (struct of arrays, one entry per symbol, sorted by region, then lookup class, then
 //! address, then preference):
 //! - `addrs`: `u64` per symbol; each region's *eligible* symbols (those an address lookup may
-//!   answer with) form one sorted run searched by binary search;
-//! - `name_ends`: `u32` end offset of each name in `names` (names are stored in the same order,
-//!   back to back, so symbol `i` is `names[name_ends[i-1]..name_ends[i]]`);
-//! - `kinds`: the type letter.
+//!   answer with) form one sorted run. A radix table per region (`radix`: for each slice of
+//!   `2^shift` bytes of address space, the first symbol at or after it; about one entry per
+//!   `SYMS_PER_BUCKET` symbols) narrows a lookup to a handful of neighbours in one step;
+//! - `name_offs`: `u32` offset of each name in `names`, where every name is stored once, in file
+//!   order, after a 2-byte length (two 7-bit ASCII bytes, so `names` stays a valid `str`);
+//! - `kinds`: the type letter, with [`MARKER`] set on section end markers.
 //!
-//! That is 13 bytes per symbol plus the name bytes, less than the text line it came from, so the
-//! index never needs more memory than the file itself (see `heap_bytes`).
+//! That is 15 bytes per symbol plus the name bytes, less than the text line it came from, so the
+//! index needs less memory than the file itself (see `heap_bytes`). Loading is one pass over
+//! the bytes (a fast path for the canonical line shape, a general one for anything else), a
+//! counting sort into regions and a check that each region is already sorted (kallsyms is).
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::error::{Error, Hidden, Result};
+use crate::load::{self, Columns};
 use crate::names::NameIndex;
-use crate::parse::{Lines, is_end_marker, is_mapping_symbol, parse_line};
 
 /// How to load a table.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +37,20 @@ pub(crate) struct Region {
     pub start: u32,
     pub mid: u32,
     pub end: u32,
+    /// Its radix table: `radix[radix_at + b]` is the first eligible symbol whose address is at
+    /// least `addrs[start] + (b << shift)`; the entry after the last bucket is `mid`.
+    pub radix_at: u32,
+    pub shift: u32,
 }
+
+/// Radix bucket of an offset into a region (`shift` may be 64 for a region spanning it all).
+#[inline]
+pub(crate) fn bucket_of(offset: u64, shift: u32) -> u64 {
+    offset.checked_shr(shift).unwrap_or(0)
+}
+
+/// Average symbols per radix bucket: 1 byte of index per symbol, 2 to 4 neighbours to search.
+const SYMS_PER_BUCKET: u64 = 4;
 
 /// A loaded kernel symbol table. Cheap to query from many threads (`Sync`).
 ///
@@ -45,9 +59,11 @@ pub(crate) struct Region {
 pub struct Ksyms {
     pub(crate) source: String,
     pub(crate) addrs: Vec<u64>,
-    pub(crate) name_ends: Vec<u32>,
+    pub(crate) name_offs: Vec<u32>,
     pub(crate) kinds: Vec<u8>,
     pub(crate) names: String,
+    /// Radix tables of all regions (see `Region::radix_at`).
+    pub(crate) radix: Vec<u32>,
     pub(crate) regions: Vec<Region>,
     /// Regions with eligible symbols, by first eligible address: `(lo, hi, running max of hi, region)`.
     pub(crate) spans: Vec<Span>,
@@ -91,19 +107,10 @@ impl Symbol<'_> {
     }
 }
 
-/// A line as kept between parsing and indexing.
-struct Raw {
-    addr: u64,
-    name_start: u32,
-    name_len: u32,
-    region: u32,
-    kind: u8,
-    /// Sort rank among aliases: 0 global, 1 local, +2 when an end marker.
-    rank: u8,
-    eligible: bool,
-}
-
 const MEMORY: &str = "<memory>";
+
+/// High bit of a `kinds` entry: the symbol is a section end marker (`_etext`, `__stop_*`…).
+pub(crate) const MARKER: u8 = 0x80;
 
 impl Ksyms {
     /// Loads the running kernel's `/proc/kallsyms`.
@@ -122,8 +129,8 @@ impl Ksyms {
     /// Loads a file with options (e.g. lenient parsing).
     pub fn from_path_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ksyms> {
         let path = path.as_ref();
-        let buf = read_file(path)?;
-        Self::parse_named(&buf, &path.display().to_string(), opts)
+        let name = path.display().to_string();
+        finish(load::load_file(path, &name, opts.lenient)?, &name)
     }
 
     /// Parses kallsyms text held in memory.
@@ -133,7 +140,10 @@ impl Ksyms {
 
     /// Parses kallsyms text held in memory; `source_name` appears in error messages.
     pub fn parse_named(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<Ksyms> {
-        build(bytes, source_name, opts)
+        finish(
+            load::parse_buffer(bytes, source_name, opts.lenient)?,
+            source_name,
+        )
     }
 
     /// Where the table came from (file name, or `<memory>`).
@@ -161,23 +171,23 @@ impl Ksyms {
         self.first_skipped
     }
 
+    /// True when the symbol at `index` is a section end marker.
+    pub(crate) fn is_marker(&self, index: usize) -> bool {
+        self.kinds[index] & MARKER != 0
+    }
+
     /// Hex digits of the widest address in the file: 16 on 64-bit kernels, 8 on 32-bit ones.
     pub fn address_digits(&self) -> u8 {
         self.addr_digits
     }
 
     /// The symbol at `index` (`0..len()`).
+    #[inline]
     pub fn symbol(&self, index: usize) -> Symbol<'_> {
-        let start = if index == 0 {
-            0
-        } else {
-            self.name_ends[index - 1] as usize
-        };
-        let end = self.name_ends[index] as usize;
         Symbol {
-            name: &self.names[start..end],
+            name: self.name_at(index),
             addr: self.addrs[index],
-            kind: self.kinds[index] as char,
+            kind: (self.kinds[index] & !MARKER) as char,
             module: self.regions[self.region_of(index)].module.as_deref(),
             index: index as u32,
         }
@@ -193,15 +203,15 @@ impl Ksyms {
         self.regions.iter().filter_map(|r| r.module.as_deref())
     }
 
+    #[inline]
     pub(crate) fn name_at(&self, index: usize) -> &str {
-        let start = if index == 0 {
-            0
-        } else {
-            self.name_ends[index - 1] as usize
-        };
-        &self.names[start..self.name_ends[index] as usize]
+        let at = self.name_offs[index] as usize;
+        let b = self.names.as_bytes();
+        let len = ((b[at] as usize) << 7) | b[at + 1] as usize;
+        &self.names[at + 2..at + 2 + len]
     }
 
+    #[inline]
     pub(crate) fn region_of(&self, index: usize) -> usize {
         self.regions.partition_point(|r| r.end as usize <= index)
     }
@@ -215,7 +225,8 @@ impl Ksyms {
             .map(|r| size_of::<Region>() + r.module.as_ref().map_or(0, |m| m.len()))
             .sum();
         self.addrs.capacity() * 8
-            + self.name_ends.capacity() * 4
+            + self.name_offs.capacity() * 4
+            + self.radix.capacity() * 4
             + self.kinds.capacity()
             + self.names.capacity()
             + regions
@@ -225,174 +236,213 @@ impl Ksyms {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let io = |err| Error::Io {
-        path: path.to_path_buf(),
-        err,
-    };
-    let mut f = File::open(path).map_err(io)?;
-    // procfs files report size 0: start with a buffer large enough for a typical kallsyms
-    // (a few MiB) so the read loop rarely reallocates.
-    let hint = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    let mut buf = Vec::with_capacity(if hint > 0 { hint + 1 } else { 8 << 20 });
-    f.read_to_end(&mut buf).map_err(io)?;
-    Ok(buf)
+/// Sort rank among aliases: global before local, end markers last.
+#[inline]
+pub(crate) fn rank(kind: u8) -> u8 {
+    u8::from(kind & MARKER != 0) * 2 + u8::from((kind & !MARKER).is_ascii_lowercase())
 }
 
-fn build(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<Ksyms> {
-    let too_large = |what| Error::TooLarge {
-        source_name: source_name.to_string(),
-        what,
-    };
-    if bytes.len() > u32::MAX as usize {
-        return Err(too_large("input over 4 GiB"));
-    }
-    // Module column -> region id. Lines of one module come in a block: remember the last one.
-    let mut modules: Vec<Option<Box<str>>> = vec![None];
-    let mut module_ids: HashMap<&[u8], u32> = HashMap::new();
-    let mut last_module: (&[u8], u32) = (b"", 0);
-
-    let mut raws: Vec<Raw> = Vec::with_capacity(bytes.len() / 32 + 1);
-    let mut skipped = 0;
-    let mut first_skipped = None;
-    let mut digits = 0u8;
-    let mut all_zero = true;
-    for (no, text) in Lines::new(bytes) {
-        let line = match parse_line(text) {
-            Ok(Some(line)) => line,
-            Ok(None) => continue,
-            Err(reason) if opts.lenient => {
-                skipped += 1;
-                first_skipped.get_or_insert((no, reason));
-                continue;
-            }
-            Err(reason) => {
-                let shown = &text[..text.len().min(80)];
-                return Err(Error::Malformed {
-                    source_name: source_name.to_string(),
-                    line: no,
-                    reason,
-                    text: String::from_utf8_lossy(shown).into_owned(),
-                });
-            }
-        };
-        let region = match line.module {
-            None => 0,
-            Some(m) if m == last_module.0 => last_module.1,
-            Some(m) => {
-                let next = modules.len() as u32;
-                let id = *module_ids.entry(m).or_insert(next);
-                if id == next {
-                    // parse_line checked UTF-8.
-                    modules.push(Some(String::from_utf8_lossy(m).into()));
-                }
-                last_module = (m, id);
-                id
-            }
-        };
-        digits = digits.max(line.digits);
-        all_zero &= line.addr == 0;
-        let name_start = line.name.as_ptr() as usize - bytes.as_ptr() as usize;
-        let absolute = matches!(line.kind, b'A' | b'a');
-        let marker = is_end_marker(line.name);
-        raws.push(Raw {
-            addr: line.addr,
-            name_start: name_start as u32,
-            name_len: line.name.len() as u32,
-            region,
-            kind: line.kind,
-            rank: u8::from(line.kind.is_ascii_lowercase()) + 2 * u8::from(marker),
-            // Address zero is never a real location (and all-zero means hidden).
-            eligible: !absolute && line.addr != 0 && !is_mapping_symbol(line.name),
-        });
-    }
-    if raws.is_empty() {
+/// Refuses empty and hidden tables, then indexes.
+fn finish(p: Columns, source_name: &str) -> Result<Ksyms> {
+    if p.addrs.is_empty() {
         return Err(Error::Empty {
             source_name: source_name.to_string(),
         });
     }
-    if all_zero {
+    if !p.any_nonzero {
         return Err(Error::Hidden(Hidden {
             source_name: source_name.to_string(),
-            symbols: raws.len(),
+            symbols: p.addrs.len(),
             kptr_restrict: None,
             perf_event_paranoid: None,
         }));
     }
-    if raws.len() > u32::MAX as usize - 1 {
-        return Err(too_large("over 2^32 symbols"));
-    }
+    index(p, source_name)
+}
 
+fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
+    let modules: Vec<Option<Box<str>>> = std::iter::once(None)
+        .chain(p.modules.iter().cloned().map(Some))
+        .collect();
+    let (digits, skipped, first_skipped) = (p.digits, p.skipped, p.first_skipped);
     // Stable counting sort into (region, class) buckets, then sort each bucket by address
     // (kallsyms lists the core kernel already sorted: the check makes that case linear).
+    let n = p.addrs.len();
     let nbuckets = modules.len() * 2;
-    let bucket = |r: &Raw| r.region as usize * 2 + usize::from(!r.eligible);
     let mut starts = vec![0u32; nbuckets + 1];
-    for r in &raws {
-        starts[bucket(r) + 1] += 1;
+    for &b in &p.buckets {
+        starts[b as usize + 1] += 1;
     }
     for i in 0..nbuckets {
         starts[i + 1] += starts[i];
     }
-    let mut order = vec![0u32; raws.len()];
-    let mut fill = starts.clone();
-    for (i, r) in raws.iter().enumerate() {
-        let b = bucket(r);
-        order[fill[b] as usize] = i as u32;
-        fill[b] += 1;
+    if p.in_order {
+        let (addrs, mut name_offs, mut kinds) = (p.addrs, p.name_offs, p.kinds);
+        if p.aliases_unordered {
+            order_aliases(&addrs, &p.buckets, &mut name_offs, &mut kinds);
+        }
+        return assemble(
+            addrs,
+            name_offs,
+            kinds,
+            p.names,
+            modules,
+            &starts,
+            source_name,
+            digits,
+            skipped,
+            first_skipped,
+        );
     }
+    let mut order = vec![0u32; n];
+    let mut fill = starts.clone();
+    for (i, &b) in p.buckets.iter().enumerate() {
+        order[fill[b as usize] as usize] = i as u32;
+        fill[b as usize] += 1;
+    }
+    drop(fill);
     for b in 0..nbuckets {
         let run = &mut order[starts[b] as usize..starts[b + 1] as usize];
-        let key = |&i: &u32| {
-            let r = &raws[i as usize];
-            (r.addr, r.rank)
-        };
-        if !run.is_sorted_by_key(key) {
-            // Stable: aliases of one rank keep file order (the kernel's own preference order).
-            run.sort_by_key(key);
+        let addr = |&i: &u32| p.addrs[i as usize];
+        if !run.is_sorted_by_key(addr) {
+            // Stable: aliases keep file order (the kernel's own preference order).
+            run.sort_by_key(addr);
+        }
+        // Among aliases, global before local, end markers last: fix the (short) alias runs.
+        let mut i = 0;
+        while i < run.len() {
+            let at = addr(&run[i]);
+            let mut j = i + 1;
+            while j < run.len() && addr(&run[j]) == at {
+                j += 1;
+            }
+            let group = &mut run[i..j];
+            let by_rank = |&k: &u32| rank(p.kinds[k as usize]);
+            if !group.is_sorted_by_key(by_rank) {
+                group.sort_by_key(by_rank);
+            }
+            i = j;
         }
     }
 
-    let n = raws.len();
-    let mut addrs = Vec::with_capacity(n);
-    let mut name_ends = Vec::with_capacity(n);
-    let mut kinds = Vec::with_capacity(n);
-    let names_len: usize = raws.iter().map(|r| r.name_len as usize).sum();
-    if names_len > u32::MAX as usize {
-        return Err(too_large("over 4 GiB of names"));
+    // Already in order (a kernel without modules, or modules listed sorted): keep the columns.
+    let identity = order.iter().enumerate().all(|(i, &o)| o as usize == i);
+    let (addrs, name_offs, kinds) = if identity {
+        (p.addrs, p.name_offs, p.kinds)
+    } else {
+        (
+            order.iter().map(|&i| p.addrs[i as usize]).collect(),
+            order.iter().map(|&i| p.name_offs[i as usize]).collect(),
+            order
+                .iter()
+                .map(|&i| p.kinds[i as usize])
+                .collect::<Vec<u8>>(),
+        )
+    };
+    drop(order);
+    assemble(
+        addrs,
+        name_offs,
+        kinds,
+        p.names,
+        modules,
+        &starts,
+        source_name,
+        digits,
+        skipped,
+        first_skipped,
+    )
+}
+
+/// Puts each group of aliases (same bucket and address, already adjacent) in preference order.
+fn order_aliases(addrs: &[u64], buckets: &[u32], name_offs: &mut [u32], kinds: &mut [u8]) {
+    let mut group: Vec<(u8, u32, u8)> = Vec::new();
+    let mut i = 0;
+    while i < addrs.len() {
+        let mut j = i + 1;
+        while j < addrs.len() && addrs[j] == addrs[i] && buckets[j] == buckets[i] {
+            j += 1;
+        }
+        if j - i > 1 && !kinds[i..j].is_sorted_by_key(|&k| rank(k)) {
+            group.clear();
+            group.extend((i..j).map(|k| (rank(kinds[k]), name_offs[k], kinds[k])));
+            group.sort_by_key(|g| g.0); // stable: file order among equals
+            for (k, g) in (i..j).zip(&group) {
+                name_offs[k] = g.1;
+                kinds[k] = g.2;
+            }
+        }
+        i = j;
     }
-    let mut names = Vec::with_capacity(names_len);
-    for &i in &order {
-        let r = &raws[i as usize];
-        addrs.push(r.addr);
-        kinds.push(r.kind);
-        let s = r.name_start as usize;
-        names.extend_from_slice(&bytes[s..s + r.name_len as usize]);
-        name_ends.push(names.len() as u32);
-    }
-    // Every name was checked to be UTF-8 and they are concatenated whole.
-    let names = String::from_utf8(names).expect("names are UTF-8");
+}
+
+/// Builds the final table from columns in index order and the bucket boundaries.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    mut addrs: Vec<u64>,
+    mut name_offs: Vec<u32>,
+    mut kinds: Vec<u8>,
+    names: Vec<u8>,
+    modules: Vec<Option<Box<str>>>,
+    starts: &[u32],
+    source_name: &str,
+    digits: u8,
+    skipped: usize,
+    first_skipped: Option<(usize, &'static str)>,
+) -> Result<Ksyms> {
+    let n = addrs.len();
+    addrs.shrink_to_fit();
+    name_offs.shrink_to_fit();
+    kinds.shrink_to_fit();
+    let mut names = names;
+    names.shrink_to_fit();
+    // Names were checked to be UTF-8; the length bytes are ASCII.
+    let names = String::from_utf8(names).map_err(|_| Error::TooLarge {
+        source_name: source_name.to_string(),
+        what: "internal: name table is not UTF-8",
+    })?;
 
     let mut regions = Vec::with_capacity(modules.len());
     let mut spans = Vec::new();
+    let mut radix: Vec<u32> = Vec::with_capacity(n / SYMS_PER_BUCKET as usize + 2 * modules.len());
     for (id, module) in modules.into_iter().enumerate() {
         let (start, mid, end) = (starts[2 * id], starts[2 * id + 1], starts[2 * id + 2]);
         if start == end {
             continue;
         }
+        let radix_at = radix.len() as u32;
+        let mut shift = 0;
         if mid > start {
+            let eligible = &addrs[start as usize..mid as usize];
+            let (lo, hi) = (eligible[0], eligible[eligible.len() - 1]);
             spans.push(Span {
-                lo: addrs[start as usize],
-                hi: addrs[mid as usize - 1],
+                lo,
+                hi,
                 max_hi: 0,
                 region: regions.len() as u32,
             });
+            // Smallest bucket size (a power of two) giving at most n / SYMS_PER_BUCKET buckets.
+            let want = (eligible.len() as u64 / SYMS_PER_BUCKET).max(1);
+            while bucket_of(hi - lo, shift) + 1 > want {
+                shift += 1;
+            }
+            let buckets = bucket_of(hi - lo, shift) as usize + 1;
+            let mut i = 0;
+            for b in 0..buckets as u64 {
+                while i < eligible.len() && bucket_of(eligible[i] - lo, shift) < b {
+                    i += 1;
+                }
+                radix.push(start + i as u32);
+            }
+            radix.push(mid);
         }
         regions.push(Region {
             module,
             start,
             mid,
             end,
+            radix_at,
+            shift,
         });
     }
     spans.sort_by_key(|s| s.lo);
@@ -405,9 +455,10 @@ fn build(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<Ksyms> {
     Ok(Ksyms {
         source: source_name.to_string(),
         addrs,
-        name_ends,
+        name_offs,
         kinds,
         names,
+        radix,
         regions,
         spans,
         addr_digits: digits,

@@ -156,6 +156,14 @@ proptest! {
         let mut got2: Vec<_> = ks2.symbols().map(|s| key(s.addr, s.kind, s.name, s.module)).collect();
         got2.sort();
         prop_assert_eq!(&want, &got2);
+        // The re-rendered table is in index order (the loader's no-sort path): same answers.
+        for e in &entries {
+            for q in [e.addr, e.addr + 3, e.addr.wrapping_sub(1)] {
+                let a = ks.lookup(q).map(|r| (r.symbol.name, r.offset, r.size, r.symbol.module));
+                let b = ks2.lookup(q).map(|r| (r.symbol.name, r.offset, r.size, r.symbol.module));
+                prop_assert_eq!(a, b, "address {:#x}", q);
+            }
+        }
         prop_assert_eq!(ks.address_digits(), if wide { 16 } else { 8 });
         prop_assert!(ks.heap_bytes() > 0);
     }
@@ -185,6 +193,34 @@ proptest! {
             let n = ks.find(&e.name).len();
             prop_assert_eq!(n, entries.iter().filter(|x| x.name == e.name).count());
         }
+    }
+
+    #[test]
+    fn odd_but_valid_layouts_parse_the_same((wide, entries) in table(), seps in prop::collection::vec(0u8..6, 120)) {
+        prop_assume!(entries.iter().any(|e| e.addr != 0));
+        // Tabs or several blanks between fields, CRLF line ends, blank lines, no final newline.
+        let mut text = String::new();
+        for (e, sep) in entries.iter().zip(seps.iter().cycle()) {
+            let (a, b, end) = match sep {
+                0 => ("  ", " ", "\n"),
+                1 => ("\t", "\t", "\r\n"),
+                2 => (" ", " ", "\n\n"),
+                3 => (" ", "   ", "\n"),
+                _ => (" ", " ", "\n"),
+            };
+            let addr = if wide { format!("{:016x}", e.addr) } else { format!("{:08x}", e.addr) };
+            text.push_str(&format!("{addr}{a}{}{b}{}", e.kind, e.name));
+            if let Some(m) = e.module {
+                text.push_str(&format!("\t[{m}]"));
+            }
+            text.push_str(end);
+        }
+        let text = text.trim_end_matches('\n');
+        let plain = Ksyms::parse(render(wide, &entries).as_bytes()).unwrap();
+        let odd = Ksyms::parse(text.as_bytes()).unwrap();
+        let a: Vec<_> = plain.symbols().map(|s| (s.addr, s.kind, s.name, s.module)).collect();
+        let b: Vec<_> = odd.symbols().map(|s| (s.addr, s.kind, s.name, s.module)).collect();
+        prop_assert_eq!(a, b);
     }
 
     #[test]
