@@ -71,7 +71,7 @@ static ssize_t kpeek_cfs_counter_value_show(struct config_item *item, char *page
 
 	mutex_lock(&kpeek_lock);
 	if (cc->counter)
-		ret = sprintf(page, "%llu\n", kpeek_counter_read(cc->counter));
+		ret = scnprintf(page, PAGE_SIZE, "%llu\n", kpeek_counter_read(cc->counter));
 	mutex_unlock(&kpeek_lock);
 	return ret;
 }
@@ -104,7 +104,7 @@ static ssize_t kpeek_cfs_counter_description_show(struct config_item *item, char
 
 	mutex_lock(&kpeek_lock);
 	if (cc->counter)
-		ret = sprintf(page, "%s\n", cc->counter->desc);
+		ret = scnprintf(page, PAGE_SIZE, "%s\n", cc->counter->desc);
 	mutex_unlock(&kpeek_lock);
 	return ret;
 }
@@ -198,7 +198,7 @@ static ssize_t kpeek_cfs_group_description_show(struct config_item *item, char *
 
 	mutex_lock(&kpeek_lock);
 	if (cg->group)
-		ret = sprintf(page, "%s\n", cg->group->desc);
+		ret = scnprintf(page, PAGE_SIZE, "%s\n", cg->group->desc);
 	mutex_unlock(&kpeek_lock);
 	return ret;
 }

@@ -281,6 +281,12 @@ struct kpeek_group *__kpeek_group_create(const char *name, struct module *owner)
 {
 	struct kpeek_group *g;
 
+	/*
+	 * Callers are modules (built-in code cannot link against a module), so a NULL owner is a
+	 * bug: such a group would outlive its creator and never be cleaned up.
+	 */
+	if (!owner)
+		return ERR_PTR(-EINVAL);
 	mutex_lock(&kpeek_lock);
 	g = kpeek_group_add_locked(name, KPEEK_SRC_API, owner);
 	mutex_unlock(&kpeek_lock);

@@ -29,6 +29,8 @@
  *   its exit function returns, or when its init fails), kpeek.ko destroys every group it left
  *   behind, with their counters. A module therefore never has to clean up, but it must not use
  *   a handle after destroying it (or after its own exit function has run).
+ * - A counter belongs to its group and dies with it, whoever created it: create counters only
+ *   in your own groups.
  * - Counters are per-CPU, summed on read: a read is not a snapshot across CPUs, and a reset
  *   racing with an add may lose that add.
  */
