@@ -339,6 +339,25 @@ fn bad_names_and_values_are_exit_2_with_the_rule() {
 }
 
 #[test]
+fn another_abi_version_is_a_warning() {
+    let t = fake_tree();
+    fs::write(t.path().join("sys/kernel/kpeek/info"), "2\n").unwrap();
+    kpeek(t.path())
+        .args(["counters", "--group", "app", "--json"])
+        .assert()
+        .success()
+        .stdout("{\"group\":\"app\",\"counter\":\"hits\",\"value\":42}\n")
+        .stderr("kpeek: warning: kpeek.ko speaks ABI version 2, this kpeek speaks 1\n");
+    kpeek(t.path())
+        .arg("info")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "abi_version      2 (this kpeek speaks 1: use matching versions)",
+        ));
+}
+
+#[test]
 fn errors_are_one_line_said_once() {
     let t = fake_tree();
     kpeek(t.path())

@@ -180,6 +180,15 @@ fn counters(root: &SysRoot, a: CountersArgs) -> anyhow::Result<ExitCode> {
     }
     let channel = Channel::from(a.via);
     let mut snap = channel.open(root).snapshot()?;
+    // The pseudo-file formats are stable, but say so when the module is newer or older.
+    if let Ok(v) = Sysfs::new(root).abi_version()
+        && v != kpeek_abi::ABI_VERSION
+    {
+        eprintln!(
+            "kpeek: warning: kpeek.ko speaks ABI version {v}, this kpeek speaks {}",
+            kpeek_abi::ABI_VERSION
+        );
+    }
     if let Some(g) = &a.group {
         snap = snap.filter_groups(|x| x == g);
         if snap.is_empty() {
