@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kpeek_apitest.c - exercises kpeek.ko's exported API from inside the kernel (built and loaded
+ * only by vmtest). Each check prints `kpeek_apitest: PASS <name>` or `kpeek_apitest: FAIL <name>
+ * ...`; vmtest/guest/48-api.sh turns those into suite results. Init always succeeds so the
+ * script can also check what the module leaves behind: a group `apitest` whose counters carry
+ * known values, and a group `apitest_left` that is never destroyed here (kpeek.ko must remove it
+ * when this module unloads).
+ */
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
+#include <linux/err.h>
+#include <linux/hrtimer.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <kpeek.h>
+
+#define APITEST_IRQ_FIRES 1000
+#define APITEST_WORK_ADDS 100000
+
+static struct kpeek_group *apitest_group;
+static struct kpeek_counter *apitest_irq;
+static struct kpeek_counter *apitest_cpus;
+static unsigned int apitest_failed;
+
+static void apitest_check(bool ok, const char *name, long got)
+{
+	if (ok) {
+		pr_info("kpeek_apitest: PASS %s\n", name);
+	} else {
+		pr_info("kpeek_apitest: FAIL %s (got %ld)\n", name, got);
+		apitest_failed++;
+	}
+}
+
+/* Expect ptr to be ERR_PTR(err); destroy it if it was unexpectedly created. */
+static void apitest_group_err(const char *name, struct module *owner, int err,
+			      const char *what)
+{
+	struct kpeek_group *g = __kpeek_group_create(name, owner);
+
+	apitest_check(IS_ERR(g) && PTR_ERR(g) == err, what, IS_ERR(g) ? PTR_ERR(g) : 0);
+	if (!IS_ERR(g))
+		kpeek_group_destroy(g);
+}
+
+static void apitest_counter_err(struct kpeek_group *g, const char *name, int err,
+				const char *what)
+{
+	struct kpeek_counter *c = kpeek_counter_create(g, name);
+
+	apitest_check(IS_ERR(c) && PTR_ERR(c) == err, what, IS_ERR(c) ? PTR_ERR(c) : 0);
+	if (!IS_ERR(c))
+		kpeek_counter_destroy(c);
+}
+
+static void apitest_names(void)
+{
+	apitest_group_err("apitest", THIS_MODULE, -EEXIST, "group duplicate -> EEXIST");
+	apitest_group_err("info", THIS_MODULE, -EINVAL, "group info -> EINVAL");
+	apitest_group_err("", THIS_MODULE, -EINVAL, "group empty -> EINVAL");
+	apitest_group_err("a-b", THIS_MODULE, -EINVAL, "group a-b -> EINVAL");
+	apitest_group_err("abcdefghijklmnopqrstuvwxyz012345", THIS_MODULE, -ENAMETOOLONG,
+			  "group 32 bytes -> ENAMETOOLONG");
+	apitest_group_err("apitest_owner", NULL, -EINVAL, "group without owner -> EINVAL");
+	apitest_counter_err(apitest_group, "reset", -EINVAL, "counter reset -> EINVAL");
+	apitest_counter_err(apitest_group, "irq", -EEXIST, "counter duplicate -> EEXIST");
+	apitest_counter_err(apitest_group, "x y", -EINVAL, "counter x y -> EINVAL");
+	apitest_counter_err(ERR_PTR(-ENOMEM), "c", -EINVAL, "counter in an ERR_PTR group -> EINVAL");
+}
+
+/* Adds from hard-interrupt context: the hot path must not sleep or lock. */
+static struct hrtimer apitest_timer;
+static atomic_t apitest_fires = ATOMIC_INIT(0);
+static DECLARE_COMPLETION(apitest_timer_done);
+
+static enum hrtimer_restart apitest_timer_fn(struct hrtimer *t)
+{
+	kpeek_counter_inc(apitest_irq);
+	if (atomic_inc_return(&apitest_fires) >= APITEST_IRQ_FIRES) {
+		complete(&apitest_timer_done);
+		return HRTIMER_NORESTART;
+	}
+	hrtimer_forward_now(t, ns_to_ktime(20 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static void apitest_hardirq(void)
+{
+	hrtimer_init(&apitest_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	apitest_timer.function = apitest_timer_fn;
+	hrtimer_start(&apitest_timer, ns_to_ktime(20 * NSEC_PER_USEC), HRTIMER_MODE_REL);
+	wait_for_completion(&apitest_timer_done);
+	hrtimer_cancel(&apitest_timer);
+	apitest_check(kpeek_counter_read(apitest_irq) == APITEST_IRQ_FIRES,
+		      "1000 adds from hardirq context", (long)kpeek_counter_read(apitest_irq));
+}
+
+/* Adds on every CPU at once: the per-CPU sum is exact. */
+static void apitest_work_fn(struct work_struct *w)
+{
+	int i;
+
+	for (i = 0; i < APITEST_WORK_ADDS; i++)
+		kpeek_counter_add(apitest_cpus, 1);
+}
+
+static void apitest_all_cpus(void)
+{
+	struct work_struct *works;
+	unsigned int n = 0;
+	int cpu;
+
+	works = kcalloc(nr_cpu_ids, sizeof(*works), GFP_KERNEL);
+	if (!works) {
+		apitest_check(false, "allocate works", -ENOMEM);
+		return;
+	}
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		INIT_WORK(&works[cpu], apitest_work_fn);
+		schedule_work_on(cpu, &works[cpu]);
+		n++;
+	}
+	for_each_online_cpu(cpu)
+		flush_work(&works[cpu]);
+	cpus_read_unlock();
+	kfree(works);
+	apitest_check(kpeek_counter_read(apitest_cpus) == (u64)n * APITEST_WORK_ADDS,
+		      "100000 adds on each online CPU sum exactly",
+		      (long)kpeek_counter_read(apitest_cpus));
+}
+
+static void apitest_lifecycle(void)
+{
+	struct kpeek_group *g, *left;
+	struct kpeek_counter *c;
+
+	g = kpeek_group_create("apitest_tmp");
+	apitest_check(!IS_ERR(g), "create a second group", IS_ERR(g) ? PTR_ERR(g) : 0);
+	if (IS_ERR(g))
+		return;
+	c = kpeek_counter_create(g, "c");
+	apitest_check(!IS_ERR(c), "create a counter", IS_ERR(c) ? PTR_ERR(c) : 0);
+	if (!IS_ERR(c)) {
+		kpeek_counter_add(c, 5);
+		kpeek_counter_destroy(c);
+	}
+	c = kpeek_counter_create(g, "c");
+	apitest_check(!IS_ERR(c) && kpeek_counter_read(c) == 0,
+		      "a destroyed counter's name is reusable and starts at 0",
+		      IS_ERR(c) ? PTR_ERR(c) : 0);
+	/* Destroying a group takes its counters with it. */
+	kpeek_group_destroy(g);
+	g = kpeek_group_create("apitest_tmp");
+	apitest_check(!IS_ERR(g), "a destroyed group's name is reusable",
+		      IS_ERR(g) ? PTR_ERR(g) : 0);
+	if (!IS_ERR(g))
+		kpeek_group_destroy(g);
+
+	left = kpeek_group_create("apitest_left");
+	apitest_check(!IS_ERR(left), "create apitest_left", IS_ERR(left) ? PTR_ERR(left) : 0);
+	if (!IS_ERR(left)) {
+		c = kpeek_counter_create(left, "kept");
+		if (!IS_ERR(c))
+			kpeek_counter_add(c, 7);
+	}
+}
+
+static int __init apitest_init(void)
+{
+	apitest_group = kpeek_group_create("apitest");
+	if (IS_ERR(apitest_group))
+		return PTR_ERR(apitest_group);
+	apitest_irq = kpeek_counter_create(apitest_group, "irq");
+	apitest_cpus = kpeek_counter_create(apitest_group, "cpus");
+	if (IS_ERR(apitest_irq) || IS_ERR(apitest_cpus)) {
+		kpeek_group_destroy(apitest_group);
+		return -EINVAL;
+	}
+	apitest_names();
+	apitest_hardirq();
+	apitest_all_cpus();
+	apitest_lifecycle();
+	pr_info("kpeek_apitest: done, %u failed\n", apitest_failed);
+	return 0;
+}
+
+static void __exit apitest_exit(void)
+{
+	/* apitest_left is deliberately left for kpeek.ko's module-unload cleanup. */
+	kpeek_group_destroy(apitest_group);
+}
+
+module_init(apitest_init);
+module_exit(apitest_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kpeek API test module (vmtest only)");
