@@ -208,3 +208,56 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     r.eq("no stress group left behind", left, Vec::<String>::new());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cv(g: &str, c: &str, v: u64) -> CounterValue {
+        CounterValue::new(g, c, v)
+    }
+
+    #[test]
+    fn dump_checker_accepts_a_good_dump_and_catches_each_defect() {
+        let stable = [cv(STABLE, "s0", 1), cv(STABLE, "s1", 4)];
+        let good = [
+            cv("a", "x", 0),
+            cv(STABLE, "s0", 1),
+            cv(STABLE, "s1", 4),
+            cv("b", "y", 1),
+        ];
+        assert_eq!(check_dump(&good, &stable), Ok(()));
+        let dup = [
+            cv("a", "x", 0),
+            cv("a", "x", 0),
+            cv(STABLE, "s0", 1),
+            cv(STABLE, "s1", 4),
+        ];
+        assert!(
+            check_dump(&dup, &stable)
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        let split = [
+            cv("a", "x", 0),
+            cv(STABLE, "s0", 1),
+            cv(STABLE, "s1", 4),
+            cv("a", "y", 0),
+        ];
+        assert!(
+            check_dump(&split, &stable)
+                .unwrap_err()
+                .contains("two places")
+        );
+        let missing = [cv(STABLE, "s0", 1)];
+        assert!(
+            check_dump(&missing, &stable)
+                .unwrap_err()
+                .contains("1 of 2")
+        );
+        let order = [cv(STABLE, "s1", 4), cv(STABLE, "s0", 1)];
+        assert!(check_dump(&order, &stable).is_err());
+        let value = [cv(STABLE, "s0", 1), cv(STABLE, "s1", 5)];
+        assert!(check_dump(&value, &stable).is_err());
+    }
+}
