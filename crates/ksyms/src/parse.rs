@@ -56,8 +56,8 @@ fn hex8(chunk: [u8; 8]) -> Option<u32> {
     Some(((v | (v >> 16)) & 0xffff_ffff) as u32)
 }
 
-/// Index of the first `\n`, `\t` or space in `s` (or its length), eight bytes at a time, and
-/// whether the bytes before it are all ASCII.
+/// Index of the first blank or control byte (`\n`, `\t`, space, `\r`, `\0`, DEL...) in `s`
+/// (or its length), eight bytes at a time, and whether the bytes before it are all ASCII.
 #[inline]
 fn find_stop(s: &[u8]) -> (usize, bool) {
     #[inline]
@@ -68,7 +68,8 @@ fn find_stop(s: &[u8]) -> (usize, bool) {
     let mut i = 0;
     while let Some(chunk) = s.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let hit = zero_byte(w ^ rep(b'\n')) | zero_byte(w ^ rep(b'\t')) | zero_byte(w ^ rep(b' '));
+        // Bytes below 0x21 (controls and space), and DEL.
+        let hit = (w.wrapping_sub(rep(0x21)) & !w & rep(0x80)) | zero_byte(w ^ rep(0x7f));
         if hit != 0 {
             // The lowest flagged byte is a real match (borrows only propagate upwards).
             let k = hit.trailing_zeros() / 8;
@@ -84,7 +85,7 @@ fn find_stop(s: &[u8]) -> (usize, bool) {
     }
     let end = i + s[i..]
         .iter()
-        .position(|&b| matches!(b, b'\n' | b'\t' | b' '))
+        .position(|&b| is_stop(b))
         .unwrap_or(s.len() - i);
     (end, high & rep(0x80) == 0 && s[i..end].is_ascii())
 }
@@ -104,6 +105,27 @@ pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {
         v = (v << 4) | d as u64;
     }
     Some(v)
+}
+
+/// Ends a name: blanks and every other ASCII control byte.
+#[inline]
+fn is_stop(b: u8) -> bool {
+    b <= b' ' || b == 0x7f
+}
+
+/// Names and module names never hold control characters or whitespace: a symbol printed as
+/// `name+0x10/0x20 [mod]` must read back as the same symbol.
+fn clean(s: &[u8]) -> Result<(), &'static str> {
+    if s.iter().any(|&b| is_stop(b)) {
+        return Err("control character in a symbol or module name");
+    }
+    match std::str::from_utf8(s) {
+        Err(_) => Err("symbol or module name is not UTF-8"),
+        Ok(t) if t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err("control character in a symbol or module name")
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 #[inline]
@@ -221,9 +243,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Option<Line<'_>>, &'static str> 
     if name.is_empty() {
         return Err("missing symbol name");
     }
-    if std::str::from_utf8(name).is_err() {
-        return Err("symbol name is not UTF-8");
-    }
+    clean(name)?;
     let module = if rest.is_empty() {
         None
     } else {
@@ -233,9 +253,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Option<Line<'_>>, &'static str> 
         }
         match col {
             [b'[', m @ .., b']'] if !m.is_empty() => {
-                if std::str::from_utf8(m).is_err() {
-                    return Err("module name is not UTF-8");
-                }
+                clean(m)?;
                 Some(m)
             }
             _ => return Err("unexpected text after the name (expected [module])"),
@@ -319,7 +337,23 @@ mod tests {
                 "unexpected text after the module column",
             ),
             (b" 1234 T a", "line starts with blanks, expected an address"),
-            (b"1234 T \xff", "symbol name is not UTF-8"),
+            (b"1234 T \xff", "symbol or module name is not UTF-8"),
+            (
+                b"1234 T a\rb",
+                "control character in a symbol or module name",
+            ),
+            (
+                b"1234 T a\x7f",
+                "control character in a symbol or module name",
+            ),
+            (
+                b"1234 T a\xc2\xa0b",
+                "control character in a symbol or module name",
+            ),
+            (
+                b"1234 T a\t[m\x01]",
+                "control character in a symbol or module name",
+            ),
         ] {
             assert_eq!(
                 parse_line(bad),
@@ -386,11 +420,12 @@ mod tests {
             b"a b",
             b"abcdefghijklmnop\n",
             b"\n",
+            b"abcdefghi\rj",
+            b"abc\x7fdefghijkl",
+            b"abcdefghijk\x00",
+            b"abcdefghijklmnopq\x1f",
         ] {
-            let want = s
-                .iter()
-                .position(|&b| matches!(b, b'\n' | b'\t' | b' '))
-                .unwrap_or(s.len());
+            let want = s.iter().position(|&b| is_stop(b)).unwrap_or(s.len());
             assert_eq!(
                 find_stop(s),
                 (want, true),
