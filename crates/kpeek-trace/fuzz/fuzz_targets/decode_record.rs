@@ -2,6 +2,8 @@
 //! never panics, whatever the layout claims and whatever the record holds.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use kpeek_trace::format::EventFormat;
 use libfuzzer_sys::fuzz_target;
 
@@ -32,11 +34,13 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (&[][..], data),
     };
-    let builtin = EventFormat::parse(BUILTIN).expect("builtin layout parses");
+    static LAYOUT: OnceLock<EventFormat> = OnceLock::new();
+    let builtin =
+        LAYOUT.get_or_init(|| EventFormat::parse(BUILTIN).expect("builtin layout parses"));
     let parsed = std::str::from_utf8(fmt)
         .ok()
         .and_then(|t| EventFormat::parse(t).ok());
-    for f in [Some(&builtin), parsed.as_ref()].into_iter().flatten() {
+    for f in [Some(builtin), parsed.as_ref()].into_iter().flatten() {
         let _ = f.decode_common(raw);
         if let Ok(values) = f.decode(raw) {
             for (_, v) in &values {
