@@ -307,17 +307,64 @@ pub(crate) fn load_file(path: &Path, source_name: &str, lenient: bool) -> Result
         path: path.to_path_buf(),
         err,
     };
-    let mut f = File::open(path).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
     let size = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    if size > 0 {
+    let result = if size >= PARALLEL_MIN * 2 {
         let mut buf = Vec::with_capacity(size + 1);
-        f.read_to_end(&mut buf).map_err(io)?;
-        return parse_buffer(&buf, source_name, lenient);
-    }
-    stream(f, source_name, lenient).map_err(|e| match e {
+        match (&f).read_to_end(&mut buf) {
+            Ok(_) => parse_buffer(&buf, source_name, lenient).map_err(Streamed::Parse),
+            Err(e) => Err(Streamed::Io(e)),
+        }
+    } else if size > 0 {
+        read_chunked(f, size, source_name, lenient)
+    } else {
+        stream(f, source_name, lenient)
+    };
+    result.map_err(|e| match e {
         Streamed::Io(err) => io(err),
         Streamed::Parse(e) => e,
     })
+}
+
+/// Reads a regular file through one small buffer that stays in cache, parsing each chunk of
+/// complete lines as it comes (no file-sized buffer to fault in and read back from memory).
+fn read_chunked(
+    mut f: File,
+    size: usize,
+    source_name: &str,
+    lenient: bool,
+) -> Result<Columns, Streamed> {
+    let mut cols = Columns::with_capacity(size);
+    let mut buf = vec![0u8; STREAM_CHUNK];
+    let mut have = 0; // start of a line carried over from the previous chunk
+    loop {
+        if have == buf.len() {
+            buf.resize(buf.len() * 2, 0); // one line longer than the buffer
+        }
+        let n = match f.read(&mut buf[have..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Streamed::Io(e)),
+        };
+        let total = have + n;
+        if n == 0 {
+            cols.feed(&buf[..total], lenient)
+                .map_err(|b| Streamed::Parse(b.into_error(source_name)))?;
+            break;
+        }
+        match memrchr(b'\n', &buf[have..total]) {
+            None => have = total,
+            Some(k) => {
+                let end = have + k + 1;
+                cols.feed(&buf[..end], lenient)
+                    .map_err(|b| Streamed::Parse(b.into_error(source_name)))?;
+                buf.copy_within(end..total, 0);
+                have = total - end;
+            }
+        }
+    }
+    cols.check_size(source_name).map_err(Streamed::Parse)?;
+    Ok(cols)
 }
 
 enum Streamed {
@@ -427,6 +474,20 @@ mod tests {
         let c = parse_split(text.as_bytes(), "t", true, 1 << 20).unwrap();
         assert_eq!(c.first_skipped.map(|f| f.0), Some(line));
         assert_eq!((c.skipped, c.lines), (1, 70_001));
+    }
+
+    #[test]
+    fn chunked_file_equals_buffer() {
+        let text = table(30_000); // ~1 MB: four chunks, lines cut at each boundary
+        let path = std::env::temp_dir().join(format!("ksyms-chunked-{}", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let chunked = load_file(&path, "f", false).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
+        assert_eq!(whole.addrs, chunked.addrs);
+        assert_eq!(whole.names, chunked.names);
+        assert_eq!(whole.name_offs, chunked.name_offs);
+        assert_eq!(chunked.lines, 30_000);
     }
 
     #[test]
