@@ -29,7 +29,19 @@ churn_groups() {
 	done
 	echo $n >/tmp/churn2
 }
+# Readers of the files that churn removes: sysfs and configfs values vanish under them.
+read_files() {
+	n=0
+	while [ ! -e /tmp/stop ]; do
+		cat $SYS/g*/a $SYS/g*/b $SYS/stable/x* $CFS/groups/g*/a/value >/dev/null 2>&1
+		echo 1 >$SYS/early/reset 2>/dev/null
+		n=$((n + 1))
+	done
+	echo $n >/tmp/churn3
+}
 rm -f /tmp/stop
+read_files &
+p3=$!
 churn_counters &
 p1=$!
 churn_groups &
@@ -48,10 +60,13 @@ while [ $rounds -lt 12 ]; do
 	rounds=$((rounds + 1))
 done
 touch /tmp/stop
-wait $p1 $p2
-c1=$(cat /tmp/churn1) c2=$(cat /tmp/churn2)
-if [ "$c1" -gt 0 ] && [ "$c2" -gt 0 ]; then pass "churn ran during the dumps ($c1 counter and $c2 group rounds)"; else
-	fail "churn" "did not run ($c1/$c2 rounds)"; fi
+wait $p1 $p2 $p3
+c1=$(cat /tmp/churn1) c2=$(cat /tmp/churn2) c3=$(cat /tmp/churn3)
+if [ "$c1" -gt 0 ] && [ "$c2" -gt 0 ] && [ "$c3" -gt 0 ]; then
+	pass "churn ran during the dumps ($c1 counter, $c2 group, $c3 file-reader rounds)"
+else
+	fail "churn" "did not run ($c1/$c2/$c3 rounds)"
+fi
 check_eq "no torn or malformed line in $rounds dumps" "$bad" 0
 check_eq "dumps where a stable counter was missing or out of order" "$missing" 0
 
