@@ -52,6 +52,12 @@ check_eq "text table" "$(kpeek mod counters --via sysfs --group app50)" \
 app50  hits                       42
 app50  misses   18446744073709551615"
 
+glist=$(kpeek mod group list)
+check_eq "group list: app50 is a configfs group with 2 counters" \
+	"$(echo "$glist" | grep '^app50 ' | tr -s ' ')" "app50 configfs 2 suite 50"
+check_eq "group list: kpeek_example is a module's group with 4 counters" \
+	"$(echo "$glist" | grep '^kpeek_example ' | tr -s ' ')" "kpeek_example module 4"
+
 # Every channel against every other, plus debugfs counts, with exact expectations.
 out=$(kpeek-guest channels-agree --expect kpeek_example/writes=7 --expect kpeek_example/reads=5 \
 	--expect kpeek_example/bytes_written=700 --expect kpeek_example/bytes_read=320 \

@@ -358,6 +358,29 @@ fn another_abi_version_is_a_warning() {
 }
 
 #[test]
+fn group_list_shows_sources_counts_and_descriptions() {
+    let t = fake_tree();
+    fs::create_dir_all(t.path().join("sys/kernel/kpeek/empty")).unwrap();
+    kpeek(t.path())
+        .args(["group", "list"])
+        .assert()
+        .success()
+        .stdout(
+            "\
+GROUP          SOURCE    COUNTERS  DESCRIPTION
+app            configfs         1  my app
+empty          module           0
+kpeek_example  module           4
+",
+        );
+    kpeek(t.path()).args(["group", "list", "--json"]).assert().success().stdout(
+        "{\"counters\":1,\"description\":\"my app\",\"group\":\"app\",\"source\":\"configfs\"}\n\
+         {\"counters\":0,\"description\":null,\"group\":\"empty\",\"source\":\"module\"}\n\
+         {\"counters\":4,\"description\":null,\"group\":\"kpeek_example\",\"source\":\"module\"}\n",
+    );
+}
+
+#[test]
 fn errors_are_one_line_said_once() {
     let t = fake_tree();
     kpeek(t.path())

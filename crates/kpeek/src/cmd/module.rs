@@ -24,6 +24,7 @@ use serde_json::json;
 Examples:
   kpeek mod counters                          every counter, as a table (via procfs)
   kpeek mod counters --via sysfs --json       one JSON object per counter per line
+  kpeek mod group list                        every group, module- or configfs-made
   kpeek mod group create app --description 'my app'
   kpeek mod counter create app hits
   kpeek mod counter set app hits 42
@@ -46,7 +47,7 @@ pub struct Args {
 enum Command {
     /// Print every counter and its value, read through one channel.
     Counters(CountersArgs),
-    /// Create, delete, describe or reset a counter group.
+    /// List, create, delete, describe or reset counter groups.
     #[command(subcommand)]
     Group(GroupCmd),
     /// Create, delete, set, describe or reset a counter.
@@ -94,6 +95,12 @@ struct CountersArgs {
 
 #[derive(Subcommand)]
 enum GroupCmd {
+    /// List every group: who made it (a module or configfs), its counters, its description.
+    List {
+        /// One JSON object per group per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a group (configfs mkdir).
     Create {
         /// 1..31 bytes of [A-Za-z0-9_]; not "info".
@@ -232,6 +239,7 @@ fn write_table(out: &mut impl Write, rows: &[CounterValue]) -> io::Result<()> {
 fn group(root: &SysRoot, cmd: GroupCmd) -> anyhow::Result<ExitCode> {
     let cfs = Configfs::new(root);
     match cmd {
+        GroupCmd::List { json } => return group_list(root, json),
         GroupCmd::Create { name, description } => {
             cfs.create_group(&name, description.as_deref())?;
             println!("created group {name}");
@@ -248,6 +256,48 @@ fn group(root: &SysRoot, cmd: GroupCmd) -> anyhow::Result<ExitCode> {
             Sysfs::new(root).reset(&name)?;
             println!("reset group {name}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Groups from sysfs (every group has a directory there), their source from configfs.
+fn group_list(root: &SysRoot, json: bool) -> anyhow::Result<ExitCode> {
+    let sysfs = Sysfs::new(root);
+    let cfs = Configfs::new(root);
+    // configfs may be unavailable (not mounted): then every group's source is unknown.
+    let cfs_groups = cfs.groups().ok();
+    let mut rows = Vec::new();
+    for g in sysfs.groups()? {
+        let counters = match sysfs.group(&g) {
+            Ok(c) => c.len(),
+            Err(kpeek_client::Error::NoSuchGroup { .. }) => continue, // removed meanwhile
+            Err(e) => return Err(e.into()),
+        };
+        let (source, description) = match &cfs_groups {
+            Some(list) if list.contains(&g) => ("configfs", cfs.description(&g, None).ok()),
+            Some(_) => ("module", None),
+            None => ("?", None),
+        };
+        rows.push((g, source, counters, description));
+    }
+    let mut out = io::stdout().lock();
+    if json {
+        for (g, source, counters, description) in &rows {
+            let obj = json!({"group": g, "source": source, "counters": counters, "description": description});
+            writeln!(out, "{obj}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let gw = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(5);
+    writeln!(
+        out,
+        "{:gw$}  {:8}  {:>8}  DESCRIPTION",
+        "GROUP", "SOURCE", "COUNTERS"
+    )?;
+    for (g, source, counters, description) in &rows {
+        let d = description.as_deref().unwrap_or("");
+        let line = format!("{g:gw$}  {source:8}  {counters:>8}  {d}");
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }
