@@ -33,6 +33,11 @@ static unsigned int kpeek_napi_groups;
 static u64 kpeek_next_id = 1;
 static u64 kpeek_groups_created;
 static u64 kpeek_counters_created;
+/*
+ * Bumped on every create and destroy: a dump spanning several calls (netlink's
+ * NLM_F_DUMP_INTR in part 2) compares it to know whether the set changed under it.
+ */
+static u64 kpeek_generation;
 /* Updated from RCU callbacks too, hence atomics. */
 static atomic_long_t kpeek_bytes = ATOMIC_LONG_INIT(0);
 static atomic_long_t kpeek_rcu_pending = ATOMIC_LONG_INIT(0);
@@ -143,6 +148,7 @@ struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source s
 	if (source == KPEEK_SRC_API)
 		kpeek_napi_groups++;
 	kpeek_groups_created++;
+	kpeek_generation++;
 	atomic_long_add(sizeof(*g), &kpeek_bytes);
 	return g;
 
@@ -179,6 +185,7 @@ void kpeek_counter_del_locked(struct kpeek_counter *c)
 	list_del_rcu(&c->node);
 	c->group->ncounters--;
 	kpeek_ncounters--;
+	kpeek_generation++;
 	atomic_long_inc(&kpeek_rcu_pending);
 	call_rcu(&c->rcu, kpeek_counter_free_rcu);
 }
@@ -195,6 +202,7 @@ void kpeek_group_del_locked(struct kpeek_group *g)
 	kpeek_ngroups--;
 	if (g->source == KPEEK_SRC_API)
 		kpeek_napi_groups--;
+	kpeek_generation++;
 	atomic_long_inc(&kpeek_rcu_pending);
 	call_rcu(&g->rcu, kpeek_group_free_rcu);
 }
@@ -236,6 +244,7 @@ struct kpeek_counter *kpeek_counter_add_locked(struct kpeek_group *group, const 
 	group->ncounters++;
 	kpeek_ncounters++;
 	kpeek_counters_created++;
+	kpeek_generation++;
 	atomic_long_add(kpeek_counter_bytes(), &kpeek_bytes);
 	return c;
 
@@ -336,6 +345,7 @@ void kpeek_stats_get(struct kpeek_stats *s)
 	s->configfs_groups = kpeek_ngroups - kpeek_napi_groups;
 	s->groups_created = kpeek_groups_created;
 	s->counters_created = kpeek_counters_created;
+	s->generation = kpeek_generation;
 	mutex_unlock(&kpeek_lock);
 	s->bytes = atomic_long_read(&kpeek_bytes);
 	s->rcu_pending = atomic_long_read(&kpeek_rcu_pending);

@@ -23,6 +23,7 @@ static int kpeek_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "rcu_pending %ld\n", s.rcu_pending);
 	seq_printf(m, "groups_created %llu\n", s.groups_created);
 	seq_printf(m, "counters_created %llu\n", s.counters_created);
+	seq_printf(m, "generation %llu\n", s.generation);
 	seq_printf(m, "max_groups %u\n", kpeek_max_groups);
 	seq_printf(m, "max_counters %u\n", kpeek_max_counters);
 	seq_printf(m, "possible_cpus %u\n", num_possible_cpus());

@@ -76,6 +76,7 @@ struct kpeek_stats {
 	unsigned int configfs_groups;
 	u64 groups_created;
 	u64 counters_created;
+	u64 generation;
 	long bytes;
 	long rcu_pending;
 };

@@ -31,7 +31,9 @@ check_eq "debugfs counters" "$(stat_get counters)" 4
 check_eq "debugfs groups" "$(stat_get groups)" 1
 
 # A user-made group shows the same value in configfs, procfs and sysfs.
+gen0=$(stat_get generation)
 mkdir $CFS/groups/wl && mkdir $CFS/groups/wl/hits || fail "configfs mkdir" "failed"
+check_eq "debugfs generation counts both creations" "$(stat_get generation)" $((gen0 + 2))
 echo 12345678901234 >$CFS/groups/wl/hits/value
 check_eq "configfs value" "$(cat $CFS/groups/wl/hits/value)" 12345678901234
 check_eq "procfs value of configfs counter" "$(proc_value wl hits)" 12345678901234
