@@ -43,8 +43,9 @@
 //!
 //! ## Cost
 //! One read of the file, lines split with `memchr`, no allocation per symbol; the index keeps
-//! 13 bytes per symbol plus the names (less than the file's size). Lookups are a binary search
-//! within one region. The name index is built on the first name query.
+//! about 15 bytes per symbol plus the names, less than the file's size. An address lookup is a
+//! radix-table step and a search among a few neighbours. The name index (5 bytes per symbol) is
+//! built on the first name query.
 
 mod error;
 mod live;

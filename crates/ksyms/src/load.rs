@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::parse::{is_end_marker, is_mapping_symbol, parse_fast, parse_line};
 use crate::table::{MARKER, rank};
 
-/// Longest name the 2-byte length prefix can hold (the kernel's own limit is 512).
+/// Longest name the length prefix can hold (the kernel's own limit is 512).
 const MAX_NAME: usize = (1 << 14) - 1;
 /// Each thread gets at least this much input. One thread parses a typical 5 MB kallsyms in a
 /// few ms; threads pay off on the largest tables (KALLSYMS_ALL, many modules), and hurt on a
@@ -35,7 +35,8 @@ pub(crate) struct Columns {
     pub kinds: Vec<u8>,
     /// `region << 1 | ineligible`: the sort bucket (region 0 is the core kernel).
     pub buckets: Vec<u32>,
-    /// Each name after a 2-byte length (two 7-bit bytes: the buffer stays valid UTF-8).
+    /// Each name after its length: one byte below 0x7f, or 0x7f and two 7-bit bytes (always
+    /// ASCII, so the buffer stays valid UTF-8).
     pub names: Vec<u8>,
     /// Region `r >= 1` is `modules[r - 1]`.
     pub modules: Vec<Box<str>>,
@@ -125,7 +126,8 @@ impl Columns {
         let mut pos = 0;
         while pos < bytes.len() {
             self.lines += 1;
-            let line = if let Some((line, next)) = parse_fast(bytes, pos, width) {
+            let fast = parse_fast(bytes, pos, width).filter(|(l, _)| l.name.len() <= MAX_NAME);
+            let line = if let Some((line, next)) = fast {
                 pos = next;
                 line
             } else {
@@ -174,13 +176,22 @@ impl Columns {
             self.kinds.push(kind);
             self.buckets.push(bucket);
             self.name_offs.push(self.names.len() as u32);
-            // One copy: the name with the two bytes before it, which become its length.
+            // One copy: the name with the byte(s) before it (at least "a T "), which become its
+            // length.
             let n = line.name.len();
             let at = line.name.as_ptr() as usize - bytes.as_ptr() as usize;
             let len_at = self.names.len();
-            self.names.extend_from_slice(&bytes[at - 2..at + n]);
-            self.names[len_at] = (n >> 7) as u8;
-            self.names[len_at + 1] = (n & 0x7f) as u8;
+            if n < 0x7f {
+                self.names.extend_from_slice(&bytes[at - 1..at + n]);
+                self.names[len_at] = n as u8;
+            } else {
+                self.names.extend_from_slice(&bytes[at - 3..at + n]);
+                self.names[len_at..len_at + 3].copy_from_slice(&[
+                    0x7f,
+                    (n >> 7) as u8,
+                    (n & 0x7f) as u8,
+                ]);
+            }
         }
         Ok(())
     }
@@ -474,6 +485,31 @@ mod tests {
         let c = parse_split(text.as_bytes(), "t", true, 1 << 20).unwrap();
         assert_eq!(c.first_skipped.map(|f| f.0), Some(line));
         assert_eq!((c.skipped, c.lines), (1, 70_001));
+    }
+
+    #[test]
+    fn long_names_keep_their_length() {
+        for n in [1, 126, 127, 128, 300, MAX_NAME] {
+            let name = "x".repeat(n);
+            for text in [
+                format!("ffffffff81000000 T {name}\nffffffff81000010 t b\n"),
+                format!("ffffffff81000000  T {name}\t[m]\nffffffff81000010 t b\t[m]\n"),
+            ] {
+                let ks = crate::Ksyms::parse(text.as_bytes()).unwrap();
+                let r = ks.lookup(0xffffffff81000004).unwrap();
+                assert_eq!(r.symbol.name.len(), n);
+                assert_eq!(ks.find(&name).len(), 1);
+                assert_eq!(ks.symbol(1).name, "b");
+            }
+        }
+        let text = format!("ffffffff81000000 T {}\n", "x".repeat(MAX_NAME + 1));
+        let err = crate::Ksyms::parse(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":1: symbol name longer than 16383 bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl Ksyms {
         if addr != found && self.is_marker(first) {
             return None; // past a section end: padding or data, not a function
         }
-        let symbol = self.symbol(first);
+        let symbol = self.symbol_in(first, region);
         Some(Resolved {
             addr,
             symbol,

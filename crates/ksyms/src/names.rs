@@ -1,65 +1,81 @@
 //! Name → symbols, and whether a symbol is exported.
 //!
-//! The name index is an open-addressing hash table of symbol positions, built on first use (an
-//! address-only user such as a tracer never pays for it). A symbol is *exported* when a
+//! The name index is a bucketed hash table in two flat arrays (bucket starts, then symbol
+//! positions grouped by bucket; about 5 bytes per symbol), built on first use with a counting
+//! sort: an address-only user such as a tracer never pays for it. A symbol is *exported* when a
 //! `__ksymtab_<name>` entry exists in the same region: that is what `EXPORT_SYMBOL` emits.
 
 use crate::table::{Ksyms, Symbol};
 
-const EMPTY: u32 = u32::MAX;
 const KSYMTAB: &str = "__ksymtab_";
+/// Average names per bucket.
+const PER_BUCKET: usize = 4;
 
 #[derive(Debug)]
 pub(crate) struct NameIndex {
-    slots: Vec<u32>,
+    /// Bucket `b` holds `entries[starts[b]..starts[b + 1]]`.
+    starts: Vec<u32>,
+    entries: Vec<u32>,
 }
 
 impl NameIndex {
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * 4
+        (self.starts.capacity() + self.entries.capacity()) * 4
+    }
+
+    #[inline]
+    fn bucket(&self, name: &[u8]) -> usize {
+        // Multiply-shift maps the hash onto any bucket count, no power of two needed.
+        let buckets = (self.starts.len() - 1) as u64;
+        ((hash(name) as u128 * buckets as u128) >> 64) as usize
     }
 }
 
-/// FNV-1a: short names, no need for DoS resistance; fast to build for 100k+ names.
+/// FNV-1a with a final mix: short names, no need for DoS resistance; fast to build.
 #[inline]
 fn hash(name: &[u8]) -> u64 {
     let mut h = 0xcbf29ce484222325u64;
     for &b in name {
         h = (h ^ b as u64).wrapping_mul(0x100000001b3);
     }
-    h ^ (h >> 29)
+    (h ^ (h >> 29)).wrapping_mul(0xbf58476d1ce4e5b9)
 }
 
 impl Ksyms {
     fn name_index(&self) -> &NameIndex {
         self.name_index.get_or_init(|| {
-            let cap = (self.len() * 2).next_power_of_two().max(16);
-            let mask = cap - 1;
-            let mut slots = vec![EMPTY; cap];
-            for i in 0..self.len() {
-                let mut s = hash(self.name_at(i).as_bytes()) as usize & mask;
-                while slots[s] != EMPTY {
-                    s = (s + 1) & mask;
-                }
-                slots[s] = i as u32;
+            let n = self.len();
+            let buckets = (n / PER_BUCKET).max(1);
+            let mut idx = NameIndex {
+                starts: vec![0; buckets + 1],
+                entries: vec![0; n],
+            };
+            let of: Vec<u32> = (0..n)
+                .map(|i| idx.bucket(self.name_at(i).as_bytes()) as u32)
+                .collect();
+            for &b in &of {
+                idx.starts[b as usize + 1] += 1;
             }
-            NameIndex { slots }
+            for b in 0..buckets {
+                idx.starts[b + 1] += idx.starts[b];
+            }
+            let mut fill = idx.starts.clone();
+            for (i, &b) in of.iter().enumerate() {
+                idx.entries[fill[b as usize] as usize] = i as u32;
+                fill[b as usize] += 1;
+            }
+            idx
         })
     }
 
+    /// Calls `f` with the position of every symbol called `name`, in table order.
     fn for_each_named(&self, name: &str, mut f: impl FnMut(usize)) {
         let idx = self.name_index();
-        let mask = idx.slots.len() - 1;
-        let mut s = hash(name.as_bytes()) as usize & mask;
-        loop {
-            let i = idx.slots[s];
-            if i == EMPTY {
-                return;
-            }
+        let b = idx.bucket(name.as_bytes());
+        for &i in &idx.entries[idx.starts[b] as usize..idx.starts[b + 1] as usize] {
             if self.name_at(i as usize) == name {
                 f(i as usize);
             }
-            s = (s + 1) & mask;
         }
     }
 
@@ -75,9 +91,8 @@ impl Ksyms {
     /// ```
     pub fn find(&self, name: &str) -> Vec<Symbol<'_>> {
         let mut found = Vec::new();
-        self.for_each_named(name, |i| found.push(i));
-        found.sort_unstable();
-        found.into_iter().map(|i| self.symbol(i)).collect()
+        self.for_each_named(name, |i| found.push(self.symbol(i)));
+        found
     }
 
     /// True when `__ksymtab_<name>` exists in the symbol's region (the symbol is exported with

@@ -7,10 +7,11 @@
 //!   `2^shift` bytes of address space, the first symbol at or after it; about one entry per
 //!   `SYMS_PER_BUCKET` symbols) narrows a lookup to a handful of neighbours in one step;
 //! - `name_offs`: `u32` offset of each name in `names`, where every name is stored once, in file
-//!   order, after a 2-byte length (two 7-bit ASCII bytes, so `names` stays a valid `str`);
+//!   order, after its length (one byte, or three for names of 127 bytes and more; always ASCII,
+//!   so `names` stays a valid `str`);
 //! - `kinds`: the type letter, with [`MARKER`] set on section end markers.
 //!
-//! That is 15 bytes per symbol plus the name bytes, less than the text line it came from, so the
+//! That is about 15 bytes per symbol (radix table included) plus the name bytes, less than the text line it came from, so the
 //! index needs less memory than the file itself (see `heap_bytes`). Loading is one pass over
 //! the bytes (a fast path for the canonical line shape, a general one for anything else), a
 //! counting sort into regions and a check that each region is already sorted (kallsyms is).
@@ -184,11 +185,17 @@ impl Ksyms {
     /// The symbol at `index` (`0..len()`).
     #[inline]
     pub fn symbol(&self, index: usize) -> Symbol<'_> {
+        self.symbol_in(index, self.region_of(index))
+    }
+
+    /// The symbol at `index`, whose region is already known.
+    #[inline]
+    pub(crate) fn symbol_in(&self, index: usize, region: usize) -> Symbol<'_> {
         Symbol {
             name: self.name_at(index),
             addr: self.addrs[index],
             kind: (self.kinds[index] & !MARKER) as char,
-            module: self.regions[self.region_of(index)].module.as_deref(),
+            module: self.regions[region].module.as_deref(),
             index: index as u32,
         }
     }
@@ -207,8 +214,11 @@ impl Ksyms {
     pub(crate) fn name_at(&self, index: usize) -> &str {
         let at = self.name_offs[index] as usize;
         let b = self.names.as_bytes();
-        let len = ((b[at] as usize) << 7) | b[at + 1] as usize;
-        &self.names[at + 2..at + 2 + len]
+        let (start, len) = match b[at] {
+            0x7f => (at + 3, ((b[at + 1] as usize) << 7) | b[at + 2] as usize),
+            n => (at + 1, n as usize),
+        };
+        &self.names[start..start + len]
     }
 
     #[inline]
