@@ -5,8 +5,19 @@
 # does a kernel BUG/WARNING/Oops/Call Trace in dmesg after it.
 . /kpeek/guest/lib.sh
 
+KERNEL_COMPLAINT='BUG:|WARNING:|Oops|Call Trace|general protection|kernel BUG'
+
 passed=0
 failed=0
+# Boot and the first module load, before any test cleared the log.
+if dmesg | grep -E "$KERNEL_COMPLAINT" >/tmp/dmesg.bad; then
+	echo "FAIL: boot: kernel complained in dmesg before the first test:"
+	head -30 /tmp/dmesg.bad | sed 's/^/    dmesg| /'
+	failed=1
+else
+	echo "PASS: boot: clean dmesg after loading configfs, kpeek and kpeek_example"
+	passed=1
+fi
 for t in /kpeek/guest/[0-9][0-9]-*.sh; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .sh)
@@ -27,7 +38,7 @@ for t in /kpeek/guest/[0-9][0-9]-*.sh; do
 		echo "FAIL: $name: reported nothing"
 		f=1
 	fi
-	if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|general protection|kernel BUG' >/tmp/dmesg.bad; then
+	if dmesg | grep -E "$KERNEL_COMPLAINT" >/tmp/dmesg.bad; then
 		echo "FAIL: $name: kernel complained in dmesg:"
 		head -30 /tmp/dmesg.bad | sed 's/^/    dmesg| /'
 		f=$((f + 1))
