@@ -74,6 +74,40 @@ fn check_dump(rows: &[CounterValue], stable: &[CounterValue]) -> Result<(), Stri
     Ok(())
 }
 
+/// Without kpeek-client: the stable group is listed in the sysfs directory, its directory lists
+/// every counter, and every counter file reads its value. Pinpoints which layer lost something.
+fn sysfs_raw_check(dir: &std::path::Path, stable: &[CounterValue]) -> Result<(), String> {
+    let names = |d: &std::path::Path| -> Result<HashSet<String>, String> {
+        std::fs::read_dir(d)
+            .and_then(|it| {
+                it.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .map_err(|e| format!("readdir {}: {e}", d.display()))
+    };
+    if !names(dir)?.contains(STABLE) {
+        return Err(format!("readdir of {} missed {STABLE}", dir.display()));
+    }
+    let gdir = dir.join(STABLE);
+    let listed = names(&gdir)?;
+    for c in stable {
+        if !listed.contains(&c.counter) {
+            return Err(format!(
+                "readdir of {} missed {}",
+                gdir.display(),
+                c.counter
+            ));
+        }
+        let p = gdir.join(&c.counter);
+        match std::fs::read_to_string(&p) {
+            Ok(t) if t == format!("{}\n", c.value) => {}
+            Ok(t) => return Err(format!("{} read {t:?}, want {}", p.display(), c.value)),
+            Err(e) => return Err(format!("{}: {e}", p.display())),
+        }
+    }
+    Ok(())
+}
+
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let cfs = Configfs::new(root);
     cfs.create_group(STABLE, Some("lives through the stress run"))?;
@@ -142,11 +176,19 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         s.spawn(|| {
             let sysfs = Sysfs::new(root);
             while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = sysfs_raw_check(sysfs.dir(), &stable) {
+                    problems.add(format!("sysfs (raw): {e}"));
+                }
                 match sysfs.snapshot() {
                     Ok(snap) if snap.filter_groups(|g| g == STABLE) == stable_snap => {
                         sys_reads.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(_) => problems.add("sysfs: stable group incomplete or wrong".into()),
+                    Ok(snap) => problems.add(format!(
+                        "sysfs: stable group differs: {}",
+                        snap.filter_groups(|g| g == STABLE)
+                            .diff(&stable_snap)
+                            .join(", ")
+                    )),
                     Err(e) => problems.add(format!("sysfs: {e}")),
                 }
             }
@@ -157,7 +199,12 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
                     Ok(snap) if snap.filter_groups(|g| g == STABLE) == stable_snap => {
                         cfs_reads.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(_) => problems.add("configfs: stable group incomplete or wrong".into()),
+                    Ok(snap) => problems.add(format!(
+                        "configfs: stable group differs: {}",
+                        snap.filter_groups(|g| g == STABLE)
+                            .diff(&stable_snap)
+                            .join(", ")
+                    )),
                     Err(e) => problems.add(format!("configfs: {e}")),
                 }
             }
