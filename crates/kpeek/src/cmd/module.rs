@@ -33,7 +33,9 @@ Examples:
   kpeek mod info                              ABI version, groups, counters, module parameters
 
 Changes need root. Groups made by other modules (e.g. kpeek_example) are read-only here except
-for reset; only groups created with `kpeek mod group create` (configfs) can be changed.")]
+for reset; only groups created with `kpeek mod group create` (configfs) can be changed.
+Exit status: 0 done; 1 `counters --group G` found no counter; 2 bad input, module not loaded,
+filesystem not mounted, or a change refused (the message names the rule).")]
 pub struct Args {
     /// Resolve /proc, /sys, ... under DIR instead of / (for tests; also $KPEEK_SYSROOT).
     #[arg(long, value_name = "DIR", global = true, hide = true)]
