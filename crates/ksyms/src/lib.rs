@@ -38,13 +38,13 @@
 //! [`Error::Hidden`] (naming `kptr_restrict` and its value) when the kernel hides addresses from
 //! the caller; [`Ksyms::from_path`] reads a saved copy or a `System.map`.
 //!
-//! The rules of address lookups (regions, sizes, aliases, mapping and absolute symbols) are
-//! documented on [`Ksyms::lookup`]'s module, [`lookup`](crate::Resolved).
+//! The rules of address lookups (regions, sizes, aliases, mapping and absolute symbols, end
+//! markers) are documented on [`Ksyms::lookup`].
 //!
 //! ## Cost
 //! One read of the file, lines split with `memchr`, no allocation per symbol; the index keeps
 //! about 15 bytes per symbol plus the names, less than the file's size. An address lookup is a
-//! radix-table step and a search among a few neighbours. The name index (5 bytes per symbol) is
+//! radix-table step and a search among a few neighbours. The name index (under 5 bytes per symbol) is
 //! built on the first name query.
 
 mod error;

@@ -1,24 +1,4 @@
-//! Address → symbol, with the kernel's `%pS` semantics.
-//!
-//! The answer for an address is the symbol with the greatest address ≤ it, its offset, and its
-//! size: the next distinct address *in the same region* (core kernel or one module) minus its
-//! own. Rules, and why:
-//! - absolute symbols (`A`/`a`, e.g. per-CPU offsets), mapping symbols (`$a`, `$d`, `$x.N`…) and
-//!   address zero never answer: they name no code;
-//! - below a region's first symbol, or past its last one, there is no answer. The last symbol of
-//!   a region has no next address, so its size is unknown: it answers only for its own address
-//!   (offset 0, size `None`). The kernel knows the true end of a module (its memory layout) and of
-//!   the core kernel (`_etext`/`_einittext`/`_end`); a kallsyms file does not, and guessing would
-//!   attribute whatever follows (another allocation, a BPF program) to the wrong function, which
-//!   is the classic flaw of symbolizers that just take the nearest lower symbol. Regions may
-//!   interleave (a BPF program between a module's text and its data): the nearest symbol below
-//!   the address decides the region, and past the last symbol of *that* region there is no
-//!   answer, rather than one from a farther region;
-//! - a section end marker (`_etext`, `_end`, `__stop_*`, `__end_*`…) starts no function: an
-//!   address past it and before the next symbol has no answer (the kernel stops text lookups at
-//!   `_etext` / `_einittext` the same way); it still answers for its own address;
-//! - aliases (several names at one address) are all kept; the answer prefers a global name over a
-//!   local one, then the file's order (which is the kernel's own preference order).
+//! Address → symbol, with the kernel's `%pS` semantics (rules on [`Ksyms::lookup`]).
 
 use std::fmt;
 
@@ -71,6 +51,26 @@ fn count_le(s: &[u64], q: u64) -> usize {
 
 impl Ksyms {
     /// The symbol containing `addr`, as the kernel's `%pS` would print it.
+    ///
+    /// The answer for an address is the symbol with the greatest address ≤ it, its offset, and its
+    /// size: the next distinct address *in the same region* (core kernel or one module) minus its
+    /// own. Rules, and why:
+    /// - absolute symbols (`A`/`a`, e.g. per-CPU offsets), mapping symbols (`$a`, `$d`, `$x.N`…) and
+    ///   address zero never answer: they name no code;
+    /// - below a region's first symbol, or past its last one, there is no answer. The last symbol of
+    ///   a region has no next address, so its size is unknown: it answers only for its own address
+    ///   (offset 0, size `None`). The kernel knows the true end of a module (its memory layout) and of
+    ///   the core kernel (`_etext`/`_einittext`/`_end`); a kallsyms file does not, and guessing would
+    ///   attribute whatever follows (another allocation, a BPF program) to the wrong function, which
+    ///   is the classic flaw of symbolizers that just take the nearest lower symbol. Regions may
+    ///   interleave (a BPF program between a module's text and its data): the nearest symbol below
+    ///   the address decides the region, and past the last symbol of *that* region there is no
+    ///   answer, rather than one from a farther region;
+    /// - a section end marker (`_etext`, `_end`, `__stop_*`, `__end_*`…) starts no function: an
+    ///   address past it and before the next symbol has no answer (the kernel stops text lookups at
+    ///   `_etext` / `_einittext` the same way); it still answers for its own address;
+    /// - aliases (several names at one address) are all kept; the answer prefers a global name over a
+    ///   local one, then the file's order (which is the kernel's own preference order).
     ///
     /// ```
     /// let ks = ksyms::Ksyms::parse(b"ffffffff81000000 T a\nffffffff81000100 t b\nffffffff81000180 T c\n")?;

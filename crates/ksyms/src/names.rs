@@ -1,7 +1,7 @@
 //! Name → symbols, and whether a symbol is exported.
 //!
 //! The name index is a bucketed hash table in two flat arrays (bucket starts, then symbol
-//! positions grouped by bucket; about 5 bytes per symbol), built on first use with a counting
+//! positions grouped by bucket; under 5 bytes per symbol), built on first use with a counting
 //! sort: an address-only user such as a tracer never pays for it. A symbol is *exported* when a
 //! `__ksymtab_<name>` entry exists in the same region: that is what `EXPORT_SYMBOL` emits.
 
@@ -9,7 +9,7 @@ use crate::table::{Ksyms, Symbol};
 
 const KSYMTAB: &str = "__ksymtab_";
 /// Average names per bucket.
-const PER_BUCKET: usize = 4;
+const PER_BUCKET: usize = 6;
 
 #[derive(Debug)]
 pub(crate) struct NameIndex {
