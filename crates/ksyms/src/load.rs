@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -23,8 +24,10 @@ const MAX_NAME: usize = (1 << 14) - 1;
 /// few ms; threads pay off on the largest tables (KALLSYMS_ALL, many modules), and hurt on a
 /// busy machine, so small tables stay on the calling thread.
 const PARALLEL_MIN: usize = 8 << 20;
-/// Read size for files generated on the fly (procfs).
+/// Read size: files generated on the fly (procfs), and each thread's buffer for regular files.
 const STREAM_CHUNK: usize = 256 << 10;
+/// Each thread reading a regular file gets at least this much of it.
+const RANGE_MIN: usize = 2 << 20;
 
 /// Symbols in file order, as parsed.
 #[derive(Debug, Default)]
@@ -320,14 +323,8 @@ pub(crate) fn load_file(path: &Path, source_name: &str, lenient: bool) -> Result
     };
     let f = File::open(path).map_err(io)?;
     let size = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    let result = if size >= PARALLEL_MIN * 2 {
-        let mut buf = Vec::with_capacity(size + 1);
-        match (&f).read_to_end(&mut buf) {
-            Ok(_) => parse_buffer(&buf, source_name, lenient).map_err(Streamed::Parse),
-            Err(e) => Err(Streamed::Io(e)),
-        }
-    } else if size > 0 {
-        read_chunked(f, size, source_name, lenient)
+    let result = if size > 0 {
+        read_regular(&f, size, source_name, lenient, RANGE_MIN)
     } else {
         stream(f, source_name, lenient)
     };
@@ -337,45 +334,142 @@ pub(crate) fn load_file(path: &Path, source_name: &str, lenient: bool) -> Result
     })
 }
 
-/// Reads a regular file through one small buffer that stays in cache, parsing each chunk of
-/// complete lines as it comes (no file-sized buffer to fault in and read back from memory).
-fn read_chunked(
-    mut f: File,
+/// A regular file: split at line boundaries into one range per thread (when it is large and
+/// there are cores), each read through its own small buffer and parsed as it comes.
+fn read_regular(
+    f: &File,
     size: usize,
     source_name: &str,
     lenient: bool,
+    range_min: usize,
 ) -> Result<Columns, Streamed> {
-    let mut cols = Columns::with_capacity(size);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let parts = threads.min(size / range_min).max(1);
+    let mut cuts = vec![0u64];
+    let mut window = vec![0u8; 64 << 10];
+    for k in 1..parts {
+        let at = (size * k / parts) as u64;
+        let n = read_at_full(f, &mut window, at).map_err(Streamed::Io)?;
+        if let Some(i) = memchr(b'\n', &window[..n]) {
+            let cut = at + i as u64 + 1;
+            if cut > *cuts.last().unwrap_or(&0) {
+                cuts.push(cut);
+            }
+        }
+    }
+    let ranges: Vec<(u64, Option<u64>)> = (0..cuts.len())
+        .map(|k| (cuts[k], cuts.get(k + 1).copied()))
+        .collect();
+    // The first range's columns receive the others: give them room for the whole file.
+    let read =
+        |(start, end): (u64, Option<u64>), cap: usize| read_range(f, start, end, cap, lenient);
+    let results: Vec<(Columns, Result<(), Streamed>)> = if ranges.len() == 1 {
+        vec![read(ranges[0], size)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranges[1..]
+                .iter()
+                .map(|&r| s.spawn(move || read(r, (r.1.unwrap_or(size as u64) - r.0) as usize)))
+                .collect();
+            let mut v = vec![read(ranges[0], size)];
+            for h in handles {
+                v.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            v
+        })
+    };
+    let mut all: Option<Columns> = None;
+    for (cols, result) in results {
+        let before = all.as_ref().map_or(0, |a| a.lines);
+        match result {
+            Err(Streamed::Parse(Error::Malformed {
+                source_name: _,
+                line,
+                reason,
+                text,
+            })) => {
+                let bad = BadLine(before + line, reason, text);
+                return Err(Streamed::Parse(bad.into_error(source_name)));
+            }
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        match &mut all {
+            None => all = Some(cols),
+            Some(a) => a.append(cols),
+        }
+    }
+    let cols = all.unwrap_or_default();
+    cols.check_size(source_name).map_err(Streamed::Parse)?;
+    Ok(cols)
+}
+
+/// Fills `buf` from `at` as far as the file goes; returns the bytes read.
+fn read_at_full(f: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads `start..end` (or to the end of the file) through one small buffer that stays in
+/// cache, parsing each chunk of complete lines as it comes: no file-sized buffer to fault in
+/// and read back from memory. Line numbers in errors count from `start`.
+fn read_range(
+    f: &File,
+    start: u64,
+    end: Option<u64>,
+    capacity: usize,
+    lenient: bool,
+) -> (Columns, Result<(), Streamed>) {
+    let mut cols = Columns::with_capacity(capacity);
     let mut buf = vec![0u8; STREAM_CHUNK];
     let mut have = 0; // start of a line carried over from the previous chunk
+    let mut at = start;
+    let bad = |b: BadLine| Streamed::Parse(b.into_error(""));
     loop {
         if have == buf.len() {
             buf.resize(buf.len() * 2, 0); // one line longer than the buffer
         }
-        let n = match f.read(&mut buf[have..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Streamed::Io(e)),
+        let want = match end {
+            Some(e) => (buf.len() - have).min((e - at) as usize),
+            None => buf.len() - have,
         };
+        let n = if want == 0 {
+            0
+        } else {
+            match f.read_at(&mut buf[have..have + want], at) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return (cols, Err(Streamed::Io(e))),
+            }
+        };
+        at += n as u64;
         let total = have + n;
         if n == 0 {
-            cols.feed(&buf[..total], lenient)
-                .map_err(|b| Streamed::Parse(b.into_error(source_name)))?;
-            break;
+            let r = cols.feed(&buf[..total], lenient).map_err(bad);
+            return (cols, r);
         }
         match memrchr(b'\n', &buf[have..total]) {
             None => have = total,
             Some(k) => {
-                let end = have + k + 1;
-                cols.feed(&buf[..end], lenient)
-                    .map_err(|b| Streamed::Parse(b.into_error(source_name)))?;
-                buf.copy_within(end..total, 0);
-                have = total - end;
+                let cut = have + k + 1;
+                if let Err(b) = cols.feed(&buf[..cut], lenient) {
+                    return (cols, Err(bad(b)));
+                }
+                buf.copy_within(cut..total, 0);
+                have = total - cut;
             }
         }
     }
-    cols.check_size(source_name).map_err(Streamed::Parse)?;
-    Ok(cols)
 }
 
 enum Streamed {
@@ -510,6 +604,45 @@ mod tests {
             err.contains(":1: symbol name longer than 16383 bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn file_read_in_ranges_equals_buffer() {
+        let mut text = table(40_000); // ~1.4 MB, in 256 KiB ranges (as many as there are cores)
+        let path = std::env::temp_dir().join(format!("ksyms-ranges-{}", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let f = File::open(&path).unwrap();
+        let ranged = read_regular(&f, text.len(), "f", false, 256 << 10)
+            .ok()
+            .unwrap();
+        let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
+        assert_eq!(whole.addrs, ranged.addrs);
+        assert_eq!(whole.names, ranged.names);
+        assert_eq!(whole.name_offs, ranged.name_offs);
+        assert_eq!(whole.buckets, ranged.buckets);
+        assert_eq!(whole.modules, ranged.modules);
+        assert_eq!(ranged.lines, 40_000);
+        // A bad line in the last range reports its line number in the whole file.
+        let at = text[..text.len() - 100].rfind('\n').unwrap() + 1;
+        let line = text[..at].matches('\n').count() + 1;
+        text.insert_str(at, "!bad\n");
+        std::fs::write(&path, &text).unwrap();
+        let f = File::open(&path).unwrap();
+        match read_regular(&f, text.len(), "f", false, 256 << 10) {
+            Err(Streamed::Parse(Error::Malformed {
+                source_name,
+                line: l,
+                ..
+            })) => {
+                assert_eq!((source_name.as_str(), l), ("f", line));
+            }
+            _ => panic!("no error"),
+        }
+        let lenient = read_regular(&f, text.len(), "f", true, 256 << 10)
+            .ok()
+            .unwrap();
+        assert_eq!(lenient.first_skipped.map(|s| s.0), Some(line));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
