@@ -26,7 +26,7 @@ LIST_HEAD(kpeek_groups);
  */
 static DEFINE_HASHTABLE(kpeek_counter_hash, 10);
 
-/* Counts, under kpeek_lock (read locklessly by debugfs). */
+/* Counts, under kpeek_lock (debugfs takes it briefly to read a consistent set). */
 static unsigned int kpeek_ngroups;
 static unsigned int kpeek_ncounters;
 static unsigned int kpeek_napi_groups;
