@@ -86,7 +86,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn dispatch(ks: &Ksyms, args: &Args, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     match &args.command {
-        Some(Command::Symbolize(a)) => text::run(ks, a, args.json, &mut io::stdin().lock(), out),
+        Some(Command::Symbolize(a)) => {
+            let mut input = io::BufReader::with_capacity(64 << 10, io::stdin().lock());
+            text::run(ks, a, args.json, &mut input, out)
+        }
         Some(Command::Search(a)) => listing::search(ks, a, args.json, out),
         Some(Command::Stats) => listing::stats(ks, args.json, out),
         None => queries::run(ks, &args.queries, args.json, &mut io::stdin().lock(), out),

@@ -1,7 +1,7 @@
 //! `kpeek sym symbolize`: kernel addresses in any text (oops, stack dump, `perf script`)
 //! get their `sym+0xoff/0xsize [mod]`; everything else passes through untouched.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -31,14 +31,14 @@ struct FoundJson<'a> {
     kind: String,
 }
 
-/// Streams stdin line by line (works on a live `dmesg -w` pipe). Text mode exits 0; with
-/// `--json` it prints one object per address found (line, 1-based byte column) and exits 1
-/// when there was none.
+/// Streams stdin line by line; output is flushed whenever the input is caught up, so a live
+/// `dmesg -w` works. Text mode exits 0; with `--json` it prints one object per address found
+/// (line, 1-based byte column) and exits 1 when there was none.
 pub(super) fn run(
     ks: &Ksyms,
     args: &Args,
     json: bool,
-    input: &mut impl BufRead,
+    input: &mut BufReader<impl Read>,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let mode = if args.replace {
@@ -79,6 +79,11 @@ pub(super) fn run(
             let s = ks.symbolize_text(&line, mode);
             total += s.found;
             out.write_all(s.text.as_bytes())?;
+        }
+        // Caught up with the input (a live `dmesg -w`, a terminal): show what we have before
+        // the next read blocks. A file or a fast pipe flushes only every 64 KiB of input.
+        if input.buffer().is_empty() {
+            out.flush()?;
         }
     }
     Ok(if json && total == 0 {
