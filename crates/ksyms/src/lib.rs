@@ -47,6 +47,7 @@
 //! radix-table step and a search among a few neighbours. The name index (under 5 bytes per symbol) is
 //! built on the first name query.
 
+mod entry;
 mod error;
 mod live;
 mod load;

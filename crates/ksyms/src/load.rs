@@ -14,6 +14,7 @@ use std::sync::mpsc;
 
 use memchr::{memchr, memrchr};
 
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::parse::{is_end_marker, is_mapping_symbol, parse_fast, parse_line};
 use crate::table::{MARKER, rank};
@@ -32,8 +33,8 @@ const RANGE_MIN: usize = 2 << 20;
 /// Symbols in file order, as parsed.
 #[derive(Debug, Default)]
 pub(crate) struct Columns {
-    pub addrs: Vec<u64>,
-    pub name_offs: Vec<u32>,
+    /// Address and name offset of each symbol.
+    pub entries: Vec<Entry>,
     /// Type letter, with `MARKER` on section end markers.
     pub kinds: Vec<u8>,
     /// `region << 1 | ineligible`: the sort bucket (region 0 is the core kernel).
@@ -91,8 +92,7 @@ impl Columns {
     fn with_capacity(bytes: usize) -> Columns {
         let lines = bytes / 32 + 16;
         Columns {
-            addrs: Vec::with_capacity(lines),
-            name_offs: Vec::with_capacity(lines),
+            entries: Vec::with_capacity(lines),
             kinds: Vec::with_capacity(lines),
             buckets: Vec::with_capacity(lines),
             // Never more than the input (each line has 2+ bytes besides its name); pages never
@@ -175,10 +175,10 @@ impl Columns {
             self.first_key.get_or_insert(key);
             self.last_key = key;
             self.last_rank = r;
-            self.addrs.push(line.addr);
+            self.entries
+                .push(Entry::new(line.addr, self.names.len() as u32));
             self.kinds.push(kind);
             self.buckets.push(bucket);
-            self.name_offs.push(self.names.len() as u32);
             // One copy: the name with the byte(s) before it (at least "a T "), which become its
             // length.
             let n = line.name.len();
@@ -205,19 +205,31 @@ impl Columns {
             .iter()
             .map(|m| self.region(m.as_bytes()))
             .collect();
-        self.in_order &= other.in_order && other.first_key.is_none_or(|k| k >= self.last_key);
+        // The other chunk numbered its modules itself: compare keys in this chunk's numbers, and
+        // its order holds here only if the renumbering keeps the modules' relative order.
+        let to_here = |(bucket, addr): Key| {
+            let r = bucket >> 1;
+            let r = if r == 0 { 0 } else { remap[r as usize - 1] };
+            (r << 1 | (bucket & 1), addr)
+        };
+        let first = other.first_key.map(to_here);
+        let monotone = remap.windows(2).all(|w| w[0] < w[1]);
+        self.in_order &= other.in_order && monotone && first.is_none_or(|k| k >= self.last_key);
         // A group of aliases cut by the chunk boundary: let the index check it.
-        self.aliases_unordered |= other.aliases_unordered || other.first_key == Some(self.last_key);
-        if let Some(k) = other.first_key {
+        self.aliases_unordered |= other.aliases_unordered || first == Some(self.last_key);
+        if let Some(k) = first {
             self.first_key.get_or_insert(k);
-            self.last_key = other.last_key;
+            self.last_key = to_here(other.last_key);
             self.last_rank = other.last_rank;
         }
         let base = self.names.len() as u32;
-        self.addrs.append(&mut other.addrs);
+        self.entries.extend(
+            other
+                .entries
+                .iter()
+                .map(|e| Entry::new(e.addr(), e.name + base)),
+        );
         self.kinds.append(&mut other.kinds);
-        self.name_offs
-            .extend(other.name_offs.iter().map(|o| o + base));
         self.buckets.extend(other.buckets.iter().map(|&b| {
             let r = b >> 1;
             let r = if r == 0 { 0 } else { remap[r as usize - 1] };
@@ -556,13 +568,57 @@ mod tests {
             c
         };
         let split = split(&text).unwrap();
-        assert_eq!(whole.addrs, split.addrs);
+        assert_eq!(whole.entries, split.entries);
         assert_eq!(whole.kinds, split.kinds);
         assert_eq!(whole.buckets, split.buckets);
-        assert_eq!(whole.name_offs, split.name_offs);
         assert_eq!(whole.names, split.names);
         assert_eq!(whole.modules, split.modules);
         assert_eq!(split.lines, 70_000);
+    }
+
+    #[test]
+    fn chunks_numbering_modules_differently_still_index_right() {
+        // Chunk 1 ends in mb (its module 1); chunk 2 meets ma first (its module 1, this table's
+        // 2), then mb again at higher addresses. Each chunk alone is in order; together, in this
+        // table's numbering, they are not.
+        let line = |a: u64, m: &str, k: u64| format!("{a:016x} t {m}_{k}\t[{m}]\n");
+        let base = 0xffffffffc0000000u64;
+        let mut one = String::new();
+        let mut two = String::new();
+        for k in 0..100 {
+            one.push_str(&line(base + k * 16, "mb", k));
+            two.push_str(&line(base + 0x10000 + k * 16, "ma", k));
+        }
+        for k in 100..200 {
+            two.push_str(&line(base + 0x20000 + k * 16, "mb", k));
+        }
+        let mut a = Columns::with_capacity(one.len() + two.len());
+        assert!(a.feed(one.as_bytes(), false).is_ok());
+        let mut b = Columns::with_capacity(two.len());
+        assert!(b.feed(two.as_bytes(), false).is_ok());
+        assert!(a.in_order && b.in_order);
+        a.append(b);
+        assert!(
+            !a.in_order,
+            "mb's second block sorts before ma in this table"
+        );
+        let ks = crate::table::finish(a, "t").unwrap();
+        let whole = crate::Ksyms::parse(format!("{one}{two}").as_bytes()).unwrap();
+        for q in [
+            base + 0x24,
+            base + 0x10024,
+            base + 0x20000 + 150 * 16 + 4,
+            base + 0x20000 + 199 * 16,
+        ] {
+            let got = ks
+                .lookup(q)
+                .map(|r| (r.symbol.name, r.offset, r.size, r.symbol.module));
+            let want = whole
+                .lookup(q)
+                .map(|r| (r.symbol.name, r.offset, r.size, r.symbol.module));
+            assert_eq!(got, want, "{q:#x}");
+            assert!(got.is_some(), "{q:#x}");
+        }
     }
 
     #[test]
@@ -616,9 +672,8 @@ mod tests {
             .ok()
             .unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
-        assert_eq!(whole.addrs, ranged.addrs);
+        assert_eq!(whole.entries, ranged.entries);
         assert_eq!(whole.names, ranged.names);
-        assert_eq!(whole.name_offs, ranged.name_offs);
         assert_eq!(whole.buckets, ranged.buckets);
         assert_eq!(whole.modules, ranged.modules);
         assert_eq!(ranged.lines, 40_000);
@@ -653,9 +708,8 @@ mod tests {
         let chunked = load_file(&path, "f", false).unwrap();
         std::fs::remove_file(&path).unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
-        assert_eq!(whole.addrs, chunked.addrs);
+        assert_eq!(whole.entries, chunked.entries);
         assert_eq!(whole.names, chunked.names);
-        assert_eq!(whole.name_offs, chunked.name_offs);
         assert_eq!(chunked.lines, 30_000);
     }
 
@@ -680,7 +734,7 @@ mod tests {
         writer.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
-        assert_eq!(whole.addrs, streamed.addrs);
+        assert_eq!(whole.entries, streamed.entries);
         assert_eq!(whole.names, streamed.names);
         assert_eq!(whole.buckets, streamed.buckets);
         assert_eq!(streamed.lines, 30_000);

@@ -32,9 +32,10 @@ impl fmt::Display for Resolved<'_> {
     }
 }
 
-/// Number of elements `<= q` in a sorted slice (branch-free loop: the compiler emits cmov).
+/// Number of elements whose key is `<= q` in a slice sorted by key (branch-free loop: the
+/// compiler emits cmov).
 #[inline]
-fn count_le(s: &[u64], q: u64) -> usize {
+fn count_le<T>(s: &[T], q: u64, key: impl Fn(&T) -> u64) -> usize {
     let mut base = 0usize;
     let mut size = s.len();
     if size == 0 {
@@ -43,10 +44,10 @@ fn count_le(s: &[u64], q: u64) -> usize {
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        base = if s[mid] <= q { mid } else { base };
+        base = if key(&s[mid]) <= q { mid } else { base };
         size -= half;
     }
-    base + usize::from(s[base] <= q)
+    base + usize::from(key(&s[base]) <= q)
 }
 
 impl Ksyms {
@@ -84,9 +85,9 @@ impl Ksyms {
         let (region, pos) = self.locate(addr)?;
         let r = &self.regions[region];
         let (start, mid) = (r.start as usize, r.mid as usize);
-        let found = self.addrs[pos];
+        let found = self.addr(pos);
         let size = if pos + 1 < mid {
-            Some(self.addrs[pos + 1] - found)
+            Some(self.addr(pos + 1) - found)
         } else if addr == found {
             None
         } else {
@@ -94,7 +95,7 @@ impl Ksyms {
         };
         // First alias at this address: the preferred one (global, non-marker) sorts first.
         let mut first = pos;
-        while first > start && self.addrs[first - 1] == found {
+        while first > start && self.addr(first - 1) == found {
             first -= 1;
         }
         if addr != found && self.is_marker(first) {
@@ -133,9 +134,9 @@ impl Ksyms {
                 // lower, everything after it higher. An empty match means the previous symbol.
                 let b = r.radix_at as usize + bucket_of(addr - span.lo, r.shift) as usize;
                 let (from, to) = (self.radix[b] as usize, self.radix[b + 1] as usize);
-                from + count_le(&self.addrs[from..to], addr) - 1
+                from + count_le(&self.entries[from..to], addr, |e| e.addr()) - 1
             };
-            let at = self.addrs[pos];
+            let at = self.addr(pos);
             if best.is_none_or(|(_, _, b)| b < at) {
                 best = Some((span.region as usize, pos, at));
             }
@@ -147,9 +148,9 @@ impl Ksyms {
     pub fn aliases<'a>(&'a self, resolved: &Resolved<'a>) -> Vec<Symbol<'a>> {
         let i = resolved.symbol.index();
         let region = &self.regions[self.region_of(i)];
-        let at = self.addrs[i];
+        let at = self.addr(i);
         (i..region.mid as usize)
-            .take_while(|&k| self.addrs[k] == at)
+            .take_while(|&k| self.addr(k) == at)
             .map(|k| self.symbol(k))
             .collect()
     }
@@ -262,11 +263,11 @@ ffffffffc0000900 t bpf_prog_y\t[bpf]
         let s = [1u64, 3, 3, 5, 9];
         for q in 0..12 {
             assert_eq!(
-                count_le(&s, q),
+                count_le(&s, q, |&x| x),
                 s.iter().filter(|&&x| x <= q).count(),
                 "{q}"
             );
         }
-        assert_eq!(count_le(&[], 4), 0);
+        assert_eq!(count_le(&[], 4, |&x: &u64| x), 0);
     }
 }

@@ -164,7 +164,7 @@ impl Ksyms {
                 module: r.module.as_deref().unwrap_or(CORE).to_string(),
                 symbols: (r.end - r.start) as usize,
                 range: (r.mid > r.start)
-                    .then(|| (self.addrs[r.start as usize], self.addrs[r.mid as usize - 1])),
+                    .then(|| (self.addr(r.start as usize), self.addr(r.mid as usize - 1))),
             })
             .collect();
         Stats {

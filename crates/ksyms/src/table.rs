@@ -2,11 +2,12 @@
 //!
 //! Layout (struct of arrays, one entry per symbol, sorted by region, then lookup class, then
 //! address, then preference):
-//! - `addrs`: `u64` per symbol; each region's *eligible* symbols (those an address lookup may
+//! - `entries`: address and name offset per symbol (12 bytes, read together by a lookup); each
+//!   region's *eligible* symbols (those an address lookup may
 //!   answer with) form one sorted run. A radix table per region (`radix`: for each slice of
 //!   `2^shift` bytes of address space, the first symbol at or after it; about one entry per
 //!   `SYMS_PER_BUCKET` symbols) narrows a lookup to a handful of neighbours in one step;
-//! - `name_offs`: `u32` offset of each name in `names`, where every name is stored once, in file
+//! - the name offset points into `names`, where every name is stored once, in file
 //!   order, after its length (one byte, or three for names of 127 bytes and more; always ASCII,
 //!   so `names` stays a valid `str`);
 //! - `kinds`: the type letter, with [`MARKER`] set on section end markers.
@@ -19,6 +20,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::entry::Entry;
 use crate::error::{Error, Hidden, Result};
 use crate::load::{self, Columns};
 use crate::names::NameIndex;
@@ -39,7 +41,7 @@ pub(crate) struct Region {
     pub mid: u32,
     pub end: u32,
     /// Its radix table: `radix[radix_at + b]` is the first eligible symbol whose address is at
-    /// least `addrs[start] + (b << shift)`; the entry after the last bucket is `mid`.
+    /// least `addr(start) + (b << shift)`; the entry after the last bucket is `mid`.
     pub radix_at: u32,
     pub shift: u32,
 }
@@ -59,8 +61,7 @@ const SYMS_PER_BUCKET: u64 = 4;
 #[derive(Debug)]
 pub struct Ksyms {
     pub(crate) source: String,
-    pub(crate) addrs: Vec<u64>,
-    pub(crate) name_offs: Vec<u32>,
+    pub(crate) entries: Vec<Entry>,
     pub(crate) kinds: Vec<u8>,
     pub(crate) names: String,
     /// Radix tables of all regions (see `Region::radix_at`).
@@ -154,12 +155,12 @@ impl Ksyms {
 
     /// Number of symbols.
     pub fn len(&self) -> usize {
-        self.addrs.len()
+        self.entries.len()
     }
 
     /// True when the table has no symbol (never the case for a loaded table).
     pub fn is_empty(&self) -> bool {
-        self.addrs.is_empty()
+        self.entries.is_empty()
     }
 
     /// Malformed lines skipped by a lenient load.
@@ -193,7 +194,7 @@ impl Ksyms {
     pub(crate) fn symbol_in(&self, index: usize, region: usize) -> Symbol<'_> {
         Symbol {
             name: self.name_at(index),
-            addr: self.addrs[index],
+            addr: self.entries[index].addr(),
             kind: (self.kinds[index] & !MARKER) as char,
             module: self.regions[region].module.as_deref(),
             index: index as u32,
@@ -210,9 +211,15 @@ impl Ksyms {
         self.regions.iter().filter_map(|r| r.module.as_deref())
     }
 
+    /// Address of the symbol at `index`.
+    #[inline]
+    pub(crate) fn addr(&self, index: usize) -> u64 {
+        self.entries[index].addr()
+    }
+
     #[inline]
     pub(crate) fn name_at(&self, index: usize) -> &str {
-        let at = self.name_offs[index] as usize;
+        let at = self.entries[index].name as usize;
         let b = self.names.as_bytes();
         let (start, len) = match b[at] {
             0x7f => (at + 3, ((b[at + 1] as usize) << 7) | b[at + 2] as usize),
@@ -234,8 +241,7 @@ impl Ksyms {
             .iter()
             .map(|r| size_of::<Region>() + r.module.as_ref().map_or(0, |m| m.len()))
             .sum();
-        self.addrs.capacity() * 8
-            + self.name_offs.capacity() * 4
+        self.entries.capacity() * size_of::<Entry>()
             + self.radix.capacity() * 4
             + self.kinds.capacity()
             + self.names.capacity()
@@ -253,8 +259,8 @@ pub(crate) fn rank(kind: u8) -> u8 {
 }
 
 /// Refuses empty and hidden tables, then indexes.
-fn finish(p: Columns, source_name: &str) -> Result<Ksyms> {
-    if p.addrs.is_empty() {
+pub(crate) fn finish(p: Columns, source_name: &str) -> Result<Ksyms> {
+    if p.entries.is_empty() {
         return Err(Error::Empty {
             source_name: source_name.to_string(),
         });
@@ -262,7 +268,7 @@ fn finish(p: Columns, source_name: &str) -> Result<Ksyms> {
     if !p.any_nonzero {
         return Err(Error::Hidden(Hidden {
             source_name: source_name.to_string(),
-            symbols: p.addrs.len(),
+            symbols: p.entries.len(),
             kptr_restrict: None,
             perf_event_paranoid: None,
         }));
@@ -277,7 +283,7 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     let (digits, skipped, first_skipped) = (p.digits, p.skipped, p.first_skipped);
     // Stable counting sort into (region, class) buckets, then sort each bucket by address
     // (kallsyms lists the core kernel already sorted: the check makes that case linear).
-    let n = p.addrs.len();
+    let n = p.entries.len();
     let nbuckets = modules.len() * 2;
     let mut starts = vec![0u32; nbuckets + 1];
     for &b in &p.buckets {
@@ -287,13 +293,12 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
         starts[i + 1] += starts[i];
     }
     if p.in_order {
-        let (addrs, mut name_offs, mut kinds) = (p.addrs, p.name_offs, p.kinds);
+        let (mut entries, mut kinds) = (p.entries, p.kinds);
         if p.aliases_unordered {
-            order_aliases(&addrs, &p.buckets, &mut name_offs, &mut kinds);
+            order_aliases(&mut entries, &p.buckets, &mut kinds);
         }
         return assemble(
-            addrs,
-            name_offs,
+            entries,
             kinds,
             p.names,
             modules,
@@ -313,7 +318,7 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     drop(fill);
     for b in 0..nbuckets {
         let run = &mut order[starts[b] as usize..starts[b + 1] as usize];
-        let addr = |&i: &u32| p.addrs[i as usize];
+        let addr = |&i: &u32| p.entries[i as usize].addr();
         if !run.is_sorted_by_key(addr) {
             // Stable: aliases keep file order (the kernel's own preference order).
             run.sort_by_key(addr);
@@ -337,12 +342,11 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
 
     // Already in order (a kernel without modules, or modules listed sorted): keep the columns.
     let identity = order.iter().enumerate().all(|(i, &o)| o as usize == i);
-    let (addrs, name_offs, kinds) = if identity {
-        (p.addrs, p.name_offs, p.kinds)
+    let (entries, kinds) = if identity {
+        (p.entries, p.kinds)
     } else {
         (
-            order.iter().map(|&i| p.addrs[i as usize]).collect(),
-            order.iter().map(|&i| p.name_offs[i as usize]).collect(),
+            order.iter().map(|&i| p.entries[i as usize]).collect(),
             order
                 .iter()
                 .map(|&i| p.kinds[i as usize])
@@ -351,8 +355,7 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     };
     drop(order);
     assemble(
-        addrs,
-        name_offs,
+        entries,
         kinds,
         p.names,
         modules,
@@ -365,20 +368,23 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
 }
 
 /// Puts each group of aliases (same bucket and address, already adjacent) in preference order.
-fn order_aliases(addrs: &[u64], buckets: &[u32], name_offs: &mut [u32], kinds: &mut [u8]) {
+fn order_aliases(entries: &mut [Entry], buckets: &[u32], kinds: &mut [u8]) {
     let mut group: Vec<(u8, u32, u8)> = Vec::new();
     let mut i = 0;
-    while i < addrs.len() {
+    while i < entries.len() {
         let mut j = i + 1;
-        while j < addrs.len() && addrs[j] == addrs[i] && buckets[j] == buckets[i] {
+        while j < entries.len()
+            && entries[j].addr() == entries[i].addr()
+            && buckets[j] == buckets[i]
+        {
             j += 1;
         }
         if j - i > 1 && !kinds[i..j].is_sorted_by_key(|&k| rank(k)) {
             group.clear();
-            group.extend((i..j).map(|k| (rank(kinds[k]), name_offs[k], kinds[k])));
+            group.extend((i..j).map(|k| (rank(kinds[k]), entries[k].name, kinds[k])));
             group.sort_by_key(|g| g.0); // stable: file order among equals
             for (k, g) in (i..j).zip(&group) {
-                name_offs[k] = g.1;
+                entries[k].name = g.1;
                 kinds[k] = g.2;
             }
         }
@@ -389,8 +395,7 @@ fn order_aliases(addrs: &[u64], buckets: &[u32], name_offs: &mut [u32], kinds: &
 /// Builds the final table from columns in index order and the bucket boundaries.
 #[allow(clippy::too_many_arguments)]
 fn assemble(
-    mut addrs: Vec<u64>,
-    mut name_offs: Vec<u32>,
+    mut entries: Vec<Entry>,
     mut kinds: Vec<u8>,
     names: Vec<u8>,
     modules: Vec<Option<Box<str>>>,
@@ -400,9 +405,8 @@ fn assemble(
     skipped: usize,
     first_skipped: Option<(usize, &'static str)>,
 ) -> Result<Ksyms> {
-    let n = addrs.len();
-    addrs.shrink_to_fit();
-    name_offs.shrink_to_fit();
+    let n = entries.len();
+    entries.shrink_to_fit();
     kinds.shrink_to_fit();
     let mut names = names;
     names.shrink_to_fit();
@@ -423,8 +427,8 @@ fn assemble(
         let radix_at = radix.len() as u32;
         let mut shift = 0;
         if mid > start {
-            let eligible = &addrs[start as usize..mid as usize];
-            let (lo, hi) = (eligible[0], eligible[eligible.len() - 1]);
+            let eligible = &entries[start as usize..mid as usize];
+            let (lo, hi) = (eligible[0].addr(), eligible[eligible.len() - 1].addr());
             spans.push(Span {
                 lo,
                 hi,
@@ -439,7 +443,7 @@ fn assemble(
             let buckets = bucket_of(hi - lo, shift) as usize + 1;
             let mut i = 0;
             for b in 0..buckets as u64 {
-                while i < eligible.len() && bucket_of(eligible[i] - lo, shift) < b {
+                while i < eligible.len() && bucket_of(eligible[i].addr() - lo, shift) < b {
                     i += 1;
                 }
                 radix.push(start + i as u32);
@@ -464,8 +468,7 @@ fn assemble(
 
     Ok(Ksyms {
         source: source_name.to_string(),
-        addrs,
-        name_offs,
+        entries,
         kinds,
         names,
         radix,
