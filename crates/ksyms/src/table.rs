@@ -480,3 +480,20 @@ fn assemble(
         name_index: OnceLock::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Ksyms>();
+        let ks = Ksyms::parse(b"ffffffff81000000 T a\nffffffff81000010 T b\n").unwrap();
+        std::thread::scope(|s| {
+            let h = s.spawn(|| ks.find("b").len());
+            assert_eq!(ks.lookup(0xffffffff81000004).unwrap().symbol.name, "a");
+            assert_eq!(h.join().unwrap(), 1);
+        });
+    }
+}
