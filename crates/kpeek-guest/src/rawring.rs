@@ -1,0 +1,334 @@
+//! /dev/kpeek driven directly: the ioctls the ring programs need, and one CPU's event ring read
+//! with the circular-buffers.rst protocol (load-acquire head, read records, store-release
+//! tail). Deliberately independent of kpeek-client's ring reader, so that ring-stress checks
+//! the kernel against the ABI text rather than against another implementation.
+
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::fuzzstate::errno_name;
+use crate::rawsys::{self, Mapping};
+use crate::uapi::{self, *};
+
+/// The device, opened read-write.
+pub struct Dev {
+    fd: OwnedFd,
+}
+
+/// What KPEEK_IOC_INFO says.
+#[derive(Debug, Clone, Copy)]
+pub struct Info {
+    pub nr_cpus: u32,
+    pub counters: u32,
+    pub mmap_counters_size: u32,
+    pub ring_data_size: u32,
+    pub generation: u64,
+}
+
+impl Dev {
+    pub fn open() -> anyhow::Result<Dev> {
+        let fd = rawsys::open(DEV_PATH, libc::O_RDWR)
+            .map_err(|e| anyhow::anyhow!("open {DEV_PATH}: {e}"))?;
+        Ok(Dev { fd })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        rawsys::raw(&self.fd)
+    }
+
+    fn ioctl(&self, what: &str, cmd: u32, b: &mut [u8]) -> anyhow::Result<()> {
+        // SAFETY: every caller passes a buffer of the size `cmd` encodes.
+        unsafe { rawsys::ioctl(self.fd(), cmd, b.as_mut_ptr() as u64) }
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{what}: {}", errno_name(Err(e))))
+    }
+
+    pub fn info(&self) -> anyhow::Result<Info> {
+        let mut b = [0u8; INFO_SIZE];
+        put_u32(&mut b, info::SIZE, INFO_SIZE as u32);
+        self.ioctl("KPEEK_IOC_INFO", IOC_INFO, &mut b)?;
+        Ok(Info {
+            nr_cpus: get_u32(&b, info::NR_CPUS),
+            counters: get_u32(&b, info::COUNTERS),
+            mmap_counters_size: get_u32(&b, info::MMAP_COUNTERS_SIZE),
+            ring_data_size: get_u32(&b, info::RING_DATA_SIZE),
+            generation: get_u64(&b, info::GENERATION),
+        })
+    }
+
+    /// KPEEK_IOC_PROBE_SET: `flags` 0 detaches.
+    pub fn probe_set(
+        &self,
+        probe: u32,
+        flags: u32,
+        dev_filter: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut b = [0u8; PROBE_CONFIG_SIZE];
+        put_u32(&mut b, uapi::probe::SIZE, PROBE_CONFIG_SIZE as u32);
+        put_u32(&mut b, uapi::probe::PROBE, probe);
+        put_u32(&mut b, uapi::probe::FLAGS, flags);
+        if let Some(d) = dev_filter {
+            put_u32(&mut b, uapi::probe::FILTER, FILTER_DEV);
+            put_name(&mut b, uapi::probe::DEV, 16, d);
+        }
+        self.ioctl(
+            &format!("KPEEK_IOC_PROBE_SET probe {probe}"),
+            IOC_PROBE_SET,
+            &mut b,
+        )
+    }
+
+    /// KPEEK_IOC_PROBE_GET: (hits, matched).
+    pub fn probe_get(&self, probe: u32) -> anyhow::Result<(u64, u64)> {
+        let mut b = [0u8; PROBE_CONFIG_SIZE];
+        put_u32(&mut b, uapi::probe::SIZE, PROBE_CONFIG_SIZE as u32);
+        put_u32(&mut b, uapi::probe::PROBE, probe);
+        self.ioctl(
+            &format!("KPEEK_IOC_PROBE_GET probe {probe}"),
+            IOC_PROBE_GET,
+            &mut b,
+        )?;
+        Ok((
+            get_u64(&b, uapi::probe::HITS),
+            get_u64(&b, uapi::probe::MATCHED),
+        ))
+    }
+
+    /// KPEEK_IOC_RING_SETUP.
+    pub fn ring_setup(&self, data_size: u32, watermark: u32) -> anyhow::Result<()> {
+        let mut b = [0u8; RING_CONFIG_SIZE];
+        put_u32(&mut b, 0, RING_CONFIG_SIZE as u32);
+        put_u32(&mut b, 8, data_size);
+        put_u32(&mut b, 12, watermark);
+        self.ioctl(
+            &format!("KPEEK_IOC_RING_SETUP data_size {data_size}"),
+            IOC_RING_SETUP,
+            &mut b,
+        )
+    }
+
+    /// Detach every probe.
+    pub fn detach_all(&self) -> anyhow::Result<()> {
+        for p in 1..=PROBE_MAX {
+            self.probe_set(p, 0, None)?;
+        }
+        Ok(())
+    }
+}
+
+/// One CPU's mapped ring.
+pub struct Ring {
+    map: Mapping,
+    pub cpu: u32,
+    pub data_size: u32,
+    data_offset: usize,
+}
+
+/// One record, copied out of the ring.
+#[derive(Clone, Copy)]
+pub struct Rec {
+    pub ty: u16,
+    pub len: u16,
+    pub bytes: [u8; 128],
+}
+
+impl Rec {
+    pub fn seq(&self) -> u32 {
+        get_u32(&self.bytes, rec_hdr::SEQ)
+    }
+    pub fn cpu(&self) -> u32 {
+        get_u32(&self.bytes, rec_hdr::CPU)
+    }
+    pub fn ts(&self) -> u64 {
+        get_u64(&self.bytes, rec_hdr::TS_NS)
+    }
+}
+
+/// What the reader found wrong in the ring's framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    Ok,
+    Bad(String),
+}
+
+impl Ring {
+    pub fn map(dev: &Dev, cpu: u32, data_size: u32) -> anyhow::Result<Ring> {
+        let ps = rawsys::page_size();
+        let map = Mapping::new(
+            ps + data_size as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            Some(dev.fd()),
+            mmap_ring(cpu),
+        )
+        .map_err(|e| anyhow::anyhow!("mmap ring of CPU {cpu}: {e}"))?;
+        let r = Ring {
+            map,
+            cpu,
+            data_size,
+            data_offset: ps,
+        };
+        let h = r.header();
+        let (magic, hcpu, off, size) = (
+            get_u32(h, ring_hdr::MAGIC),
+            get_u32(h, ring_hdr::CPU),
+            get_u32(h, ring_hdr::DATA_OFFSET),
+            get_u32(h, ring_hdr::DATA_SIZE),
+        );
+        if magic != RING_MAGIC || hcpu != cpu || off as usize != ps || size != data_size {
+            anyhow::bail!(
+                "ring of CPU {cpu}: header magic {magic:#x} cpu {hcpu} data_offset {off} data_size {size}, want {RING_MAGIC:#x} {cpu} {ps} {data_size}"
+            );
+        }
+        Ok(r)
+    }
+
+    fn header(&self) -> &[u8] {
+        // SAFETY: the first page of the mapping is the header; plain fields are only read.
+        unsafe { std::slice::from_raw_parts(self.map.ptr(), RING_HEADER_SIZE) }
+    }
+
+    fn atomic(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: an 8-byte aligned u64 inside the mapping, shared with the kernel.
+        unsafe { &*(self.map.ptr().add(off) as *const AtomicU64) }
+    }
+
+    pub fn head(&self) -> u64 {
+        self.atomic(ring_hdr::HEAD).load(Ordering::Acquire)
+    }
+
+    pub fn tail(&self) -> u64 {
+        self.atomic(ring_hdr::TAIL).load(Ordering::Relaxed)
+    }
+
+    pub fn set_tail(&self, t: u64) {
+        self.atomic(ring_hdr::TAIL).store(t, Ordering::Release)
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.atomic(ring_hdr::LOST).load(Ordering::Acquire)
+    }
+
+    pub fn written(&self) -> u64 {
+        self.atomic(ring_hdr::WRITTEN).load(Ordering::Acquire)
+    }
+
+    /// Read every record between tail and head, then publish the new tail. PAD records are
+    /// consumed without being passed to `f`. Returns the framing verdict (on a bad frame the
+    /// reader stops and does not move tail past it).
+    pub fn consume(&self, mut f: impl FnMut(&Rec)) -> Framing {
+        let size = self.data_size as u64;
+        let head = self.head();
+        let mut tail = self.tail();
+        if head >= size || tail >= size || head % 8 != 0 {
+            return Framing::Bad(format!(
+                "head {head} / tail {tail} outside the ring of {size}"
+            ));
+        }
+        // SAFETY: the data area follows the header page and is data_size bytes long.
+        let data = unsafe { self.map.ptr().add(self.data_offset) };
+        while tail != head {
+            let room = (size - tail) as usize;
+            if room < 8 {
+                return Framing::Bad(format!("tail {tail}: less than 8 bytes before the end"));
+            }
+            let mut rec = Rec {
+                ty: 0,
+                len: 0,
+                bytes: [0; 128],
+            };
+            // SAFETY: 8 bytes at tail are inside the data area.
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.add(tail as usize), rec.bytes.as_mut_ptr(), 8)
+            };
+            rec.ty = get_u16(&rec.bytes, rec_hdr::TYPE);
+            rec.len = get_u16(&rec.bytes, rec_hdr::LEN);
+            let len = rec.len as usize;
+            if len < 8 || len % 8 != 0 || len > room {
+                return Framing::Bad(format!(
+                    "record at {tail}: type {} len {len} ({room} bytes to the end)",
+                    rec.ty
+                ));
+            }
+            if rec.ty == REC_PAD {
+                if len != room {
+                    return Framing::Bad(format!(
+                        "PAD at {tail} of len {len} does not end at the ring's end ({room} left)"
+                    ));
+                }
+                tail = 0;
+                continue;
+            }
+            if len < REC_HEADER_SIZE || len > rec.bytes.len() {
+                return Framing::Bad(format!("record at {tail}: type {} len {len}", rec.ty));
+            }
+            // SAFETY: len bytes at tail are inside the data area (checked above).
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.add(tail as usize), rec.bytes.as_mut_ptr(), len)
+            };
+            f(&rec);
+            tail += len as u64;
+            if tail == size {
+                tail = 0;
+            }
+        }
+        self.set_tail(tail);
+        Framing::Ok
+    }
+}
+
+/// Per-CPU sequence checker: no duplicate, no step back, gaps summed.
+#[derive(Default, Debug, Clone)]
+pub struct SeqCheck {
+    pub last: Option<u32>,
+    pub records: u64,
+    pub gaps: u64,
+    pub dups: u64,
+    pub backwards: u64,
+    pub first_bad: Option<String>,
+}
+
+impl SeqCheck {
+    pub fn see(&mut self, seq: u32) {
+        self.records += 1;
+        if let Some(last) = self.last {
+            let d = seq.wrapping_sub(last);
+            if d == 0 {
+                self.dups += 1;
+                self.first_bad
+                    .get_or_insert_with(|| format!("seq {seq} twice"));
+                return;
+            }
+            if d >= 1 << 31 {
+                self.backwards += 1;
+                self.first_bad
+                    .get_or_insert_with(|| format!("seq {seq} after {last}"));
+                return;
+            }
+            self.gaps += (d - 1) as u64;
+        }
+        self.last = Some(seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_check_counts_gaps_dups_and_reorders() {
+        let mut s = SeqCheck::default();
+        for q in [5, 6, 9, 10, 10, 8, 11, u32::MAX] {
+            s.see(q);
+        }
+        assert_eq!(s.records, 8);
+        assert_eq!(s.dups, 1);
+        assert_eq!(s.backwards, 2); // 8 after 10, and u32::MAX after 11 (a step back of 12)
+        assert_eq!(s.gaps, 2); // 7 and 8 missing between 6 and 9
+        let mut w = SeqCheck::default();
+        for q in [u32::MAX - 1, u32::MAX, 0, 2] {
+            w.see(q);
+        }
+        assert_eq!((w.gaps, w.dups, w.backwards), (1, 0, 0), "wraps around");
+    }
+}
