@@ -2,8 +2,10 @@
 //!
 //! `kpeek sym [--kallsyms FILE] [--json] QUERY...` answers queries in input order, and three
 //! subcommands work on the whole table: `symbolize` (text from stdin), `search`, `stats`.
-//! Queries and subcommands share one level: a query spelled like a subcommand (`stats`,
-//! `search`, `symbolize`, `help`) must follow `--` (`kpeek sym -- stats`) or come from stdin.
+//! Queries and subcommands share one level (clap: positional arguments beside subcommands, so
+//! `kpeek sym QUERY...` stays exactly as specified): a *first* query spelled like a subcommand
+//! (`stats`, `search`, `symbolize`, `help`) must follow `--` (`kpeek sym -- stats`) or come from
+//! stdin; after a first query every word is a query.
 
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
