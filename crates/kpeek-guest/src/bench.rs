@@ -1,0 +1,762 @@
+//! `bench`: what one snapshot of the same counters costs through each channel, and kpeek's
+//! event ring against a perf tracepoint ring on the same workload.
+//!
+//! The counter set is created through configfs (so configfs can show it too): a group of 16
+//! counters, measured while it is the only bench group, then a group of 1,000. A snapshot is
+//! "the values of every counter of the set, checked against what was written": procfs reads
+//! /proc/kpeek; sysfs and configfs open, read and close one file per counter, as `cat` would;
+//! read() reads /dev/kpeek's binary snapshot; ioctl pages through KPEEK_IOC_GET_COUNTERS; mmap
+//! copies the mapping under its seqcount (no system call); netlink dumps KPEEK_CMD_GET_COUNTERS.
+//! debugfs has no per-counter values (only `stats`), so its row reads that file and is marked.
+//! Latencies are per snapshot: median and p99 of many, and the ratio of the median to the
+//! fastest channel's.
+//!
+//! The ring part runs the same loopback UDP flood on every CPU twice, for the same time and with
+//! the same data area per CPU: once with kpeek's netif_receive_skb probe (filter dev=lo) writing
+//! into its rings, once with perf_event_open on net:netif_receive_skb (filter name=="lo"), each
+//! drained by one reader thread per CPU; it reports records/s, lost records and the workload's
+//! own datagram rate.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::time::{Duration, Instant};
+
+use kpeek_client::SysRoot;
+use kpeek_client::configfs::Configfs;
+
+use crate::fuzz_netlink::{GenlSock, Msg, resolve_family};
+use crate::load::Load;
+use crate::perfring::{self, PerfCount, PerfRing};
+use crate::rawring::{Dev, Framing, Ring, SeqCheck};
+use crate::rawsys::{self, Mapping};
+use crate::report::Report;
+use crate::uapi::{self, *};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Counter set sizes to measure (each a configfs group, created and removed by the bench).
+    #[arg(long, value_delimiter = ',', default_value = "16,1000")]
+    sizes: Vec<usize>,
+    /// Time budget per channel and size, in milliseconds.
+    #[arg(long, default_value_t = 400)]
+    budget_ms: u64,
+    /// Seconds of load for each of the two ring runs (0: skip the ring comparison).
+    #[arg(long, default_value_t = 3)]
+    ring_seconds: u64,
+    /// Ring data bytes per CPU, for kpeek and perf alike.
+    #[arg(long, default_value_t = 1 << 18)]
+    ring_size: u32,
+    /// Fail unless mmap's median is at least this many times faster than procfs's (for the
+    /// largest set).
+    #[arg(long)]
+    min_mmap_vs_procfs: Option<f64>,
+}
+
+/// One channel's way of reading the set.
+trait Channel {
+    fn name(&self) -> &'static str;
+    /// Fill `out` with the set's values, in counter-name order.
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()>;
+    /// A note for the table (e.g. "no per-counter values").
+    fn note(&self) -> &'static str {
+        ""
+    }
+    /// Whether `snap` yields the set's values (checked against what was written).
+    fn has_values(&self) -> bool {
+        true
+    }
+}
+
+fn parse_dec(b: &[u8]) -> Option<u64> {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(v)
+}
+
+/// Read a whole file from offset 0 into `buf` (kept between calls).
+fn pread_all(f: &File, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    let mut off = 0;
+    loop {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 << 10);
+        }
+        let len = buf.len();
+        let cap = buf.capacity();
+        buf.resize(cap, 0);
+        let n = f.read_at(&mut buf[len..], off)?;
+        buf.truncate(len + n);
+        if n == 0 {
+            return Ok(());
+        }
+        off += n as u64;
+    }
+}
+
+struct Procfs {
+    f: File,
+    buf: Vec<u8>,
+    prefix: Vec<u8>,
+}
+
+impl Channel for Procfs {
+    fn name(&self) -> &'static str {
+        "procfs"
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        pread_all(&self.f, &mut self.buf)?;
+        for line in self.buf.split(|&c| c == b'\n') {
+            if line.starts_with(&self.prefix) {
+                let v = line.rsplit(|&c| c == b' ').next().unwrap_or_default();
+                out.push(parse_dec(v).ok_or_else(|| anyhow::anyhow!("procfs line {line:?}"))?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One file per counter, opened, read and closed each time (sysfs, configfs).
+struct PerFile {
+    name: &'static str,
+    paths: Vec<std::path::PathBuf>,
+    buf: Vec<u8>,
+}
+
+impl Channel for PerFile {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        for p in &self.paths {
+            self.buf.clear();
+            File::open(p)
+                .and_then(|mut f| f.read_to_end(&mut self.buf))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            out.push(
+                parse_dec(&self.buf)
+                    .ok_or_else(|| anyhow::anyhow!("{}: {:?}", p.display(), self.buf))?,
+            );
+        }
+        Ok(())
+    }
+}
+
+struct Debugfs {
+    f: File,
+    buf: Vec<u8>,
+}
+
+impl Channel for Debugfs {
+    fn name(&self) -> &'static str {
+        "debugfs"
+    }
+    fn snap(&mut self, _out: &mut Vec<u64>) -> anyhow::Result<()> {
+        pread_all(&self.f, &mut self.buf)?;
+        anyhow::ensure!(
+            self.buf.starts_with(b"groups "),
+            "debugfs stats: unexpected content"
+        );
+        Ok(())
+    }
+    fn note(&self) -> &'static str {
+        Self::NOTE
+    }
+    fn has_values(&self) -> bool {
+        false
+    }
+}
+
+/// The set's records in a buffer of kpeek_counter_rec: values of those in `group`, in order.
+fn recs_values(recs: &[u8], group: &str, out: &mut Vec<u64>) {
+    let g = group.as_bytes();
+    for r in recs.chunks_exact(COUNTER_REC_SIZE) {
+        let name = &r[rec::GROUP..rec::GROUP + NAME_LEN];
+        if name.starts_with(g) && name[g.len()] == 0 {
+            out.push(get_u64(r, rec::VALUE));
+        }
+    }
+}
+
+struct ReadDev {
+    f: File,
+    buf: Vec<u8>,
+    group: String,
+}
+
+impl Channel for ReadDev {
+    fn name(&self) -> &'static str {
+        "read()"
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        pread_all(&self.f, &mut self.buf)?;
+        anyhow::ensure!(
+            self.buf.len() >= SNAP_HEADER_SIZE && get_u32(&self.buf, 0) == 0x4b50_534e,
+            "/dev/kpeek read: no snapshot header"
+        );
+        let count = get_u32(&self.buf, 12) as usize;
+        let body = &self.buf[SNAP_HEADER_SIZE..];
+        anyhow::ensure!(
+            body.len() == count * COUNTER_REC_SIZE,
+            "/dev/kpeek read: short snapshot"
+        );
+        recs_values(body, &self.group, out);
+        Ok(())
+    }
+}
+
+struct Ioctl {
+    dev: Dev,
+    recs: Vec<u8>,
+    group: String,
+}
+
+impl Channel for Ioctl {
+    fn name(&self) -> &'static str {
+        "ioctl"
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        let cap = self.recs.len() / COUNTER_REC_SIZE;
+        let mut start = 0u32;
+        let gen0 = loop {
+            let mut b = [0u8; COUNTERS_GET_SIZE];
+            put_u32(&mut b, counters_get::SIZE, COUNTERS_GET_SIZE as u32);
+            put_u64(&mut b, counters_get::RECS, self.recs.as_mut_ptr() as u64);
+            put_u32(&mut b, counters_get::CAPACITY, cap as u32);
+            put_u32(&mut b, counters_get::START, start);
+            // SAFETY: b is the struct, recs holds `cap` records.
+            unsafe { rawsys::ioctl(self.dev.fd(), IOC_GET_COUNTERS, b.as_mut_ptr() as u64) }
+                .map_err(|e| anyhow::anyhow!("KPEEK_IOC_GET_COUNTERS: errno {e}"))?;
+            let count = get_u32(&b, counters_get::COUNT) as usize;
+            let total = get_u32(&b, counters_get::TOTAL);
+            recs_values(&self.recs[..count * COUNTER_REC_SIZE], &self.group, out);
+            start += count as u32;
+            if count == 0 || start >= total {
+                break get_u64(&b, counters_get::GENERATION);
+            }
+        };
+        std::hint::black_box(gen0);
+        Ok(())
+    }
+}
+
+struct Mmap {
+    _dev: Dev,
+    map: Mapping,
+    copy: Vec<u8>,
+    group: String,
+}
+
+impl Mmap {
+    fn seq(&self) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: the seq word of the mapped header, aligned.
+        unsafe { &*(self.map.ptr().add(mmap_hdr::SEQ) as *const std::sync::atomic::AtomicU32) }
+    }
+}
+
+impl Channel for Mmap {
+    fn name(&self) -> &'static str {
+        "mmap"
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        let max = (self.map.len() - MMAP_HEADER_SIZE) / MMAP_SLOT_SIZE;
+        for _ in 0..10_000 {
+            let s = self.seq().load(Ordering::Acquire);
+            if s & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            // SAFETY: the header is mapped; count is read inside the seqcount section.
+            let count = (unsafe {
+                std::ptr::read_volatile(self.map.ptr().add(mmap_hdr::COUNT) as *const u32)
+            } as usize)
+                .min(max);
+            let n = MMAP_HEADER_SIZE + count * MMAP_SLOT_SIZE;
+            self.copy.resize(n, 0);
+            // SAFETY: n bytes are inside the mapping; a torn copy is detected by seq below.
+            unsafe { std::ptr::copy_nonoverlapping(self.map.ptr(), self.copy.as_mut_ptr(), n) };
+            fence(Ordering::Acquire);
+            if self.seq().load(Ordering::Relaxed) != s {
+                continue;
+            }
+            let g = self.group.as_bytes();
+            for slot in self.copy[MMAP_HEADER_SIZE..].chunks_exact(MMAP_SLOT_SIZE) {
+                // slot: id, value, group[32], counter[32]
+                let name = &slot[16..16 + NAME_LEN];
+                if name.starts_with(g) && name[g.len()] == 0 {
+                    out.push(get_u64(slot, 8));
+                }
+            }
+            return Ok(());
+        }
+        anyhow::bail!("counter mapping: no stable seqcount in 10000 tries")
+    }
+    fn note(&self) -> &'static str {
+        "no system call; values as of the last refresh"
+    }
+}
+
+struct Netlink {
+    sock: GenlSock,
+    family: u16,
+    group: String,
+    seq: u32,
+}
+
+impl Channel for Netlink {
+    fn name(&self) -> &'static str {
+        "netlink"
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        self.seq += 1;
+        let msg = Msg::new(
+            self.family,
+            1 | 0x300,
+            self.seq,
+            CMD_GET_COUNTERS,
+            GENL_VERSION,
+        )
+        .finish();
+        let replies = self.sock.request(&msg)?;
+        for r in &replies {
+            if let Some(e) = r.error.filter(|&e| e != 0) {
+                anyhow::bail!("netlink dump: errno {e}");
+            }
+            let group = r.attrs.iter().find(|(t, _)| *t == A_GROUP);
+            if group
+                .is_some_and(|(_, v)| v.strip_suffix(b"\0").unwrap_or(v) == self.group.as_bytes())
+                && let Some((_, v)) = r.attrs.iter().find(|(t, v)| *t == A_VALUE && v.len() == 8)
+            {
+                out.push(get_u64(v, 0));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Median and p99 of the per-snapshot times, in nanoseconds, and how many were taken.
+fn measure(
+    ch: &mut dyn Channel,
+    budget: Duration,
+    want: &[u64],
+) -> anyhow::Result<(f64, f64, usize)> {
+    let mut out = Vec::with_capacity(want.len());
+    ch.snap(&mut out)?;
+    if ch.has_values() && out != want {
+        anyhow::bail!(
+            "{}: read {} values, {} differ from what was written",
+            ch.name(),
+            out.len(),
+            out.iter().zip(want).filter(|(a, b)| a != b).count() + out.len().abs_diff(want.len())
+        );
+    }
+    for _ in 0..5 {
+        out.clear();
+        ch.snap(&mut out)?;
+    }
+    let mut t = Vec::new();
+    let start = Instant::now();
+    while (start.elapsed() < budget || t.len() < 30) && t.len() < 20_000 {
+        out.clear();
+        let t0 = Instant::now();
+        ch.snap(&mut out)?;
+        t.push(t0.elapsed().as_nanos() as f64);
+        std::hint::black_box(&out);
+    }
+    t.sort_by(f64::total_cmp);
+    let pct = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
+    Ok((pct(0.5), pct(0.99), t.len()))
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// The channels, opened for `group`.
+fn open_channels(
+    root: &SysRoot,
+    group: &str,
+    names: &[String],
+) -> anyhow::Result<Vec<Box<dyn Channel>>> {
+    let mut v: Vec<Box<dyn Channel>> = Vec::new();
+    v.push(Box::new(Procfs {
+        f: File::open(root.path(kpeek_abi::PROC_PATH))?,
+        buf: Vec::new(),
+        prefix: format!("{group} ").into_bytes(),
+    }));
+    let sys = root.path(kpeek_abi::SYSFS_DIR).join(group);
+    v.push(Box::new(PerFile {
+        name: "sysfs",
+        paths: names.iter().map(|c| sys.join(c)).collect(),
+        buf: Vec::new(),
+    }));
+    let cfs = root
+        .path(kpeek_abi::CONFIGFS_DIR)
+        .join("groups")
+        .join(group);
+    v.push(Box::new(PerFile {
+        name: "configfs",
+        paths: names.iter().map(|c| cfs.join(c).join("value")).collect(),
+        buf: Vec::new(),
+    }));
+    v.push(Box::new(Debugfs {
+        f: File::open(root.path(kpeek_abi::DEBUGFS_DIR).join("stats"))?,
+        buf: Vec::new(),
+    }));
+    v.push(Box::new(ReadDev {
+        f: File::open(root.path(uapi::DEV_PATH))?,
+        buf: Vec::new(),
+        group: group.to_owned(),
+    }));
+    let dev = Dev::open()?;
+    let info = dev.info()?;
+    v.push(Box::new(Ioctl {
+        dev,
+        recs: vec![0u8; (info.counters as usize + 64) * COUNTER_REC_SIZE],
+        group: group.to_owned(),
+    }));
+    let dev = Dev::open()?;
+    let map = Mapping::new(
+        info.mmap_counters_size as usize,
+        libc::PROT_READ,
+        libc::MAP_SHARED,
+        Some(dev.fd()),
+        MMAP_COUNTERS,
+    )
+    .map_err(|e| anyhow::anyhow!("mmap counters ({} bytes): {e}", info.mmap_counters_size))?;
+    // Values written just before: make the mapping current once (not timed).
+    // SAFETY: no argument.
+    unsafe { rawsys::ioctl(dev.fd(), IOC_MMAP_SYNC, 0) }
+        .map_err(|e| anyhow::anyhow!("KPEEK_IOC_MMAP_SYNC: errno {e}"))?;
+    v.push(Box::new(Mmap {
+        _dev: dev,
+        map,
+        copy: Vec::new(),
+        group: group.to_owned(),
+    }));
+    let mut sock = GenlSock::open()?;
+    let family = resolve_family(&mut sock)?;
+    v.push(Box::new(Netlink {
+        sock,
+        family,
+        group: group.to_owned(),
+        seq: 1000,
+    }));
+    Ok(v)
+}
+
+/// Create `group` with `n` counters (values 1000 + 7 i), returning names and values.
+fn create_set(cfs: &Configfs, group: &str, n: usize) -> anyhow::Result<(Vec<String>, Vec<u64>)> {
+    let _ = cfs.delete_group(group);
+    cfs.create_group(group, Some("kpeek-guest bench counter set"))?;
+    let mut names = Vec::new();
+    let mut vals = Vec::new();
+    for i in 0..n {
+        let c = format!("c{i:04}");
+        cfs.create_counter(group, &c, None)?;
+        let v = 1000 + 7 * i as u64;
+        cfs.set_value(group, &c, v)?;
+        names.push(c);
+        vals.push(v);
+    }
+    Ok((names, vals))
+}
+
+/// Delete a bench group with all its counters.
+fn delete_set(cfs: &Configfs, group: &str, names: &[String]) {
+    for c in names {
+        let _ = cfs.delete_counter(group, c);
+    }
+    let _ = cfs.delete_group(group);
+}
+
+struct Row {
+    size: usize,
+    channel: &'static str,
+    median: f64,
+    p99: f64,
+    n: usize,
+    note: &'static str,
+}
+
+/// Ring throughput of one tracer: (records, lost, seconds, datagrams).
+struct RingRun {
+    records: u64,
+    lost: u64,
+    secs: f64,
+    packets: u64,
+}
+
+fn run_kpeek_ring(a: &Args, cpus: usize) -> anyhow::Result<RingRun> {
+    let dev = Dev::open()?;
+    let ncpu = dev.info()?.nr_cpus;
+    dev.detach_all()?;
+    dev.ring_setup(a.ring_size, 0)?;
+    let rings: Vec<Ring> = (0..ncpu)
+        .map(|c| Ring::map(&dev, c, a.ring_size))
+        .collect::<anyhow::Result<_>>()?;
+    let lost0: u64 = rings.iter().map(|r| r.lost()).sum();
+    let stop = AtomicBool::new(false);
+    let mut outcome: anyhow::Result<(u64, f64)> = Ok((0, 0.0));
+    let counts: Vec<u64> = std::thread::scope(|s| {
+        let hs: Vec<_> = rings
+            .iter()
+            .map(|ring| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut seq = SeqCheck::default();
+                    loop {
+                        let last = stop.load(Ordering::Acquire);
+                        if let Framing::Bad(_) = ring.consume(|r| seq.see(r.seq())) {
+                            break;
+                        }
+                        if last {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    seq.records
+                })
+            })
+            .collect();
+        outcome = (|| {
+            dev.probe_set(
+                PROBE_NETIF_RECEIVE_SKB,
+                PROBE_F_ENABLE | PROBE_F_RING,
+                Some("lo"),
+            )?;
+            let load = Load::start(cpus, 1, 0)?;
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(a.ring_seconds));
+            let (packets, _) = load.stop();
+            let secs = t0.elapsed().as_secs_f64();
+            dev.detach_all()?;
+            Ok((packets, secs))
+        })();
+        if outcome.is_err() {
+            let _ = dev.detach_all();
+        }
+        stop.store(true, Ordering::Release);
+        hs.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    let (packets, secs) = outcome?;
+    let lost = rings.iter().map(|r| r.lost()).sum::<u64>() - lost0;
+    drop(rings);
+    // Free the rings again (nothing is mapped now).
+    let _ = dev.ring_setup(0, 0);
+    Ok(RingRun {
+        records: counts.iter().sum(),
+        lost,
+        secs,
+        packets,
+    })
+}
+
+fn run_perf_ring(a: &Args, cpus: usize) -> anyhow::Result<RingRun> {
+    let id = perfring::tracepoint_id("net", "netif_receive_skb")?;
+    let rings: Vec<PerfRing> = (0..cpus as u32)
+        .map(|c| PerfRing::open(id, c, a.ring_size as usize, Some("name == \"lo\"")))
+        .collect::<anyhow::Result<_>>()?;
+    let stop = AtomicBool::new(false);
+    let mut outcome: anyhow::Result<(u64, f64)> = Ok((0, 0.0));
+    let counts: Vec<PerfCount> = std::thread::scope(|s| {
+        let hs: Vec<_> = rings
+            .iter()
+            .map(|ring| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut c = PerfCount::default();
+                    loop {
+                        let last = stop.load(Ordering::Acquire);
+                        ring.consume(&mut c);
+                        if last {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    c
+                })
+            })
+            .collect();
+        outcome = (|| {
+            for r in &rings {
+                r.enable()?;
+            }
+            let load = Load::start(cpus, 1, 0)?;
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(a.ring_seconds));
+            let (packets, _) = load.stop();
+            let secs = t0.elapsed().as_secs_f64();
+            for r in &rings {
+                r.disable();
+            }
+            Ok((packets, secs))
+        })();
+        for r in &rings {
+            r.disable();
+        }
+        stop.store(true, Ordering::Release);
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let (packets, secs) = outcome?;
+    Ok(RingRun {
+        records: counts.iter().map(|c| c.samples).sum(),
+        lost: counts.iter().map(|c| c.lost).sum(),
+        secs,
+        packets,
+    })
+}
+
+pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
+    let cfs = Configfs::new(root);
+    let budget = Duration::from_millis(a.budget_ms);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failures = Vec::new();
+    for &n in &a.sizes {
+        let group = format!("bench{n}");
+        let (names, vals) = create_set(&cfs, &group, n)?;
+        let res = (|| -> anyhow::Result<()> {
+            for mut ch in open_channels(root, &group, &names)? {
+                match measure(ch.as_mut(), budget, &vals) {
+                    Ok((median, p99, k)) => rows.push(Row {
+                        size: n,
+                        channel: ch.name(),
+                        median,
+                        p99,
+                        n: k,
+                        note: ch.note(),
+                    }),
+                    Err(e) => failures.push(format!("{n} counters, {}: {e:#}", ch.name())),
+                }
+            }
+            Ok(())
+        })();
+        delete_set(&cfs, &group, &names);
+        res?;
+    }
+
+    println!("\nbench: one snapshot of the same counter set through each channel (guest, TCG)");
+    println!(
+        "{:>8}  {:<9} {:>10} {:>10} {:>9} {:>7}  note",
+        "counters", "channel", "median", "p99", "x fastest", "samples"
+    );
+    for &n in &a.sizes {
+        let fastest = rows
+            .iter()
+            .filter(|x| x.size == n && x.note != Debugfs::NOTE)
+            .map(|x| x.median)
+            .fold(f64::INFINITY, f64::min);
+        for x in rows.iter().filter(|x| x.size == n) {
+            println!(
+                "{:>8}  {:<9} {:>10} {:>10} {:>9.1} {:>7}  {}",
+                x.size,
+                x.channel,
+                fmt_ns(x.median),
+                fmt_ns(x.p99),
+                x.median / fastest,
+                x.n,
+                x.note
+            );
+        }
+    }
+    r.check(
+        "bench: every channel returned the written values of every set",
+        failures.is_empty(),
+        || failures.join("; "),
+    );
+    let largest = a.sizes.iter().copied().max().unwrap_or(0);
+    let med = |ch: &str| {
+        rows.iter()
+            .find(|x| x.size == largest && x.channel == ch)
+            .map(|x| x.median)
+    };
+    if let (Some(p), Some(m)) = (med("procfs"), med("mmap")) {
+        let ratio = p / m;
+        println!("bench: {largest} counters: mmap snapshot {ratio:.0}x faster than procfs");
+        if let Some(min) = a.min_mmap_vs_procfs {
+            r.check(
+                &format!("bench: {largest} counters: mmap {ratio:.0}x faster than procfs (want >= {min}x)"),
+                ratio >= min,
+                || format!("procfs {} vs mmap {}", fmt_ns(p), fmt_ns(m)),
+            );
+        }
+    } else if a.min_mmap_vs_procfs.is_some() {
+        r.fail("bench: mmap vs procfs", "no procfs or mmap measurement");
+    }
+
+    if a.ring_seconds > 0 {
+        let cpus = rawsys::online_cpus();
+        let k = run_kpeek_ring(&a, cpus);
+        let p = run_perf_ring(&a, cpus);
+        println!(
+            "\nbench: event rings, loopback UDP flood on {cpus} CPUs, {} s each, {} KiB per CPU",
+            a.ring_seconds,
+            a.ring_size / 1024
+        );
+        println!(
+            "{:<28} {:>12} {:>10} {:>8} {:>14}",
+            "tracer", "records/s", "lost", "lost %", "datagrams/s"
+        );
+        let mut rates = Vec::new();
+        for (name, run) in [
+            ("kpeek ring (probe, dev=lo)", &k),
+            ("perf tracepoint ring", &p),
+        ] {
+            match run {
+                Ok(x) => {
+                    let rate = x.records as f64 / x.secs;
+                    rates.push(rate);
+                    println!(
+                        "{:<28} {:>12.0} {:>10} {:>7.2}% {:>14.0}",
+                        name,
+                        rate,
+                        x.lost,
+                        100.0 * x.lost as f64 / (x.records + x.lost).max(1) as f64,
+                        x.packets as f64 / x.secs
+                    );
+                }
+                Err(e) => println!("{name:<28} failed: {e:#}"),
+            }
+        }
+        r.check(
+            "bench: kpeek ring and perf ring both ran on the same workload",
+            k.is_ok() && p.is_ok(),
+            || {
+                format!(
+                    "kpeek: {}; perf: {}",
+                    k.as_ref().err().map_or("ok".into(), |e| format!("{e:#}")),
+                    p.as_ref().err().map_or("ok".into(), |e| format!("{e:#}"))
+                )
+            },
+        );
+        if let [kr, pr] = rates[..] {
+            println!(
+                "bench: kpeek ring / perf ring records per second: {:.2}",
+                kr / pr.max(1.0)
+            );
+        }
+    }
+    Ok(())
+}
+
+impl Debugfs {
+    const NOTE: &'static str = "stats file only: debugfs has no per-counter values";
+}
