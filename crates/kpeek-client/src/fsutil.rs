@@ -38,6 +38,9 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<Entry>> {
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
+    // A directory read while siblings are removed may return an entry twice (kernfs resumes a
+    // getdents() from a hash position); one name is one object.
+    out.dedup_by(|a, b| a.name == b.name);
     Ok(out)
 }
 
