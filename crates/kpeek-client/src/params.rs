@@ -1,4 +1,4 @@
-//! `/sys/module/kpeek/parameters` (kmod/kpeek_main.c's module_param()s): the caps
+//! `/sys/module/kpeek/parameters` (kmod/kpeek_params.c): the caps
 //! `max_groups` and `max_counters` (read-only once loaded) and debugging knobs such as
 //! `fail_init_step`.
 
