@@ -1,0 +1,303 @@
+//! The ABI version 2 rows of the C-vs-Rust table ([`crate::check::items`]): every constant of the
+//! char device, ioctl, mmap, ring and netlink parts of `kpeek.h`, and the size and the offset of
+//! every field of every struct.
+
+use std::mem::offset_of;
+
+use crate::check::{Item, Value};
+use crate::{dev, genl, mmap};
+
+macro_rules! int {
+    ($c:literal, $v:expr) => {
+        Item {
+            c_expr: $c,
+            rust: Value::Int($v as u64),
+        }
+    };
+}
+
+macro_rules! size {
+    ($c:ident, $r:ty) => {
+        Item {
+            c_expr: concat!("sizeof(struct ", stringify!($c), ")"),
+            rust: Value::Int(size_of::<$r>() as u64),
+        }
+    };
+}
+
+macro_rules! off {
+    ($c:ident, $cf:ident, $r:ty, $rf:ident) => {
+        Item {
+            c_expr: concat!(
+                "offsetof(struct ",
+                stringify!($c),
+                ", ",
+                stringify!($cf),
+                ")"
+            ),
+            rust: Value::Int(offset_of!($r, $rf) as u64),
+        }
+    };
+}
+
+/// Constants, ioctl numbers, netlink enums, then layouts.
+pub(crate) const ITEMS: &[Item] = &[
+    Item {
+        c_expr: "KPEEK_DEV_PATH",
+        rust: Value::Str(dev::DEV_PATH),
+    },
+    Item {
+        c_expr: "KPEEK_DEV_NAME",
+        rust: Value::Str(dev::DEV_NAME),
+    },
+    int!("KPEEK_SNAP_MAGIC", dev::SNAP_MAGIC),
+    int!("KPEEK_IOC_MAGIC", dev::IOC_MAGIC),
+    int!("KPEEK_TARGET_ALL", dev::TARGET_ALL),
+    int!("KPEEK_TARGET_GROUP", dev::TARGET_GROUP),
+    int!("KPEEK_TARGET_COUNTER", dev::TARGET_COUNTER),
+    int!(
+        "KPEEK_PROBE_NETIF_RECEIVE_SKB",
+        dev::PROBE_NETIF_RECEIVE_SKB
+    ),
+    int!("KPEEK_PROBE_SCHED_SWITCH", dev::PROBE_SCHED_SWITCH),
+    int!("KPEEK_PROBE_BLOCK_RQ_ISSUE", dev::PROBE_BLOCK_RQ_ISSUE),
+    int!("KPEEK_PROBE_MAX", dev::PROBE_MAX),
+    int!("KPEEK_RING_MAX_SIZE", dev::RING_MAX_SIZE),
+    int!("KPEEK_PROBE_F_ENABLE", dev::PROBE_F_ENABLE),
+    int!("KPEEK_PROBE_F_RING", dev::PROBE_F_RING),
+    int!("KPEEK_FILTER_DEV", dev::FILTER_DEV),
+    int!("KPEEK_FILTER_PID", dev::FILTER_PID),
+    int!("KPEEK_FILTER_MINLEN", dev::FILTER_MINLEN),
+    int!("KPEEK_IOC_INFO", dev::IOC_INFO),
+    int!("KPEEK_IOC_GET_COUNTER", dev::IOC_GET_COUNTER),
+    int!("KPEEK_IOC_GET_COUNTERS", dev::IOC_GET_COUNTERS),
+    int!("KPEEK_IOC_RESET", dev::IOC_RESET),
+    int!("KPEEK_IOC_CREATE", dev::IOC_CREATE),
+    int!("KPEEK_IOC_DESTROY", dev::IOC_DESTROY),
+    int!("KPEEK_IOC_PROBE_SET", dev::IOC_PROBE_SET),
+    int!("KPEEK_IOC_PROBE_GET", dev::IOC_PROBE_GET),
+    int!("KPEEK_IOC_RING_SETUP", dev::IOC_RING_SETUP),
+    int!("KPEEK_IOC_MMAP_SYNC", dev::IOC_MMAP_SYNC),
+    int!("KPEEK_MMAP_COUNTERS", mmap::MMAP_COUNTERS),
+    int!("KPEEK_MMAP_RING(0)", mmap::mmap_ring(0)),
+    int!("KPEEK_MMAP_RING(1)", mmap::mmap_ring(1)),
+    int!("KPEEK_MMAP_RING(4095)", mmap::mmap_ring(4095)),
+    int!("KPEEK_MMAP_MAGIC", mmap::MMAP_MAGIC),
+    int!("KPEEK_RING_MAGIC", mmap::RING_MAGIC),
+    int!("KPEEK_REC_PAD", mmap::REC_PAD),
+    int!("KPEEK_REC_NETIF_RECEIVE_SKB", mmap::REC_NETIF_RECEIVE_SKB),
+    int!("KPEEK_REC_SCHED_SWITCH", mmap::REC_SCHED_SWITCH),
+    int!("KPEEK_REC_BLOCK_RQ_ISSUE", mmap::REC_BLOCK_RQ_ISSUE),
+    int!("KPEEK_REC_ALIGN", mmap::REC_ALIGN),
+    Item {
+        c_expr: "KPEEK_GENL_NAME",
+        rust: Value::Str(genl::GENL_NAME),
+    },
+    int!("KPEEK_GENL_VERSION", genl::GENL_VERSION),
+    Item {
+        c_expr: "KPEEK_GENL_MCGRP_EVENTS",
+        rust: Value::Str(genl::GENL_MCGRP_EVENTS),
+    },
+    int!("KPEEK_CMD_UNSPEC", genl::cmd::UNSPEC),
+    int!("KPEEK_CMD_GET_INFO", genl::cmd::GET_INFO),
+    int!("KPEEK_CMD_GET_COUNTER", genl::cmd::GET_COUNTER),
+    int!("KPEEK_CMD_GET_COUNTERS", genl::cmd::GET_COUNTERS),
+    int!("KPEEK_CMD_RESET", genl::cmd::RESET),
+    int!("KPEEK_CMD_CREATE", genl::cmd::CREATE),
+    int!("KPEEK_CMD_DESTROY", genl::cmd::DESTROY),
+    int!("KPEEK_CMD_SET_THRESHOLD", genl::cmd::SET_THRESHOLD),
+    int!("KPEEK_CMD_PROBE_SET", genl::cmd::PROBE_SET),
+    int!("KPEEK_CMD_EVENT", genl::cmd::EVENT),
+    int!("KPEEK_CMD_MAX", genl::cmd::MAX),
+    int!("KPEEK_A_UNSPEC", genl::attr::UNSPEC),
+    int!("KPEEK_A_PAD", genl::attr::PAD),
+    int!("KPEEK_A_ABI_VERSION", genl::attr::ABI_VERSION),
+    int!("KPEEK_A_GROUPS", genl::attr::GROUPS),
+    int!("KPEEK_A_COUNTERS", genl::attr::COUNTERS),
+    int!("KPEEK_A_GENERATION", genl::attr::GENERATION),
+    int!("KPEEK_A_TARGET", genl::attr::TARGET),
+    int!("KPEEK_A_ID", genl::attr::ID),
+    int!("KPEEK_A_GROUP_ID", genl::attr::GROUP_ID),
+    int!("KPEEK_A_GROUP", genl::attr::GROUP),
+    int!("KPEEK_A_COUNTER", genl::attr::COUNTER),
+    int!("KPEEK_A_VALUE", genl::attr::VALUE),
+    int!("KPEEK_A_THRESHOLD", genl::attr::THRESHOLD),
+    int!("KPEEK_A_EVENT", genl::attr::EVENT),
+    int!("KPEEK_A_PROBE", genl::attr::PROBE),
+    int!("KPEEK_A_PROBE_FLAGS", genl::attr::PROBE_FLAGS),
+    int!("KPEEK_A_FILTER_DEV", genl::attr::FILTER_DEV),
+    int!("KPEEK_A_FILTER_PID", genl::attr::FILTER_PID),
+    int!("KPEEK_A_FILTER_MINLEN", genl::attr::FILTER_MINLEN),
+    int!("KPEEK_A_MAX", genl::attr::MAX),
+    int!("KPEEK_EVENT_UNSPEC", genl::event::UNSPEC),
+    int!("KPEEK_EVENT_GROUP_CREATED", genl::event::GROUP_CREATED),
+    int!("KPEEK_EVENT_GROUP_REMOVED", genl::event::GROUP_REMOVED),
+    int!("KPEEK_EVENT_COUNTER_CREATED", genl::event::COUNTER_CREATED),
+    int!("KPEEK_EVENT_COUNTER_REMOVED", genl::event::COUNTER_REMOVED),
+    int!("KPEEK_EVENT_THRESHOLD", genl::event::THRESHOLD),
+    size!(kpeek_snap_header, dev::SnapHeader),
+    off!(kpeek_snap_header, magic, dev::SnapHeader, magic),
+    off!(kpeek_snap_header, abi_version, dev::SnapHeader, abi_version),
+    off!(kpeek_snap_header, header_size, dev::SnapHeader, header_size),
+    off!(kpeek_snap_header, record_size, dev::SnapHeader, record_size),
+    off!(kpeek_snap_header, count, dev::SnapHeader, count),
+    off!(kpeek_snap_header, generation, dev::SnapHeader, generation),
+    size!(kpeek_counter_rec, dev::CounterRec),
+    off!(kpeek_counter_rec, id, dev::CounterRec, id),
+    off!(kpeek_counter_rec, group_id, dev::CounterRec, group_id),
+    off!(kpeek_counter_rec, value, dev::CounterRec, value),
+    off!(kpeek_counter_rec, group, dev::CounterRec, group),
+    off!(kpeek_counter_rec, counter, dev::CounterRec, counter),
+    size!(kpeek_info, dev::Info),
+    off!(kpeek_info, size, dev::Info, size),
+    off!(kpeek_info, abi_version, dev::Info, abi_version),
+    off!(kpeek_info, nr_cpus, dev::Info, nr_cpus),
+    off!(kpeek_info, max_groups, dev::Info, max_groups),
+    off!(kpeek_info, max_counters, dev::Info, max_counters),
+    off!(kpeek_info, groups, dev::Info, groups),
+    off!(kpeek_info, counters, dev::Info, counters),
+    off!(
+        kpeek_info,
+        mmap_counters_size,
+        dev::Info,
+        mmap_counters_size
+    ),
+    off!(kpeek_info, generation, dev::Info, generation),
+    off!(kpeek_info, ring_data_size, dev::Info, ring_data_size),
+    off!(kpeek_info, reserved, dev::Info, reserved),
+    size!(kpeek_counter_get, dev::CounterGet),
+    off!(kpeek_counter_get, size, dev::CounterGet, size),
+    off!(kpeek_counter_get, flags, dev::CounterGet, flags),
+    off!(kpeek_counter_get, id, dev::CounterGet, id),
+    off!(kpeek_counter_get, rec, dev::CounterGet, rec),
+    size!(kpeek_counters_get, dev::CountersGet),
+    off!(kpeek_counters_get, size, dev::CountersGet, size),
+    off!(kpeek_counters_get, flags, dev::CountersGet, flags),
+    off!(kpeek_counters_get, recs, dev::CountersGet, recs),
+    off!(kpeek_counters_get, capacity, dev::CountersGet, capacity),
+    off!(kpeek_counters_get, count, dev::CountersGet, count),
+    off!(kpeek_counters_get, start, dev::CountersGet, start),
+    off!(kpeek_counters_get, total, dev::CountersGet, total),
+    off!(kpeek_counters_get, generation, dev::CountersGet, generation),
+    size!(kpeek_reset, dev::Reset),
+    off!(kpeek_reset, size, dev::Reset, size),
+    off!(kpeek_reset, target, dev::Reset, target),
+    off!(kpeek_reset, id, dev::Reset, id),
+    size!(kpeek_create, dev::Create),
+    off!(kpeek_create, size, dev::Create, size),
+    off!(kpeek_create, target, dev::Create, target),
+    off!(kpeek_create, group, dev::Create, group),
+    off!(kpeek_create, counter, dev::Create, counter),
+    off!(kpeek_create, id, dev::Create, id),
+    size!(kpeek_destroy, dev::Destroy),
+    off!(kpeek_destroy, size, dev::Destroy, size),
+    off!(kpeek_destroy, target, dev::Destroy, target),
+    off!(kpeek_destroy, id, dev::Destroy, id),
+    size!(kpeek_probe_config, dev::ProbeConfig),
+    off!(kpeek_probe_config, size, dev::ProbeConfig, size),
+    off!(kpeek_probe_config, probe, dev::ProbeConfig, probe),
+    off!(kpeek_probe_config, flags, dev::ProbeConfig, flags),
+    off!(kpeek_probe_config, filter, dev::ProbeConfig, filter),
+    off!(kpeek_probe_config, pid, dev::ProbeConfig, pid),
+    off!(kpeek_probe_config, min_len, dev::ProbeConfig, min_len),
+    off!(kpeek_probe_config, dev, dev::ProbeConfig, dev),
+    off!(kpeek_probe_config, hits, dev::ProbeConfig, hits),
+    off!(kpeek_probe_config, matched, dev::ProbeConfig, matched),
+    size!(kpeek_ring_config, dev::RingConfig),
+    off!(kpeek_ring_config, size, dev::RingConfig, size),
+    off!(kpeek_ring_config, flags, dev::RingConfig, flags),
+    off!(kpeek_ring_config, data_size, dev::RingConfig, data_size),
+    off!(kpeek_ring_config, watermark, dev::RingConfig, watermark),
+    size!(kpeek_mmap_counters, mmap::MmapCounters),
+    off!(kpeek_mmap_counters, magic, mmap::MmapCounters, magic),
+    off!(kpeek_mmap_counters, seq, mmap::MmapCounters, seq),
+    off!(kpeek_mmap_counters, count, mmap::MmapCounters, count),
+    off!(kpeek_mmap_counters, capacity, mmap::MmapCounters, capacity),
+    off!(
+        kpeek_mmap_counters,
+        generation,
+        mmap::MmapCounters,
+        generation
+    ),
+    off!(
+        kpeek_mmap_counters,
+        refresh_ns,
+        mmap::MmapCounters,
+        refresh_ns
+    ),
+    size!(kpeek_mmap_slot, mmap::MmapSlot),
+    off!(kpeek_mmap_slot, id, mmap::MmapSlot, id),
+    off!(kpeek_mmap_slot, value, mmap::MmapSlot, value),
+    off!(kpeek_mmap_slot, group, mmap::MmapSlot, group),
+    off!(kpeek_mmap_slot, counter, mmap::MmapSlot, counter),
+    size!(kpeek_ring_header, mmap::RingHeader),
+    off!(kpeek_ring_header, magic, mmap::RingHeader, magic),
+    off!(kpeek_ring_header, cpu, mmap::RingHeader, cpu),
+    off!(
+        kpeek_ring_header,
+        data_offset,
+        mmap::RingHeader,
+        data_offset
+    ),
+    off!(kpeek_ring_header, data_size, mmap::RingHeader, data_size),
+    off!(kpeek_ring_header, lost, mmap::RingHeader, lost),
+    off!(kpeek_ring_header, written, mmap::RingHeader, written),
+    off!(kpeek_ring_header, watermark, mmap::RingHeader, watermark),
+    off!(kpeek_ring_header, reserved0, mmap::RingHeader, reserved0),
+    off!(kpeek_ring_header, pad0, mmap::RingHeader, pad0),
+    off!(kpeek_ring_header, head, mmap::RingHeader, head),
+    off!(kpeek_ring_header, pad1, mmap::RingHeader, pad1),
+    off!(kpeek_ring_header, tail, mmap::RingHeader, tail),
+    off!(kpeek_ring_header, pad2, mmap::RingHeader, pad2),
+    size!(kpeek_rec_header, mmap::RecHeader),
+    off!(kpeek_rec_header, ts_ns, mmap::RecHeader, ts_ns),
+    off!(kpeek_rec_header, seq, mmap::RecHeader, seq),
+    off!(kpeek_rec_header, type, mmap::RecHeader, ty),
+    off!(kpeek_rec_header, len, mmap::RecHeader, len),
+    off!(kpeek_rec_header, cpu, mmap::RecHeader, cpu),
+    off!(kpeek_rec_header, pid, mmap::RecHeader, pid),
+    size!(kpeek_rec_netif, mmap::RecNetif),
+    off!(kpeek_rec_netif, hdr, mmap::RecNetif, hdr),
+    off!(kpeek_rec_netif, dev, mmap::RecNetif, dev),
+    off!(kpeek_rec_netif, len, mmap::RecNetif, len),
+    off!(kpeek_rec_netif, protocol, mmap::RecNetif, protocol),
+    off!(kpeek_rec_netif, reserved, mmap::RecNetif, reserved),
+    size!(kpeek_rec_sched_switch, mmap::RecSchedSwitch),
+    off!(kpeek_rec_sched_switch, hdr, mmap::RecSchedSwitch, hdr),
+    off!(
+        kpeek_rec_sched_switch,
+        prev_comm,
+        mmap::RecSchedSwitch,
+        prev_comm
+    ),
+    off!(
+        kpeek_rec_sched_switch,
+        next_comm,
+        mmap::RecSchedSwitch,
+        next_comm
+    ),
+    off!(
+        kpeek_rec_sched_switch,
+        prev_pid,
+        mmap::RecSchedSwitch,
+        prev_pid
+    ),
+    off!(
+        kpeek_rec_sched_switch,
+        next_pid,
+        mmap::RecSchedSwitch,
+        next_pid
+    ),
+    off!(
+        kpeek_rec_sched_switch,
+        prev_state,
+        mmap::RecSchedSwitch,
+        prev_state
+    ),
+    size!(kpeek_rec_block_rq, mmap::RecBlockRq),
+    off!(kpeek_rec_block_rq, hdr, mmap::RecBlockRq, hdr),
+    off!(kpeek_rec_block_rq, sector, mmap::RecBlockRq, sector),
+    off!(kpeek_rec_block_rq, dev, mmap::RecBlockRq, dev),
+    off!(kpeek_rec_block_rq, bytes, mmap::RecBlockRq, bytes),
+    off!(kpeek_rec_block_rq, rwbs, mmap::RecBlockRq, rwbs),
+];
