@@ -30,14 +30,26 @@ static DEFINE_HASHTABLE(kpeek_counter_hash, 10);
 static unsigned int kpeek_ngroups;
 static unsigned int kpeek_ncounters;
 static unsigned int kpeek_napi_groups;
+static unsigned int kpeek_nuser_groups;
 static u64 kpeek_next_id = 1;
 static u64 kpeek_groups_created;
 static u64 kpeek_counters_created;
 /*
  * Bumped on every create and destroy: a dump spanning several calls (netlink's
- * NLM_F_DUMP_INTR in part 2) compares it to know whether the set changed under it.
+ * NLM_F_DUMP_INTR, paged ioctl reads) compares it to know whether the set changed under it.
+ * Written under kpeek_lock, read locklessly by kpeek_generation_read().
  */
 static u64 kpeek_generation;
+
+static void kpeek_generation_bump(void)
+{
+	WRITE_ONCE(kpeek_generation, kpeek_generation + 1);
+}
+
+u64 kpeek_generation_read(void)
+{
+	return READ_ONCE(kpeek_generation);
+}
 /* Updated from RCU callbacks too, hence atomics. */
 static atomic_long_t kpeek_bytes = ATOMIC_LONG_INIT(0);
 static atomic_long_t kpeek_rcu_pending = ATOMIC_LONG_INIT(0);
@@ -86,7 +98,7 @@ int kpeek_desc_check(const char *desc, size_t len)
 	return 0;
 }
 
-static struct kpeek_group *kpeek_group_find_locked(const char *name)
+struct kpeek_group *kpeek_group_find_locked(const char *name)
 {
 	struct kpeek_group *g;
 
@@ -101,14 +113,41 @@ static u32 kpeek_counter_key(const struct kpeek_group *group, const char *name)
 	return jhash(name, strlen(name), (u32)group->id);
 }
 
-static struct kpeek_counter *kpeek_counter_find_locked(struct kpeek_group *group,
-							const char *name)
+struct kpeek_counter *kpeek_counter_find_locked(struct kpeek_group *group, const char *name)
 {
 	struct kpeek_counter *c;
 
 	hash_for_each_possible(kpeek_counter_hash, c, hash, kpeek_counter_key(group, name))
 		if (c->group == group && !strcmp(c->name, name))
 			return c;
+	return NULL;
+}
+
+/* Linear: ids are looked up by user commands, not on any hot path. */
+struct kpeek_group *kpeek_group_find_id_locked(u64 id)
+{
+	struct kpeek_group *g;
+
+	lockdep_assert_held(&kpeek_lock);
+	list_for_each_entry(g, &kpeek_groups, node)
+		if (g->id == id)
+			return g;
+	return NULL;
+}
+
+/* Under rcu_read_lock() or kpeek_lock. Ids grow along both lists, so a group past id ends it. */
+struct kpeek_counter *kpeek_counter_find_id_rcu(u64 id)
+{
+	struct kpeek_group *g;
+	struct kpeek_counter *c;
+
+	list_for_each_entry_rcu(g, &kpeek_groups, node, lockdep_is_held(&kpeek_lock)) {
+		if (g->id > id)
+			break;
+		list_for_each_entry_rcu(c, &g->counters, node, lockdep_is_held(&kpeek_lock))
+			if (c->id == id)
+				return c;
+	}
 	return NULL;
 }
 
@@ -147,9 +186,12 @@ struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source s
 	kpeek_ngroups++;
 	if (source == KPEEK_SRC_API)
 		kpeek_napi_groups++;
+	else if (source == KPEEK_SRC_USER)
+		kpeek_nuser_groups++;
 	kpeek_groups_created++;
-	kpeek_generation++;
+	kpeek_generation_bump();
 	atomic_long_add(sizeof(*g), &kpeek_bytes);
+	kpeek_notify_group(g, true);
 	return g;
 
 err_free:
@@ -179,13 +221,14 @@ static void kpeek_counter_free_rcu(struct rcu_head *head)
 void kpeek_counter_del_locked(struct kpeek_counter *c)
 {
 	lockdep_assert_held(&kpeek_lock);
+	kpeek_notify_counter(c, false);
 	/* Waits for running sysfs reads of this counter; see kpeek_internal.h. */
 	kpeek_sysfs_counter_del(c);
 	hash_del(&c->hash);
 	list_del_rcu(&c->node);
 	c->group->ncounters--;
 	kpeek_ncounters--;
-	kpeek_generation++;
+	kpeek_generation_bump();
 	atomic_long_inc(&kpeek_rcu_pending);
 	call_rcu(&c->rcu, kpeek_counter_free_rcu);
 }
@@ -197,12 +240,15 @@ void kpeek_group_del_locked(struct kpeek_group *g)
 	lockdep_assert_held(&kpeek_lock);
 	list_for_each_entry_safe(c, tmp, &g->counters, node)
 		kpeek_counter_del_locked(c);
+	kpeek_notify_group(g, false);
 	kpeek_sysfs_group_del(g);
 	list_del_rcu(&g->node);
 	kpeek_ngroups--;
 	if (g->source == KPEEK_SRC_API)
 		kpeek_napi_groups--;
-	kpeek_generation++;
+	else if (g->source == KPEEK_SRC_USER)
+		kpeek_nuser_groups--;
+	kpeek_generation_bump();
 	atomic_long_inc(&kpeek_rcu_pending);
 	call_rcu(&g->rcu, kpeek_group_free_rcu);
 }
@@ -244,8 +290,9 @@ struct kpeek_counter *kpeek_counter_add_locked(struct kpeek_group *group, const 
 	group->ncounters++;
 	kpeek_ncounters++;
 	kpeek_counters_created++;
-	kpeek_generation++;
+	kpeek_generation_bump();
 	atomic_long_add(kpeek_counter_bytes(), &kpeek_bytes);
+	kpeek_notify_counter(c, true);
 	return c;
 
 err_free_percpu:
@@ -336,13 +383,133 @@ void kpeek_counter_destroy(struct kpeek_counter *counter)
 }
 EXPORT_SYMBOL_GPL(kpeek_counter_destroy);
 
+/*
+ * ioctl and netlink: user space creates groups of its own (KPEEK_SRC_USER) and counters only in
+ * those; groups of modules and of configfs are theirs to manage (-EPERM).
+ */
+int kpeek_user_create(u32 target, const char *group, const char *counter, u64 *id)
+{
+	struct kpeek_group *g;
+	struct kpeek_counter *c;
+	int err = 0;
+
+	mutex_lock(&kpeek_lock);
+	switch (target) {
+	case KPEEK_TARGET_GROUP:
+		g = kpeek_group_add_locked(group, KPEEK_SRC_USER, NULL);
+		if (IS_ERR(g))
+			err = PTR_ERR(g);
+		else
+			*id = g->id;
+		break;
+	case KPEEK_TARGET_COUNTER:
+		err = kpeek_name_check(group);
+		if (err)
+			break;
+		g = kpeek_group_find_locked(group);
+		if (!g) {
+			err = -ENOENT;
+			break;
+		}
+		if (g->source != KPEEK_SRC_USER) {
+			err = -EPERM;
+			break;
+		}
+		c = kpeek_counter_add_locked(g, counter);
+		if (IS_ERR(c))
+			err = PTR_ERR(c);
+		else
+			*id = c->id;
+		break;
+	default:
+		err = -EINVAL;
+	}
+	mutex_unlock(&kpeek_lock);
+	return err;
+}
+
+int kpeek_user_destroy(u32 target, u64 id)
+{
+	struct kpeek_group *g;
+	struct kpeek_counter *c;
+	int err = 0;
+
+	mutex_lock(&kpeek_lock);
+	switch (target) {
+	case KPEEK_TARGET_GROUP:
+		g = kpeek_group_find_id_locked(id);
+		if (!g)
+			err = -ENOENT;
+		else if (g->source != KPEEK_SRC_USER)
+			err = -EPERM;
+		else
+			kpeek_group_del_locked(g);
+		break;
+	case KPEEK_TARGET_COUNTER:
+		c = kpeek_counter_find_id_rcu(id);
+		if (!c)
+			err = -ENOENT;
+		else if (c->group->source != KPEEK_SRC_USER)
+			err = -EPERM;
+		else
+			kpeek_counter_del_locked(c);
+		break;
+	default:
+		err = -EINVAL;
+	}
+	mutex_unlock(&kpeek_lock);
+	return err;
+}
+
+/* Reset works on every source, as the sysfs `reset` file does. */
+int kpeek_user_reset(u32 target, u64 id)
+{
+	struct kpeek_group *g;
+	struct kpeek_counter *c;
+	int err = 0;
+
+	mutex_lock(&kpeek_lock);
+	switch (target) {
+	case KPEEK_TARGET_ALL:
+		if (id) {
+			err = -EINVAL;
+			break;
+		}
+		list_for_each_entry(g, &kpeek_groups, node)
+			list_for_each_entry(c, &g->counters, node)
+				kpeek_counter_set(c, 0);
+		break;
+	case KPEEK_TARGET_GROUP:
+		g = kpeek_group_find_id_locked(id);
+		if (!g) {
+			err = -ENOENT;
+			break;
+		}
+		list_for_each_entry(c, &g->counters, node)
+			kpeek_counter_set(c, 0);
+		break;
+	case KPEEK_TARGET_COUNTER:
+		c = kpeek_counter_find_id_rcu(id);
+		if (c)
+			kpeek_counter_set(c, 0);
+		else
+			err = -ENOENT;
+		break;
+	default:
+		err = -EINVAL;
+	}
+	mutex_unlock(&kpeek_lock);
+	return err;
+}
+
 void kpeek_stats_get(struct kpeek_stats *s)
 {
 	mutex_lock(&kpeek_lock);
 	s->groups = kpeek_ngroups;
 	s->counters = kpeek_ncounters;
 	s->api_groups = kpeek_napi_groups;
-	s->configfs_groups = kpeek_ngroups - kpeek_napi_groups;
+	s->configfs_groups = kpeek_ngroups - kpeek_napi_groups - kpeek_nuser_groups;
+	s->user_groups = kpeek_nuser_groups;
 	s->groups_created = kpeek_groups_created;
 	s->counters_created = kpeek_counters_created;
 	s->generation = kpeek_generation;
@@ -390,12 +557,14 @@ void kpeek_core_exit(void)
 
 	unregister_module_notifier(&kpeek_module_nb);
 	/*
-	 * Nothing should be left: client modules pin kpeek.ko, and so do configfs directories.
-	 * Free whatever is, then wait for the RCU callbacks, whose code lives in this module.
+	 * Only groups made through ioctl/netlink may be left: they belong to user space and live
+	 * until unload. Anything else is a bug: client modules pin kpeek.ko, and so do configfs
+	 * directories. Free whatever is, then wait for the RCU callbacks, whose code lives in
+	 * this module.
 	 */
 	mutex_lock(&kpeek_lock);
 	list_for_each_entry_safe(g, tmp, &kpeek_groups, node) {
-		WARN_ON_ONCE(1);
+		WARN_ON_ONCE(g->source != KPEEK_SRC_USER);
 		kpeek_group_del_locked(g);
 	}
 	mutex_unlock(&kpeek_lock);

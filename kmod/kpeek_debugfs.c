@@ -27,6 +27,7 @@ static int kpeek_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "max_groups %u\n", kpeek_max_groups);
 	seq_printf(m, "max_counters %u\n", kpeek_max_counters);
 	seq_printf(m, "possible_cpus %u\n", num_possible_cpus());
+	seq_printf(m, "user_groups %u\n", s.user_groups);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(kpeek_stats);

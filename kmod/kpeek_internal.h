@@ -30,9 +30,13 @@
 enum kpeek_source {
 	KPEEK_SRC_API,		/* another module, through include/kpeek.h */
 	KPEEK_SRC_CONFIGFS,	/* user space, mkdir in configfs */
+	KPEEK_SRC_USER,		/* user space, ioctl or netlink: lives until destroyed or unload */
 };
 
 struct kpeek_sysfs_dir;
+struct file;
+struct vm_area_struct;
+struct poll_table_struct;
 
 struct kpeek_group {
 	struct list_head node;		/* in kpeek_groups, creation order; RCU */
@@ -74,6 +78,7 @@ struct kpeek_stats {
 	unsigned int counters;
 	unsigned int api_groups;
 	unsigned int configfs_groups;
+	unsigned int user_groups;
 	u64 groups_created;
 	u64 counters_created;
 	u64 generation;
@@ -82,6 +87,18 @@ struct kpeek_stats {
 };
 
 int kpeek_name_check(const char *name);
+struct kpeek_group *kpeek_group_find_locked(const char *name);
+struct kpeek_counter *kpeek_counter_find_locked(struct kpeek_group *group, const char *name);
+struct kpeek_group *kpeek_group_find_id_locked(u64 id);
+struct kpeek_counter *kpeek_counter_find_id_rcu(u64 id);
+u64 kpeek_generation_read(void);
+/*
+ * What ioctl and netlink do for user space, in one place so both give the same errnos:
+ * target is KPEEK_TARGET_*; see include/uapi/kpeek.h. The caller checks permissions.
+ */
+int kpeek_user_create(u32 target, const char *group, const char *counter, u64 *id);
+int kpeek_user_destroy(u32 target, u64 id);
+int kpeek_user_reset(u32 target, u64 id);
 int kpeek_desc_check(const char *desc, size_t len);
 struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source source,
 					   struct module *owner);
@@ -112,5 +129,47 @@ void kpeek_debugfs_exit(void);
 /* kpeek_configfs.c */
 int kpeek_configfs_init(void);
 void kpeek_configfs_exit(void);
+
+/*
+ * kpeek_netlink.c: the generic netlink family. The core calls the notify hooks under kpeek_lock
+ * on every create (after publishing) and destroy (before unlinking), whatever the source.
+ */
+int kpeek_netlink_init(void);
+void kpeek_netlink_exit(void);
+void kpeek_notify_group(const struct kpeek_group *group, bool created);
+void kpeek_notify_counter(const struct kpeek_counter *counter, bool created);
+
+/* kpeek_params.c */
+extern unsigned int kpeek_mmap_refresh_ms;
+
+/* kpeek_ring.c: per-CPU event rings (see the protocol in include/uapi/kpeek.h). */
+struct kpeek_rec_header;
+int kpeek_ring_init(void);
+void kpeek_ring_exit(void);
+int kpeek_ring_setup(u32 data_size, u32 watermark);
+u32 kpeek_ring_data_size(void);
+void kpeek_ring_write(struct kpeek_rec_header *rec);
+__poll_t kpeek_ring_poll(struct file *file, struct poll_table_struct *wait);
+int kpeek_ring_mmap(struct vm_area_struct *vma, unsigned int cpu);
+
+/* kpeek_probes.c: tracepoint probes. kpeek_probe_set() validates cfg itself. */
+struct kpeek_probe_config;
+int kpeek_probes_init(void);
+void kpeek_probes_exit(void);
+int kpeek_probe_set(const struct kpeek_probe_config *cfg);
+int kpeek_probe_get(struct kpeek_probe_config *cfg);
+
+/* kpeek_mmap.c: the counters mapping and the mmap() entry point of /dev/kpeek. */
+int kpeek_mmap_init(void);
+void kpeek_mmap_exit(void);
+u32 kpeek_mmap_counters_size(void);
+int kpeek_mmap_sync(void);
+int kpeek_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* kpeek_chardev.c (/dev/kpeek) and kpeek_ioctl.c (its ioctl commands) */
+int kpeek_chardev_init(void);
+void kpeek_chardev_exit(void);
+long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+void kpeek_counter_rec_fill(struct kpeek_counter_rec *rec, const struct kpeek_counter *c);
 
 #endif /* _KPEEK_INTERNAL_H */

@@ -16,8 +16,10 @@ struct kpeek_step {
 
 /*
  * sysfs first: creating a group adds its directory there. configfs, the first way for user space
- * to create groups, comes after every channel that shows them; the module notifier (core) last,
- * once groups can exist at all.
+ * to create groups, comes after every channel that shows them; the module notifier (core) once
+ * groups can exist at all. Then the fast channels: rings before the probes that write into them,
+ * and /dev/kpeek, which reaches all of them, last. At exit the probes are unregistered (and
+ * their callers waited for) before the rings and counters they write to are freed.
  */
 static const struct kpeek_step kpeek_steps[] = {
 	{ "sysfs", kpeek_sysfs_init, kpeek_sysfs_exit },
@@ -25,6 +27,12 @@ static const struct kpeek_step kpeek_steps[] = {
 	{ "debugfs", kpeek_debugfs_init, kpeek_debugfs_exit },
 	{ "configfs", kpeek_configfs_init, kpeek_configfs_exit },
 	{ "core", kpeek_core_init, kpeek_core_exit },
+	{ "ring", kpeek_ring_init, kpeek_ring_exit },
+	{ "probes", kpeek_probes_init, kpeek_probes_exit },
+	{ "mmap", kpeek_mmap_init, kpeek_mmap_exit },
+	{ "chardev", kpeek_chardev_init, kpeek_chardev_exit },
+	/* Last: its notify hooks and commands use the core; unregistered first at exit. */
+	{ "netlink", kpeek_netlink_init, kpeek_netlink_exit },
 };
 
 static void kpeek_unwind(int done)

@@ -19,3 +19,8 @@ MODULE_PARM_DESC(max_counters, "Maximum number of counters in all groups (defaul
 int kpeek_fail_init_step;
 module_param_named(fail_init_step, kpeek_fail_init_step, int, 0444);
 MODULE_PARM_DESC(fail_init_step, "Debug: make module init fail at step N (0 = never)");
+
+/* How often a mapped counter page is refreshed; KPEEK_IOC_MMAP_SYNC refreshes it at once. */
+unsigned int kpeek_mmap_refresh_ms = 100;
+module_param_named(mmap_refresh_ms, kpeek_mmap_refresh_ms, uint, 0444);
+MODULE_PARM_DESC(mmap_refresh_ms, "Refresh period of the mmap'ed counters in ms (default 100)");

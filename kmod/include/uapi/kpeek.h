@@ -9,10 +9,11 @@
 #ifndef _UAPI_LINUX_KPEEK_H
 #define _UAPI_LINUX_KPEEK_H
 
+#include <linux/ioctl.h>
 #include <linux/types.h>
 
 /* Bumped whenever anything below changes incompatibly. */
-#define KPEEK_ABI_VERSION 1
+#define KPEEK_ABI_VERSION 2
 
 /*
  * Group and counter names: 1..KPEEK_NAME_MAX bytes of [A-Za-z0-9_] (they become sysfs and
@@ -37,5 +38,304 @@
 #define KPEEK_CONFIGFS_DIR "/sys/kernel/config/kpeek"
 #define KPEEK_DEBUGFS_DIR "/sys/kernel/debug/kpeek"
 #define KPEEK_PARAMS_DIR "/sys/module/kpeek/parameters"
+
+#define KPEEK_DEV_PATH "/dev/kpeek"
+#define KPEEK_DEV_NAME "kpeek"
+
+/* ---------------------------------------------------------------------------------------- */
+/* read(): a self-describing binary snapshot of all counters: one header, then `count` records.
+ * The snapshot is taken when a read starts at offset 0 and served from that copy until the
+ * reader returns to offset 0 (lseek(fd, 0, SEEK_SET) or a new open): partial reads and lseek
+ * (SEEK_SET/SEEK_CUR, and SEEK_END = total size) work on one consistent copy. */
+#define KPEEK_SNAP_MAGIC 0x4b50534eU	/* "KPSN" */
+
+struct kpeek_snap_header {
+	__u32 magic;		/* KPEEK_SNAP_MAGIC */
+	__u16 abi_version;	/* KPEEK_ABI_VERSION */
+	__u16 header_size;	/* sizeof(struct kpeek_snap_header) */
+	__u32 record_size;	/* sizeof(struct kpeek_counter_rec) */
+	__u32 count;		/* records that follow */
+	__u64 generation;	/* bumped on every group/counter create or destroy */
+};
+
+/* One counter: used by read(), KPEEK_IOC_GET_COUNTER, KPEEK_IOC_GET_COUNTERS. */
+struct kpeek_counter_rec {
+	__u64 id;				/* counter id, unique for the module's lifetime */
+	__u64 group_id;
+	__u64 value;				/* summed over CPUs */
+	char group[KPEEK_NAME_MAX + 1];		/* NUL-terminated */
+	char counter[KPEEK_NAME_MAX + 1];	/* NUL-terminated */
+};	/* 88 bytes */
+
+/* ---------------------------------------------------------------------------------------- */
+/* ioctl: letter 0xBE, not listed in Documentation/userspace-api/ioctl/ioctl-number.rst (6.18). */
+#define KPEEK_IOC_MAGIC 0xBE
+
+struct kpeek_info {
+	__u32 size;		/* in: sizeof(struct kpeek_info) */
+	__u32 abi_version;	/* out */
+	__u32 nr_cpus;		/* out: nr_cpu_ids: rings are indexed 0..nr_cpus-1 */
+	__u32 max_groups;	/* out */
+	__u32 max_counters;	/* out */
+	__u32 groups;		/* out: live groups */
+	__u32 counters;		/* out: live counters */
+	__u32 mmap_counters_size; /* out: bytes to map at offset KPEEK_MMAP_COUNTERS */
+	__u64 generation;	/* out */
+	__u32 ring_data_size;	/* out: bytes of ring data per CPU (0: rings not set up) */
+	__u32 reserved;		/* must be 0 */
+};
+
+struct kpeek_counter_get {		/* KPEEK_IOC_GET_COUNTER */
+	__u32 size;
+	__u32 flags;			/* must be 0 */
+	__u64 id;			/* in: counter id */
+	struct kpeek_counter_rec rec;	/* out */
+};
+
+struct kpeek_counters_get {		/* KPEEK_IOC_GET_COUNTERS */
+	__u32 size;
+	__u32 flags;			/* must be 0 */
+	__u64 recs;			/* in: user pointer to an array of struct kpeek_counter_rec */
+	__u32 capacity;			/* in: array length */
+	__u32 count;			/* out: records written (min(capacity, total - start)) */
+	__u32 start;			/* in: index of the first counter to return (for paging) */
+	__u32 total;			/* out: counters that exist */
+	__u64 generation;		/* out: compare between pages to detect changes */
+};
+
+#define KPEEK_TARGET_ALL	0	/* reset: every counter */
+#define KPEEK_TARGET_GROUP	1
+#define KPEEK_TARGET_COUNTER	2
+
+struct kpeek_reset {			/* KPEEK_IOC_RESET (CAP_SYS_ADMIN) */
+	__u32 size;
+	__u32 target;			/* KPEEK_TARGET_* */
+	__u64 id;			/* group or counter id; 0 for KPEEK_TARGET_ALL */
+};
+
+struct kpeek_create {			/* KPEEK_IOC_CREATE (CAP_SYS_ADMIN) */
+	__u32 size;
+	__u32 target;			/* KPEEK_TARGET_GROUP or KPEEK_TARGET_COUNTER */
+	char group[KPEEK_NAME_MAX + 1];
+	char counter[KPEEK_NAME_MAX + 1];	/* KPEEK_TARGET_COUNTER only; else all zero */
+	__u64 id;			/* out: the new object's id */
+};
+
+struct kpeek_destroy {			/* KPEEK_IOC_DESTROY (CAP_SYS_ADMIN) */
+	__u32 size;
+	__u32 target;			/* KPEEK_TARGET_GROUP or KPEEK_TARGET_COUNTER */
+	__u64 id;
+};
+/* Groups and counters created through ioctl/netlink belong to user space (like configfs) and
+ * live until destroyed or until kpeek.ko unloads. Destroying an API-owned group: -EPERM. */
+
+/* In-kernel tracepoint probes. */
+#define KPEEK_PROBE_NETIF_RECEIVE_SKB	1	/* net:netif_receive_skb */
+#define KPEEK_PROBE_SCHED_SWITCH	2	/* sched:sched_switch */
+#define KPEEK_PROBE_BLOCK_RQ_ISSUE	3	/* block:block_rq_issue */
+#define KPEEK_PROBE_MAX			3
+#define KPEEK_RING_MAX_SIZE		(16U << 20)
+
+#define KPEEK_PROBE_F_ENABLE	(1U << 0)	/* attach (else detach) */
+#define KPEEK_PROBE_F_RING	(1U << 1)	/* also write records into the event rings */
+#define KPEEK_FILTER_DEV	(1U << 0)	/* netif: skb->dev->name == dev */
+#define KPEEK_FILTER_PID	(1U << 1)	/* sched: prev or next pid == pid; block: current pid */
+#define KPEEK_FILTER_MINLEN	(1U << 2)	/* netif: skb->len >= min_len; block: bytes >= */
+
+struct kpeek_probe_config {		/* KPEEK_IOC_PROBE_SET (CAP_SYS_ADMIN), KPEEK_IOC_PROBE_GET */
+	__u32 size;
+	__u32 probe;			/* KPEEK_PROBE_* */
+	__u32 flags;			/* KPEEK_PROBE_F_* */
+	__u32 filter;			/* KPEEK_FILTER_* bits that are set */
+	__s32 pid;
+	__u32 min_len;
+	char dev[16];			/* IFNAMSIZ, NUL-terminated */
+	__u64 hits;			/* out (PROBE_GET): events seen */
+	__u64 matched;			/* out (PROBE_GET): events that passed the filter */
+};
+/* Each probe also counts into the counter group "kpeek_probes": <probe>_hits, <probe>_matched. */
+
+struct kpeek_ring_config {		/* KPEEK_IOC_RING_SETUP (CAP_SYS_ADMIN) */
+	__u32 size;
+	__u32 flags;			/* must be 0 */
+	__u32 data_size;		/* bytes of data per CPU: a power of two, >= PAGE_SIZE,
+					 * <= 16 MiB, or 0 to free the rings; -EBUSY while any
+					 * ring is mapped */
+	__u32 watermark;		/* poll() reports POLLIN when a ring holds >= this many bytes
+					 * (0: any record) */
+};
+
+#define KPEEK_IOC_INFO		_IOWR(KPEEK_IOC_MAGIC, 0x00, struct kpeek_info)
+#define KPEEK_IOC_GET_COUNTER	_IOWR(KPEEK_IOC_MAGIC, 0x01, struct kpeek_counter_get)
+#define KPEEK_IOC_GET_COUNTERS	_IOWR(KPEEK_IOC_MAGIC, 0x02, struct kpeek_counters_get)
+#define KPEEK_IOC_RESET		_IOW(KPEEK_IOC_MAGIC, 0x03, struct kpeek_reset)
+#define KPEEK_IOC_CREATE	_IOWR(KPEEK_IOC_MAGIC, 0x04, struct kpeek_create)
+#define KPEEK_IOC_DESTROY	_IOW(KPEEK_IOC_MAGIC, 0x05, struct kpeek_destroy)
+#define KPEEK_IOC_PROBE_SET	_IOW(KPEEK_IOC_MAGIC, 0x06, struct kpeek_probe_config)
+#define KPEEK_IOC_PROBE_GET	_IOWR(KPEEK_IOC_MAGIC, 0x07, struct kpeek_probe_config)
+#define KPEEK_IOC_RING_SETUP	_IOW(KPEEK_IOC_MAGIC, 0x08, struct kpeek_ring_config)
+#define KPEEK_IOC_MMAP_SYNC	_IO(KPEEK_IOC_MAGIC, 0x09)	/* refresh the counter mapping now */
+
+/* ---------------------------------------------------------------------------------------- */
+/* mmap. Offsets select what is mapped:
+ *  - KPEEK_MMAP_COUNTERS (0): read-only (PROT_WRITE -> -EPERM) counter values, length
+ *    kpeek_info.mmap_counters_size: a struct kpeek_mmap_counters header, then `capacity`
+ *    struct kpeek_mmap_slot. The kernel refreshes it (sums per-CPU values) every
+ *    `mmap_refresh_ms` (module parameter) while mapped, and on KPEEK_IOC_MMAP_SYNC, inside a
+ *    seqcount write section: readers loop { s = load_acquire(seq); if odd retry; copy;
+ *    smp_rmb(); if seq != s retry }.
+ *  - KPEEK_MMAP_RING(cpu): that CPU's event ring, length PAGE_SIZE (struct kpeek_ring_header)
+ *    + ring data_size, mapped read-write (user space writes only `tail`).
+ */
+#define KPEEK_MMAP_COUNTERS	0ULL
+#define KPEEK_MMAP_RING(cpu)	(((__u64)(cpu) + 1) << 32)
+
+#define KPEEK_MMAP_MAGIC 0x4b504d43U	/* "KPMC" */
+
+struct kpeek_mmap_counters {
+	__u32 magic;		/* KPEEK_MMAP_MAGIC */
+	__u32 seq;		/* seqcount: odd while the kernel writes */
+	__u32 count;		/* slots in use, from slot 0 */
+	__u32 capacity;		/* slots that fit in the mapping */
+	__u64 generation;	/* as in kpeek_info */
+	__u64 refresh_ns;	/* ktime_get_ns() of the last refresh */
+};	/* 32 bytes; slots follow */
+
+struct kpeek_mmap_slot {
+	__u64 id;
+	__u64 value;
+	char group[KPEEK_NAME_MAX + 1];
+	char counter[KPEEK_NAME_MAX + 1];
+};	/* 80 bytes */
+
+/* One single-producer/single-consumer ring per CPU, Documentation/core-api/circular-buffers.rst:
+ * head and tail are byte offsets in [0, data_size); empty when head == tail; the producer never
+ * fills the ring completely (one 8-byte slot always stays empty). The producer (a probe on that
+ * CPU, any context incl. softirq, with interrupts/preemption handled so one CPU has one producer
+ * at a time) reads tail with smp_load_acquire, writes the record, then smp_store_release(head).
+ * The consumer reads head with smp_load_acquire, reads records, then smp_store_release(tail).
+ * A record that does not fit is dropped and counted in `lost` (its seq is still consumed, so
+ * seq gaps == lost). Records never straddle the end: a KPEEK_REC_PAD record fills the rest.
+ * The kernel keeps its own copies of head, lost and written (this page is writable by user
+ * space); it masks tail with (data_size - 1) & ~7 before using it. */
+#define KPEEK_RING_MAGIC 0x4b505247U	/* "KPRG" */
+
+struct kpeek_ring_header {
+	__u32 magic;		/* KPEEK_RING_MAGIC */
+	__u32 cpu;
+	__u32 data_offset;	/* from the start of the mapping: PAGE_SIZE */
+	__u32 data_size;
+	__u64 lost;		/* records dropped because the ring was full */
+	__u64 written;		/* records written */
+	__u32 watermark;
+	__u32 reserved0;
+	__u8 pad0[24];		/* head on its own cache line */
+	__u64 head;		/* producer: kernel */
+	__u8 pad1[56];
+	__u64 tail;		/* consumer: user space */
+	__u8 pad2[56];
+};	/* 192 bytes */
+
+#define KPEEK_REC_PAD			0
+#define KPEEK_REC_NETIF_RECEIVE_SKB	1
+#define KPEEK_REC_SCHED_SWITCH		2
+#define KPEEK_REC_BLOCK_RQ_ISSUE	3
+
+/*
+ * type and len come first so that a PAD record needs only 8 bytes: the space left before the
+ * end of the data area may be 8 or 16 bytes. Read type and len first; of a PAD record nothing
+ * else is valid. PAD records consume no seq number.
+ */
+#define KPEEK_REC_ALIGN 8
+
+struct kpeek_rec_header {
+	__u16 type;		/* KPEEK_REC_* */
+	__u16 len;		/* whole record incl. this header, multiple of KPEEK_REC_ALIGN */
+	__u32 seq;		/* per-CPU, +1 per record produced or lost */
+	__u64 ts_ns;		/* ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 cpu;
+	__s32 pid;		/* current->pid when produced */
+};	/* 24 bytes */
+
+struct kpeek_rec_netif {
+	struct kpeek_rec_header hdr;
+	char dev[16];
+	__u32 len;		/* skb->len */
+	__u16 protocol;		/* ntohs(skb->protocol) */
+	__u16 reserved;
+};
+
+struct kpeek_rec_sched_switch {
+	struct kpeek_rec_header hdr;
+	char prev_comm[16];
+	char next_comm[16];
+	__s32 prev_pid;
+	__s32 next_pid;
+	__s64 prev_state;
+};
+
+struct kpeek_rec_block_rq {
+	struct kpeek_rec_header hdr;
+	__u64 sector;
+	__u32 dev;		/* new_encode_dev-style major:minor */
+	__u32 bytes;
+	char rwbs[8];
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Generic netlink: family "kpeek", version 1, multicast group "events". */
+#define KPEEK_GENL_NAME		"kpeek"
+#define KPEEK_GENL_VERSION	1
+#define KPEEK_GENL_MCGRP_EVENTS	"events"
+
+enum kpeek_genl_cmd {
+	KPEEK_CMD_UNSPEC,
+	KPEEK_CMD_GET_INFO,		/* -> ABI_VERSION, GROUPS, COUNTERS, GENERATION */
+	KPEEK_CMD_GET_COUNTER,		/* ID, or GROUP+COUNTER -> one counter (attrs below) */
+	KPEEK_CMD_GET_COUNTERS,		/* NLM_F_DUMP: one message per counter (COUNTER_* attrs);
+					 * NLM_F_DUMP_INTR when the generation changed mid-dump */
+	KPEEK_CMD_RESET,		/* GENL_ADMIN_PERM: ID (+ TARGET), none = all */
+	KPEEK_CMD_CREATE,		/* GENL_ADMIN_PERM: GROUP [+ COUNTER] -> ID */
+	KPEEK_CMD_DESTROY,		/* GENL_ADMIN_PERM: TARGET + ID */
+	KPEEK_CMD_SET_THRESHOLD,	/* GENL_ADMIN_PERM: ID + THRESHOLD (0 clears) */
+	KPEEK_CMD_PROBE_SET,		/* GENL_ADMIN_PERM: PROBE, PROBE_FLAGS, FILTER_* */
+	KPEEK_CMD_EVENT,		/* multicast notification (kernel -> user only) */
+	__KPEEK_CMD_MAX,
+};
+#define KPEEK_CMD_MAX (__KPEEK_CMD_MAX - 1)
+
+enum kpeek_genl_attr {
+	KPEEK_A_UNSPEC,
+	KPEEK_A_PAD,			/* for nla_put_u64_64bit */
+	KPEEK_A_ABI_VERSION,		/* u32 */
+	KPEEK_A_GROUPS,			/* u32 */
+	KPEEK_A_COUNTERS,		/* u32 */
+	KPEEK_A_GENERATION,		/* u64 */
+	KPEEK_A_TARGET,			/* u32: KPEEK_TARGET_* */
+	KPEEK_A_ID,			/* u64 */
+	KPEEK_A_GROUP_ID,		/* u64 */
+	KPEEK_A_GROUP,			/* string, <= KPEEK_NAME_MAX */
+	KPEEK_A_COUNTER,		/* string, <= KPEEK_NAME_MAX */
+	KPEEK_A_VALUE,			/* u64 */
+	KPEEK_A_THRESHOLD,		/* u64 */
+	KPEEK_A_EVENT,			/* u32: KPEEK_EVENT_* */
+	KPEEK_A_PROBE,			/* u32: KPEEK_PROBE_* */
+	KPEEK_A_PROBE_FLAGS,		/* u32: KPEEK_PROBE_F_* */
+	KPEEK_A_FILTER_DEV,		/* string, < 16 */
+	KPEEK_A_FILTER_PID,		/* s32 */
+	KPEEK_A_FILTER_MINLEN,		/* u32 */
+	__KPEEK_A_MAX,
+};
+#define KPEEK_A_MAX (__KPEEK_A_MAX - 1)
+
+enum kpeek_event {			/* KPEEK_A_EVENT of a KPEEK_CMD_EVENT notification */
+	KPEEK_EVENT_UNSPEC,
+	KPEEK_EVENT_GROUP_CREATED,	/* + GROUP_ID, GROUP */
+	KPEEK_EVENT_GROUP_REMOVED,	/* + GROUP_ID, GROUP */
+	KPEEK_EVENT_COUNTER_CREATED,	/* + ID, GROUP, COUNTER */
+	KPEEK_EVENT_COUNTER_REMOVED,	/* + ID, GROUP, COUNTER */
+	KPEEK_EVENT_THRESHOLD,		/* + ID, GROUP, COUNTER, VALUE, THRESHOLD: the counter
+					 * rose to >= its threshold (once per crossing) */
+};
 
 #endif /* _UAPI_LINUX_KPEEK_H */

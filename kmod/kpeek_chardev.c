@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kpeek_chardev.c - /dev/kpeek, a misc device (mode 0600; 99-kpeek.rules for other setups):
+ * read() gives a self-describing binary snapshot of every counter, ioctl() the commands of
+ * kpeek_ioctl.c, mmap() the counters and event rings (kpeek_mmap.c, kpeek_ring.c), and poll()
+ * waits for ring data.
+ *
+ * read(): struct kpeek_snap_header, then `count` struct kpeek_counter_rec in dump order (groups
+ * and their counters in creation order, as /proc/kpeek). The snapshot is built when a read
+ * starts at offset 0 (or at any offset when there is none yet, and for SEEK_END), and later
+ * reads and lseek()s are served from that one copy, so a reader taking it in small pieces still
+ * sees one consistent set. Each open file has its own snapshot.
+ *
+ * Refcounting: misc_open() takes a reference on our fops' owner for every open file; a mapping
+ * keeps its file (hence the module) alive after close(). rmmod therefore fails with EAGAIN
+ * (module in use) while the device is open or mapped, and close/munmap may come in any order.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include "kpeek_internal.h"
+
+struct kpeek_file {
+	struct mutex lock;	/* the snapshot below, and reads/seeks using it */
+	void *snap;		/* kvmalloc()ed: header + records; NULL until the first read */
+	size_t len;
+};
+
+void kpeek_counter_rec_fill(struct kpeek_counter_rec *rec, const struct kpeek_counter *c)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->id = c->id;
+	rec->group_id = c->group->id;
+	rec->value = kpeek_counter_read(c);
+	strscpy(rec->group, c->group->name, sizeof(rec->group));
+	strscpy(rec->counter, c->name, sizeof(rec->counter));
+}
+
+/* A new snapshot under kpeek_lock, so that count, generation and records agree. */
+static int kpeek_snap_build(struct kpeek_file *kf)
+{
+	struct kpeek_snap_header *hdr;
+	struct kpeek_counter_rec *rec;
+	struct kpeek_group *g;
+	struct kpeek_counter *c;
+	size_t n = 0, len;
+	void *buf;
+
+	lockdep_assert_held(&kf->lock);
+	mutex_lock(&kpeek_lock);
+	list_for_each_entry(g, &kpeek_groups, node)
+		n += g->ncounters;
+	len = sizeof(*hdr) + n * sizeof(*rec);
+	buf = kvzalloc(len, GFP_KERNEL);
+	if (!buf) {
+		mutex_unlock(&kpeek_lock);
+		return -ENOMEM;
+	}
+	hdr = buf;
+	hdr->magic = KPEEK_SNAP_MAGIC;
+	hdr->abi_version = KPEEK_ABI_VERSION;
+	hdr->header_size = sizeof(*hdr);
+	hdr->record_size = sizeof(*rec);
+	hdr->count = n;
+	hdr->generation = kpeek_generation_read();
+	rec = (struct kpeek_counter_rec *)(hdr + 1);
+	list_for_each_entry(g, &kpeek_groups, node)
+		list_for_each_entry(c, &g->counters, node)
+			kpeek_counter_rec_fill(rec++, c);
+	mutex_unlock(&kpeek_lock);
+
+	kvfree(kf->snap);
+	kf->snap = buf;
+	kf->len = len;
+	return 0;
+}
+
+static ssize_t kpeek_dev_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
+{
+	struct kpeek_file *kf = file->private_data;
+	ssize_t ret;
+
+	mutex_lock(&kf->lock);
+	if (*ppos == 0 || !kf->snap) {
+		ret = kpeek_snap_build(kf);
+		if (ret)
+			goto unlock;
+	}
+	ret = simple_read_from_buffer(ubuf, count, ppos, kf->snap, kf->len);
+unlock:
+	mutex_unlock(&kf->lock);
+	return ret;
+}
+
+/* SEEK_SET, SEEK_CUR and SEEK_END (the snapshot's size); past the end reads return 0. */
+static loff_t kpeek_dev_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct kpeek_file *kf = file->private_data;
+	loff_t ret;
+
+	mutex_lock(&kf->lock);
+	if (whence == SEEK_END && !kf->snap) {
+		ret = kpeek_snap_build(kf);
+		if (ret)
+			goto unlock;
+	}
+	ret = generic_file_llseek_size(file, offset, whence, MAX_LFS_FILESIZE,
+				       kf->snap ? kf->len : 0);
+unlock:
+	mutex_unlock(&kf->lock);
+	return ret;
+}
+
+static int kpeek_dev_open(struct inode *inode, struct file *file)
+{
+	struct kpeek_file *kf;
+
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	if (!kf)
+		return -ENOMEM;
+	mutex_init(&kf->lock);
+	/* misc_open() set private_data to the miscdevice; we have no use for it. */
+	file->private_data = kf;
+	return 0;
+}
+
+static int kpeek_dev_release(struct inode *inode, struct file *file)
+{
+	struct kpeek_file *kf = file->private_data;
+
+	kvfree(kf->snap);
+	mutex_destroy(&kf->lock);
+	kfree(kf);
+	return 0;
+}
+
+static const struct file_operations kpeek_dev_fops = {
+	.owner = THIS_MODULE,
+	.open = kpeek_dev_open,
+	.release = kpeek_dev_release,
+	.read = kpeek_dev_read,
+	.llseek = kpeek_dev_llseek,
+	.unlocked_ioctl = kpeek_ioctl,
+	/* Every argument struct has the same layout for 32-bit callers (u64-aligned). */
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = kpeek_mmap,
+	.poll = kpeek_ring_poll,
+};
+
+static struct miscdevice kpeek_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = KPEEK_DEV_NAME,
+	.fops = &kpeek_dev_fops,
+	/* root only by default; 99-kpeek.rules shows how to open it to a group. */
+	.mode = 0600,
+};
+
+int kpeek_chardev_init(void)
+{
+	return misc_register(&kpeek_miscdev);
+}
+
+void kpeek_chardev_exit(void)
+{
+	misc_deregister(&kpeek_miscdev);
+}
