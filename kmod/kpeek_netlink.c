@@ -234,6 +234,26 @@ static void kpeek_nl_create_err(struct genl_info *info, int err, bool counter)
 	}
 }
 
+/*
+ * NLA_NUL_STRING only asks for a NUL within the allowed length, so "ab\0cd" would pass as
+ * "ab": refuse a string attribute whose first NUL is not its last byte.
+ */
+static bool kpeek_nl_string_ok(const struct nlattr *attr, struct netlink_ext_ack *extack)
+{
+	if (!attr || strnlen(nla_data(attr), nla_len(attr)) == nla_len(attr) - 1)
+		return true;
+	NL_SET_ERR_MSG_ATTR(extack, attr, "a NUL byte inside the string");
+	return false;
+}
+
+/* Every string attribute of a request, checked before a handler looks at any of them. */
+static bool kpeek_nl_strings_ok(struct genl_info *info)
+{
+	return kpeek_nl_string_ok(info->attrs[KPEEK_A_GROUP], info->extack) &&
+	       kpeek_nl_string_ok(info->attrs[KPEEK_A_COUNTER], info->extack) &&
+	       kpeek_nl_string_ok(info->attrs[KPEEK_A_FILTER_DEV], info->extack);
+}
+
 /* ---- commands ---- */
 
 static int kpeek_nl_get_info(struct sk_buff *skb, struct genl_info *info)
@@ -273,6 +293,8 @@ static struct kpeek_counter *kpeek_nl_counter_from(struct genl_info *info)
 	struct kpeek_group *g;
 
 	lockdep_assert_held(&kpeek_lock);
+	if (!kpeek_nl_strings_ok(info))
+		return ERR_PTR(-EINVAL);
 	if (attrs[KPEEK_A_ID]) {
 		if (attrs[KPEEK_A_GROUP] || attrs[KPEEK_A_COUNTER]) {
 			NL_SET_ERR_MSG_ATTR(info->extack, attrs[KPEEK_A_ID],
@@ -380,6 +402,8 @@ static int kpeek_nl_dump_start(struct netlink_callback *cb)
 	attr = nlmsg_find_attr(cb->nlh, GENL_HDRLEN, KPEEK_A_GROUP);
 	if (!attr)
 		return 0;
+	if (!kpeek_nl_string_ok(attr, cb->extack))
+		return -EINVAL;
 	mutex_lock(&kpeek_lock);
 	g = kpeek_group_find_locked(nla_data(attr));
 	if (g)
@@ -508,6 +532,8 @@ static int kpeek_nl_create(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "CREATE needs GROUP (and COUNTER for a counter)");
 		return -EINVAL;
 	}
+	if (!kpeek_nl_strings_ok(info))
+		return -EINVAL;
 	err = kpeek_user_create(counter ? KPEEK_TARGET_COUNTER : KPEEK_TARGET_GROUP,
 				nla_data(attrs[KPEEK_A_GROUP]),
 				counter ? nla_data(attrs[KPEEK_A_COUNTER]) : NULL, &id);
@@ -609,6 +635,8 @@ static int kpeek_nl_probe_set(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "PROBE_SET needs PROBE");
 		return -EINVAL;
 	}
+	if (!kpeek_nl_strings_ok(info))
+		return -EINVAL;
 	cfg.probe = nla_get_u32(attrs[KPEEK_A_PROBE]);
 	if (attrs[KPEEK_A_PROBE_FLAGS])
 		cfg.flags = nla_get_u32(attrs[KPEEK_A_PROBE_FLAGS]);
