@@ -36,6 +36,16 @@ const HDR: usize = size_of::<RecHeader>();
 /// `type` and `len`: all a pad record has.
 const PREFIX: usize = 8;
 
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds: add it to a record's `ts_ns` for
+/// wall-clock time.
+pub fn realtime_offset_ns() -> i128 {
+    use rustix::time::{ClockId, Timespec, clock_gettime};
+    let ns = |t: Timespec| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+    let mono = clock_gettime(ClockId::Monotonic);
+    let real = clock_gettime(ClockId::Realtime);
+    ns(real) - ns(mono)
+}
+
 /// What a record says, by type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -646,6 +656,22 @@ impl RingSet {
         (items.into_iter().map(|(_, i)| i).collect(), errors)
     }
 
+    /// Throw away every record already in the rings (written before this reader started) and
+    /// restart the seq, loss and reader counts from here. Returns how many records were dropped.
+    pub fn discard(&mut self) -> u64 {
+        let mut n = 0;
+        for ring in &mut self.rings {
+            n += ring
+                .records()
+                .filter(|r| matches!(r, Ok(RingItem::Record(_))))
+                .count() as u64;
+            ring.seq = SeqTracker::default();
+            ring.stats = RingStats::default();
+            ring.lost_at_open = ring.lost();
+        }
+        n
+    }
+
     /// Sum of every ring's reader counts.
     pub fn stats(&self) -> RingStats {
         self.rings.iter().fold(RingStats::default(), |mut a, r| {
@@ -762,6 +788,17 @@ mod tests {
             parse_record(&b[..10])
                 .unwrap_err()
                 .contains("less than a 24-byte")
+        );
+    }
+
+    #[test]
+    fn records_serialize_flat() {
+        let Parsed::Record(r, _) = parse_record(&netif(3, "lo", 84)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"ts_ns":1003,"seq":3,"cpu":1,"pid":0,"event":"netif_receive_skb","dev":"lo","len":84,"protocol":2048}"#
         );
     }
 
