@@ -120,9 +120,10 @@ fn the_checker_catches_a_wrong_value() {
             c_expr: "KPEEK_PROC_PATH",
             rust: Value::Str("/proc/kpeek2"),
         },
+        // A right row: only the wrong ones are reported.
         Item {
-            c_expr: "KPEEK_ABI_VERSION",
-            rust: Value::Int(1),
+            c_expr: "KPEEK_NAME_MAX + 1",
+            rust: Value::Int(32),
         },
     ];
     assert_eq!(
