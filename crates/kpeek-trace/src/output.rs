@@ -10,16 +10,18 @@ use std::io;
 use crate::format::EventFormat;
 
 pub mod chrome;
+pub mod ctf;
 pub mod json;
 pub mod text;
 
 pub use chrome::ChromeWriter;
+pub use ctf::CtfWriter;
 pub use json::JsonWriter;
 pub use text::TextWriter;
 
 /// Turns a kernel address into `name+0xoff/0xsize [module]` (supplied by the caller, e.g.
 /// from the ksyms crate), writing into the string.
-pub type Symbolizer = Box<dyn Fn(u64, &mut String)>;
+pub type Symbolizer = Box<dyn Fn(u64, &mut String) + Send>;
 
 /// The host name, for the text format.
 pub fn hostname() -> String {

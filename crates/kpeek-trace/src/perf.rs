@@ -573,9 +573,18 @@ impl<'a> Sample<'a> {
     }
 }
 
+/// What [`poll_readable`] saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollResult {
+    /// Descriptors with data (a ring reached its wakeup mark).
+    pub readable: usize,
+    /// Descriptors that hung up (the traced task exited) without data.
+    pub hangups: usize,
+}
+
 /// Poll `fds` for readability (ring wakeups) for at most `timeout_ms` (-1: forever).
-/// Returns the number of ready descriptors; an interrupted poll (a signal) returns 0.
-pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<usize> {
+/// An interrupted poll (a signal) returns an empty result.
+pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<PollResult> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
@@ -589,11 +598,19 @@ pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<usiz
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(0);
+            return Ok(PollResult::default());
         }
         return Err(e);
     }
-    Ok(r as usize)
+    let mut res = PollResult::default();
+    for p in &pfds {
+        if p.revents & libc::POLLIN != 0 {
+            res.readable += 1;
+        } else if p.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            res.hangups += 1;
+        }
+    }
+    Ok(res)
 }
 
 /// Online CPUs from `/sys/devices/system/cpu/online` (e.g. "0-3,5"), else 0..available.

@@ -281,6 +281,8 @@ struct Item {
 struct Stream {
     cpu: i32,
     ring: Ring,
+    /// The event whose ring this is (the others on this CPU write into it).
+    owner: PerfEvent,
     buf: Vec<u8>,
     /// Logical offset of `buf[0]`.
     base: usize,
@@ -484,18 +486,16 @@ impl Session {
             }
             traced.push(Traced { format, perf: fds });
         }
-        // Ring owners belong to the first event.
-        for owner in owners.into_iter().flatten() {
-            traced[0].perf.push(owner);
-        }
         ids.sort_unstable();
         let streams = cpus
             .iter()
             .zip(rings)
-            .filter_map(|(&cpu, ring)| {
+            .zip(owners)
+            .filter_map(|((&cpu, ring), owner)| {
                 Some(Stream {
                     cpu,
                     ring: ring?,
+                    owner: owner?,
                     buf: Vec::new(),
                     base: 0,
                     items: VecDeque::new(),
@@ -528,14 +528,20 @@ impl Session {
         self.clock
     }
 
+    /// Every perf event of the session: the ring owners and the events writing into them.
+    fn all_perf(&self) -> impl Iterator<Item = &PerfEvent> {
+        self.streams
+            .iter()
+            .map(|s| &s.owner)
+            .chain(self.events.iter().flat_map(|t| &t.perf))
+    }
+
     fn for_each_perf(&self, f: impl Fn(&PerfEvent) -> io::Result<()>) -> Result<(), RecordError> {
-        for t in &self.events {
-            for p in &t.perf {
-                f(p).map_err(|e| RecordError::Io {
-                    what: "perf ioctl".into(),
-                    source: e,
-                })?;
-            }
+        for p in self.all_perf() {
+            f(p).map_err(|e| RecordError::Io {
+                what: "perf ioctl".into(),
+                source: e,
+            })?;
         }
         Ok(())
     }
@@ -594,16 +600,14 @@ impl Session {
             self.deliver(u64::MAX, sink, stop.count)?;
         }
         let mut hits = 0;
-        for t in &self.events {
-            for p in &t.perf {
-                hits += p
-                    .read_count()
-                    .map_err(|e| RecordError::Io {
-                        what: "reading a perf counter".into(),
-                        source: e,
-                    })?
-                    .value;
-            }
+        for p in self.all_perf() {
+            hits += p
+                .read_count()
+                .map_err(|e| RecordError::Io {
+                    what: "reading a perf counter".into(),
+                    source: e,
+                })?
+                .value;
         }
         let s = &mut self.summary;
         s.hits = hits;
@@ -615,18 +619,21 @@ impl Session {
     }
 
     fn poll(&self, timeout: Duration) -> Result<(), RecordError> {
-        let owner_fds: Vec<_> = self.events[0]
-            .perf
+        let fds: Vec<_> = self
+            .streams
             .iter()
-            .filter(|p| self.streams.iter().any(|s| s.cpu == p.cpu()))
-            .map(|p| std::os::fd::AsFd::as_fd(p))
+            .map(|s| std::os::fd::AsFd::as_fd(&s.owner))
             .collect();
-        perf::poll_readable(&owner_fds, timeout.as_millis().min(i32::MAX as u128) as i32).map_err(
-            |e| RecordError::Io {
-                what: "poll".into(),
-                source: e,
-            },
-        )?;
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let r = perf::poll_readable(&fds, ms).map_err(|e| RecordError::Io {
+            what: "poll".into(),
+            source: e,
+        })?;
+        if r.readable == 0 && r.hangups > 0 {
+            // A traced thread exited: its descriptor stays "ready" for ever; wait anyway
+            // rather than spin (other threads may still write into the ring).
+            std::thread::sleep(timeout.min(Duration::from_millis(10)));
+        }
         Ok(())
     }
 
@@ -816,10 +823,19 @@ pub fn install_stop_handler() -> &'static AtomicBool {
     &STOP
 }
 
+/// Whether a process still runs (a zombie has made its last system call: it counts as gone).
 fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) S ...": the state follows the last ')', as comm may hold anything.
+    match stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+    {
+        Some('Z' | 'X' | 'x') | None => false,
+        Some(_) => true,
+    }
 }
 
 /// Explain a filter the kernel rejected: write it to the same event in a scratch tracefs

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use kpeek_trace::output::{ChromeWriter, JsonWriter, Symbolizer, TextWriter};
+use kpeek_trace::output::{ChromeWriter, CtfWriter, JsonWriter, Symbolizer, TextWriter};
 use kpeek_trace::record::{RecordError, RecordOptions, Session, Sink, Stop, Summary};
 use kpeek_trace::tracefs::Tracefs;
 
@@ -21,6 +21,8 @@ pub enum Format {
     Json,
     /// Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev or chrome://tracing)
     Chrome,
+    /// CTF 1.8 trace directory (-o DIR): metadata + one stream per CPU, for babeltrace2
+    Ctf,
 }
 
 /// Record kernel tracepoints (perf rings, filtered in the kernel, merged in time order).
@@ -50,7 +52,7 @@ pub struct Args {
     /// Only this process (all its threads, and their children).
     #[arg(long, value_name = "PID")]
     pid: Option<i32>,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (a directory for --format ctf).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
     /// Output format.
@@ -123,7 +125,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut session = Session::open(&tracefs, &events, &opts)?;
     let format = if args.json { Format::Json } else { args.format };
-    let out: Box<dyn Write> = match &args.output {
+    let ctf_dir = match (format, &args.output) {
+        (Format::Ctf, Some(dir)) => Some(dir.clone()),
+        (Format::Ctf, None) => {
+            anyhow::bail!("--format ctf writes a directory: give it with -o DIR")
+        }
+        _ => None,
+    };
+    let out: Box<dyn Write> = match args.output.as_ref().filter(|_| ctf_dir.is_none()) {
         Some(p) => Box::new(
             File::create(p).with_context(|| format!("creating output file {}", p.display()))?,
         ),
@@ -156,6 +165,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Some(s) => w.with_symbolizer(s),
                 None => w,
             })
+        }
+        Format::Ctf => {
+            let dir = ctf_dir.expect("checked above");
+            Box::new(
+                CtfWriter::create(&dir, kpeek_trace::output::hostname())
+                    .with_context(|| format!("creating CTF trace directory {}", dir.display()))?,
+            )
         }
     };
     let stop = Stop {
