@@ -28,6 +28,15 @@ fn getppid() -> i32 {
 
 /// Run kpeek with `args` while this thread calls getppid until kpeek exits (at most 30 s).
 fn run_while_calling(args: &[&str]) -> Output {
+    run_while(args, || {
+        for _ in 0..10 {
+            getppid();
+        }
+    })
+}
+
+/// Run kpeek with `args`, calling `work` every 2 ms until it exits (at most 30 s).
+fn run_while(args: &[&str], mut work: impl FnMut()) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .stdout(Stdio::piped())
@@ -45,13 +54,24 @@ fn run_while_calling(args: &[&str]) -> Output {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "kpeek did not finish in 30 s"
-        );
-        for _ in 0..10 {
-            getppid();
+        if start.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let mut stderr = Vec::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_end(&mut stderr)
+                .unwrap();
+            let stdout = reader.join().unwrap();
+            panic!(
+                "kpeek {args:?} did not finish in 30 s; stdout: {}; stderr: {}",
+                text(&stdout),
+                text(&stderr)
+            );
         }
+        work();
         std::thread::sleep(Duration::from_millis(2));
     };
     let mut stderr = Vec::new();
@@ -410,4 +430,45 @@ fn stat_text_table() {
             .any(|l| l.starts_with("syscalls:sys_enter_getppid") && l.contains("total"))
     );
     assert!(t.contains("elapsed 0.1"), "{t}");
+}
+
+#[test]
+fn callchains_are_symbolized() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = run_while(
+        &[
+            "trace",
+            "record",
+            "net:netif_receive_skb",
+            "--filter",
+            "name == \"lo\"",
+            "--callchain",
+            "--count",
+            "2",
+            "--json",
+        ],
+        || {
+            sock.send_to(b"kpeek", "127.0.0.1:9").unwrap();
+        },
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for l in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let chain = v["callchain"].as_array().expect("a callchain");
+        assert!(chain.len() >= 3, "{l}");
+        for f in chain {
+            let ip = f["ip"].as_str().unwrap();
+            assert!(ip.starts_with("0xffff"), "kernel address: {l}");
+            let sym = f["sym"].as_str().unwrap();
+            // name+0xoff/0xsize [module], as %pS prints it
+            assert!(sym.contains("+0x") && sym.contains("/0x"), "{sym}");
+        }
+        let syms: Vec<&str> = chain.iter().map(|f| f["sym"].as_str().unwrap()).collect();
+        assert!(
+            syms.iter().any(|s| s.contains("netif_receive_skb")),
+            "{syms:?}"
+        );
+    }
+    assert_eq!(stdout.lines().count(), 2);
 }
