@@ -42,9 +42,12 @@ pub struct Args {
     /// Time budget per channel and size, in milliseconds.
     #[arg(long, default_value_t = 400)]
     budget_ms: u64,
-    /// Seconds of load for each of the two ring runs (0: skip the ring comparison).
-    #[arg(long, default_value_t = 3)]
+    /// Seconds of load for each ring run (0: skip the ring comparison).
+    #[arg(long, default_value_t = 2)]
     ring_seconds: u64,
+    /// Runs of each tracer (alternating).
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
     /// Ring data bytes per CPU, for kpeek and perf alike.
     #[arg(long, default_value_t = 1 << 18)]
     ring_size: u32,
@@ -84,29 +87,38 @@ fn parse_dec(b: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// Read a whole file from offset 0 into `buf` (kept between calls).
-fn pread_all(f: &File, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    buf.clear();
-    let mut off = 0;
-    loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(64 << 10);
+/// A reusable read buffer: `data` stays at its full length (no zero-filling per snapshot),
+/// `len` says how much of it the last read filled.
+#[derive(Default)]
+struct Buf {
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl Buf {
+    fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    /// Read a whole file from offset 0 (until read returns 0), growing when full.
+    fn pread_all(&mut self, f: &File) -> std::io::Result<()> {
+        self.len = 0;
+        loop {
+            if self.data.len() - self.len < 4096 {
+                self.data.resize((self.data.len() * 2).max(64 << 10), 0);
+            }
+            let n = f.read_at(&mut self.data[self.len..], self.len as u64)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.len += n;
         }
-        let len = buf.len();
-        let cap = buf.capacity();
-        buf.resize(cap, 0);
-        let n = f.read_at(&mut buf[len..], off)?;
-        buf.truncate(len + n);
-        if n == 0 {
-            return Ok(());
-        }
-        off += n as u64;
     }
 }
 
 struct Procfs {
     f: File,
-    buf: Vec<u8>,
+    buf: Buf,
     prefix: Vec<u8>,
 }
 
@@ -115,8 +127,8 @@ impl Channel for Procfs {
         "procfs"
     }
     fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
-        pread_all(&self.f, &mut self.buf)?;
-        for line in self.buf.split(|&c| c == b'\n') {
+        self.buf.pread_all(&self.f)?;
+        for line in self.buf.bytes().split(|&c| c == b'\n') {
             if line.starts_with(&self.prefix) {
                 let v = line.rsplit(|&c| c == b' ').next().unwrap_or_default();
                 out.push(parse_dec(v).ok_or_else(|| anyhow::anyhow!("procfs line {line:?}"))?);
@@ -154,7 +166,7 @@ impl Channel for PerFile {
 
 struct Debugfs {
     f: File,
-    buf: Vec<u8>,
+    buf: Buf,
 }
 
 impl Channel for Debugfs {
@@ -162,9 +174,9 @@ impl Channel for Debugfs {
         "debugfs"
     }
     fn snap(&mut self, _out: &mut Vec<u64>) -> anyhow::Result<()> {
-        pread_all(&self.f, &mut self.buf)?;
+        self.buf.pread_all(&self.f)?;
         anyhow::ensure!(
-            self.buf.starts_with(b"groups "),
+            self.buf.bytes().starts_with(b"groups "),
             "debugfs stats: unexpected content"
         );
         Ok(())
@@ -190,7 +202,7 @@ fn recs_values(recs: &[u8], group: &str, out: &mut Vec<u64>) {
 
 struct ReadDev {
     f: File,
-    buf: Vec<u8>,
+    buf: Buf,
     group: String,
 }
 
@@ -199,18 +211,30 @@ impl Channel for ReadDev {
         "read()"
     }
     fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
-        pread_all(&self.f, &mut self.buf)?;
+        // The snapshot says its own size: one read() at offset 0 takes it whole when the
+        // buffer is large enough, no read to EOF needed.
+        if self.buf.data.len() < 64 << 10 {
+            self.buf.data.resize(64 << 10, 0);
+        }
+        let mut n = self.f.read_at(&mut self.buf.data, 0)?;
         anyhow::ensure!(
-            self.buf.len() >= SNAP_HEADER_SIZE && get_u32(&self.buf, 0) == 0x4b50_534e,
+            n >= SNAP_HEADER_SIZE && get_u32(&self.buf.data, 0) == 0x4b50_534e,
             "/dev/kpeek read: no snapshot header"
         );
-        let count = get_u32(&self.buf, 12) as usize;
-        let body = &self.buf[SNAP_HEADER_SIZE..];
-        anyhow::ensure!(
-            body.len() == count * COUNTER_REC_SIZE,
-            "/dev/kpeek read: short snapshot"
-        );
-        recs_values(body, &self.group, out);
+        let count = get_u32(&self.buf.data, 12) as usize;
+        let total = SNAP_HEADER_SIZE + count * COUNTER_REC_SIZE;
+        if total > self.buf.data.len() {
+            self.buf.data.resize(total, 0);
+        }
+        while n < total {
+            let k = self.f.read_at(&mut self.buf.data[n..total], n as u64)?;
+            anyhow::ensure!(
+                k > 0,
+                "/dev/kpeek read: snapshot ends at {n} of {total} bytes"
+            );
+            n += k;
+        }
+        recs_values(&self.buf.data[SNAP_HEADER_SIZE..total], &self.group, out);
         Ok(())
     }
 }
@@ -255,6 +279,10 @@ struct Mmap {
     map: Mapping,
     copy: Vec<u8>,
     group: String,
+    /// Copy every slot (names too) rather than the set's values only.
+    full: bool,
+    /// The generation the slot indices below were resolved at, and the set's slot indices.
+    resolved: Option<(u64, Vec<usize>)>,
 }
 
 impl Mmap {
@@ -262,47 +290,83 @@ impl Mmap {
         // SAFETY: the seq word of the mapped header, aligned.
         unsafe { &*(self.map.ptr().add(mmap_hdr::SEQ) as *const std::sync::atomic::AtomicU32) }
     }
+
+    fn read_u64(&self, off: usize) -> u64 {
+        // SAFETY: an aligned u64 inside the mapping; tearing is caught by the seqcount.
+        unsafe { std::ptr::read_volatile(self.map.ptr().add(off) as *const u64) }
+    }
+
+    fn read_u32(&self, off: usize) -> u32 {
+        // SAFETY: as read_u64.
+        unsafe { std::ptr::read_volatile(self.map.ptr().add(off) as *const u32) }
+    }
+
+    /// Inside a seqcount section: the set's slot indices, by name.
+    fn resolve(&mut self, count: usize) -> Vec<usize> {
+        let n = MMAP_HEADER_SIZE + count * MMAP_SLOT_SIZE;
+        self.copy.resize(n, 0);
+        // SAFETY: n bytes are inside the mapping.
+        unsafe { std::ptr::copy_nonoverlapping(self.map.ptr(), self.copy.as_mut_ptr(), n) };
+        let g = self.group.as_bytes();
+        self.copy[MMAP_HEADER_SIZE..]
+            .chunks_exact(MMAP_SLOT_SIZE)
+            .enumerate()
+            .filter(|(_, slot)| {
+                let name = &slot[16..16 + NAME_LEN];
+                name.starts_with(g) && name[g.len()] == 0
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
 }
 
 impl Channel for Mmap {
     fn name(&self) -> &'static str {
-        "mmap"
+        if self.full { "mmap-full" } else { "mmap" }
     }
     fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
         let max = (self.map.len() - MMAP_HEADER_SIZE) / MMAP_SLOT_SIZE;
+        let start = out.len();
         for _ in 0..10_000 {
             let s = self.seq().load(Ordering::Acquire);
             if s & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            // SAFETY: the header is mapped; count is read inside the seqcount section.
-            let count = (unsafe {
-                std::ptr::read_volatile(self.map.ptr().add(mmap_hdr::COUNT) as *const u32)
-            } as usize)
-                .min(max);
-            let n = MMAP_HEADER_SIZE + count * MMAP_SLOT_SIZE;
-            self.copy.resize(n, 0);
-            // SAFETY: n bytes are inside the mapping; a torn copy is detected by seq below.
-            unsafe { std::ptr::copy_nonoverlapping(self.map.ptr(), self.copy.as_mut_ptr(), n) };
-            fence(Ordering::Acquire);
-            if self.seq().load(Ordering::Relaxed) != s {
-                continue;
-            }
-            let g = self.group.as_bytes();
-            for slot in self.copy[MMAP_HEADER_SIZE..].chunks_exact(MMAP_SLOT_SIZE) {
-                // slot: id, value, group[32], counter[32]
-                let name = &slot[16..16 + NAME_LEN];
-                if name.starts_with(g) && name[g.len()] == 0 {
-                    out.push(get_u64(slot, 8));
+            out.truncate(start);
+            let count = (self.read_u32(mmap_hdr::COUNT) as usize).min(max);
+            let generation = self.read_u64(mmap_hdr::GENERATION);
+            if self.full || self.resolved.as_ref().is_none_or(|(g, _)| *g != generation) {
+                let idx = self.resolve(count);
+                fence(Ordering::Acquire);
+                if self.seq().load(Ordering::Relaxed) != s {
+                    continue;
                 }
+                for &i in &idx {
+                    let slot = MMAP_HEADER_SIZE + i * MMAP_SLOT_SIZE;
+                    out.push(get_u64(&self.copy, slot + 8));
+                }
+                self.resolved = Some((generation, idx));
+                return Ok(());
             }
-            return Ok(());
+            // Names and slot order only change with the generation: read just the values.
+            let idx = &self.resolved.as_ref().unwrap().1;
+            for &i in idx {
+                out.push(self.read_u64(MMAP_HEADER_SIZE + i * MMAP_SLOT_SIZE + 8));
+            }
+            fence(Ordering::Acquire);
+            if self.seq().load(Ordering::Relaxed) == s {
+                return Ok(());
+            }
         }
         anyhow::bail!("counter mapping: no stable seqcount in 10000 tries")
     }
     fn note(&self) -> &'static str {
-        "no system call; values as of the last refresh"
+        if self.full {
+            "no system call; copies every slot with its names"
+        } else {
+            "no system call; the set's values (names resolved once per generation)"
+        }
     }
 }
 
@@ -397,7 +461,7 @@ fn open_channels(
     let mut v: Vec<Box<dyn Channel>> = Vec::new();
     v.push(Box::new(Procfs {
         f: File::open(root.path(kpeek_abi::PROC_PATH))?,
-        buf: Vec::new(),
+        buf: Buf::default(),
         prefix: format!("{group} ").into_bytes(),
     }));
     let sys = root.path(kpeek_abi::SYSFS_DIR).join(group);
@@ -417,11 +481,11 @@ fn open_channels(
     }));
     v.push(Box::new(Debugfs {
         f: File::open(root.path(kpeek_abi::DEBUGFS_DIR).join("stats"))?,
-        buf: Vec::new(),
+        buf: Buf::default(),
     }));
     v.push(Box::new(ReadDev {
         f: File::open(root.path(uapi::DEV_PATH))?,
-        buf: Vec::new(),
+        buf: Buf::default(),
         group: group.to_owned(),
     }));
     let dev = Dev::open()?;
@@ -431,25 +495,29 @@ fn open_channels(
         recs: vec![0u8; (info.counters as usize + 64) * COUNTER_REC_SIZE],
         group: group.to_owned(),
     }));
-    let dev = Dev::open()?;
-    let map = Mapping::new(
-        info.mmap_counters_size as usize,
-        libc::PROT_READ,
-        libc::MAP_SHARED,
-        Some(dev.fd()),
-        MMAP_COUNTERS,
-    )
-    .map_err(|e| anyhow::anyhow!("mmap counters ({} bytes): {e}", info.mmap_counters_size))?;
-    // Values written just before: make the mapping current once (not timed).
-    // SAFETY: no argument.
-    unsafe { rawsys::ioctl(dev.fd(), IOC_MMAP_SYNC, 0) }
-        .map_err(|e| anyhow::anyhow!("KPEEK_IOC_MMAP_SYNC: errno {e}"))?;
-    v.push(Box::new(Mmap {
-        _dev: dev,
-        map,
-        copy: Vec::new(),
-        group: group.to_owned(),
-    }));
+    for full in [false, true] {
+        let dev = Dev::open()?;
+        let map = Mapping::new(
+            info.mmap_counters_size as usize,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            Some(dev.fd()),
+            MMAP_COUNTERS,
+        )
+        .map_err(|e| anyhow::anyhow!("mmap counters ({} bytes): {e}", info.mmap_counters_size))?;
+        // Values written just before: make the mapping current once (not timed).
+        // SAFETY: no argument.
+        unsafe { rawsys::ioctl(dev.fd(), IOC_MMAP_SYNC, 0) }
+            .map_err(|e| anyhow::anyhow!("KPEEK_IOC_MMAP_SYNC: errno {e}"))?;
+        v.push(Box::new(Mmap {
+            _dev: dev,
+            map,
+            copy: Vec::new(),
+            group: group.to_owned(),
+            full,
+            resolved: None,
+        }));
+    }
     let mut sock = GenlSock::open()?;
     let family = resolve_family(&mut sock)?;
     v.push(Box::new(Netlink {
@@ -495,12 +563,24 @@ struct Row {
     note: &'static str,
 }
 
-/// Ring throughput of one tracer: (records, lost, seconds, datagrams).
+/// Ring throughput of one tracer: records, lost, seconds, datagrams.
+#[derive(Default)]
 struct RingRun {
     records: u64,
     lost: u64,
     secs: f64,
     packets: u64,
+}
+
+impl RingRun {
+    fn add(&self, o: &RingRun) -> RingRun {
+        RingRun {
+            records: self.records + o.records,
+            lost: self.lost + o.lost,
+            secs: self.secs + o.secs,
+            packets: self.packets + o.packets,
+        }
+    }
 }
 
 fn run_kpeek_ring(a: &Args, cpus: usize) -> anyhow::Result<RingRun> {
@@ -703,58 +783,86 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     }
 
     if a.ring_seconds > 0 {
-        let cpus = rawsys::online_cpus();
-        let k = run_kpeek_ring(&a, cpus);
-        let p = run_perf_ring(&a, cpus);
-        println!(
-            "\nbench: event rings, loopback UDP flood on {cpus} CPUs, {} s each, {} KiB per CPU",
-            a.ring_seconds,
-            a.ring_size / 1024
-        );
-        println!(
-            "{:<28} {:>12} {:>10} {:>8} {:>14}",
-            "tracer", "records/s", "lost", "lost %", "datagrams/s"
-        );
-        let mut rates = Vec::new();
-        for (name, run) in [
-            ("kpeek ring (probe, dev=lo)", &k),
-            ("perf tracepoint ring", &p),
-        ] {
-            match run {
-                Ok(x) => {
-                    let rate = x.records as f64 / x.secs;
-                    rates.push(rate);
-                    println!(
-                        "{:<28} {:>12.0} {:>10} {:>7.2}% {:>14.0}",
-                        name,
-                        rate,
-                        x.lost,
-                        100.0 * x.lost as f64 / (x.records + x.lost).max(1) as f64,
-                        x.packets as f64 / x.secs
-                    );
-                }
-                Err(e) => println!("{name:<28} failed: {e:#}"),
-            }
-        }
-        r.check(
-            "bench: kpeek ring and perf ring both ran on the same workload",
-            k.is_ok() && p.is_ok(),
-            || {
-                format!(
-                    "kpeek: {}; perf: {}",
-                    k.as_ref().err().map_or("ok".into(), |e| format!("{e:#}")),
-                    p.as_ref().err().map_or("ok".into(), |e| format!("{e:#}"))
-                )
-            },
-        );
-        if let [kr, pr] = rates[..] {
-            println!(
-                "bench: kpeek ring / perf ring records per second: {:.2}",
-                kr / pr.max(1.0)
-            );
-        }
+        ring_table(r, &a);
     }
     Ok(())
+}
+
+/// The rings on the same workload: untraced, then kpeek and perf alternately (`rounds`
+/// times each, so that neither always runs first), summed.
+fn ring_table(r: &Report, a: &Args) {
+    let cpus = rawsys::online_cpus();
+    let base = (|| -> anyhow::Result<f64> {
+        let load = Load::start(cpus, 1, 0)?;
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(a.ring_seconds));
+        let (packets, _) = load.stop();
+        Ok(packets as f64 / t0.elapsed().as_secs_f64())
+    })();
+    let mut k = Ok(RingRun::default());
+    let mut p = Ok(RingRun::default());
+    for _ in 0..a.rounds {
+        if let Ok(acc) = &mut k {
+            k = run_kpeek_ring(a, cpus).map(|x| acc.add(&x));
+        }
+        if let Ok(acc) = &mut p {
+            p = run_perf_ring(a, cpus).map(|x| acc.add(&x));
+        }
+    }
+    println!(
+        "\nbench: event rings, loopback UDP flood on {cpus} CPUs, {} x {} s each, {} KiB per CPU",
+        a.rounds,
+        a.ring_seconds,
+        a.ring_size / 1024
+    );
+    match &base {
+        Ok(b) => println!("bench: untraced workload: {b:.0} datagrams/s"),
+        Err(e) => println!("bench: untraced workload failed: {e:#}"),
+    }
+    println!(
+        "{:<28} {:>12} {:>10} {:>8} {:>14} {:>12}",
+        "tracer", "records/s", "lost", "lost %", "datagrams/s", "vs untraced"
+    );
+    let mut rates = Vec::new();
+    for (name, run) in [
+        ("kpeek ring (probe, dev=lo)", &k),
+        ("perf tracepoint ring", &p),
+    ] {
+        match run {
+            Ok(x) => {
+                let rate = x.records as f64 / x.secs;
+                let dps = x.packets as f64 / x.secs;
+                rates.push(rate);
+                println!(
+                    "{:<28} {:>12.0} {:>10} {:>7.2}% {:>14.0} {:>11.0}%",
+                    name,
+                    rate,
+                    x.lost,
+                    100.0 * x.lost as f64 / (x.records + x.lost).max(1) as f64,
+                    dps,
+                    base.as_ref().map_or(f64::NAN, |b| 100.0 * dps / b)
+                );
+            }
+            Err(e) => println!("{name:<28} failed: {e:#}"),
+        }
+    }
+    r.check(
+        "bench: kpeek ring and perf ring both ran on the same workload",
+        k.is_ok() && p.is_ok() && base.is_ok(),
+        || {
+            format!(
+                "kpeek: {}; perf: {}",
+                k.as_ref().err().map_or("ok".into(), |e| format!("{e:#}")),
+                p.as_ref().err().map_or("ok".into(), |e| format!("{e:#}"))
+            )
+        },
+    );
+    if let [kr, pr] = rates[..] {
+        println!(
+            "bench: kpeek ring / perf ring records per second: {:.2}",
+            kr / pr.max(1.0)
+        );
+    }
 }
 
 impl Debugfs {

@@ -32,6 +32,10 @@ pub struct Args {
     /// Groups whose values may change during the run on their own (not compared).
     #[arg(long, default_value = "kpeek_probes")]
     volatile_group: Vec<String>,
+    /// Print message number N of the run with `--seed` (hex) and exit, sending nothing: a
+    /// reported message reproduced byte for byte. The family id is printed as 0xffff.
+    #[arg(long, value_name = "N", requires = "seed")]
+    dump: Option<u64>,
 }
 
 const NLMSG_HDRLEN: usize = 16;
@@ -338,6 +342,7 @@ pub fn get_info(s: &mut GenlSock, family: u16) -> anyhow::Result<Vec<(u16, Vec<u
 
 struct Sent {
     cmd: u8,
+    flags: u16,
     to_family: bool,
     well_formed: bool,
     group_create: bool,
@@ -357,6 +362,21 @@ struct Fuzzer {
 }
 
 impl Fuzzer {
+    fn new(seed: u64, family: u16, root: bool, counter_ids: Vec<u64>) -> Self {
+        Fuzzer {
+            rng: Rng::new(seed),
+            family,
+            root,
+            counter_ids,
+            created_groups: Vec::new(),
+            problems: Vec::new(),
+            nproblems: 0,
+            refused: 0,
+            extack_einval: (0, 0),
+            tally: Tally::default(),
+        }
+    }
+
     fn problem(&mut self, what: String) {
         self.nproblems += 1;
         if self.problems.len() < 8 {
@@ -454,6 +474,7 @@ impl Fuzzer {
         let mut m = Msg::new(ty, flags, seq, cmd, version);
         if r.one_in(20) {
             m.0[18] = r.u32() as u8; // genl reserved
+            well_formed = false;
         }
         let mut group_create = cmd == CMD_CREATE;
         let nattrs = self.rng.below(6);
@@ -516,6 +537,7 @@ impl Fuzzer {
             b,
             Sent {
                 cmd,
+                flags,
                 to_family,
                 well_formed: well_formed && version == GENL_VERSION && to_family,
                 group_create: group_create && to_family,
@@ -542,7 +564,8 @@ impl Fuzzer {
                 }
             }
         }
-        if !mutating {
+        // Without NLM_F_REQUEST the netlink core acks (error 0) without dispatching.
+        if !mutating || sent.flags & NLM_F_REQUEST == 0 {
             return;
         }
         let acked_ok = replies.iter().any(|r| r.error == Some(0));
@@ -566,15 +589,16 @@ impl Fuzzer {
         }
         if acked_ok || data {
             self.problem(format!(
-                "message {i}: non-root command {} succeeded",
-                sent.cmd
+                "message {i}: non-root command {} (flags {:#x}) succeeded",
+                sent.cmd, sent.flags
             ));
         } else if !errors.is_empty() {
             self.refused += 1;
             if sent.well_formed && errors.iter().any(|&e| e != libc::EPERM) {
                 self.problem(format!(
-                    "message {i}: non-root well-formed command {}: {}, want EPERM",
+                    "message {i}: non-root well-formed command {} (flags {:#x}): {}, want EPERM",
                     sent.cmd,
+                    sent.flags,
                     errno_name(Err(errors[0]))
                 ));
             }
@@ -703,6 +727,23 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         "fuzz-netlink: seed {seed} ({} messages; replay with --seed {seed})",
         a.calls
     );
+    if let Some(n) = a.dump {
+        let mut f = Fuzzer::new(seed, 0xffff, rawsys::geteuid() == 0, Vec::new());
+        for i in 0..=n {
+            let (msg, sent) = f.message(100 + i as u32);
+            if i == n {
+                let hex: Vec<String> = msg.iter().map(|b| format!("{b:02x}")).collect();
+                println!(
+                    "message {n}: cmd {} flags {:#x} well-formed {}: {}",
+                    sent.cmd,
+                    sent.flags,
+                    sent.well_formed,
+                    hex.join(" ")
+                );
+            }
+        }
+        return Ok(());
+    }
     let mut s = GenlSock::open()?;
     // The device, when this user may read it, adds the probe configuration to the state check.
     let dev = rawsys::open(uapi::DEV_PATH, libc::O_RDONLY).ok();
@@ -726,18 +767,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         nonroot_exact_checks(&mut s, family, r, &counter_ids);
     }
 
-    let mut f = Fuzzer {
-        rng: Rng::new(seed),
-        family,
-        root: is_root,
-        counter_ids,
-        created_groups: Vec::new(),
-        problems: Vec::new(),
-        nproblems: 0,
-        refused: 0,
-        extack_einval: (0, 0),
-        tally: Tally::default(),
-    };
+    let mut f = Fuzzer::new(seed, family, is_root, counter_ids);
     let mut sends = Tally::default();
     let mut replies = Vec::new();
     let t0 = std::time::Instant::now();
@@ -860,18 +890,7 @@ mod tests {
 
     #[test]
     fn fuzz_messages_are_reproducible() {
-        let mk = || Fuzzer {
-            rng: Rng::new(99),
-            family: 30,
-            root: true,
-            counter_ids: vec![1, 2],
-            created_groups: Vec::new(),
-            problems: Vec::new(),
-            nproblems: 0,
-            refused: 0,
-            extack_einval: (0, 0),
-            tally: Tally::default(),
-        };
+        let mk = || Fuzzer::new(99, 30, true, vec![1, 2]);
         let (mut a, mut b) = (mk(), mk());
         for i in 0..500 {
             assert_eq!(a.message(i).0, b.message(i).0);

@@ -61,6 +61,7 @@ pub fn errno_name(r: Result<i32, i32>) -> String {
         libc::ENOBUFS => "ENOBUFS",
         libc::EPROTO => "EPROTO",
         libc::ENXIO => "ENXIO",
+        libc::ENODATA => "ENODATA",
         libc::ESRCH => "ESRCH",
         _ => return format!("E?{e}"),
     };
@@ -92,6 +93,7 @@ pub fn plausible_errno(e: i32) -> bool {
             | libc::E2BIG
             | libc::ENXIO
             | libc::EAGAIN
+            | libc::ENODATA
     )
 }
 
@@ -117,7 +119,7 @@ impl State {
         let counters = rows
             .into_iter()
             .map(|c| {
-                let v = (!volatile.iter().any(|g| *g == c.group)).then_some(c.value);
+                let v = (!volatile.contains(&c.group)).then_some(c.value);
                 (format!("{}/{}", c.group, c.counter), v)
             })
             .collect();

@@ -105,10 +105,6 @@ impl Load {
         })
     }
 
-    pub fn packets(&self) -> u64 {
-        self.packets.load(Ordering::Relaxed)
-    }
-
     pub fn stop(self) -> (u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {

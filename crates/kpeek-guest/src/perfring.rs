@@ -59,7 +59,6 @@ pub struct PerfRing {
     fd: OwnedFd,
     map: Mapping,
     data_size: u64,
-    pub cpu: u32,
 }
 
 /// What a reader counted.
@@ -138,7 +137,6 @@ impl PerfRing {
             fd,
             map,
             data_size: data_size as u64,
-            cpu,
         })
     }
 

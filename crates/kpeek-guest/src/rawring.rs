@@ -21,8 +21,6 @@ pub struct Info {
     pub nr_cpus: u32,
     pub counters: u32,
     pub mmap_counters_size: u32,
-    pub ring_data_size: u32,
-    pub generation: u64,
 }
 
 impl Dev {
@@ -51,8 +49,6 @@ impl Dev {
             nr_cpus: get_u32(&b, info::NR_CPUS),
             counters: get_u32(&b, info::COUNTERS),
             mmap_counters_size: get_u32(&b, info::MMAP_COUNTERS_SIZE),
-            ring_data_size: get_u32(&b, info::RING_DATA_SIZE),
-            generation: get_u64(&b, info::GENERATION),
         })
     }
 
@@ -76,22 +72,6 @@ impl Dev {
             IOC_PROBE_SET,
             &mut b,
         )
-    }
-
-    /// KPEEK_IOC_PROBE_GET: (hits, matched).
-    pub fn probe_get(&self, probe: u32) -> anyhow::Result<(u64, u64)> {
-        let mut b = [0u8; PROBE_CONFIG_SIZE];
-        put_u32(&mut b, uapi::probe::SIZE, PROBE_CONFIG_SIZE as u32);
-        put_u32(&mut b, uapi::probe::PROBE, probe);
-        self.ioctl(
-            &format!("KPEEK_IOC_PROBE_GET probe {probe}"),
-            IOC_PROBE_GET,
-            &mut b,
-        )?;
-        Ok((
-            get_u64(&b, uapi::probe::HITS),
-            get_u64(&b, uapi::probe::MATCHED),
-        ))
     }
 
     /// KPEEK_IOC_RING_SETUP.
@@ -138,9 +118,6 @@ impl Rec {
     }
     pub fn cpu(&self) -> u32 {
         get_u32(&self.bytes, rec_hdr::CPU)
-    }
-    pub fn ts(&self) -> u64 {
-        get_u64(&self.bytes, rec_hdr::TS_NS)
     }
 }
 
@@ -220,7 +197,7 @@ impl Ring {
         let size = self.data_size as u64;
         let head = self.head();
         let mut tail = self.tail();
-        if head >= size || tail >= size || head % 8 != 0 {
+        if head >= size || tail >= size || !head.is_multiple_of(8) {
             return Framing::Bad(format!(
                 "head {head} / tail {tail} outside the ring of {size}"
             ));
@@ -244,7 +221,7 @@ impl Ring {
             rec.ty = get_u16(&rec.bytes, rec_hdr::TYPE);
             rec.len = get_u16(&rec.bytes, rec_hdr::LEN);
             let len = rec.len as usize;
-            if len < 8 || len % 8 != 0 || len > room {
+            if len < 8 || !len.is_multiple_of(8) || len > room {
                 return Framing::Bad(format!(
                     "record at {tail}: type {} len {len} ({room} bytes to the end)",
                     rec.ty

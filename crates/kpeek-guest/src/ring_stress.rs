@@ -229,7 +229,7 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
                 res.seq.records
             ));
         }
-        if (i as usize) < online && res.seq.records == 0 {
+        if i < online && res.seq.records == 0 {
             idle_cpus.push(i);
         }
     }
