@@ -46,9 +46,10 @@ static const struct genl_multicast_group kpeek_nl_mcgrps[] = {
 static struct genl_family kpeek_nl_family;
 
 /*
- * True between registration and unregistration, under kpeek_lock: the core calls the notify
- * hooks for every create/destroy, including those before our family exists (init) and after
- * it is gone (exit cleans up leftovers).
+ * True between registration and unregistration; written under kpeek_lock and kpeek_nl_thr_lock,
+ * read under either. The core calls the notify hooks for every create/destroy, including
+ * those before our family exists (init) and after it is gone (exit cleans up leftovers); and
+ * the threshold worker must not be queued once exit has cancelled it.
  */
 static bool kpeek_nl_ready;
 
@@ -168,6 +169,15 @@ void kpeek_notify_counter(const struct kpeek_counter *c, bool created)
 			       KPEEK_EVENT_COUNTER_REMOVED, c->group, c, 0, 0);
 }
 
+/* The next check, while thresholds exist and the family is up; under kpeek_nl_thr_lock. */
+static void kpeek_nl_thr_schedule(void)
+{
+	lockdep_assert_held(&kpeek_nl_thr_lock);
+	if (kpeek_nl_ready && !list_empty(&kpeek_nl_thresholds))
+		/* No-op when queued already: setting thresholds fast must not postpone checks. */
+		schedule_delayed_work(&kpeek_nl_thr_work, msecs_to_jiffies(KPEEK_NL_THRESHOLD_MS));
+}
+
 static void kpeek_nl_thr_check(struct work_struct *work)
 {
 	struct kpeek_nl_threshold *t;
@@ -186,9 +196,19 @@ static void kpeek_nl_thr_check(struct work_struct *work)
 		kpeek_nl_event(KPEEK_EVENT_THRESHOLD, t->counter->group, t->counter, value,
 			       t->threshold);
 	}
-	if (!list_empty(&kpeek_nl_thresholds))
-		schedule_delayed_work(&kpeek_nl_thr_work, msecs_to_jiffies(KPEEK_NL_THRESHOLD_MS));
+	kpeek_nl_thr_schedule();
 	mutex_unlock(&kpeek_nl_thr_lock);
+}
+
+static void kpeek_nl_set_ready(bool ready)
+{
+	mutex_lock(&kpeek_lock);
+	mutex_lock(&kpeek_nl_thr_lock);
+	kpeek_nl_ready = ready;
+	/* A threshold set between registration and now had no worker queued for it. */
+	kpeek_nl_thr_schedule();
+	mutex_unlock(&kpeek_nl_thr_lock);
+	mutex_unlock(&kpeek_lock);
 }
 
 /* ---- extended ACK helpers ---- */
@@ -379,6 +399,7 @@ struct kpeek_nl_dump_ctx {
 	u64 gid;		/* next: the first counter whose (group id, id) >= (gid, cid) */
 	u64 cid;
 	u64 only_gid;		/* GROUP given: only this group (0: all) */
+	bool started;		/* the first pass has run (cb->ctx starts zeroed) */
 };
 
 /*
@@ -390,14 +411,17 @@ static unsigned int kpeek_nl_dump_seq(u64 generation)
 	return (unsigned int)(generation % 0xffffffffULL) + 1;
 }
 
-static int kpeek_nl_dump_start(struct netlink_callback *cb)
+/*
+ * The GROUP filter, resolved in the first pass rather than in a ->start callback: 6.1 gives
+ * ->start no extack, while an error from the first pass reaches user space in NLMSG_DONE with
+ * its message on every kernel.
+ */
+static int kpeek_nl_dump_first(struct netlink_callback *cb, struct kpeek_nl_dump_ctx *ctx)
 {
-	struct kpeek_nl_dump_ctx *ctx = (struct kpeek_nl_dump_ctx *)cb->ctx;
 	const struct nlattr *attr;
 	struct kpeek_group *g;
 
-	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
-	memset(ctx, 0, sizeof(*ctx));
+	ctx->started = true;
 	/* The genetlink core has validated the request against the policy already. */
 	attr = nlmsg_find_attr(cb->nlh, GENL_HDRLEN, KPEEK_A_GROUP);
 	if (!attr)
@@ -423,7 +447,14 @@ static int kpeek_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct kpeek_counter *c;
 	struct kpeek_group *g;
 	void *hdr;
+	int err;
 
+	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
+	if (!ctx->started) {
+		err = kpeek_nl_dump_first(cb, ctx);
+		if (err)
+			return err;
+	}
 	/*
 	 * Read before walking: a change during this pass bumps the generation after this read,
 	 * so the next pass (there is always one more, if only to add NLMSG_DONE) sees a new seq.
@@ -614,9 +645,7 @@ static int kpeek_nl_set_threshold(struct sk_buff *skb, struct genl_info *info)
 		 * crossing; it notifies after it fell below (a reset) and rose again.
 		 */
 		t->above = kpeek_counter_read(c) >= threshold;
-		if (kpeek_nl_ready)
-			mod_delayed_work(system_wq, &kpeek_nl_thr_work,
-					 msecs_to_jiffies(KPEEK_NL_THRESHOLD_MS));
+		kpeek_nl_thr_schedule();
 	}
 	mutex_unlock(&kpeek_nl_thr_lock);
 out_unlock:
@@ -728,7 +757,6 @@ static const struct genl_ops kpeek_nl_ops[] = {
 	},
 	{
 		.cmd = KPEEK_CMD_GET_COUNTERS,
-		.start = kpeek_nl_dump_start,
 		.dumpit = kpeek_nl_dump,
 		.policy = kpeek_nl_dump_policy,
 		.maxattr = KPEEK_A_MAX,
@@ -796,9 +824,7 @@ int kpeek_netlink_init(void)
 	err = genl_register_family(&kpeek_nl_family);
 	if (err)
 		return err;
-	mutex_lock(&kpeek_lock);
-	kpeek_nl_ready = true;
-	mutex_unlock(&kpeek_lock);
+	kpeek_nl_set_ready(true);
 	return 0;
 }
 
@@ -806,13 +832,12 @@ void kpeek_netlink_exit(void)
 {
 	struct kpeek_nl_threshold *t, *tmp;
 
-	mutex_lock(&kpeek_lock);
-	kpeek_nl_ready = false;
-	mutex_unlock(&kpeek_lock);
+	/* No event and no queued check from here on ... */
+	kpeek_nl_set_ready(false);
+	/* ... so once a running check is done, none can send through the family we remove. */
+	cancel_delayed_work_sync(&kpeek_nl_thr_work);
 	/* Waits for running commands and dumps; none starts after it returns. */
 	genl_unregister_family(&kpeek_nl_family);
-	/* Safe although the work re-queues itself. */
-	cancel_delayed_work_sync(&kpeek_nl_thr_work);
 	mutex_lock(&kpeek_nl_thr_lock);
 	list_for_each_entry_safe(t, tmp, &kpeek_nl_thresholds, node) {
 		list_del(&t->node);

@@ -221,6 +221,32 @@ static int handle_error(struct nlmsghdr *nlh, int quiet)
 	return err;
 }
 
+/*
+ * NLMSG_DONE ends a dump with an int status: 0, or the -errno the dump callback failed with
+ * (then possibly followed by extack TLVs).
+ */
+static int done_status(struct nlmsghdr *nlh)
+{
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	int err, off = NLMSG_HDRLEN + sizeof(int);
+
+	if (nlh->nlmsg_len < (unsigned int)off)
+		return 0;
+	memcpy(&err, NLMSG_DATA(nlh), sizeof(err));
+	if (!err)
+		return 0;
+	fprintf(stderr, "nltest: %s: dump failed: %s (%s)", prog_cmd, strerror(-err),
+		errno_name(-err));
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS && (int)nlh->nlmsg_len > off) {
+		parse_attrs((struct nlattr *)((char *)nlh + off), nlh->nlmsg_len - off, tb,
+			    NLMSGERR_ATTR_MAX);
+		if (tb[NLMSGERR_ATTR_MSG])
+			fprintf(stderr, "; extack: '%s'", (char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	}
+	fprintf(stderr, "\n");
+	return err;
+}
+
 typedef void (*msg_cb)(struct nlmsghdr *nlh, void *arg);
 
 /*
@@ -451,7 +477,7 @@ static int dump_run(const char *group, size_t bufsize, struct dump_state *st,
 			if (nlh->nlmsg_type == NLMSG_DONE) {
 				free(buf);
 				close(fd);
-				return 0;
+				return done_status(nlh);
 			}
 			if (nlh->nlmsg_type != family_id) {
 				fprintf(stderr, "nltest: dump: unexpected message type %u\n",

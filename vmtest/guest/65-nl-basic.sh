@@ -26,7 +26,7 @@ check_eq "dump carries u64 max" "$(awk '$1 == "nlb" { print $3 }' /tmp/nl.dump)"
 as_user nltest dump -c >/tmp/nl.dump.user 2>/dev/null
 check_eq "non-root dump equals /proc/kpeek" "$(cat /tmp/nl.dump.user)" "$(cat $PROC)"
 check_eq "dump -g filters one group" "$(nltest dump -g nlb 2>/dev/null)" "nlb x 18446744073709551615"
-nl_err "dump -g of a missing group" ENOENT "no such group" nltest dump -g nosuchgroup
+nl_err "dump -g of a missing group (error and extack in NLMSG_DONE)" ENOENT "no such group" nltest dump -g nosuchgroup
 
 g=$(nltest get kpeek_example reads)
 check_eq "get by name: value" "$(nl_field "$g" value)" 3
