@@ -1,7 +1,7 @@
 //! The table that ties this crate to the C header: every ABI item with the C expression that
 //! must evaluate to the same value.
 //!
-//! `tests/abi_vs_c.rs` turns [`ITEMS`] into a C program (`printf` of each expression, in order),
+//! `tests/abi_vs_c.rs` turns [`items`] into a C program (`printf` of each expression, in order),
 //! compiles it against `kmod/include/uapi/kpeek.h` and compares the output with [`Item::rust`],
 //! line by line. It also checks that every `#define KPEEK_*` in the header appears in the table,
 //! so a constant added on the C side without its Rust mirror fails the test. Layouts slot in as
@@ -51,7 +51,17 @@ impl Item {
     }
 }
 
-/// Every item of the ABI, in the order the C checker prints them.
+/// Every item of the ABI, in the order the C checker prints them: [`ITEMS`] then the version 2
+/// rows (char device, ioctl, mmap, rings, netlink; every struct size and field offset).
+pub fn items() -> Vec<Item> {
+    ITEMS
+        .iter()
+        .chain(crate::check_v2::ITEMS)
+        .copied()
+        .collect()
+}
+
+/// The items of ABI version 1: limits, names and paths.
 pub const ITEMS: &[Item] = &[
     Item::int("KPEEK_ABI_VERSION", crate::ABI_VERSION as u64),
     Item::int("KPEEK_NAME_MAX", crate::NAME_MAX as u64),

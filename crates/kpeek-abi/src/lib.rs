@@ -1,19 +1,25 @@
 //! `kpeek-abi`: the Rust mirror of `kmod/include/uapi/kpeek.h`, the ABI of kpeek.ko.
 //!
 //! Everything user space may rely on: the ABI version, name rules and limits, the reserved names,
-//! the default caps and where each channel lives. [`check::ITEMS`] lists every item with the C
-//! expression that must produce the same value; `tests/abi_vs_c.rs` compiles a C program against
-//! the real header that prints each expression, and compares. Part 2's structs add their
-//! `sizeof`/`offsetof` rows to that table next to their definitions.
+//! the default caps and where each channel lives; from ABI version 2 on the char device's
+//! `read()` snapshot and ioctls ([`dev`]), the counter and ring mappings and ring records
+//! ([`mmap`]) and the generic netlink family ([`genl`]). [`check::items`] lists every item with
+//! the C expression that must produce the same value (every constant, every struct's size and
+//! every field's offset); `tests/abi_vs_c.rs` compiles a C program against the real header that
+//! prints each expression, and compares.
 
 pub mod check;
+mod check_v2;
+pub mod dev;
+pub mod genl;
+pub mod mmap;
 mod name;
 
 pub use name::{DescriptionError, NameError, NameKind, validate_description, validate_name};
 
 /// `KPEEK_ABI_VERSION`: bumped whenever anything in the ABI changes incompatibly. The module
 /// publishes its own in `/sys/kernel/kpeek/info`.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// `KPEEK_NAME_MAX`: the longest group or counter name, in bytes.
 pub const NAME_MAX: usize = 31;

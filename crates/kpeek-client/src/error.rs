@@ -130,7 +130,49 @@ fn errno_name(errno: i32) -> &'static str {
         Errno::NOTEMPTY => "ENOTEMPTY",
         Errno::BUSY => "EBUSY",
         Errno::ROFS => "EROFS",
+        Errno::NOTTY => "ENOTTY",
+        Errno::FAULT => "EFAULT",
+        Errno::AGAIN => "EAGAIN",
+        Errno::NODEV => "ENODEV",
+        Errno::NXIO => "ENXIO",
+        Errno::OPNOTSUPP => "EOPNOTSUPP",
+        Errno::RANGE => "ERANGE",
+        Errno::MSGSIZE => "EMSGSIZE",
         _ => "errno",
+    }
+}
+
+/// What kpeek.ko's char device and netlink family mean by an errno.
+fn kernel_rule(errno: i32) -> String {
+    use rustix::io::Errno;
+    match Errno::from_raw_os_error(errno) {
+        Errno::PERM | Errno::ACCESS => {
+            "permission denied: this needs root (CAP_SYS_ADMIN; CAP_NET_ADMIN over netlink)".into()
+        }
+        Errno::NOTTY => "kpeek.ko does not know this request: is it another version than this \
+                         kpeek (ABI mismatch)?"
+            .into(),
+        Errno::INVAL => "kpeek.ko rejected the arguments (size, flags, reserved fields or a value \
+                         out of range)"
+            .into(),
+        Errno::NOENT => "no such group, counter or id".into(),
+        Errno::EXIST => {
+            "it already exists; modules, configfs and the API share one name space".into()
+        }
+        Errno::NOSPC => {
+            "too many groups or counters: the max_groups/max_counters cap is reached".into()
+        }
+        Errno::NAMETOOLONG => format!("name longer than {NAME_MAX} bytes"),
+        Errno::BUSY => "busy: the rings are mapped or the object is in use".into(),
+        Errno::FAULT => "the kernel could not access a buffer (bad pointer)".into(),
+        Errno::NODEV | Errno::NXIO => {
+            "not available on this device (rings not set up, or no such CPU)".into()
+        }
+        Errno::OPNOTSUPP => "not supported by this kernel or module build".into(),
+        e => format!(
+            "the kernel refused it: {}",
+            io::Error::from_raw_os_error(e.raw_os_error())
+        ),
     }
 }
 
@@ -203,6 +245,23 @@ pub enum Error {
         found: u32,
         expected: u32,
     },
+    /// A binary structure (a `read()` snapshot, an ioctl answer, a mapping, a ring record, a
+    /// netlink message) that does not follow the ABI.
+    #[error("{}: at byte {offset}: {msg}", path.display())]
+    Binary {
+        path: PathBuf,
+        offset: usize,
+        msg: String,
+    },
+    /// kpeek.ko refused a request on `/dev/kpeek` (ioctl, mmap, poll) or over netlink; `rule`
+    /// says which of its rules (or the kernel's extended ACK message).
+    #[error("{op} ({}): {rule} ({name})", path.display(), name = errno_name(*errno))]
+    Kernel {
+        op: String,
+        path: PathBuf,
+        errno: i32,
+        rule: String,
+    },
     /// Any other I/O failure.
     #[error("{op} {}: {error}", path.display())]
     Io {
@@ -222,9 +281,20 @@ impl Error {
     /// The errno behind this error, when the kernel gave one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Refused { errno, .. } => Some(*errno),
+            Error::Refused { errno, .. } | Error::Kernel { errno, .. } => Some(*errno),
             Error::Io { error, .. } => error.raw_os_error(),
             _ => None,
+        }
+    }
+
+    /// kpeek.ko answered `op` (an ioctl, mmap, netlink command) with `errno`; `hint` replaces
+    /// the generic rule for that errno.
+    pub(crate) fn kernel(op: &str, path: PathBuf, errno: i32, hint: Option<String>) -> Error {
+        Error::Kernel {
+            op: op.to_owned(),
+            path,
+            errno,
+            rule: hint.unwrap_or_else(|| kernel_rule(errno)),
         }
     }
 

@@ -1,11 +1,13 @@
 //! `kpeek-client`: read and drive kpeek.ko through each of its channels.
 //!
 //! One module per channel, named like the C file that implements it (`kmod/kpeek_procfs.c` ↔
-//! [`procfs`]): [`procfs`], [`sysfs`] and [`configfs`] read counters and return the same
-//! [`Snapshot`] (through the [`CounterSource`] trait, which part 2's char device, ioctl, mmap and
-//! netlink channels implement too); [`configfs`] creates and deletes groups and counters and sets
-//! values and descriptions; [`sysfs`] resets groups; [`debugfs`] reads the module's internals and
-//! [`params`] its module parameters.
+//! [`procfs`]): [`procfs`], [`sysfs`], [`configfs`], [`chardev`] (`read()` of `/dev/kpeek`),
+//! [`ioctl`], [`mmap`] (no system call per snapshot) and [`netlink`] read counters and return the
+//! same [`Snapshot`] (through the [`CounterSource`] trait); [`configfs`], [`ioctl`] and
+//! [`netlink`] create and delete groups and counters; [`sysfs`] resets groups; [`ring`] reads the
+//! per-CPU event rings the in-kernel probes fill (configured through [`ioctl`] or [`netlink`]);
+//! [`events`] listens to the netlink `events` multicast group; [`debugfs`] reads the module's
+//! internals and [`params`] its module parameters.
 //!
 //! Every channel is opened under a [`SysRoot`]: `/` on a real system, a directory laid out like
 //! one in tests. Errors ([`Error`]) say what to do: load the module, mount the filesystem, run as
@@ -15,12 +17,18 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub mod chardev;
 pub mod configfs;
 pub mod debugfs;
 mod error;
+pub mod events;
 mod fsutil;
+pub mod ioctl;
+pub mod mmap;
+pub mod netlink;
 pub mod params;
 pub mod procfs;
+pub mod ring;
 pub mod snapshot;
 pub mod sysfs;
 
@@ -82,11 +90,28 @@ pub enum Channel {
     /// `/sys/kernel/config/kpeek/groups/<group>/<counter>/value`: only groups created through
     /// configfs.
     Configfs,
+    /// `read()` of `/dev/kpeek`: a binary snapshot of every counter.
+    Chardev,
+    /// `KPEEK_IOC_GET_COUNTERS` on `/dev/kpeek`, page by page.
+    Ioctl,
+    /// The counter mapping of `/dev/kpeek` (here refreshed by one `KPEEK_IOC_MMAP_SYNC` per
+    /// snapshot; [`mmap::CounterMap`] reads without any system call).
+    Mmap,
+    /// A `KPEEK_CMD_GET_COUNTERS` dump of the generic netlink family `kpeek`.
+    Netlink,
 }
 
 impl Channel {
     /// Every counter channel, in the order the CLI lists them.
-    pub const ALL: [Channel; 3] = [Channel::Procfs, Channel::Sysfs, Channel::Configfs];
+    pub const ALL: [Channel; 7] = [
+        Channel::Procfs,
+        Channel::Sysfs,
+        Channel::Configfs,
+        Channel::Chardev,
+        Channel::Ioctl,
+        Channel::Mmap,
+        Channel::Netlink,
+    ];
 
     /// The channel's name as the CLI spells it.
     pub fn name(self) -> &'static str {
@@ -94,15 +119,24 @@ impl Channel {
             Channel::Procfs => "procfs",
             Channel::Sysfs => "sysfs",
             Channel::Configfs => "configfs",
+            Channel::Chardev => "chardev",
+            Channel::Ioctl => "ioctl",
+            Channel::Mmap => "mmap",
+            Channel::Netlink => "netlink",
         }
     }
 
-    /// Open this channel under `root`.
+    /// Open this channel under `root` (the device or socket is opened at the first snapshot;
+    /// netlink ignores `root`: it talks to the running kernel).
     pub fn open(self, root: &SysRoot) -> Box<dyn CounterSource> {
         match self {
             Channel::Procfs => Box::new(procfs::Procfs::new(root)),
             Channel::Sysfs => Box::new(sysfs::Sysfs::new(root)),
             Channel::Configfs => Box::new(configfs::Configfs::new(root)),
+            Channel::Chardev => Box::new(chardev::Chardev::new(root)),
+            Channel::Ioctl => Box::new(ioctl::IoctlSource::new(root)),
+            Channel::Mmap => Box::new(mmap::MmapSource::new(root, true)),
+            Channel::Netlink => Box::new(netlink::NetlinkSource::new()),
         }
     }
 }
@@ -120,7 +154,12 @@ impl FromStr for Channel {
         Channel::ALL
             .into_iter()
             .find(|c| c.name() == s)
-            .ok_or_else(|| format!("unknown channel {s:?} (expected procfs, sysfs or configfs)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown channel {s:?} (expected procfs, sysfs, configfs, chardev, ioctl, mmap \
+                     or netlink)"
+                )
+            })
     }
 }
 
@@ -156,10 +195,10 @@ mod tests {
             assert_eq!(c.open(&SysRoot::real()).channel(), c);
         }
         assert!(
-            "netlink"
+            "carrier_pigeon"
                 .parse::<Channel>()
                 .unwrap_err()
-                .contains("procfs, sysfs or configfs")
+                .contains("procfs, sysfs, configfs, chardev, ioctl, mmap or netlink")
         );
     }
 }

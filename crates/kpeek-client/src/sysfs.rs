@@ -210,7 +210,7 @@ mod tests {
         let s = dir.path().join("sys/kernel/kpeek");
         fs::create_dir_all(s.join("kpeek_example")).unwrap();
         fs::create_dir_all(s.join("empty")).unwrap();
-        fs::write(s.join("info"), "1\n").unwrap();
+        fs::write(s.join("info"), format!("{}\n", kpeek_abi::ABI_VERSION)).unwrap();
         fs::write(s.join("kpeek_example/writes"), "7\n").unwrap();
         fs::write(s.join("kpeek_example/reads"), "5\n").unwrap();
         fs::write(s.join("kpeek_example/reset"), "").unwrap();
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn reads_groups_counters_and_info() {
         let (_d, s) = tree();
-        assert_eq!(s.check_abi().unwrap(), 1);
+        assert_eq!(s.check_abi().unwrap(), kpeek_abi::ABI_VERSION);
         assert_eq!(s.groups().unwrap(), ["empty", "kpeek_example"]);
         let snap = s.snapshot().unwrap();
         assert_eq!(
@@ -249,12 +249,10 @@ mod tests {
     #[test]
     fn abi_mismatch_and_garbage_are_reported() {
         let (d, s) = tree();
-        fs::write(d.path().join("sys/kernel/kpeek/info"), "2\n").unwrap();
+        fs::write(d.path().join("sys/kernel/kpeek/info"), "99\n").unwrap();
         let e = s.check_abi().unwrap_err().to_string();
-        assert!(
-            e.contains("ABI version 2") && e.contains("this kpeek speaks 1"),
-            "{e}"
-        );
+        let speaks = format!("this kpeek speaks {}", kpeek_abi::ABI_VERSION);
+        assert!(e.contains("ABI version 99") && e.contains(&speaks), "{e}");
         fs::write(
             d.path().join("sys/kernel/kpeek/kpeek_example/reads"),
             "five\n",

@@ -51,7 +51,7 @@ fn fake_tree() -> TempDir {
         "kpeek_example writes 7\nkpeek_example bytes_written 700\nkpeek_example reads 5\n\
          kpeek_example bytes_read 320\napp hits 42\n",
     );
-    w("sys/kernel/kpeek/info", "1\n");
+    w("sys/kernel/kpeek/info", "2\n");
     for (c, v) in [
         ("writes", 7),
         ("bytes_written", 700),
@@ -326,7 +326,10 @@ fn bad_names_and_values_are_exit_2_with_the_rule() {
             "no counter app/nope",
         ),
         (&["group", "reset", "nope"], "no group \"nope\""),
-        (&["counters", "--via", "netlink"], "invalid value 'netlink'"),
+        (
+            &["counters", "--via", "carrier_pigeon"],
+            "invalid value 'carrier_pigeon'",
+        ),
     ];
     for (args, msg) in cases {
         kpeek(r)
@@ -341,19 +344,19 @@ fn bad_names_and_values_are_exit_2_with_the_rule() {
 #[test]
 fn another_abi_version_is_a_warning() {
     let t = fake_tree();
-    fs::write(t.path().join("sys/kernel/kpeek/info"), "2\n").unwrap();
+    fs::write(t.path().join("sys/kernel/kpeek/info"), "3\n").unwrap();
     kpeek(t.path())
         .args(["counters", "--group", "app", "--json"])
         .assert()
         .success()
         .stdout("{\"group\":\"app\",\"counter\":\"hits\",\"value\":42}\n")
-        .stderr("kpeek: warning: kpeek.ko speaks ABI version 2, this kpeek speaks 1\n");
+        .stderr("kpeek: warning: kpeek.ko speaks ABI version 3, this kpeek speaks 2\n");
     kpeek(t.path())
         .arg("info")
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "abi_version      2 (this kpeek speaks 1: use matching versions)",
+            "abi_version      3 (this kpeek speaks 2: use matching versions)",
         ));
 }
 
@@ -410,7 +413,7 @@ fn debug_and_info() {
             "{\"groups\":2,\"counters\":5,\"api_groups\":1,\"configfs_groups\":1,\"bytes\":4096}\n",
         );
     kpeek(t.path()).args(["info", "--json"]).assert().success().stdout(
-        "{\"abi_version\":1,\"configfs_groups\":1,\"counters\":5,\"groups\":2,\"kpeek_abi_version\":1,\
+        "{\"abi_version\":2,\"configfs_groups\":1,\"counters\":5,\"groups\":2,\"kpeek_abi_version\":2,\
          \"params\":{\"fail_init_step\":0,\"max_counters\":65536,\"max_groups\":1024}}\n",
     );
     kpeek(t.path())
@@ -418,7 +421,7 @@ fn debug_and_info() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "abi_version      1 (same as this kpeek)",
+            "abi_version      2 (same as this kpeek)",
         ))
         .stdout(predicate::str::contains("  max_groups       1024"));
 }
@@ -437,6 +440,10 @@ fn help_lists_every_command() {
         "counter",
         "debug",
         "info",
+        "events",
+        "listen",
+        "probe",
+        "threshold",
         "Changes need root",
     ] {
         assert!(text.contains(word), "{word} missing from:\n{text}");
@@ -445,4 +452,135 @@ fn help_lists_every_command() {
         !text.contains("--root"),
         "--root is for tests and stays hidden"
     );
+}
+
+/// A `read()` snapshot of /dev/kpeek as kpeek.ko lays it out (kpeek_abi::dev::SnapHeader, then
+/// kpeek_abi::dev::CounterRec records), built by hand from the ABI constants.
+fn dev_snapshot(recs: &[(&str, &str, u64)]) -> Vec<u8> {
+    use kpeek_abi::dev::SNAP_MAGIC;
+    let mut b = Vec::new();
+    b.extend_from_slice(&SNAP_MAGIC.to_ne_bytes());
+    b.extend_from_slice(&(kpeek_abi::ABI_VERSION as u16).to_ne_bytes());
+    b.extend_from_slice(&24u16.to_ne_bytes());
+    b.extend_from_slice(&88u32.to_ne_bytes());
+    b.extend_from_slice(&(recs.len() as u32).to_ne_bytes());
+    b.extend_from_slice(&9u64.to_ne_bytes());
+    for (i, (g, c, v)) in recs.iter().enumerate() {
+        b.extend_from_slice(&(i as u64 + 10).to_ne_bytes());
+        b.extend_from_slice(&1u64.to_ne_bytes());
+        b.extend_from_slice(&v.to_ne_bytes());
+        for name in [g, c] {
+            let mut f = [0u8; 32];
+            f[..name.len()].copy_from_slice(name.as_bytes());
+            b.extend_from_slice(&f);
+        }
+    }
+    b
+}
+
+#[test]
+fn chardev_prints_the_same_json_as_procfs() {
+    let t = fake_tree();
+    fs::create_dir_all(t.path().join("dev")).unwrap();
+    fs::write(
+        t.path().join("dev/kpeek"),
+        dev_snapshot(&[
+            ("kpeek_example", "writes", 7),
+            ("kpeek_example", "bytes_written", 700),
+            ("kpeek_example", "reads", 5),
+            ("kpeek_example", "bytes_read", 320),
+            ("app", "hits", 42),
+        ]),
+    )
+    .unwrap();
+    kpeek(t.path())
+        .args([
+            "counters",
+            "--via",
+            "chardev",
+            "--group",
+            "kpeek_example",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(EXAMPLE_JSON);
+    // A truncated snapshot is named as such, with the offset.
+    let full = dev_snapshot(&[("app", "hits", 42)]);
+    fs::write(t.path().join("dev/kpeek"), &full[..full.len() - 8]).unwrap();
+    kpeek(t.path())
+        .args(["counters", "--via", "chardev"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "dev/kpeek: at byte 12: count 1 x 88-byte records",
+        ))
+        .stderr(predicate::str::contains("torn or partial read?"));
+}
+
+#[test]
+fn device_channels_say_what_is_missing() {
+    let t = fake_tree();
+    for via in ["chardev", "ioctl", "mmap"] {
+        kpeek(t.path())
+            .args(["counters", "--via", via])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("dev/kpeek"))
+            .stderr(predicate::str::contains("device node is missing"));
+    }
+    // A regular file in place of the device: its ioctls fail with ENOTTY.
+    fs::create_dir_all(t.path().join("dev")).unwrap();
+    fs::write(t.path().join("dev/kpeek"), "").unwrap();
+    for via in ["ioctl", "mmap"] {
+        kpeek(t.path())
+            .args(["counters", "--via", via])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("KPEEK_IOC_INFO"))
+            .stderr(predicate::str::contains("(ENOTTY)"));
+    }
+    fs::remove_file(t.path().join("proc/kpeek")).unwrap();
+    fs::remove_file(t.path().join("dev/kpeek")).unwrap();
+    kpeek(t.path())
+        .args(["events", "--count", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kpeek.ko is not loaded"));
+}
+
+#[test]
+fn events_and_probe_arguments_are_checked() {
+    let t = fake_tree();
+    for (args, msg) in [
+        (
+            &["events", "--probe", "sched_switch", "--filter", "dev=lo"][..],
+            "filter \"dev=lo\" does not apply to sched_switch",
+        ),
+        (
+            &["events", "--filter", "len=3"],
+            "unknown filter key \"len\"",
+        ),
+        (&["events", "--filter", "pid=-4"], "expected a pid"),
+        (&["events", "--ring-size", "5000"], "must be a power of two"),
+        (&["events", "--duration", "5 parsecs"], "not a duration"),
+        (&["probe", "enable", "kprobe"], "invalid value 'kprobe'"),
+        (
+            &[
+                "probe",
+                "enable",
+                "netif_receive_skb",
+                "--filter",
+                "dev=abcdefghijklmnopq",
+            ],
+            "1..15 bytes",
+        ),
+        (&["threshold", "set", "a-b", "c", "5"], ""),
+    ] {
+        kpeek(t.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(msg));
+    }
 }

@@ -1,8 +1,10 @@
 //! `kpeek mod`: read and drive kpeek.ko's counters through its channels.
 //!
 //! Reads go through the channel the user picks (`--via`); changes go through configfs (create,
-//! delete, set, describe) and sysfs (reset), the channels built for them. Every error says what
-//! to do: load the module, mount a filesystem, become root, or which naming rule a name broke.
+//! delete, set, describe) and sysfs (reset), the channels built for them. The push channels
+//! (event rings, netlink notifications) and the in-kernel probes live in `module/live.rs`. Every
+//! error says what to do: load the module, mount a filesystem, become root, or which naming rule
+//! a name broke.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -17,6 +19,8 @@ use kpeek_client::sysfs::Sysfs;
 use kpeek_client::{Channel, CounterSource, CounterValue, NameKind, SysRoot};
 use serde_json::json;
 
+mod live;
+
 /// Read and change kpeek.ko's counters (see also /proc/kpeek, /sys/kernel/kpeek,
 /// /sys/kernel/config/kpeek).
 #[derive(clap::Args)]
@@ -24,6 +28,7 @@ use serde_json::json;
 Examples:
   kpeek mod counters                          every counter, as a table (via procfs)
   kpeek mod counters --via sysfs --json       one JSON object per counter per line
+  kpeek mod counters --via mmap               the same values from the shared counter mapping
   kpeek mod group list                        every group, module- or configfs-made
   kpeek mod group create app --description 'my app'
   kpeek mod counter create app hits
@@ -31,8 +36,12 @@ Examples:
   kpeek mod group reset app                   zero every counter of the group (sysfs)
   kpeek mod group delete app                  its counters go with it
   kpeek mod info                              ABI version, groups, counters, module parameters
+  kpeek mod events --filter dev=lo --count 5  packets received on lo, from the in-kernel probe
+  kpeek mod listen --json                     netlink notifications: created/removed/threshold
+  kpeek mod threshold set app hits 100        notify listeners when app/hits reaches 100
+  kpeek mod probe show                        every probe, its filter and hit counts
 
-Changes need root. Groups made by other modules (e.g. kpeek_example) are read-only here except
+Changes need root, and so do probes and event rings (/dev/kpeek is 0600). Groups made by other modules (e.g. kpeek_example) are read-only here except
 for reset; only groups created with `kpeek mod group create` (configfs) can be changed.
 Exit status: 0 done; 1 `counters --group G` found no counter; 2 bad input, module not loaded,
 filesystem not mounted, or a change refused (the message names the rule).")]
@@ -59,6 +68,16 @@ enum Command {
     Debug(DebugArgs),
     /// Show the ABI version, how many groups and counters exist, and the module parameters.
     Info(InfoArgs),
+    /// Stream the in-kernel probes' records from the per-CPU event rings (lttng-view style).
+    Events(live::EventsArgs),
+    /// Print the netlink "events" notifications: groups/counters created or removed, thresholds.
+    Listen(live::ListenArgs),
+    /// Enable, disable or show the in-kernel tracepoint probes.
+    #[command(subcommand)]
+    Probe(live::ProbeCmd),
+    /// Set or clear a counter's threshold (notified to `kpeek mod listen`).
+    #[command(subcommand)]
+    Threshold(live::ThresholdCmd),
 }
 
 /// The channels `--via` accepts.
@@ -70,6 +89,14 @@ enum Via {
     Sysfs,
     /// /sys/kernel/config/kpeek/groups/<group>/<counter>/value: only groups created through configfs.
     Configfs,
+    /// read() of /dev/kpeek: one binary snapshot (root, or a udev rule granting access).
+    Chardev,
+    /// KPEEK_IOC_GET_COUNTERS on /dev/kpeek, page by page.
+    Ioctl,
+    /// The shared counter mapping of /dev/kpeek (refreshed by one KPEEK_IOC_MMAP_SYNC first).
+    Mmap,
+    /// A KPEEK_CMD_GET_COUNTERS dump of the generic netlink family "kpeek".
+    Netlink,
 }
 
 impl From<Via> for Channel {
@@ -78,6 +105,10 @@ impl From<Via> for Channel {
             Via::Procfs => Channel::Procfs,
             Via::Sysfs => Channel::Sysfs,
             Via::Configfs => Channel::Configfs,
+            Via::Chardev => Channel::Chardev,
+            Via::Ioctl => Channel::Ioctl,
+            Via::Mmap => Channel::Mmap,
+            Via::Netlink => Channel::Netlink,
         }
     }
 }
@@ -180,6 +211,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Counter(c) => counter(&root, c),
         Command::Debug(a) => debug(&root, a),
         Command::Info(a) => info(&root, a),
+        Command::Events(a) => live::events(&root, a),
+        Command::Listen(a) => live::listen(a),
+        Command::Probe(p) => live::probe(&root, p),
+        Command::Threshold(t) => live::threshold(t),
     }
 }
 
