@@ -7,8 +7,9 @@
  *
  *   nltest info
  *   nltest get ID | nltest get GROUP COUNTER
- *   nltest dump [-g GROUP] [-b RECVBUF] [-i] [-c]   lines "group counter value" (-i: ids too);
- *                      stderr: records, datagrams, intr; -c: exit 1 on NLM_F_DUMP_INTR
+ *   nltest dump [-g GROUP] [-b RECVBUF] [-i] [-c] [-x SHELLCMD]   lines "group counter value"
+ *                      (-i: ids too); stderr: records, datagrams, intr; -c: exit 1 on
+ *                      NLM_F_DUMP_INTR; -x: run SHELLCMD after the first datagram (mid-dump)
  *   nltest dump-intr GROUP N     dump with a small buffer, create N counters in GROUP (new
  *                      names) after the first datagram; exit 0 only if NLM_F_DUMP_INTR came
  *   nltest create GROUP [COUNTER]          prints the new id
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <kpeek.h>
@@ -491,15 +493,27 @@ static int dump_run(const char *group, size_t bufsize, struct dump_state *st,
 	}
 }
 
+static void run_shell(void *cmd)
+{
+	int status;
+
+	fflush(stdout);
+	status = system(cmd);
+	fprintf(stderr, "nltest: dump: mid-dump command exited %d\n",
+		WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+}
+
 static int cmd_dump(int fd, int argc, char **argv)
 {
 	struct dump_state st = { 0 };
 	const char *group = NULL;
+	char *shell = NULL;
 	size_t bufsize = 32768;
 	int opt, consistent = 0, err;
 
-	while ((opt = getopt(argc, argv, "g:b:ic")) != -1) {
+	while ((opt = getopt(argc, argv, "g:b:icx:")) != -1) {
 		switch (opt) {
+		case 'x': shell = optarg; break;
 		case 'g': group = optarg; break;
 		case 'b': bufsize = num(optarg); break;
 		case 'i': st.ids = 1; break;
@@ -508,7 +522,7 @@ static int cmd_dump(int fd, int argc, char **argv)
 		}
 	}
 	(void)fd;
-	err = dump_run(group, bufsize, &st, NULL, NULL);
+	err = dump_run(group, bufsize, &st, shell ? run_shell : NULL, shell);
 	fflush(stdout);
 	fprintf(stderr, "nltest: dump: %lu records in %lu datagrams, intr %lu, order errors %d\n",
 		st.records, st.datagrams, st.intr_msgs, st.order_bad);

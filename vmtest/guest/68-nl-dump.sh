@@ -32,6 +32,33 @@ check_eq "the created counters exist" "$(grep -c '^nlbig i' $PROC)" 20
 nltest dump -c -b 4096 >/dev/null 2>&1
 check_eq "unchanged again: no NLM_F_DUMP_INTR" $? 0
 
+# Dumps racing creates and destroys (configfs, in a loop): every dump completes, in order.
+(
+	mkdir $CFS/groups/nlrace
+	i=0
+	while [ $i -lt 150 ]; do mkdir $CFS/groups/nlrace/c$i; rmdir $CFS/groups/nlrace/c$i; i=$((i + 1)); done
+	rmdir $CFS/groups/nlrace
+) &
+race=$!
+ok=0 n=0 intr=0
+while kill -0 $race 2>/dev/null && [ $n -lt 40 ]; do
+	nltest dump -b 4096 >/dev/null 2>/tmp/nl.err && ok=$((ok + 1))
+	grep -q 'intr [1-9]' /tmp/nl.err && intr=$((intr + 1))
+	n=$((n + 1))
+done
+wait $race
+check "dumps ran while the racer did ($n)" test $n -ge 1
+check_eq "dumps racing create/destroy: all complete and ordered ($intr of $n marked interrupted)" $ok $n
+
+# A dump in progress pins kpeek.ko: rmmod between two datagrams is refused, the dump completes.
+rmmod kpeek_example
+nltest dump -b 4096 -x 'rmmod kpeek 2>/tmp/nl.rmmod' >/tmp/nl.dump 2>/tmp/nl.err
+check_eq "dump with an rmmod attempt in the middle completes" $? 0
+check "rmmod mid-dump refused: $(cat /tmp/nl.rmmod)" grep -q 'mid-dump command exited 1' /tmp/nl.err
+check_eq "still loaded" "$(grep -c '^kpeek ' /proc/modules)" 1
+check_eq "that dump has every counter" "$(grep -c '^nlbig ' /tmp/nl.dump)" $((N + 20))
+insmod $KO/kpeek_example.ko
+
 gen0=$(stat_get generation)
 gid=$(nl_field "$(nltest get nlbig c0000)" group_id)
 t0=$(date +%s)
