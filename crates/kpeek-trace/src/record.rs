@@ -69,11 +69,12 @@ pub struct Stop<'a> {
 pub enum RecordError {
     #[error(transparent)]
     Tracefs(#[from] TracefsError),
-    #[error("{}", permission_message(.what, *.paranoid, .source))]
+    #[error("{}", permission_message(.what, *.paranoid, .error))]
     Permission {
         what: String,
         paranoid: Option<i32>,
-        source: io::Error,
+        /// The errno (not a `source`: the message already shows it).
+        error: io::Error,
     },
     #[error(
         "the kernel rejected the filter for {event}:\n{explanation}\nfields of {event}: {}",
@@ -113,7 +114,7 @@ impl RecordError {
         RecordError::Permission {
             what: what.into(),
             paranoid: perf::perf_event_paranoid(),
-            source,
+            error: source,
         }
     }
 
