@@ -191,7 +191,7 @@ fn ctf_is_read_back_by_babeltrace2() {
 }
 
 #[test]
-fn lost_records_appear_in_ctf_and_json() {
+fn lost_records_appear_in_ctf_json_and_text() {
     const N: u64 = 50_000;
     let dir = tmpdir("ctf-lost");
     let (_, summary) = record(
@@ -249,6 +249,33 @@ fn lost_records_appear_in_ctf_and_json() {
     assert!(lost > 0);
     assert_eq!(events, summary.events);
     assert_eq!(events + lost, N);
+
+    let (text, summary) = record(
+        &getppid_event(),
+        |tid| format!("common_pid == {tid}"),
+        1,
+        TextWriter::new(Vec::new(), "h"),
+        Some(Duration::from_millis(300)),
+        || getppid_n(N),
+    );
+    let out = String::from_utf8(text.into_inner()).unwrap();
+    let (mut events, mut lost) = (0u64, 0u64);
+    for l in out.lines() {
+        if l.contains(" kpeek:lost: ") {
+            let c = l.split("count = ").nth(1).unwrap();
+            lost += c.split(' ').next().unwrap().parse::<u64>().unwrap();
+        } else {
+            assert!(l.ends_with("{ __syscall_nr = 110 }"), "{l}");
+            events += 1;
+        }
+    }
+    assert!(lost > 0);
+    assert_eq!(events, summary.events);
+    assert_eq!(
+        events + lost,
+        N,
+        "in-line and end-of-run lost lines account for every drop"
+    );
 }
 
 #[test]
