@@ -472,3 +472,49 @@ fn callchains_are_symbolized() {
     }
     assert_eq!(stdout.lines().count(), 2);
 }
+
+#[test]
+fn ctrl_c_and_duration_stop_cleanly() {
+    // SIGINT: the events are disabled, the rings drained, the summary printed, exit 0.
+    let child = Command::new(BIN)
+        .args(["trace", "record", "sched:sched_switch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("events in"),
+        "{}",
+        text(&out.stderr)
+    );
+    for l in text(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("complete JSON lines");
+        assert_eq!(v["event"], "sched:sched_switch");
+    }
+
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "trace",
+            "record",
+            "sched:sched_switch",
+            "--duration",
+            "300ms",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
