@@ -408,6 +408,29 @@ impl Channel for Netlink {
     }
 }
 
+/// A kpeek-client channel: `CounterSource::snapshot()` (every counter the channel shows, with
+/// names, sorted), then the set's values picked out of it.
+struct Client {
+    src: Box<dyn kpeek_client::CounterSource>,
+    group: String,
+}
+
+impl Channel for Client {
+    fn name(&self) -> &'static str {
+        self.src.channel().name()
+    }
+    fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
+        let snap = self.src.snapshot()?;
+        out.extend(
+            snap.counters()
+                .iter()
+                .filter(|c| c.group == self.group)
+                .map(|c| c.value),
+        );
+        Ok(())
+    }
+}
+
 /// Median and p99 of the per-snapshot times, in nanoseconds, and how many were taken.
 fn measure(
     ch: &mut dyn Channel,
@@ -710,6 +733,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let budget = Duration::from_millis(a.budget_ms);
     let mut rows: Vec<Row> = Vec::new();
     let mut failures = Vec::new();
+    let mut client_rows: Vec<Row> = Vec::new();
     for &n in &a.sizes {
         let group = format!("bench{n}");
         let (names, vals) = create_set(&cfs, &group, n)?;
@@ -725,6 +749,23 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
                         note: ch.note(),
                     }),
                     Err(e) => failures.push(format!("{n} counters, {}: {e:#}", ch.name())),
+                }
+            }
+            for c in kpeek_client::Channel::ALL {
+                let mut ch = Client {
+                    src: c.open(root),
+                    group: group.clone(),
+                };
+                match measure(&mut ch, budget, &vals) {
+                    Ok((median, p99, k)) => client_rows.push(Row {
+                        size: n,
+                        channel: c.name(),
+                        median,
+                        p99,
+                        n: k,
+                        note: "",
+                    }),
+                    Err(e) => failures.push(format!("{n} counters, kpeek-client {c}: {e:#}")),
                 }
             }
             Ok(())
@@ -754,6 +795,31 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
                 x.median / fastest,
                 x.n,
                 x.note
+            );
+        }
+    }
+    println!(
+        "\nbench: the same through kpeek-client (CounterSource::snapshot: every counter the channel shows, names and values, sorted)"
+    );
+    println!(
+        "{:>8}  {:<9} {:>10} {:>10} {:>9} {:>7}",
+        "counters", "channel", "median", "p99", "x fastest", "samples"
+    );
+    for &n in &a.sizes {
+        let fastest = client_rows
+            .iter()
+            .filter(|x| x.size == n)
+            .map(|x| x.median)
+            .fold(f64::INFINITY, f64::min);
+        for x in client_rows.iter().filter(|x| x.size == n) {
+            println!(
+                "{:>8}  {:<9} {:>10} {:>10} {:>9.1} {:>7}",
+                x.size,
+                x.channel,
+                fmt_ns(x.median),
+                fmt_ns(x.p99),
+                x.median / fastest,
+                x.n,
             );
         }
     }

@@ -241,6 +241,42 @@ impl Fuzzer<'_> {
                     Self::put_raw_name(b, create::COUNTER, &c);
                 }
             }
+            IOC_PROBE_SET | IOC_PROBE_GET if self.rng.one_in(2) => {
+                // A configuration the kernel accepts (so probes really attach, fire and write
+                // into the rings while the rest of the fuzzing goes on).
+                let p = 1 + self.rng.below(PROBE_MAX as u64) as u32;
+                put_u32(b, probe::PROBE, p);
+                let flags = *self.rng.pick(&[
+                    0,
+                    PROBE_F_ENABLE,
+                    PROBE_F_ENABLE | PROBE_F_RING,
+                    PROBE_F_ENABLE | PROBE_F_RING,
+                ]);
+                put_u32(b, probe::FLAGS, flags);
+                let allowed = match p {
+                    PROBE_NETIF_RECEIVE_SKB => FILTER_DEV | FILTER_MINLEN,
+                    PROBE_SCHED_SWITCH => FILTER_PID,
+                    _ => FILTER_PID | FILTER_MINLEN,
+                };
+                let filter = self.rng.u32() & allowed;
+                put_u32(b, probe::FILTER, filter);
+                if filter & FILTER_PID != 0 {
+                    let pid = *self.rng.pick(&[1, std::process::id(), 0x7fff_ffff]);
+                    put_u32(b, probe::PID, pid);
+                }
+                if filter & FILTER_MINLEN != 0 {
+                    let min = self.rng.below(2000) as u32;
+                    put_u32(b, probe::MIN_LEN, min);
+                }
+                if filter & FILTER_DEV != 0 {
+                    put_name(
+                        b,
+                        probe::DEV,
+                        16,
+                        if self.rng.one_in(2) { "lo" } else { "eth9" },
+                    );
+                }
+            }
             IOC_PROBE_SET | IOC_PROBE_GET => {
                 let p = match self.rng.below(8) {
                     0 => self.rng.interesting_u32(),
@@ -562,10 +598,24 @@ impl Fuzzer<'_> {
         }
     }
 
-    /// mmap with random offsets, lengths and protections; touch what was mapped.
+    /// The ring data size the module has now (0: no rings).
+    fn ring_size(&self) -> u64 {
+        let mut b = [0u8; INFO_SIZE];
+        put_u32(&mut b, 0, INFO_SIZE as u32);
+        // SAFETY: b has the size the command encodes.
+        match unsafe { rawsys::ioctl(self.fd, IOC_INFO, b.as_mut_ptr() as u64) } {
+            Ok(_) => get_u32(&b, info::RING_DATA_SIZE) as u64,
+            Err(_) => 0,
+        }
+    }
+
+    /// mmap with random offsets, lengths and protections; touch what was mapped; scribble on
+    /// the header page of a ring mapped writable (the kernel must not trust any of it).
     fn one_mmap(&mut self, i: u64) {
         let ps = rawsys::page_size() as u64;
+        let exact_ring = self.rng.one_in(3);
         let off = match self.rng.below(6) {
+            _ if exact_ring => uapi::mmap_ring(self.rng.below(3) as u32),
             0 => uapi::MMAP_COUNTERS,
             1 => uapi::mmap_ring(self.rng.below(4) as u32),
             2 => uapi::mmap_ring(self.rng.interesting_u32()),
@@ -573,18 +623,27 @@ impl Fuzzer<'_> {
             _ => self.rng.u64() & !(ps - 1),
         };
         let len = match self.rng.below(4) {
+            _ if exact_ring => ps + self.ring_size(),
             0 => ps,
             1 => ps * (1 + self.rng.below(40)),
             2 => 1 + self.rng.below(3 * ps),
             _ => ps << self.rng.below(14),
         } as usize;
-        let prot = *self.rng.pick(&[
-            libc::PROT_READ,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::PROT_WRITE,
-            libc::PROT_READ | libc::PROT_EXEC,
-        ]);
-        let flags = *self.rng.pick(&[libc::MAP_SHARED, libc::MAP_PRIVATE]);
+        let prot = if exact_ring {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            *self.rng.pick(&[
+                libc::PROT_READ,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::PROT_WRITE,
+                libc::PROT_READ | libc::PROT_EXEC,
+            ])
+        };
+        let flags = if exact_ring {
+            libc::MAP_SHARED
+        } else {
+            *self.rng.pick(&[libc::MAP_SHARED, libc::MAP_PRIVATE])
+        };
         match Mapping::new(len, prot, flags, Some(self.fd), off) {
             Ok(m) => {
                 self.tally("mmap", Ok(0));
@@ -600,6 +659,25 @@ impl Fuzzer<'_> {
                         sum ^= unsafe { std::ptr::read_volatile(m.ptr().add(p)) };
                     }
                     std::hint::black_box(sum);
+                }
+                if off != uapi::MMAP_COUNTERS && prot & libc::PROT_WRITE != 0 {
+                    // A hostile consumer: random head, tail, lost, sizes, anything in the
+                    // header page, while the probes may be writing.
+                    for _ in 0..1 + self.rng.below(8) {
+                        let at = match self.rng.below(3) {
+                            0 => uapi::ring_hdr::TAIL,
+                            1 => uapi::ring_hdr::HEAD,
+                            _ => (self.rng.below(ps) & !7) as usize,
+                        };
+                        let v = match self.rng.below(3) {
+                            0 => self.rng.u64(),
+                            1 => self.rng.below(1 << 20),
+                            _ => u64::MAX - self.rng.below(64),
+                        };
+                        // SAFETY: an aligned u64 in the mapped, writable header page.
+                        unsafe { std::ptr::write_volatile(m.ptr().add(at) as *mut u64, v) };
+                    }
+                    std::thread::yield_now();
                 }
             }
             Err(e) => {
