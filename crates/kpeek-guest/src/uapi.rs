@@ -281,3 +281,275 @@ pub fn put_name(b: &mut [u8], off: usize, len: usize, name: &str) {
     let n = name.len().min(len - 1);
     b[off..off + n].copy_from_slice(&name.as_bytes()[..n]);
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every number above against kpeek-abi's typed mirror (itself checked against the C header
+    //! by kpeek-abi's abi_vs_c test): a layout change cannot leave the raw programs behind.
+    use std::mem::{offset_of, size_of};
+
+    use kpeek_abi::{dev as d, genl as g, mmap as m};
+
+    use super::*;
+
+    #[test]
+    fn sizes_match_the_typed_mirror() {
+        assert_eq!(INFO_SIZE, size_of::<d::Info>());
+        assert_eq!(COUNTER_REC_SIZE, size_of::<d::CounterRec>());
+        assert_eq!(COUNTER_GET_SIZE, size_of::<d::CounterGet>());
+        assert_eq!(COUNTERS_GET_SIZE, size_of::<d::CountersGet>());
+        assert_eq!(RESET_SIZE, size_of::<d::Reset>());
+        assert_eq!(CREATE_SIZE, size_of::<d::Create>());
+        assert_eq!(DESTROY_SIZE, size_of::<d::Destroy>());
+        assert_eq!(PROBE_CONFIG_SIZE, size_of::<d::ProbeConfig>());
+        assert_eq!(RING_CONFIG_SIZE, size_of::<d::RingConfig>());
+        assert_eq!(SNAP_HEADER_SIZE, size_of::<d::SnapHeader>());
+        assert_eq!(NAME_LEN, size_of::<d::NameBuf>());
+        assert_eq!(MMAP_HEADER_SIZE, size_of::<m::MmapCounters>());
+        assert_eq!(MMAP_SLOT_SIZE, size_of::<m::MmapSlot>());
+        assert_eq!(RING_HEADER_SIZE, size_of::<m::RingHeader>());
+        assert_eq!(REC_HEADER_SIZE, size_of::<m::RecHeader>());
+        assert_eq!(REC_NETIF_SIZE, size_of::<m::RecNetif>());
+        assert_eq!(REC_SCHED_SWITCH_SIZE, size_of::<m::RecSchedSwitch>());
+        assert_eq!(REC_BLOCK_RQ_SIZE, size_of::<m::RecBlockRq>());
+    }
+
+    #[test]
+    fn offsets_match_the_typed_mirror() {
+        assert_eq!(info::NR_CPUS, offset_of!(d::Info, nr_cpus));
+        assert_eq!(info::GROUPS, offset_of!(d::Info, groups));
+        assert_eq!(info::COUNTERS, offset_of!(d::Info, counters));
+        assert_eq!(
+            info::MMAP_COUNTERS_SIZE,
+            offset_of!(d::Info, mmap_counters_size)
+        );
+        assert_eq!(info::GENERATION, offset_of!(d::Info, generation));
+        assert_eq!(info::RING_DATA_SIZE, offset_of!(d::Info, ring_data_size));
+        assert_eq!(info::RESERVED, offset_of!(d::Info, reserved));
+        assert_eq!(rec::GROUP_ID, offset_of!(d::CounterRec, group_id));
+        assert_eq!(rec::VALUE, offset_of!(d::CounterRec, value));
+        assert_eq!(rec::GROUP, offset_of!(d::CounterRec, group));
+        assert_eq!(rec::COUNTER, offset_of!(d::CounterRec, counter));
+        assert_eq!(counters_get::RECS, offset_of!(d::CountersGet, recs));
+        assert_eq!(counters_get::CAPACITY, offset_of!(d::CountersGet, capacity));
+        assert_eq!(counters_get::COUNT, offset_of!(d::CountersGet, count));
+        assert_eq!(counters_get::START, offset_of!(d::CountersGet, start));
+        assert_eq!(counters_get::TOTAL, offset_of!(d::CountersGet, total));
+        assert_eq!(
+            counters_get::GENERATION,
+            offset_of!(d::CountersGet, generation)
+        );
+        assert_eq!(create::TARGET, offset_of!(d::Create, target));
+        assert_eq!(create::GROUP, offset_of!(d::Create, group));
+        assert_eq!(create::COUNTER, offset_of!(d::Create, counter));
+        assert_eq!(create::ID, offset_of!(d::Create, id));
+        assert_eq!(8, offset_of!(d::Reset, id));
+        assert_eq!(8, offset_of!(d::Destroy, id));
+        assert_eq!(probe::FLAGS, offset_of!(d::ProbeConfig, flags));
+        assert_eq!(probe::FILTER, offset_of!(d::ProbeConfig, filter));
+        assert_eq!(probe::PID, offset_of!(d::ProbeConfig, pid));
+        assert_eq!(probe::MIN_LEN, offset_of!(d::ProbeConfig, min_len));
+        assert_eq!(probe::DEV, offset_of!(d::ProbeConfig, dev));
+        assert_eq!(probe::HITS, offset_of!(d::ProbeConfig, hits));
+        assert_eq!(probe::MATCHED, offset_of!(d::ProbeConfig, matched));
+        assert_eq!(8, offset_of!(d::RingConfig, data_size));
+        assert_eq!(12, offset_of!(d::RingConfig, watermark));
+        assert_eq!(mmap_hdr::SEQ, offset_of!(m::MmapCounters, seq));
+        assert_eq!(mmap_hdr::COUNT, offset_of!(m::MmapCounters, count));
+        assert_eq!(
+            mmap_hdr::GENERATION,
+            offset_of!(m::MmapCounters, generation)
+        );
+        assert_eq!(8, offset_of!(m::MmapSlot, value));
+        assert_eq!(16, offset_of!(m::MmapSlot, group));
+        assert_eq!(ring_hdr::CPU, offset_of!(m::RingHeader, cpu));
+        assert_eq!(
+            ring_hdr::DATA_OFFSET,
+            offset_of!(m::RingHeader, data_offset)
+        );
+        assert_eq!(ring_hdr::DATA_SIZE, offset_of!(m::RingHeader, data_size));
+        assert_eq!(ring_hdr::LOST, offset_of!(m::RingHeader, lost));
+        assert_eq!(ring_hdr::WRITTEN, offset_of!(m::RingHeader, written));
+        assert_eq!(ring_hdr::WATERMARK, offset_of!(m::RingHeader, watermark));
+        assert_eq!(ring_hdr::HEAD, offset_of!(m::RingHeader, head));
+        assert_eq!(ring_hdr::TAIL, offset_of!(m::RingHeader, tail));
+        assert_eq!(rec_hdr::TYPE, offset_of!(m::RecHeader, ty));
+        assert_eq!(rec_hdr::LEN, offset_of!(m::RecHeader, len));
+        assert_eq!(rec_hdr::SEQ, offset_of!(m::RecHeader, seq));
+        assert_eq!(rec_hdr::TS_NS, offset_of!(m::RecHeader, ts_ns));
+        assert_eq!(rec_hdr::CPU, offset_of!(m::RecHeader, cpu));
+        assert_eq!(rec_hdr::PID, offset_of!(m::RecHeader, pid));
+        assert_eq!(rec_netif::DEV, offset_of!(m::RecNetif, dev));
+        assert_eq!(rec_netif::LEN, offset_of!(m::RecNetif, len));
+        assert_eq!(rec_netif::PROTOCOL, offset_of!(m::RecNetif, protocol));
+        assert_eq!(
+            rec_sched::PREV_COMM,
+            offset_of!(m::RecSchedSwitch, prev_comm)
+        );
+        assert_eq!(
+            rec_sched::NEXT_COMM,
+            offset_of!(m::RecSchedSwitch, next_comm)
+        );
+        assert_eq!(rec_sched::PREV_PID, offset_of!(m::RecSchedSwitch, prev_pid));
+        assert_eq!(rec_sched::NEXT_PID, offset_of!(m::RecSchedSwitch, next_pid));
+        assert_eq!(
+            rec_sched::PREV_STATE,
+            offset_of!(m::RecSchedSwitch, prev_state)
+        );
+    }
+
+    #[test]
+    fn numbers_match_the_typed_mirror() {
+        assert_eq!(DEV_PATH, d::DEV_PATH);
+        assert_eq!(IOC_MAGIC, d::IOC_MAGIC as u32);
+        let ours = [
+            IOC_INFO,
+            IOC_GET_COUNTER,
+            IOC_GET_COUNTERS,
+            IOC_RESET,
+            IOC_CREATE,
+            IOC_DESTROY,
+            IOC_PROBE_SET,
+            IOC_PROBE_GET,
+            IOC_RING_SETUP,
+            IOC_MMAP_SYNC,
+        ];
+        let theirs = [
+            d::IOC_INFO,
+            d::IOC_GET_COUNTER,
+            d::IOC_GET_COUNTERS,
+            d::IOC_RESET,
+            d::IOC_CREATE,
+            d::IOC_DESTROY,
+            d::IOC_PROBE_SET,
+            d::IOC_PROBE_GET,
+            d::IOC_RING_SETUP,
+            d::IOC_MMAP_SYNC,
+        ];
+        assert_eq!(ours, theirs);
+        assert_eq!(IOCTLS.map(|x| x.0), theirs);
+        assert_eq!(IOC_NR_MAX, d::IOC_MMAP_SYNC & 0xff);
+        assert_eq!(
+            (TARGET_ALL, TARGET_GROUP, TARGET_COUNTER),
+            (d::TARGET_ALL, d::TARGET_GROUP, d::TARGET_COUNTER)
+        );
+        assert_eq!(
+            [
+                PROBE_NETIF_RECEIVE_SKB,
+                PROBE_SCHED_SWITCH,
+                PROBE_BLOCK_RQ_ISSUE,
+                PROBE_MAX
+            ],
+            [
+                d::PROBE_NETIF_RECEIVE_SKB,
+                d::PROBE_SCHED_SWITCH,
+                d::PROBE_BLOCK_RQ_ISSUE,
+                d::PROBE_MAX
+            ]
+        );
+        assert_eq!(
+            [
+                PROBE_F_ENABLE,
+                PROBE_F_RING,
+                FILTER_DEV,
+                FILTER_PID,
+                FILTER_MINLEN
+            ],
+            [
+                d::PROBE_F_ENABLE,
+                d::PROBE_F_RING,
+                d::FILTER_DEV,
+                d::FILTER_PID,
+                d::FILTER_MINLEN
+            ]
+        );
+        assert_eq!(MMAP_COUNTERS, m::MMAP_COUNTERS);
+        assert_eq!(mmap_ring(3), m::mmap_ring(3));
+        assert_eq!([MMAP_MAGIC, RING_MAGIC], [m::MMAP_MAGIC, m::RING_MAGIC]);
+        assert_eq!(
+            [
+                REC_PAD,
+                REC_NETIF_RECEIVE_SKB,
+                REC_SCHED_SWITCH,
+                REC_BLOCK_RQ_ISSUE
+            ],
+            [
+                m::REC_PAD,
+                m::REC_NETIF_RECEIVE_SKB,
+                m::REC_SCHED_SWITCH,
+                m::REC_BLOCK_RQ_ISSUE
+            ]
+        );
+        assert_eq!((GENL_NAME, GENL_VERSION), (g::GENL_NAME, g::GENL_VERSION));
+        assert_eq!(
+            [
+                CMD_GET_INFO,
+                CMD_GET_COUNTER,
+                CMD_GET_COUNTERS,
+                CMD_RESET,
+                CMD_CREATE,
+                CMD_DESTROY,
+                CMD_SET_THRESHOLD,
+                CMD_PROBE_SET,
+                CMD_EVENT,
+                CMD_MAX
+            ],
+            [
+                g::cmd::GET_INFO,
+                g::cmd::GET_COUNTER,
+                g::cmd::GET_COUNTERS,
+                g::cmd::RESET,
+                g::cmd::CREATE,
+                g::cmd::DESTROY,
+                g::cmd::SET_THRESHOLD,
+                g::cmd::PROBE_SET,
+                g::cmd::EVENT,
+                g::cmd::MAX
+            ]
+        );
+        assert_eq!(
+            [
+                A_PAD,
+                A_ABI_VERSION,
+                A_GROUPS,
+                A_COUNTERS,
+                A_GENERATION,
+                A_TARGET,
+                A_ID,
+                A_GROUP_ID,
+                A_GROUP,
+                A_COUNTER,
+                A_VALUE,
+                A_THRESHOLD,
+                A_EVENT,
+                A_PROBE,
+                A_PROBE_FLAGS,
+                A_FILTER_DEV,
+                A_FILTER_PID,
+                A_FILTER_MINLEN,
+                A_MAX
+            ],
+            [
+                g::attr::PAD,
+                g::attr::ABI_VERSION,
+                g::attr::GROUPS,
+                g::attr::COUNTERS,
+                g::attr::GENERATION,
+                g::attr::TARGET,
+                g::attr::ID,
+                g::attr::GROUP_ID,
+                g::attr::GROUP,
+                g::attr::COUNTER,
+                g::attr::VALUE,
+                g::attr::THRESHOLD,
+                g::attr::EVENT,
+                g::attr::PROBE,
+                g::attr::PROBE_FLAGS,
+                g::attr::FILTER_DEV,
+                g::attr::FILTER_PID,
+                g::attr::FILTER_MINLEN,
+                g::attr::MAX
+            ]
+        );
+    }
+}
