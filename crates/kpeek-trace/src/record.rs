@@ -249,6 +249,11 @@ pub trait Sink {
     }
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()>;
     fn lost(&mut self, lost: &Lost) -> io::Result<()>;
+    /// Called after each read round that delivered something, so output reaches a terminal
+    /// or a pipe promptly (once per ring wakeup at high rates, so it costs nothing there).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
         Ok(())
     }
@@ -589,11 +594,15 @@ impl Session {
             self.poll(timeout)?;
             let round_start = clock_ns(libc::CLOCK_MONOTONIC);
             self.read_rings();
+            let before = self.summary.events;
             done = self.deliver(
                 round_start.saturating_sub(REORDER_SLACK_NS),
                 sink,
                 stop.count,
             )?;
+            if self.summary.events != before {
+                sink.flush().map_err(RecordError::Output)?;
+            }
         }
         self.for_each_perf(PerfEvent::disable)?;
         self.read_rings();

@@ -476,18 +476,23 @@ fn callchains_are_symbolized() {
 #[test]
 fn ctrl_c_and_duration_stop_cleanly() {
     // SIGINT: the events are disabled, the rings drained, the summary printed, exit 0.
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(["trace", "record", "sched:sched_switch", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The first line means the session runs (the handler is installed before recording).
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -495,7 +500,7 @@ fn ctrl_c_and_duration_stop_cleanly() {
         "{}",
         text(&out.stderr)
     );
-    for l in text(&out.stdout).lines() {
+    for l in first.lines().chain(rest.lines()) {
         let v: serde_json::Value = serde_json::from_str(l).expect("complete JSON lines");
         assert_eq!(v["event"], "sched:sched_switch");
     }

@@ -114,6 +114,10 @@ impl<W: Write> Sink for ChromeWriter<W> {
         self.out.write_all(b"}}")
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn lost(&mut self, lost: &Lost) -> io::Result<()> {
         self.sep()?;
         self.out.write_all(

@@ -186,6 +186,10 @@ impl<W: Write> Sink for JsonWriter<W> {
         self.out.write_all(b"}\n")
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn lost(&mut self, lost: &Lost) -> io::Result<()> {
         let ts = self
             .clock

@@ -128,6 +128,10 @@ impl<W: Write> Sink for TextWriter<W> {
         Ok(())
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn lost(&mut self, lost: &Lost) -> io::Result<()> {
         self.stamp(lost.time)?;
         writeln!(
