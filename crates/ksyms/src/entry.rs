@@ -1,28 +1,33 @@
-//! One symbol's address and name offset, side by side.
+//! One symbol's address, name and type, side by side.
 
-/// Address and name offset of one symbol in 12 bytes: an address lookup reads both from the
-/// same cache line (a `u64` field would pad the pair to 16 bytes).
+/// Everything an address lookup reads about one symbol, in 16 bytes: the search, the size (next
+/// address), the end-marker check and the name (offset and length) come from one cache line,
+/// without touching the names buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Entry {
-    lo: u32,
-    hi: u32,
-    /// Offset of the name (its length first) in the names buffer.
+    pub addr: u64,
+    /// Offset of the name in the names buffer.
     pub name: u32,
+    /// Length of the name (at most `MAX_NAME`).
+    pub len: u16,
+    /// Type letter, with `MARKER` on section end markers.
+    pub kind: u8,
 }
 
 impl Entry {
     #[inline]
-    pub fn new(addr: u64, name: u32) -> Entry {
+    pub fn new(addr: u64, name: u32, len: u16, kind: u8) -> Entry {
         Entry {
-            lo: addr as u32,
-            hi: (addr >> 32) as u32,
+            addr,
             name,
+            len,
+            kind,
         }
     }
 
     #[inline]
     pub fn addr(self) -> u64 {
-        (self.hi as u64) << 32 | self.lo as u64
+        self.addr
     }
 }
 
@@ -40,9 +45,9 @@ mod tests {
             0xffffffff81000000,
             u64::MAX,
         ] {
-            let e = Entry::new(a, 7);
-            assert_eq!((e.addr(), e.name), (a, 7));
+            let e = Entry::new(a, 7, 3, b't');
+            assert_eq!((e.addr(), e.name, e.len, e.kind), (a, 7, 3, b't'));
         }
-        assert_eq!(size_of::<Entry>(), 12);
+        assert_eq!(size_of::<Entry>(), 16);
     }
 }

@@ -16,7 +16,7 @@ use memchr::{memchr, memrchr};
 
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::parse::{is_end_marker, is_mapping_symbol, parse_fast, parse_line};
+use crate::parse::{hex_prefix, is_end_marker, is_mapping_symbol, name_len, parse_line};
 use crate::table::{MARKER, rank};
 
 /// Longest name the length prefix can hold (the kernel's own limit is 512).
@@ -33,18 +33,19 @@ const RANGE_MIN: usize = 2 << 20;
 /// Symbols in file order, as parsed.
 #[derive(Debug, Default)]
 pub(crate) struct Columns {
-    /// Address and name offset of each symbol.
+    /// Address, name (offset and length) and type letter (with `MARKER` on section end
+    /// markers) of each symbol.
     pub entries: Vec<Entry>,
-    /// Type letter, with `MARKER` on section end markers.
-    pub kinds: Vec<u8>,
     /// `region << 1 | ineligible`: the sort bucket (region 0 is the core kernel).
     pub buckets: Vec<u32>,
-    /// Each name after its length: one byte below 0x7f, or 0x7f and two 7-bit bytes (always
-    /// ASCII, so the buffer stays valid UTF-8).
+    /// The names, one after the other (always valid UTF-8: ASCII from the fast path, checked by
+    /// the general one).
     pub names: Vec<u8>,
     /// Region `r >= 1` is `modules[r - 1]`.
     pub modules: Vec<Box<str>>,
     module_ids: HashMap<Box<[u8]>, u32>,
+    /// `\t[module]\n` of the last module line, and its region: the next line of the same module
+    /// is recognised by one comparison.
     last_module: (Vec<u8>, u32),
     /// Lines consumed so far (blank and skipped ones included).
     pub lines: usize,
@@ -55,8 +56,9 @@ pub(crate) struct Columns {
     /// The file order is already the index order but for the order of aliases (see
     /// `table::index`): no sort, no copy.
     pub in_order: bool,
-    /// Some aliases are not in preference order (a local or an end marker listed first).
-    pub aliases_unordered: bool,
+    /// Symbols that follow an alias they should precede (a local or an end marker listed
+    /// first): the groups of aliases the index must reorder.
+    pub unordered_aliases: Vec<u32>,
     first_key: Option<Key>,
     last_key: Key,
     last_rank: u8,
@@ -88,26 +90,46 @@ fn address_width(bytes: &[u8]) -> usize {
     if first.get(n) == Some(&b' ') { n } else { 0 }
 }
 
+/// Bytes the fast path copies at once when it copies a name (more are copied, then cut off).
+const NAME_COPY: usize = 32;
+
+/// Asks for huge pages behind a large vector's buffer: a 5 MB table touches over a thousand
+/// fresh 4 KiB pages, and their page faults would cost a third of the load. Only whole 2 MiB
+/// pages inside the buffer qualify; the kernel may decline (the advice is only advice).
+fn huge_pages<T>(v: &mut Vec<T>) {
+    const HUGE: usize = 2 << 20;
+    let start = v.as_mut_ptr() as usize;
+    let end = start + v.capacity() * size_of::<T>();
+    let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+    if hi > lo {
+        // SAFETY: `lo..hi` lies inside the vector's own allocation, and the advice changes how
+        // its pages are backed, never their contents.
+        let _ = unsafe {
+            rustix::mm::madvise(lo as *mut _, hi - lo, rustix::mm::Advice::LinuxHugepage)
+        };
+    }
+}
+
 impl Columns {
     fn with_capacity(bytes: usize) -> Columns {
         let lines = bytes / 32 + 16;
-        Columns {
+        let mut c = Columns {
             entries: Vec::with_capacity(lines),
-            kinds: Vec::with_capacity(lines),
             buckets: Vec::with_capacity(lines),
-            // Never more than the input (each line has 2+ bytes besides its name); pages never
-            // written are never touched, and the final shrink returns the rest.
-            names: Vec::with_capacity(bytes),
+            // Never more than the input (each line has 2+ bytes besides its name) plus the fast
+            // copy's slack; pages never written are never touched, and the final shrink returns
+            // the rest.
+            names: Vec::with_capacity(bytes + NAME_COPY),
             in_order: true,
             ..Columns::default()
-        }
+        };
+        huge_pages(&mut c.entries);
+        huge_pages(&mut c.names);
+        c
     }
 
     fn region(&mut self, m: &[u8]) -> u32 {
-        if m == self.last_module.0.as_slice() {
-            return self.last_module.1;
-        }
-        let id = match self.module_ids.get(m) {
+        match self.module_ids.get(m) {
             Some(&id) => id,
             None => {
                 self.modules.push(String::from_utf8_lossy(m).into());
@@ -115,9 +137,7 @@ impl Columns {
                 self.module_ids.insert(m.into(), id);
                 id
             }
-        };
-        self.last_module = (m.to_vec(), id);
-        id
+        }
     }
 
     /// Parses complete lines (the last one may lack its `\n` only at the end of the input).
@@ -125,36 +145,32 @@ impl Columns {
         if self.width == 0 {
             self.width = address_width(bytes);
         }
-        let width = self.width;
         let mut pos = 0;
+        match self.width {
+            16 => pos = self.feed_fast::<16>(bytes, pos),
+            8 => pos = self.feed_fast::<8>(bytes, pos),
+            _ => {}
+        }
         while pos < bytes.len() {
             self.lines += 1;
-            let fast = parse_fast(bytes, pos, width).filter(|(l, _)| l.name.len() <= MAX_NAME);
-            let line = if let Some((line, next)) = fast {
-                pos = next;
-                line
-            } else {
-                let len = memchr(b'\n', &bytes[pos..]).unwrap_or(bytes.len() - pos);
-                let text = &bytes[pos..pos + len];
-                pos += len + 1;
-                let parsed = parse_line(text).and_then(|l| match l {
-                    Some(l) if l.name.len() > MAX_NAME => {
-                        Err("symbol name longer than 16383 bytes")
-                    }
-                    l => Ok(l),
-                });
-                match parsed {
-                    Ok(Some(line)) => line,
-                    Ok(None) => continue,
-                    Err(reason) if lenient => {
-                        self.skipped += 1;
-                        self.first_skipped.get_or_insert((self.lines, reason));
-                        continue;
-                    }
-                    Err(reason) => {
-                        let shown = String::from_utf8_lossy(&text[..text.len().min(80)]);
-                        return Err(BadLine(self.lines, reason, shown.into_owned()));
-                    }
+            let len = memchr(b'\n', &bytes[pos..]).unwrap_or(bytes.len() - pos);
+            let text = &bytes[pos..pos + len];
+            pos += len + 1;
+            let parsed = parse_line(text).and_then(|l| match l {
+                Some(l) if l.name.len() > MAX_NAME => Err("symbol name longer than 16383 bytes"),
+                l => Ok(l),
+            });
+            let line = match parsed {
+                Ok(Some(line)) => line,
+                Ok(None) => continue,
+                Err(reason) if lenient => {
+                    self.skipped += 1;
+                    self.first_skipped.get_or_insert((self.lines, reason));
+                    continue;
+                }
+                Err(reason) => {
+                    let shown = String::from_utf8_lossy(&text[..text.len().min(80)]);
+                    return Err(BadLine(self.lines, reason, shown.into_owned()));
                 }
             };
             let region = match line.module {
@@ -162,41 +178,117 @@ impl Columns {
                 Some(m) => self.region(m),
             };
             self.digits = self.digits.max(line.digits);
-            self.any_nonzero |= line.addr != 0;
-            let absolute = matches!(line.kind, b'A' | b'a');
-            // Address zero is never a real location (and all-zero means hidden).
-            let eligible = !absolute && line.addr != 0 && !is_mapping_symbol(line.name);
-            let kind = line.kind | if is_end_marker(line.name) { MARKER } else { 0 };
-            let bucket = region << 1 | u32::from(!eligible);
-            let key = (bucket, line.addr);
-            let r = rank(kind);
-            self.in_order &= key >= self.last_key;
-            self.aliases_unordered |= key == self.last_key && r < self.last_rank;
-            self.first_key.get_or_insert(key);
-            self.last_key = key;
-            self.last_rank = r;
-            self.entries
-                .push(Entry::new(line.addr, self.names.len() as u32));
-            self.kinds.push(kind);
-            self.buckets.push(bucket);
-            // One copy: the name with the byte(s) before it (at least "a T "), which become its
-            // length.
-            let n = line.name.len();
-            let at = line.name.as_ptr() as usize - bytes.as_ptr() as usize;
-            let len_at = self.names.len();
-            if n < 0x7f {
-                self.names.extend_from_slice(&bytes[at - 1..at + n]);
-                self.names[len_at] = n as u8;
-            } else {
-                self.names.extend_from_slice(&bytes[at - 3..at + n]);
-                self.names[len_at..len_at + 3].copy_from_slice(&[
-                    0x7f,
-                    (n >> 7) as u8,
-                    (n & 0x7f) as u8,
-                ]);
+            self.push(line.addr, line.kind, line.name, region);
+            // Back on the fast path for the lines that follow.
+            match self.width {
+                16 => pos = self.feed_fast::<16>(bytes, pos),
+                8 => pos = self.feed_fast::<8>(bytes, pos),
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Parses canonical lines (`W` hex digits, a space, a letter, a space, an ASCII name, then
+    /// `\n` or `\t[module]\n`) from `pos` while there are at least 64 bytes left, and returns
+    /// where it stopped: at the end of that stretch, or at the first line of any other shape,
+    /// which the general parser then takes (and reports if it is malformed).
+    #[inline(never)]
+    fn feed_fast<const W: usize>(&mut self, bytes: &[u8], mut pos: usize) -> usize {
+        self.digits = self.digits.max(W as u8);
+        // Room for the address, the letter and a 32-byte name read past the line's end.
+        let limit = bytes.len().saturating_sub(W + 3 + 16 + NAME_COPY);
+        while pos < limit {
+            let line = &bytes[pos..];
+            let Some(addr) = hex_prefix::<W>(line[..16].try_into().unwrap_or_default()) else {
+                return pos;
+            };
+            let kind = line[W + 1];
+            if line[W] != b' ' || line[W + 2] != b' ' || !kind.is_ascii_alphabetic() {
+                return pos;
+            }
+            let name_at = W + 3;
+            let Some(len) = name_len(&line[name_at..]) else {
+                return pos;
+            };
+            let stop = name_at + len;
+            if len == 0 || len > MAX_NAME || stop >= line.len() {
+                return pos;
+            }
+            let (region, next) = match line[stop] {
+                b'\n' => (0, stop + 1),
+                b'\t' => {
+                    let tail = &self.last_module.0;
+                    if !tail.is_empty() && line[stop..].starts_with(tail) {
+                        (self.last_module.1, stop + tail.len())
+                    } else {
+                        let Some(end) = memchr(b'\n', &line[stop..]) else {
+                            return pos;
+                        };
+                        match &line[stop + 1..stop + end] {
+                            [b'[', m @ .., b']']
+                                if !m.is_empty()
+                                    && m.iter().all(|&b| b.is_ascii_graphic() && b != b']') =>
+                            {
+                                let id = self.region(m);
+                                self.last_module = (line[stop..=stop + end].to_vec(), id);
+                                (id, stop + end + 1)
+                            }
+                            _ => return pos,
+                        }
+                    }
+                }
+                _ => return pos,
+            };
+            self.lines += 1;
+            // The name, copied 32 bytes at a time (a fixed-size copy is a few moves, not a
+            // call), then cut to its length.
+            let at = pos + name_at;
+            let name_off = self.names.len();
+            if len <= NAME_COPY {
+                let chunk: [u8; NAME_COPY] =
+                    bytes[at..at + NAME_COPY].try_into().unwrap_or_default();
+                self.names.extend_from_slice(&chunk);
+                self.names.truncate(name_off + len);
+            } else {
+                self.names.extend_from_slice(&bytes[at..at + len]);
+            }
+            self.push_entry(addr, kind, &bytes[at..at + len], region, name_off);
+            pos += next;
+        }
+        pos
+    }
+
+    /// Appends one symbol whose name is not yet in `names`.
+    fn push(&mut self, addr: u64, kind: u8, name: &[u8], region: u32) {
+        let name_off = self.names.len();
+        self.names.extend_from_slice(name);
+        self.push_entry(addr, kind, name, region, name_off);
+    }
+
+    #[inline(always)]
+    fn push_entry(&mut self, addr: u64, kind: u8, name: &[u8], region: u32, name_off: usize) {
+        self.any_nonzero |= addr != 0;
+        let absolute = kind | 0x20 == b'a';
+        // Address zero is never a real location (and all-zero means hidden).
+        let eligible = !absolute && addr != 0 && !is_mapping_symbol(name);
+        let kind = kind | if is_end_marker(name) { MARKER } else { 0 };
+        let bucket = region << 1 | u32::from(!eligible);
+        let key = (bucket, addr);
+        let r = rank(kind);
+        if key < self.last_key {
+            self.in_order = false;
+        } else if key == self.last_key && r < self.last_rank {
+            self.unordered_aliases.push(self.entries.len() as u32);
+        }
+        if self.first_key.is_none() {
+            self.first_key = Some(key);
+        }
+        self.last_key = key;
+        self.last_rank = r;
+        self.entries
+            .push(Entry::new(addr, name_off as u32, name.len() as u16, kind));
+        self.buckets.push(bucket);
     }
 
     /// Appends the columns of the text that followed.
@@ -215,21 +307,23 @@ impl Columns {
         let first = other.first_key.map(to_here);
         let monotone = remap.windows(2).all(|w| w[0] < w[1]);
         self.in_order &= other.in_order && monotone && first.is_none_or(|k| k >= self.last_key);
+        let base_at = self.entries.len() as u32;
         // A group of aliases cut by the chunk boundary: let the index check it.
-        self.aliases_unordered |= other.aliases_unordered || first == Some(self.last_key);
+        if first == Some(self.last_key) {
+            self.unordered_aliases.push(base_at);
+        }
+        self.unordered_aliases
+            .extend(other.unordered_aliases.iter().map(|&i| i + base_at));
         if let Some(k) = first {
             self.first_key.get_or_insert(k);
             self.last_key = to_here(other.last_key);
             self.last_rank = other.last_rank;
         }
         let base = self.names.len() as u32;
-        self.entries.extend(
-            other
-                .entries
-                .iter()
-                .map(|e| Entry::new(e.addr(), e.name + base)),
-        );
-        self.kinds.append(&mut other.kinds);
+        self.entries.extend(other.entries.iter().map(|e| Entry {
+            name: e.name + base,
+            ..*e
+        }));
         self.buckets.extend(other.buckets.iter().map(|&b| {
             let r = b >> 1;
             let r = if r == 0 { 0 } else { remap[r as usize - 1] };
@@ -244,6 +338,11 @@ impl Columns {
         self.skipped += other.skipped;
         self.digits = self.digits.max(other.digits);
         self.any_nonzero |= other.any_nonzero;
+        // The next line of a module continues from the other chunk's last one.
+        self.last_module = match other.last_module {
+            (tail, r) if r != 0 => (tail, remap[r as usize - 1]),
+            _ => (Vec::new(), 0),
+        };
     }
 
     fn check_size(&self, source_name: &str) -> Result<()> {
@@ -258,8 +357,23 @@ impl Columns {
 }
 
 /// Parses a whole buffer, on several threads when it is large.
-pub(crate) fn parse_buffer(bytes: &[u8], source_name: &str, lenient: bool) -> Result<Columns> {
-    parse_split(bytes, source_name, lenient, PARALLEL_MIN)
+pub(crate) fn parse_buffer(
+    bytes: &[u8],
+    source_name: &str,
+    lenient: bool,
+    threads: usize,
+) -> Result<Columns> {
+    parse_split(bytes, source_name, lenient, PARALLEL_MIN, threads)
+}
+
+/// Threads to use: `max` (0: one per core, at most four).
+pub(crate) fn threads(max: usize) -> usize {
+    match max {
+        0 => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4),
+        n => n,
+    }
 }
 
 fn parse_split(
@@ -267,6 +381,7 @@ fn parse_split(
     source_name: &str,
     lenient: bool,
     per_thread: usize,
+    threads: usize,
 ) -> Result<Columns> {
     if bytes.len() > u32::MAX as usize / 2 {
         return Err(Error::TooLarge {
@@ -274,9 +389,6 @@ fn parse_split(
             what: "input over 2 GiB",
         });
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
     let parts = threads.min(bytes.len() / per_thread).max(1);
     // Cut after the first newline at or past each even share.
     let mut cuts = vec![0];
@@ -328,7 +440,12 @@ fn parse_split(
 
 /// Reads and parses a file. Regular files are read whole; files the kernel generates on the
 /// fly (procfs: size 0) are parsed chunk by chunk while a second thread keeps reading.
-pub(crate) fn load_file(path: &Path, source_name: &str, lenient: bool) -> Result<Columns> {
+pub(crate) fn load_file(
+    path: &Path,
+    source_name: &str,
+    lenient: bool,
+    threads: usize,
+) -> Result<Columns> {
     let io = |err| Error::Io {
         path: path.to_path_buf(),
         err,
@@ -336,7 +453,7 @@ pub(crate) fn load_file(path: &Path, source_name: &str, lenient: bool) -> Result
     let f = File::open(path).map_err(io)?;
     let size = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
     let result = if size > 0 {
-        read_regular(&f, size, source_name, lenient, RANGE_MIN)
+        read_regular(&f, size, source_name, lenient, RANGE_MIN, threads)
     } else {
         stream(f, source_name, lenient)
     };
@@ -354,10 +471,8 @@ fn read_regular(
     source_name: &str,
     lenient: bool,
     range_min: usize,
+    threads: usize,
 ) -> Result<Columns, Streamed> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
     let parts = threads.min(size / range_min).max(1);
     let mut cuts = vec![0u64];
     let mut window = vec![0u8; 64 << 10];
@@ -561,7 +676,7 @@ mod tests {
     #[test]
     fn split_parse_equals_single_parse() {
         let text = table(70_000); // ~2.5 MB, cut in 1 MB shares
-        let split = |t: &str| parse_split(t.as_bytes(), "t", false, 1 << 20);
+        let split = |t: &str| parse_split(t.as_bytes(), "t", false, 1 << 20, 4);
         let whole = {
             let mut c = Columns::with_capacity(text.len());
             assert!(c.feed(text.as_bytes(), false).is_ok());
@@ -569,11 +684,55 @@ mod tests {
         };
         let split = split(&text).unwrap();
         assert_eq!(whole.entries, split.entries);
-        assert_eq!(whole.kinds, split.kinds);
         assert_eq!(whole.buckets, split.buckets);
         assert_eq!(whole.names, split.names);
         assert_eq!(whole.modules, split.modules);
         assert_eq!(split.lines, 70_000);
+    }
+
+    #[test]
+    fn fast_path_equals_general_path() {
+        // Every shape of line, many times over, so each one meets the fast path in every
+        // position; the general path alone (an address width the fast path does not take) must
+        // give the same columns.
+        let shapes = [
+            "ffffffff81000000 T _stext\n",
+            "ffffffff81000010 t a_name_longer_than_thirty_two_bytes_for_the_copy\n",
+            "ffffffff81000020 t exactly_thirty_two_bytes_long_xx\n",
+            "ffffffffc0000000 t f\t[m]\n",
+            "ffffffffc0000010 t g\t[m]\n",
+            "ffffffffc0000020 t h\t[other_mod]\n",
+            "ffffffffc0000030 t i\t[m]\r\n",
+            "ffffffff81000030 t caf\u{e9}\n",
+            "ffffffff81000040  T two_spaces\n",
+            "\n",
+            "ffffffff81000050 t $x\n",
+            "0000000000001000 A cpu_number\n",
+            "ffffffff81000060 T _etext\n",
+            "ffffffff81000060 t local_first\n",
+            "FFFFFFFF81000070 T upper_hex\n",
+            "ffffffff81000080 T x\t[__builtin__ftrace]\n",
+        ];
+        let mut text = String::new();
+        let mut x = 7u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            text.push_str(shapes[(x % shapes.len() as u64) as usize]);
+        }
+        let mut fast = Columns::with_capacity(text.len());
+        assert!(fast.feed(text.as_bytes(), false).is_ok());
+        let mut slow = Columns::with_capacity(text.len());
+        slow.width = 1;
+        assert!(slow.feed(text.as_bytes(), false).is_ok());
+        assert_eq!(fast.entries, slow.entries);
+        assert_eq!(fast.names, slow.names);
+        assert_eq!(fast.buckets, slow.buckets);
+        assert_eq!(fast.modules, slow.modules);
+        assert_eq!(fast.unordered_aliases, slow.unordered_aliases);
+        assert_eq!((fast.lines, fast.in_order), (slow.lines, slow.in_order));
+        assert_eq!(fast.lines, 2000);
     }
 
     #[test]
@@ -628,11 +787,11 @@ mod tests {
         let at = text[..text.len() - 100].rfind('\n').unwrap() + 1;
         let line = text[..at].matches('\n').count() + 1;
         text.insert_str(at, "!bad\n");
-        match parse_split(text.as_bytes(), "t", false, 1 << 20) {
+        match parse_split(text.as_bytes(), "t", false, 1 << 20, 4) {
             Err(Error::Malformed { line: l, .. }) => assert_eq!(l, line),
             other => panic!("{other:?}"),
         }
-        let c = parse_split(text.as_bytes(), "t", true, 1 << 20).unwrap();
+        let c = parse_split(text.as_bytes(), "t", true, 1 << 20, 4).unwrap();
         assert_eq!(c.first_skipped.map(|f| f.0), Some(line));
         assert_eq!((c.skipped, c.lines), (1, 70_001));
     }
@@ -668,10 +827,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("ksyms-ranges-{}", std::process::id()));
         std::fs::write(&path, &text).unwrap();
         let f = File::open(&path).unwrap();
-        let ranged = read_regular(&f, text.len(), "f", false, 256 << 10)
+        let ranged = read_regular(&f, text.len(), "f", false, 256 << 10, 4)
             .ok()
             .unwrap();
-        let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
+        let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, ranged.entries);
         assert_eq!(whole.names, ranged.names);
         assert_eq!(whole.buckets, ranged.buckets);
@@ -683,7 +842,7 @@ mod tests {
         text.insert_str(at, "!bad\n");
         std::fs::write(&path, &text).unwrap();
         let f = File::open(&path).unwrap();
-        match read_regular(&f, text.len(), "f", false, 256 << 10) {
+        match read_regular(&f, text.len(), "f", false, 256 << 10, 4) {
             Err(Streamed::Parse(Error::Malformed {
                 source_name,
                 line: l,
@@ -693,7 +852,7 @@ mod tests {
             }
             _ => panic!("no error"),
         }
-        let lenient = read_regular(&f, text.len(), "f", true, 256 << 10)
+        let lenient = read_regular(&f, text.len(), "f", true, 256 << 10, 4)
             .ok()
             .unwrap();
         assert_eq!(lenient.first_skipped.map(|s| s.0), Some(line));
@@ -705,9 +864,9 @@ mod tests {
         let text = table(30_000); // ~1 MB: four chunks, lines cut at each boundary
         let path = std::env::temp_dir().join(format!("ksyms-chunked-{}", std::process::id()));
         std::fs::write(&path, &text).unwrap();
-        let chunked = load_file(&path, "f", false).unwrap();
+        let chunked = load_file(&path, "f", false, 0).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
+        let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, chunked.entries);
         assert_eq!(whole.names, chunked.names);
         assert_eq!(chunked.lines, 30_000);
@@ -730,10 +889,10 @@ mod tests {
             let text = text.clone();
             std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
         };
-        let streamed = load_file(&fifo, "fifo", false).unwrap();
+        let streamed = load_file(&fifo, "fifo", false, 0).unwrap();
         writer.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        let whole = parse_buffer(text.as_bytes(), "t", false).unwrap();
+        let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, streamed.entries);
         assert_eq!(whole.names, streamed.names);
         assert_eq!(whole.buckets, streamed.buckets);

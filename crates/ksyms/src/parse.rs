@@ -1,9 +1,7 @@
 //! The line format: `ADDR TYPE NAME` with an optional `\t[MODULE]` column.
 //!
-//! Hand-written on purpose: one pass over bytes, lines found with `memchr`, hex parsed by a table,
+//! Hand-written on purpose: one pass over bytes, hex parsed eight digits at a time,
 //! no allocation per line. Every failure carries its line number.
-
-use memchr::memchr;
 
 /// One parsed line, borrowing the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +30,15 @@ const HEX: [u8; 256] = {
     t
 };
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 const fn rep(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
 }
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 /// Eight hex digits at once (SWAR): validates every byte and packs the nibbles.
 #[inline]
-fn hex8(chunk: [u8; 8]) -> Option<u32> {
+pub(crate) fn hex8(chunk: [u8; 8]) -> Option<u32> {
     let x = u64::from_be_bytes(chunk);
     if x & rep(0x80) != 0 {
         return None;
@@ -56,38 +56,102 @@ fn hex8(chunk: [u8; 8]) -> Option<u32> {
     Some(((v | (v >> 16)) & 0xffff_ffff) as u32)
 }
 
-/// Index of the first blank or control byte (`\n`, `\t`, space, `\r`, `\0`, DEL...) in `s`
-/// (or its length), eight bytes at a time, and whether the bytes before it are all ASCII.
+/// The value of the first `W` (8 or 16) of `chunk`'s bytes read as hex digits, all sixteen
+/// bytes examined at once; `None` when one of the `W` is not a hex digit.
+#[cfg(target_arch = "x86_64")]
 #[inline]
-fn find_stop(s: &[u8]) -> (usize, bool) {
-    #[inline]
-    fn zero_byte(v: u64) -> u64 {
-        v.wrapping_sub(rep(1)) & !v & rep(0x80)
+pub(crate) fn hex_prefix<const W: usize>(chunk: [u8; 16]) -> Option<u64> {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64,
+        _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi16, _mm_set1_epi8,
+        _mm_set1_epi16, _mm_setzero_si128, _mm_slli_epi16, _mm_srli_epi16, _mm_sub_epi8,
+        _mm_subs_epu8,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline; the load reads the 16 bytes of `chunk`.
+    let (valid, packed) = unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let zero = _mm_setzero_si128();
+        // Unsigned `x <= n` is `saturating x - n == 0`.
+        let digit = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+        let is_digit = _mm_cmpeq_epi8(_mm_subs_epu8(digit, _mm_set1_epi8(9)), zero);
+        let letter = _mm_sub_epi8(
+            _mm_or_si128(v, _mm_set1_epi8(0x20)),
+            _mm_set1_epi8(b'a' as i8),
+        );
+        let is_letter = _mm_cmpeq_epi8(_mm_subs_epu8(letter, _mm_set1_epi8(5)), zero);
+        let valid = _mm_movemask_epi8(_mm_or_si128(is_digit, is_letter)) as u32;
+        let nibble = _mm_or_si128(
+            _mm_and_si128(is_digit, digit),
+            _mm_andnot_si128(is_digit, _mm_add_epi8(letter, _mm_set1_epi8(10))),
+        );
+        // Two digits per byte (the first one high), then the eight bytes side by side.
+        let high = _mm_slli_epi16(_mm_and_si128(nibble, _mm_set1_epi16(0xff)), 4);
+        let pairs = _mm_or_si128(high, _mm_srli_epi16(nibble, 8));
+        (
+            valid,
+            _mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)) as u64,
+        )
+    };
+    let want = (1u32 << W) - 1;
+    if valid & want != want {
+        return None;
     }
-    let mut high = 0u64;
+    Some(packed.swap_bytes() >> (64 - 4 * W))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn hex_prefix<const W: usize>(chunk: [u8; 16]) -> Option<u64> {
+    let hi = hex8(chunk[..8].try_into().unwrap_or_default())? as u64;
+    if W == 8 {
+        return Some(hi);
+    }
+    Some(hi << 32 | hex8(chunk[8..].try_into().unwrap_or_default())? as u64)
+}
+
+/// Length of the name at the start of `s`: the index of its first blank or control byte (`\n`,
+/// `\t`, space, `\r`, `\0`, DEL...), sixteen bytes at a time. `None` when a non-ASCII byte comes
+/// first (the general path validates UTF-8) or no such byte follows.
+#[inline]
+pub(crate) fn name_len(s: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(chunk) = s.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        // Bytes below 0x21 (controls and space), and DEL.
-        let hit = (w.wrapping_sub(rep(0x21)) & !w & rep(0x80)) | zero_byte(w ^ rep(0x7f));
-        if hit != 0 {
-            // The lowest flagged byte is a real match (borrows only propagate upwards).
-            let k = hit.trailing_zeros() / 8;
-            let before = if k == 0 {
-                0
-            } else {
-                w & (u64::MAX >> (64 - 8 * k))
-            };
-            return (i + k as usize, (high | before) & rep(0x80) == 0);
+    while let Some(chunk) = s.get(i..i + 16) {
+        let m = stops16(chunk.try_into().unwrap_or([0; 16]));
+        if m != 0 {
+            let k = i + m.trailing_zeros() as usize;
+            return (s[k] < 0x80).then_some(k);
         }
-        high |= w;
-        i += 8;
+        i += 16;
     }
-    let end = i + s[i..]
+    let k = i + s[i..].iter().position(|&b| is_stop(b) || b >= 0x80)?;
+    (s[k] < 0x80).then_some(k)
+}
+
+/// One bit per byte of `chunk` that ends a name or is not ASCII.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn stops16(chunk: [u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline; the load reads the 16 bytes of `chunk`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        // Signed: bytes below 0x21 and bytes 0x80 and up (negative) in one comparison.
+        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x21));
+        let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+        _mm_movemask_epi8(_mm_or_si128(low, del)) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn stops16(chunk: [u8; 16]) -> u32 {
+    chunk
         .iter()
-        .position(|&b| is_stop(b))
-        .unwrap_or(s.len() - i);
-    (end, high & rep(0x80) == 0 && s[i..end].is_ascii())
+        .enumerate()
+        .fold(0, |m, (k, &b)| m | u32::from(is_stop(b) || b >= 0x80) << k)
 }
 
 /// Parses `1..=16` hex digits (no prefix). `None` when empty, too long or not hex.
@@ -145,76 +209,6 @@ fn field(s: &[u8]) -> (&[u8], &[u8]) {
         rest = tail;
     }
     (&s[..end], rest)
-}
-
-/// The canonical kallsyms line, fast: `width` hex digits, one space, a letter, one space, the
-/// name, then `\n`, end of input, or `\t[module]\n`. Returns the line and the position after
-/// its `\n`, or `None` for anything else, non-ASCII names included (the caller then takes the
-/// general path, which validates UTF-8 and produces the error messages).
-#[inline]
-pub(crate) fn parse_fast(buf: &[u8], pos: usize, width: usize) -> Option<(Line<'_>, usize)> {
-    let rest = buf.get(pos..)?;
-    let head = rest.get(..width + 3)?;
-    let (digits, tail) = head.split_at(width);
-    let v = match *digits {
-        [a0, a1, a2, a3, a4, a5, a6, a7] => hex8([a0, a1, a2, a3, a4, a5, a6, a7])? as u64,
-        [
-            a0,
-            a1,
-            a2,
-            a3,
-            a4,
-            a5,
-            a6,
-            a7,
-            b0,
-            b1,
-            b2,
-            b3,
-            b4,
-            b5,
-            b6,
-            b7,
-        ] => {
-            let hi = hex8([a0, a1, a2, a3, a4, a5, a6, a7])? as u64;
-            hi << 32 | hex8([b0, b1, b2, b3, b4, b5, b6, b7])? as u64
-        }
-        _ => return None,
-    };
-    if tail[0] != b' ' || tail[2] != b' ' || !tail[1].is_ascii_alphabetic() {
-        return None;
-    }
-    let name_at = width + 3;
-    let (len, ascii) = find_stop(&rest[name_at..]);
-    let stop = name_at + len;
-    let name = &rest[name_at..stop];
-    if name.is_empty() || name.ends_with(b"\r") || !ascii {
-        return None;
-    }
-    let (module, next) = match rest.get(stop) {
-        None => (None, rest.len()),
-        Some(b'\n') => (None, stop + 1),
-        Some(b'\t') => {
-            let end = memchr(b'\n', &rest[stop..]).map_or(rest.len(), |i| i + stop);
-            match &rest[stop + 1..end] {
-                [b'[', m @ .., b']']
-                    if !m.is_empty() && m.iter().all(|&b| b.is_ascii_graphic() && b != b']') =>
-                {
-                    (Some(m), (end + 1).min(rest.len()))
-                }
-                _ => return None,
-            }
-        }
-        Some(_) => return None,
-    };
-    let line = Line {
-        addr: v,
-        digits: width as u8,
-        kind: tail[1],
-        name,
-        module,
-    };
-    Some((line, pos + next))
 }
 
 /// Parses one line (without its `\n`). `Ok(None)` for a blank line.
@@ -280,15 +274,20 @@ pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
 /// `_einittext` (`is_ksym_addr()`); treating every end marker alike keeps padding and data after
 /// them from being reported as `_etext+0x1234`.
 pub(crate) fn is_end_marker(name: &[u8]) -> bool {
+    // Called on every line: decide on the first and last bytes before comparing strings.
     if name.first() != Some(&b'_') {
         return false;
     }
-    matches!(
-        name,
-        b"_etext" | b"_einittext" | b"_edata" | b"_end" | b"__bss_stop" | b"__init_end"
-    ) || name.starts_with(b"__stop_")
-        || name.starts_with(b"__end_")
-        || name.ends_with(b"_text_end")
+    if name.starts_with(b"__stop_") || name.starts_with(b"__end_") {
+        return true;
+    }
+    match name.last() {
+        Some(b't') => matches!(name, b"_etext" | b"_einittext"),
+        Some(b'a') => name == b"_edata",
+        Some(b'p') => name == b"__bss_stop",
+        Some(b'd') => name == b"_end" || name == b"__init_end" || name.ends_with(b"_text_end"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -365,37 +364,6 @@ mod tests {
     }
 
     #[test]
-    fn fast_path_agrees_with_general_path() {
-        let buf = b"ffffffff81000000 T _stext\nffffffffc0000000 t f\t[m]\nffffffff81000010 t last";
-        let (l, next) = parse_fast(buf, 0, 16).unwrap();
-        assert_eq!(Some(l), parse_line(b"ffffffff81000000 T _stext").unwrap());
-        let (l, next) = parse_fast(buf, next, 16).unwrap();
-        assert_eq!(Some(l), parse_line(b"ffffffffc0000000 t f\t[m]").unwrap());
-        let (l, next) = parse_fast(buf, next, 16).unwrap();
-        assert_eq!((l.name, next), (&b"last"[..], buf.len()));
-        assert!(parse_fast(buf, next, 16).is_none());
-        for odd in [
-            &b"ffffffff8100000g T a\n"[..],
-            b"ffffffff81000000  T a\n",
-            b"ffffffff81000000 T a b\n",
-            b"ffffffff81000000 T a\r\n",
-            b"ffffffff81000000 T \n",
-            b"ffffffff81000000 T a\t[]\n",
-            b"ffffffff81000000 T a\t[m] x\n",
-            b"ffffffff81000000 1 a\n",
-            b"ffffffff81000000 T \xff\n",
-            b"c0008000 T a\n",
-        ] {
-            assert!(
-                parse_fast(odd, 0, 16).is_none(),
-                "{:?}",
-                String::from_utf8_lossy(odd)
-            );
-        }
-        assert!(parse_fast(b"c0008000 T a\n", 0, 8).is_some());
-    }
-
-    #[test]
     fn swar_helpers_match_simple_code() {
         let digits = b"0123456789abcdefABCDEF";
         let mut x = 12345u64;
@@ -411,6 +379,13 @@ mod tests {
                 c[(x % 8) as usize] = (x >> 40) as u8; // sometimes not a digit
             }
             assert_eq!(hex8(c).map(u64::from), parse_hex(&c), "{c:?}");
+            let mut c16 = [b' '; 16];
+            c16[..8].copy_from_slice(&c);
+            assert_eq!(hex_prefix::<8>(c16), parse_hex(&c), "{c:?}");
+            for k in 0..8 {
+                c16[8 + k] = c[7 - k];
+            }
+            assert_eq!(hex_prefix::<16>(c16), parse_hex(&c16), "{c16:?}");
         }
         for s in [
             &b""[..],
@@ -425,22 +400,19 @@ mod tests {
             b"abcdefghijk\x00",
             b"abcdefghijklmnopq\x1f",
         ] {
-            let want = s.iter().position(|&b| is_stop(b)).unwrap_or(s.len());
-            assert_eq!(
-                find_stop(s),
-                (want, true),
-                "{:?}",
-                String::from_utf8_lossy(s)
-            );
+            let want = s.iter().position(|&b| is_stop(b));
+            assert_eq!(name_len(s), want, "{:?}", String::from_utf8_lossy(s));
         }
         for (s, want) in [
-            (&b"abc\xc3\xa9 x"[..], (5, false)),
-            (b"abcdefg\xc3\xa9 x", (9, false)),
-            (b"abcdefghijkl \xff\xff\xff", (12, true)),
-            (b"abc \xff", (3, true)),
-            (b"\xffbcdefghijkl\n", (12, false)),
+            (&b"abc\xc3\xa9 x"[..], None),
+            (b"abcdefg\xc3\xa9 x", None),
+            (b"abcdefghijklmnopqrs\xc3\xa9 x", None),
+            (b"abcdefghijkl \xff\xff\xff", Some(12)),
+            (b"abcdefghijklmnopqrstuvwxyz \xff\xff\xff", Some(26)),
+            (b"abc \xff", Some(3)),
+            (b"\xffbcdefghijkl\n", None),
         ] {
-            assert_eq!(find_stop(s), want, "{:?}", String::from_utf8_lossy(s));
+            assert_eq!(name_len(s), want, "{:?}", String::from_utf8_lossy(s));
         }
     }
 

@@ -152,7 +152,7 @@ impl Ksyms {
         let mut absolute = 0;
         let mut mapping = 0;
         for i in 0..self.len() {
-            let k = (self.kinds[i] & !crate::table::MARKER) as char;
+            let k = self.kind_at(i);
             *per_type.entry(k).or_insert(0) += 1;
             absolute += usize::from(matches!(k, 'A' | 'a'));
             mapping += usize::from(crate::parse::is_mapping_symbol(self.name_at(i).as_bytes()));

@@ -2,17 +2,16 @@
 //!
 //! Layout (struct of arrays, one entry per symbol, sorted by region, then lookup class, then
 //! address, then preference):
-//! - `entries`: address and name offset per symbol (12 bytes, read together by a lookup); each
+//! - `entries`: address, name offset and length, and type letter (with [`MARKER`] set on section
+//!   end markers) per symbol (16 bytes: one lookup reads one cache line); each
 //!   region's *eligible* symbols (those an address lookup may
 //!   answer with) form one sorted run. A radix table per region (`radix`: for each slice of
 //!   `2^shift` bytes of address space, the first symbol at or after it; about one entry per
 //!   `SYMS_PER_BUCKET` symbols) narrows a lookup to a handful of neighbours in one step;
-//! - the name offset points into `names`, where every name is stored once, in file
-//!   order, after its length (one byte, or three for names of 127 bytes and more; always ASCII,
-//!   so `names` stays a valid `str`);
-//! - `kinds`: the type letter, with [`MARKER`] set on section end markers.
+//! - the name offset points into `names`, where every name is stored once, in file order.
 //!
-//! That is about 15 bytes per symbol (radix table included) plus the name bytes, less than the text line it came from, so the
+//! That is about 17 bytes per symbol (radix table included) plus the name bytes, less than the
+//! text line it came from (16 hex digits and four separators on a 64-bit kernel), so the
 //! index needs less memory than the file itself (see `heap_bytes`). Loading is one pass over
 //! the bytes (a fast path for the canonical line shape, a general one for anything else), a
 //! counting sort into regions and a check that each region is already sorted (kallsyms is).
@@ -30,6 +29,9 @@ use crate::names::NameIndex;
 pub struct LoadOptions {
     /// Skip malformed lines (counted in [`Ksyms::skipped_lines`]) instead of failing on the first.
     pub lenient: bool,
+    /// Most threads a large table is parsed on (0: one per core, at most four). Tables under a
+    /// few MB are parsed on the calling thread whatever this says.
+    pub threads: usize,
 }
 
 /// A region: the core kernel (module `None`) or one module (real or pseudo, like `[bpf]`).
@@ -62,7 +64,6 @@ const SYMS_PER_BUCKET: u64 = 4;
 pub struct Ksyms {
     pub(crate) source: String,
     pub(crate) entries: Vec<Entry>,
-    pub(crate) kinds: Vec<u8>,
     pub(crate) names: String,
     /// Radix tables of all regions (see `Region::radix_at`).
     pub(crate) radix: Vec<u32>,
@@ -111,7 +112,7 @@ impl Symbol<'_> {
 
 const MEMORY: &str = "<memory>";
 
-/// High bit of a `kinds` entry: the symbol is a section end marker (`_etext`, `__stop_*`…).
+/// High bit of an entry's `kind`: the symbol is a section end marker (`_etext`, `__stop_*`…).
 pub(crate) const MARKER: u8 = 0x80;
 
 impl Ksyms {
@@ -132,7 +133,8 @@ impl Ksyms {
     pub fn from_path_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ksyms> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        finish(load::load_file(path, &name, opts.lenient)?, &name)
+        let threads = load::threads(opts.threads);
+        finish(load::load_file(path, &name, opts.lenient, threads)?, &name)
     }
 
     /// Parses kallsyms text held in memory.
@@ -143,7 +145,12 @@ impl Ksyms {
     /// Parses kallsyms text held in memory; `source_name` appears in error messages.
     pub fn parse_named(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<Ksyms> {
         finish(
-            load::parse_buffer(bytes, source_name, opts.lenient)?,
+            load::parse_buffer(
+                bytes,
+                source_name,
+                opts.lenient,
+                load::threads(opts.threads),
+            )?,
             source_name,
         )
     }
@@ -175,7 +182,7 @@ impl Ksyms {
 
     /// True when the symbol at `index` is a section end marker.
     pub(crate) fn is_marker(&self, index: usize) -> bool {
-        self.kinds[index] & MARKER != 0
+        self.entries[index].kind & MARKER != 0
     }
 
     /// Hex digits of the widest address in the file: 16 on 64-bit kernels, 8 on 32-bit ones.
@@ -192,10 +199,11 @@ impl Ksyms {
     /// The symbol at `index`, whose region is already known.
     #[inline]
     pub(crate) fn symbol_in(&self, index: usize, region: usize) -> Symbol<'_> {
+        let e = self.entries[index];
         Symbol {
-            name: self.name_at(index),
-            addr: self.entries[index].addr(),
-            kind: (self.kinds[index] & !MARKER) as char,
+            name: self.name_of(e),
+            addr: e.addr,
+            kind: (e.kind & !MARKER) as char,
             module: self.regions[region].module.as_deref(),
             index: index as u32,
         }
@@ -219,13 +227,19 @@ impl Ksyms {
 
     #[inline]
     pub(crate) fn name_at(&self, index: usize) -> &str {
-        let at = self.entries[index].name as usize;
-        let b = self.names.as_bytes();
-        let (start, len) = match b[at] {
-            0x7f => (at + 3, ((b[at + 1] as usize) << 7) | b[at + 2] as usize),
-            n => (at + 1, n as usize),
-        };
-        &self.names[start..start + len]
+        self.name_of(self.entries[index])
+    }
+
+    #[inline]
+    fn name_of(&self, e: Entry) -> &str {
+        let at = e.name as usize;
+        &self.names[at..at + e.len as usize]
+    }
+
+    /// Type letter of the symbol at `index` (without the marker bit).
+    #[inline]
+    pub(crate) fn kind_at(&self, index: usize) -> char {
+        (self.entries[index].kind & !MARKER) as char
     }
 
     #[inline]
@@ -243,7 +257,6 @@ impl Ksyms {
             .sum();
         self.entries.capacity() * size_of::<Entry>()
             + self.radix.capacity() * 4
-            + self.kinds.capacity()
             + self.names.capacity()
             + regions
             + self.spans.capacity() * size_of::<Span>()
@@ -293,13 +306,10 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
         starts[i + 1] += starts[i];
     }
     if p.in_order {
-        let (mut entries, mut kinds) = (p.entries, p.kinds);
-        if p.aliases_unordered {
-            order_aliases(&mut entries, &p.buckets, &mut kinds);
-        }
+        let mut entries = p.entries;
+        order_aliases(&mut entries, &p.buckets, &p.unordered_aliases);
         return assemble(
             entries,
-            kinds,
             p.names,
             modules,
             &starts,
@@ -332,7 +342,7 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
                 j += 1;
             }
             let group = &mut run[i..j];
-            let by_rank = |&k: &u32| rank(p.kinds[k as usize]);
+            let by_rank = |&k: &u32| rank(p.entries[k as usize].kind);
             if !group.is_sorted_by_key(by_rank) {
                 group.sort_by_key(by_rank);
             }
@@ -342,21 +352,14 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
 
     // Already in order (a kernel without modules, or modules listed sorted): keep the columns.
     let identity = order.iter().enumerate().all(|(i, &o)| o as usize == i);
-    let (entries, kinds) = if identity {
-        (p.entries, p.kinds)
+    let entries = if identity {
+        p.entries
     } else {
-        (
-            order.iter().map(|&i| p.entries[i as usize]).collect(),
-            order
-                .iter()
-                .map(|&i| p.kinds[i as usize])
-                .collect::<Vec<u8>>(),
-        )
+        order.iter().map(|&i| p.entries[i as usize]).collect()
     };
     drop(order);
     assemble(
         entries,
-        kinds,
         p.names,
         modules,
         &starts,
@@ -367,28 +370,27 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     )
 }
 
-/// Puts each group of aliases (same bucket and address, already adjacent) in preference order.
-fn order_aliases(entries: &mut [Entry], buckets: &[u32], kinds: &mut [u8]) {
-    let mut group: Vec<(u8, u32, u8)> = Vec::new();
-    let mut i = 0;
-    while i < entries.len() {
-        let mut j = i + 1;
-        while j < entries.len()
-            && entries[j].addr() == entries[i].addr()
-            && buckets[j] == buckets[i]
-        {
+/// Puts each group of aliases (same bucket and address, already adjacent) that holds one of
+/// `unordered` (positions found out of preference order by the parser) in preference order.
+fn order_aliases(entries: &mut [Entry], buckets: &[u32], unordered: &[u32]) {
+    let same = |a: usize, b: usize| entries[a].addr == entries[b].addr && buckets[a] == buckets[b];
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for &k in unordered {
+        let k = k as usize;
+        let (mut i, mut j) = (k, k + 1);
+        while i > 0 && same(i - 1, k) {
+            i -= 1;
+        }
+        while j < entries.len() && same(j, k) {
             j += 1;
         }
-        if j - i > 1 && !kinds[i..j].is_sorted_by_key(|&k| rank(k)) {
-            group.clear();
-            group.extend((i..j).map(|k| (rank(kinds[k]), entries[k].name, kinds[k])));
-            group.sort_by_key(|g| g.0); // stable: file order among equals
-            for (k, g) in (i..j).zip(&group) {
-                entries[k].name = g.1;
-                kinds[k] = g.2;
-            }
+        if groups.last() != Some(&(i, j)) {
+            groups.push((i, j));
         }
-        i = j;
+    }
+    for (i, j) in groups {
+        // Stable: file order among equals (the kernel's own preference order).
+        entries[i..j].sort_by_key(|e| rank(e.kind));
     }
 }
 
@@ -396,7 +398,6 @@ fn order_aliases(entries: &mut [Entry], buckets: &[u32], kinds: &mut [u8]) {
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     mut entries: Vec<Entry>,
-    mut kinds: Vec<u8>,
     names: Vec<u8>,
     modules: Vec<Option<Box<str>>>,
     starts: &[u32],
@@ -407,14 +408,13 @@ fn assemble(
 ) -> Result<Ksyms> {
     let n = entries.len();
     entries.shrink_to_fit();
-    kinds.shrink_to_fit();
     let mut names = names;
     names.shrink_to_fit();
-    // Names were checked to be UTF-8; the length bytes are ASCII.
-    let names = String::from_utf8(names).map_err(|_| Error::TooLarge {
-        source_name: source_name.to_string(),
-        what: "internal: name table is not UTF-8",
-    })?;
+    debug_assert!(std::str::from_utf8(&names).is_ok());
+    // SAFETY: every name was checked when parsed: the fast path takes ASCII names only, the
+    // general one validates UTF-8 (`parse::clean`), and names are stored whole, one after the
+    // other, so every offset and length in `entries` falls on character boundaries.
+    let names = unsafe { String::from_utf8_unchecked(names) };
 
     let mut regions = Vec::with_capacity(modules.len());
     let mut spans = Vec::new();
@@ -440,13 +440,14 @@ fn assemble(
             while bucket_of(hi - lo, shift) + 1 > want {
                 shift += 1;
             }
-            let buckets = bucket_of(hi - lo, shift) as usize + 1;
-            let mut i = 0;
-            for b in 0..buckets as u64 {
-                while i < eligible.len() && bucket_of(eligible[i].addr() - lo, shift) < b {
-                    i += 1;
+            // radix[b] = the first symbol in bucket b or later; the last bucket holds `hi`.
+            let mut b = 0;
+            for (i, e) in eligible.iter().enumerate() {
+                let eb = bucket_of(e.addr - lo, shift);
+                while b <= eb {
+                    radix.push(start + i as u32);
+                    b += 1;
                 }
-                radix.push(start + i as u32);
             }
             radix.push(mid);
         }
@@ -469,7 +470,6 @@ fn assemble(
     Ok(Ksyms {
         source: source_name.to_string(),
         entries,
-        kinds,
         names,
         radix,
         regions,

@@ -180,7 +180,14 @@ fn malformed_line_is_reported_with_its_number_or_skipped() {
         ),
         "{err}"
     );
-    let ks = Ksyms::from_path_with(&p, &LoadOptions { lenient: true }).unwrap();
+    let ks = Ksyms::from_path_with(
+        &p,
+        &LoadOptions {
+            lenient: true,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!((ks.len(), ks.skipped_lines()), (5, 1));
     assert_eq!(ks.first_skipped(), Some((3, "address is not hexadecimal")));
 }

@@ -226,7 +226,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         for lenient in [false, true] {
-            let opts = LoadOptions { lenient };
+            let opts = LoadOptions { lenient, ..LoadOptions::default() };
             if let Ok(ks) = Ksyms::parse_named(&bytes, "fuzz", &opts) {
                 for q in [0, 1, u64::MAX, 0xffffffff81000000] {
                     let _ = ks.lookup(q);
@@ -249,7 +249,7 @@ proptest! {
                 Ok(ks) => { let _ = ks.lookup(0xffff_ffff_8000_0010); }
                 Err(e) => prop_assert!(!e.to_string().is_empty()),
             }
-            if let Ok(ks) = Ksyms::parse_named(b, "x", &LoadOptions { lenient: true }) {
+            if let Ok(ks) = Ksyms::parse_named(b, "x", &LoadOptions { lenient: true, ..LoadOptions::default() }) {
                 prop_assert!(ks.len() + ks.skipped_lines() <= entries.len() + 2);
             }
         }

@@ -107,6 +107,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn load(args: &Args) -> anyhow::Result<Ksyms> {
     let opts = LoadOptions {
         lenient: args.lenient,
+        ..LoadOptions::default()
     };
     let ks = Ksyms::load(args.kallsyms.as_deref(), &opts)?;
     if let Some((line, reason)) = ks.first_skipped() {

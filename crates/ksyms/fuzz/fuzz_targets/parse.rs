@@ -8,7 +8,14 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for lenient in [false, true] {
-        let Ok(ks) = Ksyms::parse_named(data, "fuzz", &LoadOptions { lenient }) else {
+        let Ok(ks) = Ksyms::parse_named(
+            data,
+            "fuzz",
+            &LoadOptions {
+                lenient,
+                ..LoadOptions::default()
+            },
+        ) else {
             continue;
         };
         assert!(!ks.is_empty());
