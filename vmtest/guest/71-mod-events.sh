@@ -13,6 +13,8 @@ kpeek mod probe disable netif_receive_skb >/dev/null 2>&1
 start_events() {
 	out=$1 err=$2
 	shift 2
+	# A stale ERR from the last run would say "reading" before this one does.
+	rm -f $out $err
 	kpeek mod events "$@" >$out 2>$err &
 	ev_pid=$!
 	i=0

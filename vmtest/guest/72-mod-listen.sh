@@ -9,6 +9,8 @@ command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the sta
 start_listen() {
 	out=$1 err=$2
 	shift 2
+	# A stale ERR from the last run would say "listening" before this one is.
+	rm -f $out $err
 	"$@" >$out 2>$err &
 	l_pid=$!
 	i=0
@@ -57,10 +59,15 @@ case "$?:$out" in
 *) fail "user: threshold set refused, says root" "$out" ;;
 esac
 if start_listen /tmp/l.out /tmp/l.err kpeek mod listen --count 1 --duration 30s; then
+	t0=$(date +%s)
 	kpeek mod counter set thr72 v 150
 	wait $l_pid
-	check "threshold event: thr72/v value 150 >= 100" \
-		grep -q "^threshold thr72/v id=[0-9]* .*value=150 threshold=100$" /tmp/l.out
+	rc=$?
+	if grep -q "^threshold thr72/v id=[0-9]* .*value=150 threshold=100$" /tmp/l.out; then
+		pass "threshold event: thr72/v value 150 >= 100"
+	else
+		fail "threshold event: thr72/v value 150 >= 100" "listen exited $rc after $(($(date +%s) - t0))s; out: '$(cat /tmp/l.out)' err: '$(cat /tmp/l.err | tr '\n' ' ')' /proc/kpeek: '$(grep '^thr72 ' $PROC)'"
+	fi
 fi
 check "threshold clear" kpeek mod threshold clear thr72 v
 out=$(kpeek mod threshold set thr72 nope 5 2>&1)
