@@ -42,3 +42,24 @@ pub fn addresses(ks: &Ksyms, n: usize) -> Vec<u64> {
         })
         .collect()
 }
+
+/// `n` addresses drawn uniformly between the lowest and the highest text symbol: every part of
+/// the range alike, gaps between regions included.
+#[allow(dead_code)] // used by one of the two benchmarks
+pub fn uniform_addresses(ks: &Ksyms, n: usize) -> Vec<u64> {
+    let text = ks
+        .symbols()
+        .filter(|s| matches!(s.kind, 'T' | 't') && s.addr != 0)
+        .map(|s| s.addr);
+    let (lo, hi) = text.fold((u64::MAX, 0), |(lo, hi), a| (lo.min(a), hi.max(a)));
+    let span = hi - lo + 1;
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            lo + x % span
+        })
+        .collect()
+}
