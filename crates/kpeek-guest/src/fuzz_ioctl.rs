@@ -95,6 +95,14 @@ impl Arena {
         self.end_good() + 64
     }
 
+    /// Whether the kernel writing records from `p` on cannot touch this process's memory:
+    /// inside the arena (it ends in inaccessible pages), below any mapping, or not a user
+    /// address at all.
+    fn safe_target(&self, p: u64) -> bool {
+        let arena = self.base()..self.base() + self.map.len() as u64;
+        arena.contains(&p) || !(0x10000..0x0000_8000_0000_0000).contains(&p)
+    }
+
     /// The arena's writable bytes.
     fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the first `good` bytes are mapped read-write and owned by the arena.
@@ -443,13 +451,24 @@ impl Fuzzer<'_> {
                 (p, usize::MAX)
             }
         };
+        // GET_COUNTERS carries a pointer the kernel writes through: whatever corruption did to
+        // it, it must point into the arena or somewhere no user memory is (else the kernel
+        // would write records over this process, as a real bug would).
+        if cmd & 0xffff == IOC_GET_COUNTERS & 0xffff && buf.len() >= counters_get::RECS + 8 {
+            let recs = get_u64(&buf, counters_get::RECS);
+            if !self.arena.safe_target(recs) {
+                let p = *self.rng.pick(&BAD_PTRS);
+                put_u64(&mut buf, counters_get::RECS, p);
+            }
+        }
         if at != usize::MAX {
             let room = self.arena.good - at;
             let n = len.min(room);
             self.arena.bytes()[at..at + n].copy_from_slice(&buf[..n]);
         }
         let arg = if cmd == IOC_MMAP_SYNC && self.rng.one_in(2) {
-            self.rng.u64()
+            // It takes no argument: any value must do (but none that points at our memory).
+            *self.rng.pick(&BAD_PTRS)
         } else {
             arg
         };
@@ -702,7 +721,7 @@ impl Fuzzer<'_> {
         }
     }
 
-    /// Root: detach every probe the fuzzer may have attached.
+    /// Root: detach every probe the fuzzer may have attached, free the rings.
     fn disable_probes(&mut self) -> Vec<String> {
         let mut errs = Vec::new();
         for p in 1..=PROBE_MAX {
@@ -714,6 +733,13 @@ impl Fuzzer<'_> {
             {
                 errs.push(format!("probe {p}: {}", errno_name(Err(e))));
             }
+        }
+        // And free the rings (nothing of ours is mapped any more).
+        let mut b = [0u8; RING_CONFIG_SIZE];
+        put_u32(&mut b, 0, RING_CONFIG_SIZE as u32);
+        // SAFETY: b has the size the command encodes.
+        if let Err(e) = unsafe { rawsys::ioctl(self.fd, IOC_RING_SETUP, b.as_mut_ptr() as u64) } {
+            errs.push(format!("freeing the rings: {}", errno_name(Err(e))));
         }
         errs
     }
@@ -880,7 +906,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     );
     if is_root {
         r.check(
-            "fuzz-ioctl: fuzz groups destroyed and probes detached afterwards",
+            "fuzz-ioctl: fuzz groups destroyed, probes detached and rings freed afterwards",
             cleanup.is_empty(),
             || cleanup.join(", "),
         );

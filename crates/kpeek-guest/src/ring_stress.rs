@@ -181,6 +181,9 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
         stop_readers.store(true, Ordering::Release);
     });
     let (packets, hops, secs) = outcome?;
+    let finals: Vec<(u64, u64)> = rings.iter().map(|r| (r.lost(), r.written())).collect();
+    drop(rings);
+    let freed = dev.ring_setup(0, 0);
 
     let mut tot_records = 0u64;
     let mut tot_lost = 0u64;
@@ -189,10 +192,10 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
     let mut lost_mismatch = Vec::new();
     let mut written_mismatch = Vec::new();
     let mut idle_cpus = Vec::new();
-    for (i, ring) in rings.iter().enumerate() {
+    for (i, fin) in finals.iter().enumerate() {
         let res = results[i].lock().unwrap();
-        let lost = ring.lost() - base[i].0;
-        let written = ring.written() - base[i].1;
+        let lost = fin.0 - base[i].0;
+        let written = fin.1 - base[i].1;
         println!(
             "ring-stress: cpu {i}: {} records ({} netif, {} sched_switch), {} lost, seq gaps {}, written {written}",
             res.seq.records, res.netif, res.sched, lost, res.seq.gaps
@@ -265,6 +268,11 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
         ),
         idle_cpus.is_empty() && tot_netif > 0,
         || format!("CPUs without records: {idle_cpus:?}; netif records {tot_netif}"),
+    );
+    r.check(
+        "ring-stress: rings freed afterwards (KPEEK_IOC_RING_SETUP 0 once unmapped)",
+        freed.is_ok(),
+        || format!("{:#}", freed.as_ref().unwrap_err()),
     );
     Ok(())
 }
