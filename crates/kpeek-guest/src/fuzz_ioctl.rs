@@ -124,6 +124,8 @@ struct Fuzzer<'a> {
     problems: Vec<String>,
     nproblems: u64,
     mutations_refused: u64,
+    /// Corrupted GET_COUNTERS recs pointers that pointed at this process (replaced).
+    redirected: u64,
     r: &'a Report,
 }
 
@@ -457,6 +459,7 @@ impl Fuzzer<'_> {
         if cmd & 0xffff == IOC_GET_COUNTERS & 0xffff && buf.len() >= counters_get::RECS + 8 {
             let recs = get_u64(&buf, counters_get::RECS);
             if !self.arena.safe_target(recs) {
+                self.redirected += 1;
                 let p = *self.rng.pick(&BAD_PTRS);
                 put_u64(&mut buf, counters_get::RECS, p);
             }
@@ -861,6 +864,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         problems: Vec::new(),
         nproblems: 0,
         mutations_refused: 0,
+        redirected: 0,
         r,
     };
     let t0 = std::time::Instant::now();
@@ -883,8 +887,9 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     }
     let total: u64 = f.tallies.values().flat_map(|t| t.0.values()).sum();
     println!(
-        "fuzz-ioctl: {total} calls as {who} in {secs:.1}s ({:.0}/s), seed {seed}",
-        total as f64 / secs
+        "fuzz-ioctl: {total} calls as {who} in {secs:.1}s ({:.0}/s), seed {seed}; {} corrupted recs pointers into this process replaced by bad ones",
+        total as f64 / secs,
+        f.redirected
     );
     let (problems, n) = (std::mem::take(&mut f.problems), f.nproblems);
     let refused = f.mutations_refused;
