@@ -6,16 +6,17 @@
 //! "the values of every counter of the set, checked against what was written": procfs reads
 //! /proc/kpeek; sysfs and configfs open, read and close one file per counter, as `cat` would;
 //! read() reads /dev/kpeek's binary snapshot; ioctl pages through KPEEK_IOC_GET_COUNTERS; mmap
-//! copies the mapping under its seqcount (no system call); netlink dumps KPEEK_CMD_GET_COUNTERS.
-//! debugfs has no per-counter values (only `stats`), so its row reads that file and is marked.
+//! reads the set's values under the mapping's seqcount (no system call; `mmap-full` copies every
+//! slot with its names); netlink dumps KPEEK_CMD_GET_COUNTERS.
+//! debugfs reads its `counters` file (the same lines as /proc/kpeek, root only).
 //! Latencies are per snapshot: median and p99 of many, and the ratio of the median to the
 //! fastest channel's.
 //!
-//! The ring part runs the same loopback UDP flood on every CPU twice, for the same time and with
-//! the same data area per CPU: once with kpeek's netif_receive_skb probe (filter dev=lo) writing
-//! into its rings, once with perf_event_open on net:netif_receive_skb (filter name=="lo"), each
-//! drained by one reader thread per CPU; it reports records/s, lost records and the workload's
-//! own datagram rate.
+//! The ring part runs the same loopback UDP flood on every CPU untraced, then alternately with
+//! kpeek's netif_receive_skb probe (filter dev=lo) writing into its rings and with
+//! perf_event_open on net:netif_receive_skb (filter name=="lo"), for the same time and with the
+//! same data area per CPU, each drained by one reader thread per CPU; it reports records/s, lost
+//! records and the workload's own datagram rate against the untraced one.
 
 use std::fs::File;
 use std::io::Read;
@@ -62,13 +63,9 @@ trait Channel {
     fn name(&self) -> &'static str;
     /// Fill `out` with the set's values, in counter-name order.
     fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()>;
-    /// A note for the table (e.g. "no per-counter values").
+    /// A note for the table.
     fn note(&self) -> &'static str {
         ""
-    }
-    /// Whether `snap` yields the set's values (checked against what was written).
-    fn has_values(&self) -> bool {
-        true
     }
 }
 
@@ -116,22 +113,26 @@ impl Buf {
     }
 }
 
-struct Procfs {
+/// `<group> <counter> <value>` lines: /proc/kpeek, and debugfs's `counters` file.
+struct Lines {
+    name: &'static str,
     f: File,
     buf: Buf,
     prefix: Vec<u8>,
 }
 
-impl Channel for Procfs {
+impl Channel for Lines {
     fn name(&self) -> &'static str {
-        "procfs"
+        self.name
     }
     fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
         self.buf.pread_all(&self.f)?;
         for line in self.buf.bytes().split(|&c| c == b'\n') {
             if line.starts_with(&self.prefix) {
                 let v = line.rsplit(|&c| c == b' ').next().unwrap_or_default();
-                out.push(parse_dec(v).ok_or_else(|| anyhow::anyhow!("procfs line {line:?}"))?);
+                out.push(
+                    parse_dec(v).ok_or_else(|| anyhow::anyhow!("{} line {line:?}", self.name))?,
+                );
             }
         }
         Ok(())
@@ -161,31 +162,6 @@ impl Channel for PerFile {
             );
         }
         Ok(())
-    }
-}
-
-struct Debugfs {
-    f: File,
-    buf: Buf,
-}
-
-impl Channel for Debugfs {
-    fn name(&self) -> &'static str {
-        "debugfs"
-    }
-    fn snap(&mut self, _out: &mut Vec<u64>) -> anyhow::Result<()> {
-        self.buf.pread_all(&self.f)?;
-        anyhow::ensure!(
-            self.buf.bytes().starts_with(b"groups "),
-            "debugfs stats: unexpected content"
-        );
-        Ok(())
-    }
-    fn note(&self) -> &'static str {
-        Self::NOTE
-    }
-    fn has_values(&self) -> bool {
-        false
     }
 }
 
@@ -439,7 +415,7 @@ fn measure(
 ) -> anyhow::Result<(f64, f64, usize)> {
     let mut out = Vec::with_capacity(want.len());
     ch.snap(&mut out)?;
-    if ch.has_values() && out != want {
+    if out != want {
         anyhow::bail!(
             "{}: read {} values, {} differ from what was written",
             ch.name(),
@@ -482,7 +458,8 @@ fn open_channels(
     names: &[String],
 ) -> anyhow::Result<Vec<Box<dyn Channel>>> {
     let mut v: Vec<Box<dyn Channel>> = Vec::new();
-    v.push(Box::new(Procfs {
+    v.push(Box::new(Lines {
+        name: "procfs",
         f: File::open(root.path(kpeek_abi::PROC_PATH))?,
         buf: Buf::default(),
         prefix: format!("{group} ").into_bytes(),
@@ -502,9 +479,12 @@ fn open_channels(
         paths: names.iter().map(|c| cfs.join(c).join("value")).collect(),
         buf: Vec::new(),
     }));
-    v.push(Box::new(Debugfs {
-        f: File::open(root.path(kpeek_abi::DEBUGFS_DIR).join("stats"))?,
+    let dbg = root.path(kpeek_abi::DEBUGFS_DIR).join("counters");
+    v.push(Box::new(Lines {
+        name: "debugfs",
+        f: File::open(&dbg).map_err(|e| anyhow::anyhow!("{}: {e}", dbg.display()))?,
         buf: Buf::default(),
+        prefix: format!("{group} ").into_bytes(),
     }));
     v.push(Box::new(ReadDev {
         f: File::open(root.path(uapi::DEV_PATH))?,
@@ -782,7 +762,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     for &n in &a.sizes {
         let fastest = rows
             .iter()
-            .filter(|x| x.size == n && x.note != Debugfs::NOTE)
+            .filter(|x| x.size == n)
             .map(|x| x.median)
             .fold(f64::INFINITY, f64::min);
         for x in rows.iter().filter(|x| x.size == n) {
@@ -929,8 +909,4 @@ fn ring_table(r: &Report, a: &Args) {
             kr / pr.max(1.0)
         );
     }
-}
-
-impl Debugfs {
-    const NOTE: &'static str = "stats file only: debugfs has no per-counter values";
 }
