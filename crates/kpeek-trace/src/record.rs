@@ -811,6 +811,29 @@ fn push_ordered(items: &mut VecDeque<Item>, item: Item) {
     }
 }
 
+/// Run the calling thread (the reader) under `SCHED_FIFO` at `prio` (1-99), like
+/// `perf record -r`: on a busy machine the reader then never waits behind other processes
+/// while the rings fill.
+pub fn set_realtime(prio: i32) -> Result<(), RecordError> {
+    if !(1..=99).contains(&prio) {
+        return Err(RecordError::BadOption(format!(
+            "--realtime takes a SCHED_FIFO priority from 1 to 99, got {prio}"
+        )));
+    }
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: param is a valid sched_param; pid 0 is the calling thread.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(RecordError::Io {
+            what: format!("sched_setscheduler(SCHED_FIFO, {prio}) (needs root or CAP_SYS_NICE)"),
+            source: e,
+        });
+    }
+    Ok(())
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(_sig: libc::c_int) {

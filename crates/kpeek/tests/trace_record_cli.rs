@@ -523,3 +523,53 @@ fn ctrl_c_and_duration_stop_cleanly() {
         "{took:?}"
     );
 }
+
+#[test]
+fn realtime_reader_runs_under_sched_fifo() {
+    let mut child = Command::new(BIN)
+        .args([
+            "trace",
+            "record",
+            "sched:sched_switch",
+            "--realtime",
+            "7",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    // /proc/PID/stat fields 18 and 41: priority (-1 - rt_priority) and policy (1 = SCHED_FIFO).
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let (prio, policy) = (fields[15], fields[38]);
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(policy, "1", "SCHED_FIFO: {stat}");
+    assert_eq!(prio, "-8", "rt priority 7: {stat}");
+
+    let out = Command::new(BIN)
+        .args(["trace", "record", "sched:sched_switch", "--realtime", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("1 to 99"),
+        "{}",
+        text(&out.stderr)
+    );
+}

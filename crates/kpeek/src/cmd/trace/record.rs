@@ -67,6 +67,10 @@ pub struct Args {
     /// Record kernel call stacks, symbolized from /proc/kallsyms.
     #[arg(long)]
     callchain: bool,
+    /// Read the rings under SCHED_FIFO PRIO (1-99), like perf record -r, so other processes
+    /// cannot delay the reader on a busy machine.
+    #[arg(long, value_name = "PRIO")]
+    realtime: Option<i32>,
 }
 
 /// Parse "10s", "500ms", "2m", "1h", "1.5" (seconds).
@@ -124,6 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cpus: None,
     };
     let mut session = Session::open(&tracefs, &events, &opts)?;
+    if let Some(prio) = args.realtime {
+        kpeek_trace::record::set_realtime(prio)?;
+    }
     let format = if args.json { Format::Json } else { args.format };
     let ctf_dir = match (format, &args.output) {
         (Format::Ctf, Some(dir)) => Some(dir.clone()),
