@@ -14,7 +14,7 @@ use std::sync::mpsc;
 
 use memchr::{memchr, memrchr};
 
-use crate::entry::Entry;
+use crate::entry::{Addrs, Entry};
 use crate::error::{Error, Result};
 use crate::parse::{hex_prefix, is_end_marker, is_mapping_symbol, name_len, parse_line};
 use crate::table::{MARKER, rank};
@@ -37,8 +37,10 @@ const RANGE_MIN: usize = 2 << 20;
 /// Symbols in file order, as parsed.
 #[derive(Debug, Default)]
 pub(crate) struct Columns {
-    /// Address, name (offset and length) and type letter (with `MARKER` on section end
-    /// markers) of each symbol.
+    /// Address of each symbol.
+    pub addrs: Addrs,
+    /// Name (offset and length) and type letter (with `MARKER` on section end markers) of each
+    /// symbol.
     pub entries: Vec<Entry>,
     /// `region << 1 | ineligible`: the sort bucket (region 0 is the core kernel).
     pub buckets: Vec<u32>,
@@ -118,6 +120,7 @@ impl Columns {
     fn with_capacity(bytes: usize) -> Columns {
         let lines = bytes / 32 + 16;
         let mut c = Columns {
+            addrs: Addrs::with_capacity(lines),
             entries: Vec::with_capacity(lines),
             buckets: Vec::with_capacity(lines),
             // Never more than the input (each line has 2+ bytes besides its name) plus the fast
@@ -128,6 +131,7 @@ impl Columns {
             ..Columns::default()
         };
         huge_pages(&mut c.entries);
+        huge_pages(&mut c.addrs.lows);
         huge_pages(&mut c.names);
         c
     }
@@ -290,8 +294,12 @@ impl Columns {
         }
         self.last_key = key;
         self.last_rank = r;
-        self.entries
-            .push(Entry::new(addr, name_off as u32, name.len() as u16, kind));
+        self.addrs.push(addr);
+        self.entries.push(Entry {
+            name: name_off as u32,
+            len: name.len() as u16,
+            kind,
+        });
         self.buckets.push(bucket);
     }
 
@@ -324,6 +332,7 @@ impl Columns {
             self.last_rank = other.last_rank;
         }
         let base = self.names.len() as u32;
+        self.addrs.extend(&other.addrs);
         self.entries.extend(other.entries.iter().map(|e| Entry {
             name: e.name + base,
             ..*e
@@ -752,6 +761,7 @@ mod tests {
         };
         let split = split(&text).unwrap();
         assert_eq!(whole.entries, split.entries);
+        assert_eq!(whole.addrs, split.addrs);
         assert_eq!(whole.buckets, split.buckets);
         assert_eq!(whole.names, split.names);
         assert_eq!(whole.modules, split.modules);
@@ -795,6 +805,7 @@ mod tests {
         slow.width = 1;
         assert!(slow.feed(text.as_bytes(), false).is_ok());
         assert_eq!(fast.entries, slow.entries);
+        assert_eq!(fast.addrs, slow.addrs);
         assert_eq!(fast.names, slow.names);
         assert_eq!(fast.buckets, slow.buckets);
         assert_eq!(fast.modules, slow.modules);
@@ -900,6 +911,7 @@ mod tests {
             .unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, ranged.entries);
+        assert_eq!(whole.addrs, ranged.addrs);
         assert_eq!(whole.names, ranged.names);
         assert_eq!(whole.buckets, ranged.buckets);
         assert_eq!(whole.modules, ranged.modules);
@@ -936,6 +948,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, chunked.entries);
+        assert_eq!(whole.addrs, chunked.addrs);
         assert_eq!(whole.names, chunked.names);
         assert_eq!(chunked.lines, 30_000);
     }
@@ -962,6 +975,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, streamed.entries);
+        assert_eq!(whole.addrs, streamed.addrs);
         assert_eq!(whole.names, streamed.names);
         assert_eq!(whole.buckets, streamed.buckets);
         assert_eq!(streamed.lines, 30_000);

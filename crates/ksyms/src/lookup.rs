@@ -35,7 +35,7 @@ impl fmt::Display for Resolved<'_> {
 /// Number of elements whose key is `<= q` in a slice sorted by key (branch-free loop: the
 /// compiler emits cmov).
 #[inline]
-fn count_le<T>(s: &[T], q: u64, key: impl Fn(&T) -> u64) -> usize {
+fn count_le<T, K: Ord>(s: &[T], q: K, key: impl Fn(&T) -> K) -> usize {
     let mut base = 0usize;
     let mut size = s.len();
     if size == 0 {
@@ -132,9 +132,16 @@ impl Ksyms {
             } else {
                 // The radix bucket of `addr` holds every candidate; everything before it is
                 // lower, everything after it higher. An empty match means the previous symbol.
-                let b = r.radix_at as usize + bucket_of(addr - span.lo, r.shift) as usize;
+                let b = r.radix_at as usize + bucket_of(addr - r.base, r.shift) as usize;
                 let (from, to) = (self.radix[b] as usize, self.radix[b + 1] as usize);
-                from + count_le(&self.entries[from..to], addr, |e| e.addr()) - 1
+                let below = if r.shift <= 32 {
+                    // One bucket, one high half: compare the low halves, 16 to a cache line.
+                    count_le(&self.addrs.lows[from..to], addr as u32, |&x| x)
+                } else {
+                    // Buckets over 4 GiB wide (tables spread over the whole address space).
+                    (from..to).take_while(|&i| self.addr(i) <= addr).count()
+                };
+                from + below - 1
             };
             let at = self.addr(pos);
             if best.is_none_or(|(_, _, b)| b < at) {
@@ -187,13 +194,13 @@ impl Ksyms {
             return;
         }
         let r = &self.regions[span.region as usize];
-        let b = r.radix_at as usize + bucket_of(addr - span.lo, r.shift) as usize;
-        if let Some(e) = self
-            .radix
-            .get(b)
-            .and_then(|&at| self.entries.get(at as usize))
-        {
-            prefetch_line(e);
+        let b = r.radix_at as usize + bucket_of(addr - r.base, r.shift) as usize;
+        if let Some(&at) = self.radix.get(b) {
+            let at = at as usize;
+            if let (Some(low), Some(e)) = (self.addrs.lows.get(at), self.entries.get(at)) {
+                prefetch_line(low);
+                prefetch_line(e);
+            }
         }
     }
 

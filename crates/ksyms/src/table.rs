@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::entry::Entry;
+use crate::entry::{Addrs, Entry};
 use crate::error::{Error, Hidden, Result};
 use crate::load::{self, Columns};
 use crate::names::NameIndex;
@@ -43,15 +43,24 @@ pub(crate) struct Region {
     pub mid: u32,
     pub end: u32,
     /// Its radix table: `radix[radix_at + b]` is the first eligible symbol whose address is at
-    /// least `addr(start) + (b << shift)`; the entry after the last bucket is `mid`.
+    /// least `base + (b << shift)`; the entry after the last bucket is `mid`. `base` is the first
+    /// eligible address rounded down to a multiple of `1 << shift`, so with `shift <= 32` the
+    /// addresses of one bucket share their high 32 bits and the search compares low halves only.
     pub radix_at: u32,
     pub shift: u32,
+    pub base: u64,
 }
 
 /// Radix bucket of an offset into a region (`shift` may be 64 for a region spanning it all).
 #[inline]
 pub(crate) fn bucket_of(offset: u64, shift: u32) -> u64 {
     offset.checked_shr(shift).unwrap_or(0)
+}
+
+/// `lo` rounded down to a multiple of `1 << shift` (0 for a shift of 64).
+#[inline]
+fn align_down(lo: u64, shift: u32) -> u64 {
+    lo & !1u64.checked_shl(shift).map_or(u64::MAX, |m| m - 1)
 }
 
 /// Average symbols per radix bucket: 1 byte of index per symbol, 2 to 4 neighbours to search.
@@ -63,6 +72,7 @@ const SYMS_PER_BUCKET: u64 = 4;
 #[derive(Debug)]
 pub struct Ksyms {
     pub(crate) source: String,
+    pub(crate) addrs: Addrs,
     pub(crate) entries: Vec<Entry>,
     pub(crate) names: String,
     /// Radix tables of all regions (see `Region::radix_at`).
@@ -202,7 +212,7 @@ impl Ksyms {
         let e = self.entries[index];
         Symbol {
             name: self.name_of(e),
-            addr: e.addr,
+            addr: self.addrs.get(index),
             kind: (e.kind & !MARKER) as char,
             module: self.regions[region].module.as_deref(),
             index: index as u32,
@@ -222,7 +232,7 @@ impl Ksyms {
     /// Address of the symbol at `index`.
     #[inline]
     pub(crate) fn addr(&self, index: usize) -> u64 {
-        self.entries[index].addr()
+        self.addrs.get(index)
     }
 
     #[inline]
@@ -260,6 +270,7 @@ impl Ksyms {
             .map(|r| size_of::<Region>() + r.module.as_ref().map_or(0, |m| m.len()))
             .sum();
         self.entries.capacity() * size_of::<Entry>()
+            + self.addrs.heap_bytes()
             + self.radix.capacity() * 4
             + self.names.capacity()
             + regions
@@ -311,8 +322,9 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     }
     if p.in_order {
         let mut entries = p.entries;
-        order_aliases(&mut entries, &p.buckets, &p.unordered_aliases);
+        order_aliases(&mut entries, &p.addrs, &p.buckets, &p.unordered_aliases);
         return assemble(
+            p.addrs,
             entries,
             p.names,
             modules,
@@ -332,7 +344,7 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     drop(fill);
     for b in 0..nbuckets {
         let run = &mut order[starts[b] as usize..starts[b + 1] as usize];
-        let addr = |&i: &u32| p.entries[i as usize].addr();
+        let addr = |&i: &u32| p.addrs.get(i as usize);
         if !run.is_sorted_by_key(addr) {
             // Stable: aliases keep file order (the kernel's own preference order).
             run.sort_by_key(addr);
@@ -356,13 +368,17 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
 
     // Already in order (a kernel without modules, or modules listed sorted): keep the columns.
     let identity = order.iter().enumerate().all(|(i, &o)| o as usize == i);
-    let entries = if identity {
-        p.entries
+    let (addrs, entries) = if identity {
+        (p.addrs, p.entries)
     } else {
-        order.iter().map(|&i| p.entries[i as usize]).collect()
+        (
+            Addrs::from_iter(order.iter().map(|&i| p.addrs.get(i as usize))),
+            order.iter().map(|&i| p.entries[i as usize]).collect(),
+        )
     };
     drop(order);
     assemble(
+        addrs,
         entries,
         p.names,
         modules,
@@ -376,8 +392,8 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
 
 /// Puts each group of aliases (same bucket and address, already adjacent) that holds one of
 /// `unordered` (positions found out of preference order by the parser) in preference order.
-fn order_aliases(entries: &mut [Entry], buckets: &[u32], unordered: &[u32]) {
-    let same = |a: usize, b: usize| entries[a].addr == entries[b].addr && buckets[a] == buckets[b];
+fn order_aliases(entries: &mut [Entry], addrs: &Addrs, buckets: &[u32], unordered: &[u32]) {
+    let same = |a: usize, b: usize| addrs.get(a) == addrs.get(b) && buckets[a] == buckets[b];
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for &k in unordered {
         let k = k as usize;
@@ -401,6 +417,7 @@ fn order_aliases(entries: &mut [Entry], buckets: &[u32], unordered: &[u32]) {
 /// Builds the final table from columns in index order and the bucket boundaries.
 #[allow(clippy::too_many_arguments)]
 fn assemble(
+    mut addrs: Addrs,
     mut entries: Vec<Entry>,
     names: Vec<u8>,
     modules: Vec<Option<Box<str>>>,
@@ -412,6 +429,7 @@ fn assemble(
 ) -> Result<Ksyms> {
     let n = entries.len();
     entries.shrink_to_fit();
+    addrs.shrink_to_fit();
     let mut names = names;
     names.shrink_to_fit();
     debug_assert!(std::str::from_utf8(&names).is_ok());
@@ -429,10 +447,10 @@ fn assemble(
             continue;
         }
         let radix_at = radix.len() as u32;
-        let mut shift = 0;
+        let (mut shift, mut base) = (0, 0);
         if mid > start {
-            let eligible = &entries[start as usize..mid as usize];
-            let (lo, hi) = (eligible[0].addr(), eligible[eligible.len() - 1].addr());
+            let (start_, mid_) = (start as usize, mid as usize);
+            let (lo, hi) = (addrs.get(start_), addrs.get(mid_ - 1));
             spans.push(Span {
                 lo,
                 hi,
@@ -440,16 +458,18 @@ fn assemble(
                 region: regions.len() as u32,
             });
             // Smallest bucket size (a power of two) giving at most n / SYMS_PER_BUCKET buckets.
-            let want = (eligible.len() as u64 / SYMS_PER_BUCKET).max(1);
-            while bucket_of(hi - lo, shift) + 1 > want {
+            let want = (mid_ - start_) as u64 / SYMS_PER_BUCKET;
+            base = align_down(lo, shift);
+            while bucket_of(hi - base, shift) + 1 > want.max(1) {
                 shift += 1;
+                base = align_down(lo, shift);
             }
             // radix[b] = the first symbol in bucket b or later; the last bucket holds `hi`.
             let mut b = 0;
-            for (i, e) in eligible.iter().enumerate() {
-                let eb = bucket_of(e.addr - lo, shift);
+            for i in start_..mid_ {
+                let eb = bucket_of(addrs.get(i) - base, shift);
                 while b <= eb {
-                    radix.push(start + i as u32);
+                    radix.push(i as u32);
                     b += 1;
                 }
             }
@@ -462,6 +482,7 @@ fn assemble(
             end,
             radix_at,
             shift,
+            base,
         });
     }
     spans.sort_by_key(|s| s.lo);
@@ -473,6 +494,7 @@ fn assemble(
 
     Ok(Ksyms {
         source: source_name.to_string(),
+        addrs,
         entries,
         names,
         radix,
