@@ -26,6 +26,7 @@ pub mod sample {
     pub const CALLCHAIN: u64 = 1 << 5;
     pub const ID: u64 = 1 << 6;
     pub const CPU: u64 = 1 << 7;
+    pub const PERIOD: u64 = 1 << 8;
     pub const STREAM_ID: u64 = 1 << 9;
     pub const RAW: u64 = 1 << 10;
     pub const IDENTIFIER: u64 = 1 << 16;
@@ -54,6 +55,8 @@ pub mod record_type {
 pub mod read_format {
     pub const TOTAL_TIME_ENABLED: u64 = 1 << 0;
     pub const TOTAL_TIME_RUNNING: u64 = 1 << 1;
+    /// Samples this event lost because its ring was full (Linux 6.0+).
+    pub const LOST: u64 = 1 << 4;
 }
 
 // ioctl numbers: _IO('$', n), _IOW('$', n, T), _IOR('$', n, T) on x86-64/arm64 encodings.
@@ -113,7 +116,15 @@ pub struct TracepointConfig {
 impl TracepointConfig {
     /// The `sample_type` kpeek requests: the layout [`Sample::parse`] expects.
     pub fn sample_type(&self) -> u64 {
-        let mut t = sample::IDENTIFIER | sample::TID | sample::TIME | sample::CPU | sample::RAW;
+        // PERIOD matters beyond its value: without it the kernel turns a tracepoint hit with a
+        // count above 1 (`__perf_count()`, e.g. sched_stat_runtime's runtime in ns) into that
+        // many samples, which then get throttled. With it, one hit is one sample.
+        let mut t = sample::IDENTIFIER
+            | sample::TID
+            | sample::TIME
+            | sample::CPU
+            | sample::PERIOD
+            | sample::RAW;
         if self.callchain {
             t |= sample::CALLCHAIN;
         }
@@ -150,7 +161,8 @@ impl TracepointConfig {
         }
         // Sampling events count too: at the end the count tells how many hits there were, so
         // lost records the kernel never got to report are still accounted for.
-        attr.read_format = read_format::TOTAL_TIME_ENABLED | read_format::TOTAL_TIME_RUNNING;
+        attr.read_format =
+            read_format::TOTAL_TIME_ENABLED | read_format::TOTAL_TIME_RUNNING | read_format::LOST;
         attr
     }
 }
@@ -160,6 +172,8 @@ impl TracepointConfig {
 pub struct PerfEvent {
     fd: OwnedFd,
     cpu: i32,
+    /// `read` returns the lost-sample count too (`PERF_FORMAT_LOST`).
+    has_lost: bool,
 }
 
 /// A counter value read in counting mode, with the times the event was enabled and running.
@@ -168,6 +182,8 @@ pub struct Count {
     pub value: u64,
     pub time_enabled: u64,
     pub time_running: u64,
+    /// Samples lost because the ring was full (`None` before Linux 6.0).
+    pub lost: Option<u64>,
 }
 
 impl PerfEvent {
@@ -192,12 +208,24 @@ impl PerfEvent {
         }
         // SAFETY: the syscall returned a new file descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        Ok(PerfEvent { fd, cpu })
+        Ok(PerfEvent {
+            fd,
+            cpu,
+            has_lost: attr.read_format & read_format::LOST != 0,
+        })
     }
 
     /// Open a tracepoint on `cpu` (all tasks when `pid` is `None`).
     pub fn tracepoint(config: &TracepointConfig, pid: Option<i32>, cpu: i32) -> io::Result<Self> {
-        PerfEvent::open(&config.attr(), pid.unwrap_or(-1), cpu)
+        let mut attr = config.attr();
+        match PerfEvent::open(&attr, pid.unwrap_or(-1), cpu) {
+            // Kernels before 6.0 do not know PERF_FORMAT_LOST.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                attr.read_format &= !read_format::LOST;
+                PerfEvent::open(&attr, pid.unwrap_or(-1), cpu)
+            }
+            r => r,
+        }
     }
 
     /// The CPU this event was opened on (-1: any).
@@ -232,25 +260,27 @@ impl PerfEvent {
         self.ioctl(IOC_DISABLE, 0)
     }
 
-    /// Read the counter: every hit that passed the filter, sampled or not (`read_format` =
-    /// TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING, as set by [`TracepointConfig::attr`]).
+    /// Read the counter: the sum of the counts of every hit that passed the filter (1 per hit
+    /// for most tracepoints), and the samples lost to a full ring when the kernel tells.
     pub fn read_count(&self) -> io::Result<Count> {
-        let mut buf = [0u64; 3];
-        // SAFETY: buf is 24 writable bytes.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), 24) };
+        let mut buf = [0u64; 4];
+        let want = if self.has_lost { 32 } else { 24 };
+        // SAFETY: buf is 32 writable bytes and want <= 32.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), want) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        if n != 24 {
+        if n as usize != want {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("perf counter read returned {n} bytes, expected 24"),
+                format!("perf counter read returned {n} bytes, expected {want}"),
             ));
         }
         Ok(Count {
             value: buf[0],
             time_enabled: buf[1],
             time_running: buf[2],
+            lost: self.has_lost.then_some(buf[3]),
         })
     }
 
@@ -463,6 +493,9 @@ pub struct Sample<'a> {
     pub tid: u32,
     pub time: u64,
     pub cpu: u32,
+    /// The hit's count (1 for most tracepoints; `__perf_count()` ones such as
+    /// sched_stat_runtime carry an amount).
+    pub period: u64,
     /// Kernel return addresses, native-endian u64s (with PERF_CONTEXT_* markers), raw bytes.
     pub callchain: &'a [u8],
     /// The tracepoint record: common fields first, as described by the format file.
@@ -545,13 +578,18 @@ impl<'a> Sample<'a> {
     /// Parse a sample record laid out by [`TracepointConfig::sample_type`].
     #[inline]
     pub fn parse(b: &'a [u8], sample_type: u64) -> Option<Sample<'a>> {
-        // IDENTIFIER(8) TID(4+4) TIME(8) CPU(4+4) after the 8-byte header.
+        // IDENTIFIER(8) TID(4+4) TIME(8) CPU(4+4) [PERIOD(8)] after the 8-byte header.
         let id = u64_at(b, 8)?;
         let pid = u32_at(b, 16)?;
         let tid = u32_at(b, 20)?;
         let time = u64_at(b, 24)?;
         let cpu = u32_at(b, 32)?;
         let mut off = 40;
+        let mut period = 1;
+        if sample_type & sample::PERIOD != 0 {
+            period = u64_at(b, off)?;
+            off += 8;
+        }
         let mut callchain: &[u8] = &[];
         if sample_type & sample::CALLCHAIN != 0 {
             let nr = u64_at(b, off)? as usize;
@@ -567,6 +605,7 @@ impl<'a> Sample<'a> {
             tid,
             time,
             cpu,
+            period,
             callchain,
             raw,
         })
@@ -699,6 +738,7 @@ mod tests {
         b.extend(123u64.to_ne_bytes());
         b.extend(1u32.to_ne_bytes());
         b.extend(0u32.to_ne_bytes());
+        b.extend(5000u64.to_ne_bytes()); // period
         if !callchain.is_empty() {
             b.extend((callchain.len() as u64).to_ne_bytes());
             for ip in callchain {
@@ -723,6 +763,7 @@ mod tests {
         .sample_type();
         let s = Sample::parse(&b, st).unwrap();
         assert_eq!((s.id, s.pid, s.tid, s.time, s.cpu), (7, 10, 11, 123, 1));
+        assert_eq!(s.period, 5000);
         assert_eq!(s.raw, &[1, 2, 3, 4]);
         for cut in 0..b.len() {
             assert!(Sample::parse(&b[..cut], st).is_none(), "cut at {cut}");

@@ -214,7 +214,8 @@ pub struct Summary {
     pub lost_reported: u64,
     /// Hits counted by the kernel that were neither read nor reported lost.
     pub lost_unreported: u64,
-    /// The kernel's count of hits that passed the filter, over all events and CPUs.
+    /// The kernel's counters over all events and CPUs: hits that passed the filter (the sum
+    /// of their counts for `__perf_count()` tracepoints such as sched_stat_runtime).
     pub hits: u64,
     /// Events delivered, per event (same order as [`Session::formats`]).
     pub per_event: Vec<u64>,
@@ -609,19 +610,29 @@ impl Session {
         if !done {
             self.deliver(u64::MAX, sink, stop.count)?;
         }
-        let mut hits = 0;
+        let (mut hits, mut kernel_lost, mut lost_known) = (0, 0, true);
         for p in self.all_perf() {
-            hits += p
-                .read_count()
-                .map_err(|e| RecordError::Io {
-                    what: "reading a perf counter".into(),
-                    source: e,
-                })?
-                .value;
+            let c = p.read_count().map_err(|e| RecordError::Io {
+                what: "reading a perf counter".into(),
+                source: e,
+            })?;
+            hits += c.value;
+            match c.lost {
+                Some(n) => kernel_lost += n,
+                None => lost_known = false,
+            }
         }
         let s = &mut self.summary;
         s.hits = hits;
-        s.lost_unreported = hits.saturating_sub(s.samples + s.lost_reported);
+        // The kernel's per-event lost-sample counters (Linux 6.0+) count every drop, reported
+        // in the rings or not. Before 6.0, fall back to the hit counters, exact for tracepoints
+        // that count 1 per hit.
+        let dropped = if lost_known {
+            kernel_lost
+        } else {
+            hits.saturating_sub(s.samples)
+        };
+        s.lost_unreported = dropped.saturating_sub(s.lost_reported);
         s.elapsed = started.elapsed();
         let summary = self.summary.clone();
         sink.finish(&summary).map_err(RecordError::Output)?;

@@ -108,6 +108,19 @@ fn tiny_ring_overflow_is_accounted() {
     drain(&mut rings);
     let counted: u64 = events.iter().map(|e| e.read_count().unwrap().value).sum();
     assert_eq!(counted, N + 1);
+    let kernel_lost: u64 = events
+        .iter()
+        .map(|e| {
+            e.read_count()
+                .unwrap()
+                .lost
+                .expect("PERF_FORMAT_LOST on Linux 6.0+")
+        })
+        .sum();
+    assert_eq!(
+        kernel_lost, lost,
+        "the per-event lost counters agree with PERF_RECORD_LOST"
+    );
     assert!(lost > 0, "a one-page ring must overflow with {N} events");
     assert!(samples > 0);
     assert_eq!(samples + lost, N + 1, "samples {samples} + lost {lost}");

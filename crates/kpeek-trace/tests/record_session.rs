@@ -484,3 +484,34 @@ fn stat_counts_exactly() {
         "{text}"
     );
 }
+
+#[test]
+fn counted_tracepoints_give_one_sample_per_hit() {
+    // sched_stat_runtime adds the runtime in ns to the counter (`__perf_count`). Without
+    // PERF_SAMPLE_PERIOD the kernel would emit that many samples per hit and throttle them.
+    let (got, summary) = record_around(
+        &["sched:sched_stat_runtime"],
+        RecordOptions::default(),
+        None,
+        || {
+            let t = std::time::Instant::now();
+            while t.elapsed() < Duration::from_millis(200) {
+                std::hint::black_box(0u64);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        },
+    );
+    assert!(summary.events > 0, "a busy thread updates its runtime");
+    assert_eq!(summary.throttled, 0, "{summary:?}");
+    assert_eq!(summary.lost(), 0, "{summary:?}");
+    assert_eq!(summary.samples, summary.events);
+    assert!(
+        summary.hits > summary.events,
+        "the counter sums runtimes: {summary:?}"
+    );
+    assert!(
+        got.events
+            .iter()
+            .all(|g| g.event == "sched:sched_stat_runtime")
+    );
+}
