@@ -25,3 +25,8 @@ dd if=/dev/kpeek bs=65536 2>/dev/null >/tmp/s1
 dd if=/dev/kpeek bs=13 2>/dev/null >/tmp/s2
 check "dd bs=13 == dd bs=64k" cmp /tmp/s1 /tmp/s2
 check_eq "magic KPSN (little-endian)" "$(head -c 4 /tmp/s1 | od -An -tx4 | tr -d ' ')" 4b50534e
+# debugfs carries the same lines (for measuring it as a channel).
+check_eq "debugfs counters mode" "$(stat -c %a $DBG/counters)" 400
+mkdir $CFS/groups/dbg && mkdir $CFS/groups/dbg/v && echo 5 >$CFS/groups/dbg/v/value
+check_eq "debugfs counters == /proc/kpeek" "$(cat $DBG/counters)" "$(cat $PROC)"
+rmdir $CFS/groups/dbg/v $CFS/groups/dbg

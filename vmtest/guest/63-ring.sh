@@ -7,6 +7,7 @@ ip link set lo up || fail "lo up" "ip link set lo up failed"
 check_eq "no kpeek_probes group before the first probe" "$(grep -c '^kpeek_probes ' $PROC)" 0
 kpeekdev ring 4096 400
 kpeekdev ring 1048576 400
+kpeekdev ring-poll
 kpeekdev probe-check
 # netif_receive_skb is still enabled (dev=eth9): its counters are in every channel.
 for c in netif_receive_skb_hits netif_receive_skb_matched sched_switch_hits \

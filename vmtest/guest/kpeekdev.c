@@ -12,6 +12,7 @@
  *	kpeekdev mmap-dump		MMAP_SYNC + seqcount read as `group counter value` lines
  *	kpeekdev mmap-check		mapping rules: read-only, sizes, MAP_PRIVATE, live refresh
  *	kpeekdev ring SIZE PACKETS	rings + netif probe (dev=lo): records, seq, lost, poll
+ *	kpeekdev ring-poll		poll() sleeps and wakes (irq_work), watermark
  *	kpeekdev probe-check		sched_switch/netif filters and counts, block attach
  *	kpeekdev pin ORDER		rmmod refused while open/mapped; ORDER: close-first|unmap-first|ring
  */
@@ -977,6 +978,96 @@ static int cmd_ring(unsigned int size, int packets)
 	return finish();
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * poll() sleeping until a producer in softirq wakes it (through irq_work), and the watermark:
+ * below it poll() times out, at it poll() wakes.
+ */
+static int cmd_ring_poll(void)
+{
+	int fd = dev_open();
+	struct kpeek_ring_config rc = { .size = sizeof(rc), .data_size = 65536 };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct ring_state r = { 0 };
+	unsigned int bad = 0;
+	cpu_set_t one;
+	pid_t child;
+	double t0, dt;
+	void *m;
+	int pr;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);	/* the child inherits it: one ring */
+	errno = 0;
+	check(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR), "poll without rings: POLLERR");
+	check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "RING_SETUP 64 KiB, watermark 0");
+	m = mmap(NULL, 4096 + rc.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 KPEEK_MMAP_RING(0));
+	if (m == MAP_FAILED) {
+		fail("mmap ring 0: %s", strerror(errno));
+		return finish();
+	}
+	r.h = m;
+	r.data = (uint8_t *)m + 4096;
+	check(!set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB,
+			 KPEEK_PROBE_F_ENABLE | KPEEK_PROBE_F_RING, "lo"), "probe on");
+
+	child = fork();
+	if (!child) {
+		usleep(300000);
+		send_udp(1);
+		_exit(0);
+	}
+	t0 = now_s();
+	pr = poll(&pfd, 1, 10000);
+	dt = now_s() - t0;
+	waitpid(child, NULL, 0);
+	check(pr == 1 && (pfd.revents & POLLIN) && dt >= 0.2 && dt < 5,
+	      "a sleeping poll() is woken by one packet 0.3 s later");
+	printf("poll slept %.3f s\n", dt);
+	check(drain(&r, rc.data_size, &bad) >= 1 && !bad, "and the record is there");
+	munmap(m, 4096 + rc.data_size);
+
+	/* Watermark 2400 bytes = 50 netif records of 48 bytes. */
+	rc.watermark = 2400;
+	check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "RING_SETUP watermark 2400");
+	m = mmap(NULL, 4096 + rc.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 KPEEK_MMAP_RING(0));
+	r.h = m;
+	r.data = (uint8_t *)m + 4096;
+	r.have_seq = 0;
+	check(r.h->watermark == 2400, "the ring header shows the watermark");
+	send_udp(10);
+	check(poll(&pfd, 1, 300) == 0, "10 records (480 bytes) < watermark: poll times out");
+	child = fork();
+	if (!child) {
+		usleep(200000);
+		send_udp(60);
+		_exit(0);
+	}
+	t0 = now_s();
+	pr = poll(&pfd, 1, 10000);
+	dt = now_s() - t0;
+	waitpid(child, NULL, 0);
+	check(pr == 1 && (pfd.revents & POLLIN) && dt < 5, "crossing the watermark wakes poll()");
+	check(drain(&r, rc.data_size, &bad) >= 60 && !bad, "70 records there");
+	set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB, 0, NULL);
+	munmap(m, 4096 + rc.data_size);
+	rc.data_size = 0;
+	rc.watermark = 0;
+	check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "rings freed");
+	close(fd);
+	return finish();
+}
+
 static uint64_t probe_matched(int fd, unsigned int probe, uint64_t *hits)
 {
 	struct kpeek_probe_config pc = { .size = sizeof(pc), .probe = probe };
@@ -1147,11 +1238,13 @@ int main(int argc, char **argv)
 		return cmd_mmap_check();
 	if (argc >= 4 && !strcmp(argv[1], "ring"))
 		return cmd_ring(strtoul(argv[2], NULL, 0), atoi(argv[3]));
+	if (argc >= 2 && !strcmp(argv[1], "ring-poll"))
+		return cmd_ring_poll();
 	if (argc >= 2 && !strcmp(argv[1], "probe-check"))
 		return cmd_probe_check();
 	if (argc >= 3 && !strcmp(argv[1], "pin"))
 		return cmd_pin(argv[2]);
 	fprintf(stderr, "usage: kpeekdev snap|snap-check|ioctl-errno|ioctl-user|ioctl-dump|"
-			"mmap-dump|mmap-check|ring SIZE PACKETS|probe-check|pin close-first|unmap-first|ring\n");
+			"mmap-dump|mmap-check|ring SIZE PACKETS|ring-poll|probe-check|pin close-first|unmap-first|ring\n");
 	return 2;
 }
