@@ -41,14 +41,23 @@ static u64 kpeek_counters_created;
  */
 static u64 kpeek_generation;
 
+/*
+ * Called after the list change. The barriers pair: a lockless reader that sees the new
+ * generation and then walks the lists also sees the change, so a walk that starts after the
+ * bump can never miss an object yet carry the new generation (which would hide the change).
+ */
 static void kpeek_generation_bump(void)
 {
+	smp_wmb();
 	WRITE_ONCE(kpeek_generation, kpeek_generation + 1);
 }
 
 u64 kpeek_generation_read(void)
 {
-	return READ_ONCE(kpeek_generation);
+	u64 gen = READ_ONCE(kpeek_generation);
+
+	smp_rmb();
+	return gen;
 }
 /* Updated from RCU callbacks too, hence atomics. */
 static atomic_long_t kpeek_bytes = ATOMIC_LONG_INIT(0);
