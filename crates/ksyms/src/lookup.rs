@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::table::{Ksyms, Symbol, bucket_of};
+use crate::table::{Ksyms, MARKER, Span, Symbol, bucket_of};
 
 /// The answer of an address lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +32,9 @@ impl fmt::Display for Resolved<'_> {
     }
 }
 
-/// Number of elements whose key is `<= q` in a slice sorted by key (branch-free loop: the
-/// compiler emits cmov).
+/// Number of elements `<= q` in a sorted slice (branch-free loop: the compiler emits cmov).
 #[inline]
-fn count_le<T, K: Ord>(s: &[T], q: K, key: impl Fn(&T) -> K) -> usize {
+fn count_le(s: &[u32], q: u32) -> usize {
     let mut base = 0usize;
     let mut size = s.len();
     if size == 0 {
@@ -44,10 +43,16 @@ fn count_le<T, K: Ord>(s: &[T], q: K, key: impl Fn(&T) -> K) -> usize {
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        base = if key(&s[mid]) <= q { mid } else { base };
+        // SAFETY: `base + size <= s.len()` holds throughout and `half < size`, so `mid` is in
+        // bounds (the check would cost as much as the comparison).
+        base = if unsafe { *s.get_unchecked(mid) } <= q {
+            mid
+        } else {
+            base
+        };
         size -= half;
     }
-    base + usize::from(key(&s[base]) <= q)
+    base + usize::from(s[base] <= q)
 }
 
 impl Ksyms {
@@ -82,10 +87,9 @@ impl Ksyms {
     /// ```
     #[inline]
     pub fn lookup(&self, addr: u64) -> Option<Resolved<'_>> {
-        let (region, pos) = self.locate(addr)?;
+        let (region, pos, found) = self.locate(addr)?;
         let r = &self.regions[region];
         let (start, mid) = (r.start as usize, r.mid as usize);
-        let found = self.addr(pos);
         let size = if pos + 1 < mid {
             Some(self.addr(pos + 1) - found)
         } else if addr == found {
@@ -94,27 +98,36 @@ impl Ksyms {
             return None; // past the last symbol of its region
         };
         // First alias at this address: the preferred one (global, non-marker) sorts first.
+        // Equal low halves first (rarely true), then the whole address.
+        let lows = &self.addrs.lows;
         let mut first = pos;
-        while first > start && self.addr(first - 1) == found {
+        while first > start && lows[first - 1] == found as u32 && self.addr(first - 1) == found {
             first -= 1;
         }
-        if addr != found && self.is_marker(first) {
+        let e = self.entries[first];
+        if addr != found && e.kind & MARKER != 0 {
             return None; // past a section end: padding or data, not a function
         }
-        let symbol = self.symbol_in(first, region);
         Some(Resolved {
             addr,
-            symbol,
+            symbol: Symbol {
+                name: self.name_of(e),
+                addr: found,
+                kind: (e.kind & !MARKER) as char,
+                module: r.module.as_deref(),
+                index: first as u32,
+            },
             offset: addr - found,
             size,
         })
     }
 
-    /// Region and position of the greatest eligible symbol address `<= addr` over all regions.
-    /// Spans are sorted by first address with a running maximum of last addresses, so the walk
-    /// stops as soon as no earlier region can hold a closer symbol (one step for the core kernel).
+    /// Region, position and address of the greatest eligible symbol address `<= addr` over all
+    /// regions. Spans are sorted by first address with a running maximum of last addresses, so
+    /// the walk stops as soon as no earlier region can hold a closer symbol (one step for the
+    /// core kernel).
     #[inline]
-    fn locate(&self, addr: u64) -> Option<(usize, usize)> {
+    fn locate(&self, addr: u64) -> Option<(usize, usize, u64)> {
         if addr == 0 {
             return None;
         }
@@ -123,32 +136,46 @@ impl Ksyms {
         while j > 0 {
             j -= 1;
             let span = &self.spans[j];
-            if best.is_some_and(|(_, _, b)| span.max_hi <= b) {
+            let pos = self.below_in(span, addr);
+            let at = self.addr(pos);
+            let closest = match best {
+                Some((_, _, b)) if b >= at => b,
+                _ => {
+                    best = Some((span.region as usize, pos, at));
+                    at
+                }
+            };
+            // No earlier span reaches past this answer: done (at once, for the core kernel).
+            if j == 0 || self.spans[j - 1].max_hi <= closest {
                 break;
             }
-            let r = &self.regions[span.region as usize];
-            let pos = if span.hi <= addr {
-                r.mid as usize - 1
-            } else {
-                // The radix bucket of `addr` holds every candidate; everything before it is
-                // lower, everything after it higher. An empty match means the previous symbol.
-                let b = r.radix_at as usize + bucket_of(addr - r.base, r.shift) as usize;
-                let (from, to) = (self.radix[b] as usize, self.radix[b + 1] as usize);
-                let below = if r.shift <= 32 {
-                    // One bucket, one high half: compare the low halves, 16 to a cache line.
-                    count_le(&self.addrs.lows[from..to], addr as u32, |&x| x)
-                } else {
-                    // Buckets over 4 GiB wide (tables spread over the whole address space).
-                    (from..to).take_while(|&i| self.addr(i) <= addr).count()
-                };
-                from + below - 1
-            };
-            let at = self.addr(pos);
-            if best.is_none_or(|(_, _, b)| b < at) {
-                best = Some((span.region as usize, pos, at));
-            }
         }
-        best.map(|(region, pos, _)| (region, pos))
+        best
+    }
+
+    /// Position of the greatest eligible symbol address `<= addr` in the region of `span`, which
+    /// starts at or below `addr`.
+    #[inline]
+    fn below_in(&self, span: &Span, addr: u64) -> usize {
+        let r = &self.regions[span.region as usize];
+        if span.hi <= addr {
+            return r.mid as usize - 1;
+        }
+        // The radix bucket of `addr` holds every candidate; everything before it is lower,
+        // everything after it higher. An empty match means the previous symbol.
+        let b = r.radix_at as usize + bucket_of(addr - r.base, r.shift) as usize;
+        let (from, to) = match self.radix.get(b..b + 2) {
+            Some(&[from, to]) => (from as usize, to as usize),
+            _ => return r.mid as usize - 1, // unreachable: `addr` is within the span
+        };
+        let below = if r.shift <= 32 {
+            // One bucket, one high half: compare the low halves, 16 to a cache line.
+            count_le(&self.addrs.lows[from..to], addr as u32)
+        } else {
+            // Buckets over 4 GiB wide (tables spread over the whole address space).
+            (from..to).take_while(|&i| self.addr(i) <= addr).count()
+        };
+        from + below - 1
     }
 
     /// [`lookup`](Self::lookup) of every address in `addrs`, in order, for large batches (a
@@ -351,14 +378,14 @@ ffffffffc0000900 t bpf_prog_y\t[bpf]
 
     #[test]
     fn count_le_matches_linear() {
-        let s = [1u64, 3, 3, 5, 9];
+        let s = [1u32, 3, 3, 5, 9];
         for q in 0..12 {
             assert_eq!(
-                count_le(&s, q, |&x| x),
+                count_le(&s, q),
                 s.iter().filter(|&&x| x <= q).count(),
                 "{q}"
             );
         }
-        assert_eq!(count_le(&[], 4, |&x: &u64| x), 0);
+        assert_eq!(count_le(&[], 4), 0);
     }
 }

@@ -190,11 +190,6 @@ impl Ksyms {
         self.first_skipped
     }
 
-    /// True when the symbol at `index` is a section end marker.
-    pub(crate) fn is_marker(&self, index: usize) -> bool {
-        self.entries[index].kind & MARKER != 0
-    }
-
     /// Hex digits of the widest address in the file: 16 on 64-bit kernels, 8 on 32-bit ones.
     pub fn address_digits(&self) -> u8 {
         self.addr_digits
@@ -241,7 +236,7 @@ impl Ksyms {
     }
 
     #[inline]
-    fn name_of(&self, e: Entry) -> &str {
+    pub(crate) fn name_of(&self, e: Entry) -> &str {
         let at = e.name as usize;
         let bytes = &self.names.as_bytes()[at..at + e.len as usize];
         // SAFETY: `names` is valid UTF-8 made of whole names laid end to end, and every entry
