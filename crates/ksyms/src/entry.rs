@@ -66,6 +66,12 @@ impl Addrs {
         a
     }
 
+    /// Appends `SMALL` elements past the last symbol, so a search may read a fixed-size window
+    /// from any symbol on (and mask off what is not its own).
+    pub fn pad(&mut self) {
+        self.lows.extend([u32::MAX; crate::lookup::SMALL]);
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.lows.capacity() * 4 + self.highs.capacity() * 8
     }

@@ -32,7 +32,27 @@ impl fmt::Display for Resolved<'_> {
     }
 }
 
-/// Number of elements `<= q` in a sorted slice (branch-free loop: the compiler emits cmov).
+/// Buckets up to this size are searched by [`count_le_small`].
+pub(crate) const SMALL: usize = 8;
+
+/// Number of elements `<= q` among the `n <= SMALL` sorted ones at `s[from..]`: all `SMALL`
+/// compared at once, those past `n` masked off. No branch, so random addresses cost no
+/// mispredictions (a binary search over 1 to 8 elements would loop a varying number of times).
+/// `s` has `SMALL` padding elements at its end (see `Addrs::pad`).
+#[inline]
+fn count_le_small(s: &[u32], from: usize, n: usize, q: u32) -> usize {
+    let window: &[u32; SMALL] = match s.get(from..from + SMALL) {
+        Some(w) => w.try_into().unwrap_or(&[u32::MAX; SMALL]),
+        None => &[u32::MAX; SMALL], // unreachable with the padding
+    };
+    let mut below = 0;
+    for (k, &v) in window.iter().enumerate() {
+        below += usize::from((k < n) & (v <= q));
+    }
+    below
+}
+
+/// Number of elements `<= q` in a sorted slice, branch-free but for the loop's own count.
 #[inline]
 fn count_le(s: &[u32], q: u32) -> usize {
     let mut base = 0usize;
@@ -45,11 +65,9 @@ fn count_le(s: &[u32], q: u32) -> usize {
         let mid = base + half;
         // SAFETY: `base + size <= s.len()` holds throughout and `half < size`, so `mid` is in
         // bounds (the check would cost as much as the comparison).
-        base = if unsafe { *s.get_unchecked(mid) } <= q {
-            mid
-        } else {
-            base
-        };
+        let le = unsafe { *s.get_unchecked(mid) } <= q;
+        // Random addresses make this a coin toss: a conditional move, never a branch.
+        base = std::hint::select_unpredictable(le, mid, base);
         size -= half;
     }
     base + usize::from(s[base] <= q)
@@ -168,8 +186,10 @@ impl Ksyms {
             Some(&[from, to]) => (from as usize, to as usize),
             _ => return r.mid as usize - 1, // unreachable: `addr` is within the span
         };
-        let below = if r.shift <= 32 {
+        let below = if r.shift <= 32 && to - from <= SMALL {
             // One bucket, one high half: compare the low halves, 16 to a cache line.
+            count_le_small(&self.addrs.lows, from, to - from, addr as u32)
+        } else if r.shift <= 32 {
             count_le(&self.addrs.lows[from..to], addr as u32)
         } else {
             // Buckets over 4 GiB wide (tables spread over the whole address space).
@@ -387,5 +407,15 @@ ffffffffc0000900 t bpf_prog_y\t[bpf]
             );
         }
         assert_eq!(count_le(&[], 4), 0);
+        let mut padded = s.to_vec();
+        padded.extend([u32::MAX; SMALL]);
+        for q in 0..12 {
+            for from in 0..s.len() {
+                for n in 0..=s.len() - from {
+                    let want = s[from..from + n].iter().filter(|&&x| x <= q).count();
+                    assert_eq!(count_le_small(&padded, from, n, q), want, "{q} {from} {n}");
+                }
+            }
+        }
     }
 }

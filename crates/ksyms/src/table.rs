@@ -63,8 +63,8 @@ fn align_down(lo: u64, shift: u32) -> u64 {
     lo & !1u64.checked_shl(shift).map_or(u64::MAX, |m| m - 1)
 }
 
-/// Average symbols per radix bucket: 1 byte of index per symbol, 2 to 4 neighbours to search.
-const SYMS_PER_BUCKET: u64 = 4;
+/// Average symbols per radix bucket: 2 bytes of index per symbol, a few neighbours to search.
+const SYMS_PER_BUCKET: u64 = 2;
 
 /// A loaded kernel symbol table. Cheap to query from many threads (`Sync`).
 ///
@@ -424,6 +424,7 @@ fn assemble(
 ) -> Result<Ksyms> {
     let n = entries.len();
     entries.shrink_to_fit();
+    addrs.pad();
     addrs.shrink_to_fit();
     let mut names = names;
     names.shrink_to_fit();
