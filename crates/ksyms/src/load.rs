@@ -27,8 +27,9 @@ const MAX_NAME: usize = (1 << 14) - 1;
 const PARALLEL_MIN: usize = 8 << 20;
 /// Each thread's read buffer for regular files: stays in the L2 cache while it is parsed.
 const STREAM_CHUNK: usize = 256 << 10;
-/// Read size for files generated on the fly (procfs): 1 MiB reads, as a plain reader would.
-const PROC_CHUNK: usize = 1 << 20;
+/// Read size for files generated on the fly (procfs): two 512 KiB buffers, one being filled
+/// while the other is parsed, fault in as many pages as a plain reader's one 1 MiB buffer.
+const PROC_CHUNK: usize = 512 << 10;
 /// Buffers in flight between the reader thread and the parser.
 const PROC_BUFFERS: usize = 2;
 /// Each thread reading a regular file gets at least this much of it.
@@ -67,12 +68,18 @@ pub(crate) struct Columns {
     pub unordered_aliases: Vec<u32>,
     first_key: Option<Key>,
     last_key: Key,
-    last_rank: u8,
+    last_kind: u8,
     width: usize,
 }
 
 /// Index order: region, class (eligible first), address. Then the alias rank.
-type Key = (u32, u64);
+/// `bucket << 64 | address`: one comparison per line.
+type Key = u128;
+
+#[inline(always)]
+fn key(bucket: u32, addr: u64) -> Key {
+    (bucket as u128) << 64 | addr as u128
+}
 
 /// A malformed line found by [`Columns::feed`]: line number (1-based, counted by the columns
 /// that fed it), reason and the start of the line.
@@ -282,18 +289,19 @@ impl Columns {
         let eligible = !absolute && addr != 0 && !is_mapping_symbol(name);
         let kind = kind | if is_end_marker(name) { MARKER } else { 0 };
         let bucket = region << 1 | u32::from(!eligible);
-        let key = (bucket, addr);
-        let r = rank(kind);
-        if key < self.last_key {
-            self.in_order = false;
-        } else if key == self.last_key && r < self.last_rank {
-            self.unordered_aliases.push(self.entries.len() as u32);
+        let key = key(bucket, addr);
+        if key <= self.last_key {
+            if key < self.last_key {
+                self.in_order = false;
+            } else if rank(kind) < rank(self.last_kind) {
+                self.unordered_aliases.push(self.entries.len() as u32);
+            }
         }
         if self.first_key.is_none() {
             self.first_key = Some(key);
         }
         self.last_key = key;
-        self.last_rank = r;
+        self.last_kind = kind;
         self.addrs.push(addr);
         self.entries.push(Entry {
             name: name_off as u32,
@@ -311,10 +319,11 @@ impl Columns {
             .collect();
         // The other chunk numbered its modules itself: compare keys in this chunk's numbers, and
         // its order holds here only if the renumbering keeps the modules' relative order.
-        let to_here = |(bucket, addr): Key| {
+        let to_here = |k: Key| {
+            let bucket = (k >> 64) as u32;
             let r = bucket >> 1;
             let r = if r == 0 { 0 } else { remap[r as usize - 1] };
-            (r << 1 | (bucket & 1), addr)
+            key(r << 1 | (bucket & 1), k as u64)
         };
         let first = other.first_key.map(to_here);
         let monotone = remap.windows(2).all(|w| w[0] < w[1]);
@@ -329,7 +338,7 @@ impl Columns {
         if let Some(k) = first {
             self.first_key.get_or_insert(k);
             self.last_key = to_here(other.last_key);
-            self.last_rank = other.last_rank;
+            self.last_kind = other.last_kind;
         }
         let base = self.names.len() as u32;
         self.addrs.extend(&other.addrs);

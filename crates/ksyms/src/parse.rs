@@ -274,18 +274,23 @@ pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
 /// `_einittext` (`is_ksym_addr()`); treating every end marker alike keeps padding and data after
 /// them from being reported as `_etext+0x1234`.
 pub(crate) fn is_end_marker(name: &[u8]) -> bool {
-    // Called on every line: decide on the first and last bytes before comparing strings.
-    if name.first() != Some(&b'_') {
-        return false;
-    }
-    if name.starts_with(b"__stop_") || name.starts_with(b"__end_") {
-        return true;
-    }
-    match name.last() {
-        Some(b't') => matches!(name, b"_etext" | b"_einittext"),
-        Some(b'a') => name == b"_edata",
-        Some(b'p') => name == b"__bss_stop",
-        Some(b'd') => name == b"_end" || name == b"__init_end" || name.ends_with(b"_text_end"),
+    // Called on every line: the first two bytes rule out almost every name.
+    match name {
+        [b'_', b'e', ..] => {
+            matches!(name, b"_etext" | b"_einittext" | b"_edata" | b"_end")
+                || name.ends_with(b"_text_end")
+        }
+        [b'_', b'_', c, ..] => {
+            name.ends_with(b"_text_end")
+                || match c {
+                    b's' => name.starts_with(b"__stop_"),
+                    b'e' => name.starts_with(b"__end_"),
+                    b'b' => name == b"__bss_stop",
+                    b'i' => name == b"__init_end",
+                    _ => false,
+                }
+        }
+        [b'_', ..] => name.ends_with(b"_text_end"),
         _ => false,
     }
 }
@@ -444,6 +449,43 @@ mod tests {
         }
         for n in ["_text", "schedule", "__start___ksymtab", "end", "_endless"] {
             assert!(!is_end_marker(n.as_bytes()), "{n}");
+        }
+        // The fast form agrees with the plain definition.
+        let plain = |n: &[u8]| {
+            n.first() == Some(&b'_')
+                && (matches!(
+                    n,
+                    b"_etext" | b"_einittext" | b"_edata" | b"_end" | b"__bss_stop" | b"__init_end"
+                ) || n.starts_with(b"__stop_")
+                    || n.starts_with(b"__end_")
+                    || n.ends_with(b"_text_end"))
+        };
+        let parts = [
+            "_",
+            "__",
+            "e",
+            "end",
+            "_end",
+            "text",
+            "_text_end",
+            "stop_",
+            "bss_stop",
+            "init_end",
+            "x",
+            "etext",
+            "edata",
+            "einittext",
+            "s",
+            "b",
+            "i",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in ["", "_end", "_text_end", "q"] {
+                    let n = format!("{a}{b}{c}");
+                    assert_eq!(is_end_marker(n.as_bytes()), plain(n.as_bytes()), "{n}");
+                }
+            }
         }
     }
 }
