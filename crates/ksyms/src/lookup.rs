@@ -45,11 +45,45 @@ fn count_le_small(s: &[u32], from: usize, n: usize, q: u32) -> usize {
         Some(w) => w.try_into().unwrap_or(&[u32::MAX; SMALL]),
         None => &[u32::MAX; SMALL], // unreachable with the padding
     };
-    let mut below = 0;
-    for (k, &v) in window.iter().enumerate() {
-        below += usize::from((k < n) & (v <= q));
-    }
-    below
+    le_in_window(window, n, q)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn le_in_window(w: &[u32; SMALL], n: usize, q: u32) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpgt_epi32, _mm_loadu_si128, _mm_movemask_epi8, _mm_set_epi32,
+        _mm_set1_epi32, _mm_xor_si128,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline; the loads read the 32 bytes of `w`.
+    let mask = unsafe {
+        // Unsigned comparison as a signed one with the sign bits flipped; lane `k` belongs to
+        // the bucket when `n > k`.
+        let flip = _mm_set1_epi32(i32::MIN);
+        let qf = _mm_xor_si128(_mm_set1_epi32(q as i32), flip);
+        let lo = _mm_xor_si128(_mm_loadu_si128(w.as_ptr().cast::<__m128i>()), flip);
+        let hi = _mm_xor_si128(_mm_loadu_si128(w.as_ptr().add(4).cast::<__m128i>()), flip);
+        let nn = _mm_set1_epi32(n as i32);
+        let in_lo = _mm_cmpgt_epi32(nn, _mm_set_epi32(3, 2, 1, 0));
+        let in_hi = _mm_cmpgt_epi32(nn, _mm_set_epi32(7, 6, 5, 4));
+        let gt_lo = _mm_cmpgt_epi32(lo, qf);
+        let gt_hi = _mm_cmpgt_epi32(hi, qf);
+        // Lanes in the bucket and greater than `q`: what remains is `<= q`.
+        let m_lo = _mm_movemask_epi8(_mm_and_si128(in_lo, gt_lo)) as u32;
+        let m_hi = _mm_movemask_epi8(_mm_and_si128(in_hi, gt_hi)) as u32;
+        m_lo | m_hi << 16
+    };
+    // Four mask bits per lane: lanes in the bucket minus those greater than `q`.
+    n.min(SMALL) - (mask.count_ones() / 4) as usize
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn le_in_window(w: &[u32; SMALL], n: usize, q: u32) -> usize {
+    w.iter()
+        .enumerate()
+        .filter(|&(k, &v)| k < n && v <= q)
+        .count()
 }
 
 /// Number of elements `<= q` in a sorted slice, branch-free but for the loop's own count.

@@ -265,6 +265,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Option<Line<'_>>, &'static str> 
 /// `$a`, `$d`, `$t`, `$x`, `$x.N`, `$d.N`, RISC-V `$xrv64i…`: assembler mapping symbols that mark
 /// code/data boundaries on ARM, AArch64 and RISC-V. They name no function, so the kernel's own
 /// kallsyms skips them, and so do address lookups here.
+#[inline]
 pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
     matches!(name, [b'$', b'a' | b'd' | b't' | b'x', ..])
 }
@@ -273,6 +274,7 @@ pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
 /// symbol) is not inside any function. The kernel itself stops text lookups at `_etext` and
 /// `_einittext` (`is_ksym_addr()`); treating every end marker alike keeps padding and data after
 /// them from being reported as `_etext+0x1234`.
+#[inline]
 pub(crate) fn is_end_marker(name: &[u8]) -> bool {
     // Called on every line: the first two bytes rule out almost every name.
     match name {
