@@ -44,7 +44,7 @@ pub(crate) struct Columns {
     /// symbol.
     pub entries: Vec<Entry>,
     /// `region << 1 | ineligible`: the sort bucket (region 0 is the core kernel).
-    pub buckets: Vec<u32>,
+    pub buckets: Runs,
     /// The names, one after the other (always valid UTF-8: ASCII from the fast path, checked by
     /// the general one).
     pub names: Vec<u8>,
@@ -70,6 +70,43 @@ pub(crate) struct Columns {
     last_key: Key,
     last_kind: u8,
     width: usize,
+}
+
+/// The sort bucket of each symbol (`region << 1 | ineligible`), as runs `(first index,
+/// bucket)`: it changes a few times per region, and one `u32` per symbol would be written for
+/// nothing on every line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Runs(pub Vec<(u32, u32)>);
+
+impl Runs {
+    #[inline(always)]
+    fn push(&mut self, at: u32, bucket: u32) {
+        if self.0.last().is_none_or(|r| r.1 != bucket) {
+            self.0.push((at, bucket));
+        }
+    }
+
+    /// The bucket of symbol `i`.
+    pub fn at(&self, i: usize) -> u32 {
+        self.0[self.0.partition_point(|r| r.0 as usize <= i) - 1].1
+    }
+
+    /// `(bucket, symbols)` of each run, for `n` symbols in all.
+    pub fn lengths(&self, n: usize) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.0.iter().enumerate().map(move |(k, &(at, b))| {
+            let end = self.0.get(k + 1).map_or(n, |r| r.0 as usize);
+            (b, end - at as usize)
+        })
+    }
+
+    /// One bucket per symbol.
+    pub fn expand(&self, n: usize) -> Vec<u32> {
+        let mut v = Vec::with_capacity(n);
+        for (b, len) in self.lengths(n) {
+            v.extend(std::iter::repeat_n(b, len));
+        }
+        v
+    }
 }
 
 /// Index order: region, class (eligible first), address. Then the alias rank.
@@ -129,7 +166,7 @@ impl Columns {
         let mut c = Columns {
             addrs: Addrs::with_capacity(lines),
             entries: Vec::with_capacity(lines),
-            buckets: Vec::with_capacity(lines),
+            buckets: Runs::default(),
             // Never more than the input (each line has 2+ bytes besides its name) plus the fast
             // copy's slack; pages never written are never touched, and the final shrink returns
             // the rest.
@@ -308,7 +345,7 @@ impl Columns {
             len: name.len() as u16,
             kind,
         });
-        self.buckets.push(bucket);
+        self.buckets.push(self.entries.len() as u32 - 1, bucket);
     }
 
     /// Appends the columns of the text that followed.
@@ -346,11 +383,12 @@ impl Columns {
             name: e.name + base,
             ..*e
         }));
-        self.buckets.extend(other.buckets.iter().map(|&b| {
+        for &(at, b) in &other.buckets.0 {
             let r = b >> 1;
             let r = if r == 0 { 0 } else { remap[r as usize - 1] };
-            r << 1 | (b & 1)
-        }));
+            self.buckets.push(at + base_at, r << 1 | (b & 1));
+        }
+
         self.names.append(&mut other.names);
         if let Some((line, reason)) = other.first_skipped {
             self.first_skipped

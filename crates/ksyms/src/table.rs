@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use crate::entry::{Addrs, Entry};
 use crate::error::{Error, Hidden, Result};
-use crate::load::{self, Columns};
+use crate::load::{self, Columns, Runs};
 use crate::names::NameIndex;
 
 /// How to load a table.
@@ -309,8 +309,8 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     let n = p.entries.len();
     let nbuckets = modules.len() * 2;
     let mut starts = vec![0u32; nbuckets + 1];
-    for &b in &p.buckets {
-        starts[b as usize + 1] += 1;
+    for (b, len) in p.buckets.lengths(n) {
+        starts[b as usize + 1] += len as u32;
     }
     for i in 0..nbuckets {
         starts[i + 1] += starts[i];
@@ -332,7 +332,7 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
     }
     let mut order = vec![0u32; n];
     let mut fill = starts.clone();
-    for (i, &b) in p.buckets.iter().enumerate() {
+    for (i, b) in p.buckets.expand(n).into_iter().enumerate() {
         order[fill[b as usize] as usize] = i as u32;
         fill[b as usize] += 1;
     }
@@ -387,8 +387,8 @@ fn index(p: Columns, source_name: &str) -> Result<Ksyms> {
 
 /// Puts each group of aliases (same bucket and address, already adjacent) that holds one of
 /// `unordered` (positions found out of preference order by the parser) in preference order.
-fn order_aliases(entries: &mut [Entry], addrs: &Addrs, buckets: &[u32], unordered: &[u32]) {
-    let same = |a: usize, b: usize| addrs.get(a) == addrs.get(b) && buckets[a] == buckets[b];
+fn order_aliases(entries: &mut [Entry], addrs: &Addrs, buckets: &Runs, unordered: &[u32]) {
+    let same = |a: usize, b: usize| addrs.get(a) == addrs.get(b) && buckets.at(a) == buckets.at(b);
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for &k in unordered {
         let k = k as usize;
