@@ -103,21 +103,29 @@ impl<W: Write> Sink for TextWriter<W> {
         let label = self.labels.get(ev.index).map_or("?", String::as_str);
         write!(
             self.out,
-            " {} {label}: {{ cpu_id = {} }}, {{ ",
+            " {} {label}: {{ cpu_id = {} }}",
             self.host, ev.cpu
         )?;
         match ev.format.decode(ev.raw) {
+            // An event without fields has no payload braces, as in babeltrace.
+            Ok(fields) if fields.is_empty() => {}
             Ok(fields) => {
+                self.out.write_all(b", { ")?;
                 for (i, (name, value)) in fields.iter().enumerate() {
                     if i > 0 {
                         self.out.write_all(b", ")?;
                     }
                     write!(self.out, "{name} = {value}")?;
                 }
+                self.out.write_all(b" }")?;
             }
-            Err(e) => write!(self.out, "decode_error = \"{e}\"")?,
+            Err(e) => {
+                self.out.write_all(b", { decode_error = ")?;
+                write!(self.out, "{}", crate::value::Value::Str(e.to_string()))?;
+                self.out.write_all(b" }")?;
+            }
         }
-        self.out.write_all(b" }\n")?;
+        self.out.write_all(b"\n")?;
         for ip in ev.callchain_ips() {
             self.sym.clear();
             if let Some(s) = &self.symbolize {
