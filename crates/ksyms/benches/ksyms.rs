@@ -16,6 +16,8 @@ mod common;
 static FILE: LazyLock<PathBuf> = LazyLock::new(common::kallsyms_copy);
 static TABLE: LazyLock<Ksyms> = LazyLock::new(|| Ksyms::from_path(&*FILE).unwrap());
 static ADDRS: LazyLock<Vec<u64>> = LazyLock::new(|| common::addresses(&TABLE, 1000));
+/// A million random addresses: the table's lines come from L3 or memory, not L1.
+static MANY: LazyLock<Vec<u64>> = LazyLock::new(|| common::addresses(&TABLE, 1_000_000));
 
 fn blaze_source() -> Source<'static> {
     Source::Kernel(Kernel {
@@ -36,6 +38,16 @@ mod parse_index {
     #[divan::bench]
     fn ksyms(b: Bencher) {
         b.bench(|| Ksyms::from_path(&*FILE).unwrap());
+    }
+
+    /// The calling thread only, whatever the size of the file.
+    #[divan::bench]
+    fn ksyms_one_thread(b: Bencher) {
+        let one = ksyms::LoadOptions {
+            threads: 1,
+            ..ksyms::LoadOptions::default()
+        };
+        b.bench(|| Ksyms::from_path_with(&*FILE, &one).unwrap());
     }
 
     /// A fresh symbolizer parses the file on its first request.
@@ -60,6 +72,28 @@ mod lookup {
         b.bench(|| {
             let mut n = 0;
             for &a in ADDRS.iter() {
+                n += ks.lookup(black_box(a)).map_or(0, |r| r.offset);
+            }
+            n
+        });
+    }
+
+    #[divan::bench(counter = divan::counter::ItemsCount::new(1000usize))]
+    fn ksyms_batch(b: Bencher) {
+        let ks = &*TABLE;
+        b.bench(|| {
+            ks.lookup_batch(black_box(&ADDRS[..]))
+                .fold(0, |n, r| n + r.map_or(0, |r| r.offset))
+        });
+    }
+
+    #[divan::bench(counter = divan::counter::ItemsCount::new(1_000_000usize), sample_count = 10)]
+    fn ksyms_1m_random(b: Bencher) {
+        let ks = &*TABLE;
+        let many = &*MANY;
+        b.bench(|| {
+            let mut n = 0;
+            for &a in many {
                 n += ks.lookup(black_box(a)).map_or(0, |r| r.offset);
             }
             n

@@ -1,20 +1,24 @@
 //! The symbol table: loading and the compact index behind every query.
 //!
-//! Layout (struct of arrays, one entry per symbol, sorted by region, then lookup class, then
+//! Layout (struct of arrays, one element per symbol, sorted by region, then lookup class, then
 //! address, then preference):
-//! - `entries`: address, name offset and length, and type letter (with [`MARKER`] set on section
-//!   end markers) per symbol (16 bytes: one lookup reads one cache line); each
-//!   region's *eligible* symbols (those an address lookup may
-//!   answer with) form one sorted run. A radix table per region (`radix`: for each slice of
-//!   `2^shift` bytes of address space, the first symbol at or after it; about one entry per
-//!   `SYMS_PER_BUCKET` symbols) narrows a lookup to a handful of neighbours in one step;
-//! - the name offset points into `names`, where every name is stored once, in file order.
+//! - `addrs`: the low 32 bits of each address (`u32`, the array the search runs over: 4 bytes
+//!   per symbol, so a 120k-symbol table's fits in an L2 cache) and runs of high 32 bits (a
+//!   handful per table); each region's *eligible* symbols (those an address lookup may answer
+//!   with) form one sorted run;
+//! - `radix`: per region, for each slice of `2^shift` bytes of address space (aligned, so one
+//!   slice never straddles a change of the high half), the first symbol at or after it, about
+//!   one entry per `SYMS_PER_BUCKET` symbols: a lookup goes to its slice in one step and
+//!   compares the few low halves there at once;
+//! - `entries`: name offset and length and the type letter (with [`MARKER`] on section end
+//!   markers), 8 bytes: the one other line a lookup reads;
+//! - `names`: every name once, in file order.
 //!
-//! That is about 17 bytes per symbol (radix table included) plus the name bytes, less than the
-//! text line it came from (16 hex digits and four separators on a 64-bit kernel), so the
-//! index needs less memory than the file itself (see `heap_bytes`). Loading is one pass over
-//! the bytes (a fast path for the canonical line shape, a general one for anything else), a
-//! counting sort into regions and a check that each region is already sorted (kallsyms is).
+//! That is about 14 bytes per symbol plus the name bytes, less than the text line it came from
+//! (16 hex digits and four separators on a 64-bit kernel), so the index needs less memory than
+//! the file itself (see `heap_bytes`). Loading is one pass over the bytes (a SIMD fast path for
+//! the canonical line shape, a general one for anything else) that also notes whether the
+//! file is already in index order (kallsyms is, but for a few aliases): then there is no sort.
 
 use std::path::Path;
 use std::sync::OnceLock;
