@@ -4,9 +4,10 @@
 //! `tests/abi_vs_c.rs` turns [`items`] into a C program (`printf` of each expression, in order),
 //! compiles it against `kmod/include/uapi/kpeek.h` and compares the output with [`Item::rust`],
 //! line by line. It also checks that every `#define KPEEK_*` in the header appears in the table,
-//! so a constant added on the C side without its Rust mirror fails the test. Layouts slot in as
-//! rows such as `Item::int("sizeof(struct kpeek_info)", size_of::<KpeekInfo>() as u64)` and
-//! `Item::int("offsetof(struct kpeek_info, abi)", offset_of!(KpeekInfo, abi) as u64)`.
+//! so a constant added on the C side without its Rust mirror fails the test. The ABI version 2
+//! rows live in `check_v2.rs`: constants, ioctl numbers and enum members, and for every struct
+//! `size!(kpeek_info, dev::Info)` plus one `off!(kpeek_info, nr_cpus, dev::Info, nr_cpus)` per
+//! field (the test also requires a row for every field it finds in the header).
 
 /// The value of one ABI item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
