@@ -355,6 +355,29 @@ mod tests {
     }
 
     #[test]
+    fn kernel_errors_name_the_rule() {
+        let k = |errno, hint| Error::kernel("KPEEK_IOC_RESET", "/dev/kpeek".into(), errno, hint);
+        assert_eq!(
+            k(1, None).to_string(),
+            "KPEEK_IOC_RESET (/dev/kpeek): permission denied: this needs root (CAP_SYS_ADMIN; \
+             CAP_NET_ADMIN over netlink) (EPERM)"
+        );
+        assert!(k(25, None).to_string().contains("ABI mismatch)? (ENOTTY)"));
+        assert!(
+            k(2, None)
+                .to_string()
+                .contains("no such group, counter or id (ENOENT)")
+        );
+        assert!(k(16, None).to_string().contains("the rings are mapped"));
+        assert!(
+            k(22, Some("custom".into()))
+                .to_string()
+                .ends_with(": custom (EINVAL)")
+        );
+        assert_eq!(k(95, None).errno(), Some(95));
+    }
+
+    #[test]
     fn not_loaded_says_how_to_load() {
         let e = Error::NotLoaded {
             path: "/proc/kpeek".into(),

@@ -584,3 +584,19 @@ fn events_and_probe_arguments_are_checked() {
             .stderr(predicate::str::contains(msg));
     }
 }
+
+/// This machine has generic netlink but no kpeek.ko: the family does not resolve.
+#[test]
+fn netlink_without_the_module_says_not_loaded() {
+    let t = fake_tree();
+    for args in [
+        &["counters", "--via", "netlink"][..],
+        &["listen", "--count", "1"],
+        &["threshold", "set", "app", "hits", "5"],
+        &["probe", "disable", "sched_switch", "--via", "netlink"],
+    ] {
+        kpeek(t.path()).args(args).assert().code(2).stderr(
+            "kpeek: kpeek.ko is not loaded (no generic netlink family \"kpeek\"): modprobe kpeek\n",
+        );
+    }
+}
