@@ -163,16 +163,11 @@ fn main() {
         }
         n
     };
-    let batch = |addrs: &[u64]| {
-        ks.lookup_batch(black_box(addrs))
-            .fold(0u64, |n, r| n.wrapping_add(r.map_or(0, |r| r.offset)))
-    };
-    let (t_hits, t_hits_batch) = pair(7, || evict(&mut junk), || single(&hits), || batch(&hits));
-    let (t_uni, t_uni_batch) = pair(
+    let (t_hits, t_uni) = pair(
         7,
         || evict(&mut junk),
+        || single(&hits),
         || single(&uniform),
-        || batch(&uniform),
     );
     // Warm: the same 1000 addresses over and over.
     let warm = &hits[..1000];
@@ -237,17 +232,9 @@ fn main() {
             ratio(t_bz_1m.cpu, t.cpu)
         )
     };
-    row("lookup, 1M random symbol+offset, cold, `lookup`", t_hits);
-    row(
-        "lookup, 1M random symbol+offset, cold, `lookup_batch`",
-        t_hits_batch,
-    );
-    row("lookup, 1M uniform over the range, cold, `lookup`", t_uni);
-    row(
-        "lookup, 1M uniform over the range, cold, `lookup_batch`",
-        t_uni_batch,
-    );
-    row("lookup, 1000 addresses x 1000, warm, `lookup`", t_warm);
+    row("lookup, 1M random symbol+offset, cold", t_hits);
+    row("lookup, 1M uniform over the range, cold", t_uni);
+    row("lookup, 1000 addresses x 1000, warm", t_warm);
     println!(
         "| live load vs bare read of /proc/kallsyms (1 MiB reads) | {} | read {} | {:.3}x median wall / {:.3}x CPU | <= 1.10x |",
         both(t_live),

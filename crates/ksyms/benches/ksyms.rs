@@ -78,15 +78,6 @@ mod lookup {
         });
     }
 
-    #[divan::bench(counter = divan::counter::ItemsCount::new(1000usize))]
-    fn ksyms_batch(b: Bencher) {
-        let ks = &*TABLE;
-        b.bench(|| {
-            ks.lookup_batch(black_box(&ADDRS[..]))
-                .fold(0, |n, r| n + r.map_or(0, |r| r.offset))
-        });
-    }
-
     #[divan::bench(counter = divan::counter::ItemsCount::new(1_000_000usize), sample_count = 10)]
     fn ksyms_1m_random(b: Bencher) {
         let ks = &*TABLE;

@@ -46,9 +46,9 @@
 //! thread reads it. Lines are parsed with SSE2 (the address's 16 hex digits and the name's end
 //! found sixteen bytes at a time), with no allocation per symbol, and the index keeps about 14
 //! bytes per symbol plus the names: less than the file. An address lookup is a radix-table step
-//! and one branch-free comparison of a few neighbours' low address halves;
-//! [`Ksyms::lookup_batch`] overlaps the memory accesses of many. The name index (under 5 bytes
-//! per symbol) is built on the first name query.
+//! and one branch-free comparison of a few neighbours' low address halves: with no branch to
+//! mispredict, the CPU overlaps the memory accesses of consecutive lookups by itself. The name
+//! index (under 5 bytes per symbol) is built on the first name query.
 
 mod entry;
 mod error;

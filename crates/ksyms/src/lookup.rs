@@ -232,59 +232,6 @@ impl Ksyms {
         from + below - 1
     }
 
-    /// [`lookup`](Self::lookup) of every address in `addrs`, in order, for large batches (a
-    /// profile's samples, a trace's call chains): while it answers one address it already
-    /// fetches the table entries of an address a few places ahead, so the memory accesses of
-    /// many lookups overlap instead of following each other.
-    ///
-    /// ```
-    /// let ks = ksyms::Ksyms::parse(b"ffffffff81000000 T a\nffffffff81000100 t b\nffffffff81000180 T c\n")?;
-    /// let found: Vec<_> = ks
-    ///     .lookup_batch(&[0xffffffff81000124, 0x10, 0xffffffff81000004])
-    ///     .map(|r| r.map(|r| r.to_string()))
-    ///     .collect();
-    /// assert_eq!(found, [Some("b+0x24/0x80".into()), None, Some("a+0x4/0x100".into())]);
-    /// # Ok::<(), ksyms::Error>(())
-    /// ```
-    pub fn lookup_batch<'a>(
-        &'a self,
-        addrs: &'a [u64],
-    ) -> impl ExactSizeIterator<Item = Option<Resolved<'a>>> + 'a {
-        /// How far ahead to fetch: enough lookups to cover a memory access.
-        const AHEAD: usize = 12;
-        for &a in addrs.iter().take(AHEAD) {
-            self.prefetch(a);
-        }
-        addrs.iter().enumerate().map(move |(i, &a)| {
-            if let Some(&next) = addrs.get(i + AHEAD) {
-                self.prefetch(next);
-            }
-            self.lookup(a)
-        })
-    }
-
-    /// Starts loading the entries a lookup of `addr` will search (in the core kernel's or the
-    /// nearest region's radix bucket) into the cache, without waiting for them.
-    #[inline]
-    fn prefetch(&self, addr: u64) {
-        let j = self.spans.partition_point(|s| s.lo <= addr);
-        let Some(span) = j.checked_sub(1).map(|j| &self.spans[j]) else {
-            return;
-        };
-        if addr >= span.hi {
-            return;
-        }
-        let r = &self.regions[span.region as usize];
-        let b = r.radix_at as usize + bucket_of(addr - r.base, r.shift) as usize;
-        if let Some(&at) = self.radix.get(b) {
-            let at = at as usize;
-            if let (Some(low), Some(e)) = (self.addrs.lows.get(at), self.entries.get(at)) {
-                prefetch_line(low);
-                prefetch_line(e);
-            }
-        }
-    }
-
     /// Every eligible alias at the address of `resolved` (the preferred one first).
     pub fn aliases<'a>(&'a self, resolved: &Resolved<'a>) -> Vec<Symbol<'a>> {
         let i = resolved.symbol.index();
@@ -295,19 +242,6 @@ impl Ksyms {
             .map(|k| self.symbol(k))
             .collect()
     }
-}
-
-/// Asks the CPU to bring the cache line holding `v` closer, without waiting for it.
-#[inline(always)]
-fn prefetch_line<T>(v: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and does not change memory; `v` is a valid reference.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((v as *const T).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 #[cfg(test)]
@@ -410,24 +344,6 @@ ffffffffc0000900 t bpf_prog_y\t[bpf]
         );
         check(&ks, 0xffffffff81000010, Some("a+0x10/0x7efffff0"));
         check(&ks, u64::MAX, Some("end_of_all+0x0"));
-    }
-
-    #[test]
-    fn batch_agrees_with_single_lookups() {
-        let ks = t();
-        let mut addrs: Vec<u64> = vec![0, 1, 0x1000, u64::MAX];
-        for base in [
-            0xffffffff81000000u64,
-            0xffffffffc0000800,
-            0xffffffffc0001000,
-        ] {
-            addrs.extend((0..0x400).step_by(4).map(|o| base + o));
-        }
-        let batch: Vec<_> = ks.lookup_batch(&addrs).collect();
-        let single: Vec<_> = addrs.iter().map(|&a| ks.lookup(a)).collect();
-        assert_eq!(batch, single);
-        assert!(batch.iter().filter(|r| r.is_some()).count() > 100);
-        assert_eq!(ks.lookup_batch(&[]).len(), 0);
     }
 
     #[test]
