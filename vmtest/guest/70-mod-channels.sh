@@ -1,11 +1,11 @@
 # 70-mod-channels: after a known workload on kpeek_example (7 writes of 100 bytes, 5 reads of 64
 # bytes), `kpeek mod counters --via X --json` prints exactly the same values through every
-# channel: procfs, sysfs, chardev (read), ioctl, mmap and netlink; configfs and every channel
+# channel: procfs, sysfs, debugfs, chardev (read), ioctl, mmap and netlink; configfs and every channel
 # agree on a configfs group; whole snapshots are identical; non-root gets a clear message.
 . /kpeek/guest/lib.sh
 
 command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the static Rust build fail?"; exit 1; }
-VIAS="procfs sysfs chardev ioctl mmap netlink"
+VIAS="procfs sysfs debugfs chardev ioctl mmap netlink"
 
 check "reset kpeek_example" kpeek mod group reset kpeek_example
 dd if=/dev/zero of=/dev/kpeek_example bs=100 count=7 2>/dev/null
@@ -35,7 +35,7 @@ done
 snap() { kpeek mod counters --via $1 --json 2>&1 | grep -v '"group":"kpeek_probes"'; }
 ref=$(snap procfs)
 n=$(echo "$ref" | wc -l)
-for via in sysfs chardev ioctl mmap netlink; do
+for via in sysfs debugfs chardev ioctl mmap netlink; do
 	check_eq "--via $via: the whole snapshot equals procfs's ($n counters)" "$(snap $via)" "$ref"
 done
 check_eq "text table via mmap" "$(kpeek mod counters --via mmap --group app70)" \
@@ -47,7 +47,7 @@ app70  max      18446744073709551615"
 kpeek mod group create big70 >/dev/null
 for i in $(seq 1 1000); do mkdir $CFS/groups/big70/c$i; done
 ref=$(snap procfs)
-for via in chardev ioctl mmap netlink; do
+for via in debugfs chardev ioctl mmap netlink; do
 	check_eq "--via $via: equal to procfs with 1,000 more counters" "$(snap $via)" "$ref"
 done
 check "delete big70" kpeek mod group delete big70
@@ -61,5 +61,10 @@ for via in chardev ioctl mmap; do
 	*) fail "user --via $via: exit 2, says root-only" "exit $rc: $out" ;;
 	esac
 done
+out=$(as_user kpeek mod counters --via debugfs 2>&1)
+case "$?:$out" in
+2:*"debugfs is readable by root only"*) pass "user --via debugfs: exit 2, says root only" ;;
+*) fail "user --via debugfs: exit 2, says root only" "$out" ;;
+esac
 check_eq "user --via netlink reads app70" "$(as_user kpeek mod counters --via netlink --group app70 --json 2>&1)" "$want"
 check "group delete app70" kpeek mod group delete app70

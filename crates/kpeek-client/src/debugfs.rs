@@ -1,14 +1,16 @@
 //! `/sys/kernel/debug/kpeek` (kmod/kpeek_debugfs.c): internals for debugging only — `stats`
 //! holds `key value` lines (live groups and counters, how many came from the API and from
-//! configfs, bytes allocated, ...). Nothing user-facing depends on it; debugfs is root-only.
+//! configfs, bytes allocated, ...), `counters` every counter as `<group> <counter> <value>` lines
+//! like /proc/kpeek (the debugfs counter channel). Nothing user-facing depends on it; debugfs is
+//! root-only.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::SysRoot;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::procfs::parse_u64;
+use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// One `key value` line of `stats`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +134,17 @@ impl Debugfs {
         parse_stats(&bytes).map_err(|(line, msg)| Error::Malformed { path, line, msg })
     }
 
+    /// The `counters` file: every counter in creation order, parsed as strictly as /proc/kpeek.
+    pub fn counters(&self) -> Result<Vec<CounterValue>> {
+        let path = self.dir.join("counters");
+        let bytes = fsutil::read_all(&path).map_err(|e| self.unavailable(e))?;
+        crate::procfs::parse(&bytes).map_err(|e| Error::Malformed {
+            path,
+            line: e.line,
+            msg: e.msg,
+        })
+    }
+
     /// Every other file in the directory (name and raw text), sorted by name, for `kpeek mod
     /// debug --all`.
     pub fn files(&self) -> Result<Vec<(String, String)>> {
@@ -152,6 +165,16 @@ impl Debugfs {
             }
         }
         Ok(out)
+    }
+}
+
+impl CounterSource for Debugfs {
+    fn channel(&self) -> Channel {
+        Channel::Debugfs
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot::new(self.counters()?))
     }
 }
 
@@ -208,6 +231,19 @@ mod tests {
             dbg.files().unwrap(),
             [("stats".to_owned(), "groups 1\n".to_owned())]
         );
+        fs::write(
+            d.path().join("sys/kernel/debug/kpeek/counters"),
+            "z a 1\ng c 2\n",
+        )
+        .unwrap();
+        assert_eq!(dbg.counters().unwrap()[0], CounterValue::new("z", "a", 1));
+        assert_eq!(
+            dbg.snapshot().unwrap().counters()[0],
+            CounterValue::new("g", "c", 2)
+        );
+        fs::write(d.path().join("sys/kernel/debug/kpeek/counters"), "g c\n").unwrap();
+        let e = dbg.snapshot().unwrap_err().to_string();
+        assert!(e.contains("kpeek/counters:1: \"g c\" has 2"), "{e}");
     }
 
     proptest! {

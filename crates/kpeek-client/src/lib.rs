@@ -90,6 +90,8 @@ pub enum Channel {
     /// `/sys/kernel/config/kpeek/groups/<group>/<counter>/value`: only groups created through
     /// configfs.
     Configfs,
+    /// `/sys/kernel/debug/kpeek/counters`: every counter, one line each (root only).
+    Debugfs,
     /// `read()` of `/dev/kpeek`: a binary snapshot of every counter.
     Chardev,
     /// `KPEEK_IOC_GET_COUNTERS` on `/dev/kpeek`, page by page.
@@ -103,10 +105,11 @@ pub enum Channel {
 
 impl Channel {
     /// Every counter channel, in the order the CLI lists them.
-    pub const ALL: [Channel; 7] = [
+    pub const ALL: [Channel; 8] = [
         Channel::Procfs,
         Channel::Sysfs,
         Channel::Configfs,
+        Channel::Debugfs,
         Channel::Chardev,
         Channel::Ioctl,
         Channel::Mmap,
@@ -119,6 +122,7 @@ impl Channel {
             Channel::Procfs => "procfs",
             Channel::Sysfs => "sysfs",
             Channel::Configfs => "configfs",
+            Channel::Debugfs => "debugfs",
             Channel::Chardev => "chardev",
             Channel::Ioctl => "ioctl",
             Channel::Mmap => "mmap",
@@ -133,6 +137,7 @@ impl Channel {
             Channel::Procfs => Box::new(procfs::Procfs::new(root)),
             Channel::Sysfs => Box::new(sysfs::Sysfs::new(root)),
             Channel::Configfs => Box::new(configfs::Configfs::new(root)),
+            Channel::Debugfs => Box::new(debugfs::Debugfs::new(root)),
             Channel::Chardev => Box::new(chardev::Chardev::new(root)),
             Channel::Ioctl => Box::new(ioctl::IoctlSource::new(root)),
             Channel::Mmap => Box::new(mmap::MmapSource::new(root, true)),
@@ -156,8 +161,8 @@ impl FromStr for Channel {
             .find(|c| c.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown channel {s:?} (expected procfs, sysfs, configfs, chardev, ioctl, mmap \
-                     or netlink)"
+                    "unknown channel {s:?} (expected procfs, sysfs, configfs, debugfs, chardev, ioctl, \
+                     mmap or netlink)"
                 )
             })
     }
@@ -198,7 +203,7 @@ mod tests {
             "carrier_pigeon"
                 .parse::<Channel>()
                 .unwrap_err()
-                .contains("procfs, sysfs, configfs, chardev, ioctl, mmap or netlink")
+                .contains("procfs, sysfs, configfs, debugfs, chardev, ioctl, mmap or netlink")
         );
     }
 }

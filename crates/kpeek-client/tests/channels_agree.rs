@@ -1,5 +1,6 @@
 //! Property: for any set of groups and counters laid out the way kpeek.ko lays them out (procfs
-//! lines, sysfs files, configfs directories, the binary `read()` snapshot of /dev/kpeek), every
+//! lines, sysfs files, configfs directories, debugfs's `counters`, the binary `read()` snapshot of
+//! /dev/kpeek), every
 //! file-backed channel returns the same Snapshot, equal to the model's (ioctl, mmap and netlink
 //! need the real module). The qemu guest checks the same against the real module (kpeek-guest
 //! channels-agree).
@@ -47,7 +48,9 @@ fn lay_out(root: &Path, m: &Model) {
             fs::write(cfs.join(g).join(c).join("description"), "x\n").unwrap();
         }
     }
-    fs::write(root.join("proc/kpeek"), proc).unwrap();
+    fs::write(root.join("proc/kpeek"), &proc).unwrap();
+    fs::create_dir_all(root.join("sys/kernel/debug/kpeek")).unwrap();
+    fs::write(root.join("sys/kernel/debug/kpeek/counters"), &proc).unwrap();
     fs::create_dir_all(root.join("dev")).unwrap();
     fs::write(root.join("dev/kpeek"), dev_snapshot(m)).unwrap();
 }
@@ -96,7 +99,13 @@ proptest! {
                 .collect(),
         );
         let root = SysRoot::new(dir.path());
-        for ch in [Channel::Procfs, Channel::Sysfs, Channel::Configfs, Channel::Chardev] {
+        for ch in [
+            Channel::Procfs,
+            Channel::Sysfs,
+            Channel::Configfs,
+            Channel::Debugfs,
+            Channel::Chardev,
+        ] {
             let got = ch.open(&root).snapshot().unwrap();
             prop_assert_eq!(&got, &want, "{}", ch);
         }

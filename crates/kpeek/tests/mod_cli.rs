@@ -519,6 +519,28 @@ fn chardev_prints_the_same_json_as_procfs() {
 }
 
 #[test]
+fn debugfs_prints_the_same_json_as_procfs() {
+    let t = fake_tree();
+    fs::copy(
+        t.path().join("proc/kpeek"),
+        t.path().join("sys/kernel/debug/kpeek/counters"),
+    )
+    .unwrap();
+    kpeek(t.path())
+        .args([
+            "counters",
+            "--via",
+            "debugfs",
+            "--group",
+            "kpeek_example",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(EXAMPLE_JSON);
+}
+
+#[test]
 fn device_channels_say_what_is_missing() {
     let t = fake_tree();
     for via in ["chardev", "ioctl", "mmap"] {

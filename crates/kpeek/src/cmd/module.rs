@@ -89,6 +89,8 @@ enum Via {
     Sysfs,
     /// /sys/kernel/config/kpeek/groups/<group>/<counter>/value: only groups created through configfs.
     Configfs,
+    /// /sys/kernel/debug/kpeek/counters: one line per counter (root only).
+    Debugfs,
     /// read() of /dev/kpeek: one binary snapshot (root, or a udev rule granting access).
     Chardev,
     /// KPEEK_IOC_GET_COUNTERS on /dev/kpeek, page by page.
@@ -105,6 +107,7 @@ impl From<Via> for Channel {
             Via::Procfs => Channel::Procfs,
             Via::Sysfs => Channel::Sysfs,
             Via::Configfs => Channel::Configfs,
+            Via::Debugfs => Channel::Debugfs,
             Via::Chardev => Channel::Chardev,
             Via::Ioctl => Channel::Ioctl,
             Via::Mmap => Channel::Mmap,
