@@ -622,6 +622,15 @@ impl RingSet {
         });
         let mut fds = [PollFd::new(&self.dev, PollFlags::IN)];
         match poll(&mut fds, ts.as_ref()) {
+            // POLLERR: the rings were freed under us; waiting again would spin.
+            Ok(n) if n > 0 && fds[0].revents().contains(PollFlags::ERR) => Err(Error::kernel(
+                "poll",
+                self.dev.path().to_path_buf(),
+                19,
+                Some(
+                    "the event rings are gone (freed by KPEEK_IOC_RING_SETUP with size 0?)".into(),
+                ),
+            )),
             Ok(n) => Ok(n > 0 && fds[0].revents().contains(PollFlags::IN)),
             Err(rustix::io::Errno::INTR) => Ok(false),
             Err(e) => Err(Error::kernel(
