@@ -85,3 +85,32 @@ nl_listen_wait
 check "listener saw the group removal before the family went" grep -q "^event=group_removed .*group=kpeek_example" $ev
 check "reload after" load_all
 check "family back" sh -c 'nltest family | grep -q "events=[1-9]"'
+
+# 20 load/unload cycles, each with a dump, a user group, a threshold being checked and a
+# listener still attached at rmmod: nothing leaks (Slab), nothing complains (dmesg, by suite.sh).
+unload_all
+sync
+echo 3 >/proc/sys/vm/drop_caches
+slab0=$(mem_kb Slab)
+i=0 bad=0
+while [ $i -lt 20 ]; do
+	insmod $KO/kpeek.ko || bad=$((bad + 1))
+	nltest listen 1000 5000 >/dev/null 2>&1 &
+	lp=$!
+	nltest create nlcycle$i >/dev/null || bad=$((bad + 1))
+	c=$(nltest create nlcycle$i x) || bad=$((bad + 1))
+	nltest threshold "$c" 1 || bad=$((bad + 1))
+	nltest dump >/dev/null 2>&1 || bad=$((bad + 1))
+	sleep 0.15
+	rmmod kpeek || bad=$((bad + 1))
+	kill $lp 2>/dev/null
+	wait $lp 2>/dev/null
+	i=$((i + 1))
+done
+check_eq "20 cycles with listener, threshold and dump: every step worked" $bad 0
+sync
+echo 3 >/proc/sys/vm/drop_caches
+slab1=$(mem_kb Slab)
+if [ $((slab1 - slab0)) -lt 512 ]; then pass "no slab growth over 20 netlink cycles (${slab0} -> ${slab1} kB)"; else
+	fail "netlink cycles leak" "Slab ${slab0} -> ${slab1} kB"; fi
+check "reload after the cycles" load_all
