@@ -32,11 +32,18 @@ impl Addrs {
 
     #[inline(always)]
     pub fn push(&mut self, addr: u64) {
+        self.note_high(self.lows.len() as u32, addr);
+        self.lows.push(addr as u32);
+    }
+
+    /// Records the high half of the address of symbol `at` (the next one), whose low half the
+    /// caller stores.
+    #[inline(always)]
+    pub fn note_high(&mut self, at: u32, addr: u64) {
         let high = (addr >> 32) as u32;
         if self.highs.last().is_none_or(|r| r.1 != high) {
-            self.highs.push((self.lows.len() as u32, high));
+            self.highs.push((at, high));
         }
-        self.lows.push(addr as u32);
     }
 
     #[inline]

@@ -141,6 +141,8 @@ fn address_width(bytes: &[u8]) -> usize {
     if first.get(n) == Some(&b' ') { n } else { 0 }
 }
 
+/// Lines the fast path gathers before appending them to the columns.
+const BLOCK: usize = 64;
 /// Bytes the fast path copies at once when it copies a name (more are copied, then cut off).
 const NAME_COPY: usize = 32;
 
@@ -251,22 +253,27 @@ impl Columns {
         self.digits = self.digits.max(W as u8);
         // Room for the address, the letter and a 32-byte name read past the line's end.
         let limit = bytes.len().saturating_sub(W + 3 + 16 + NAME_COPY);
+        // Low address halves and entries gather in small arrays (indexed stores, no capacity
+        // check per line) and join the columns a block at a time.
+        let mut lows = [0u32; BLOCK];
+        let mut ents = [Entry::default(); BLOCK];
+        let mut k = 0;
         while pos < limit {
             let line = &bytes[pos..];
             let Some(addr) = hex_prefix::<W>(line[..16].try_into().unwrap_or_default()) else {
-                return pos;
+                break;
             };
             let kind = line[W + 1];
             if line[W] != b' ' || line[W + 2] != b' ' || !kind.is_ascii_alphabetic() {
-                return pos;
+                break;
             }
             let name_at = W + 3;
             let Some(len) = name_len(&line[name_at..]) else {
-                return pos;
+                break;
             };
             let stop = name_at + len;
             if len == 0 || len > MAX_NAME || stop >= line.len() {
-                return pos;
+                break;
             }
             let (region, next) = match line[stop] {
                 b'\n' => (0, stop + 1),
@@ -276,7 +283,7 @@ impl Columns {
                         (self.last_module.1, stop + tail.len())
                     } else {
                         let Some(end) = memchr(b'\n', &line[stop..]) else {
-                            return pos;
+                            break;
                         };
                         match &line[stop + 1..stop + end] {
                             [b'[', m @ .., b']']
@@ -287,11 +294,11 @@ impl Columns {
                                 self.last_module = (line[stop..=stop + end].to_vec(), id);
                                 (id, stop + end + 1)
                             }
-                            _ => return pos,
+                            _ => break,
                         }
                     }
                 }
-                _ => return pos,
+                _ => break,
             };
             self.lines += 1;
             // The name, copied 32 bytes at a time (a fixed-size copy is a few moves, not a
@@ -306,9 +313,25 @@ impl Columns {
             } else {
                 self.names.extend_from_slice(&bytes[at..at + len]);
             }
-            self.push_entry(addr, kind, &bytes[at..at + len], region, name_off);
+            let index = (self.entries.len() + k) as u32;
+            let kind = self.classify(addr, kind, &bytes[at..at + len], region, index);
+            self.addrs.note_high(index, addr);
+            lows[k] = addr as u32;
+            ents[k] = Entry {
+                name: name_off as u32,
+                len: len as u16,
+                kind,
+            };
+            k += 1;
+            if k == BLOCK {
+                self.addrs.lows.extend_from_slice(&lows);
+                self.entries.extend_from_slice(&ents);
+                k = 0;
+            }
             pos += next;
         }
+        self.addrs.lows.extend_from_slice(&lows[..k]);
+        self.entries.extend_from_slice(&ents[..k]);
         pos
     }
 
@@ -321,6 +344,20 @@ impl Columns {
 
     #[inline(always)]
     fn push_entry(&mut self, addr: u64, kind: u8, name: &[u8], region: u32, name_off: usize) {
+        let at = self.entries.len() as u32;
+        let kind = self.classify(addr, kind, name, region, at);
+        self.addrs.push(addr);
+        self.entries.push(Entry {
+            name: name_off as u32,
+            len: name.len() as u16,
+            kind,
+        });
+    }
+
+    /// Everything but storing the symbol `at` (its position in the table): eligibility, end
+    /// marker (returned in the kind), sort bucket, order. Returns the kind to store.
+    #[inline(always)]
+    fn classify(&mut self, addr: u64, kind: u8, name: &[u8], region: u32, at: u32) -> u8 {
         self.any_nonzero |= addr != 0;
         let absolute = kind | 0x20 == b'a';
         // Address zero is never a real location (and all-zero means hidden).
@@ -332,7 +369,7 @@ impl Columns {
             if key < self.last_key {
                 self.in_order = false;
             } else if rank(kind) < rank(self.last_kind) {
-                self.unordered_aliases.push(self.entries.len() as u32);
+                self.unordered_aliases.push(at);
             }
         }
         if self.first_key.is_none() {
@@ -340,13 +377,8 @@ impl Columns {
         }
         self.last_key = key;
         self.last_kind = kind;
-        self.addrs.push(addr);
-        self.entries.push(Entry {
-            name: name_off as u32,
-            len: name.len() as u16,
-            kind,
-        });
-        self.buckets.push(self.entries.len() as u32 - 1, bucket);
+        self.buckets.push(at, bucket);
+        kind
     }
 
     /// Appends the columns of the text that followed.

@@ -274,23 +274,20 @@ pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
 /// symbol) is not inside any function. The kernel itself stops text lookups at `_etext` and
 /// `_einittext` (`is_ksym_addr()`); treating every end marker alike keeps padding and data after
 /// them from being reported as `_etext+0x1234`.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_end_marker(name: &[u8]) -> bool {
-    // Called on every line: the first two bytes rule out almost every name.
+    // Called on every line: the first bytes and the last one rule out almost every name (more
+    // than half of a kernel's names start with "__").
     match name {
+        [b'_', b'_', c, .., last] => {
+            (*c == b's' && name.starts_with(b"__stop_"))
+                || (*c == b'e' && name.starts_with(b"__end_"))
+                || (*last == b'd' && (name.ends_with(b"_text_end") || name == b"__init_end"))
+                || (*last == b'p' && name == b"__bss_stop")
+        }
         [b'_', b'e', ..] => {
             matches!(name, b"_etext" | b"_einittext" | b"_edata" | b"_end")
                 || name.ends_with(b"_text_end")
-        }
-        [b'_', b'_', c, ..] => {
-            name.ends_with(b"_text_end")
-                || match c {
-                    b's' => name.starts_with(b"__stop_"),
-                    b'e' => name.starts_with(b"__end_"),
-                    b'b' => name == b"__bss_stop",
-                    b'i' => name == b"__init_end",
-                    _ => false,
-                }
         }
         [b'_', ..] => name.ends_with(b"_text_end"),
         _ => false,
