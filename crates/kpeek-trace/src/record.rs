@@ -88,8 +88,8 @@ pub enum RecordError {
     },
     #[error("no process with pid {0}")]
     NoProcess(i32),
-    #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    #[error("{what}: {error}")]
+    Io { what: String, error: io::Error },
     #[error("writing output: {0}")]
     Output(io::Error),
     #[error("bad option: {0}")]
@@ -362,6 +362,22 @@ pub fn resolve_events(tracefs: &Tracefs, specs: &[String]) -> Result<Vec<EventNa
     Ok(out)
 }
 
+/// One descriptor per event per CPU (per thread) adds up: raise the soft `RLIMIT_NOFILE`
+/// towards the hard limit when needed, as perf does.
+pub(crate) fn raise_fd_limit(needed: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit to fill and read back.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && (lim.rlim_cur as usize) < needed {
+            lim.rlim_cur = (needed as libc::rlim_t).min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// The error for a failed `perf_event_open`: permission problems explained.
 pub(crate) fn open_error(
     name: &EventName,
@@ -378,8 +394,16 @@ pub(crate) fn open_error(
         RecordError::permission(what, e)
     } else if e.raw_os_error() == Some(libc::ESRCH) {
         RecordError::NoProcess(pid.unwrap_or(-1))
+    } else if e.raw_os_error() == Some(libc::EMFILE) {
+        RecordError::Io {
+            what: format!(
+                "{what}: one descriptor per event per CPU exceeds the open-file limit; \
+                 raise it (ulimit -n) or record fewer events"
+            ),
+            error: e,
+        }
     } else {
-        RecordError::Io { what, source: e }
+        RecordError::Io { what, error: e }
     }
 }
 
@@ -429,6 +453,7 @@ impl Session {
             ),
             None => None,
         };
+        raise_fd_limit(events.len() * cpus.len() * tids.len() + 64);
         let data_bytes = opts.buffer_pages * perf::page_size();
         let mut traced = Vec::new();
         // The first event opened on each CPU owns that CPU's ring.
@@ -462,13 +487,13 @@ impl Session {
                     }
                     let id = ev.id().map_err(|e| RecordError::Io {
                         what: "PERF_EVENT_IOC_ID".into(),
-                        source: e,
+                        error: e,
                     })?;
                     ids.push((id, index as u32));
                     match &owners[slot] {
                         Some(owner) => ev.set_output(owner).map_err(|e| RecordError::Io {
                             what: format!("PERF_EVENT_IOC_SET_OUTPUT on cpu {cpu}"),
-                            source: e,
+                            error: e,
                         })?,
                         None => {
                             let ring =
@@ -480,7 +505,7 @@ impl Session {
                                          /proc/sys/kernel/perf_event_mlock_kb)",
                                             opts.buffer_pages
                                         ),
-                                        source: e,
+                                        error: e,
                                     }
                                 })?;
                             rings[slot] = Some(ring);
@@ -547,7 +572,7 @@ impl Session {
         for p in self.all_perf() {
             f(p).map_err(|e| RecordError::Io {
                 what: "perf ioctl".into(),
-                source: e,
+                error: e,
             })?;
         }
         Ok(())
@@ -614,7 +639,7 @@ impl Session {
         for p in self.all_perf() {
             let c = p.read_count().map_err(|e| RecordError::Io {
                 what: "reading a perf counter".into(),
-                source: e,
+                error: e,
             })?;
             hits += c.value;
             match c.lost {
@@ -648,7 +673,7 @@ impl Session {
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         let r = perf::poll_readable(&fds, ms).map_err(|e| RecordError::Io {
             what: "poll".into(),
-            source: e,
+            error: e,
         })?;
         if r.readable == 0 && r.hangups > 0 {
             // A traced thread exited: its descriptor stays "ready" for ever; wait anyway
@@ -839,7 +864,7 @@ pub fn set_realtime(prio: i32) -> Result<(), RecordError> {
         let e = io::Error::last_os_error();
         return Err(RecordError::Io {
             what: format!("sched_setscheduler(SCHED_FIFO, {prio}) (needs root or CAP_SYS_NICE)"),
-            source: e,
+            error: e,
         });
     }
     Ok(())
@@ -900,7 +925,7 @@ pub(crate) fn filter_error_for(
     if err.raw_os_error() != Some(libc::EINVAL) {
         return RecordError::Io {
             what: format!("PERF_EVENT_IOC_SET_FILTER `{filter}` on {}", format.name),
-            source: err,
+            error: err,
         };
     }
     let explanation = kernel_filter_explanation(tracefs.root(), &format.name, &filter)

@@ -72,6 +72,7 @@ impl Counter {
                 .collect(),
             None => vec![None],
         };
+        crate::record::raise_fd_limit(events.len() * cpus.len() * tids.len() + 64);
         let mut formats = Vec::new();
         let mut all = Vec::new();
         for name in events {
@@ -118,7 +119,7 @@ impl Counter {
                 for e in evs {
                     f(e).map_err(|source| RecordError::Io {
                         what: "perf ioctl".into(),
-                        source,
+                        error: source,
                     })?;
                 }
             }
@@ -172,7 +173,7 @@ impl Counter {
                         .read_count()
                         .map_err(|source| RecordError::Io {
                             what: "reading a perf counter".into(),
-                            source,
+                            error: source,
                         })?
                         .value;
                 }
