@@ -26,16 +26,15 @@ pub enum Format {
 }
 
 /// Record kernel tracepoints (perf rings, filtered in the kernel, merged in time order).
-///
-/// Examples:
-///   kpeek trace record net:netif_receive_skb --filter 'name == "lo"' --count 10
-///   kpeek trace record 'sched:sched_switch' --duration 5s -o sched.json --format chrome
-///   kpeek trace record syscalls:sys_enter_openat --pid 1234 --json
-///
-/// Ends on Ctrl-C, --duration or --count. Lost records (ring full) are shown where they
-/// happened and totalled at the end on stderr.
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = "Examples:
+  kpeek trace record net:netif_receive_skb --filter 'name == \"lo\"' --count 10
+  kpeek trace record sched:sched_switch --duration 5s --format chrome -o sched.json
+  kpeek trace record syscalls:sys_enter_openat --pid 1234 --json
+  kpeek trace record 'net:*' --format ctf -o trace-dir && babeltrace2 trace-dir
+
+Stops on Ctrl-C, --duration, --count or the end of --pid. Records lost because a ring was
+full are shown where they happened and totalled on stderr; raise --buffer-pages if any are.")]
 pub struct Args {
     /// Events as system:name, a bare unique name, or a glob ('net:*').
     #[arg(required = true, value_name = "EVENT")]

@@ -8,14 +8,12 @@ use kpeek_trace::stat::Counter;
 use kpeek_trace::tracefs::Tracefs;
 
 /// Count tracepoint hits per CPU and in total, with rates (no records are kept).
-///
-/// Examples:
-///   kpeek trace stat syscalls:sys_enter_getppid --duration 1s
-///   kpeek trace stat 'net:*' --filter 'len > 1000' --json
-///
-/// Runs until --duration ends or Ctrl-C.
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = "Examples:
+  kpeek trace stat syscalls:sys_enter_getppid --duration 1s
+  kpeek trace stat 'net:*' --filter 'len > 1000' --json
+
+Runs until --duration ends or Ctrl-C.")]
 pub struct Args {
     /// Events as system:name, a bare unique name, or a glob ('net:*').
     #[arg(required = true, value_name = "EVENT")]
