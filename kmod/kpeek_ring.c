@@ -226,6 +226,8 @@ int kpeek_ring_setup(u32 data_size, u32 watermark)
 	}
 	old = rcu_replace_pointer(kpeek_rings, new, lockdep_is_held(&kpeek_ring_lock));
 	mutex_unlock(&kpeek_ring_lock);
+	/* Sleeping poll()ers look again: at new, empty rings, or at none (POLLERR). */
+	wake_up_interruptible_all(&kpeek_ring_wq);
 	if (old) {
 		/* Producers run with preemption off: a grace period waits for all of them. */
 		synchronize_rcu();

@@ -1061,9 +1061,24 @@ static int cmd_ring_poll(void)
 	check(drain(&r, rc.data_size, &bad) >= 60 && !bad, "70 records there");
 	set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB, 0, NULL);
 	munmap(m, 4096 + rc.data_size);
+
+	/* Freeing the rings wakes a sleeping poll(), which then reports POLLERR. */
+	child = fork();
+	if (!child) {
+		struct pollfd cp = { .fd = fd, .events = POLLIN };
+
+		pr = poll(&cp, 1, 10000);
+		_exit(pr == 1 && (cp.revents & POLLERR) ? 0 : 1);
+	}
+	usleep(300000);
 	rc.data_size = 0;
 	rc.watermark = 0;
+	t0 = now_s();
 	check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "rings freed");
+	waitpid(child, &pr, 0);
+	dt = now_s() - t0;
+	check(WIFEXITED(pr) && WEXITSTATUS(pr) == 0 && dt < 5,
+	      "a poll() sleeping when the rings are freed wakes with POLLERR");
 	close(fd);
 	return finish();
 }
