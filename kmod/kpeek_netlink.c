@@ -23,6 +23,7 @@
  * upward crossing; a counter that falls below again (reset) re-arms it. A counter that rises and
  * falls back between two checks is not seen: the check samples, it does not trace.
  */
+#include <linux/hashtable.h>
 #include <linux/jiffies.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -56,7 +57,8 @@ static bool kpeek_nl_ready;
 /* ---- thresholds ---- */
 
 struct kpeek_nl_threshold {
-	struct list_head node;		/* in kpeek_nl_thresholds */
+	struct list_head node;		/* in kpeek_nl_thresholds: what the worker walks */
+	struct hlist_node hash;		/* in kpeek_nl_thr_hash: found by counter */
 	struct kpeek_counter *counter;	/* unlinked (kpeek_notify_counter) before it is freed */
 	u64 threshold;
 	bool above;			/* the last check saw value >= threshold */
@@ -67,6 +69,8 @@ struct kpeek_nl_threshold {
  * under it), and the worker takes it alone, so a check never waits for a create or destroy.
  */
 static LIST_HEAD(kpeek_nl_thresholds);
+/* Every counter removal looks here, so the lookup must not be a scan of all thresholds. */
+static DEFINE_HASHTABLE(kpeek_nl_thr_hash, 8);
 static DEFINE_MUTEX(kpeek_nl_thr_lock);
 static struct delayed_work kpeek_nl_thr_work;
 
@@ -75,10 +79,25 @@ static struct kpeek_nl_threshold *kpeek_nl_thr_find(const struct kpeek_counter *
 	struct kpeek_nl_threshold *t;
 
 	lockdep_assert_held(&kpeek_nl_thr_lock);
-	list_for_each_entry(t, &kpeek_nl_thresholds, node)
+	hash_for_each_possible(kpeek_nl_thr_hash, t, hash, (unsigned long)c)
 		if (t->counter == c)
 			return t;
 	return NULL;
+}
+
+static void kpeek_nl_thr_add(struct kpeek_nl_threshold *t)
+{
+	lockdep_assert_held(&kpeek_nl_thr_lock);
+	list_add_tail(&t->node, &kpeek_nl_thresholds);
+	hash_add(kpeek_nl_thr_hash, &t->hash, (unsigned long)t->counter);
+}
+
+static void kpeek_nl_thr_del(struct kpeek_nl_threshold *t)
+{
+	lockdep_assert_held(&kpeek_nl_thr_lock);
+	list_del(&t->node);
+	hash_del(&t->hash);
+	kfree(t);
 }
 
 /* ---- messages ---- */
@@ -158,10 +177,8 @@ void kpeek_notify_counter(const struct kpeek_counter *c, bool created)
 	if (!created) {
 		mutex_lock(&kpeek_nl_thr_lock);
 		t = kpeek_nl_thr_find(c);
-		if (t) {
-			list_del(&t->node);
-			kfree(t);
-		}
+		if (t)
+			kpeek_nl_thr_del(t);
 		mutex_unlock(&kpeek_nl_thr_lock);
 	}
 	if (kpeek_nl_ready)
@@ -628,16 +645,14 @@ static int kpeek_nl_set_threshold(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&kpeek_nl_thr_lock);
 	t = kpeek_nl_thr_find(c);
 	if (!threshold) {
-		if (t) {
-			list_del(&t->node);
-			kfree(t);
-		}
+		if (t)
+			kpeek_nl_thr_del(t);
 	} else {
 		if (!t) {
 			t = fresh;
 			fresh = NULL;
 			t->counter = c;
-			list_add_tail(&t->node, &kpeek_nl_thresholds);
+			kpeek_nl_thr_add(t);
 		}
 		t->threshold = threshold;
 		/*
@@ -839,9 +854,7 @@ void kpeek_netlink_exit(void)
 	/* Waits for running commands and dumps; none starts after it returns. */
 	genl_unregister_family(&kpeek_nl_family);
 	mutex_lock(&kpeek_nl_thr_lock);
-	list_for_each_entry_safe(t, tmp, &kpeek_nl_thresholds, node) {
-		list_del(&t->node);
-		kfree(t);
-	}
+	list_for_each_entry_safe(t, tmp, &kpeek_nl_thresholds, node)
+		kpeek_nl_thr_del(t);
 	mutex_unlock(&kpeek_nl_thr_lock);
 }
