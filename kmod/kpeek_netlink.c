@@ -340,7 +340,8 @@ static struct kpeek_counter *kpeek_nl_counter_from(struct genl_info *info)
 		}
 		c = kpeek_counter_find_id_rcu(nla_get_u64(attrs[KPEEK_A_ID]));
 		if (!c) {
-			NL_SET_ERR_MSG_ATTR(info->extack, attrs[KPEEK_A_ID], "no counter with this ID");
+			NL_SET_ERR_MSG_ATTR(info->extack, attrs[KPEEK_A_ID],
+					    "no counter with this ID");
 			return ERR_PTR(-ENOENT);
 		}
 		return c;
@@ -350,7 +351,8 @@ static struct kpeek_counter *kpeek_nl_counter_from(struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "name a counter by ID or by GROUP+COUNTER");
 		return ERR_PTR(-EINVAL);
 	}
-	if (GENL_REQ_ATTR_CHECK(info, KPEEK_A_GROUP) || GENL_REQ_ATTR_CHECK(info, KPEEK_A_COUNTER)) {
+	if (GENL_REQ_ATTR_CHECK(info, KPEEK_A_GROUP) ||
+	    GENL_REQ_ATTR_CHECK(info, KPEEK_A_COUNTER)) {
 		NL_SET_ERR_MSG(info->extack, "GROUP and COUNTER go together");
 		return ERR_PTR(-EINVAL);
 	}

@@ -641,7 +641,8 @@ static int cmd_listen(int fd, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (got < want) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		left = timeout_ms - (t.tv_sec - t0.tv_sec) * 1000 -
+		       (t.tv_nsec - t0.tv_nsec) / 1000000;
 		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
 			fprintf(stderr, "nltest: listen: timeout after %lu of %lu events\n", got, want);
 			return 1;
