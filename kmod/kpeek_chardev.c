@@ -25,11 +25,21 @@
 #include <linux/uaccess.h>
 #include "kpeek_internal.h"
 
-struct kpeek_file {
-	struct mutex lock;	/* the snapshot below, and reads/seeks using it */
-	void *snap;		/* kvmalloc()ed: header + records; NULL until the first read */
-	size_t len;
-};
+/* A buffer of at least len bytes, reusing *buf when it is big enough; contents not kept. */
+void *kpeek_file_buf(void **buf, size_t *cap, size_t len)
+{
+	void *n;
+
+	if (*buf && len <= *cap)
+		return *buf;
+	n = kvmalloc(len, GFP_KERNEL);
+	if (!n)
+		return NULL;
+	kvfree(*buf);
+	*buf = n;
+	*cap = len;
+	return n;
+}
 
 void kpeek_counter_rec_fill(struct kpeek_counter_rec *rec, const struct kpeek_counter *c)
 {
@@ -56,8 +66,10 @@ static int kpeek_snap_build(struct kpeek_file *kf)
 	list_for_each_entry(g, &kpeek_groups, node)
 		n += g->ncounters;
 	len = sizeof(*hdr) + n * sizeof(*rec);
-	buf = kvzalloc(len, GFP_KERNEL);
+	/* The old snapshot's buffer is reused; on failure the old snapshot is gone too. */
+	buf = kpeek_file_buf(&kf->snap, &kf->cap, len);
 	if (!buf) {
+		kf->len = 0;
 		mutex_unlock(&kpeek_lock);
 		return -ENOMEM;
 	}
@@ -73,9 +85,6 @@ static int kpeek_snap_build(struct kpeek_file *kf)
 		list_for_each_entry(c, &g->counters, node)
 			kpeek_counter_rec_fill(rec++, c);
 	mutex_unlock(&kpeek_lock);
-
-	kvfree(kf->snap);
-	kf->snap = buf;
 	kf->len = len;
 	return 0;
 }
@@ -86,7 +95,7 @@ static ssize_t kpeek_dev_read(struct file *file, char __user *ubuf, size_t count
 	ssize_t ret;
 
 	mutex_lock(&kf->lock);
-	if (*ppos == 0 || !kf->snap) {
+	if (*ppos == 0 || !kf->len) {
 		ret = kpeek_snap_build(kf);
 		if (ret)
 			goto unlock;
@@ -104,13 +113,12 @@ static loff_t kpeek_dev_llseek(struct file *file, loff_t offset, int whence)
 	loff_t ret;
 
 	mutex_lock(&kf->lock);
-	if (whence == SEEK_END && !kf->snap) {
+	if (whence == SEEK_END && !kf->len) {
 		ret = kpeek_snap_build(kf);
 		if (ret)
 			goto unlock;
 	}
-	ret = generic_file_llseek_size(file, offset, whence, MAX_LFS_FILESIZE,
-				       kf->snap ? kf->len : 0);
+	ret = generic_file_llseek_size(file, offset, whence, MAX_LFS_FILESIZE, kf->len);
 unlock:
 	mutex_unlock(&kf->lock);
 	return ret;
@@ -134,6 +142,7 @@ static int kpeek_dev_release(struct inode *inode, struct file *file)
 	struct kpeek_file *kf = file->private_data;
 
 	kvfree(kf->snap);
+	kvfree(kf->bounce);
 	mutex_destroy(&kf->lock);
 	kfree(kf);
 	return 0;

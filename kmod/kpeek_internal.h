@@ -171,5 +171,19 @@ int kpeek_chardev_init(void);
 void kpeek_chardev_exit(void);
 long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 void kpeek_counter_rec_fill(struct kpeek_counter_rec *rec, const struct kpeek_counter *c);
+/*
+ * An open /dev/kpeek. Its buffers are kept between calls: a reader polling the snapshot or
+ * GET_COUNTERS many times a second should not pay a vmalloc and vfree (with its TLB flush) each
+ * time.
+ */
+struct kpeek_file {
+	struct mutex lock;	/* everything below */
+	void *snap;		/* the read() snapshot: header + records; NULL until first read */
+	size_t len;		/* bytes of it in use */
+	size_t cap;		/* bytes allocated */
+	void *bounce;		/* GET_COUNTERS records on their way to user space */
+	size_t bounce_cap;
+};
+void *kpeek_file_buf(void **buf, size_t *cap, size_t len);
 
 #endif /* _KPEEK_INTERNAL_H */

@@ -91,11 +91,12 @@ static int kpeek_ioc_get_counter(void __user *uarg)
 }
 
 /*
- * Counters [start, start + capacity) in dump order. They are copied under kpeek_lock into a
- * kernel buffer first (copy_to_user() may fault and sleep), so a page is consistent with the
- * generation returned with it.
+ * Counters [start, start + capacity) in dump order. They are copied under kpeek_lock into the
+ * file's bounce buffer first, so a page is consistent with the generation returned with it.
+ * copy_to_user() must not run under kpeek_lock: a fault takes mmap_lock, and our mmap()
+ * handler takes kpeek_lock with mmap_lock held.
  */
-static int kpeek_ioc_get_counters(void __user *uarg)
+static int kpeek_ioc_get_counters(struct kpeek_file *kf, void __user *uarg)
 {
 	struct kpeek_counter_rec *recs = NULL;
 	struct kpeek_counters_get k;
@@ -110,15 +111,17 @@ static int kpeek_ioc_get_counters(void __user *uarg)
 	if (k.flags)
 		return -EINVAL;
 
+	mutex_lock(&kf->lock);
 	mutex_lock(&kpeek_lock);
 	list_for_each_entry(g, &kpeek_groups, node)
 		total += g->ncounters;
 	if (k.start < total)
 		n = min(k.capacity, total - k.start);
 	if (n) {
-		recs = kvmalloc_array(n, sizeof(*recs), GFP_KERNEL);
+		recs = kpeek_file_buf(&kf->bounce, &kf->bounce_cap, (size_t)n * sizeof(*recs));
 		if (!recs) {
 			mutex_unlock(&kpeek_lock);
+			mutex_unlock(&kf->lock);
 			return -ENOMEM;
 		}
 	}
@@ -137,7 +140,7 @@ static int kpeek_ioc_get_counters(void __user *uarg)
 	err = 0;
 	if (n && copy_to_user(u64_to_user_ptr(k.recs), recs, (size_t)n * sizeof(*recs)))
 		err = -EFAULT;
-	kvfree(recs);
+	mutex_unlock(&kf->lock);
 	if (err)
 		return err;
 	return kpeek_ioc_out(uarg, &k, sizeof(k));
@@ -255,7 +258,7 @@ long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KPEEK_IOC_GET_COUNTER:
 		return kpeek_ioc_get_counter(uarg);
 	case KPEEK_IOC_GET_COUNTERS:
-		return kpeek_ioc_get_counters(uarg);
+		return kpeek_ioc_get_counters(file->private_data, uarg);
 	case KPEEK_IOC_RESET:
 		return kpeek_ioc_reset(uarg);
 	case KPEEK_IOC_CREATE:
