@@ -6,6 +6,12 @@
  * No callback here takes kpeek_lock: the core removes a file (which waits for its running
  * callbacks) while holding that lock. The objects a callback touches are alive because their
  * file still is.
+ *
+ * `remove-seq` (a dash: no group name can take it) lets readers know a directory listing is complete. Before 6.15, kernfs drops
+ * its rwsem while copying each entry out in readdir; when that entry is removed meanwhile,
+ * kernfs_dir_next_pos() resumes from its hash, lands on the next live sibling and steps past
+ * it, so a listing can miss an entry that lived throughout. Every removal here is wrapped in a
+ * seqcount (odd while it runs): a listing read between two equal even values saw no removal.
  */
 #include <linux/kobject.h>
 #include <linux/rculist.h>
@@ -14,6 +20,22 @@
 #include "kpeek_internal.h"
 
 static struct kobject *kpeek_sysfs_root;
+/* Removals are serialised by kpeek_lock; readers use it as a seqcount (see above). */
+static atomic64_t kpeek_sysfs_remove_seq = ATOMIC64_INIT(0);
+
+/* Odd from before kernfs deactivates the entry until it is gone. */
+static void kpeek_sysfs_remove_begin(void)
+{
+	lockdep_assert_held(&kpeek_lock);
+	atomic64_inc(&kpeek_sysfs_remove_seq);
+	smp_mb__after_atomic();
+}
+
+static void kpeek_sysfs_remove_end(void)
+{
+	smp_mb__before_atomic();
+	atomic64_inc(&kpeek_sysfs_remove_seq);
+}
 
 /* A group's directory. Its lifetime is the kobject's, which may outlive the group. */
 struct kpeek_sysfs_dir {
@@ -27,6 +49,25 @@ static ssize_t kpeek_info_show(struct kobject *kobj, struct kobj_attribute *attr
 }
 
 static struct kobj_attribute kpeek_info_attr = __ATTR(info, 0444, kpeek_info_show, NULL);
+
+static ssize_t kpeek_remove_seq_show(struct kobject *kobj, struct kobj_attribute *attr,
+				     char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", (long long)atomic64_read(&kpeek_sysfs_remove_seq));
+}
+
+static struct kobj_attribute kpeek_remove_seq_attr =
+	__ATTR(remove-seq, 0444, kpeek_remove_seq_show, NULL);
+
+static struct attribute *kpeek_root_attrs[] = {
+	&kpeek_info_attr.attr,
+	&kpeek_remove_seq_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group kpeek_root_group = {
+	.attrs = kpeek_root_attrs,
+};
 
 /* Only "1", optionally followed by a newline: anything else is probably a mistake. */
 static ssize_t kpeek_reset_store(struct kobject *kobj, struct kobj_attribute *attr,
@@ -85,7 +126,9 @@ int kpeek_sysfs_group_add(struct kpeek_group *group)
 void kpeek_sysfs_group_del(struct kpeek_group *group)
 {
 	/* kobject_del() waits for running reset writes; the put may free dir later. */
+	kpeek_sysfs_remove_begin();
 	kobject_del(&group->sysfs->kobj);
+	kpeek_sysfs_remove_end();
 	kobject_put(&group->sysfs->kobj);
 	group->sysfs = NULL;
 }
@@ -114,8 +157,11 @@ int kpeek_sysfs_counter_add(struct kpeek_counter *c)
 
 void kpeek_sysfs_counter_del(struct kpeek_counter *c)
 {
-	if (c->sysfs_added)
+	if (c->sysfs_added) {
+		kpeek_sysfs_remove_begin();
 		sysfs_remove_file(&c->group->sysfs->kobj, &c->sysfs_attr.attr);
+		kpeek_sysfs_remove_end();
+	}
 	c->sysfs_added = false;
 }
 
@@ -126,7 +172,7 @@ int kpeek_sysfs_init(void)
 	kpeek_sysfs_root = kobject_create_and_add("kpeek", kernel_kobj);
 	if (!kpeek_sysfs_root)
 		return -ENOMEM;
-	err = sysfs_create_file(kpeek_sysfs_root, &kpeek_info_attr.attr);
+	err = sysfs_create_group(kpeek_sysfs_root, &kpeek_root_group);
 	if (err)
 		goto err_put;
 	return 0;
@@ -138,6 +184,6 @@ err_put:
 
 void kpeek_sysfs_exit(void)
 {
-	sysfs_remove_file(kpeek_sysfs_root, &kpeek_info_attr.attr);
+	sysfs_remove_group(kpeek_sysfs_root, &kpeek_root_group);
 	kobject_put(kpeek_sysfs_root);
 }

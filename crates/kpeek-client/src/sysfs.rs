@@ -1,8 +1,17 @@
 //! `/sys/kernel/kpeek` (kmod/kpeek_sysfs.c): `info` holds the ABI version; one directory per
 //! group with one read-only file per counter (`<value>\n`) and a root-only `reset` (write `1`).
+//!
+//! Listings are checked against `remove-seq`. On kernels before 6.15, kernfs readdir drops its
+//! lock while copying out each entry; if that entry is removed meanwhile, it resumes from the
+//! entry's hash and steps past the next live sibling, so one `readdir` pass can miss a group or
+//! counter that existed throughout. kpeek.ko keeps `remove-seq` odd while it removes an entry
+//! and bumps it again once done: a listing taken between two equal even values is complete, and
+//! any other listing is taken again (a bounded number of times, then an error, never a silently
+//! incomplete snapshot).
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use kpeek_abi::{NameKind, validate_name};
 
@@ -10,6 +19,13 @@ use crate::error::{Action, Error, Result};
 use crate::fsutil;
 use crate::procfs::parse_u64;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
+
+/// `/sys/kernel/kpeek/remove-seq`: a seqcount, odd while kpeek.ko removes a sysfs entry (a dash
+/// so that no group name can take it).
+pub const REMOVE_SEQ: &str = "remove-seq";
+
+/// Listings tried before giving up on one that no removal overlapped.
+const LIST_TRIES: u32 = 200;
 
 /// Parse one value file: a decimal `u64` and one newline, nothing else.
 pub fn parse_value(bytes: &[u8]) -> Result<u64, String> {
@@ -62,6 +78,53 @@ impl Sysfs {
         }
     }
 
+    /// The removal seqcount, `None` when the module has no `remove-seq` (older module).
+    fn remove_seq(&self) -> io::Result<Option<u64>> {
+        let path = self.dir.join(REMOVE_SEQ);
+        match fsutil::read_all(&path) {
+            Ok(bytes) => parse_value(&bytes).map(Some).map_err(|msg| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{REMOVE_SEQ}: {msg}"))
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The entries of `dir` (the channel's directory or a group's), complete: taken while no
+    /// removal ran (`remove-seq` even and unchanged across the listing). Without `remove-seq`,
+    /// two consecutive listings must agree. See the module documentation for why.
+    fn list_complete(&self, dir: &Path) -> io::Result<Vec<fsutil::Entry>> {
+        let mut prev: Option<Vec<String>> = None;
+        for attempt in 0..LIST_TRIES {
+            let before = self.remove_seq()?;
+            let entries = fsutil::list(dir)?;
+            match before {
+                Some(b) => {
+                    if b % 2 == 0 && self.remove_seq()? == Some(b) {
+                        return Ok(entries);
+                    }
+                }
+                None => {
+                    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+                    if prev.as_ref() == Some(&names) {
+                        return Ok(entries);
+                    }
+                    prev = Some(names);
+                }
+            }
+            // A removal overlapped: let it finish.
+            if attempt < 8 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50 * u64::from(attempt.min(20))));
+            }
+        }
+        Err(io::Error::other(format!(
+            "no complete listing in {LIST_TRIES} tries: kpeek.ko removed entries during each \
+             ({REMOVE_SEQ} kept changing)"
+        )))
+    }
+
     fn not_loaded(&self) -> Error {
         Error::NotLoaded {
             path: self.dir.clone(),
@@ -96,7 +159,7 @@ impl Sysfs {
 
     /// Every group directory, including groups with no counter yet, sorted by name.
     pub fn groups(&self) -> Result<Vec<String>> {
-        let entries = fsutil::list(&self.dir).map_err(|e| match e.kind() {
+        let entries = self.list_complete(&self.dir).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => self.not_loaded(),
             _ => fsutil::read_error(
                 &self.dir,
@@ -116,7 +179,7 @@ impl Sysfs {
     pub fn group(&self, group: &str) -> Result<Vec<CounterValue>> {
         validate_name(NameKind::Group, group)?;
         let gdir = self.dir.join(group);
-        let entries = match fsutil::list(&gdir) {
+        let entries = match self.list_complete(&gdir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if !self.dir.exists() {
@@ -262,6 +325,34 @@ mod tests {
         assert!(
             e.contains("kpeek_example/reads:1: \"five\\n\" is not a decimal u64"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn listings_wait_for_an_even_steady_remove_seq() {
+        let (d, s) = tree();
+        let seq = d.path().join("sys/kernel/kpeek").join(REMOVE_SEQ);
+        fs::write(&seq, "4\n").unwrap();
+        assert_eq!(s.groups().unwrap(), ["empty", "kpeek_example"]);
+        assert_eq!(s.group("kpeek_example").unwrap().len(), 2);
+        // Odd: a removal is running (forever here), so no listing can be trusted.
+        fs::write(&seq, "5\n").unwrap();
+        for e in [
+            s.groups().unwrap_err(),
+            s.group("kpeek_example").unwrap_err(),
+            s.snapshot().unwrap_err(),
+        ] {
+            let m = e.to_string();
+            assert!(
+                m.contains("no complete listing in 200 tries") && m.contains(REMOVE_SEQ),
+                "{m}"
+            );
+        }
+        fs::write(&seq, "x\n").unwrap();
+        let m = s.groups().unwrap_err().to_string();
+        assert!(
+            m.contains("remove-seq: \"x\\n\" is not a decimal u64"),
+            "{m}"
         );
     }
 
