@@ -15,6 +15,7 @@
  *   nltest create GROUP [COUNTER]          prints the new id
  *   nltest create-many GROUP N PREFIX      creates PREFIX0..PREFIX(N-1) in GROUP
  *   nltest destroy ID [TARGET] | nltest reset [ID [TARGET]] | nltest threshold ID VALUE
+ *   nltest threshold-group GROUP VALUE     the threshold on every counter of GROUP
  *   nltest probe PROBE FLAGS [dev=NAME] [pid=N] [minlen=N]
  *   nltest listen N TIMEOUT_MS   subscribe to "events", print "listening", then N events
  *   nltest raw CMD [-f NLFLAGS] [-r RESERVED] ATTR...   ATTR: TYPE:KIND=VALUE with KIND one
@@ -406,6 +407,9 @@ struct dump_state {
 	int intr_done, ids;
 	uint64_t last_gid, last_cid;
 	int order_bad;
+	int quiet;			/* collect ids instead of printing */
+	uint64_t *idv;
+	size_t nid, cap;
 };
 
 static void dump_record(struct nlmsghdr *nlh, struct dump_state *st)
@@ -427,6 +431,16 @@ static void dump_record(struct nlmsghdr *nlh, struct dump_state *st)
 	st->last_gid = gid;
 	st->last_cid = cid;
 	st->records++;
+	if (st->quiet) {
+		if (st->nid == st->cap) {
+			st->cap = st->cap ? 2 * st->cap : 1024;
+			st->idv = realloc(st->idv, st->cap * sizeof(*st->idv));
+			if (!st->idv)
+				die("realloc");
+		}
+		st->idv[st->nid++] = cid;
+		return;
+	}
 	if (st->ids)
 		printf("%" PRIu64 " %" PRIu64 " ", gid, cid);
 	printf("%s %s %" PRIu64 "\n", (char *)nla_data(tb[KPEEK_A_GROUP]),
@@ -594,6 +608,30 @@ static int cmd_dump_intr(int fd, int argc, char **argv)
 		"nltest: dump-intr: %lu records in %lu datagrams, %lu marked NLM_F_DUMP_INTR (done marked: %d)\n",
 		st.records, st.datagrams, st.intr_msgs, st.intr_done);
 	return st.intr_msgs ? 0 : 1;
+}
+
+/* SET_THRESHOLD on every counter of GROUP, in one process (thousands of them) */
+static int cmd_threshold_group(int fd, int argc, char **argv)
+{
+	struct dump_state st = { .quiet = 1 };
+	static struct msg m;
+	uint64_t value;
+	size_t i;
+
+	if (argc != 3)
+		usage();
+	value = num(argv[2]);
+	if (dump_run(argv[1], 32768, &st, NULL, NULL))
+		return 1;
+	for (i = 0; i < st.nid; i++) {
+		msg_init(&m, family_id, NLM_F_ACK, KPEEK_CMD_SET_THRESHOLD);
+		put_u64(&m, KPEEK_A_ID, st.idv[i]);
+		put_u64(&m, KPEEK_A_THRESHOLD, value);
+		if (simple(fd, &m, NULL))
+			return 1;
+	}
+	printf("%zu\n", st.nid);
+	return 0;
 }
 
 static int cmd_create_many(int fd, int argc, char **argv)
@@ -781,6 +819,8 @@ int main(int argc, char **argv)
 		printf("%" PRIu64 "\n", id);
 		return 0;
 	}
+	if (!strcmp(cmd, "threshold-group"))
+		return cmd_threshold_group(fd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "create-many"))
 		return cmd_create_many(fd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "destroy") && (argc == 3 || argc == 4)) {

@@ -59,6 +59,11 @@ check_eq "still loaded" "$(grep -c '^kpeek ' /proc/modules)" 1
 check_eq "that dump has every counter" "$(grep -c '^nlbig ' /tmp/nl.dump)" $((N + 20))
 insmod $KO/kpeek_example.ko
 
+# Thresholds on every counter: set, checked by the worker, all dropped with the group below.
+check_eq "threshold on all $((N + 20)) counters" "$(nltest threshold-group nlbig 1000)" $((N + 20))
+check_eq "one of them shows it" "$(nl_field "$(nltest get nlbig c4999)" threshold)" 1000
+sleep 0.3
+
 gen0=$(stat_get generation)
 gid=$(nl_field "$(nltest get nlbig c0000)" group_id)
 t0=$(date +%s)
