@@ -26,6 +26,10 @@ pub struct Args {
     /// Counters in the group that lives through the run.
     #[arg(long, default_value_t = 50)]
     stable: usize,
+    /// Threads that only list the sysfs directories without kpeek-client (the raw check), to
+    /// catch kernfs readdir misses under removals more often.
+    #[arg(long, default_value_t = 1)]
+    sysfs_listers: usize,
 }
 
 const STABLE: &str = "stress_stable";
@@ -157,6 +161,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let proc_lines = AtomicU64::new(0);
     let sys_reads = AtomicU64::new(0);
     let sys_torn = AtomicU64::new(0);
+    let sys_raw = AtomicU64::new(0);
     let cfs_reads = AtomicU64::new(0);
     let churned = AtomicU64::new(0);
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
@@ -205,11 +210,26 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
                 }
             });
         }
+        for _ in 0..a.sysfs_listers {
+            s.spawn(|| {
+                let dir = Sysfs::new(root).dir().to_path_buf();
+                while !stop.load(Ordering::Relaxed) {
+                    match sysfs_raw_check(&dir, &stable) {
+                        Ok(n) => {
+                            sys_raw.fetch_add(1, Ordering::Relaxed);
+                            sys_torn.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e) => problems.add(format!("sysfs (raw): {e}")),
+                    }
+                }
+            });
+        }
         s.spawn(|| {
             let sysfs = Sysfs::new(root);
             while !stop.load(Ordering::Relaxed) {
                 match sysfs_raw_check(sysfs.dir(), &stable) {
                     Ok(n) => {
+                        sys_raw.fetch_add(1, Ordering::Relaxed);
                         sys_torn.fetch_add(n, Ordering::Relaxed);
                     }
                     Err(e) => problems.add(format!("sysfs (raw): {e}")),
@@ -247,16 +267,17 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     });
 
     let problems = problems.0.into_inner().unwrap();
-    let (pr, pl, sr, cr, ch, st) = (
+    let (pr, pl, sr, cr, ch, st, sw) = (
         proc_reads.into_inner(),
         proc_lines.into_inner(),
         sys_reads.into_inner(),
         cfs_reads.into_inner(),
         churned.into_inner(),
         sys_torn.into_inner(),
+        sys_raw.into_inner(),
     );
     eprintln!(
-        "kpeek-guest: {ch} groups churned; {pr} procfs reads ({pl} lines), {sr} sysfs and {cr} configfs snapshots; {st} raw sysfs listings missed a live entry under an overlapping removal (kernfs readdir; kpeek-client retries those)"
+        "kpeek-guest: {ch} groups churned; {pr} procfs reads ({pl} lines), {sr} sysfs and {cr} configfs snapshots; {sw} raw sysfs checks, {st} of their listings missed a live entry under an overlapping removal (kernfs readdir; kpeek-client retries those)"
     );
     r.check(
         &format!(
