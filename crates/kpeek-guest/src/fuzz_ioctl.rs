@@ -37,9 +37,11 @@ pub struct Args {
     #[arg(long, default_value = "kpeek_probes")]
     volatile_group: Vec<String>,
     /// As root, at most this many probe attach/detach transitions (each one patches kernel
-    /// text through text_poke_bp). Thousands of them crashed a 6.12 TCG guest with an int3
-    /// Oops in __schedule (see the README); raise it to hunt for that.
-    #[arg(long, default_value_t = 24)]
+    /// text through text_poke_bp; attached probes then write into rings whose headers the
+    /// fuzzer scribbles on). With them the 6.12 TCG guest died twice of an int3 Oops in
+    /// __schedule, even with only 24 transitions (under investigation, see README): 0 by
+    /// default so the suite keeps running; `--max-probe-toggles 24` reproduces it.
+    #[arg(long, default_value_t = 0)]
     max_probe_toggles: u64,
 }
 
