@@ -18,8 +18,12 @@ use crate::chardev::{Device, check_names};
 use crate::error::{Error, Result};
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
-/// How many times [`CounterMap::snapshot`] retries a copy the kernel overwrote meanwhile.
-const MAX_RETRIES: u32 = 1_000_000;
+/// How long [`CounterMap::read`] keeps retrying a copy the kernel overwrote meanwhile. Bounded
+/// by time, not by tries: the kernel's writer can be preempted inside its write section, and
+/// how many spins that lasts depends on the machine.
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// Spins before each retry starts yielding the CPU (to a writer that may share it).
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// A consistent copy of the mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +194,7 @@ impl CounterMap {
         let max_slots = (self.len - size_of::<MmapCounters>()) / size_of::<MmapSlot>();
         let mut words: Vec<u64> = Vec::new();
         let mut retries = 0;
+        let start = std::time::Instant::now();
         loop {
             let s = self.seq();
             if s & 1 == 0 {
@@ -214,16 +219,21 @@ impl CounterMap {
                 }
             }
             retries += 1;
-            if retries >= MAX_RETRIES {
+            if retries < SPINS_BEFORE_YIELD {
+                std::hint::spin_loop();
+                continue;
+            }
+            if start.elapsed() > RETRY_BUDGET {
                 return Err(Error::Binary {
                     path: self.dev.path().to_path_buf(),
                     offset: 4,
                     msg: format!(
-                        "counter mapping: no stable seqcount after {MAX_RETRIES} tries (seq {s})"
+                        "counter mapping: no stable seqcount within {RETRY_BUDGET:?} \
+                         ({retries} tries, seq {s})"
                     ),
                 });
             }
-            std::hint::spin_loop();
+            std::thread::yield_now();
         }
     }
 
