@@ -19,6 +19,7 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/rculist.h>
 #include <linux/timekeeping.h>
 #include <linux/version.h>
@@ -28,6 +29,12 @@
 
 static DEFINE_MUTEX(kpeek_mmap_lock);	/* the area and the writers of its seqcount */
 static struct kpeek_mmap_counters *kpeek_mmap_area;
+/*
+ * The slots are summed into this private copy first, outside the write section: summing every
+ * counter over every CPU takes long, and a writer preempted with `seq` odd would leave readers
+ * spinning on the CPU it needs. The write section is then one memcpy with preemption off.
+ */
+static struct kpeek_mmap_slot *kpeek_mmap_stage;
 static u32 kpeek_mmap_seq;		/* our copy of seq: the kernel never reads the page's */
 static atomic_t kpeek_mmap_users = ATOMIC_INIT(0);
 static void kpeek_mmap_work_fn(struct work_struct *work);
@@ -49,9 +56,15 @@ static int kpeek_mmap_area_get_locked(void)
 	lockdep_assert_held(&kpeek_mmap_lock);
 	if (kpeek_mmap_area)
 		return 0;
-	kpeek_mmap_area = vmalloc_user(kpeek_mmap_counters_size());
-	if (!kpeek_mmap_area)
+	kpeek_mmap_stage = vmalloc(array_size(kpeek_mmap_capacity(), sizeof(*kpeek_mmap_stage)));
+	if (!kpeek_mmap_stage)
 		return -ENOMEM;
+	kpeek_mmap_area = vmalloc_user(kpeek_mmap_counters_size());
+	if (!kpeek_mmap_area) {
+		vfree(kpeek_mmap_stage);
+		kpeek_mmap_stage = NULL;
+		return -ENOMEM;
+	}
 	kpeek_mmap_area->magic = KPEEK_MMAP_MAGIC;
 	kpeek_mmap_area->capacity = kpeek_mmap_capacity();
 	return 0;
@@ -59,20 +72,20 @@ static int kpeek_mmap_area_get_locked(void)
 
 /*
  * Rewrite the area. kpeek_lock keeps the set of counters and the generation still while we
- * copy, so count, generation and slots agree; values are summed per CPU as everywhere else.
+ * sum into the staging copy, so count, generation and slots agree; values are summed per CPU
+ * as everywhere else. Only the copy into the mapping is inside the seqcount write section.
  */
 static void kpeek_mmap_refresh_locked(void)
 {
 	struct kpeek_mmap_counters *h = kpeek_mmap_area;
-	struct kpeek_mmap_slot *slot = (struct kpeek_mmap_slot *)(h + 1);
+	struct kpeek_mmap_slot *slot = kpeek_mmap_stage;
 	u32 n = 0, cap = kpeek_mmap_capacity();
 	struct kpeek_group *g;
 	struct kpeek_counter *c;
+	u64 generation;
 
 	lockdep_assert_held(&kpeek_mmap_lock);
 	mutex_lock(&kpeek_lock);
-	WRITE_ONCE(h->seq, ++kpeek_mmap_seq);	/* odd: readers retry */
-	smp_wmb();
 	list_for_each_entry(g, &kpeek_groups, node) {
 		list_for_each_entry(c, &g->counters, node) {
 			if (n == cap)
@@ -84,11 +97,18 @@ static void kpeek_mmap_refresh_locked(void)
 			n++;
 		}
 	}
+	generation = kpeek_generation_read();
+
+	preempt_disable();
+	WRITE_ONCE(h->seq, ++kpeek_mmap_seq);	/* odd: readers retry */
+	smp_wmb();
+	memcpy(h + 1, slot, array_size(n, sizeof(*slot)));
 	h->count = n;
-	h->generation = kpeek_generation_read();
+	h->generation = generation;
 	h->refresh_ns = ktime_get_ns();
 	smp_wmb();
 	WRITE_ONCE(h->seq, ++kpeek_mmap_seq);	/* even: consistent again */
+	preempt_enable();
 	mutex_unlock(&kpeek_lock);
 }
 
@@ -193,4 +213,6 @@ void kpeek_mmap_exit(void)
 	cancel_delayed_work_sync(&kpeek_mmap_work);
 	vfree(kpeek_mmap_area);
 	kpeek_mmap_area = NULL;
+	vfree(kpeek_mmap_stage);
+	kpeek_mmap_stage = NULL;
 }
