@@ -303,7 +303,16 @@ impl Channel for Mmap {
     fn snap(&mut self, out: &mut Vec<u64>) -> anyhow::Result<()> {
         let max = (self.map.len() - MMAP_HEADER_SIZE) / MMAP_SLOT_SIZE;
         let start = out.len();
-        for _ in 0..10_000 {
+        // Retry a torn copy for up to 2 s (time, not tries: how many spins a kernel write
+        // section lasts depends on the machine), yielding the CPU after the first few spins.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        for attempt in 0u32.. {
+            if attempt >= 64 {
+                if std::time::Instant::now() > deadline {
+                    break;
+                }
+                std::thread::yield_now();
+            }
             let s = self.seq().load(Ordering::Acquire);
             if s & 1 == 1 {
                 std::hint::spin_loop();
@@ -335,7 +344,7 @@ impl Channel for Mmap {
                 return Ok(());
             }
         }
-        anyhow::bail!("counter mapping: no stable seqcount in 10000 tries")
+        anyhow::bail!("counter mapping: no stable seqcount within 2 s")
     }
     fn note(&self) -> &'static str {
         if self.full {
