@@ -1,8 +1,7 @@
 //! `kpeek sym` on the live `/proc/kallsyms` of the machine running the tests (CI runs as root),
 //! including what an unprivileged user gets.
 
-use std::os::unix::fs::PermissionsExt;
-use std::process::Command as Std;
+mod common;
 
 use assert_cmd::Command;
 
@@ -22,11 +21,6 @@ fn sysctl(name: &str) -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-fn is_root() -> bool {
-    let out = Std::new("id").arg("-u").output().expect("id -u");
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
 #[test]
@@ -125,25 +119,7 @@ fn stats_live() {
 /// needed, which `nobody` does not have. Run the real binary as `nobody` and check both ways.
 #[test]
 fn unprivileged_user_gets_the_kptr_restrict_error() {
-    assert!(
-        is_root(),
-        "this test runs kpeek as `nobody` through setpriv: run the suite as root"
-    );
-    // A copy of the binary that `nobody` can surely execute (the target dir may be private).
-    let bin = assert_cmd::cargo::cargo_bin("kpeek");
-    let dir = std::env::temp_dir().join(format!("kpeek-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir.join("kpeek");
-    std::fs::copy(&bin, &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Std::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(&copy)
-        .args(["sym", "schedule"])
-        .output()
-        .expect("setpriv (util-linux) must be installed");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let out = common::as_nobody(&["sym", "schedule"]);
     let err = String::from_utf8_lossy(&out.stderr);
     let (kptr, paranoid) = (sysctl("kptr_restrict"), sysctl("perf_event_paranoid"));
     let hidden = kptr != "0" || paranoid.parse::<i32>().unwrap() > 1;

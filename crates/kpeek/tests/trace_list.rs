@@ -1,9 +1,9 @@
 //! `kpeek trace list`: on a fake tracefs tree (snapshots, exit codes, errors), on the live
 //! tracefs, and as an unprivileged user.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command as Std;
 
 use assert_cmd::Command;
 use insta::assert_snapshot;
@@ -146,31 +146,9 @@ fn live_list() {
     assert_eq!(sw["id"].as_u64().unwrap().to_string(), id.trim());
 }
 
-fn is_root() -> bool {
-    let out = Std::new("id").arg("-u").output().expect("id -u");
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
-}
-
 #[test]
 fn unprivileged_user_gets_a_permission_error() {
-    assert!(
-        is_root(),
-        "this test runs kpeek as `nobody` through setpriv: run the suite as root"
-    );
-    let bin = assert_cmd::cargo::cargo_bin("kpeek");
-    let dir = std::env::temp_dir().join(format!("kpeek-list-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir.join("kpeek");
-    std::fs::copy(&bin, &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Std::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(&copy)
-        .args(["trace", "list"])
-        .output()
-        .expect("setpriv (util-linux) must be installed");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let out = common::as_nobody(&["trace", "list"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(

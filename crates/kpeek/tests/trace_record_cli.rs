@@ -3,6 +3,8 @@
 //! Needs root, tracefs and perf tracepoint events; the permission test needs `setpriv`
 //! (util-linux) and the `nobody` user.
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -329,20 +331,6 @@ fn bad_arguments_are_usage_errors() {
     }
 }
 
-fn as_nobody(args: &[&str]) -> Output {
-    let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", BIN])
-        .args(args)
-        .output()
-        .expect("this test needs setpriv (util-linux) to run kpeek as nobody");
-    let err = text(&out.stderr);
-    assert!(
-        !err.contains("setpriv:"),
-        "setpriv failed (needs root and a nobody user): {err}"
-    );
-    out
-}
-
 #[test]
 fn no_permission_names_perf_event_paranoid() {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap();
@@ -362,7 +350,7 @@ fn no_permission_names_perf_event_paranoid() {
             "100ms",
         ],
     ] {
-        let out = as_nobody(args);
+        let out = common::as_nobody(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = text(&out.stderr);
         assert!(
