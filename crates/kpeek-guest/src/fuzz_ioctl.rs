@@ -16,26 +16,15 @@ use std::os::fd::RawFd;
 
 use kpeek_client::SysRoot;
 
-use crate::fuzzstate::{State, Tally, errno_name, plausible_errno};
+use crate::fuzzstate::{FuzzArgs, State, Tally, errno_name, plausible_errno};
 use crate::rawsys::{self, Mapping, Rng};
 use crate::report::Report;
 use crate::uapi::{self, *};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Number of calls.
-    #[arg(long, default_value_t = 100_000)]
-    calls: u64,
-    /// Seed (printed when chosen from the clock).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Open /dev/kpeek as root, then drop to this uid (no capabilities) before fuzzing: the
-    /// driver must check privileges at each call, not only at open.
-    #[arg(long, value_name = "UID")]
-    drop_uid: Option<u32>,
-    /// Groups whose values may change during the run on their own (not compared).
-    #[arg(long, default_value = "kpeek_probes")]
-    volatile_group: Vec<String>,
+    #[command(flatten)]
+    common: FuzzArgs,
     /// As root, at most this many probe attach/detach transitions (each one patches kernel
     /// text through text_poke_bp; attached probes then write into rings whose headers the
     /// fuzzer scribbles on). With them the 6.12 TCG guest died twice of an int3 Oops in
@@ -877,16 +866,16 @@ fn nonroot_exact_checks(fd: RawFd, r: &Report, counters: &[u64], groups: &[u64])
 }
 
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
-    let seed = a.seed.unwrap_or_else(rawsys::clock_seed);
+    let seed = a.common.seed.unwrap_or_else(rawsys::clock_seed);
     println!(
         "fuzz-ioctl: seed {seed} ({} calls; replay with --seed {seed})",
-        a.calls
+        a.common.calls
     );
     let dev = rawsys::open(uapi::DEV_PATH, libc::O_RDWR)
         .or_else(|_| rawsys::open(uapi::DEV_PATH, libc::O_RDONLY))
         .map_err(|e| anyhow::anyhow!("open {}: {e}", uapi::DEV_PATH))?;
     let fd = rawsys::raw(&dev);
-    if let Some(uid) = a.drop_uid {
+    if let Some(uid) = a.common.drop_uid {
         rawsys::drop_privileges(uid)?;
     }
     let is_root = rawsys::geteuid() == 0;
@@ -895,7 +884,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     } else {
         format!("uid {}", rawsys::geteuid())
     };
-    let before = State::capture(root, Some(fd), &a.volatile_group)?;
+    let before = State::capture(root, Some(fd), &a.common.volatile_group)?;
     let (counter_ids, group_ids) = list_ids(fd)?;
     if !is_root {
         nonroot_exact_checks(fd, r, &counter_ids, &group_ids);
@@ -920,7 +909,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         r,
     };
     let t0 = std::time::Instant::now();
-    for i in 0..a.calls {
+    for i in 0..a.common.calls {
         match f.rng.below(100) {
             0..=5 => f.one_read(i),
             6 => f.one_mmap(i),
@@ -948,7 +937,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let refused = f.mutations_refused;
     f.r.check(
         &format!("fuzz-ioctl as {who}: {total} calls, every errno as specified (seed {seed})"),
-        n == 0 && total >= a.calls,
+        n == 0 && total >= a.common.calls,
         || format!("{n} unexpected results: {}", problems.join("; ")),
     );
 
@@ -969,7 +958,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
             || cleanup.join(", "),
         );
     } else {
-        let after = State::capture(root, Some(fd), &a.volatile_group)?;
+        let after = State::capture(root, Some(fd), &a.common.volatile_group)?;
         let d = before.diff(&after);
         r.check(
             &format!(

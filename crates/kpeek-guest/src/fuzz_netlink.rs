@@ -13,25 +13,15 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use kpeek_client::SysRoot;
 
-use crate::fuzzstate::{State, Tally, errno_name, plausible_errno};
+use crate::fuzzstate::{FuzzArgs, State, Tally, errno_name, plausible_errno};
 use crate::rawsys::{self, Rng};
 use crate::report::Report;
 use crate::uapi::{self, *};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Number of messages sent.
-    #[arg(long, default_value_t = 100_000)]
-    calls: u64,
-    /// Seed (printed when chosen from the clock).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Open the socket as root, then drop to this uid (no capabilities) before fuzzing.
-    #[arg(long, value_name = "UID")]
-    drop_uid: Option<u32>,
-    /// Groups whose values may change during the run on their own (not compared).
-    #[arg(long, default_value = "kpeek_probes")]
-    volatile_group: Vec<String>,
+    #[command(flatten)]
+    common: FuzzArgs,
     /// Print message number N of the run with `--seed` (hex) and exit, sending nothing: a
     /// reported message reproduced byte for byte. The family id is printed as 0xffff.
     #[arg(long, value_name = "N", requires = "seed")]
@@ -722,10 +712,10 @@ fn nonroot_exact_checks(s: &mut GenlSock, family: u16, r: &Report, counters: &[u
 }
 
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
-    let seed = a.seed.unwrap_or_else(rawsys::clock_seed);
+    let seed = a.common.seed.unwrap_or_else(rawsys::clock_seed);
     println!(
         "fuzz-netlink: seed {seed} ({} messages; replay with --seed {seed})",
-        a.calls
+        a.common.calls
     );
     if let Some(n) = a.dump {
         let mut f = Fuzzer::new(seed, 0xffff, rawsys::geteuid() == 0, Vec::new());
@@ -747,7 +737,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let mut s = GenlSock::open()?;
     // The device, when this user may read it, adds the probe configuration to the state check.
     let dev = rawsys::open(uapi::DEV_PATH, libc::O_RDONLY).ok();
-    if let Some(uid) = a.drop_uid {
+    if let Some(uid) = a.common.drop_uid {
         rawsys::drop_privileges(uid)?;
     }
     let is_root = rawsys::geteuid() == 0;
@@ -758,7 +748,11 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     };
     let family = resolve_family(&mut s)?;
     let info_before = get_info(&mut s, family)?;
-    let before = State::capture(root, dev.as_ref().map(rawsys::raw), &a.volatile_group)?;
+    let before = State::capture(
+        root,
+        dev.as_ref().map(rawsys::raw),
+        &a.common.volatile_group,
+    )?;
     let counter_ids = match &dev {
         Some(d) => crate::fuzz_ioctl::list_ids(rawsys::raw(d))?.0,
         None => Vec::new(),
@@ -771,7 +765,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let mut sends = Tally::default();
     let mut replies = Vec::new();
     let t0 = std::time::Instant::now();
-    for i in 0..a.calls {
+    for i in 0..a.common.calls {
         let seq = 100 + i as u32;
         let (msg, sent) = f.message(seq);
         let res = s.send(&msg);
@@ -818,7 +812,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         &format!(
             "fuzz-netlink as {who}: {total} messages, every answer as specified (seed {seed})"
         ),
-        f.nproblems == 0 && total >= a.calls,
+        f.nproblems == 0 && total >= a.common.calls,
         || {
             format!(
                 "{} unexpected results: {}",
@@ -840,7 +834,11 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
             || cleanup.join(", "),
         );
     } else {
-        let after = State::capture(root, dev.as_ref().map(rawsys::raw), &a.volatile_group)?;
+        let after = State::capture(
+            root,
+            dev.as_ref().map(rawsys::raw),
+            &a.common.volatile_group,
+        )?;
         let mut d = before.diff(&after);
         if let Ok(ia) = &info_after
             && *ia != info_before

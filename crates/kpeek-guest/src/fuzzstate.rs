@@ -218,3 +218,21 @@ mod tests {
         assert!(plausible_errno(libc::EFAULT));
     }
 }
+
+/// The options both fuzzers share.
+#[derive(clap::Args)]
+pub struct FuzzArgs {
+    /// Number of calls (ioctl fuzzer) or messages sent (netlink fuzzer).
+    #[arg(long, default_value_t = 100_000)]
+    pub calls: u64,
+    /// Seed (printed when chosen from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Open /dev/kpeek or the netlink socket as root, then drop to this uid (no capabilities)
+    /// before fuzzing: the kernel must check privileges at each call, not only at open.
+    #[arg(long, value_name = "UID")]
+    pub drop_uid: Option<u32>,
+    /// Groups whose values may change during the run on their own (not compared).
+    #[arg(long, default_value = "kpeek_probes")]
+    pub volatile_group: Vec<String>,
+}
