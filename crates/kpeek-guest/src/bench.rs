@@ -12,27 +12,22 @@
 //! Latencies are per snapshot: median and p99 of many, and the ratio of the median to the
 //! fastest channel's.
 //!
-//! The ring part runs the same loopback UDP flood on every CPU untraced, then alternately with
-//! kpeek's netif_receive_skb probe (filter dev=lo) writing into its rings and with
-//! perf_event_open on net:netif_receive_skb (filter name=="lo"), for the same time and with the
-//! same data area per CPU, each drained by one reader thread per CPU; it reports records/s, lost
-//! records and the workload's own datagram rate against the untraced one.
+//! The ring part (kpeek's rings against perf's on the same workloads) is in `ring_bench`.
 
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
 use kpeek_client::SysRoot;
 use kpeek_client::configfs::Configfs;
 
 use crate::fuzz_netlink::{GenlSock, Msg, resolve_family};
-use crate::load::Load;
-use crate::perfring::{self, PerfCount, PerfRing};
-use crate::rawring::{Dev, Framing, Ring, SeqCheck};
+use crate::rawring::Dev;
 use crate::rawsys::{self, Mapping};
 use crate::report::Report;
+use crate::ring_bench::{self, RingArgs, Workload};
 use crate::uapi::{self, *};
 
 #[derive(clap::Args)]
@@ -46,9 +41,21 @@ pub struct Args {
     /// Seconds of load for each ring run (0: skip the ring comparison).
     #[arg(long, default_value_t = 2)]
     ring_seconds: u64,
-    /// Runs of each tracer (alternating).
-    #[arg(long, default_value_t = 2)]
+    /// Rounds of the ring comparison (each: untraced, kpeek and perf, order alternating).
+    #[arg(long, default_value_t = 3)]
     rounds: u32,
+    /// Workloads of the ring comparison.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "udp,pingpong"
+    )]
+    ring_workloads: Vec<Workload>,
+    /// Fail unless kpeek's ring delivers at least this many times perf's records/s (median of
+    /// the rounds' ratios, per workload).
+    #[arg(long)]
+    min_ring_vs_perf: Option<f64>,
     /// Ring data bytes per CPU, for kpeek and perf alike.
     #[arg(long, default_value_t = 1 << 18)]
     ring_size: u32,
@@ -575,148 +582,6 @@ struct Row {
     note: &'static str,
 }
 
-/// Ring throughput of one tracer: records, lost, seconds, datagrams.
-#[derive(Default)]
-struct RingRun {
-    records: u64,
-    lost: u64,
-    secs: f64,
-    packets: u64,
-}
-
-impl RingRun {
-    fn add(&self, o: &RingRun) -> RingRun {
-        RingRun {
-            records: self.records + o.records,
-            lost: self.lost + o.lost,
-            secs: self.secs + o.secs,
-            packets: self.packets + o.packets,
-        }
-    }
-}
-
-fn run_kpeek_ring(a: &Args, cpus: usize) -> anyhow::Result<RingRun> {
-    let dev = Dev::open()?;
-    let ncpu = dev.info()?.nr_cpus;
-    dev.detach_all()?;
-    dev.ring_setup(a.ring_size, 0)?;
-    let rings: Vec<Ring> = (0..ncpu)
-        .map(|c| Ring::map(&dev, c, a.ring_size))
-        .collect::<anyhow::Result<_>>()?;
-    let lost0: u64 = rings.iter().map(|r| r.lost()).sum();
-    let stop = AtomicBool::new(false);
-    let mut outcome: anyhow::Result<(u64, f64)> = Ok((0, 0.0));
-    let counts: Vec<u64> = std::thread::scope(|s| {
-        let hs: Vec<_> = rings
-            .iter()
-            .map(|ring| {
-                let stop = &stop;
-                s.spawn(move || {
-                    let mut seq = SeqCheck::default();
-                    loop {
-                        let last = stop.load(Ordering::Acquire);
-                        if let Framing::Bad(_) = ring.consume(|r| seq.see(r.seq())) {
-                            break;
-                        }
-                        if last {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    seq.records
-                })
-            })
-            .collect();
-        outcome = (|| {
-            dev.probe_set(
-                PROBE_NETIF_RECEIVE_SKB,
-                PROBE_F_ENABLE | PROBE_F_RING,
-                Some("lo"),
-            )?;
-            let load = Load::start(cpus, 1, 0)?;
-            let t0 = Instant::now();
-            std::thread::sleep(Duration::from_secs(a.ring_seconds));
-            let (packets, _) = load.stop();
-            let secs = t0.elapsed().as_secs_f64();
-            dev.detach_all()?;
-            Ok((packets, secs))
-        })();
-        if outcome.is_err() {
-            let _ = dev.detach_all();
-        }
-        stop.store(true, Ordering::Release);
-        hs.into_iter().map(|h| h.join().unwrap_or(0)).collect()
-    });
-    let (packets, secs) = outcome?;
-    let lost = rings.iter().map(|r| r.lost()).sum::<u64>() - lost0;
-    drop(rings);
-    // Free the rings again (nothing is mapped now).
-    let _ = dev.ring_setup(0, 0);
-    Ok(RingRun {
-        records: counts.iter().sum(),
-        lost,
-        secs,
-        packets,
-    })
-}
-
-fn run_perf_ring(a: &Args, cpus: usize) -> anyhow::Result<RingRun> {
-    let id = perfring::tracepoint_id("net", "netif_receive_skb")?;
-    let rings: Vec<PerfRing> = (0..cpus as u32)
-        .map(|c| PerfRing::open(id, c, a.ring_size as usize, Some("name == \"lo\"")))
-        .collect::<anyhow::Result<_>>()?;
-    let stop = AtomicBool::new(false);
-    let mut outcome: anyhow::Result<(u64, f64)> = Ok((0, 0.0));
-    let counts: Vec<PerfCount> = std::thread::scope(|s| {
-        let hs: Vec<_> = rings
-            .iter()
-            .map(|ring| {
-                let stop = &stop;
-                s.spawn(move || {
-                    let mut c = PerfCount::default();
-                    loop {
-                        let last = stop.load(Ordering::Acquire);
-                        ring.consume(&mut c);
-                        if last {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    c
-                })
-            })
-            .collect();
-        outcome = (|| {
-            for r in &rings {
-                r.enable()?;
-            }
-            let load = Load::start(cpus, 1, 0)?;
-            let t0 = Instant::now();
-            std::thread::sleep(Duration::from_secs(a.ring_seconds));
-            let (packets, _) = load.stop();
-            let secs = t0.elapsed().as_secs_f64();
-            for r in &rings {
-                r.disable();
-            }
-            Ok((packets, secs))
-        })();
-        for r in &rings {
-            r.disable();
-        }
-        stop.store(true, Ordering::Release);
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let (packets, secs) = outcome?;
-    Ok(RingRun {
-        records: counts.iter().map(|c| c.samples).sum(),
-        lost: counts.iter().map(|c| c.lost).sum(),
-        secs,
-        packets,
-    })
-}
-
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let cfs = Configfs::new(root);
     let budget = Duration::from_millis(a.budget_ms);
@@ -838,84 +703,16 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     }
 
     if a.ring_seconds > 0 {
-        ring_table(r, &a);
-    }
-    Ok(())
-}
-
-/// The rings on the same workload: untraced, then kpeek and perf alternately (`rounds`
-/// times each, so that neither always runs first), summed.
-fn ring_table(r: &Report, a: &Args) {
-    let cpus = rawsys::online_cpus();
-    let base = (|| -> anyhow::Result<f64> {
-        let load = Load::start(cpus, 1, 0)?;
-        let t0 = Instant::now();
-        std::thread::sleep(Duration::from_secs(a.ring_seconds));
-        let (packets, _) = load.stop();
-        Ok(packets as f64 / t0.elapsed().as_secs_f64())
-    })();
-    let mut k = Ok(RingRun::default());
-    let mut p = Ok(RingRun::default());
-    for _ in 0..a.rounds {
-        if let Ok(acc) = &mut k {
-            k = run_kpeek_ring(a, cpus).map(|x| acc.add(&x));
-        }
-        if let Ok(acc) = &mut p {
-            p = run_perf_ring(a, cpus).map(|x| acc.add(&x));
-        }
-    }
-    println!(
-        "\nbench: event rings, loopback UDP flood on {cpus} CPUs, {} x {} s each, {} KiB per CPU",
-        a.rounds,
-        a.ring_seconds,
-        a.ring_size / 1024
-    );
-    match &base {
-        Ok(b) => println!("bench: untraced workload: {b:.0} datagrams/s"),
-        Err(e) => println!("bench: untraced workload failed: {e:#}"),
-    }
-    println!(
-        "{:<28} {:>12} {:>10} {:>8} {:>14} {:>12}",
-        "tracer", "records/s", "lost", "lost %", "datagrams/s", "vs untraced"
-    );
-    let mut rates = Vec::new();
-    for (name, run) in [
-        ("kpeek ring (probe, dev=lo)", &k),
-        ("perf tracepoint ring", &p),
-    ] {
-        match run {
-            Ok(x) => {
-                let rate = x.records as f64 / x.secs;
-                let dps = x.packets as f64 / x.secs;
-                rates.push(rate);
-                println!(
-                    "{:<28} {:>12.0} {:>10} {:>7.2}% {:>14.0} {:>11.0}%",
-                    name,
-                    rate,
-                    x.lost,
-                    100.0 * x.lost as f64 / (x.records + x.lost).max(1) as f64,
-                    dps,
-                    base.as_ref().map_or(f64::NAN, |b| 100.0 * dps / b)
-                );
-            }
-            Err(e) => println!("{name:<28} failed: {e:#}"),
-        }
-    }
-    r.check(
-        "bench: kpeek ring and perf ring both ran on the same workload",
-        k.is_ok() && p.is_ok() && base.is_ok(),
-        || {
-            format!(
-                "kpeek: {}; perf: {}",
-                k.as_ref().err().map_or("ok".into(), |e| format!("{e:#}")),
-                p.as_ref().err().map_or("ok".into(), |e| format!("{e:#}"))
-            )
-        },
-    );
-    if let [kr, pr] = rates[..] {
-        println!(
-            "bench: kpeek ring / perf ring records per second: {:.2}",
-            kr / pr.max(1.0)
+        ring_bench::run(
+            r,
+            &RingArgs {
+                secs: a.ring_seconds,
+                rounds: a.rounds,
+                ring_size: a.ring_size,
+                workloads: a.ring_workloads.clone(),
+                min_vs_perf: a.min_ring_vs_perf,
+            },
         );
     }
+    Ok(())
 }

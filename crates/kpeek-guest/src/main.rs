@@ -22,6 +22,7 @@ mod perfring;
 mod rawring;
 mod rawsys;
 mod report;
+mod ring_bench;
 mod ring_stress;
 mod stress;
 mod uapi;
