@@ -8,26 +8,6 @@ command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the sta
 ip link set lo up || fail "lo up" "ip link set lo up failed"
 kpeek mod probe disable netif_receive_skb >/dev/null 2>&1
 
-# start_events OUT ERR ARGS...: run `kpeek mod events ARGS` in the background and wait until
-# its probes are enabled (it says so on stderr)
-start_events() {
-	out=$1 err=$2
-	shift 2
-	# A stale ERR from the last run would say "reading" before this one does.
-	rm -f $out $err
-	kpeek mod events "$@" >$out 2>$err &
-	ev_pid=$!
-	i=0
-	while ! grep -q "reading the rings" $err 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 $ev_pid 2>/dev/null; then
-			fail "kpeek mod events $*: started" "$(cat $err)"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
 # Text: 3 pings of 100 bytes -> 6 records of len 128.
 if start_events /tmp/ev.out /tmp/ev.err --probe netif_receive_skb --filter dev=lo --count 6 --duration 30s; then
 	ping -c 3 -s 100 127.0.0.1 >/dev/null 2>&1

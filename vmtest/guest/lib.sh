@@ -90,3 +90,23 @@ names() { seq -w 0 $(($1 - 1)) | sed "s/^/$2/"; }
 
 # mem_kb FIELD: a /proc/meminfo field in kB
 mem_kb() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
+
+# start_events OUT ERR ARGS...: run `kpeek mod events ARGS` in the background and wait until
+# its probes are enabled (it says so on stderr)
+start_events() {
+	out=$1 err=$2
+	shift 2
+	# A stale ERR from the last run would say "reading" before this one does.
+	rm -f $out $err
+	kpeek mod events "$@" >$out 2>$err &
+	ev_pid=$!
+	i=0
+	while ! grep -q "reading the rings" $err 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 $ev_pid 2>/dev/null; then
+			fail "kpeek mod events $*: started" "$(cat $err)"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
