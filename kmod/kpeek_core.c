@@ -174,6 +174,9 @@ struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source s
 		return ERR_PTR(-EINVAL);
 	if (kpeek_group_find_locked(name))
 		return ERR_PTR(-EEXIST);
+	/* Taken by kpeek's probes even before they make it, so that they never find it in use. */
+	if (!strcmp(name, KPEEK_PROBES_GROUP) && owner != THIS_MODULE)
+		return ERR_PTR(-EEXIST);
 	if (kpeek_ngroups >= kpeek_max_groups)
 		return ERR_PTR(-ENOSPC);
 

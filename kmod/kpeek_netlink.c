@@ -252,6 +252,9 @@ static void kpeek_nl_create_err(struct genl_info *info, int err, bool counter)
 		if (counter)
 			NL_SET_ERR_MSG_ATTR(info->extack, name,
 					    "a counter of this name exists in the group");
+		else if (!strcmp(nla_data(group), KPEEK_PROBES_GROUP))
+			NL_SET_ERR_MSG_ATTR(info->extack, name,
+					    "kpeek_probes is kpeek's own group (its probes count there)");
 		else
 			NL_SET_ERR_MSG_ATTR(info->extack, name, "a group of this name exists");
 		break;

@@ -30,8 +30,6 @@
 #include <linux/tracepoint.h>
 #include "kpeek_internal.h"
 
-#define KPEEK_PROBES_GROUP "kpeek_probes"
-
 struct kpeek_probe_filter {
 	u32 flags;		/* KPEEK_PROBE_F_RING (ENABLE is implied by existing) */
 	u32 filter;		/* KPEEK_FILTER_* */

@@ -18,6 +18,7 @@ expect_err "group: 300 bytes (VFS limit)" ENAMETOOLONG mkdir $G/$n31$n31$n31$n31
 check "group: 31 bytes" mkdir $G/$n31
 expect_err "group: duplicate" EEXIST mkdir $G/ok
 expect_err "group: duplicate of an API group" EEXIST mkdir $G/kpeek_example
+expect_err "group: kpeek_probes is kpeek's own, even before the probes make it" EEXIST mkdir $G/kpeek_probes
 check "group: 31-byte name in sysfs" test -d $SYS/$n31
 rmdir $G/$n31
 

@@ -33,6 +33,7 @@ nl_err "CREATE duplicate group" EEXIST "a group of this name exists" nltest crea
 nl_err "CREATE duplicate counter" EEXIST "a counter of this name exists" nltest create nlu hits
 nl_err "CREATE bad group name" EINVAL "invalid group name" nltest create 'a-b'
 nl_err "CREATE reserved group name" EINVAL "invalid group name" nltest create info
+nl_err "CREATE the probes' group name" EEXIST "kpeek_probes is kpeek's own group" nltest create kpeek_probes
 nl_err "CREATE empty counter name" EINVAL "invalid counter name" nltest create nlu ''
 nl_err "CREATE reserved counter name" EINVAL "invalid counter name" nltest create nlu reset
 nl_err "CREATE 32-byte name (policy)" EINVAL "" nltest create nlu abcdefghijabcdefghijabcdefghij12

@@ -327,6 +327,8 @@ static int cmd_ioctl_errno(void)
 	expect("CREATE group named like a module's", fd, KPEEK_IOC_CREATE, &cr, EEXIST);
 	strcpy(cr.group, "info");
 	expect("CREATE reserved group name", fd, KPEEK_IOC_CREATE, &cr, EINVAL);
+	strcpy(cr.group, KPEEK_PROBES_GROUP);
+	expect("CREATE group named like the probes' group", fd, KPEEK_IOC_CREATE, &cr, EEXIST);
 	memset(cr.group, 'g', KPEEK_NAME_MAX + 1);
 	expect("CREATE group name without NUL", fd, KPEEK_IOC_CREATE, &cr, EINVAL);
 	memset(cr.group, 0, sizeof(cr.group));

@@ -68,6 +68,7 @@ pub const ITEMS: &[Item] = &[
     Item::int("KPEEK_NAME_MAX", crate::NAME_MAX as u64),
     Item::int("KPEEK_DESC_MAX", crate::DESC_MAX as u64),
     Item::str("KPEEK_RESERVED_GROUP", crate::RESERVED_GROUP),
+    Item::str("KPEEK_PROBES_GROUP", crate::PROBES_GROUP),
     Item::str("KPEEK_RESERVED_COUNTER", crate::RESERVED_COUNTER),
     Item::int("KPEEK_DEFAULT_MAX_GROUPS", crate::DEFAULT_MAX_GROUPS as u64),
     Item::int(

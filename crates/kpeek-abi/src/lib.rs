@@ -30,6 +30,10 @@ pub const DESC_MAX: usize = 127;
 /// `KPEEK_RESERVED_GROUP`: no group may have this name (`/sys/kernel/kpeek/info` is a file).
 pub const RESERVED_GROUP: &str = "info";
 
+/// `KPEEK_PROBES_GROUP`: the group kpeek.ko's probes count into (`<probe>_hits`,
+/// `<probe>_matched`); creating a group of this name fails with `EEXIST`.
+pub const PROBES_GROUP: &str = "kpeek_probes";
+
 /// `KPEEK_RESERVED_COUNTER`: no counter may have this name (`<group>/reset` is the reset file).
 pub const RESERVED_COUNTER: &str = "reset";
 

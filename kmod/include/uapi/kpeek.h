@@ -153,7 +153,12 @@ struct kpeek_probe_config {		/* KPEEK_IOC_PROBE_SET (CAP_SYS_ADMIN), KPEEK_IOC_P
 	__u64 hits;			/* out (PROBE_GET): events seen */
 	__u64 matched;			/* out (PROBE_GET): events that passed the filter */
 };
-/* Each probe also counts into the counter group "kpeek_probes": <probe>_hits, <probe>_matched. */
+/*
+ * Each probe also counts into the counter group KPEEK_PROBES_GROUP: <probe>_hits,
+ * <probe>_matched. kpeek.ko makes it on the first probe enable; the name is kpeek's alone, so
+ * creating a group of that name fails with -EEXIST even before that.
+ */
+#define KPEEK_PROBES_GROUP "kpeek_probes"
 
 struct kpeek_ring_config {		/* KPEEK_IOC_RING_SETUP (CAP_SYS_ADMIN) */
 	__u32 size;
