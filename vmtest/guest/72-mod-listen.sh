@@ -5,23 +5,14 @@
 
 command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the static Rust build fail?"; exit 1; }
 
-# start_listen OUT ERR [as_user] ARGS...: `kpeek mod listen ARGS` in the background, ready
+# start_listen OUT ERR CMD...: CMD (a `kpeek mod listen`) in the background, listening; l_pid
 start_listen() {
-	out=$1 err=$2
+	o_=$1 e_=$2
 	shift 2
-	# A stale ERR from the last run would say "listening" before this one is.
-	rm -f $out $err
-	"$@" >$out 2>$err &
-	l_pid=$!
-	i=0
-	while ! grep -q "^kpeek: listening" $err 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 $l_pid 2>/dev/null; then
-			fail "listener started: $*" "$(cat $err)"
-			return 1
-		fi
-		sleep 0.1
-	done
+	start_bg "$o_" "$e_" "^kpeek: listening" "$@"
+	rc_=$?
+	l_pid=$bg_pid
+	return $rc_
 }
 
 if start_listen /tmp/l.out /tmp/l.err kpeek mod listen --count 4 --duration 30s; then

@@ -91,22 +91,33 @@ names() { seq -w 0 $(($1 - 1)) | sed "s/^/$2/"; }
 # mem_kb FIELD: a /proc/meminfo field in kB
 mem_kb() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
 
-# start_events OUT ERR ARGS...: run `kpeek mod events ARGS` in the background and wait until
-# its probes are enabled (it says so on stderr)
-start_events() {
-	out=$1 err=$2
-	shift 2
-	# A stale ERR from the last run would say "reading" before this one does.
+# start_bg OUT ERR READY CMD...: run CMD in the background (stdout to OUT, stderr to ERR) and
+# wait until ERR has a line matching the grep pattern READY; bg_pid is CMD's pid
+start_bg() {
+	out=$1 err=$2 ready=$3
+	shift 3
+	# A stale ERR from the last run would say READY before this one does.
 	rm -f $out $err
-	kpeek mod events "$@" >$out 2>$err &
-	ev_pid=$!
+	"$@" >$out 2>$err &
+	bg_pid=$!
 	i=0
-	while ! grep -q "reading the rings" $err 2>/dev/null; do
+	while ! grep -q "$ready" $err 2>/dev/null; do
 		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 $ev_pid 2>/dev/null; then
-			fail "kpeek mod events $*: started" "$(cat $err)"
+		if [ $i -gt 100 ] || ! kill -0 $bg_pid 2>/dev/null; then
+			fail "$*: started" "$(cat $err)"
 			return 1
 		fi
 		sleep 0.1
 	done
+}
+
+# start_events OUT ERR ARGS...: `kpeek mod events ARGS` in the background, its probes enabled
+# (it says so on stderr); ev_pid is its pid
+start_events() {
+	o_=$1 e_=$2
+	shift 2
+	start_bg "$o_" "$e_" "reading the rings" kpeek mod events "$@"
+	rc_=$?
+	ev_pid=$bg_pid
+	return $rc_
 }

@@ -52,8 +52,8 @@ pub struct Args {
         default_value = "udp,pingpong"
     )]
     ring_workloads: Vec<Workload>,
-    /// Fail unless kpeek's ring delivers at least this many times perf's records/s (median of
-    /// the rounds' ratios, per workload).
+    /// Fail unless the workload traced by kpeek's ring runs at least this many times as fast as
+    /// traced by perf's (median of the rounds' ratios, per workload), losing no more records.
     #[arg(long)]
     min_ring_vs_perf: Option<f64>,
     /// Ring data bytes per CPU, for kpeek and perf alike.
