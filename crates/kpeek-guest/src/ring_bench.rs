@@ -186,8 +186,13 @@ fn run_kpeek(a: &RingArgs, w: Workload, cpus: usize) -> anyhow::Result<Run> {
     let (probe, dev_filter) = w.kpeek_probe();
     let (outcome, seqs) = with_readers(
         &rings,
-        |ring: &Ring, seq: &mut SeqCheck| {
-            !matches!(ring.consume(|r| seq.see(r.seq())), Framing::Bad(_))
+        |ring: &Ring, seq: &mut SeqCheck| match ring.consume(|r| seq.see(r.seq())) {
+            Framing::Ok => true,
+            Framing::Bad(why) => {
+                // Stop reading this ring; the run fails with the reason below.
+                seq.first_bad.get_or_insert(format!("bad framing: {why}"));
+                false
+            }
         },
         || {
             let r = (|| {
@@ -208,7 +213,7 @@ fn run_kpeek(a: &RingArgs, w: Workload, cpus: usize) -> anyhow::Result<Run> {
     // Free the rings again (nothing is mapped now).
     let _ = dev.ring_setup(0, 0);
     if let Some(bad) = seqs.iter().find_map(|s| s.first_bad.clone()) {
-        anyhow::bail!("kpeek ring out of order: {bad}");
+        anyhow::bail!("kpeek ring: {bad}");
     }
     Ok(Run {
         records: seqs.iter().map(|s| s.records).sum(),
