@@ -582,6 +582,46 @@ struct Row {
     note: &'static str,
 }
 
+/// One table of rows per set size, each with its ratio to that size's fastest channel; the note
+/// column only when some row has a note.
+fn print_table(title: &str, rows: &[Row], sizes: &[usize]) {
+    let notes = rows.iter().any(|x| !x.note.is_empty());
+    println!("\nbench: {title}");
+    println!(
+        "{:>8}  {:<9} {:>10} {:>10} {:>9} {:>7}{}",
+        "counters",
+        "channel",
+        "median",
+        "p99",
+        "x fastest",
+        "samples",
+        if notes { "  note" } else { "" }
+    );
+    for &n in sizes {
+        let fastest = rows
+            .iter()
+            .filter(|x| x.size == n)
+            .map(|x| x.median)
+            .fold(f64::INFINITY, f64::min);
+        for x in rows.iter().filter(|x| x.size == n) {
+            println!(
+                "{:>8}  {:<9} {:>10} {:>10} {:>9.1} {:>7}{}",
+                x.size,
+                x.channel,
+                fmt_ns(x.median),
+                fmt_ns(x.p99),
+                x.median / fastest,
+                x.n,
+                if notes {
+                    format!("  {}", x.note)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+}
+
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let cfs = Configfs::new(root);
     let budget = Duration::from_millis(a.budget_ms);
@@ -628,55 +668,16 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
         res?;
     }
 
-    println!("\nbench: one snapshot of the same counter set through each channel (guest, TCG)");
-    println!(
-        "{:>8}  {:<9} {:>10} {:>10} {:>9} {:>7}  note",
-        "counters", "channel", "median", "p99", "x fastest", "samples"
+    print_table(
+        "one snapshot of the same counter set through each channel (guest, TCG)",
+        &rows,
+        &a.sizes,
     );
-    for &n in &a.sizes {
-        let fastest = rows
-            .iter()
-            .filter(|x| x.size == n)
-            .map(|x| x.median)
-            .fold(f64::INFINITY, f64::min);
-        for x in rows.iter().filter(|x| x.size == n) {
-            println!(
-                "{:>8}  {:<9} {:>10} {:>10} {:>9.1} {:>7}  {}",
-                x.size,
-                x.channel,
-                fmt_ns(x.median),
-                fmt_ns(x.p99),
-                x.median / fastest,
-                x.n,
-                x.note
-            );
-        }
-    }
-    println!(
-        "\nbench: the same through kpeek-client (CounterSource::snapshot: every counter the channel shows, names and values, sorted)"
+    print_table(
+        "the same through kpeek-client (CounterSource::snapshot: every counter the channel shows, names and values, sorted)",
+        &client_rows,
+        &a.sizes,
     );
-    println!(
-        "{:>8}  {:<9} {:>10} {:>10} {:>9} {:>7}",
-        "counters", "channel", "median", "p99", "x fastest", "samples"
-    );
-    for &n in &a.sizes {
-        let fastest = client_rows
-            .iter()
-            .filter(|x| x.size == n)
-            .map(|x| x.median)
-            .fold(f64::INFINITY, f64::min);
-        for x in client_rows.iter().filter(|x| x.size == n) {
-            println!(
-                "{:>8}  {:<9} {:>10} {:>10} {:>9.1} {:>7}",
-                x.size,
-                x.channel,
-                fmt_ns(x.median),
-                fmt_ns(x.p99),
-                x.median / fastest,
-                x.n,
-            );
-        }
-    }
     r.check(
         "bench: every channel returned the written values of every set",
         failures.is_empty(),
