@@ -5,6 +5,9 @@
 //! [`perf`] opens tracepoint events and reads perf mmap rings, [`record`] merges CPUs in time
 //! order and accounts lost records, [`stat`] counts; [`output`] prints or writes files.
 
+// Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod decode;
 pub mod format;
 pub mod output;

@@ -23,16 +23,12 @@ pub use text::TextWriter;
 /// from the ksyms crate), writing into the string.
 pub type Symbolizer = Box<dyn Fn(u64, &mut String) + Send>;
 
-/// The host name, for the text format.
+/// The host name (`uname -n`), for the text format.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length; gethostname NUL-terminates on success.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The `"system:name"` of an event.

@@ -94,6 +94,15 @@ pub enum RecordError {
     Output(io::Error),
     #[error("bad option: {0}")]
     BadOption(String),
+    /// Mapping or reading a CPU's perf ring failed.
+    #[error("the perf ring of cpu {cpu}")]
+    Ring {
+        /// The CPU whose ring failed.
+        cpu: i32,
+        /// What failed.
+        #[source]
+        source: crate::perf::RingError,
+    },
 }
 
 fn permission_message(what: &str, paranoid: Option<i32>, source: &io::Error) -> String {
@@ -138,22 +147,17 @@ pub struct WallClock {
 }
 
 /// `clock_gettime(clock)` in ns.
-pub fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec to fill.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
+pub fn clock_ns(clock: rustix::time::ClockId) -> u64 {
+    let ts = rustix::time::clock_gettime(clock);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl WallClock {
     /// Measure the offset, bracketing the realtime read by two monotonic reads.
     pub fn measure() -> WallClock {
-        let m1 = clock_ns(libc::CLOCK_MONOTONIC);
-        let r = clock_ns(libc::CLOCK_REALTIME);
-        let m2 = clock_ns(libc::CLOCK_MONOTONIC);
+        let m1 = clock_ns(rustix::time::ClockId::Monotonic);
+        let r = clock_ns(rustix::time::ClockId::Realtime);
+        let m2 = clock_ns(rustix::time::ClockId::Monotonic);
         let m = (m1 as i128 + m2 as i128) / 2;
         WallClock {
             offset_ns: r as i128 - m,
@@ -365,16 +369,15 @@ pub fn resolve_events(tracefs: &Tracefs, specs: &[String]) -> Result<Vec<EventNa
 /// One descriptor per event per CPU (per thread) adds up: raise the soft `RLIMIT_NOFILE`
 /// towards the hard limit when needed, as perf does.
 pub(crate) fn raise_fd_limit(needed: usize) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is a valid rlimit to fill and read back.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && (lim.rlim_cur as usize) < needed {
-            lim.rlim_cur = (needed as libc::rlim_t).min(lim.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current.is_some_and(|cur| cur < needed as u64) {
+        lim.current = Some(
+            lim.maximum
+                .map_or(needed as u64, |max| max.min(needed as u64)),
+        );
+        // Best effort: without it, opening fails later with an explained EMFILE.
+        let _ = setrlimit(Resource::Nofile, lim);
     }
 }
 
@@ -392,9 +395,9 @@ pub(crate) fn open_error(
     };
     if is_permission(&e) {
         RecordError::permission(what, e)
-    } else if e.raw_os_error() == Some(libc::ESRCH) {
+    } else if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) {
         RecordError::NoProcess(pid.unwrap_or(-1))
-    } else if e.raw_os_error() == Some(libc::EMFILE) {
+    } else if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) {
         RecordError::Io {
             what: format!(
                 "{what}: one descriptor per event per CPU exceeds the open-file limit; \
@@ -422,7 +425,10 @@ pub(crate) fn threads_of(pid: i32) -> Result<Vec<i32>, RecordError> {
 }
 
 fn is_permission(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
+    matches!(
+        rustix::io::Errno::from_io_error(e),
+        Some(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM)
+    )
 }
 
 impl Session {
@@ -496,18 +502,8 @@ impl Session {
                             error: e,
                         })?,
                         None => {
-                            let ring =
-                                Ring::map(&ev, opts.buffer_pages, sample_type).map_err(|e| {
-                                    RecordError::Io {
-                                        what: format!(
-                                            "mmap of a {}-page ring on cpu {cpu} (lower \
-                                         --buffer-pages, or raise \
-                                         /proc/sys/kernel/perf_event_mlock_kb)",
-                                            opts.buffer_pages
-                                        ),
-                                        error: e,
-                                    }
-                                })?;
+                            let ring = Ring::map(&ev, opts.buffer_pages, sample_type)
+                                .map_err(|source| RecordError::Ring { cpu, source })?;
                             rings[slot] = Some(ring);
                             owners[slot] = Some(ev);
                             continue;
@@ -586,7 +582,7 @@ impl Session {
             ..Summary::default()
         };
         self.clock = WallClock::measure();
-        let start_ns = clock_ns(libc::CLOCK_MONOTONIC);
+        let start_ns = clock_ns(rustix::time::ClockId::Monotonic);
         sink.begin(&SessionInfo {
             formats: &self.formats,
             cpus: &self.cpus,
@@ -618,8 +614,8 @@ impl Session {
                 timeout = timeout.min(d.saturating_duration_since(now));
             }
             self.poll(timeout)?;
-            let round_start = clock_ns(libc::CLOCK_MONOTONIC);
-            self.read_rings();
+            let round_start = clock_ns(rustix::time::ClockId::Monotonic);
+            self.read_rings()?;
             let before = self.summary.events;
             done = self.deliver(
                 round_start.saturating_sub(REORDER_SLACK_NS),
@@ -631,7 +627,7 @@ impl Session {
             }
         }
         self.for_each_perf(PerfEvent::disable)?;
-        self.read_rings();
+        self.read_rings()?;
         if !done {
             self.deliver(u64::MAX, sink, stop.count)?;
         }
@@ -684,11 +680,12 @@ impl Session {
     }
 
     /// Copy every available record out of every ring into the per-CPU queues.
-    fn read_rings(&mut self) {
+    fn read_rings(&mut self) -> Result<(), RecordError> {
         let ids = &self.ids;
         let summary = &mut self.summary;
         for s in &mut self.streams {
             let Stream {
+                cpu,
                 ring,
                 buf,
                 base,
@@ -744,8 +741,10 @@ impl Session {
                     }
                 }
                 Record::Other { .. } => summary.unknown_records += 1,
-            });
+            })
+            .map_err(|source| RecordError::Ring { cpu: *cpu, source })?;
         }
+        Ok(())
     }
 
     /// Deliver queued records older than `watermark` in time order. Returns true once
@@ -847,51 +846,6 @@ fn push_ordered(items: &mut VecDeque<Item>, item: Item) {
     }
 }
 
-/// Run the calling thread (the reader) under `SCHED_FIFO` at `prio` (1-99), like
-/// `perf record -r`: on a busy machine the reader then never waits behind other processes
-/// while the rings fill.
-pub fn set_realtime(prio: i32) -> Result<(), RecordError> {
-    if !(1..=99).contains(&prio) {
-        return Err(RecordError::BadOption(format!(
-            "--realtime takes a SCHED_FIFO priority from 1 to 99, got {prio}"
-        )));
-    }
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
-    // SAFETY: param is a valid sched_param; pid 0 is the calling thread.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(RecordError::Io {
-            what: format!("sched_setscheduler(SCHED_FIFO, {prio}) (needs root or CAP_SYS_NICE)"),
-            error: e,
-        });
-    }
-    Ok(())
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop_signal(_sig: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-/// Install SIGINT and SIGTERM handlers that only set the returned flag (no SA_RESTART, so a
-/// waiting poll returns at once). Pass it as [`Stop::flag`].
-pub fn install_stop_handler() -> &'static AtomicBool {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction with a handler that only stores to an atomic, which is
-        // async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-    &STOP
-}
-
 /// Whether a process still runs (a zombie has made its last system call: it counts as gone).
 fn process_alive(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -922,7 +876,7 @@ pub(crate) fn filter_error_for(
         .chain(&format.fields)
         .map(|f| f.name.clone())
         .collect();
-    if err.raw_os_error() != Some(libc::EINVAL) {
+    if err.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
         return RecordError::Io {
             what: format!("PERF_EVENT_IOC_SET_FILTER `{filter}` on {}", format.name),
             error: err,
@@ -1012,8 +966,8 @@ mod tests {
     #[test]
     fn wall_clock_is_close_to_realtime() {
         let c = WallClock::measure();
-        let wall = c.wall_ns(clock_ns(libc::CLOCK_MONOTONIC));
-        let real = clock_ns(libc::CLOCK_REALTIME) as i128;
+        let wall = c.wall_ns(clock_ns(rustix::time::ClockId::Monotonic));
+        let real = clock_ns(rustix::time::ClockId::Realtime) as i128;
         assert!((real - wall).abs() < 50_000_000, "{real} vs {wall}");
     }
 }

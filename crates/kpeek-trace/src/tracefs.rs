@@ -321,26 +321,14 @@ pub fn read_text(path: &Path) -> io::Result<String> {
 
 /// `mount -t tracefs nodev <target>`.
 fn mount_tracefs(target: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let target = CString::new(target.as_os_str().as_bytes())?;
-    let fstype = c"tracefs";
-    let source = c"nodev";
-    // SAFETY: every pointer is a NUL-terminated string that outlives the call; data is null.
-    let rc = unsafe {
-        libc::mount(
-            source.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    rustix::mount::mount(
+        c"nodev",
+        target,
+        c"tracefs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )?;
+    Ok(())
 }
 
 /// At most five suggestions for `wanted` among `all`, best first.

@@ -77,7 +77,8 @@ fn exact_count_with_common_pid_filter() {
             }
             Record::Lost { lost: n, .. } => lost += n,
             other => panic!("unexpected record {other:?}"),
-        });
+        })
+        .expect("a well-formed ring");
     }
     assert_eq!(lost, 0);
     assert_eq!(samples, N);
@@ -99,7 +100,8 @@ fn tiny_ring_overflow_is_accounted() {
                 Record::Sample(_) => samples += 1,
                 Record::Lost { lost: n, .. } => lost += n,
                 other => panic!("unexpected record {other:?}"),
-            });
+            })
+            .expect("a well-formed ring");
         }
     };
     drain(&mut rings);

@@ -5,10 +5,14 @@
 //! - 1: the command ran but a query had no answer (e.g. an address with no symbol);
 //! - 2: usage error or bad input (unreadable or malformed file, bad filter, bad argument).
 
+// Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
 mod cmd;
 
 /// Carry data across the kernel/user boundary, fast, safely and measurably.

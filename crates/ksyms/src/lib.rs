@@ -50,6 +50,9 @@
 //! mispredict, the CPU overlaps the memory accesses of consecutive lookups by itself. The name
 //! index (under 5 bytes per symbol) is built on the first name query.
 
+// Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod entry;
 mod error;
 mod live;

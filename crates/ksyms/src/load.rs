@@ -531,14 +531,25 @@ fn parse_split(
     Ok(cols)
 }
 
-/// Reads and parses a file. Regular files are mapped and parsed in place (or, if they cannot
-/// be mapped, read in ranges); files the kernel generates on the fly (procfs: size 0) are
-/// parsed chunk by chunk while a second thread keeps reading.
+/// How [`load_file`] reads a regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `read` in ranges: sound whatever other processes do to the file.
+    Read,
+    /// Map the file and parse it in place. Only for callers that guarantee the file is neither
+    /// truncated nor modified while it is loaded (see `Ksyms::from_path_mapped`).
+    Map,
+}
+
+/// Reads and parses a file. Regular files are read in ranges (or, with [`Access::Map`], mapped
+/// and parsed in place); files the kernel generates on the fly (procfs: size 0) are parsed
+/// chunk by chunk while a second thread keeps reading.
 pub(crate) fn load_file(
     path: &Path,
     source_name: &str,
     lenient: bool,
     threads: usize,
+    access: Access,
 ) -> Result<Columns> {
     let io = |err| Error::Io {
         path: path.to_path_buf(),
@@ -546,9 +557,12 @@ pub(crate) fn load_file(
     };
     let f = File::open(path).map_err(io)?;
     let size = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    if size > 0
+    if access == Access::Map
+        && size > 0
         && size <= u32::MAX as usize / 2
-        && let Ok(map) = Mapping::new(&f, size)
+        // SAFETY: Access::Map is the caller's promise that the file does not change while
+        // the mapping lives (it is dropped at the end of this block).
+        && let Ok(map) = unsafe { Mapping::new(&f, size) }
     {
         return parse_split(map.bytes(), source_name, lenient, PARALLEL_MIN, threads);
     }
@@ -566,18 +580,21 @@ pub(crate) fn load_file(
 /// A regular file mapped read-only and populated in one call: parsed where it lies in the page
 /// cache, with no copy into a buffer (the copy costs as much as a fifth of a load).
 ///
-/// Like every reader of mapped files (ripgrep, for one), this trusts the file not to shrink
-/// while it is parsed, which would raise SIGBUS; symbol tables are written once and then read.
+/// The bytes are only stable while no other process truncates or writes the file: a shrink
+/// raises SIGBUS, a write changes bytes behind a `&[u8]`. Creating one is therefore `unsafe`.
 struct Mapping {
     ptr: *mut std::ffi::c_void,
     len: usize,
 }
 
 impl Mapping {
-    fn new(f: &File, len: usize) -> io::Result<Mapping> {
+    /// # Safety
+    ///
+    /// The file must not be truncated or modified while the returned mapping lives.
+    unsafe fn new(f: &File, len: usize) -> io::Result<Mapping> {
         use rustix::mm::{MapFlags, ProtFlags, mmap};
         // SAFETY: a new private read-only mapping at an address the kernel chooses: it aliases
-        // no memory of this process.
+        // no memory of this process; the caller keeps the file unchanged while it lives.
         let ptr = unsafe {
             mmap(
                 std::ptr::null_mut(),
@@ -1024,8 +1041,11 @@ mod tests {
         let text = table(30_000); // ~1 MB: four chunks, lines cut at each boundary
         let path = std::env::temp_dir().join(format!("ksyms-chunked-{}", std::process::id()));
         std::fs::write(&path, &text).unwrap();
-        let chunked = load_file(&path, "f", false, 0).unwrap();
+        let chunked = load_file(&path, "f", false, 0, Access::Read).unwrap();
+        let mapped = load_file(&path, "f", false, 0, Access::Map).unwrap();
         std::fs::remove_file(&path).unwrap();
+        assert_eq!(mapped.entries, chunked.entries);
+        assert_eq!(mapped.names, chunked.names);
         let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();
         assert_eq!(whole.entries, chunked.entries);
         assert_eq!(whole.addrs, chunked.addrs);
@@ -1050,7 +1070,7 @@ mod tests {
             let text = text.clone();
             std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
         };
-        let streamed = load_file(&fifo, "fifo", false, 0).unwrap();
+        let streamed = load_file(&fifo, "fifo", false, 0, Access::Read).unwrap();
         writer.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let whole = parse_buffer(text.as_bytes(), "t", false, 0).unwrap();

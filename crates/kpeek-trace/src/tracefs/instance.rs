@@ -101,7 +101,7 @@ impl Instance {
         let path = self.dir.join(format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
         let mut f = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
         let mut pages = Vec::new();

@@ -265,7 +265,7 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
         })
         .with_context(|| format!("enabling probe {}", p.name()))?;
     }
-    let stop = kpeek_trace::record::install_stop_handler();
+    let stop = crate::cli::signal::stop_flag();
     let names: Vec<String> = probes
         .iter()
         .zip(&filters)
@@ -387,7 +387,7 @@ pub fn event_line(e: &Event) -> String {
 
 pub fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     let mut l = EventListener::connect()?;
-    let stop = kpeek_trace::record::install_stop_handler();
+    let stop = crate::cli::signal::stop_flag();
     eprintln!("kpeek: listening to the \"events\" group of generic netlink family \"kpeek\"");
     let start = Instant::now();
     let mut n = 0u64;

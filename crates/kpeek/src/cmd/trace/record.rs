@@ -4,7 +4,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -98,11 +97,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// SIGINT/SIGTERM end the recording cleanly.
-pub fn stop_flag() -> &'static AtomicBool {
-    kpeek_trace::record::install_stop_handler()
-}
-
 fn symbolizer() -> anyhow::Result<Symbolizer> {
     let ksyms = ksyms::Ksyms::load_live().context("loading /proc/kallsyms for --callchain")?;
     Ok(Box::new(move |addr, out: &mut String| {
@@ -126,9 +120,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         callchain: args.callchain,
         cpus: None,
     };
-    let mut session = Session::open(&tracefs, &events, &opts)?;
+    let mut session = Session::open(&tracefs, &events, &opts).map_err(|e| match e {
+        RecordError::Ring {
+            source: kpeek_trace::perf::RingError::Map(_),
+            ..
+        } => anyhow::Error::new(e).context(format!(
+            "mapping {}-page rings (lower --buffer-pages, or raise \
+             /proc/sys/kernel/perf_event_mlock_kb)",
+            opts.buffer_pages
+        )),
+        e => e.into(),
+    })?;
     if let Some(prio) = args.realtime {
-        kpeek_trace::record::set_realtime(prio)?;
+        crate::cli::realtime::set_fifo_priority(prio)?;
     }
     let format = if args.json { Format::Json } else { args.format };
     let ctf_dir = match (format, &args.output) {
@@ -181,7 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let stop = Stop {
-        flag: Some(stop_flag()),
+        flag: Some(crate::cli::signal::stop_flag()),
         duration: args.duration,
         count: args.count,
     };

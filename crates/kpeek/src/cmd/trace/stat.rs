@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tracefs = Tracefs::discover().map_err(RecordError::from_tracefs)?;
     let events = kpeek_trace::record::resolve_events(&tracefs, &args.events)?;
     let counter = Counter::open(&tracefs, &events, args.filter.as_deref(), args.pid)?;
-    let stop = super::record::stop_flag();
+    let stop = crate::cli::signal::stop_flag();
     let report = counter.run(args.duration, Some(stop))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
