@@ -90,8 +90,8 @@ pub enum RecordError {
     NoProcess(i32),
     #[error("{what}: {error}")]
     Io { what: String, error: io::Error },
-    #[error("writing output: {0}")]
-    Output(io::Error),
+    #[error("writing output")]
+    Output(#[source] io::Error),
     #[error("bad option: {0}")]
     BadOption(String),
     /// Mapping or reading a CPU's perf ring failed.

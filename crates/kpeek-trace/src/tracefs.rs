@@ -60,8 +60,12 @@ pub enum TracefsError {
     BadEventName { spec: String, reason: &'static str },
     #[error("{}: {error}", .path.display())]
     Format { path: PathBuf, error: FormatError },
-    #[error("bad glob `{glob}`: {reason}")]
-    BadGlob { glob: String, reason: &'static str },
+    #[error("bad glob `{glob}`")]
+    BadGlob {
+        glob: String,
+        #[source]
+        source: globset::Error,
+    },
 }
 
 fn display_paths(p: &[PathBuf]) -> String {
@@ -397,124 +401,42 @@ fn read_dirs(dir: &Path) -> Result<Vec<String>, TracefsError> {
     Ok(out)
 }
 
-/// A shell-style glob: `*` any run, `?` one char, `[abc]`/`[a-z]`/`[!a]` a class.
+/// A shell glob over event names, in the dialect of every kpeek command (globset's, as
+/// `ksyms::compile_glob`): `*` any run, `?` one character, `[abc]`/`[a-z]`/`[!a]` a class,
+/// `{a,b}` alternatives, `\\` escapes. It must match the whole text.
 #[derive(Clone, Debug)]
 pub struct Glob {
-    pattern: Vec<char>,
+    matcher: globset::GlobMatcher,
     has_colon: bool,
 }
 
 impl Glob {
+    /// Compiles `glob`; a malformed one is [`TracefsError::BadGlob`].
     pub fn new(glob: &str) -> Result<Glob, TracefsError> {
-        let pattern: Vec<char> = glob.chars().collect();
-        // Validate classes up front so matching never meets a malformed one.
-        let mut i = 0;
-        while i < pattern.len() {
-            if pattern[i] == '[' {
-                match class_end(&pattern, i) {
-                    Some(end) => i = end,
-                    None => {
-                        return Err(TracefsError::BadGlob {
-                            glob: glob.to_string(),
-                            reason: "unclosed '['",
-                        });
-                    }
-                }
-            }
-            i += 1;
-        }
+        let matcher = globset::GlobBuilder::new(glob)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|source| TracefsError::BadGlob {
+                glob: glob.to_string(),
+                source,
+            })?
+            .compile_matcher();
         Ok(Glob {
             has_colon: glob.contains(':'),
-            pattern,
+            matcher,
         })
     }
 
     /// Whether `text` matches the whole pattern.
     pub fn matches(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
-        glob_match(&self.pattern, &t)
+        self.matcher.is_match(text)
     }
 
     /// `system:name` against the pattern; without a `:` in the pattern, the bare name too.
     pub fn matches_event(&self, ev: &EventName) -> bool {
         self.matches(&ev.to_string()) || (!self.has_colon && self.matches(&ev.name))
     }
-}
-
-/// Index of the `]` closing the class opened at `open`.
-fn class_end(p: &[char], open: usize) -> Option<usize> {
-    let mut i = open + 1;
-    if p.get(i) == Some(&'!') || p.get(i) == Some(&'^') {
-        i += 1;
-    }
-    if p.get(i) == Some(&']') {
-        i += 1; // a leading ']' is literal
-    }
-    while i < p.len() {
-        if p[i] == ']' {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-fn class_matches(class: &[char], c: char) -> bool {
-    let (negate, class) = match class.first() {
-        Some('!') | Some('^') => (true, &class[1..]),
-        _ => (false, class),
-    };
-    let mut hit = false;
-    let mut i = 0;
-    while i < class.len() {
-        if i + 2 < class.len() && class[i + 1] == '-' {
-            if class[i] <= c && c <= class[i + 2] {
-                hit = true;
-            }
-            i += 3;
-        } else {
-            if class[i] == c {
-                hit = true;
-            }
-            i += 1;
-        }
-    }
-    hit != negate
-}
-
-/// Iterative wildcard match with single-star backtracking: linear in practice, no recursion.
-fn glob_match(p: &[char], t: &[char]) -> bool {
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        let step = match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-                continue;
-            }
-            Some('?') => Some(pi + 1),
-            Some('[') => match class_end(p, pi) {
-                Some(end) if class_matches(&p[pi + 1..end], t[ti]) => Some(end + 1),
-                _ => None,
-            },
-            Some(c) if *c == t[ti] => Some(pi + 1),
-            _ => None,
-        };
-        match (step, star) {
-            (Some(next), _) => {
-                pi = next;
-                ti += 1;
-            }
-            (None, Some((sp, st))) => {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            }
-            (None, None) => return false,
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -534,6 +456,7 @@ mod tests {
         assert!(g("a*b*c", "aXbYbZc"));
         assert!(!g("a*b*c", "aXbYbZ"));
         assert!(Glob::new("a[bc").is_err());
+        assert!(g("net:{netif_rx,napi_gro_receive_entry}", "net:netif_rx"));
         let ev = EventName::new("sched", "sched_switch");
         assert!(Glob::new("sched_sw*").unwrap().matches_event(&ev));
         assert!(!Glob::new("x:sched_sw*").unwrap().matches_event(&ev));

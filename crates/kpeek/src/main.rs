@@ -43,6 +43,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`| head`): not an error of ours.
+        Err(err) if cli::output::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("kpeek: {err:#}");
             ExitCode::from(2)

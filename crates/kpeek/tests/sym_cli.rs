@@ -177,7 +177,10 @@ fn search_filters() {
     assert_snapshot!("search_bad_module", err.replace(&f, "FILE"));
     let (code, _, err) = sym(&f, &["search", "-E", "("], "");
     assert_eq!(code, 2);
-    assert!(err.starts_with("kpeek: bad regex \"(\": "), "{err}");
+    assert!(err.starts_with("kpeek: bad regex `(`: "), "{err}");
+    let (code, _, err) = sym(&f, &["search", "sched:[ab"], "");
+    assert_eq!(code, 2);
+    assert!(err.starts_with("kpeek: bad glob `sched:[ab`: "), "{err}");
     let (code, _, err) = sym(&f, &["search", "--type", "T1"], "");
     assert_eq!(
         (code, err.as_str()),

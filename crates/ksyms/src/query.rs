@@ -2,71 +2,104 @@
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
-
 use crate::table::{Ksyms, Symbol};
 
 /// The name used for the core kernel wherever a module name is expected.
 pub const CORE: &str = "vmlinux";
 
-/// How to match symbol names.
+/// How to match symbol names: any name, a shell glob on the whole name, or a regular
+/// expression anywhere in it. Build one with [`Pattern::any`], [`Pattern::glob`] or
+/// [`Pattern::regex`]; the matching engines stay private.
 #[derive(Debug, Clone)]
-pub enum Pattern {
-    /// Any name.
+pub struct Pattern(Matcher);
+
+#[derive(Debug, Clone)]
+enum Matcher {
     Any,
-    /// A regular expression, matched anywhere in the name (anchor it with `^…$`).
-    Regex(Regex),
+    Glob(globset::GlobMatcher),
+    Regex(regex::Regex),
+}
+
+/// A glob or regular expression that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatternError {
+    /// A malformed glob.
+    #[error("bad glob `{pattern}`")]
+    Glob {
+        /// The glob as given.
+        pattern: String,
+        /// Why it is malformed.
+        #[source]
+        source: globset::Error,
+    },
+    /// A malformed regular expression.
+    #[error("bad regex `{pattern}`")]
+    Regex {
+        /// The expression as given.
+        pattern: String,
+        /// Why it is malformed.
+        #[source]
+        source: regex::Error,
+    },
+}
+
+/// Compiles a shell glob in the dialect every kpeek command uses (globset's): `*` any run,
+/// `?` one character, `[abc]`/`[a-z]`/`[!abc]` a class, `{a,b}` alternatives, `\` escapes;
+/// `/` is an ordinary character. The glob must match the whole text.
+pub fn compile_glob(glob: &str) -> Result<globset::GlobMatcher, globset::Error> {
+    Ok(globset::GlobBuilder::new(glob)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()?
+        .compile_matcher())
 }
 
 impl Pattern {
-    /// A shell glob (`*`, `?`, `[abc]`, `[!abc]`) that must match the whole name.
-    pub fn glob(glob: &str) -> Result<Pattern, regex::Error> {
-        let mut re = String::with_capacity(glob.len() + 8);
-        re.push('^');
-        let mut chars = glob.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '*' => re.push_str(".*"),
-                '?' => re.push('.'),
-                '[' => {
-                    re.push('[');
-                    if chars.peek() == Some(&'!') {
-                        chars.next();
-                        re.push('^');
-                    }
-                    for c in chars.by_ref() {
-                        if c == ']' {
-                            break;
-                        }
-                        if c == '\\' || c == '[' || c == '^' {
-                            re.push('\\');
-                        }
-                        re.push(c);
-                    }
-                    re.push(']');
-                }
-                c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
-            }
-        }
-        re.push('$');
-        Regex::new(&re).map(Pattern::Regex)
+    /// Any name.
+    pub fn any() -> Pattern {
+        Pattern(Matcher::Any)
     }
 
-    /// A regular expression (`regex` crate syntax).
-    pub fn regex(re: &str) -> Result<Pattern, regex::Error> {
-        Regex::new(re).map(Pattern::Regex)
+    /// A shell glob that must match the whole name (see [`compile_glob`] for the dialect).
+    pub fn glob(glob: &str) -> Result<Pattern, PatternError> {
+        compile_glob(glob)
+            .map(|m| Pattern(Matcher::Glob(m)))
+            .map_err(|source| PatternError::Glob {
+                pattern: glob.to_string(),
+                source,
+            })
     }
 
-    fn matches(&self, name: &str) -> bool {
-        match self {
-            Pattern::Any => true,
-            Pattern::Regex(re) => re.is_match(name),
+    /// A regular expression (`regex` crate syntax), matched anywhere in the name (anchor it
+    /// with `^…$`).
+    pub fn regex(re: &str) -> Result<Pattern, PatternError> {
+        regex::Regex::new(re)
+            .map(|r| Pattern(Matcher::Regex(r)))
+            .map_err(|source| PatternError::Regex {
+                pattern: re.to_string(),
+                source,
+            })
+    }
+
+    /// Whether `name` matches.
+    pub fn matches(&self, name: &str) -> bool {
+        match &self.0 {
+            Matcher::Any => true,
+            Matcher::Glob(g) => g.is_match(name),
+            Matcher::Regex(re) => re.is_match(name),
         }
+    }
+}
+
+impl Default for Pattern {
+    fn default() -> Self {
+        Pattern::any()
     }
 }
 
 /// A search over the table: every condition given must hold.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Name pattern.
     pub pattern: Pattern,
@@ -76,17 +109,6 @@ pub struct Filter {
     pub kinds: Vec<char>,
     /// Only symbols with a `__ksymtab_<name>` entry.
     pub exported_only: bool,
-}
-
-impl Default for Filter {
-    fn default() -> Self {
-        Filter {
-            pattern: Pattern::Any,
-            module: None,
-            kinds: Vec::new(),
-            exported_only: false,
-        }
-    }
 }
 
 /// Counts and ranges over a table.
@@ -203,6 +225,12 @@ mod tests {
         assert!(g("a.b+c", "a.b+c"));
         assert!(!g("a.b", "axb"));
         assert!(g("[$]x", "$x"));
+        assert!(g("tcp_v{4,6}_rcv", "tcp_v6_rcv"));
+        assert!(g("a\\*", "a*") && !g("a\\*", "ab"));
+        assert!(matches!(
+            Pattern::glob("a[b"),
+            Err(PatternError::Glob { .. })
+        ));
     }
 
     #[test]

@@ -282,19 +282,19 @@ fn group(root: &SysRoot, cmd: GroupCmd) -> anyhow::Result<ExitCode> {
         GroupCmd::List { json } => return group_list(root, json),
         GroupCmd::Create { name, description } => {
             cfs.create_group(&name, description.as_deref())?;
-            println!("created group {name}");
+            crate::outln!("created group {name}")?;
         }
         GroupCmd::Delete { name } => {
             cfs.delete_group(&name)?;
-            println!("deleted group {name}");
+            crate::outln!("deleted group {name}")?;
         }
         GroupCmd::Describe { name, text } => {
             cfs.set_description(&name, None, &text)?;
-            println!("described group {name}");
+            crate::outln!("described group {name}")?;
         }
         GroupCmd::Reset { name } => {
             Sysfs::new(root).reset(&name)?;
-            println!("reset group {name}");
+            crate::outln!("reset group {name}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -351,11 +351,11 @@ fn counter(root: &SysRoot, cmd: CounterCmd) -> anyhow::Result<ExitCode> {
             description,
         } => {
             cfs.create_counter(&group, &counter, description.as_deref())?;
-            println!("created counter {group}/{counter}");
+            crate::outln!("created counter {group}/{counter}")?;
         }
         CounterCmd::Delete { group, counter } => {
             cfs.delete_counter(&group, &counter)?;
-            println!("deleted counter {group}/{counter}");
+            crate::outln!("deleted counter {group}/{counter}")?;
         }
         CounterCmd::Set {
             group,
@@ -363,7 +363,7 @@ fn counter(root: &SysRoot, cmd: CounterCmd) -> anyhow::Result<ExitCode> {
             value,
         } => {
             cfs.set_value(&group, &counter, value)?;
-            println!("set {group}/{counter} = {value}");
+            crate::outln!("set {group}/{counter} = {value}")?;
         }
         CounterCmd::Describe {
             group,
@@ -371,21 +371,21 @@ fn counter(root: &SysRoot, cmd: CounterCmd) -> anyhow::Result<ExitCode> {
             text,
         } => {
             cfs.set_description(&group, Some(&counter), &text)?;
-            println!("described counter {group}/{counter}");
+            crate::outln!("described counter {group}/{counter}")?;
         }
         CounterCmd::Reset {
             group,
             counter: Some(counter),
         } => {
             cfs.set_value(&group, &counter, 0)?;
-            println!("reset {group}/{counter}");
+            crate::outln!("reset {group}/{counter}")?;
         }
         CounterCmd::Reset {
             group,
             counter: None,
         } => {
             Sysfs::new(root).reset(&group)?;
-            println!("reset group {group}");
+            crate::outln!("reset group {group}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -81,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     match result {
         // The reader went away (`| head`): not an error of ours.
-        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        Err(e) if crate::cli::output::is_closed_pipe(&e) => Ok(ExitCode::SUCCESS),
         other => other,
     }
 }
@@ -96,12 +96,6 @@ fn dispatch(ks: &Ksyms, args: &Args, out: &mut impl Write) -> anyhow::Result<Exi
         Some(Command::Stats) => listing::stats(ks, args.json, out),
         None => queries::run(ks, &args.queries, args.json, &mut io::stdin().lock(), out),
     }
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
 
 fn load(args: &Args) -> anyhow::Result<Ksyms> {

@@ -16,25 +16,6 @@ use kpeek_client::netlink::Netlink;
 use kpeek_client::ring::{Record, RecordBody, RingItem, RingSet};
 use serde_json::json;
 
-/// Parse "10s", "500ms", "2m", "1.5" (seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 10s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1e3,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{s}` (use ms, s or m)")),
-    };
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("`{s}` is not a valid duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// Probe names as the CLI takes them (the tracepoints' names).
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "snake_case")]
@@ -117,7 +98,7 @@ pub struct EventsArgs {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
     /// Stop after this long (10s, 500ms, 2m).
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = crate::cli::duration::parse_duration)]
     duration: Option<Duration>,
     /// Ring data bytes per CPU (a power of two, page size to 16 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
@@ -354,7 +335,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
     /// Stop after this long (10s, 500ms, 2m).
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = crate::cli::duration::parse_duration)]
     duration: Option<Duration>,
 }
 
@@ -508,7 +489,7 @@ pub fn probe(root: &SysRoot, cmd: ProbeCmd) -> anyhow::Result<ExitCode> {
                 matched: 0,
             };
             set_probe(root, via, &s)?;
-            println!("enabled probe {} ({})", p.name(), filter_text(&s.filter));
+            crate::outln!("enabled probe {} ({})", p.name(), filter_text(&s.filter))?;
         }
         ProbeCmd::Disable { probe, via } => {
             let p = Probe::from(probe);
@@ -521,7 +502,7 @@ pub fn probe(root: &SysRoot, cmd: ProbeCmd) -> anyhow::Result<ExitCode> {
                 matched: 0,
             };
             set_probe(root, via, &s)?;
-            println!("disabled probe {}", p.name());
+            crate::outln!("disabled probe {}", p.name())?;
         }
         ProbeCmd::Show { json } => {
             let dev = Device::open(root)?;
@@ -590,12 +571,12 @@ pub fn threshold(cmd: ThresholdCmd) -> anyhow::Result<ExitCode> {
     let c = nl.counter_by_name(&group, &counter)?;
     nl.set_threshold(c.id, value)?;
     if value == 0 {
-        println!("cleared the threshold of {group}/{counter}");
+        crate::outln!("cleared the threshold of {group}/{counter}")?;
     } else {
-        println!(
+        crate::outln!(
             "threshold of {group}/{counter} (id {}) set to {value}",
             c.id
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -652,15 +633,6 @@ mod tests {
         assert!(e.contains("does not apply to sched_switch"), "{e}");
         let e = filters_for(&[Probe::SchedSwitch], &["pid=x".into()]).unwrap_err();
         assert!(e.contains("expected a pid"), "{e}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("-1").is_err());
     }
 
     #[test]

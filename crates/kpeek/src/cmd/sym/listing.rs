@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use ksyms::{CORE, Filter, Ksyms, Pattern};
 use serde::Serialize;
 
@@ -46,9 +45,9 @@ pub(super) fn search(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let pattern = match (&a.pattern, a.regex) {
-        (None, _) => Pattern::Any,
-        (Some(p), false) => Pattern::glob(p).with_context(|| format!("bad glob {p:?}"))?,
-        (Some(p), true) => Pattern::regex(p).with_context(|| format!("bad regex {p:?}"))?,
+        (None, _) => Pattern::any(),
+        (Some(p), false) => Pattern::glob(p)?,
+        (Some(p), true) => Pattern::regex(p)?,
     };
     let kinds: Vec<char> = a.kinds.as_deref().unwrap_or("").chars().collect();
     if let Some(k) = kinds.iter().find(|k| !k.is_ascii_alphabetic()) {

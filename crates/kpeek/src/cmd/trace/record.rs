@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, value_name = "EXPR")]
     filter: Option<String>,
     /// Stop after this long (e.g. 10s, 500ms, 2m; a bare number is seconds).
-    #[arg(long, value_name = "D", value_parser = parse_duration, conflicts_with = "count")]
+    #[arg(long, value_name = "D", value_parser = crate::cli::duration::parse_duration, conflicts_with = "count")]
     duration: Option<Duration>,
     /// Stop after N events.
     #[arg(long, value_name = "N")]
@@ -69,32 +69,6 @@ pub struct Args {
     /// cannot delay the reader on a busy machine.
     #[arg(long, value_name = "PRIO")]
     realtime: Option<i32>,
-}
-
-/// Parse "10s", "500ms", "2m", "1h", "1.5" (seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 10s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1e3,
-        "us" => n / 1e6,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit `{unit}` in `{s}` (use ms, s, m or h)"
-            ));
-        }
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("`{s}` is not a valid duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 fn symbolizer() -> anyhow::Result<Symbolizer> {
@@ -242,21 +216,5 @@ fn report(s: &Summary, formats: &[kpeek_trace::format::EventFormat], cpus: usize
             "kpeek: {} records of unexpected types were skipped",
             s.unknown_records
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("abc").is_err());
-        assert!(parse_duration("-1s").is_err());
     }
 }

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, value_name = "EXPR")]
     filter: Option<String>,
     /// Count for this long (e.g. 1s, 500ms, 2m); default: until Ctrl-C.
-    #[arg(long, value_name = "D", value_parser = super::record::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = crate::cli::duration::parse_duration)]
     duration: Option<Duration>,
     /// Only this process (all its threads, and their children).
     #[arg(long, value_name = "PID")]
@@ -39,9 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stop = crate::cli::signal::stop_flag();
     let report = counter.run(args.duration, Some(stop))?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        crate::outln!("{}", serde_json::to_string(&report)?)?;
     } else {
-        print!("{}", report.to_text());
+        std::io::Write::write_all(&mut std::io::stdout().lock(), report.to_text().as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }
