@@ -46,6 +46,20 @@ pub enum Error {
     /// A kernel variable kpeek cannot address.
     #[error("kernel variable {name}: {reason}")]
     Var { name: String, reason: String },
+    /// A name that is not a field of the event.
+    #[error("{event} has no field {field}{}; its fields: {fields}", if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) })]
+    UnknownField {
+        event: String,
+        field: String,
+        close: Vec<String>,
+        fields: String,
+    },
+    /// Something the generated BPF program cannot compute.
+    #[error("cannot express in a BPF program: {what}")]
+    CannotExpress { what: String },
+    /// Tracefs: unknown event, unreadable format file, not mounted.
+    #[error(transparent)]
+    Tracefs(#[from] kpeek_trace::tracefs::TracefsError),
     /// A program kpeek assembled is malformed (a bug in the generator).
     #[error("assembling a BPF program: {0}")]
     Asm(#[from] crate::asm::AsmError),

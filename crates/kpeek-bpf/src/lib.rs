@@ -17,6 +17,7 @@
 
 pub mod asm;
 pub mod btf;
+pub mod count;
 pub mod error;
 pub mod map;
 pub mod mem;
