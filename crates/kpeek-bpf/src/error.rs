@@ -60,6 +60,9 @@ pub enum Error {
     /// Tracefs: unknown event, unreadable format file, not mounted.
     #[error(transparent)]
     Tracefs(#[from] kpeek_trace::tracefs::TracefsError),
+    /// No map matches a name, id or path.
+    #[error("no BPF map {spec}: {candidates}")]
+    NoSuchMap { spec: String, candidates: String },
     /// A program kpeek assembled is malformed (a bug in the generator).
     #[error("assembling a BPF program: {0}")]
     Asm(#[from] crate::asm::AsmError),
