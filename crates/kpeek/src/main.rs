@@ -32,6 +32,8 @@ enum Command {
     /// The kpeek.ko kernel module: counters through each channel.
     #[command(name = "mod")]
     Mod(cmd::module::Args),
+    /// eBPF: counts and histograms aggregated in the kernel; BPF maps and programs.
+    Bpf(cmd::bpf::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Sym(args) => cmd::sym::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
+        Command::Bpf(args) => cmd::bpf::run(args),
     };
     match result {
         Ok(code) => code,
