@@ -28,6 +28,10 @@ enum Command {
     /// The kpeek.ko kernel module: counters through each channel.
     #[command(name = "mod")]
     Mod(cmd::module::Args),
+    /// Serve monitored metrics to Prometheus / OpenMetrics scrapers.
+    Serve(cmd::serve::Args),
+    /// Print monitored values and rates every interval (text, JSON lines, CSV).
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         Command::Sym(args) => cmd::sym::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,8 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
 pub mod module;
+pub mod monitor;
+pub mod serve;
 pub mod sym;
 pub mod trace;
+pub mod watch;
