@@ -28,6 +28,8 @@ enum Command {
     /// The kpeek.ko kernel module: counters through each channel.
     #[command(name = "mod")]
     Mod(cmd::module::Args),
+    /// Live values and rates of monitored metrics in the terminal.
+    Top(cmd::top::Args),
     /// Serve monitored metrics to Prometheus / OpenMetrics scrapers.
     Serve(cmd::serve::Args),
     /// Print monitored values and rates every interval (text, JSON lines, CSV).
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Sym(args) => cmd::sym::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
+        Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Watch(args) => cmd::watch::run(args),
     };

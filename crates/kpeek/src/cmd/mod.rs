@@ -4,5 +4,6 @@ pub mod module;
 pub mod monitor;
 pub mod serve;
 pub mod sym;
+pub mod top;
 pub mod trace;
 pub mod watch;
