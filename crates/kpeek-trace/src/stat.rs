@@ -127,6 +127,11 @@ impl Counter {
         Ok(())
     }
 
+    /// Start counting (every CPU); [`Counter::report`] then reads the running totals.
+    pub fn enable(&self) -> Result<(), RecordError> {
+        self.each(PerfEvent::enable)
+    }
+
     /// Count for `duration` (or until `stop` is set; both optional: with neither, until
     /// `stop`).
     pub fn run(

@@ -34,6 +34,12 @@ enum Command {
     Mod(cmd::module::Args),
     /// eBPF: counts and histograms aggregated in the kernel; BPF maps and programs.
     Bpf(cmd::bpf::Args),
+    /// Live values and rates of monitored metrics in the terminal.
+    Top(cmd::top::Args),
+    /// Serve monitored metrics to Prometheus / OpenMetrics scrapers.
+    Serve(cmd::serve::Args),
+    /// Print monitored values and rates every interval (text, JSON lines, CSV).
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,9 @@ fn main() -> ExitCode {
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
         Command::Bpf(args) => cmd::bpf::run(args),
+        Command::Top(args) => cmd::top::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
     };
     match result {
         Ok(code) => code,

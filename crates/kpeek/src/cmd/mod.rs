@@ -2,5 +2,9 @@
 
 pub mod bpf;
 pub mod module;
+pub mod monitor;
+pub mod serve;
 pub mod sym;
+pub mod top;
 pub mod trace;
+pub mod watch;

@@ -1,0 +1,198 @@
+//! Runs each source in its own thread and collects one round of readings with a deadline, so a
+//! slow source never holds up the others: it is reported as timed out and skipped until its
+//! read comes back.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::model::Reading;
+use crate::source::Source;
+
+/// What one source returned in one round.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The source's name.
+    pub source: String,
+    /// Its readings, or why there are none.
+    pub result: Result<Vec<Reading>, String>,
+    /// How long the read took (for a timeout: how long it was waited for).
+    pub took: Duration,
+}
+
+struct Worker {
+    name: String,
+    tx: Option<Sender<()>>,
+    rx: Receiver<(Result<Vec<Reading>, String>, Duration)>,
+    busy: bool,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The sources, each in a thread.
+pub struct Collector {
+    workers: Vec<Worker>,
+}
+
+impl Collector {
+    /// Start one thread per source.
+    pub fn new(sources: Vec<Box<dyn Source>>) -> Self {
+        let workers = sources
+            .into_iter()
+            .map(|mut s| {
+                let name = s.name().to_owned();
+                let (tx, req) = mpsc::channel::<()>();
+                let (res, rx) = mpsc::channel();
+                let handle = std::thread::Builder::new()
+                    .name(format!("src-{name}"))
+                    .spawn(move || {
+                        while req.recv().is_ok() {
+                            let t = Instant::now();
+                            let r = s.read().map_err(|e| e.to_string());
+                            if res.send((r, t.elapsed())).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .ok();
+                Worker {
+                    name,
+                    tx: Some(tx),
+                    rx,
+                    busy: false,
+                    handle,
+                }
+            })
+            .collect();
+        Collector { workers }
+    }
+
+    /// The sources' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.workers.iter().map(|w| w.name.clone()).collect()
+    }
+
+    /// Read every source, waiting at most `timeout` for each (all run in parallel); one
+    /// [`Outcome`] per source, in order.
+    pub fn collect(&mut self, timeout: Duration) -> Vec<Outcome> {
+        let start = Instant::now();
+        for w in &mut self.workers {
+            if w.busy && w.rx.try_recv().is_ok() {
+                // A late answer to an earlier round: stale, dropped.
+                w.busy = false;
+            }
+            if !w.busy {
+                match &w.tx {
+                    Some(tx) if tx.send(()).is_ok() => w.busy = true,
+                    _ => {}
+                }
+            }
+        }
+        let deadline = start + timeout;
+        self.workers
+            .iter_mut()
+            .map(|w| {
+                let result = if w.handle.is_none() {
+                    Err("could not start the source's thread".to_owned())
+                } else if !w.busy {
+                    Err("the source's thread stopped".to_owned())
+                } else {
+                    match w
+                        .rx
+                        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    {
+                        Ok((r, took)) => {
+                            w.busy = false;
+                            return Outcome {
+                                source: w.name.clone(),
+                                result: r,
+                                took,
+                            };
+                        }
+                        Err(RecvTimeoutError::Timeout) => Err(format!(
+                            "timed out after {:.3} s (still reading; skipped until it answers)",
+                            timeout.as_secs_f64()
+                        )),
+                        Err(RecvTimeoutError::Disconnected) => {
+                            w.busy = false;
+                            w.tx = None;
+                            Err("the source's thread stopped (it panicked)".to_owned())
+                        }
+                    }
+                };
+                Outcome {
+                    source: w.name.clone(),
+                    result,
+                    took: start.elapsed(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            w.tx = None;
+        }
+        // Threads stuck in a slow read are left to end with the process.
+        for w in &mut self.workers {
+            if !w.busy
+                && let Some(h) = w.handle.take()
+            {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, MetricDesc};
+    use crate::source::SourceError;
+    use std::sync::Arc;
+
+    struct Slow(Duration, &'static str);
+    impl Source for Slow {
+        fn name(&self) -> &str {
+            self.1
+        }
+        fn read(&mut self) -> Result<Vec<Reading>, SourceError> {
+            std::thread::sleep(self.0);
+            Ok(vec![Reading::new(
+                Arc::new(MetricDesc::new(self.1, "x", Kind::Gauge, "")),
+                1.0,
+            )])
+        }
+    }
+    struct Fails;
+    impl Source for Fails {
+        fn name(&self) -> &str {
+            "fails"
+        }
+        fn read(&mut self) -> Result<Vec<Reading>, SourceError> {
+            Err(SourceError::Other("no luck".into()))
+        }
+    }
+
+    #[test]
+    fn slow_sources_time_out_without_blocking_others() {
+        let mut c = Collector::new(vec![
+            Box::new(Slow(Duration::from_millis(600), "slow")),
+            Box::new(Slow(Duration::ZERO, "fast")),
+            Box::new(Fails),
+        ]);
+        let t = Instant::now();
+        let o = c.collect(Duration::from_millis(100));
+        assert!(t.elapsed() < Duration::from_millis(400));
+        assert!(o[0].result.as_ref().unwrap_err().contains("timed out"));
+        assert_eq!(o[1].result.as_ref().unwrap().len(), 1);
+        assert_eq!(o[2].result.as_ref().unwrap_err(), "no luck");
+        // Still busy: reported again without a second read piling up.
+        let o = c.collect(Duration::from_millis(50));
+        assert!(o[0].result.is_err());
+        std::thread::sleep(Duration::from_millis(700));
+        let o = c.collect(Duration::from_millis(900));
+        assert!(o[0].result.is_ok());
+    }
+}

@@ -1,0 +1,514 @@
+//! What to monitor: a TOML file (`-c kpeek.toml`), quick flags, or the default set. Parsed into
+//! [`SourceSpec`]s, then opened into [`Source`]s by [`build`].
+//!
+//! ```toml
+//! interval = "1s"          # refresh period (top, watch)
+//! timeout = "500ms"        # per-source read timeout
+//!
+//! [[source]]
+//! type = "kpeek"           # kpeek.ko counters
+//! via = "mmap"             # any kpeek-client channel
+//!
+//! [[source]]
+//! type = "tracepoint"
+//! name = "bigrx"           # exported as kpeek_bigrx_...
+//! events = ["net:netif_receive_skb"]
+//! filter = "len > 1000"
+//!
+//! [[source]]
+//! type = "vmstat"          # also: stat, snmp, netdev, netclass, pressure
+//! metrics = ["pg*fault"]   # globs; default: all
+//!
+//! [[source]]
+//! type = "file"
+//! path = "/proc/sys/fs/file-nr"
+//! metric = "open_files"
+//! kind = "gauge"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kpeek_client::{Channel, SysRoot};
+use serde::Deserialize;
+
+use crate::model::Kind;
+use crate::source::kpeek_ko::KpeekSource;
+use crate::source::procfs::{ProcKind, ProcSource};
+use crate::source::tracepoint::TracepointSource;
+use crate::source::{NameFilter, Source};
+
+/// A configuration error: where (file:line:column, or the flag) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {msg}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// `kpeek.toml:3:1`, or `--tracepoint` for a flag.
+    pub place: String,
+    pub msg: String,
+}
+
+impl ConfigError {
+    pub fn new(place: impl Into<String>, msg: impl Into<String>) -> Self {
+        ConfigError {
+            place: place.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// The built-in source types, as config files and `--source` spell them.
+pub const SOURCE_TYPES: [&str; 9] = [
+    "kpeek",
+    "tracepoint",
+    "vmstat",
+    "stat",
+    "snmp",
+    "netdev",
+    "netclass",
+    "pressure",
+    "file",
+];
+
+/// One source to open.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum SourceSpec {
+    /// kpeek.ko counters.
+    Kpeek {
+        name: Option<String>,
+        via: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    /// Tracepoint hit counts.
+    Tracepoint {
+        name: Option<String>,
+        events: Vec<String>,
+        filter: Option<String>,
+    },
+    Vmstat {
+        name: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    Stat {
+        name: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    Snmp {
+        name: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    Netdev {
+        name: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    Netclass {
+        name: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    Pressure {
+        name: Option<String>,
+        #[serde(default)]
+        metrics: Vec<String>,
+    },
+    /// A file holding one number.
+    File {
+        name: Option<String>,
+        path: PathBuf,
+        metric: Option<String>,
+        kind: Option<Kind>,
+    },
+}
+
+impl SourceSpec {
+    /// A built-in procfs source type with every metric (for `--source TYPE`).
+    pub fn builtin(ty: &str) -> Result<SourceSpec, ConfigError> {
+        let m = Vec::new;
+        Ok(match ty {
+            "kpeek" => SourceSpec::Kpeek {
+                name: None,
+                via: None,
+                metrics: m(),
+            },
+            "vmstat" => SourceSpec::Vmstat {
+                name: None,
+                metrics: m(),
+            },
+            "stat" => SourceSpec::Stat {
+                name: None,
+                metrics: m(),
+            },
+            "snmp" => SourceSpec::Snmp {
+                name: None,
+                metrics: m(),
+            },
+            "netdev" => SourceSpec::Netdev {
+                name: None,
+                metrics: m(),
+            },
+            "netclass" => SourceSpec::Netclass {
+                name: None,
+                metrics: m(),
+            },
+            "pressure" => SourceSpec::Pressure {
+                name: None,
+                metrics: m(),
+            },
+            _ => {
+                return Err(ConfigError::new(
+                    "--source",
+                    format!(
+                        "unknown source {ty:?} (expected kpeek, vmstat, stat, snmp, netdev, \
+                         netclass or pressure; tracepoints and files have their own flags)"
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// The name the source exports under.
+    pub fn name(&self) -> String {
+        let (n, d) = match self {
+            SourceSpec::Kpeek { name, .. } => (name, "mod"),
+            SourceSpec::Tracepoint { name, .. } => (name, "tracepoint"),
+            SourceSpec::Vmstat { name, .. } => (name, "vmstat"),
+            SourceSpec::Stat { name, .. } => (name, "stat"),
+            SourceSpec::Snmp { name, .. } => (name, "snmp"),
+            SourceSpec::Netdev { name, .. } => (name, "netdev"),
+            SourceSpec::Netclass { name, .. } => (name, "netclass"),
+            SourceSpec::Pressure { name, .. } => (name, "pressure"),
+            SourceSpec::File { name, path, .. } => {
+                return name.clone().unwrap_or_else(|| file_metric(path));
+            }
+        };
+        n.clone().unwrap_or_else(|| d.to_owned())
+    }
+}
+
+fn file_metric(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    crate::expo::sanitize(s.trim_start_matches('/'), true)
+}
+
+/// A whole configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub sources: Vec<SourceSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    interval: Option<toml::Spanned<String>>,
+    timeout: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    source: Vec<toml::Spanned<SourceSpec>>,
+}
+
+/// `1s`, `500ms`, `2m`, `1.5s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 1s, 500ms, 2m)"))?;
+    let mult = match unit {
+        "ms" => 1e-3,
+        "s" | "" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    let d = n * mult;
+    if !(d > 0.0 && d < 1e9) {
+        return Err(format!("{s:?} must be positive"));
+    }
+    Ok(Duration::from_secs_f64(d))
+}
+
+fn line_col(text: &str, off: usize) -> (usize, usize) {
+    let off = off.min(text.len());
+    let before = &text[..off];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// Parse a config file's text; `file` names it in errors.
+pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let at = |off: usize| {
+        let (l, c) = line_col(text, off);
+        format!("{file}:{l}:{c}")
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let place = e.span().map_or_else(|| file.to_owned(), |s| at(s.start));
+        ConfigError::new(place, e.message().trim().to_owned())
+    })?;
+    let dur = |v: Option<toml::Spanned<String>>| {
+        v.map(|s| parse_duration(s.get_ref()).map_err(|m| ConfigError::new(at(s.span().start), m)))
+            .transpose()
+    };
+    let mut cfg = Config {
+        interval: dur(raw.interval)?,
+        timeout: dur(raw.timeout)?,
+        sources: Vec::new(),
+    };
+    for s in raw.source {
+        let place = at(s.span().start);
+        let spec = s.into_inner();
+        check_spec(&spec).map_err(|m| ConfigError::new(place.clone(), m))?;
+        if cfg.sources.iter().any(|o| o.name() == spec.name()) {
+            return Err(ConfigError::new(
+                place,
+                format!(
+                    "a second source named {:?} (give one a different `name`)",
+                    spec.name()
+                ),
+            ));
+        }
+        cfg.sources.push(spec);
+    }
+    Ok(cfg)
+}
+
+/// Read and parse a config file.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(file.clone(), format!("cannot read: {e}")))?;
+    parse_config(&text, &file)
+}
+
+/// Checks serde cannot make.
+pub fn check_spec(spec: &SourceSpec) -> Result<(), String> {
+    let name = spec.name();
+    if name.is_empty() || crate::expo::sanitize(&name, true) != name {
+        return Err(format!(
+            "source name {name:?} must be letters, digits and '_' (not starting with a digit)"
+        ));
+    }
+    match spec {
+        SourceSpec::Kpeek { via: Some(v), .. } => v.parse::<Channel>().map(|_| ()),
+        SourceSpec::Tracepoint { events, .. } if events.is_empty() => {
+            Err("a tracepoint source needs at least one event in `events`".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The sources `kpeek top`, `watch` and `serve` show with no arguments: kpeek.ko's counters
+/// when loaded, scheduler/syscall/network/block tracepoint rates, vmstat and /proc/stat
+/// highlights, pressure stall time.
+pub fn default_specs(root: &SysRoot) -> Vec<SourceSpec> {
+    let mut v = Vec::new();
+    if KpeekSource::loaded(root) {
+        v.push(SourceSpec::Kpeek {
+            name: None,
+            via: None,
+            metrics: vec![],
+        });
+    }
+    v.push(SourceSpec::Tracepoint {
+        name: None,
+        events: DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect(),
+        filter: None,
+    });
+    let globs = |g: &[&str]| g.iter().map(|s| s.to_string()).collect();
+    v.push(SourceSpec::Vmstat {
+        name: None,
+        metrics: globs(&[
+            "pgfault",
+            "pgmajfault",
+            "pgpgin",
+            "pgpgout",
+            "pswpin",
+            "pswpout",
+            "oom_kill",
+            "allocstall_*",
+            "pgscan_kswapd",
+            "pgscan_direct",
+            "nr_free_pages",
+            "nr_dirty",
+            "nr_writeback",
+        ]),
+    });
+    v.push(SourceSpec::Stat {
+        name: None,
+        metrics: globs(&[
+            "context_switches",
+            "forks",
+            "interrupts",
+            "procs_running",
+            "procs_blocked",
+        ]),
+    });
+    v.push(SourceSpec::Pressure {
+        name: None,
+        metrics: globs(&["stall"]),
+    });
+    v
+}
+
+/// The tracepoints of the default set.
+pub const DEFAULT_EVENTS: [&str; 9] = [
+    "sched:sched_switch",
+    "sched:sched_wakeup",
+    "sched:sched_process_fork",
+    "sched:sched_process_exec",
+    "raw_syscalls:sys_enter",
+    "net:net_dev_xmit",
+    "net:netif_receive_skb",
+    "block:block_rq_issue",
+    "block:block_rq_complete",
+];
+
+/// Open every spec under `root` (`/` for the running system). A spec that names something that
+/// does not exist (an event, a channel) is an error; a source that cannot be read right now
+/// (module not loaded, no permission) is opened anyway and reports that at every read.
+pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Box<dyn Source>>, ConfigError> {
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
+    for spec in specs {
+        let name = spec.name();
+        let proc_src = |kind: ProcKind, metrics: &Vec<String>| -> Box<dyn Source> {
+            Box::new(ProcSource::new(
+                &name,
+                kind,
+                root.dir(),
+                NameFilter(metrics.clone()),
+            ))
+        };
+        let src: Box<dyn Source> = match spec {
+            SourceSpec::Kpeek { via, metrics, .. } => {
+                let ch = match via {
+                    Some(v) => v
+                        .parse::<Channel>()
+                        .map_err(|m| ConfigError::new(format!("source {name}"), m))?,
+                    None => Channel::Mmap,
+                };
+                Box::new(KpeekSource::new(
+                    &name,
+                    ch,
+                    root.clone(),
+                    NameFilter(metrics.clone()),
+                ))
+            }
+            SourceSpec::Tracepoint { events, filter, .. } => {
+                let is_default = events.iter().map(String::as_str).eq(DEFAULT_EVENTS);
+                let events: Vec<String> = if is_default {
+                    // Keep the default events this kernel has.
+                    let tfs = kpeek_trace::tracefs::Tracefs::discover().ok();
+                    DEFAULT_EVENTS
+                        .iter()
+                        .filter(|e| tfs.as_ref().is_none_or(|t| t.lookup(e).is_ok()))
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    events.clone()
+                };
+                Box::new(
+                    TracepointSource::new(&name, &events, filter.as_deref())
+                        .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?,
+                )
+            }
+            SourceSpec::Vmstat { metrics, .. } => proc_src(ProcKind::Vmstat, metrics),
+            SourceSpec::Stat { metrics, .. } => proc_src(ProcKind::Stat, metrics),
+            SourceSpec::Snmp { metrics, .. } => proc_src(ProcKind::Snmp, metrics),
+            SourceSpec::Netdev { metrics, .. } => proc_src(ProcKind::NetDev, metrics),
+            SourceSpec::Netclass { metrics, .. } => proc_src(ProcKind::NetClass, metrics),
+            SourceSpec::Pressure { metrics, .. } => proc_src(ProcKind::Pressure, metrics),
+            SourceSpec::File {
+                path, metric, kind, ..
+            } => {
+                let metric = metric.clone().unwrap_or_else(|| "value".to_owned());
+                Box::new(ProcSource::new(
+                    &name,
+                    ProcKind::File {
+                        path: path.clone(),
+                        metric,
+                        kind: kind.unwrap_or(Kind::Gauge),
+                    },
+                    root.dir(),
+                    NameFilter::default(),
+                ))
+            }
+        };
+        out.push(src);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_config() {
+        let c = parse_config(
+            "interval = \"500ms\"\n[[source]]\ntype = \"kpeek\"\nvia = \"procfs\"\n\
+             [[source]]\ntype = \"tracepoint\"\nname = \"rx\"\nevents = [\"net:*\"]\n\
+             [[source]]\ntype = \"file\"\npath = \"/x/y\"\nkind = \"counter\"\n",
+            "k.toml",
+        )
+        .unwrap();
+        assert_eq!(c.interval, Some(Duration::from_millis(500)));
+        assert_eq!(c.sources.len(), 3);
+        assert_eq!(c.sources[1].name(), "rx");
+        assert_eq!(c.sources[2].name(), "x_y");
+    }
+
+    #[test]
+    fn errors_have_file_line_and_column() {
+        let e = parse_config("[[source]]\ntype = \"bogus\"\n", "k.toml").unwrap_err();
+        assert!(e.place.starts_with("k.toml:"), "{e}");
+        assert!(e.msg.contains("bogus"), "{e}");
+        let e = parse_config("\n\ninterval = \"3 parsecs\"\n", "k.toml").unwrap_err();
+        assert_eq!(e.place, "k.toml:3:12", "{e}");
+        let e = parse_config(
+            "[[source]]\ntype = \"vmstat\"\n[[source]]\ntype = \"vmstat\"\n",
+            "k.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.place, "k.toml:3:1", "{e}");
+        assert!(e.msg.contains("second source named \"vmstat\""));
+        let e =
+            parse_config("[[source]]\ntype = \"kpeek\"\nvia = \"pigeon\"\n", "k.toml").unwrap_err();
+        assert!(e.msg.contains("unknown channel"), "{e}");
+        let e = parse_config("[[source]]\ntype = \"vmstat\"\ncolour = 1\n", "k.toml").unwrap_err();
+        assert!(e.msg.contains("colour"), "{e}");
+        let e = parse_config("interval = [\n", "k.toml").unwrap_err();
+        assert!(e.place.starts_with("k.toml:"), "{e}");
+        assert!(
+            SourceSpec::builtin("bogus")
+                .unwrap_err()
+                .msg
+                .contains("unknown source")
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1y").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn config_parser_never_panics(s in "\\PC*") {
+            let _ = parse_config(&s, "f");
+        }
+    }
+}

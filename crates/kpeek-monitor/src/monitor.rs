@@ -1,0 +1,269 @@
+//! The monitor's state: every series with its rates, and every source's last status. Fed one
+//! round of [`Outcome`]s at a time (live from a [`crate::collect::Collector`], or from a
+//! recording), it keeps what every output needs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::collect::Outcome;
+use crate::model::{Kind, MetricDesc, Reading};
+use crate::rate::{Series, WINDOWS};
+
+/// One series and its state.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub desc: Arc<MetricDesc>,
+    pub series: Series,
+    /// The last value.
+    pub value: f64,
+    /// The rate since the previous reading (counters).
+    pub rate: Option<f64>,
+    /// A reset was seen at the last reading.
+    pub reset: bool,
+    /// Per CPU: (cpu, last value, series).
+    pub per_cpu: Vec<(i32, u64, Series)>,
+    /// The round this row was last read in.
+    seen: u64,
+}
+
+impl Row {
+    /// The 1 s / 10 s / 60 s averages.
+    pub fn averages(&self) -> [Option<f64>; 3] {
+        WINDOWS.map(|w| self.series.average(w))
+    }
+
+    /// The per-CPU values and rates.
+    pub fn cpu_rates(&self) -> Vec<(i32, u64, Option<f64>)> {
+        self.per_cpu
+            .iter()
+            .map(|(c, v, s)| (*c, *v, s.history.back().copied()))
+            .collect()
+    }
+}
+
+/// A source's status after the last round.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceStatus {
+    pub source: String,
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long the read took, seconds.
+    pub duration_s: f64,
+    /// Series it gave.
+    pub series: usize,
+}
+
+/// Every series and source.
+#[derive(Default)]
+pub struct Monitor {
+    rows: Vec<Row>,
+    index: HashMap<Arc<MetricDesc>, usize>,
+    status: Vec<SourceStatus>,
+    round: u64,
+    /// Monotonic seconds and Unix seconds of the last round.
+    pub t: f64,
+    pub wall: f64,
+}
+
+impl Monitor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Take one round of outcomes read at monotonic time `t` and Unix time `wall` (seconds).
+    pub fn ingest(&mut self, t: f64, wall: f64, outcomes: Vec<Outcome>) {
+        self.round += 1;
+        self.t = t;
+        self.wall = wall;
+        self.status.clear();
+        let mut failed: Vec<String> = Vec::new();
+        for o in outcomes {
+            let took = o.took.as_secs_f64();
+            match o.result {
+                Ok(readings) => {
+                    self.status.push(SourceStatus {
+                        source: o.source,
+                        ok: true,
+                        error: None,
+                        duration_s: took,
+                        series: readings.len(),
+                    });
+                    for r in readings {
+                        self.take(t, wall, r);
+                    }
+                }
+                Err(e) => {
+                    failed.push(o.source.clone());
+                    self.status.push(SourceStatus {
+                        source: o.source,
+                        ok: false,
+                        error: Some(e),
+                        duration_s: took,
+                        series: 0,
+                    });
+                }
+            }
+        }
+        // Series of a source that answered but no longer shows them are gone; those of a source
+        // that failed are kept (stale) so their history survives a blip.
+        let round = self.round;
+        let before = self.rows.len();
+        self.rows
+            .retain(|r| r.seen == round || failed.iter().any(|f| *f == r.desc.source));
+        if self.rows.len() != before {
+            self.index = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.desc.clone(), i))
+                .collect();
+        }
+    }
+
+    fn take(&mut self, t: f64, wall: f64, r: Reading) {
+        let counter = r.desc.kind == Kind::Counter;
+        let i = match self.index.get(&r.desc) {
+            Some(&i) => i,
+            None => {
+                self.rows.push(Row {
+                    desc: r.desc.clone(),
+                    series: Series::new(counter, r.desc.width, wall),
+                    value: r.value,
+                    rate: None,
+                    reset: false,
+                    per_cpu: Vec::new(),
+                    seen: 0,
+                });
+                self.index.insert(r.desc.clone(), self.rows.len() - 1);
+                self.rows.len() - 1
+            }
+        };
+        let row = &mut self.rows[i];
+        if row.seen == self.round {
+            // The same series twice in one round (a source bug): keep the first.
+            return;
+        }
+        let up = row.series.update(t, r.value, r.epoch, wall);
+        row.value = r.value;
+        row.rate = up.rate;
+        row.reset = up.reset;
+        row.seen = self.round;
+        if !r.per_cpu.is_empty() {
+            if row.per_cpu.len() != r.per_cpu.len()
+                || row.per_cpu.iter().zip(&r.per_cpu).any(|(a, b)| a.0 != b.0)
+            {
+                row.per_cpu = r
+                    .per_cpu
+                    .iter()
+                    .map(|&(c, _)| (c, 0, Series::new(counter, None, wall)))
+                    .collect();
+            }
+            for ((_, v, s), &(_, nv)) in row.per_cpu.iter_mut().zip(&r.per_cpu) {
+                s.update(t, nv as f64, r.epoch, wall);
+                *v = nv;
+            }
+        }
+    }
+
+    /// Every series, in the order first seen.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// Every source's status after the last round.
+    pub fn status(&self) -> &[SourceStatus] {
+        &self.status
+    }
+
+    /// Rounds taken.
+    pub fn rounds(&self) -> u64 {
+        self.round
+    }
+}
+
+/// A helper for tests and replays: an [`Outcome`] from readings.
+pub fn outcome(source: &str, readings: Vec<Reading>, took: Duration) -> Outcome {
+    Outcome {
+        source: source.to_owned(),
+        result: Ok(readings),
+        took,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(name: &str) -> Arc<MetricDesc> {
+        Arc::new(MetricDesc::new("s", name, Kind::Counter, ""))
+    }
+
+    #[test]
+    fn rows_rates_and_vanishing_series() {
+        let (a, b) = (desc("a"), desc("b"));
+        let mut m = Monitor::new();
+        let r = |d: &Arc<MetricDesc>, v: f64| Reading::new(d.clone(), v);
+        m.ingest(
+            0.0,
+            0.0,
+            vec![outcome("s", vec![r(&a, 1.0), r(&b, 5.0)], Duration::ZERO)],
+        );
+        m.ingest(
+            2.0,
+            0.0,
+            vec![outcome("s", vec![r(&a, 11.0), r(&b, 5.0)], Duration::ZERO)],
+        );
+        assert_eq!(m.rows()[0].rate, Some(5.0));
+        assert_eq!(m.rows()[1].rate, Some(0.0));
+        // b disappears from a healthy source: gone.
+        m.ingest(
+            3.0,
+            0.0,
+            vec![outcome("s", vec![r(&a, 12.0)], Duration::ZERO)],
+        );
+        assert_eq!(m.rows().len(), 1);
+        // The source fails: a stays, with an error status.
+        m.ingest(
+            4.0,
+            0.0,
+            vec![Outcome {
+                source: "s".into(),
+                result: Err("gone".into()),
+                took: Duration::ZERO,
+            }],
+        );
+        assert_eq!(m.rows().len(), 1);
+        assert!(!m.status()[0].ok);
+        // It comes back lower: a reset, not a negative rate.
+        m.ingest(
+            5.0,
+            9.0,
+            vec![outcome("s", vec![r(&a, 2.0)], Duration::ZERO)],
+        );
+        assert!(m.rows()[0].reset);
+        assert_eq!(m.rows()[0].rate, None);
+        assert_eq!(m.rows()[0].series.created, 9.0);
+    }
+
+    #[test]
+    fn per_cpu_rates() {
+        let a = desc("a");
+        let mut m = Monitor::new();
+        let mk = |v: u64| Reading {
+            desc: a.clone(),
+            value: (v * 2) as f64,
+            per_cpu: vec![(0, v), (1, v)],
+            epoch: 0,
+        };
+        m.ingest(0.0, 0.0, vec![outcome("s", vec![mk(0)], Duration::ZERO)]);
+        m.ingest(1.0, 0.0, vec![outcome("s", vec![mk(10)], Duration::ZERO)]);
+        assert_eq!(
+            m.rows()[0].cpu_rates(),
+            vec![(0, 10, Some(10.0)), (1, 10, Some(10.0))]
+        );
+    }
+}

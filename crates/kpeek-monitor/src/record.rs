@@ -1,0 +1,312 @@
+//! Record rounds to a file and replay them: JSON lines, one header, one line per metric the
+//! first time it appears, one line per round. A replay feeds the same readings, with their
+//! recorded times, to a [`crate::monitor::Monitor`], so rates come out as they did live.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::collect::Outcome;
+use crate::model::{MetricDesc, Reading};
+
+/// The format's version.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "rec", rename_all = "lowercase", deny_unknown_fields)]
+enum Line {
+    Header {
+        version: u32,
+    },
+    Desc {
+        id: u64,
+        desc: MetricDesc,
+    },
+    Round {
+        t: f64,
+        wall: f64,
+        outcomes: Vec<RecOutcome>,
+    },
+}
+
+/// One recorded reading: (desc id, value, epoch, per-CPU values).
+type RecReading = (u64, f64, u64, Vec<(i32, u64)>);
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecOutcome {
+    source: String,
+    took: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// (desc id, value, epoch, per-CPU).
+    #[serde(default)]
+    readings: Vec<RecReading>,
+}
+
+/// Why a recording could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    #[error("writing the recording: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("reading the recording: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("line {line}: {msg}")]
+    Bad { line: usize, msg: String },
+}
+
+/// Writes rounds as they are taken.
+pub struct Recorder<W: Write> {
+    out: W,
+    ids: HashMap<Arc<MetricDesc>, u64>,
+}
+
+impl<W: Write> Recorder<W> {
+    /// Start a recording (writes the header).
+    pub fn new(mut out: W) -> Result<Self, RecordError> {
+        let h = serde_json::to_string(&Line::Header { version: VERSION })
+            .map_err(|e| RecordError::Write(e.into()))?;
+        writeln!(out, "{h}").map_err(RecordError::Write)?;
+        Ok(Recorder {
+            out,
+            ids: HashMap::new(),
+        })
+    }
+
+    /// Write one round.
+    pub fn round(&mut self, t: f64, wall: f64, outcomes: &[Outcome]) -> Result<(), RecordError> {
+        let mut recs = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            let mut rec = RecOutcome {
+                source: o.source.clone(),
+                took: o.took.as_secs_f64(),
+                error: None,
+                readings: Vec::new(),
+            };
+            match &o.result {
+                Err(e) => rec.error = Some(e.clone()),
+                Ok(rs) => {
+                    for r in rs {
+                        let id = match self.ids.get(&r.desc) {
+                            Some(&id) => id,
+                            None => {
+                                let id = self.ids.len() as u64;
+                                let line = serde_json::to_string(&Line::Desc {
+                                    id,
+                                    desc: (*r.desc).clone(),
+                                })
+                                .map_err(|e| RecordError::Write(e.into()))?;
+                                writeln!(self.out, "{line}").map_err(RecordError::Write)?;
+                                self.ids.insert(r.desc.clone(), id);
+                                id
+                            }
+                        };
+                        rec.readings.push((id, r.value, r.epoch, r.per_cpu.clone()));
+                    }
+                }
+            }
+            recs.push(rec);
+        }
+        let line = serde_json::to_string(&Line::Round {
+            t,
+            wall,
+            outcomes: recs,
+        })
+        .map_err(|e| RecordError::Write(e.into()))?;
+        writeln!(self.out, "{line}").map_err(RecordError::Write)?;
+        self.out.flush().map_err(RecordError::Write)
+    }
+}
+
+/// One replayed round: monotonic time, Unix time, outcomes.
+pub type Round = (f64, f64, Vec<Outcome>);
+
+/// Reads a recording round by round.
+pub struct Replayer<R: BufRead> {
+    input: R,
+    line: usize,
+    descs: HashMap<u64, Arc<MetricDesc>>,
+    buf: String,
+}
+
+impl<R: BufRead> Replayer<R> {
+    /// Open a recording (reads and checks the header).
+    pub fn new(input: R) -> Result<Self, RecordError> {
+        let mut r = Replayer {
+            input,
+            line: 0,
+            descs: HashMap::new(),
+            buf: String::new(),
+        };
+        match r.next_line()? {
+            Some(Line::Header { version: VERSION }) => Ok(r),
+            Some(Line::Header { version }) => Err(RecordError::Bad {
+                line: 1,
+                msg: format!("recording version {version}, this kpeek reads {VERSION}"),
+            }),
+            _ => Err(RecordError::Bad {
+                line: 1,
+                msg: "not a kpeek recording (no header line)".into(),
+            }),
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<Line>, RecordError> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .input
+                .read_line(&mut self.buf)
+                .map_err(RecordError::Read)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            if self.buf.trim().is_empty() {
+                continue;
+            }
+            return serde_json::from_str(&self.buf)
+                .map(Some)
+                .map_err(|e| RecordError::Bad {
+                    line: self.line,
+                    msg: e.to_string(),
+                });
+        }
+    }
+
+    /// The next round, or `None` at the end.
+    pub fn next_round(&mut self) -> Result<Option<Round>, RecordError> {
+        loop {
+            match self.next_line()? {
+                None => return Ok(None),
+                Some(Line::Header { .. }) => {
+                    return Err(RecordError::Bad {
+                        line: self.line,
+                        msg: "a second header".into(),
+                    });
+                }
+                Some(Line::Desc { id, desc }) => {
+                    self.descs.insert(id, Arc::new(desc));
+                }
+                Some(Line::Round { t, wall, outcomes }) => {
+                    let mut out = Vec::with_capacity(outcomes.len());
+                    for o in outcomes {
+                        let result = match o.error {
+                            Some(e) => Err(e),
+                            None => {
+                                let mut rs = Vec::with_capacity(o.readings.len());
+                                for (id, value, epoch, per_cpu) in o.readings {
+                                    let desc =
+                                        self.descs.get(&id).cloned().ok_or(RecordError::Bad {
+                                            line: self.line,
+                                            msg: format!("reading of metric {id}, never described"),
+                                        })?;
+                                    rs.push(Reading {
+                                        desc,
+                                        value,
+                                        per_cpu,
+                                        epoch,
+                                    });
+                                }
+                                Ok(rs)
+                            }
+                        };
+                        out.push(Outcome {
+                            source: o.source,
+                            result,
+                            took: Duration::try_from_secs_f64(o.took).unwrap_or_default(),
+                        });
+                    }
+                    return Ok(Some((t, wall, out)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use crate::monitor::{Monitor, outcome};
+
+    #[test]
+    fn round_trip_gives_the_same_rates() {
+        let d = Arc::new(MetricDesc::new("s", "a", Kind::Counter, "h").label("x", "1"));
+        let mk = |v| Reading {
+            desc: d.clone(),
+            value: v,
+            per_cpu: vec![(0, v as u64)],
+            epoch: 3,
+        };
+        let rounds = vec![
+            (
+                0.0,
+                100.0,
+                vec![outcome("s", vec![mk(1.0)], Duration::ZERO)],
+            ),
+            (
+                0.5,
+                100.5,
+                vec![outcome("s", vec![mk(11.0)], Duration::ZERO)],
+            ),
+            (
+                1.0,
+                101.0,
+                vec![Outcome {
+                    source: "s".into(),
+                    result: Err("boom".into()),
+                    took: Duration::from_millis(3),
+                }],
+            ),
+        ];
+        let mut buf = Vec::new();
+        let mut rec = Recorder::new(&mut buf).unwrap();
+        for (t, w, o) in &rounds {
+            rec.round(*t, *w, o).unwrap();
+        }
+        let mut live = Monitor::new();
+        for (t, w, o) in rounds {
+            live.ingest(t, w, o);
+        }
+        let mut rep = Replayer::new(&buf[..]).unwrap();
+        let mut replayed = Monitor::new();
+        while let Some((t, w, o)) = rep.next_round().unwrap() {
+            replayed.ingest(t, w, o);
+        }
+        assert_eq!(replayed.rows().len(), 1);
+        assert_eq!(replayed.rows()[0].series.average(60.0), Some(20.0));
+        assert_eq!(
+            replayed.rows()[0].series.average(60.0),
+            live.rows()[0].series.average(60.0)
+        );
+        assert_eq!(replayed.status()[0].error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn bad_recordings_name_the_line() {
+        assert!(Replayer::new(&b"garbage\n"[..]).is_err());
+        let text = "{\"rec\":\"header\",\"version\":1}\n{\"rec\":\"round\",\"t\":0,\"wall\":0,\"outcomes\":[{\"source\":\"s\",\"took\":0,\"readings\":[[7,1,0,[]]]}]}\n";
+        let mut r = Replayer::new(text.as_bytes()).unwrap();
+        let e = r.next_round().unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("never described"), "{e}");
+        let e = Replayer::new(&b"{\"rec\":\"header\",\"version\":9}\n"[..])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("version 9"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn replayer_never_panics(s in "\\PC*") {
+            let text = format!("{{\"rec\":\"header\",\"version\":1}}\n{s}\n");
+            if let Ok(mut r) = Replayer::new(text.as_bytes()) {
+                while let Ok(Some(_)) = r.next_round() {}
+            }
+        }
+    }
+}

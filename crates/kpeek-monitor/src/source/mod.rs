@@ -1,0 +1,107 @@
+//! Sources: anything that reads a set of metrics on demand.
+//!
+//! Built in: [`procfs::ProcSource`] (procfs/sysfs files), [`tracepoint::TracepointSource`]
+//! (perf counting mode), [`kpeek_ko::KpeekSource`] (kpeek.ko counters). Other engines plug in
+//! by implementing [`Source`].
+
+use std::path::PathBuf;
+
+use crate::model::Reading;
+
+pub mod kpeek_ko;
+pub mod procfs;
+pub mod tracepoint;
+
+/// A set of metrics read together. Each source runs in its own thread (so a slow one never
+/// blocks the others): it must be `Send`.
+pub trait Source: Send {
+    /// The source's name: the second word of every exported name (`kpeek_<source>_...`).
+    fn name(&self) -> &str;
+
+    /// Read every metric now. An error becomes a visible error row; the monitor keeps going and
+    /// calls `read` again at the next refresh.
+    fn read(&mut self) -> Result<Vec<Reading>, SourceError>;
+}
+
+/// Why a source could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: crate::parse::ParseError,
+    },
+    #[error("kpeek.ko: {0}")]
+    Kpeek(#[source] kpeek_client::Error),
+    #[error("tracepoints: {0}")]
+    Trace(#[source] kpeek_trace::record::RecordError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Does `name` match the glob `pat` (`*` matches any run of characters, nothing else is
+/// special)?
+pub fn glob_match(pat: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pat.split('*').collect();
+    if parts.len() == 1 {
+        return pat == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A metric filter: empty keeps everything, else names matching any glob.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameFilter(pub Vec<String>);
+
+impl NameFilter {
+    /// Keep `name`?
+    pub fn keeps(&self, name: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|p| glob_match(p, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("pg*", "pgfault"));
+        assert!(glob_match("*fault", "pgmajfault"));
+        assert!(glob_match("p*m*t", "pgmajfault"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("pg*x", "pgfault"));
+        assert!(!glob_match("ab*ba", "aba"));
+        assert!(glob_match("oom_kill", "oom_kill"));
+        assert!(NameFilter::default().keeps("x"));
+        assert!(!NameFilter(vec!["a".into()]).keeps("x"));
+    }
+
+    proptest! {
+        #[test]
+        fn glob_star_matches_all(s in "\\PC*") {
+            prop_assert!(glob_match("*", &s));
+            prop_assert!(glob_match(&s.replace('*', ""), &s.replace('*', "")));
+        }
+    }
+}
