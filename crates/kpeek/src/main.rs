@@ -7,13 +7,18 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
 
 /// Carry data across the kernel/user boundary, fast, safely and measurably.
 #[derive(Parser)]
-#[command(name = "kpeek", version, about, propagate_version = true)]
+#[command(
+    name = "kpeek",
+    version = env!("KPEEK_LONG_VERSION"),
+    about,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +33,13 @@ enum Command {
     /// The kpeek.ko kernel module: counters through each channel.
     #[command(name = "mod")]
     Mod(cmd::module::Args),
+    /// What this machine allows: kernel features, permissions, and what each command needs.
+    Doctor(cmd::doctor::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::Args),
+    /// Write the man pages into a directory (used by scripts/package).
+    #[command(hide = true)]
+    Manpages(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +48,9 @@ fn main() -> ExitCode {
         Command::Sym(args) => cmd::sym::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Manpages(args) => cmd::completions::run_man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,
