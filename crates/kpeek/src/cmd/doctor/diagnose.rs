@@ -445,7 +445,7 @@ fn kpeek_ko(f: &Facts) -> Vec<Check> {
             "/dev/kpeek",
             Status::Warn,
             format!("does not open: {error}"),
-            Some("run as root, or enable the group rule in /lib/udev/rules.d/99-kpeek.rules"),
+            Some("run as root, or enable the group rule of /usr/lib/udev/rules.d/99-kpeek.rules (copy it to /etc/udev/rules.d)"),
         ),
     });
     out
