@@ -10,14 +10,19 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cli;
 mod cmd;
 
 /// Carry data across the kernel/user boundary, fast, safely and measurably.
 #[derive(Parser)]
-#[command(name = "kpeek", version, about, propagate_version = true)]
+#[command(
+    name = "kpeek",
+    version = env!("KPEEK_LONG_VERSION"),
+    about,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,6 +45,13 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Print monitored values and rates every interval (text, JSON lines, CSV).
     Watch(cmd::watch::Args),
+    /// What this machine allows: kernel features, permissions, and what each command needs.
+    Doctor(cmd::doctor::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::Args),
+    /// Write the man pages into a directory (used by scripts/package).
+    #[command(hide = true)]
+    Manpages(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +64,9 @@ fn main() -> ExitCode {
         Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Watch(args) => cmd::watch::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Manpages(args) => cmd::completions::run_man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
 pub mod bpf;
+pub mod completions;
+pub mod doctor;
 pub mod module;
 pub mod monitor;
 pub mod serve;
