@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let rounds = feeder(feed, interval, replay);
-    let stop = kpeek_trace::record::install_stop_handler();
+    let stop = crate::cli::signal::stop_flag();
     // ratatui::init installs a panic hook that restores the terminal before the message.
     let mut term = ratatui::init();
     let result = ui_loop(&mut term, &rounds, stop, interval, replay);

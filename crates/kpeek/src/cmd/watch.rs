@@ -205,7 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn watch(mut feed: Feed, interval: Duration, args: &Args) -> anyhow::Result<ExitCode> {
-    let stop = kpeek_trace::record::install_stop_handler();
+    let stop = crate::cli::signal::stop_flag();
     let mut m = Monitor::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();

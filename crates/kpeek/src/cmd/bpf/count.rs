@@ -11,7 +11,8 @@ use kpeek_trace::record::RecordError;
 use kpeek_trace::tracefs::Tracefs;
 
 use super::output::{Printer, Style};
-use crate::cmd::trace::record::{parse_duration, stop_flag};
+use crate::cli::duration::parse_duration;
+use crate::cli::signal::stop_flag;
 
 /// Count tracepoint hits in per-CPU maps in the kernel (no module, no compiler).
 #[derive(clap::Args)]

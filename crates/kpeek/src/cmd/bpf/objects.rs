@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use kpeek_bpf::objects;
 
-use crate::cmd::trace::record::{parse_duration, stop_flag};
+use crate::cli::duration::parse_duration;
+use crate::cli::signal::stop_flag;
 
 /// List every BPF map on the system.
 #[derive(clap::Args)]

@@ -16,7 +16,7 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// Accept until SIGINT/SIGTERM.
 pub fn serve(listener: TcpListener, state: Arc<State>) -> anyhow::Result<()> {
-    let stop = kpeek_trace::record::install_stop_handler();
+    let stop = crate::cli::signal::stop_flag();
     listener.set_nonblocking(true)?;
     while !stop.load(Ordering::Relaxed) {
         let (stream, _) = match listener.accept() {
