@@ -252,6 +252,11 @@ pub trait Sink {
     fn begin(&mut self, _info: &SessionInfo<'_>) -> io::Result<()> {
         Ok(())
     }
+    /// Called once every event is enabled: from here on, every hit is recorded. A caller that
+    /// generates the events itself (a test) starts here instead of guessing with a sleep.
+    fn enabled(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()>;
     fn lost(&mut self, lost: &Lost) -> io::Result<()>;
     /// Called after each read round that delivered something, so output reaches a terminal
@@ -593,6 +598,7 @@ impl Session {
         let started = Instant::now();
         let deadline = stop.duration.map(|d| started + d);
         self.for_each_perf(PerfEvent::enable)?;
+        sink.enabled().map_err(RecordError::Output)?;
         let mut done = false;
         while !done {
             if stop.flag.is_some_and(|f| f.load(Ordering::Relaxed)) {

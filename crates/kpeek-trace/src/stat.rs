@@ -134,8 +134,20 @@ impl Counter {
         duration: Option<Duration>,
         stop: Option<&AtomicBool>,
     ) -> Result<StatReport, RecordError> {
+        self.run_notify(duration, stop, || {})
+    }
+
+    /// [`Counter::run`], calling `enabled` once every counter is enabled: from then on every
+    /// hit counts (a caller generating the events itself starts there).
+    pub fn run_notify(
+        &self,
+        duration: Option<Duration>,
+        stop: Option<&AtomicBool>,
+        enabled: impl FnOnce(),
+    ) -> Result<StatReport, RecordError> {
         let start = Instant::now();
         self.each(PerfEvent::enable)?;
+        enabled();
         loop {
             if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 break;
