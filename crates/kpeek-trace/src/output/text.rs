@@ -11,7 +11,8 @@
 
 use std::io::{self, Write};
 
-use crate::record::{Event, Lost, SessionInfo, Sink, Summary, WallClock};
+use crate::clock::WallClock;
+use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 use super::Symbolizer;
 
