@@ -14,6 +14,8 @@ use kpeek_client::events::{Event, EventKind, EventListener};
 use kpeek_client::ioctl::{Filter, Probe, ProbeState};
 use kpeek_client::netlink::Netlink;
 use kpeek_client::ring::{Record, RecordBody, RingItem, RingSet};
+use kpeek_trace::clock::WallClock;
+use kpeek_trace::output::text::LttngStamp;
 use serde_json::json;
 
 /// Probe names as the CLI takes them (the tracepoints' names).
@@ -108,38 +110,6 @@ pub struct EventsArgs {
     watermark: u32,
 }
 
-/// Wall-clock time of a CLOCK_MONOTONIC timestamp: the offset between the two clocks, taken once.
-struct Clock {
-    offset_ns: i128,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        Clock {
-            offset_ns: kpeek_client::ring::realtime_offset_ns(),
-        }
-    }
-
-    /// `HH:MM:SS.nnnnnnnnn` (UTC) of a monotonic timestamp.
-    fn wall(&self, mono_ns: u64) -> String {
-        let t = (i128::from(mono_ns) + self.offset_ns).max(0);
-        let day_ns = t % (86_400 * 1_000_000_000);
-        let (s, ns) = (day_ns / 1_000_000_000, day_ns % 1_000_000_000);
-        format!("{:02}:{:02}:{:02}.{ns:09}", s / 3600, s / 60 % 60, s % 60)
-    }
-}
-
-/// lttng-view's `(+s.nnnnnnnnn)` delta; `+?.?????????` for the first event.
-fn delta(prev: Option<u64>, ts: u64) -> String {
-    match prev {
-        None => "+?.?????????".into(),
-        Some(p) => {
-            let d = ts.saturating_sub(p);
-            format!("+{}.{:09}", d / 1_000_000_000, d % 1_000_000_000)
-        }
-    }
-}
-
 /// The payload part of a text line: `{ dev = "lo", len = 84 }`.
 pub fn fields(body: &RecordBody) -> String {
     match body {
@@ -175,10 +145,10 @@ pub fn fields(body: &RecordBody) -> String {
     }
 }
 
-/// One record as an lttng-view line.
-pub fn text_line(wall: &str, delta: &str, r: &Record) -> String {
+/// One record as an lttng-view line, after its stamp (time, delta, host).
+pub fn text_line(r: &Record) -> String {
     format!(
-        "[{wall}] ({delta}) {}: {{ cpu_id = {} }}, {{ pid = {} }}, {}",
+        "{}: {{ cpu_id = {} }}, {{ pid = {} }}, {}",
         r.body.name(),
         r.cpu,
         r.pid,
@@ -257,10 +227,15 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
         names.join(", "),
         rings.rings().len()
     );
-    let clock = Clock::new();
+    // The same lttng-view stamp as `kpeek trace record`: local time, delta, host.
+    let mut stamp = LttngStamp::new(
+        WallClock {
+            offset_ns: kpeek_client::ring::realtime_offset_ns(),
+        },
+        kpeek_trace::output::hostname(),
+    );
     let start = Instant::now();
     let mut out = io::stdout().lock();
-    let mut prev_ts = None;
     let mut printed = 0u64;
     let mut lost_inline = 0u64;
     'outer: loop {
@@ -293,10 +268,9 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
                     if a.json {
                         writeln!(out, "{}", serde_json::to_string(&r)?)?;
                     } else {
-                        let line = text_line(&clock.wall(r.ts_ns), &delta(prev_ts, r.ts_ns), &r);
-                        writeln!(out, "{line}")?;
+                        stamp.write(&mut out, r.ts_ns)?;
+                        writeln!(out, "{}", text_line(&r))?;
                     }
-                    prev_ts = Some(r.ts_ns);
                     printed += 1;
                     if a.count.is_some_and(|n| printed >= n) {
                         break 'outer;
@@ -603,11 +577,18 @@ mod tests {
             protocol: 0x800,
         });
         assert_eq!(
-            text_line("12:00:00.000000001", &delta(Some(0), 1_500_000_001), &r),
-            "[12:00:00.000000001] (+1.500000001) netif_receive_skb: { cpu_id = 1 }, { pid = 42 }, \
-             { dev = \"lo\", len = 84 }"
+            text_line(&r),
+            "netif_receive_skb: { cpu_id = 1 }, { pid = 42 }, { dev = \"lo\", len = 84 }"
         );
-        assert_eq!(delta(None, 5), "+?.?????????");
+        let mut stamp = LttngStamp::new(WallClock { offset_ns: 0 }, "host");
+        let mut out = Vec::new();
+        stamp.write(&mut out, 5).unwrap();
+        stamp.write(&mut out, 1_500_000_006).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        // Local time of the day: only its fraction is fixed here.
+        assert!(out.starts_with('['), "{out}");
+        assert!(out.contains(".000000005] (+?.?????????) host ["), "{out}");
+        assert!(out.ends_with(".500000006] (+1.500000001) host "), "{out}");
         let b = rec(RecordBody::BlockRqIssue {
             sector: 8,
             dev: (8 << 8) | 16,
@@ -618,8 +599,6 @@ mod tests {
             fields(&b.body),
             "{ dev = \"8:16\", sector = 8, bytes = 4096, rwbs = \"W\" }"
         );
-        let c = Clock { offset_ns: 0 };
-        assert_eq!(c.wall(3_723_000_000_005), "01:02:03.000000005");
     }
 
     #[test]
