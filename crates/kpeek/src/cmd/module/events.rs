@@ -15,6 +15,7 @@ use kpeek_trace::output::text::LttngStamp;
 use serde_json::json;
 
 use super::probe::{ProbeName, filter_text, filters_for};
+
 #[derive(clap::Args)]
 #[command(after_help = "\
 Examples:

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kpeek_client::events::{Event, EventKind, EventListener};
+
 #[derive(clap::Args)]
 pub struct ListenArgs {
     /// One JSON object per notification per line.

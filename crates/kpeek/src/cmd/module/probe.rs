@@ -9,6 +9,7 @@ use kpeek_client::chardev::Device;
 use kpeek_client::ioctl::{Filter, Probe, ProbeState};
 use kpeek_client::netlink::Netlink;
 use serde_json::json;
+
 /// Probe names as the CLI takes them (the tracepoints' names).
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "snake_case")]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Subcommand;
 use kpeek_client::netlink::Netlink;
+
 #[derive(Subcommand)]
 pub enum ThresholdCmd {
     /// Notify the netlink "events" group when GROUP/COUNTER rises to VALUE or above.
