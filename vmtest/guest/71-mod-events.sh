@@ -16,7 +16,7 @@ if start_events /tmp/ev.out /tmp/ev.err --probe netif_receive_skb --filter dev=l
 	check_eq "6 records printed" "$(wc -l </tmp/ev.out)" 6
 	check_eq "every record: lo, len 20+8+100" \
 		"$(sed 's/.*}, { dev/{ dev/' /tmp/ev.out | sort -u)" '{ dev = "lo", len = 128 }'
-	re='^\[[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{9}\] \(\+([0-9]+\.[0-9]{9}|\?\.\?{9})\) netif_receive_skb: \{ cpu_id = [0-9]+ \}, \{ pid = -?[0-9]+ \}, \{ dev = "lo", len = 128 \}$'
+	re='^\[[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{9}\] \(\+([0-9]+\.[0-9]{9}|\?\.\?{9})\) [^ ]+ netif_receive_skb: \{ cpu_id = [0-9]+ \}, \{ pid = -?[0-9]+ \}, \{ dev = "lo", len = 128 \}$'
 	check_eq "lttng-view line format" "$(grep -Ecv "$re" /tmp/ev.out)" 0
 	check_eq "first delta is +?.?????????" "$(head -1 /tmp/ev.out | grep -c '(+?.?????????)')" 1
 	check "summary: 6 printed, nothing lost" grep -q "^kpeek: 6 events printed, [0-9]* read; lost: 0 (seq gaps), 0 (rings' lost counters since start)$" /tmp/ev.err

@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use crate::tracefs::EventName;
+use crate::event_name::EventName;
 
 /// The parsed layout of one tracepoint's records.
 #[derive(Clone, Debug, PartialEq, Eq)]

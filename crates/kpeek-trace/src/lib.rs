@@ -8,10 +8,16 @@
 // Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod clock;
 pub mod decode;
+pub mod error;
+mod event_name;
+mod filter;
 pub mod format;
+pub mod model;
 pub mod output;
 pub mod perf;
+mod process;
 pub mod record;
 pub mod stat;
 pub mod tracefs;

@@ -1,5 +1,5 @@
 //! Writers for recorded events: lttng-view text, JSON lines, Chrome/Perfetto trace-event JSON
-//! and CTF 1.8 (readable by `babeltrace2`). Each is a [`Sink`](crate::record::Sink).
+//! and CTF 1.8 (readable by `babeltrace2`). Each is a [`Sink`](crate::model::Sink).
 //!
 //! Every format shows lost records where they happened and in its end-of-run data; nothing is
 //! dropped silently. Writers are buffered and write straight from the record's bytes with

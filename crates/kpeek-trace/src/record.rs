@@ -14,13 +14,20 @@
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::error::open_error;
+use crate::filter::filter_error_for;
 use crate::format::EventFormat;
 use crate::perf::{self, PerfEvent, Record, Ring, TracepointConfig};
+use crate::process::{process_alive, raise_fd_limit, threads_of};
 use crate::tracefs::{EventName, Tracefs, TracefsError};
+
+pub use crate::clock::{WallClock, clock_ns};
+pub use crate::error::RecordError;
+pub use crate::filter::kernel_filter_explanation;
+pub use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 /// How long after a record's timestamp it is certainly in its ring: the reorder window.
 const REORDER_SLACK_NS: u64 = 5_000_000;
@@ -62,206 +69,6 @@ pub struct Stop<'a> {
     pub duration: Option<Duration>,
     /// Stop after this many events have been delivered.
     pub count: Option<u64>,
-}
-
-/// Something went wrong opening or running a session.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error(transparent)]
-    Tracefs(#[from] TracefsError),
-    #[error("{}", permission_message(.what, *.paranoid, .error))]
-    Permission {
-        what: String,
-        paranoid: Option<i32>,
-        /// The errno (not a `source`: the message already shows it).
-        error: io::Error,
-    },
-    #[error(
-        "the kernel rejected the filter for {event}:\n{explanation}\nfields of {event}: {}",
-        .fields.join(", ")
-    )]
-    BadFilter {
-        event: EventName,
-        filter: String,
-        explanation: String,
-        fields: Vec<String>,
-    },
-    #[error("no process with pid {0}")]
-    NoProcess(i32),
-    #[error("{what}: {error}")]
-    Io { what: String, error: io::Error },
-    #[error("writing output")]
-    Output(#[source] io::Error),
-    #[error("bad option: {0}")]
-    BadOption(String),
-    /// Mapping or reading a CPU's perf ring failed.
-    #[error("the perf ring of cpu {cpu}")]
-    Ring {
-        /// The CPU whose ring failed.
-        cpu: i32,
-        /// What failed.
-        #[source]
-        source: crate::perf::RingError,
-    },
-}
-
-fn permission_message(what: &str, paranoid: Option<i32>, source: &io::Error) -> String {
-    let now = match paranoid {
-        Some(v) => format!("it is {v} now"),
-        None => "it could not be read".to_string(),
-    };
-    format!(
-        "{what}: {source}. Recording kernel tracepoints needs root or CAP_PERFMON \
-         (CAP_SYS_ADMIN before Linux 5.8), or /proc/sys/kernel/perf_event_paranoid set to -1 \
-         ({now}); e.g. run with sudo"
-    )
-}
-
-impl RecordError {
-    /// A permission error, with the current `perf_event_paranoid`.
-    pub fn permission(what: impl Into<String>, source: io::Error) -> RecordError {
-        RecordError::Permission {
-            what: what.into(),
-            paranoid: perf::perf_event_paranoid(),
-            error: source,
-        }
-    }
-
-    /// Map tracefs permission errors to the same explanation as perf's.
-    pub fn from_tracefs(e: TracefsError) -> RecordError {
-        match e {
-            TracefsError::PermissionDenied { path } => RecordError::permission(
-                format!("reading {}", path.display()),
-                io::Error::from(io::ErrorKind::PermissionDenied),
-            ),
-            e => RecordError::Tracefs(e),
-        }
-    }
-}
-
-/// Wall-clock time from the perf clock (`CLOCK_MONOTONIC`): the offset measured at start.
-#[derive(Clone, Copy, Debug)]
-pub struct WallClock {
-    /// `CLOCK_REALTIME - CLOCK_MONOTONIC` in ns.
-    pub offset_ns: i128,
-}
-
-/// `clock_gettime(clock)` in ns.
-pub fn clock_ns(clock: rustix::time::ClockId) -> u64 {
-    let ts = rustix::time::clock_gettime(clock);
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-impl WallClock {
-    /// Measure the offset, bracketing the realtime read by two monotonic reads.
-    pub fn measure() -> WallClock {
-        let m1 = clock_ns(rustix::time::ClockId::Monotonic);
-        let r = clock_ns(rustix::time::ClockId::Realtime);
-        let m2 = clock_ns(rustix::time::ClockId::Monotonic);
-        let m = (m1 as i128 + m2 as i128) / 2;
-        WallClock {
-            offset_ns: r as i128 - m,
-        }
-    }
-
-    /// Nanoseconds since the Unix epoch of a perf timestamp.
-    pub fn wall_ns(&self, perf_ns: u64) -> i128 {
-        perf_ns as i128 + self.offset_ns
-    }
-}
-
-/// One recorded event, borrowed from the session's buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Event<'a> {
-    /// Perf clock (`CLOCK_MONOTONIC`) nanoseconds.
-    pub time: u64,
-    pub cpu: u32,
-    pub pid: u32,
-    pub tid: u32,
-    /// Index of the event in [`Session::formats`].
-    pub index: usize,
-    pub format: &'a EventFormat,
-    /// The tracepoint record (common fields first): decode with [`EventFormat::decode`].
-    pub raw: &'a [u8],
-    /// Kernel call stack as native u64s with `PERF_CONTEXT_*` markers (empty without
-    /// `--callchain`).
-    pub callchain: &'a [u8],
-}
-
-impl Event<'_> {
-    /// Call stack addresses (markers removed).
-    pub fn callchain_ips(&self) -> impl Iterator<Item = u64> + '_ {
-        const PERF_CONTEXT_MAX: u64 = -4095i64 as u64;
-        self.callchain
-            .chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().expect("8-byte chunk")))
-            .filter(|&ip| ip < PERF_CONTEXT_MAX)
-    }
-}
-
-/// Records the kernel dropped because a ring was full (`PERF_RECORD_LOST`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lost {
-    pub time: u64,
-    pub cpu: u32,
-    pub count: u64,
-}
-
-/// What a session saw, for the end-of-run report.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Events delivered to the sink.
-    pub events: u64,
-    /// Samples read from the rings (more than `events` when `--count` stopped early).
-    pub samples: u64,
-    /// Lost records reported in the rings (`PERF_RECORD_LOST`).
-    pub lost_reported: u64,
-    /// Hits counted by the kernel that were neither read nor reported lost.
-    pub lost_unreported: u64,
-    /// The kernel's counters over all events and CPUs: hits that passed the filter (the sum
-    /// of their counts for `__perf_count()` tracepoints such as sched_stat_runtime).
-    pub hits: u64,
-    /// Events delivered, per event (same order as [`Session::formats`]).
-    pub per_event: Vec<u64>,
-    /// `PERF_RECORD_THROTTLE` records seen.
-    pub throttled: u64,
-    /// Other record types, samples of unknown ids, unparsable records.
-    pub unknown_records: u64,
-    pub elapsed: Duration,
-}
-
-impl Summary {
-    /// Every record lost, reported or not.
-    pub fn lost(&self) -> u64 {
-        self.lost_reported + self.lost_unreported
-    }
-}
-
-/// What a session is recording, for sinks that write headers.
-#[derive(Clone, Copy, Debug)]
-pub struct SessionInfo<'a> {
-    pub formats: &'a [EventFormat],
-    pub cpus: &'a [i32],
-    pub clock: WallClock,
-    /// The perf clock at the start of recording.
-    pub start_ns: u64,
-}
-
-/// Where recorded events go (text, JSON, trace files, counting...).
-pub trait Sink {
-    fn begin(&mut self, _info: &SessionInfo<'_>) -> io::Result<()> {
-        Ok(())
-    }
-    fn event(&mut self, ev: &Event<'_>) -> io::Result<()>;
-    fn lost(&mut self, lost: &Lost) -> io::Result<()>;
-    /// Called after each read round that delivered something, so output reaches a terminal
-    /// or a pipe promptly (once per ring wakeup at high rates, so it costs nothing there).
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -366,71 +173,6 @@ pub fn resolve_events(tracefs: &Tracefs, specs: &[String]) -> Result<Vec<EventNa
     Ok(out)
 }
 
-/// One descriptor per event per CPU (per thread) adds up: raise the soft `RLIMIT_NOFILE`
-/// towards the hard limit when needed, as perf does.
-pub(crate) fn raise_fd_limit(needed: usize) {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut lim = getrlimit(Resource::Nofile);
-    if lim.current.is_some_and(|cur| cur < needed as u64) {
-        lim.current = Some(
-            lim.maximum
-                .map_or(needed as u64, |max| max.min(needed as u64)),
-        );
-        // Best effort: without it, opening fails later with an explained EMFILE.
-        let _ = setrlimit(Resource::Nofile, lim);
-    }
-}
-
-/// The error for a failed `perf_event_open`: permission problems explained.
-pub(crate) fn open_error(
-    name: &EventName,
-    tid: Option<i32>,
-    cpu: i32,
-    pid: Option<i32>,
-    e: io::Error,
-) -> RecordError {
-    let what = match tid {
-        Some(t) => format!("perf_event_open({name}, tid {t}, cpu {cpu})"),
-        None => format!("perf_event_open({name}, cpu {cpu})"),
-    };
-    if is_permission(&e) {
-        RecordError::permission(what, e)
-    } else if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) {
-        RecordError::NoProcess(pid.unwrap_or(-1))
-    } else if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) {
-        RecordError::Io {
-            what: format!(
-                "{what}: one descriptor per event per CPU exceeds the open-file limit; \
-                 raise it (ulimit -n) or record fewer events"
-            ),
-            error: e,
-        }
-    } else {
-        RecordError::Io { what, error: e }
-    }
-}
-
-/// Threads of a process, from `/proc/<pid>/task`.
-pub(crate) fn threads_of(pid: i32) -> Result<Vec<i32>, RecordError> {
-    let dir = format!("/proc/{pid}/task");
-    let rd = std::fs::read_dir(&dir).map_err(|_| RecordError::NoProcess(pid))?;
-    let mut tids: Vec<i32> = rd
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    tids.sort_unstable();
-    if tids.is_empty() {
-        return Err(RecordError::NoProcess(pid));
-    }
-    Ok(tids)
-}
-
-fn is_permission(e: &io::Error) -> bool {
-    matches!(
-        rustix::io::Errno::from_io_error(e),
-        Some(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM)
-    )
-}
-
 impl Session {
     /// Open every event on every CPU (disabled until [`Session::run`]).
     pub fn open(
@@ -443,7 +185,7 @@ impl Session {
         }
         if opts.buffer_pages == 0 || !opts.buffer_pages.is_power_of_two() {
             return Err(RecordError::BadOption(format!(
-                "--buffer-pages must be a power of two (1, 2, 4, ... pages per CPU), got {}",
+                "the ring size must be a power of two (1, 2, 4, ... data pages per CPU), got {}",
                 opts.buffer_pages
             )));
         }
@@ -593,6 +335,7 @@ impl Session {
         let started = Instant::now();
         let deadline = stop.duration.map(|d| started + d);
         self.for_each_perf(PerfEvent::enable)?;
+        sink.enabled().map_err(RecordError::Output)?;
         let mut done = false;
         while !done {
             if stop.flag.is_some_and(|f| f.load(Ordering::Relaxed)) {
@@ -844,99 +587,6 @@ fn push_ordered(items: &mut VecDeque<Item>, item: Item) {
         }
         _ => items.push_back(item),
     }
-}
-
-/// Whether a process still runs (a zombie has made its last system call: it counts as gone).
-fn process_alive(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // "pid (comm) S ...": the state follows the last ')', as comm may hold anything.
-    match stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next())
-    {
-        Some('Z' | 'X' | 'x') | None => false,
-        Some(_) => true,
-    }
-}
-
-/// Explain a filter the kernel rejected: write it to the same event in a scratch tracefs
-/// instance, whose `filter` file then shows the parse error with a caret under the culprit.
-pub(crate) fn filter_error_for(
-    tracefs: &Tracefs,
-    format: &EventFormat,
-    filter: Option<&str>,
-    err: io::Error,
-) -> RecordError {
-    let filter = filter.unwrap_or_default().to_string();
-    let fields: Vec<String> = format
-        .common_fields
-        .iter()
-        .chain(&format.fields)
-        .map(|f| f.name.clone())
-        .collect();
-    if err.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
-        return RecordError::Io {
-            what: format!("PERF_EVENT_IOC_SET_FILTER `{filter}` on {}", format.name),
-            error: err,
-        };
-    }
-    let explanation = kernel_filter_explanation(tracefs.root(), &format.name, &filter)
-        .unwrap_or_else(|| format!("{filter}\n(the kernel gave no details: {err})"));
-    RecordError::BadFilter {
-        event: format.name.clone(),
-        filter,
-        explanation,
-        fields,
-    }
-}
-
-/// Read a tracefs file with one `read`: the `filter` file answers only at offset 0, so the
-/// usual small first read would cut it.
-fn read_once(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; 1 << 16];
-    let n = f.read(&mut buf).ok()?;
-    buf.truncate(n);
-    Some(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// The kernel's explanation of a filter error, from a scratch instance.
-pub fn kernel_filter_explanation(root: &Path, event: &EventName, filter: &str) -> Option<String> {
-    use std::sync::atomic::AtomicUsize;
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "kpeek-filter-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let inst = root.join("instances").join(name);
-    std::fs::create_dir(&inst).ok()?;
-    let file = inst
-        .join("events")
-        .join(&event.system)
-        .join(&event.name)
-        .join("filter");
-    let result = (|| {
-        if std::fs::write(&file, filter).is_ok() {
-            return None; // accepted here: nothing to explain
-        }
-        let text = read_once(&file)?;
-        let text = text.trim_end();
-        if !text.is_empty() && text != "none" {
-            return Some(text.to_string());
-        }
-        let log = std::fs::read_to_string(inst.join("error_log")).ok()?;
-        let last = log
-            .trim_end()
-            .rsplit_once("\n[")
-            .map_or(log.trim_end(), |(_, l)| l);
-        Some(last.to_string())
-    })();
-    let _ = std::fs::remove_dir(&inst);
-    result
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::error::{RecordError, open_error};
+use crate::filter::filter_error_for;
 use crate::format::EventFormat;
 use crate::perf::{self, PerfEvent, TracepointConfig};
-use crate::record::{RecordError, filter_error_for};
+use crate::process::{raise_fd_limit, threads_of};
 use crate::tracefs::{EventName, Tracefs};
 
 /// Counts of one event on one CPU.
@@ -66,13 +68,10 @@ impl Counter {
             .transpose()?;
         let cpus = perf::online_cpus();
         let tids: Vec<Option<i32>> = match pid {
-            Some(p) => crate::record::threads_of(p)?
-                .into_iter()
-                .map(Some)
-                .collect(),
+            Some(p) => threads_of(p)?.into_iter().map(Some).collect(),
             None => vec![None],
         };
-        crate::record::raise_fd_limit(events.len() * cpus.len() * tids.len() + 64);
+        raise_fd_limit(events.len() * cpus.len() * tids.len() + 64);
         let mut formats = Vec::new();
         let mut all = Vec::new();
         for name in events {
@@ -89,7 +88,7 @@ impl Counter {
                 let mut evs = Vec::new();
                 for tid in &tids {
                     let ev = PerfEvent::tracepoint(&config, *tid, cpu)
-                        .map_err(|e| crate::record::open_error(name, *tid, cpu, pid, e))?;
+                        .map_err(|e| open_error(name, *tid, cpu, pid, e))?;
                     if let Some(f) = &cfilter
                         && let Err(e) = ev.set_filter(f)
                     {
@@ -139,8 +138,20 @@ impl Counter {
         duration: Option<Duration>,
         stop: Option<&AtomicBool>,
     ) -> Result<StatReport, RecordError> {
+        self.run_notify(duration, stop, || {})
+    }
+
+    /// [`Counter::run`], calling `enabled` once every counter is enabled: from then on every
+    /// hit counts (a caller generating the events itself starts there).
+    pub fn run_notify(
+        &self,
+        duration: Option<Duration>,
+        stop: Option<&AtomicBool>,
+        enabled: impl FnOnce(),
+    ) -> Result<StatReport, RecordError> {
         let start = Instant::now();
         self.each(PerfEvent::enable)?;
+        enabled();
         loop {
             if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 break;

@@ -3,11 +3,11 @@
 //! [`instance`] manages a private tracefs instance (own buffer and enables); [`ring`] parses
 //! the raw ring-buffer pages that `per_cpu/cpuN/trace_pipe_raw` returns.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub use crate::event_name::EventName;
 use crate::format::{EventFormat, FormatError};
 
 pub mod instance;
@@ -23,13 +23,6 @@ pub const MOUNT_HINT: &str = "mount -t tracefs nodev /sys/kernel/tracing";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tracefs {
     root: PathBuf,
-}
-
-/// A tracepoint's name: `system:name`, e.g. `sched:sched_switch`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventName {
-    pub system: String,
-    pub name: String,
 }
 
 /// What went wrong finding tracefs or reading from it.
@@ -85,24 +78,9 @@ fn join(names: &[EventName]) -> String {
 
 fn suggest(s: &[EventName]) -> String {
     if s.is_empty() {
-        "; `kpeek trace list` shows the events this kernel has".to_string()
+        "; no event has a similar name".to_string()
     } else {
         format!("; did you mean {}?", join(s))
-    }
-}
-
-impl fmt::Display for EventName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.system, self.name)
-    }
-}
-
-impl EventName {
-    pub fn new(system: impl Into<String>, name: impl Into<String>) -> Self {
-        EventName {
-            system: system.into(),
-            name: name.into(),
-        }
     }
 }
 

@@ -33,7 +33,9 @@ struct Stall<S> {
 
 impl<S: Sink> Sink for Stall<S> {
     fn begin(&mut self, info: &SessionInfo<'_>) -> std::io::Result<()> {
-        self.inner.begin(info)?;
+        self.inner.begin(info)
+    }
+    fn enabled(&mut self) -> std::io::Result<()> {
         if let Some(tx) = self.started.take() {
             tx.send(()).unwrap();
         }
@@ -98,11 +100,9 @@ fn record<S: Sink + Send + 'static>(
             .expect("run");
         (s.inner, summary)
     });
-    rx.recv().unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    rx.recv().unwrap(); // the events are enabled
     go_tx.send(()).unwrap();
     worker.join().unwrap();
-    std::thread::sleep(Duration::from_millis(50));
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap()
 }

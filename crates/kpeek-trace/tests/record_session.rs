@@ -59,12 +59,12 @@ struct Collect {
     finished: Option<Summary>,
     /// Sleep this long on the first event: a slow reader, to overflow a ring.
     stall: Option<Duration>,
-    /// Tell the test the session is running (first call to `begin`).
+    /// Tell the test the events are enabled.
     started: Option<mpsc::Sender<()>>,
 }
 
 impl Sink for Collect {
-    fn begin(&mut self, _info: &kpeek_trace::record::SessionInfo<'_>) -> std::io::Result<()> {
+    fn enabled(&mut self) -> std::io::Result<()> {
         if let Some(tx) = self.started.take() {
             tx.send(()).unwrap();
         }
@@ -139,11 +139,10 @@ fn record_around(
             .expect("session runs");
         (sink, summary)
     });
-    rx.recv().unwrap();
-    // run() enables the events right after begin(): give it a moment.
-    std::thread::sleep(Duration::from_millis(50));
+    rx.recv().unwrap(); // the events are enabled
     work();
-    std::thread::sleep(Duration::from_millis(50));
+    // A hit is in its ring when the traced call returns; run() drains every ring after the
+    // stop flag, so nothing is missed.
     stop.store(true, Ordering::Relaxed);
     handle.join().unwrap()
 }
@@ -458,20 +457,22 @@ fn stat_counts_exactly() {
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let (tx, rx) = mpsc::channel();
-    let h = std::thread::spawn(move || {
-        rx.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        stop2.store(true, Ordering::Relaxed);
-    });
-    // Count in another thread while this one (the filtered tid) makes the calls.
+    let (on_tx, on_rx) = mpsc::channel();
+    // Count in another thread while this one (the filtered tid) makes the calls once the
+    // counters are enabled; the counters are read after the stop flag.
     let report = std::thread::scope(|s| {
-        let r = s.spawn(|| counter.run(None, Some(&stop)).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
+        let r = s.spawn(|| {
+            counter
+                .run_notify(None, Some(&stop2), move || on_tx.send(()).unwrap())
+                .unwrap()
+        });
+        on_rx.recv().unwrap();
         getppid_n(N);
         tx.send(()).unwrap();
+        stop.store(true, Ordering::Relaxed);
         r.join().unwrap()
     });
-    h.join().unwrap();
+    drop(rx);
     assert_eq!(report.events.len(), 1);
     let e = &report.events[0];
     assert_eq!(e.total, N);

@@ -162,7 +162,7 @@ fn format_and_lookup_errors() {
         fs.lookup("zzzzzzzzzzzzzz")
             .unwrap_err()
             .to_string()
-            .contains("kpeek trace list")
+            .contains("no event has a similar name")
     );
 
     // A malformed format file names the file and the line.

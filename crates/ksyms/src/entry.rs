@@ -76,7 +76,7 @@ impl Addrs {
     /// Appends `SMALL` elements past the last symbol, so a search may read a fixed-size window
     /// from any symbol on (and mask off what is not its own).
     pub fn pad(&mut self) {
-        self.lows.extend([u32::MAX; crate::lookup::SMALL]);
+        self.lows.extend([u32::MAX; SMALL]);
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -88,6 +88,19 @@ impl Addrs {
         self.highs.shrink_to_fit();
     }
 }
+
+/// High bit of an entry's `kind`: the symbol is a section end marker (`_etext`, `__stop_*`…).
+pub(crate) const MARKER: u8 = 0x80;
+
+/// Sort rank among aliases: global before local, end markers last.
+#[inline]
+pub(crate) fn rank(kind: u8) -> u8 {
+    u8::from(kind & MARKER != 0) * 2 + u8::from((kind & !MARKER).is_ascii_lowercase())
+}
+
+/// Buckets up to this size are searched by `lookup::count_le_small`; the low-address array
+/// carries this many padding elements.
+pub(crate) const SMALL: usize = 8;
 
 #[cfg(test)]
 mod tests {

@@ -55,12 +55,14 @@
 
 mod entry;
 mod error;
+mod find;
 mod live;
 mod load;
 mod lookup;
 mod names;
 mod parse;
 mod query;
+mod source;
 mod symbolize;
 mod table;
 

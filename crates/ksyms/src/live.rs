@@ -40,6 +40,14 @@ pub(crate) fn explain_hidden(err: Error) -> Error {
 }
 
 impl Ksyms {
+    /// Loads the running kernel's `/proc/kallsyms`.
+    ///
+    /// Fails with [`Error::Hidden`] naming the current `kptr_restrict` (and
+    /// `perf_event_paranoid`) when the kernel hides the addresses from this process.
+    pub fn load_live() -> Result<Ksyms> {
+        crate::live::load_live(&LoadOptions::default())
+    }
+
     /// Loads the live `/proc/kallsyms` with options.
     pub fn load_live_with(opts: &LoadOptions) -> Result<Ksyms> {
         load_live(opts)

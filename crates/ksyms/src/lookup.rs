@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::table::{Ksyms, MARKER, Span, Symbol, bucket_of};
+use crate::entry::{MARKER, SMALL};
+use crate::table::{Ksyms, Span, Symbol, bucket_of};
 
 /// The answer of an address lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +32,6 @@ impl fmt::Display for Resolved<'_> {
         Ok(())
     }
 }
-
-/// Buckets up to this size are searched by [`count_le_small`].
-pub(crate) const SMALL: usize = 8;
 
 /// Number of elements `<= q` among the `n <= SMALL` sorted ones at `s[from..]`: all `SMALL`
 /// compared at once, those past `n` masked off. No branch, so random addresses cost no

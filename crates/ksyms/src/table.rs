@@ -23,7 +23,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::entry::{Addrs, Entry};
+use crate::entry::{Addrs, Entry, MARKER, rank};
 use crate::error::{Error, Hidden, Result};
 use crate::load::{self, Columns, Runs};
 use crate::names::NameIndex;
@@ -126,18 +126,7 @@ impl Symbol<'_> {
 
 const MEMORY: &str = "<memory>";
 
-/// High bit of an entry's `kind`: the symbol is a section end marker (`_etext`, `__stop_*`…).
-pub(crate) const MARKER: u8 = 0x80;
-
 impl Ksyms {
-    /// Loads the running kernel's `/proc/kallsyms`.
-    ///
-    /// Fails with [`Error::Hidden`] naming the current `kptr_restrict` (and
-    /// `perf_event_paranoid`) when the kernel hides the addresses from this process.
-    pub fn load_live() -> Result<Ksyms> {
-        crate::live::load_live(&LoadOptions::default())
-    }
-
     /// Loads a file in kallsyms or `System.map` format. The file is read (not mapped), so
     /// whatever another process does to it meanwhile, the result is a table of what was read.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Ksyms> {
@@ -146,7 +135,7 @@ impl Ksyms {
 
     /// Loads a file with options (e.g. lenient parsing); read, as [`Ksyms::from_path`].
     pub fn from_path_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ksyms> {
-        load_path(path.as_ref(), opts, load::Access::Read)
+        load_path(path.as_ref(), opts, crate::source::Access::Read)
     }
 
     /// Loads a regular file by mapping it and parsing it in place: no copy into a buffer,
@@ -161,7 +150,7 @@ impl Ksyms {
     /// read-only or private directory. The returned table owns its data; the mapping does not
     /// outlive the call.
     pub unsafe fn from_path_mapped(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ksyms> {
-        load_path(path.as_ref(), opts, load::Access::Map)
+        load_path(path.as_ref(), opts, crate::source::Access::Map)
     }
 
     /// Parses kallsyms text held in memory.
@@ -292,18 +281,12 @@ impl Ksyms {
     }
 }
 
-/// Sort rank among aliases: global before local, end markers last.
-#[inline]
-pub(crate) fn rank(kind: u8) -> u8 {
-    u8::from(kind & MARKER != 0) * 2 + u8::from((kind & !MARKER).is_ascii_lowercase())
-}
-
 /// Refuses empty and hidden tables, then indexes.
-fn load_path(path: &Path, opts: &LoadOptions, access: load::Access) -> Result<Ksyms> {
+fn load_path(path: &Path, opts: &LoadOptions, access: crate::source::Access) -> Result<Ksyms> {
     let name = path.display().to_string();
     let threads = load::threads(opts.threads);
     finish(
-        load::load_file(path, &name, opts.lenient, threads, access)?,
+        crate::source::load_file(path, &name, opts.lenient, threads, access)?,
         &name,
     )
 }

@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use crate::record::{Event, Lost, SessionInfo, Sink, Summary};
+use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 use super::{Symbolizer, write_json_str, write_us};
 

@@ -16,7 +16,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::format::FieldKind;
-use crate::record::{Event, Lost, SessionInfo, Sink, Summary};
+use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 use crate::value::Value;
 
 const MAGIC: u32 = 0xC1FC_1FC1;

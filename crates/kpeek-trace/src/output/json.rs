@@ -12,8 +12,9 @@
 
 use std::io::{self, Write};
 
+use crate::clock::WallClock;
 use crate::format::{EventFormat, FieldKind};
-use crate::record::{Event, Lost, SessionInfo, Sink, Summary, WallClock};
+use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 use super::{Symbolizer, write_json_str};
 
@@ -267,7 +268,7 @@ impl<W: Write> JsonWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::WallClock;
+    use crate::clock::WallClock;
 
     const FMT: &str = "name: t
 ID: 1

@@ -11,17 +11,61 @@
 
 use std::io::{self, Write};
 
-use crate::record::{Event, Lost, SessionInfo, Sink, Summary, WallClock};
+use crate::clock::WallClock;
+use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 use super::Symbolizer;
+
+/// The start of every lttng-view line, `[HH:MM:SS.nnnnnnnnn] (+s.nnnnnnnnn) host `: local
+/// wall-clock time of a `CLOCK_MONOTONIC` timestamp, the delta to the previous line
+/// (`+?.?????????` for the first), the host name. Every text output of kpeek (`trace record`,
+/// `mod events`) writes its lines through one of these, so they read alike.
+#[derive(Debug)]
+pub struct LttngStamp {
+    clock: WallClock,
+    host: String,
+    prev: Option<u64>,
+    /// (second since epoch, "HH:MM:SS") of the last formatted time.
+    cached_sec: Option<(i64, String)>,
+}
+
+impl LttngStamp {
+    /// Stamps for timestamps of `clock`'s monotonic clock, on `host`.
+    pub fn new(clock: WallClock, host: impl Into<String>) -> LttngStamp {
+        LttngStamp {
+            clock,
+            host: host.into(),
+            prev: None,
+            cached_sec: None,
+        }
+    }
+
+    /// Writes the stamp of monotonic time `time` (ns), with the trailing space.
+    pub fn write(&mut self, out: &mut impl Write, time: u64) -> io::Result<()> {
+        let wall = self.clock.wall_ns(time);
+        let sec = wall.div_euclid(1_000_000_000) as i64;
+        let nsec = wall.rem_euclid(1_000_000_000) as u32;
+        if self.cached_sec.as_ref().is_none_or(|(s, _)| *s != sec) {
+            self.cached_sec = Some((sec, local_hms(sec)));
+        }
+        let hms = &self.cached_sec.as_ref().expect("just set").1;
+        write!(out, "[{hms}.{nsec:09}] ")?;
+        match self.prev {
+            Some(p) => {
+                let d = time.saturating_sub(p);
+                write!(out, "(+{}.{:09})", d / 1_000_000_000, d % 1_000_000_000)?
+            }
+            None => out.write_all(b"(+?.?????????)")?,
+        }
+        self.prev = Some(time);
+        write!(out, " {} ", self.host)
+    }
+}
 
 pub struct TextWriter<W: Write> {
     out: W,
     host: String,
-    clock: Option<WallClock>,
-    prev: Option<u64>,
-    /// (second since epoch, "HH:MM:SS") of the last formatted time.
-    cached_sec: Option<(i64, String)>,
+    stamp: Option<LttngStamp>,
     labels: Vec<String>,
     symbolize: Option<Symbolizer>,
     sym: String,
@@ -32,9 +76,7 @@ impl<W: Write> TextWriter<W> {
         TextWriter {
             out,
             host: host.into(),
-            clock: None,
-            prev: None,
-            cached_sec: None,
+            stamp: None,
             labels: Vec::new(),
             symbolize: None,
             sym: String::new(),
@@ -52,28 +94,11 @@ impl<W: Write> TextWriter<W> {
     }
 
     fn stamp(&mut self, time: u64) -> io::Result<()> {
-        let wall = self.clock.map_or(time as i128, |c| c.wall_ns(time));
-        let sec = wall.div_euclid(1_000_000_000) as i64;
-        let nsec = wall.rem_euclid(1_000_000_000) as u32;
-        if self.cached_sec.as_ref().is_none_or(|(s, _)| *s != sec) {
-            self.cached_sec = Some((sec, local_hms(sec)));
-        }
-        let hms = &self.cached_sec.as_ref().expect("just set").1;
-        write!(self.out, "[{hms}.{nsec:09}] ")?;
-        match self.prev {
-            Some(p) => {
-                let d = time.saturating_sub(p);
-                write!(
-                    self.out,
-                    "(+{}.{:09})",
-                    d / 1_000_000_000,
-                    d % 1_000_000_000
-                )?
-            }
-            None => self.out.write_all(b"(+?.?????????)")?,
-        }
-        self.prev = Some(time);
-        Ok(())
+        let host = &self.host;
+        let stamp = self
+            .stamp
+            .get_or_insert_with(|| LttngStamp::new(WallClock { offset_ns: 0 }, host.clone()));
+        stamp.write(&mut self.out, time)
     }
 }
 
@@ -93,7 +118,7 @@ pub fn local_hms(sec: i64) -> String {
 
 impl<W: Write> Sink for TextWriter<W> {
     fn begin(&mut self, info: &SessionInfo<'_>) -> io::Result<()> {
-        self.clock = Some(info.clock);
+        self.stamp = Some(LttngStamp::new(info.clock, self.host.clone()));
         self.labels = info.formats.iter().map(super::event_label).collect();
         Ok(())
     }
@@ -101,11 +126,7 @@ impl<W: Write> Sink for TextWriter<W> {
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
         self.stamp(ev.time)?;
         let label = self.labels.get(ev.index).map_or("?", String::as_str);
-        write!(
-            self.out,
-            " {} {label}: {{ cpu_id = {} }}",
-            self.host, ev.cpu
-        )?;
+        write!(self.out, "{label}: {{ cpu_id = {} }}", ev.cpu)?;
         match ev.format.decode(ev.raw) {
             // An event without fields has no payload braces, as in babeltrace.
             Ok(fields) if fields.is_empty() => {}
@@ -144,8 +165,8 @@ impl<W: Write> Sink for TextWriter<W> {
         self.stamp(lost.time)?;
         writeln!(
             self.out,
-            " {} kpeek:lost: {{ cpu_id = {} }}, {{ count = {} }}",
-            self.host, lost.cpu, lost.count
+            "kpeek:lost: {{ cpu_id = {} }}, {{ count = {} }}",
+            lost.cpu, lost.count
         )
     }
 

@@ -19,7 +19,10 @@ use kpeek_client::sysfs::Sysfs;
 use kpeek_client::{Channel, CounterSource, CounterValue, NameKind, SysRoot};
 use serde_json::json;
 
-mod live;
+mod events;
+mod listen;
+mod probe;
+mod threshold;
 
 /// Read and change kpeek.ko's counters (see also /proc/kpeek, /sys/kernel/kpeek,
 /// /sys/kernel/config/kpeek).
@@ -69,15 +72,15 @@ enum Command {
     /// Show the ABI version, how many groups and counters exist, and the module parameters.
     Info(InfoArgs),
     /// Stream the in-kernel probes' records from the per-CPU event rings (lttng-view style).
-    Events(live::EventsArgs),
+    Events(events::EventsArgs),
     /// Print the netlink "events" notifications: groups/counters created or removed, thresholds.
-    Listen(live::ListenArgs),
+    Listen(listen::ListenArgs),
     /// Enable, disable or show the in-kernel tracepoint probes.
     #[command(subcommand)]
-    Probe(live::ProbeCmd),
+    Probe(probe::ProbeCmd),
     /// Set or clear a counter's threshold (notified to `kpeek mod listen`).
     #[command(subcommand)]
-    Threshold(live::ThresholdCmd),
+    Threshold(threshold::ThresholdCmd),
 }
 
 /// The channels `--via` accepts.
@@ -214,10 +217,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Counter(c) => counter(&root, c),
         Command::Debug(a) => debug(&root, a),
         Command::Info(a) => info(&root, a),
-        Command::Events(a) => live::events(&root, a),
-        Command::Listen(a) => live::listen(a),
-        Command::Probe(p) => live::probe(&root, p),
-        Command::Threshold(t) => live::threshold(t),
+        Command::Events(a) => events::events(&root, a),
+        Command::Listen(a) => listen::listen(a),
+        Command::Probe(p) => probe::probe(&root, p),
+        Command::Threshold(t) => threshold::threshold(t),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use kpeek_trace::tracefs::TracefsError;
 
 mod format;
 mod list;
@@ -28,10 +29,26 @@ enum TraceCommand {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command {
+    let result = match args.command {
         TraceCommand::List(a) => list::run(a),
         TraceCommand::Format(a) => format::run(a),
         TraceCommand::Record(a) => record::run(a),
         TraceCommand::Stat(a) => stat::run(a),
+    };
+    result.map_err(point_to_list)
+}
+
+/// An unknown event with no close name: say where the names are.
+fn point_to_list(err: anyhow::Error) -> anyhow::Error {
+    let unknown = err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<TracefsError>(),
+            Some(TracefsError::UnknownEvent { suggestions, .. }) if suggestions.is_empty()
+        )
+    });
+    if unknown {
+        anyhow::anyhow!("{err:#}; `kpeek trace list` shows the events this kernel has")
+    } else {
+        err
     }
 }

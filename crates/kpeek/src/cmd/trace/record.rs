@@ -60,7 +60,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Ring buffer data pages per CPU (a power of two; 256 pages = 1 MiB).
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_buffer_pages)]
     buffer_pages: usize,
     /// Record kernel call stacks, symbolized from /proc/kallsyms.
     #[arg(long)]
@@ -69,6 +69,15 @@ pub struct Args {
     /// cannot delay the reader on a busy machine.
     #[arg(long, value_name = "PRIO")]
     realtime: Option<i32>,
+}
+
+fn parse_buffer_pages(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n.is_power_of_two() => Ok(n),
+        _ => Err(format!(
+            "--buffer-pages must be a power of two (1, 2, 4, ... pages per CPU), got {s}"
+        )),
+    }
 }
 
 fn symbolizer() -> anyhow::Result<Symbolizer> {
