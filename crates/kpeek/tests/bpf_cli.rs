@@ -411,6 +411,17 @@ fn bpftrace_map_listed_and_dumped_with_the_values_bpftrace_prints() {
         .spawn()
         .expect("bpftrace (scripts/setup installs it)");
     let bt_pid = bt.id() as i32;
+    // Stop bpftrace even when an assertion below fails.
+    struct Kill(Option<i32>);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                // SAFETY: signalling our own child, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let mut guard = Kill(Some(bt_pid));
     let mut out = BufReader::new(bt.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -489,6 +500,7 @@ fn bpftrace_map_listed_and_dumped_with_the_values_bpftrace_prints() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     bt.wait().unwrap();
+    guard.0 = None;
     assert!(
         rest.contains(&format!("@calls[kpk-bt-test]: {n}\n")),
         "bpftrace printed: {rest}"
