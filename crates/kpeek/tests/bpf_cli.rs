@@ -110,6 +110,48 @@ fn getppid_counted_exactly_by_pid() {
 }
 
 #[test]
+fn kstack_keys_are_symbolized_kernel_stacks() {
+    let me = std::process::id();
+    let filter = format!("pid == {me}");
+    let bg = start(&[
+        "bpf",
+        "count",
+        "syscalls:sys_enter_getppid",
+        "--by",
+        "kstack",
+        "--filter",
+        &filter,
+        "--duration",
+        "2s",
+        "--json",
+    ]);
+    for _ in 0..100 {
+        // SAFETY: no preconditions.
+        unsafe { libc::getppid() };
+    }
+    let v = final_json(&bg.finish().0);
+    let total: u64 = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 100, "{v}");
+    let frames: Vec<String> = v["entries"][0]["key"]["kstack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    // Every system call enters through do_syscall_64 on x86-64.
+    assert!(
+        frames.iter().any(|f| f.starts_with("do_syscall_64+")),
+        "{frames:?}"
+    );
+    assert_eq!(v["read_errors"], 0);
+}
+
+#[test]
 fn lo_packets_counted_by_name_with_a_string_filter() {
     // Pings of a size no other traffic is likely to have: 1371 data bytes make IP packets of
     // 1399 bytes. Each ping is a request and a reply received on lo.
