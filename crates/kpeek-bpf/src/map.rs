@@ -15,6 +15,7 @@ pub fn create(
     value_size: u32,
     max_entries: u32,
 ) -> Result<MapHandle> {
+    crate::prog::init();
     let opts = libbpf_sys::bpf_map_create_opts {
         sz: size_of::<libbpf_sys::bpf_map_create_opts>() as _,
         ..Default::default()
@@ -32,6 +33,7 @@ fn create_fd(
     max_entries: u32,
     flags: u32,
 ) -> Result<OwnedFd> {
+    crate::prog::init();
     let opts = libbpf_sys::bpf_map_create_opts {
         sz: size_of::<libbpf_sys::bpf_map_create_opts>() as _,
         map_flags: flags,

@@ -44,3 +44,24 @@ fn a_valid_program_loads_and_test_runs() {
     assert_eq!(p.test_run(&41u64.to_ne_bytes(), None).unwrap(), 42);
     assert_eq!(p.test_run(&99u64.to_ne_bytes(), Some(0)).unwrap(), 100);
 }
+
+#[test]
+fn a_helper_the_program_type_lacks_is_named() {
+    // bpf_sys_bpf (166) exists only for syscall programs: a tracepoint program may not call it.
+    let mut a = Asm::new();
+    a.call(166).exit();
+    match Program::load(ProgType::Tracepoint, "kpk_nohelp", &a.finish().unwrap()) {
+        Err(Error::MissingHelper {
+            helper,
+            program,
+            line,
+        }) => {
+            assert_eq!(
+                (helper.as_str(), program.as_str()),
+                ("bpf_sys_bpf", "kpk_nohelp")
+            );
+            assert!(line.contains("bpf_sys_bpf#166"), "{line}");
+        }
+        r => panic!("expected MissingHelper, got {r:?}"),
+    }
+}
