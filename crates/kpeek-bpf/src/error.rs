@@ -43,6 +43,16 @@ pub enum Error {
         feature: &'static str,
         needs: &'static str,
     },
+    /// The verifier does not know a helper kpeek's program calls (an older kernel).
+    #[error(
+        "this kernel does not offer the BPF helper {helper} to {program} ({}); the verifier said: {line}",
+        helper_since(.helper)
+    )]
+    MissingHelper {
+        helper: String,
+        program: String,
+        line: String,
+    },
     /// A kernel variable kpeek cannot address.
     #[error("kernel variable {name}: {reason}")]
     Var { name: String, reason: String },
@@ -109,4 +119,17 @@ pub(crate) fn libbpf(op: &'static str, e: libbpf_rs::Error) -> Error {
         op,
         source: io::Error::other(e.to_string()),
     }
+}
+
+/// The kernel version that added a helper kpeek uses.
+pub fn helper_since(name: &str) -> String {
+    let v = match name {
+        "bpf_probe_read_kernel" | "bpf_probe_read_kernel_str" => "5.5",
+        "bpf_per_cpu_ptr" => "5.10",
+        "bpf_get_current_task" => "4.8",
+        "bpf_get_stackid" => "4.6",
+        "bpf_get_current_comm" | "bpf_get_current_pid_tgid" | "bpf_get_smp_processor_id" => "4.2",
+        _ => return "not a helper kpeek uses on its own".into(),
+    };
+    format!("it appeared in Linux {v}")
 }

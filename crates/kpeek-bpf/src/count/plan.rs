@@ -203,12 +203,22 @@ fn field_source(f: &Field) -> Option<Source> {
 /// `comm`/`pid`/`tid`/`cpu`/`kstack` (the order of the kernel's own filter).
 pub fn resolve(fmt: &EventFormat, name: &str) -> Result<Source> {
     let event = fmt.name.to_string();
-    if let Some(f) = fmt
-        .fields
-        .iter()
-        .chain(&fmt.common_fields)
-        .find(|f| f.name == name)
-    {
+    // The kernel overwrites a record's first 8 bytes (the common fields) with a pt_regs
+    // pointer before a BPF program sees it: common_pid is the current thread, the rest is gone.
+    if fmt.fields.iter().all(|f| f.name != name) {
+        if name == "common_pid" {
+            return Ok(Source::Tid);
+        }
+        if let Some(f) = fmt.common_fields.iter().find(|f| f.name == name) {
+            return Err(Error::CannotExpress {
+                what: format!(
+                    "{} of {event}: the kernel hides the common fields from BPF programs (only common_pid, as the thread id, is available)",
+                    f.name
+                ),
+            });
+        }
+    }
+    if let Some(f) = fmt.fields.iter().find(|f| f.name == name) {
         return field_source(f).ok_or_else(|| Error::CannotExpress {
             what: format!(
                 "field {name} of {event} is {} ({}), which kpeek cannot read as a number or string",

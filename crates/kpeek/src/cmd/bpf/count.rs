@@ -25,8 +25,9 @@ Examples:
   kpeek bpf count 'syscalls:sys_enter_*' --by comm --count 100000
 
 Keys (--by) and fields (--filter, --sum, --hist) are the event's fields (`kpeek trace format
-EVENT`), its common_* fields, and comm, pid (process), tid (thread), cpu and kstack (kernel
-stack). A field of the event wins over these names (sched_wakeup's pid is the woken task).
+EVENT`), and comm, pid (process), tid (thread; also common_pid), cpu and kstack (kernel stack).
+A field of the event wins over these names (sched_wakeup's pid is the woken task). The other
+common_* fields are hidden from BPF programs by the kernel.
 --filter uses the kernel's tracepoint filter grammar: == != < <= > >= & on numbers, == != and ~
 (exact or prefix* globs) on strings, && || ! and parentheses. With several events the key
 starts with the event. Stops on Ctrl-C, SIGTERM, --duration or --count; everything kpeek
