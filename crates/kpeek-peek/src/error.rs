@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// No symbol of that name.
-    #[error("{}", unknown_symbol(.name, .module.as_deref(), .close))]
+    #[error("{}", unknown_symbol(.name, .module.as_deref(), .close, .hint.as_deref()))]
     UnknownSymbol {
         /// The name asked for.
         name: String,
@@ -20,6 +20,8 @@ pub enum Error {
         module: Option<String>,
         /// Close names, best first.
         close: Vec<String>,
+        /// Why the table may lack it.
+        hint: Option<String>,
     },
     /// The name is defined by several modules (or the kernel and a module).
     #[error("`{name}` is defined in several places: {}; ask for one as MODULE:{name}", .places.join(", "))]
@@ -81,7 +83,7 @@ pub enum Error {
         msg: String,
     },
     /// An index past the array's declared bound.
-    #[error("{expr}[{index}]: index past the end of {ty} (valid: 0..{len})")]
+    #[error("{expr}[{index}]: index past the end of {ty} (valid: 0 to {})", .len - 1)]
     IndexOutOfBounds {
         /// The array expression.
         expr: String,
@@ -139,13 +141,21 @@ pub enum Error {
     },
 }
 
-fn unknown_symbol(name: &str, module: Option<&str>, close: &[String]) -> String {
+fn unknown_symbol(
+    name: &str,
+    module: Option<&str>,
+    close: &[String],
+    hint: Option<&str>,
+) -> String {
     let mut s = match module {
         Some(m) => format!("unknown symbol `{name}` in module `{m}`"),
         None => format!("unknown symbol `{name}`"),
     };
     if !close.is_empty() {
         s.push_str(&format!(" (close names: {})", close.join(", ")));
+    }
+    if let Some(h) = hint {
+        s.push_str(&format!("; {h}"));
     }
     s
 }

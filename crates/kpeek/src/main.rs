@@ -28,6 +28,8 @@ enum Command {
     /// The kpeek.ko kernel module: counters through each channel.
     #[command(name = "mod")]
     Mod(cmd::module::Args),
+    /// Kernel and module variables by name, typed: jiffies, mod:sym, runqueues@cpu1.nr_running.
+    Peek(cmd::peek::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Sym(args) => cmd::sym::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
+        Command::Peek(args) => cmd::peek::run(args),
     };
     match result {
         Ok(code) => code,
