@@ -39,6 +39,7 @@ pub mod globals;
 pub mod percpu;
 pub mod print;
 pub mod session;
+pub mod testkit;
 pub mod types;
 pub mod value;
 pub mod via;

@@ -348,13 +348,17 @@ impl Session {
             }
         }
         // Not in (or no access to) kallsyms: a backend that resolves names in the kernel.
-        if let Some(r) = backend.resolve(want_mod, name) {
-            let (addr, size) = r?;
-            return Ok((
-                addr,
-                (size > 0).then_some(size),
-                want_mod.map(str::to_string),
-            ));
+        match backend.resolve(want_mod, name) {
+            Some(Ok((addr, size))) => {
+                return Ok((
+                    addr,
+                    (size > 0).then_some(size),
+                    want_mod.map(str::to_string),
+                ));
+            }
+            // Unknown there too: the error below names close names from kallsyms.
+            Some(Err(Error::UnknownSymbol { .. })) | None => {}
+            Some(Err(e)) => return Err(e),
         }
         match self.ksyms_result() {
             Err(e) => Err(Error::Backend {
