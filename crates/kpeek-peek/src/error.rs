@@ -35,7 +35,7 @@ pub enum Error {
     #[error("symbol table: {0}")]
     Symbols(#[source] ksyms::Error),
     /// The reading backend is not allowed to read.
-    #[error("{backend}: permission denied: {what}")]
+    #[error("via {backend}: permission denied: {what}")]
     Permission {
         /// Which backend.
         backend: &'static str,
@@ -43,7 +43,9 @@ pub enum Error {
         what: String,
     },
     /// Kernel lockdown forbids reading kernel memory.
-    #[error("{backend}: refused by kernel lockdown ({mode}): reading kernel memory is not allowed")]
+    #[error(
+        "via {backend}: refused by kernel lockdown ({mode}): reading kernel memory is not allowed"
+    )]
     Lockdown {
         /// Which backend.
         backend: &'static str,
@@ -115,7 +117,7 @@ pub enum Error {
     #[error("no backend can read kernel memory here:\n  {}", .0.join("\n  "))]
     NoBackend(Vec<String>),
     /// A backend failed in a way not listed above.
-    #[error("{backend}: {msg}")]
+    #[error("via {backend}: {msg}")]
     Backend {
         /// Which backend.
         backend: &'static str,

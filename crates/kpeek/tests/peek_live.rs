@@ -267,7 +267,7 @@ fn non_root_is_refused_by_each_backend() {
     let err = String::from_utf8_lossy(&out.stderr);
     // This machine has no /proc/kcore; where it exists, nobody may not open it.
     assert!(
-        err.contains("kcore: permission denied") || err.contains("/proc/kcore does not exist"),
+        err.contains("via kcore: permission denied") || err.contains("/proc/kcore does not exist"),
         "{err}"
     );
     let out = common::as_nobody(&["peek", "runqueues@cpu0.cpu"]);

@@ -1,6 +1,7 @@
 //! The backends' common trait, `--via` names, and the `/proc/kcore` backend.
 
 pub mod bpf;
+pub mod kmod;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

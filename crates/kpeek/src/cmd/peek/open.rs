@@ -2,14 +2,12 @@
 
 use kpeek_peek::Error;
 use kpeek_peek::via::bpf::Bpf;
+use kpeek_peek::via::kmod::Kmod;
 use kpeek_peek::via::{Backend, Kcore, Via};
 
 fn open_one(via: Via) -> Result<Box<dyn Backend>, Error> {
     match via {
-        Via::Kpeek => Err(Error::Backend {
-            backend: "kpeek",
-            msg: "kpeek.ko's peek interface is not available in this build".into(),
-        }),
+        Via::Kpeek => Ok(Box::new(Kmod::open()?)),
         Via::Bpf => Ok(Box::new(Bpf::open()?)),
         Via::Kcore => Ok(Box::new(Kcore::open()?)),
         Via::Auto => unreachable!("auto is resolved by the caller"),
@@ -25,7 +23,7 @@ pub fn backend(via: Via) -> Result<Box<dyn Backend>, Error> {
     for v in [Via::Kpeek, Via::Bpf, Via::Kcore] {
         match open_one(v) {
             Ok(b) => return Ok(b),
-            Err(e) => why.push(format!("{}: {e}", v.name())),
+            Err(e) => why.push(e.to_string()),
         }
     }
     Err(Error::NoBackend(why))
