@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use btf_rs::{Btf, BtfType, Type};
+use btf_rs::{Backend, Btf, BtfType, Type};
 
 use crate::error::Error;
 use crate::types::{Member, RecordKind, Ty, TypeSource};
@@ -49,9 +49,35 @@ impl BtfTypes {
         BtfTypes::from_file(&Path::new(SYS_BTF).join("vmlinux"))
     }
 
-    /// A stand-alone BTF file.
+    /// A stand-alone BTF file, mapped (types are parsed when asked for, names searched in place:
+    /// loading costs a scan of the type table, not a parse of every type).
     pub fn from_file(path: &Path) -> Result<BtfTypes, Error> {
-        let btf = Btf::from_file(path).map_err(|e| fmt_err(path, e))?;
+        let btf = match Btf::from_file_with_backend(path, Backend::Mmap) {
+            Ok(b) => b,
+            // Kernels before 6.16 cannot map /sys/kernel/btf/*: map a copy in memory instead.
+            Err(btf_rs::Error::IO(_)) => {
+                let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let fd = rustix::fs::memfd_create("kpeek-btf", rustix::fs::MemfdFlags::CLOEXEC)
+                    .map_err(|e| Error::Io {
+                        path: path.to_path_buf(),
+                        source: e.into(),
+                    })?;
+                let mut f = std::fs::File::from(fd);
+                std::io::Write::write_all(&mut f, &bytes).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let copy = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+                let b = Btf::from_file_with_backend(&copy, Backend::Mmap)
+                    .map_err(|e| fmt_err(path, e))?;
+                drop(f);
+                b
+            }
+            Err(e) => return Err(fmt_err(path, e)),
+        };
         Ok(BtfTypes {
             btf,
             what: format!("BTF of {}", path.display()),

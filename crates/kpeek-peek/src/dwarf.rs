@@ -195,14 +195,14 @@ impl DwarfTypes {
                     None => {
                         // A definition (with a location) beats a declaration.
                         let has_loc = e.attr_value(dw::DW_AT_location).is_some();
-                        if has_loc {
-                            if let Some(prev) = self.vars.get(&name) {
-                                let (ps, pu, po) = self.unit_of(*prev).expect("indexed");
-                                let _ = ps;
-                                if pu.entry(po).is_ok_and(|p| p.attr_value(dw::DW_AT_location).is_some()) {
-                                    self.dup_vars.insert(name.clone());
-                                }
-                            }
+                        let prev_defined = self.vars.get(&name).is_some_and(|prev| {
+                            self.unit_of(*prev).is_ok_and(|(_, pu, po)| {
+                                pu.entry(po)
+                                    .is_ok_and(|p| p.attr_value(dw::DW_AT_location).is_some())
+                            })
+                        });
+                        if has_loc && prev_defined {
+                            self.dup_vars.insert(name.clone());
                         }
                         if has_loc || !self.vars.contains_key(&name) {
                             self.vars.insert(name, global);

@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// No symbol of that name.
-    #[error("{}", unknown_symbol(.name, .module.as_deref(), .close))]
+    #[error("{}", unknown_symbol(.name, .module.as_deref(), .close, .hint.as_deref()))]
     UnknownSymbol {
         /// The name asked for.
         name: String,
@@ -20,6 +20,8 @@ pub enum Error {
         module: Option<String>,
         /// Close names, best first.
         close: Vec<String>,
+        /// Why the table may lack it.
+        hint: Option<String>,
     },
     /// The name is defined by several modules (or the kernel and a module).
     #[error("`{name}` is defined in several places: {}; ask for one as MODULE:{name}", .places.join(", "))]
@@ -33,7 +35,7 @@ pub enum Error {
     #[error("symbol table: {0}")]
     Symbols(#[source] ksyms::Error),
     /// The reading backend is not allowed to read.
-    #[error("{backend}: permission denied: {what}")]
+    #[error("via {backend}: permission denied: {what}")]
     Permission {
         /// Which backend.
         backend: &'static str,
@@ -41,7 +43,9 @@ pub enum Error {
         what: String,
     },
     /// Kernel lockdown forbids reading kernel memory.
-    #[error("{backend}: refused by kernel lockdown ({mode}): reading kernel memory is not allowed")]
+    #[error(
+        "via {backend}: refused by kernel lockdown ({mode}): reading kernel memory is not allowed"
+    )]
     Lockdown {
         /// Which backend.
         backend: &'static str,
@@ -81,7 +85,7 @@ pub enum Error {
         msg: String,
     },
     /// An index past the array's declared bound.
-    #[error("{expr}[{index}]: index past the end of {ty} (valid: 0..{len})")]
+    #[error("{expr}[{index}]: index past the end of {ty} (valid: 0 to {})", .len - 1)]
     IndexOutOfBounds {
         /// The array expression.
         expr: String,
@@ -113,7 +117,7 @@ pub enum Error {
     #[error("no backend can read kernel memory here:\n  {}", .0.join("\n  "))]
     NoBackend(Vec<String>),
     /// A backend failed in a way not listed above.
-    #[error("{backend}: {msg}")]
+    #[error("via {backend}: {msg}")]
     Backend {
         /// Which backend.
         backend: &'static str,
@@ -139,13 +143,21 @@ pub enum Error {
     },
 }
 
-fn unknown_symbol(name: &str, module: Option<&str>, close: &[String]) -> String {
+fn unknown_symbol(
+    name: &str,
+    module: Option<&str>,
+    close: &[String],
+    hint: Option<&str>,
+) -> String {
     let mut s = match module {
         Some(m) => format!("unknown symbol `{name}` in module `{m}`"),
         None => format!("unknown symbol `{name}`"),
     };
     if !close.is_empty() {
         s.push_str(&format!(" (close names: {})", close.join(", ")));
+    }
+    if let Some(h) = hint {
+        s.push_str(&format!("; {h}"));
     }
     s
 }

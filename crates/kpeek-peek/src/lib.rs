@@ -3,7 +3,7 @@
 //! An expression (`init_task.comm`, `plain_counter:reads`, `runqueues@cpu1.nr_running`) is
 //! parsed ([`expr`]), its symbol resolved through kallsyms ([`ksyms`]) or the kernel, its type
 //! taken from DWARF ([`dwarf`]), BTF ([`btf`]) or the global-variable table ([`globals`]), its
-//! member chain followed through kernel memory ([`walk`]) read by a [`backend::Backend`]
+//! member chain followed through kernel memory ([`walk`]) read by a [`via::Backend`]
 //! (kpeek.ko, BPF, `/proc/kcore`), and the bytes decoded ([`value`]) and printed ([`print`]).
 //!
 //! ```
@@ -31,7 +31,6 @@
 //! # Ok::<(), kpeek_peek::Error>(())
 //! ```
 
-pub mod backend;
 pub mod btf;
 pub mod dwarf;
 pub mod error;
@@ -40,9 +39,11 @@ pub mod globals;
 pub mod percpu;
 pub mod print;
 pub mod session;
+pub mod testkit;
 pub mod types;
 pub mod value;
+pub mod via;
 pub mod walk;
 
 pub use error::Error;
-pub use session::{Answer, Options, Session};
+pub use session::{Answer, Options, PerCpuMethod, Session};

@@ -3,9 +3,10 @@
 //! A per-CPU variable's copy on CPU n lives at `base(n) + offset`, where `offset` is its place
 //! in the `.data..percpu` section (BTF DATASEC) and `base(n)` is `__per_cpu_offset[n]`. Where
 //! kallsyms lists `__per_cpu_offset` (CONFIG_KALLSYMS_ALL), `base(n)` is read from it. Where it
-//! does not, `base(n)` is found from CPU n's run queue: the task running on CPU n (the caller,
-//! pinned there) reaches it as `current->se.cfs_rq->rq`, and `base(n)` is that address minus
-//! `runqueues`' offset.
+//! does not, `base(n)` is found from CPU n's run queue, which the calling task reaches through
+//! its task group (`current->sched_task_group->cfs_rq[n]->rq`, CONFIG_FAIR_GROUP_SCHED):
+//! `base(n)` is that address minus `runqueues`' offset, and the run queue's own `cpu` field must
+//! say n.
 
 use std::path::Path;
 
@@ -42,28 +43,6 @@ pub fn possible_cpus() -> Result<Vec<u32>, Error> {
     parse_cpu_list(&s).ok_or_else(|| Error::Format {
         path: path.to_path_buf(),
         msg: format!("not a CPU list: {:?}", s.trim()),
-    })
-}
-
-/// Runs `f` on a thread pinned to `cpu` (so that "the current task" is on that CPU).
-pub fn on_cpu<T: Send>(cpu: u32, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            pin(cpu)?;
-            Ok(f())
-        })
-        .join()
-        .map_err(|_| Error::PerCpu(format!("the thread pinned to CPU {cpu} panicked")))?
-    })
-}
-
-fn pin(cpu: u32) -> Result<(), Error> {
-    let mut set = rustix::thread::CpuSet::new();
-    set.set(cpu as usize);
-    rustix::thread::sched_setaffinity(None, &set).map_err(|e| {
-        Error::PerCpu(format!(
-            "cannot run on CPU {cpu} (sched_setaffinity: {e}); is it online?"
-        ))
     })
 }
 

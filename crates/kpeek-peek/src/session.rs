@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use ksyms::Ksyms;
 
-use crate::backend::Backend;
 use crate::btf::{BtfTypes, PerCpuVar};
 use crate::error::{Error, close_names};
 use crate::expr::{Base, CpuSel, Expr};
 use crate::types::{TypeRef, Types};
 use crate::value::{Bits, Value, decode};
+use crate::via::Backend;
 use crate::walk::{Place, read_named, walk};
 use crate::{dwarf, globals, percpu};
 
@@ -33,8 +33,20 @@ pub struct Options {
     pub module_files: Vec<PathBuf>,
     /// `--debuginfo VMLINUX`: DWARF of the kernel.
     pub debuginfo: Option<PathBuf>,
-    /// Find per-CPU areas from the run queues even where `__per_cpu_offset` is in kallsyms.
-    pub percpu_from_runqueues: bool,
+    /// How per-CPU areas are located.
+    pub percpu_method: PerCpuMethod,
+}
+
+/// How the start of each CPU's per-CPU area is found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PerCpuMethod {
+    /// From the run queues where the backend can name the task on a CPU (bpf), else offsets.
+    #[default]
+    Auto,
+    /// `__per_cpu_offset[cpu]` from kallsyms.
+    Offsets,
+    /// CPU n's `struct rq` (`current->se.cfs_rq->rq` on CPU n) minus `runqueues`' offset.
+    Runqueues,
 }
 
 /// One expression's answer.
@@ -66,8 +78,9 @@ pub struct Session {
     vmlinux_base: Option<Rc<BtfTypes>>,
     vmlinux_dwarf: Option<u16>,
     percpu: HashMap<String, PerCpuVar>,
-    ksyms: Option<Ksyms>,
-    ksyms_err: Option<String>,
+    /// The symbol table, read on first use (reading /proc/kallsyms costs ~100 ms).
+    ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
+    load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
     modules: HashMap<String, ModTypes>,
     cpus: Vec<u32>,
     bases: HashMap<u32, u64>,
@@ -79,8 +92,11 @@ fn vmlinux_name(m: Option<&str>) -> bool {
 }
 
 impl Session {
-    /// Loads vmlinux BTF, `--debuginfo` and the running kernel's symbols.
-    pub fn new(opts: Options, ksyms: Result<Ksyms, ksyms::Error>) -> Result<Session, Error> {
+    /// Loads vmlinux BTF and `--debuginfo`; `load_ksyms` reads the symbol table when first needed.
+    pub fn new(
+        opts: Options,
+        load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
+    ) -> Result<Session, Error> {
         let mut types = Types::new();
         let mut vmlinux_dwarf = None;
         if let Some(p) = &opts.debuginfo {
@@ -94,18 +110,14 @@ impl Session {
             }
             Err(_) => (None, None, HashMap::new()),
         };
-        let (ksyms, ksyms_err) = match ksyms {
-            Ok(k) => (Some(k), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
         let mut s = Session {
             types,
             vmlinux_btf,
             vmlinux_base,
             vmlinux_dwarf,
             percpu,
-            ksyms,
-            ksyms_err,
+            ksyms: std::cell::OnceCell::new(),
+            load_ksyms,
             modules: HashMap::new(),
             cpus: Vec::new(),
             bases: HashMap::new(),
@@ -122,12 +134,17 @@ impl Session {
 
     /// The symbol table, when readable.
     pub fn ksyms(&self) -> Option<&Ksyms> {
-        self.ksyms.as_ref()
+        self.ksyms_result().as_ref().ok()
+    }
+
+    fn ksyms_result(&self) -> &Result<Ksyms, String> {
+        self.ksyms
+            .get_or_init(|| (self.load_ksyms)().map_err(|e| e.to_string()))
     }
 
     /// Names a kernel address for printing pointers.
     pub fn symbolize(&self, addr: u64) -> Option<String> {
-        let r = self.ksyms.as_ref()?.lookup(addr)?;
+        let r = self.ksyms()?.lookup(addr)?;
         Some(if r.offset == 0 {
             r.symbol.name.to_string()
         } else {
@@ -297,7 +314,7 @@ impl Session {
         backend: &dyn Backend,
     ) -> Result<(u64, Option<u64>, Option<String>), Error> {
         let want_mod = module.filter(|m| *m != "vmlinux");
-        if let Some(ks) = &self.ksyms {
+        if let Some(ks) = self.ksyms() {
             let found: Vec<_> = ks
                 .find(name)
                 .into_iter()
@@ -331,20 +348,24 @@ impl Session {
             }
         }
         // Not in (or no access to) kallsyms: a backend that resolves names in the kernel.
-        if let Some(r) = backend.resolve(want_mod, name) {
-            let (addr, size) = r?;
-            return Ok((
-                addr,
-                (size > 0).then_some(size),
-                want_mod.map(str::to_string),
-            ));
+        match backend.resolve(want_mod, name) {
+            Some(Ok((addr, size))) => {
+                return Ok((
+                    addr,
+                    (size > 0).then_some(size),
+                    want_mod.map(str::to_string),
+                ));
+            }
+            // Unknown there too: the error below names close names from kallsyms.
+            Some(Err(Error::UnknownSymbol { .. })) | None => {}
+            Some(Err(e)) => return Err(e),
         }
-        match (&self.ksyms, &self.ksyms_err) {
-            (None, Some(e)) => Err(Error::Backend {
+        match self.ksyms_result() {
+            Err(e) => Err(Error::Backend {
                 backend: backend.name(),
                 msg: format!("cannot resolve `{name}`: {e}"),
             }),
-            (Some(ks), _) => {
+            Ok(ks) => {
                 let close = close_names(
                     name,
                     ks.symbols()
@@ -361,17 +382,26 @@ impl Session {
                         close.push(n.clone());
                     }
                 }
+                // Without CONFIG_KALLSYMS_ALL only a few dozen section markers are data symbols.
+                let data = ks
+                    .symbols()
+                    .filter(|s| s.module.is_none() && matches!(s.kind, 'D' | 'd' | 'B' | 'b'))
+                    .take(1000)
+                    .count();
+                let hint = (data < 1000 && want_mod.is_none()).then(|| {
+                    format!(
+                        "{} lists no kernel data symbols (kernel built without CONFIG_KALLSYMS_ALL): \
+                         only per-CPU variables (e.g. runqueues@cpu0.nr_running) can be located",
+                        ks.source()
+                    )
+                });
                 Err(Error::UnknownSymbol {
                     name: name.to_string(),
                     module: module.map(str::to_string),
                     close,
+                    hint,
                 })
             }
-            (None, None) => Err(Error::UnknownSymbol {
-                name: name.to_string(),
-                module: module.map(str::to_string),
-                close: vec![],
-            }),
         }
     }
 
@@ -424,38 +454,61 @@ impl Session {
         Ok(self.cpus.clone())
     }
 
-    /// `__per_cpu_offset[cpu]`, from kallsyms or from CPU `cpu`'s run queue.
+    /// `__per_cpu_offset[cpu]`: from CPU `cpu`'s run queue where the backend can name the task
+    /// running there (BPF: no symbol table needed), else read from the kernel's
+    /// `__per_cpu_offset` array found through kallsyms; [`PerCpuMethod`] forces one way.
     fn percpu_base(&mut self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
         if let Some(b) = self.bases.get(&cpu) {
             return Ok(*b);
         }
-        let table = self.ksyms.as_ref().and_then(|ks| {
-            ks.find("__per_cpu_offset")
-                .into_iter()
-                .find(|s| s.module.is_none())
-                .map(|s| s.addr)
-        });
-        let base = match table {
-            Some(t) if !self.opts.percpu_from_runqueues => {
+        let task = match self.opts.percpu_method {
+            PerCpuMethod::Offsets => None,
+            PerCpuMethod::Auto => backend.current_task().transpose()?,
+            PerCpuMethod::Runqueues => Some(backend.current_task().ok_or_else(|| {
+                Error::PerCpu(format!(
+                    "{}: cannot name the task running on a CPU (only the bpf backend can)",
+                    backend.name()
+                ))
+            })??),
+        };
+        let base = match task {
+            Some(task) => self.base_from_runqueue(cpu, task, backend)?,
+            None => {
+                let table = self.ksyms().and_then(|ks| {
+                    ks.find("__per_cpu_offset")
+                        .into_iter()
+                        .find(|s| s.module.is_none())
+                        .map(|s| s.addr)
+                });
+                let t = table.ok_or_else(|| {
+                    Error::PerCpu(format!(
+                        "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
+                        backend.name(),
+                        match self.ksyms_result() {
+                            Err(e) => format!("; {e}"),
+                            Ok(_) => String::new(),
+                        }
+                    ))
+                })?;
                 let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
                 u64::from_le_bytes(b.try_into().expect("8 bytes"))
             }
-            _ => self.base_from_runqueue(cpu, backend)?,
         };
         self.bases.insert(cpu, base);
         Ok(base)
     }
 
-    fn base_from_runqueue(&self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
-        let rq_off = self.percpu.get("runqueues").map(|v| v.offset).ok_or_else(|| {
-            Error::PerCpu("kallsyms has no __per_cpu_offset and BTF no `runqueues`: cannot locate per-CPU areas".into())
-        })?;
-        let task = backend.current_task(cpu).ok_or_else(|| {
-            Error::PerCpu(format!(
-                "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL) or the BPF backend",
-                backend.name()
-            ))
-        })??;
+    fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
+        let rq_off = self
+            .percpu
+            .get("runqueues")
+            .map(|v| v.offset)
+            .ok_or_else(|| {
+                Error::PerCpu(
+                    "BTF has no per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
+                        .into(),
+                )
+            })?;
         let vb = self
             .vmlinux_btf
             .ok_or_else(|| Error::PerCpu("no vmlinux BTF".into()))?;
@@ -464,7 +517,8 @@ impl Session {
             .find("struct", "task_struct")
             .filter(|r| r.src == vb)
             .ok_or_else(|| Error::PerCpu("BTF has no struct task_struct".into()))?;
-        let e = Expr::parse("current->se.cfs_rq->rq")?;
+        let path = format!("current.sched_task_group->cfs_rq[{cpu}]->rq");
+        let e = Expr::parse(&path)?;
         let place = walk(
             &self.types,
             backend,
@@ -477,14 +531,30 @@ impl Session {
             },
         )
         .map_err(|err| {
-            Error::PerCpu(format!(
-                "locating CPU {cpu}'s run queue from current->se.cfs_rq->rq: {err}"
-            ))
+            Error::PerCpu(format!("locating CPU {cpu}'s run queue from {path}: {err}"))
         })?;
-        let b = read_named(backend, place.addr, 8, "current->se.cfs_rq->rq")?;
+        let b = read_named(backend, place.addr, 8, &path)?;
         let rq = u64::from_le_bytes(b.try_into().expect("8 bytes"));
         if rq == 0 {
-            return Err(Error::Null("current->se.cfs_rq->rq".into()));
+            return Err(Error::Null(path));
+        }
+        // The run queue says which CPU it belongs to: check that it is the one asked for.
+        let rq_ty = self.types.find("struct", "rq").filter(|r| r.src == vb);
+        if let Some((cpu_ty, bit_off, None)) = rq_ty
+            .map(|t| self.types.member(t, "cpu"))
+            .transpose()?
+            .flatten()
+            && self.types.size_of(cpu_ty)? == 4
+        {
+            {
+                let b = read_named(backend, rq + bit_off / 8, 4, "rq->cpu")?;
+                let got = u32::from_le_bytes(b.try_into().expect("4 bytes"));
+                if got != cpu {
+                    return Err(Error::PerCpu(format!(
+                        "the run queue found at {path} belongs to CPU {got}, not {cpu}"
+                    )));
+                }
+            }
         }
         Ok(rq.wrapping_sub(rq_off))
     }

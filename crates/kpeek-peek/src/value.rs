@@ -232,7 +232,7 @@ impl Value {
     pub fn as_number(&self) -> Option<i128> {
         match self {
             Value::Signed(v) => Some(i128::from(*v)),
-            Value::Unsigned(v) | Value::Ptr(v) => Some(i128::from(*v)),
+            Value::Unsigned(v) => Some(i128::from(*v)),
             Value::Bool(b) => Some(i128::from(*b)),
             Value::Enum { value, .. } => Some(i128::from(*value)),
             _ => None,

@@ -52,6 +52,8 @@ enum Command {
     /// Write the man pages into a directory (used by scripts/package).
     #[command(hide = true)]
     Manpages(cmd::completions::ManArgs),
+    /// Kernel and module variables by name, typed: jiffies, mod:sym, runqueues@cpu1.nr_running.
+    Peek(cmd::peek::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Manpages(args) => cmd::completions::run_man(args, Cli::command()),
+        Command::Peek(args) => cmd::peek::run(args),
     };
     match result {
         Ok(code) => code,

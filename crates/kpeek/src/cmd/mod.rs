@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod module;
 pub mod monitor;
 pub mod serve;
+pub mod peek;
 pub mod sym;
 pub mod top;
 pub mod trace;

@@ -1,5 +1,8 @@
 //! The backends' common trait, `--via` names, and the `/proc/kcore` backend.
 
+pub mod bpf;
+pub mod kmod;
+
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -15,9 +18,9 @@ pub trait Backend: Memory {
         None
     }
 
-    /// The address of the `task_struct` of a thread running on `cpu` (the BPF backend). `None`:
-    /// this backend cannot tell.
-    fn current_task(&self, _cpu: u32) -> Option<Result<u64, Error>> {
+    /// The address of the calling thread's `task_struct` (the BPF backend). `None`: this
+    /// backend cannot tell.
+    fn current_task(&self) -> Option<Result<u64, Error>> {
         None
     }
 }
