@@ -19,6 +19,8 @@ pub struct Row {
     pub series: Series,
     /// The last value.
     pub value: f64,
+    /// The last value as an exact integer, when the source gave one.
+    pub exact: Option<u64>,
     /// The rate since the previous reading (counters).
     pub rate: Option<f64>,
     /// A reset was seen at the last reading.
@@ -33,6 +35,15 @@ impl Row {
     /// The 1 s / 10 s / 60 s averages.
     pub fn averages(&self) -> [Option<f64>; 3] {
         WINDOWS.map(|w| self.series.average(w))
+    }
+
+    /// The value as text: exact when the source gave an integer, else the float's shortest
+    /// form (as the exposition formats spell it).
+    pub fn value_text(&self) -> String {
+        match self.exact {
+            Some(v) => v.to_string(),
+            None => crate::expo::number(self.value),
+        }
     }
 
     /// The per-CPU values and rates.
@@ -133,6 +144,7 @@ impl Monitor {
                     desc: r.desc.clone(),
                     series: Series::new(counter, r.desc.width, wall),
                     value: r.value,
+                    exact: r.exact,
                     rate: None,
                     reset: false,
                     per_cpu: Vec::new(),
@@ -149,6 +161,7 @@ impl Monitor {
         }
         let up = row.series.update(t, r.value, r.epoch, wall);
         row.value = r.value;
+        row.exact = r.exact;
         row.rate = up.rate;
         row.reset = up.reset;
         row.seen = self.round;
@@ -257,6 +270,7 @@ mod tests {
             desc: a.clone(),
             value: (v * 2) as f64,
             per_cpu: vec![(0, v), (1, v)],
+            exact: None,
             epoch: 0,
         };
         m.ingest(0.0, 0.0, vec![outcome("s", vec![mk(0)], Duration::ZERO)]);
