@@ -72,6 +72,11 @@ pub struct SourceStatus {
 #[derive(Default)]
 pub struct Monitor {
     rows: Vec<Row>,
+    /// Row by the address of its desc: sources reuse their `Arc`s, so this hit is the common
+    /// case and hashes one word. Each key is the address of the `Arc` the row holds, so it
+    /// cannot be reused by another desc while in the map.
+    by_ptr: HashMap<usize, usize>,
+    /// Row by the desc's content: for a source that made a new `Arc` for the same metric.
     index: HashMap<Arc<MetricDesc>, usize>,
     status: Vec<SourceStatus>,
     round: u64,
@@ -132,13 +137,30 @@ impl Monitor {
                 .enumerate()
                 .map(|(i, r)| (r.desc.clone(), i))
                 .collect();
+            self.by_ptr = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (Arc::as_ptr(&r.desc) as usize, i))
+                .collect();
         }
     }
 
     fn take(&mut self, t: f64, wall: f64, r: Reading) {
         let counter = r.desc.kind == Kind::Counter;
-        let i = match self.index.get(&r.desc) {
-            Some(&i) => i,
+        let ptr = Arc::as_ptr(&r.desc) as usize;
+        let found = match self.by_ptr.get(&ptr) {
+            Some(&i) => Some(i),
+            None => self.index.get(&r.desc).copied().inspect(|&i| {
+                // The same metric in a new Arc: the row now holds (and is found by) that one.
+                self.by_ptr
+                    .remove(&(Arc::as_ptr(&self.rows[i].desc) as usize));
+                self.rows[i].desc = r.desc.clone();
+                self.by_ptr.insert(ptr, i);
+            }),
+        };
+        let i = match found {
+            Some(i) => i,
             None => {
                 self.rows.push(Row {
                     desc: r.desc.clone(),
@@ -151,6 +173,7 @@ impl Monitor {
                     seen: 0,
                 });
                 self.index.insert(r.desc.clone(), self.rows.len() - 1);
+                self.by_ptr.insert(ptr, self.rows.len() - 1);
                 self.rows.len() - 1
             }
         };
@@ -260,6 +283,18 @@ mod tests {
         assert!(m.rows()[0].reset);
         assert_eq!(m.rows()[0].rate, None);
         assert_eq!(m.rows()[0].series.created, 9.0);
+    }
+
+    #[test]
+    fn a_new_arc_for_the_same_metric_is_the_same_series() {
+        let mut m = Monitor::new();
+        for (t, v) in [(0.0, 1.0), (1.0, 3.0), (2.0, 6.0)] {
+            // A fresh Arc every round, as a source that does not intern would make.
+            let r = Reading::new(desc("a"), v);
+            m.ingest(t, 0.0, vec![outcome("s", vec![r], Duration::ZERO)]);
+        }
+        assert_eq!(m.rows().len(), 1);
+        assert_eq!(m.rows()[0].rate, Some(3.0));
     }
 
     #[test]
