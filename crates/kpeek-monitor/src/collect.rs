@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::model::Reading;
-use crate::source::Source;
+use crate::source::{Source, Spawn};
 
 /// What one source returned in one round.
 #[derive(Debug)]
@@ -35,16 +35,33 @@ pub struct Collector {
 
 impl Collector {
     /// Start one thread per source.
-    pub fn new(sources: Vec<Box<dyn Source>>) -> Self {
+    pub fn new(sources: Vec<Spawn>) -> Self {
         let workers = sources
             .into_iter()
-            .map(|mut s| {
-                let name = s.name().to_owned();
+            .map(|spawn| {
+                let name = spawn.name().to_owned();
                 let (tx, req) = mpsc::channel::<()>();
                 let (res, rx) = mpsc::channel();
                 let handle = std::thread::Builder::new()
                     .name(format!("src-{name}"))
                     .spawn(move || {
+                        let failed: String;
+                        let mut s: Box<dyn Source> = match spawn {
+                            Spawn::Ready(s) => s,
+                            Spawn::Build { build, .. } => match build() {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    failed = e.to_string();
+                                    while req.recv().is_ok() {
+                                        if res.send((Err(failed.clone()), Duration::ZERO)).is_err()
+                                        {
+                                            break;
+                                        }
+                                    }
+                                    return;
+                                }
+                            },
+                        };
                         while req.recv().is_ok() {
                             let t = Instant::now();
                             let r = s.read().map_err(|e| e.to_string());
@@ -178,9 +195,33 @@ mod tests {
     #[test]
     fn slow_sources_time_out_without_blocking_others() {
         let mut c = Collector::new(vec![
-            Box::new(Slow(Duration::from_millis(600), "slow")),
-            Box::new(Slow(Duration::ZERO, "fast")),
-            Box::new(Fails),
+            Spawn::Ready(Box::new(Slow(Duration::from_millis(600), "slow"))),
+            Spawn::Ready(Box::new(Slow(Duration::ZERO, "fast"))),
+            Spawn::Ready(Box::new(Fails)),
+            Spawn::Build {
+                name: "local".into(),
+                build: Box::new(|| {
+                    // Not Send: built in its thread.
+                    let rc = std::rc::Rc::new(());
+                    struct Local(std::rc::Rc<()>);
+                    impl Source for Local {
+                        fn name(&self) -> &str {
+                            "local"
+                        }
+                        fn read(&mut self) -> Result<Vec<Reading>, SourceError> {
+                            Ok(vec![Reading::new(
+                                Arc::new(MetricDesc::new("local", "rc", Kind::Gauge, "")),
+                                std::rc::Rc::strong_count(&self.0) as f64,
+                            )])
+                        }
+                    }
+                    Ok(Box::new(Local(rc)) as Box<dyn Source>)
+                }),
+            },
+            Spawn::Build {
+                name: "broken".into(),
+                build: Box::new(|| Err(SourceError::Other("cannot build".into()))),
+            },
         ]);
         let t = Instant::now();
         let o = c.collect(Duration::from_millis(100));
@@ -188,6 +229,8 @@ mod tests {
         assert!(o[0].result.as_ref().unwrap_err().contains("timed out"));
         assert_eq!(o[1].result.as_ref().unwrap().len(), 1);
         assert_eq!(o[2].result.as_ref().unwrap_err(), "no luck");
+        assert_eq!(o[3].result.as_ref().unwrap()[0].value, 1.0);
+        assert_eq!(o[4].result.as_ref().unwrap_err(), "cannot build");
         // Still busy: reported again without a second read piling up.
         let o = c.collect(Duration::from_millis(50));
         assert!(o[0].result.is_err());

@@ -36,7 +36,7 @@ use crate::model::Kind;
 use crate::source::kpeek_ko::KpeekSource;
 use crate::source::procfs::{ProcKind, ProcSource};
 use crate::source::tracepoint::TracepointSource;
-use crate::source::{NameFilter, Source};
+use crate::source::{NameFilter, Source, Spawn};
 
 /// A configuration error: where (file:line:column, or the flag) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -377,11 +377,11 @@ pub const DEFAULT_EVENTS: [&str; 9] = [
 /// Open every spec under `root` (`/` for the running system). A spec that names something that
 /// does not exist (an event, a channel) is an error; a source that cannot be read right now
 /// (module not loaded, no permission) is opened anyway and reports that at every read.
-pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Box<dyn Source>>, ConfigError> {
-    let mut out: Vec<Box<dyn Source>> = Vec::new();
+pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigError> {
+    let mut out: Vec<Spawn> = Vec::new();
     for spec in specs {
         let name = spec.name();
-        let proc_src = |kind: ProcKind, metrics: &Vec<String>| -> Box<dyn Source> {
+        let proc_src = |kind: ProcKind, metrics: &Vec<String>| -> Box<dyn Source + Send> {
             Box::new(ProcSource::new(
                 &name,
                 kind,
@@ -389,7 +389,7 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Box<dyn Source>
                 NameFilter(metrics.clone()),
             ))
         };
-        let src: Box<dyn Source> = match spec {
+        let src: Box<dyn Source + Send> = match spec {
             SourceSpec::Kpeek { via, metrics, .. } => {
                 let ch = match via {
                     Some(v) => v
@@ -444,7 +444,7 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Box<dyn Source>
                 ))
             }
         };
-        out.push(src);
+        out.push(Spawn::Ready(src));
     }
     Ok(out)
 }

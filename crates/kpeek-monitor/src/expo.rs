@@ -217,7 +217,7 @@ pub fn render(m: &Monitor, o: &Options) -> (String, u64) {
             }
             labels(r, &mut s);
             s.push(' ');
-            s.push_str(&number(r.value));
+            s.push_str(&r.value_text());
             s.push('\n');
             if counter && om {
                 s.push_str(name);
@@ -386,6 +386,26 @@ mod tests {
         assert_eq!(
             Format::negotiate(Some("application/openmetrics-text;q=0")),
             Format::Prometheus
+        );
+    }
+
+    #[test]
+    fn u64_counters_stay_exact() {
+        let d = Arc::new(MetricDesc::new("mod", "counter", Kind::Counter, "h"));
+        let mut m = Monitor::new();
+        m.ingest(
+            0.0,
+            0.0,
+            vec![outcome(
+                "mod",
+                vec![Reading::int(d, u64::MAX)],
+                Duration::ZERO,
+            )],
+        );
+        let (s, _) = render(&m, &opts(Format::Prometheus));
+        assert!(
+            s.contains("kpeek_mod_counter_total 18446744073709551615\n"),
+            "{s}"
         );
     }
 

@@ -114,6 +114,9 @@ pub struct Reading {
     pub value: f64,
     /// Per-CPU values (counters that the kernel keeps per CPU), `(cpu, value)`.
     pub per_cpu: Vec<(i32, u64)>,
+    /// The value as an exact integer, for counters wider than an f64's 53-bit mantissa
+    /// (kpeek.ko's u64 counters): outputs print this one.
+    pub exact: Option<u64>,
     /// The epoch the value belongs to (kpeek.ko's generation, a reload counter): a change is a
     /// reset even when the value did not go down.
     pub epoch: u64,
@@ -126,7 +129,16 @@ impl Reading {
             desc,
             value,
             per_cpu: Vec::new(),
+            exact: None,
             epoch: 0,
+        }
+    }
+
+    /// An integer reading, kept exact.
+    pub fn int(desc: Arc<MetricDesc>, value: u64) -> Self {
+        Reading {
+            exact: Some(value),
+            ..Reading::new(desc, value as f64)
         }
     }
 }

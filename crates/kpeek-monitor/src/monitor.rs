@@ -19,6 +19,8 @@ pub struct Row {
     pub series: Series,
     /// The last value.
     pub value: f64,
+    /// The last value as an exact integer, when the source gave one.
+    pub exact: Option<u64>,
     /// The rate since the previous reading (counters).
     pub rate: Option<f64>,
     /// A reset was seen at the last reading.
@@ -33,6 +35,15 @@ impl Row {
     /// The 1 s / 10 s / 60 s averages.
     pub fn averages(&self) -> [Option<f64>; 3] {
         WINDOWS.map(|w| self.series.average(w))
+    }
+
+    /// The value as text: exact when the source gave an integer, else the float's shortest
+    /// form (as the exposition formats spell it).
+    pub fn value_text(&self) -> String {
+        match self.exact {
+            Some(v) => v.to_string(),
+            None => crate::expo::number(self.value),
+        }
     }
 
     /// The per-CPU values and rates.
@@ -61,6 +72,11 @@ pub struct SourceStatus {
 #[derive(Default)]
 pub struct Monitor {
     rows: Vec<Row>,
+    /// Row by the address of its desc: sources reuse their `Arc`s, so this hit is the common
+    /// case and hashes one word. Each key is the address of the `Arc` the row holds, so it
+    /// cannot be reused by another desc while in the map.
+    by_ptr: HashMap<usize, usize>,
+    /// Row by the desc's content: for a source that made a new `Arc` for the same metric.
     index: HashMap<Arc<MetricDesc>, usize>,
     status: Vec<SourceStatus>,
     round: u64,
@@ -121,24 +137,43 @@ impl Monitor {
                 .enumerate()
                 .map(|(i, r)| (r.desc.clone(), i))
                 .collect();
+            self.by_ptr = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (Arc::as_ptr(&r.desc) as usize, i))
+                .collect();
         }
     }
 
     fn take(&mut self, t: f64, wall: f64, r: Reading) {
         let counter = r.desc.kind == Kind::Counter;
-        let i = match self.index.get(&r.desc) {
-            Some(&i) => i,
+        let ptr = Arc::as_ptr(&r.desc) as usize;
+        let found = match self.by_ptr.get(&ptr) {
+            Some(&i) => Some(i),
+            None => self.index.get(&r.desc).copied().inspect(|&i| {
+                // The same metric in a new Arc: the row now holds (and is found by) that one.
+                self.by_ptr
+                    .remove(&(Arc::as_ptr(&self.rows[i].desc) as usize));
+                self.rows[i].desc = r.desc.clone();
+                self.by_ptr.insert(ptr, i);
+            }),
+        };
+        let i = match found {
+            Some(i) => i,
             None => {
                 self.rows.push(Row {
                     desc: r.desc.clone(),
                     series: Series::new(counter, r.desc.width, wall),
                     value: r.value,
+                    exact: r.exact,
                     rate: None,
                     reset: false,
                     per_cpu: Vec::new(),
                     seen: 0,
                 });
                 self.index.insert(r.desc.clone(), self.rows.len() - 1);
+                self.by_ptr.insert(ptr, self.rows.len() - 1);
                 self.rows.len() - 1
             }
         };
@@ -149,6 +184,7 @@ impl Monitor {
         }
         let up = row.series.update(t, r.value, r.epoch, wall);
         row.value = r.value;
+        row.exact = r.exact;
         row.rate = up.rate;
         row.reset = up.reset;
         row.seen = self.round;
@@ -250,6 +286,18 @@ mod tests {
     }
 
     #[test]
+    fn a_new_arc_for_the_same_metric_is_the_same_series() {
+        let mut m = Monitor::new();
+        for (t, v) in [(0.0, 1.0), (1.0, 3.0), (2.0, 6.0)] {
+            // A fresh Arc every round, as a source that does not intern would make.
+            let r = Reading::new(desc("a"), v);
+            m.ingest(t, 0.0, vec![outcome("s", vec![r], Duration::ZERO)]);
+        }
+        assert_eq!(m.rows().len(), 1);
+        assert_eq!(m.rows()[0].rate, Some(3.0));
+    }
+
+    #[test]
     fn per_cpu_rates() {
         let a = desc("a");
         let mut m = Monitor::new();
@@ -257,6 +305,7 @@ mod tests {
             desc: a.clone(),
             value: (v * 2) as f64,
             per_cpu: vec![(0, v), (1, v)],
+            exact: None,
             epoch: 0,
         };
         m.ingest(0.0, 0.0, vec![outcome("s", vec![mk(0)], Duration::ZERO)]);

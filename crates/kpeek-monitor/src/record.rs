@@ -32,8 +32,8 @@ enum Line {
     },
 }
 
-/// One recorded reading: (desc id, value, epoch, per-CPU values).
-type RecReading = (u64, f64, u64, Vec<(i32, u64)>);
+/// One recorded reading: (desc id, value, epoch, per-CPU values, exact integer value).
+type RecReading = (u64, f64, u64, Vec<(i32, u64)>, Option<u64>);
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,7 +105,8 @@ impl<W: Write> Recorder<W> {
                                 id
                             }
                         };
-                        rec.readings.push((id, r.value, r.epoch, r.per_cpu.clone()));
+                        rec.readings
+                            .push((id, r.value, r.epoch, r.per_cpu.clone(), r.exact));
                     }
                 }
             }
@@ -199,7 +200,7 @@ impl<R: BufRead> Replayer<R> {
                             Some(e) => Err(e),
                             None => {
                                 let mut rs = Vec::with_capacity(o.readings.len());
-                                for (id, value, epoch, per_cpu) in o.readings {
+                                for (id, value, epoch, per_cpu, exact) in o.readings {
                                     let desc =
                                         self.descs.get(&id).cloned().ok_or(RecordError::Bad {
                                             line: self.line,
@@ -209,6 +210,7 @@ impl<R: BufRead> Replayer<R> {
                                         desc,
                                         value,
                                         per_cpu,
+                                        exact,
                                         epoch,
                                     });
                                 }
@@ -237,11 +239,10 @@ mod tests {
     #[test]
     fn round_trip_gives_the_same_rates() {
         let d = Arc::new(MetricDesc::new("s", "a", Kind::Counter, "h").label("x", "1"));
-        let mk = |v| Reading {
-            desc: d.clone(),
-            value: v,
+        let mk = |v: f64| Reading {
             per_cpu: vec![(0, v as u64)],
             epoch: 3,
+            ..Reading::int(d.clone(), v as u64)
         };
         let rounds = vec![
             (
@@ -290,7 +291,7 @@ mod tests {
     #[test]
     fn bad_recordings_name_the_line() {
         assert!(Replayer::new(&b"garbage\n"[..]).is_err());
-        let text = "{\"rec\":\"header\",\"version\":1}\n{\"rec\":\"round\",\"t\":0,\"wall\":0,\"outcomes\":[{\"source\":\"s\",\"took\":0,\"readings\":[[7,1,0,[]]]}]}\n";
+        let text = "{\"rec\":\"header\",\"version\":1}\n{\"rec\":\"round\",\"t\":0,\"wall\":0,\"outcomes\":[{\"source\":\"s\",\"took\":0,\"readings\":[[7,1,0,[],null]]}]}\n";
         let mut r = Replayer::new(text.as_bytes()).unwrap();
         let e = r.next_round().unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("never described"), "{e}");

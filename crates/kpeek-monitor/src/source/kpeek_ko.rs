@@ -57,10 +57,8 @@ impl KpeekSource {
                 .label("counter", counter)
         });
         out.push(Reading {
-            desc,
-            value: value as f64,
-            per_cpu: Vec::new(),
             epoch,
+            ..Reading::int(desc, value)
         });
     }
 }

@@ -13,14 +13,37 @@ pub mod procfs;
 pub mod tracepoint;
 
 /// A set of metrics read together. Each source runs in its own thread (so a slow one never
-/// blocks the others): it must be `Send`.
-pub trait Source: Send {
+/// blocks the others): a `Send` source is moved there ([`Spawn::Ready`]); one that is not (it
+/// holds `Rc`s, say) is built there ([`Spawn::Build`]).
+pub trait Source {
     /// The source's name: the second word of every exported name (`kpeek_<source>_...`).
     fn name(&self) -> &str;
 
     /// Read every metric now. An error becomes a visible error row; the monitor keeps going and
     /// calls `read` again at the next refresh.
     fn read(&mut self) -> Result<Vec<Reading>, SourceError>;
+}
+
+/// How a source gets into its thread.
+#[non_exhaustive]
+pub enum Spawn {
+    /// Built already; moved into the thread.
+    Ready(Box<dyn Source + Send>),
+    /// Built in the thread by `build`; until it succeeds, every read reports its error.
+    Build {
+        name: String,
+        build: Box<dyn FnOnce() -> Result<Box<dyn Source>, SourceError> + Send>,
+    },
+}
+
+impl Spawn {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Spawn::Ready(s) => s.name(),
+            Spawn::Build { name, .. } => name,
+        }
+    }
 }
 
 /// Why a source could not be read.

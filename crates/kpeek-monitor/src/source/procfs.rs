@@ -103,15 +103,22 @@ impl ProcSource {
             if !self.filter.keeps(&it.name) {
                 continue;
             }
-            let mut key = it.name.clone();
-            for (k, v) in &it.labels {
-                key.push('\0');
-                key.push_str(k);
-                key.push('\0');
-                key.push_str(v);
-            }
+            let labelled;
+            let key: &str = if it.labels.is_empty() {
+                &it.name
+            } else {
+                let mut k = it.name.clone();
+                for (l, v) in &it.labels {
+                    k.push('\0');
+                    k.push_str(l);
+                    k.push('\0');
+                    k.push_str(v);
+                }
+                labelled = k;
+                &labelled
+            };
             let source = &self.name;
-            let desc = self.descs.get(&key, || MetricDesc {
+            let desc = self.descs.get(key, || MetricDesc {
                 source: source.clone(),
                 name: it.name.clone(),
                 labels: it.labels.clone(),

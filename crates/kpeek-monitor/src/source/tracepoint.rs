@@ -120,10 +120,8 @@ impl Source for TracepointSource {
             .iter()
             .zip(&self.descs)
             .map(|(e, d)| Reading {
-                desc: d.clone(),
-                value: e.total as f64,
                 per_cpu: e.per_cpu.iter().map(|c| (c.cpu, c.count)).collect(),
-                epoch: 0,
+                ..Reading::int(d.clone(), e.total)
             })
             .collect())
     }

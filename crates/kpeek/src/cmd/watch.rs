@@ -69,7 +69,7 @@ fn json_row(r: &Row) -> serde_json::Value {
     let [a1, a10, a60] = r.averages();
     let mut o = json!({
         "source": d.source, "name": d.name, "labels": labels, "kind": d.kind.name(),
-        "unit": d.unit, "value": r.value, "rate": r.rate, "avg1": a1, "avg10": a10,
+        "unit": d.unit, "value": value_json(r), "rate": r.rate, "avg1": a1, "avg10": a10,
         "avg60": a60, "reset": r.reset,
     });
     if !r.per_cpu.is_empty() {
@@ -80,6 +80,14 @@ fn json_row(r: &Row) -> serde_json::Value {
             .collect();
     }
     o
+}
+
+/// Exact integers stay exact (a u64 counter past 2^53 must not be rounded).
+fn value_json(r: &Row) -> serde_json::Value {
+    match r.exact {
+        Some(v) => json!(v),
+        None => json!(r.value),
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -113,7 +121,7 @@ fn print_block(m: &Monitor, args: &Args, out: &mut impl Write) -> io::Result<()>
                 csv_field(&d.labels_text()),
                 d.kind.name(),
                 d.unit,
-                r.value,
+                r.value_text(),
                 if r.reset {
                     "reset".to_owned()
                 } else {
@@ -142,7 +150,7 @@ fn print_block(m: &Monitor, args: &Args, out: &mut impl Write) -> io::Result<()>
             writeln!(
                 out,
                 "{:>18}{unit:<8} {:>14}  {}:{}{}",
-                kpeek_monitor::expo::number(r.value),
+                r.value_text(),
                 fmt_rate(r),
                 d.source,
                 d.name,

@@ -45,3 +45,5 @@ pub fn as_nobody(args: &[&str]) -> Output {
     );
     out
 }
+
+pub mod monitor;

@@ -14,6 +14,10 @@ use super::State;
 /// The largest request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
+/// Connections being turned away with 503 right now, and the most at once.
+static REJECTING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const MAX_REJECTING: usize = 32;
+
 /// Accept until SIGINT/SIGTERM.
 pub fn serve(listener: TcpListener, state: Arc<State>) -> anyhow::Result<()> {
     let stop = crate::cli::signal::stop_flag();
@@ -37,24 +41,39 @@ pub fn serve(listener: TcpListener, state: Arc<State>) -> anyhow::Result<()> {
         let n = state.in_flight.fetch_add(1, Ordering::AcqRel);
         if n >= state.max_requests {
             state.in_flight.fetch_sub(1, Ordering::AcqRel);
-            let mut s = stream;
-            let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = respond(
-                &mut s,
-                503,
-                "text/plain",
-                b"too many concurrent requests\n",
-                &[("Retry-After", "1")],
-                false,
-            );
+            // Turned away at once, from a short-lived thread (bounded too) that also drains the
+            // request so the client reads the 503 rather than a reset.
+            if REJECTING.fetch_add(1, Ordering::AcqRel) < MAX_REJECTING {
+                let spawned = std::thread::Builder::new()
+                    .name("busy".into())
+                    .spawn(move || {
+                        let mut s = stream;
+                        let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
+                        let _ = respond(
+                            &mut s,
+                            503,
+                            "text/plain",
+                            b"too many concurrent requests\n",
+                            &[("Retry-After", "1")],
+                            false,
+                        );
+                        finish(&s);
+                        REJECTING.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    REJECTING.fetch_sub(1, Ordering::AcqRel);
+                }
+            } else {
+                REJECTING.fetch_sub(1, Ordering::AcqRel);
+            }
             continue;
         }
         let st = state.clone();
         let spawned = std::thread::Builder::new()
             .name("conn".into())
             .spawn(move || {
+                // Frees its request slot itself, before the lingering close.
                 connection(stream, &st);
-                st.in_flight.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
             state.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -71,16 +90,39 @@ fn connection(stream: TcpStream, st: &State) {
         Some(cfg) => {
             let conn = match rustls::ServerConnection::new(cfg.clone()) {
                 Ok(c) => c,
-                Err(_) => return,
+                Err(_) => {
+                    st.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
             };
             let mut tls = rustls::StreamOwned::new(conn, stream);
             handle(&mut tls, st);
             tls.conn.send_close_notify();
             let _ = tls.flush();
+            st.in_flight.fetch_sub(1, Ordering::AcqRel);
+            finish(&tls.sock);
         }
         None => {
             let mut s = stream;
             handle(&mut s, st);
+            st.in_flight.fetch_sub(1, Ordering::AcqRel);
+            finish(&s);
+        }
+    }
+}
+
+/// Close politely: end our side, then read (briefly, boundedly) what the client still sends,
+/// so closing with unread input does not reset the connection before the answer is read.
+fn finish(s: &TcpStream) {
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 256 * 1024;
+    let mut r = s;
+    while left > 0 {
+        match r.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
 }

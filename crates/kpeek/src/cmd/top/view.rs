@@ -118,9 +118,12 @@ impl App {
         self.view.sort_by(|&a, &b| {
             let (ra, rb) = (&rows[a], &rows[b]);
             let o = match sort {
-                0 => full_name(ra)
-                    .cmp(&full_name(rb))
-                    .then_with(|| ra.desc.labels.cmp(&rb.desc.labels)),
+                // By source, then name: what full_name shows, without building it.
+                0 => (&ra.desc.source, &ra.desc.name, &ra.desc.labels).cmp(&(
+                    &rb.desc.source,
+                    &rb.desc.name,
+                    &rb.desc.labels,
+                )),
                 1 => ra.desc.labels.cmp(&rb.desc.labels),
                 _ => key(ra).partial_cmp(&key(rb)).unwrap_or(Ordering::Equal),
             };

@@ -1,0 +1,207 @@
+//! `kpeek top` driven in tmux (send-keys, capture-pane): it renders, sorts, filters, pauses,
+//! opens the detail view and help, and quits (q, Ctrl-C, SIGTERM) with the terminal restored
+//! (no alternate screen, canonical mode and echo back). Needs tmux.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::monitor::BIN;
+
+struct Tmux {
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// `kpeek top ARGS` in a fresh 160x40 session; afterwards the pane records `stty -a`.
+    fn start(args: &str) -> Tmux {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "kpeek-top-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!(
+            "{BIN} top {args}; echo \"exit=$?\" > {d}/exit; stty -a > {d}/stty; sleep 60",
+            d = dir.path().display()
+        );
+        let st = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "160",
+                "-y",
+                "40",
+                "sh",
+                "-c",
+            ])
+            .arg(&script)
+            .status()
+            .expect("tmux (installed by scripts/setup)");
+        assert!(st.success());
+        Tmux { name, dir }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Wait until the screen satisfies `f`.
+    fn wait(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if f(&s) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(15),
+                "waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alternate_on(&self) -> bool {
+        let out = Command::new("tmux")
+            .args(["display", "-p", "-t", &self.name, "#{alternate_on}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// After kpeek top ended: its exit status and whether the terminal was restored.
+    fn ended(&self) -> String {
+        let exit = self.dir.path().join("exit");
+        let t = Instant::now();
+        while !exit.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "kpeek top did not exit: {}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let stty = std::fs::read_to_string(self.dir.path().join("stty")).unwrap();
+        let words: Vec<&str> = stty.split_whitespace().collect();
+        assert!(
+            words.contains(&"icanon") && words.contains(&"echo"),
+            "not restored: {stty}"
+        );
+        assert!(!self.alternate_on(), "still on the alternate screen");
+        std::fs::read_to_string(exit).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+fn row_names(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.contains(':') && !w.ends_with(':'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn renders_sorts_filters_pauses_and_quits() {
+    let t = Tmux::start("--source vmstat --source stat --file /nonexistent/kpeek-top -i 300ms");
+    let s = t.wait("the table", |s| {
+        s.contains("stat:context_switches") && s.contains("RATE/s")
+    });
+    assert!(s.contains("kpeek top —"));
+    assert!(
+        s.contains("ERROR") && s.contains("/nonexistent/kpeek-top"),
+        "{s}"
+    );
+    assert!(t.alternate_on());
+    // Sorted by name.
+    let names = row_names(&s);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    // Sort by value, descending.
+    t.keys(&["3"]);
+    let s = t.wait("sort by value", |s| s.contains("sort: VALUE desc"));
+    assert!(s.contains("VALUE▼"));
+    // Filter.
+    t.keys(&["/", "p", "g", "f", "a", "u", "l", "t", "Enter"]);
+    let s = t.wait("the filter", |s| s.contains("filter: pgfault"));
+    let names = row_names(&s);
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.contains("fault")),
+        "{s}"
+    );
+    // Pause.
+    t.keys(&["p"]);
+    t.wait("paused", |s| s.contains("[PAUSED]"));
+    // Details and help.
+    t.keys(&["Enter"]);
+    t.wait("details", |s| {
+        s.contains("┌ details") && s.contains("history (rate/s)")
+    });
+    // Escape alone (a key right after it would read as Alt+key).
+    t.keys(&["Escape"]);
+    t.wait("the table again", |s| !s.contains("┌ details"));
+    t.keys(&["?"]);
+    t.wait("help", |s| {
+        s.contains("┌ help") && s.contains("pause / resume")
+    });
+    t.keys(&["q"]);
+    t.wait("back to the table", |s| !s.contains("┌ help"));
+    t.keys(&["q"]);
+    assert_eq!(t.ended(), "exit=0");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_restore_the_terminal() {
+    let t = Tmux::start("--source stat -i 200ms");
+    t.wait("the table", |s| s.contains("stat:context_switches"));
+    t.keys(&["C-c"]);
+    assert_eq!(t.ended(), "exit=0");
+
+    let t = Tmux::start("--source stat -i 200ms");
+    t.wait("the table", |s| s.contains("stat:context_switches"));
+    let out = Command::new("pgrep")
+        .args(["-f", "-n", "kpeek top --source stat -i 200ms"])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(!pid.is_empty());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(t.ended(), "exit=0");
+}
