@@ -12,6 +12,7 @@ use kpeek_client::SysRoot;
 mod diagnose;
 mod facts;
 mod probe;
+mod verdicts;
 
 use diagnose::{Readiness, Report, Status};
 

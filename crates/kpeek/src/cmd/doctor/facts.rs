@@ -126,7 +126,7 @@ fn access(path: &Path) -> Access {
     }
 }
 
-/// Read up to 4000 lines of kallsyms: any non-zero address means addresses are shown.
+/// Read the start of kallsyms (256 KiB).
 fn kallsyms(path: &Path) -> KallsymsState {
     let text = match File::open(path) {
         Ok(f) => {
@@ -148,6 +148,12 @@ fn kallsyms(path: &Path) -> KallsymsState {
             };
         }
     };
+    kallsyms_text(&text)
+}
+
+/// What the first 4000 lines of a kallsyms text say: any non-zero address means addresses are
+/// shown; all zero means hidden.
+fn kallsyms_text(text: &str) -> KallsymsState {
     let mut any = false;
     for line in text.lines().take(4000) {
         let Some(addr) = line.split_whitespace().next() else {
@@ -252,6 +258,48 @@ pub fn gather(root: &SysRoot, probe_syscalls: bool) -> Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn lockdown_mode_finds_the_bracketed_one(
+            modes in proptest::collection::vec("[a-z]{1,15}", 1..5),
+            pick in any::<proptest::sample::Index>(),
+        ) {
+            let k = pick.index(modes.len());
+            let text: Vec<String> = modes
+                .iter()
+                .enumerate()
+                .map(|(i, m)| if i == k { format!("[{m}]") } else { m.clone() })
+                .collect();
+            prop_assert_eq!(lockdown_mode(&(text.join(" ") + "\n")), Some(modes[k].clone()));
+        }
+
+        #[test]
+        fn parsers_take_any_text(text in "\\PC*") {
+            let _ = lockdown_mode(&text);
+            let _ = status_field(&text, "CapEff");
+            let _ = kallsyms_text(&text);
+        }
+
+        #[test]
+        fn kallsyms_hidden_only_when_every_address_is_zero(
+            names in proptest::collection::vec("[a-z_]{1,20}", 1..50),
+            shown in proptest::option::of(any::<proptest::sample::Index>()),
+        ) {
+            let shown_at = shown.map(|i| i.index(names.len()));
+            let text: String = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let addr = if Some(i) == shown_at { "ffffffff81000000" } else { "0000000000000000" };
+                    format!("{addr} T {n}\n")
+                })
+                .collect();
+            let want = if shown_at.is_some() { KallsymsState::Addresses } else { KallsymsState::Hidden };
+            prop_assert_eq!(kallsyms_text(&text), want);
+        }
+    }
 
     #[test]
     fn lockdown_mode_is_the_bracketed_word() {
