@@ -32,6 +32,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 #define KPEEK_NL_THRESHOLD_MS 100
@@ -833,7 +834,7 @@ static struct genl_family kpeek_nl_family = {
 	.n_ops = ARRAY_SIZE(kpeek_nl_ops),
 	.mcgrps = kpeek_nl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(kpeek_nl_mcgrps),
-	.resv_start_op = 0,
+	KPEEK_COMPAT_GENL_RESV_START_OP
 };
 
 int kpeek_netlink_init(void)

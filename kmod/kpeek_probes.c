@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 struct kpeek_probe_filter {
@@ -89,8 +90,7 @@ static void kpeek_probe_netif(void *data, struct sk_buff *skb)
 	kpeek_ring_write(&rec.hdr);
 }
 
-static void kpeek_probe_sched(void *data, bool preempt, struct task_struct *prev,
-			      struct task_struct *next, unsigned int prev_state)
+static void kpeek_probe_sched(void *data, KPEEK_COMPAT_SCHED_SWITCH_ARGS)
 {
 	struct kpeek_probe *p = data;
 	const struct kpeek_probe_filter *f = kpeek_probe_enter(p);
@@ -113,11 +113,11 @@ static void kpeek_probe_sched(void *data, bool preempt, struct task_struct *prev
 	rec.next_comm[sizeof(rec.next_comm) - 1] = '\0';
 	rec.prev_pid = prev->pid;
 	rec.next_pid = next->pid;
-	rec.prev_state = prev_state;
+	rec.prev_state = kpeek_compat_prev_state(prev, prev_state);
 	kpeek_ring_write(&rec.hdr);
 }
 
-static void kpeek_probe_block(void *data, struct request *rq)
+static void kpeek_probe_block(void *data, KPEEK_COMPAT_BLOCK_RQ_ISSUE_ARGS)
 {
 	struct kpeek_probe *p = data;
 	const struct kpeek_probe_filter *f = kpeek_probe_enter(p);
@@ -139,10 +139,10 @@ static void kpeek_probe_block(void *data, struct request *rq)
 	rec.hdr.type = KPEEK_REC_BLOCK_RQ_ISSUE;
 	rec.hdr.len = sizeof(rec);
 	rec.sector = blk_rq_is_passthrough(rq) ? 0 : blk_rq_pos(rq);
-	rec.dev = rq->q->disk ? new_encode_dev(disk_devt(rq->q->disk)) : 0;
+	rec.dev = new_encode_dev(kpeek_compat_rq_devt(rq));
 	rec.bytes = bytes;
 	/* blk_fill_rwbs() writes up to RWBS_LEN (8) bytes with the NUL; keep room anyway. */
-	blk_fill_rwbs(rwbs, rq->cmd_flags);
+	kpeek_compat_fill_rwbs(rwbs, rq);
 	strscpy(rec.rwbs, rwbs, sizeof(rec.rwbs));
 	kpeek_ring_write(&rec.hdr);
 }

@@ -34,6 +34,8 @@ APT_OPTS=(
 	-o "Dir::State::Lists=$apt_dir/lists"
 	-o "Dir::State::status=$apt_dir/status"
 	-o "Dir::Cache=$apt_dir/cache"
+	# a binary cache of the lists, so that each apt-cache call does not parse them all again
+	-o "Dir::Cache::pkgcache=pkgcache.bin" -o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
 	-o "APT::Architectures::=amd64" -o "APT::Architectures::=i386"
 	-o "Acquire::Languages=none"
 	-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
@@ -49,7 +51,7 @@ papt_get() { apt-get "${APT_OPTS[@]}" "$@"; }
 apt_setup() {
 	local s opts="arch=amd64,i386 signed-by=$KEYRING"
 	mkdir -p "$apt_dir"/{lists/partial,cache/archives/partial,sources.list.d,preferences.d}
-	: >"$apt_dir/preferences"
+	[ -f "$apt_dir/preferences" ] || : >"$apt_dir/preferences"
 	[ -f "$apt_dir/status" ] || : >"$apt_dir/status"
 	{
 		for s in bullseye bookworm bookworm-updates bookworm-backports trixie trixie-backports sid; do
@@ -119,7 +121,7 @@ compiler_of() {
 # (made once with debootstrap from the Debian mirror). "host" -> empty: build on this machine.
 toolchain_root() {
 	local rel=$1 cc=$2 d="$cache/tc-$1" libelf=libelf1 pkg
-	pkg=gcc-${cc##*-gcc-}
+	pkg=gcc-${cc##*gcc-}
 	[ "$rel" = host ] && return 0
 	case "$rel" in trixie | sid) libelf=libelf1t64 ;; esac
 	if [ ! -f "$d/.ready" ] || [ ! -x "$d/usr/bin/$cc" ]; then
