@@ -117,6 +117,16 @@ static inline dev_t kpeek_compat_rq_devt(struct request *rq)
 })
 #endif
 
+/*
+ * struct nla_policy points to a const netlink_range_validation on 6.12 and later, to a mutable
+ * one on 5.10 and 6.1 (Debian's kernels in between are not tested; the switch is taken at 6.2).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define KPEEK_COMPAT_NL_RANGE_CONST const
+#else
+#define KPEEK_COMPAT_NL_RANGE_CONST
+#endif
+
 /* nla_strlcpy() became nla_strscpy() in 5.11; kpeek does not use the return value. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 11, 0)
 #define nla_strscpy(dst, nla, dstsize) nla_strlcpy(dst, nla, dstsize)
