@@ -4,7 +4,7 @@
 # busybox sh cannot read errno, so errno checks match the strerror() text that busybox prints
 # (e.g. `sh: write error: Invalid argument`).
 
-KO=/lib/kpeek
+KO=/lib/modules/$(uname -r)/extra	# kpeek's modules, installed as a system has them
 PROC=/proc/kpeek
 SYS=/sys/kernel/kpeek
 CFS=/sys/kernel/config/kpeek
