@@ -6,7 +6,7 @@
 //! - leaf types: [`tracefs::EventName`], [`value`], [`clock`];
 //! - sources: [`tracefs`] (event names, format files, raw pages) and [`perf`]
 //!   (`perf_event_open`, the validated mmap ring, its records);
-//! - decoding: [`format`] parses a format file into a typed layout, [`decode`] turns a raw
+//! - decoding: [`format`](mod@format) parses a format file into a typed layout, [`decode`] turns a raw
 //!   record into typed values;
 //! - model: [`model`] is what a session delivers ([`model::Event`], [`model::Lost`],
 //!   [`model::Summary`]) to any [`model::Sink`];
