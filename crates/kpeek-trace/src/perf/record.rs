@@ -28,7 +28,7 @@ pub enum Record<'a> {
     },
 }
 
-/// A `PERF_RECORD_SAMPLE` in kpeek's layout: IDENTIFIER, TID, TIME, CPU, [CALLCHAIN], RAW.
+/// A `PERF_RECORD_SAMPLE` in kpeek's layout: IDENTIFIER, TID, TIME, CPU, PERIOD, (CALLCHAIN), RAW.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample<'a> {
     pub id: u64,
