@@ -54,6 +54,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod addresses;
 mod entry;
 mod error;
 mod find;
