@@ -13,7 +13,7 @@ use std::path::Path;
 
 use memchr::memchr;
 
-use crate::parse::{is_mapping_symbol, parse_line};
+use crate::parse::{Line, hex_prefix, is_mapping_symbol, name_len, parse_hex, parse_line};
 use crate::table::{Ksyms, LoadOptions};
 
 const KSYMTAB: &[u8] = b"__ksymtab_";
@@ -27,7 +27,10 @@ const MAX_FILE: u64 = u32::MAX as u64 / 2;
 struct Candidates {
     /// Nearest eligible address at or below the query, and its lines (line number, bytes).
     below: Option<u64>,
-    below_lines: Vec<(usize, Vec<u8>)>,
+    /// Its lines, concatenated (reused as the nearest address moves up: no allocation).
+    below_text: Vec<u8>,
+    /// (line number, range in `below_text`).
+    below_lines: Vec<(usize, usize, usize)>,
     /// Nearest eligible address above the query, and one of its lines.
     above: Option<(u64, usize, Vec<u8>)>,
 }
@@ -48,17 +51,47 @@ struct Scan<'q> {
     /// (they depend only on the kept nearest lines, which no other line beats).
     first: Option<(usize, Vec<u8>)>,
     digits: Option<u8>,
+    /// A line the fast path took turned out to need the full loader.
+    declined: bool,
     any_nonzero: bool,
     line_no: usize,
 }
 
 impl Scan<'_> {
-    /// Feeds one line (without its newline). `false`: leave it to the full loader.
-    fn line(&mut self, bytes: &[u8]) -> bool {
-        self.line_no += 1;
-        let Ok(parsed) = parse_line(bytes) else {
-            return false;
+    /// Feeds one line; `with_newline` is the line and its `\n` (absent on an unterminated
+    /// last line). `false`: leave it to the full loader.
+    fn line(&mut self, with_newline: &[u8]) -> bool {
+        let bytes = with_newline.strip_suffix(b"\n").unwrap_or(with_newline);
+        let parsed = match self.simple_line(with_newline) {
+            Some(l) => Some(l),
+            None => match parse_line(bytes) {
+                Ok(l) => l,
+                Err(_) => return false,
+            },
         };
+        self.parsed(parsed, bytes)
+    }
+
+    /// Takes the line at the start of `text` (which runs on past it) when it has the common
+    /// shape: the bytes consumed, newline included. `None`: use [`Scan::line`].
+    #[inline]
+    fn next_simple(&mut self, text: &[u8]) -> Option<usize> {
+        let w = usize::from(self.digits?);
+        let rest = text.get(w + 3..)?;
+        let n = name_len(rest)?;
+        let len = w + 3 + n + 1;
+        let l = self.simple_line(text.get(..len)?)?;
+        let bytes = &text[..len - 1];
+        if !self.parsed(Some(l), bytes) {
+            self.declined = true;
+        }
+        Some(len)
+    }
+
+    /// Feeds one parsed line (`bytes` without its newline). `false`: leave it to the full
+    /// loader.
+    fn parsed(&mut self, parsed: Option<Line<'_>>, bytes: &[u8]) -> bool {
+        self.line_no += 1;
         let Some(l) = parsed else {
             return true;
         };
@@ -85,15 +118,53 @@ impl Scan<'_> {
                 if c.below.is_none_or(|b| b < l.addr) {
                     c.below = Some(l.addr);
                     c.below_lines.clear();
+                    c.below_text.clear();
                 }
                 if c.below == Some(l.addr) {
-                    c.below_lines.push((self.line_no, bytes.to_vec()));
+                    let at = c.below_text.len();
+                    c.below_text.extend_from_slice(bytes);
+                    c.below_lines.push((self.line_no, at, c.below_text.len()));
                 }
             } else if c.above.as_ref().is_none_or(|(a, ..)| l.addr < *a) {
                 c.above = Some((l.addr, self.line_no, bytes.to_vec()));
             }
         }
         true
+    }
+
+    /// The common shape, `<W hex digits> <letter> <printable ASCII name>\n` with the width of
+    /// the first line, read without the general parser; anything else is `None` (the general
+    /// parser then decides). What this accepts, `parse_line` accepts with the same result.
+    #[inline]
+    fn simple_line<'a>(&self, line: &'a [u8]) -> Option<Line<'a>> {
+        let w = usize::from(self.digits?);
+        if line.len() < w + 4 || line[w] != b' ' || line[w + 2] != b' ' {
+            return None;
+        }
+        let kind = line[w + 1];
+        if !kind.is_ascii_alphabetic() {
+            return None;
+        }
+        let rest = &line[w + 3..];
+        let n = name_len(rest)?;
+        if n == 0 || rest[n] != b'\n' || n + 1 != rest.len() {
+            return None;
+        }
+        let mut chunk = [b'0'; 16];
+        let k = line.len().min(16);
+        chunk[..k].copy_from_slice(&line[..k]);
+        let addr = match w {
+            16 => hex_prefix::<16>(chunk)?,
+            8 => hex_prefix::<8>(chunk)?,
+            _ => parse_hex(&line[..w])?,
+        };
+        Some(Line {
+            addr,
+            digits: w as u8,
+            kind,
+            name: &rest[..n],
+            module: None,
+        })
     }
 
     fn region(&mut self, module: Option<&[u8]>) -> usize {
@@ -128,7 +199,8 @@ impl Scan<'_> {
         let mut names: Vec<(Option<Vec<u8>>, Vec<u8>)> = Vec::new();
         for r in self.regions {
             for c in r.per_query {
-                for (n, line) in c.below_lines {
+                for (n, from, to) in c.below_lines {
+                    let line = c.below_text[from..to].to_vec();
                     if let Ok(Some(l)) = parse_line(&line) {
                         names.push((r.module.clone(), l.name.to_vec()));
                     }
@@ -196,6 +268,7 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
         ksymtab: Vec::new(),
         first: None,
         digits: None,
+        declined: false,
         any_nonzero: false,
         line_no: 0,
     };
@@ -212,8 +285,18 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
         };
         let end = have + n;
         let mut start = 0;
-        while let Some(i) = memchr(b'\n', &buf[start..end]) {
-            if !s.line(&buf[start..start + i]) {
+        while start < end {
+            if let Some(len) = s.next_simple(&buf[start..end]) {
+                if s.declined {
+                    return None;
+                }
+                start += len;
+                continue;
+            }
+            let Some(i) = memchr(b'\n', &buf[start..end]) else {
+                break;
+            };
+            if !s.line(&buf[start..start + i + 1]) {
                 return None;
             }
             start += i + 1;
@@ -228,4 +311,58 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
         have = end - start;
     }
     (s.any_nonzero && s.line_no > 0).then(|| s.into_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_of(queries: &[u64]) -> Scan<'_> {
+        Scan {
+            queries,
+            regions: Vec::new(),
+            last_region: 0,
+            ksymtab: Vec::new(),
+            first: None,
+            digits: None,
+            declined: false,
+            any_nonzero: false,
+            line_no: 0,
+        }
+    }
+
+    #[test]
+    fn the_common_shape_skips_the_general_parser_with_the_same_result() {
+        let mut s = scan_of(&[]);
+        assert!(
+            s.simple_line(b"ffffffff81000000 T _stext\n").is_none(),
+            "width unknown"
+        );
+        s.digits = Some(16);
+        for line in [
+            &b"ffffffff81000000 T _stext\n"[..],
+            b"ffffffff8110a0d0 t a_name_longer_than_sixteen_bytes\n",
+        ] {
+            let fast = s.simple_line(line).expect("the common shape");
+            let slow = parse_line(&line[..line.len() - 1]).unwrap().unwrap();
+            assert_eq!(
+                (fast.addr, fast.kind, fast.name, fast.module, fast.digits),
+                (slow.addr, slow.kind, slow.name, slow.module, slow.digits)
+            );
+        }
+        for other in [
+            &b"ffffffff81000000 T _stext\t[m]\n"[..],
+            b"ffffffff81000000 T _stext\r\n",
+            b"ffffffff81000000 T _st\xc3\xa9xt\n",
+            b"ffffffff8100000 T short\n",
+            b"ffffffff81000000 T _stext",
+            b"ffffffff81000000 T \n",
+        ] {
+            assert!(
+                s.simple_line(other).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 }
