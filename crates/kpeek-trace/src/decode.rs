@@ -9,6 +9,7 @@ use crate::value::Value;
 
 /// A record that does not fit its event's layout.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     #[error("field `{field}` needs bytes {start}..{end} but the record has {len} bytes")]
     Truncated {

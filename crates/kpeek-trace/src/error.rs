@@ -8,6 +8,7 @@ use crate::tracefs::{EventName, TracefsError};
 
 /// Something went wrong opening or running a session.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     #[error(transparent)]
     Tracefs(#[from] TracefsError),

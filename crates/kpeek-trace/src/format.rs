@@ -160,6 +160,7 @@ pub struct FormatError {
 
 /// What was wrong in a format file.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FormatErrorKind {
     #[error("expected `{expected}`, found {found:?}")]
     Expected {

@@ -15,7 +15,7 @@ pub struct Event<'a> {
     pub cpu: u32,
     pub pid: u32,
     pub tid: u32,
-    /// Index of the event in [`Session::formats`].
+    /// Index of the event in [`Session::formats`](crate::record::Session::formats).
     pub index: usize,
     pub format: &'a EventFormat,
     /// The tracepoint record (common fields first): decode with [`EventFormat::decode`].
@@ -58,7 +58,7 @@ pub struct Summary {
     /// The kernel's counters over all events and CPUs: hits that passed the filter (the sum
     /// of their counts for `__perf_count()` tracepoints such as sched_stat_runtime).
     pub hits: u64,
-    /// Events delivered, per event (same order as [`Session::formats`]).
+    /// Events delivered, per event (same order as [`Session::formats`](crate::record::Session::formats)).
     pub per_event: Vec<u64>,
     /// `PERF_RECORD_THROTTLE` records seen.
     pub throttled: u64,

@@ -27,6 +27,7 @@ pub struct Tracefs {
 
 /// What went wrong finding tracefs or reading from it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TracefsError {
     #[error(
         "tracefs is not mounted (looked in {}); mount it with: {MOUNT_HINT}",

@@ -260,3 +260,46 @@ fn help() {
     assert!(out.status.success());
     assert_snapshot!(String::from_utf8(out.stdout).unwrap());
 }
+
+/// Address-only queries on a file take the one-pass path (`Ksyms::for_addresses`); adding a
+/// name query forces the whole table. Both must print the same answers, text and JSON.
+#[test]
+fn address_only_queries_answer_like_the_whole_table() {
+    for (f, addrs) in [
+        (
+            fixture("x86_64-6.12-modules.kallsyms"),
+            vec![
+                "0xffffffffc0236014",
+                "0xffffffffc024e014",
+                "0xffffffffc0252389",
+                "0xffffffffc0236010",
+                "0xffffffff81000000",
+                "0x1",
+            ],
+        ),
+        (
+            arm32(),
+            vec!["0xbf00ae90", "0xbf00b3d4", "0xc04d324c", "0xc0008000"],
+        ),
+    ] {
+        for json in [false, true] {
+            let mut fast: Vec<&str> = Vec::new();
+            if json {
+                fast.push("--json");
+            }
+            fast.extend(&addrs);
+            let mut whole = fast.clone();
+            whole.push("a_name_forces_the_whole_table");
+            let (code_fast, out_fast, _) = sym(&f, &fast, "");
+            let (_, out_whole, _) = sym(&f, &whole, "");
+            let n = addrs.len();
+            let head: Vec<&str> = out_whole.lines().take(n).collect();
+            assert_eq!(
+                out_fast.lines().collect::<Vec<_>>(),
+                head,
+                "{f} json={json}"
+            );
+            assert_eq!(code_fast, 1, "0x1 / the unmapped addresses have no symbol");
+        }
+    }
+}

@@ -23,7 +23,7 @@ pub(crate) struct Addrs {
 }
 
 impl Addrs {
-    pub fn with_capacity(n: usize) -> Addrs {
+    pub(crate) fn with_capacity(n: usize) -> Addrs {
         Addrs {
             lows: Vec::with_capacity(n),
             highs: Vec::new(),
@@ -31,7 +31,7 @@ impl Addrs {
     }
 
     #[inline(always)]
-    pub fn push(&mut self, addr: u64) {
+    pub(crate) fn push(&mut self, addr: u64) {
         self.note_high(self.lows.len() as u32, addr);
         self.lows.push(addr as u32);
     }
@@ -39,7 +39,7 @@ impl Addrs {
     /// Records the high half of the address of symbol `at` (the next one), whose low half the
     /// caller stores.
     #[inline(always)]
-    pub fn note_high(&mut self, at: u32, addr: u64) {
+    pub(crate) fn note_high(&mut self, at: u32, addr: u64) {
         let high = (addr >> 32) as u32;
         if self.highs.last().is_none_or(|r| r.1 != high) {
             self.highs.push((at, high));
@@ -47,7 +47,7 @@ impl Addrs {
     }
 
     #[inline]
-    pub fn get(&self, i: usize) -> u64 {
+    pub(crate) fn get(&self, i: usize) -> u64 {
         let high = match self.highs.as_slice() {
             [(_, h)] => *h,
             runs => runs[runs.partition_point(|r| r.0 as usize <= i) - 1].1,
@@ -55,7 +55,7 @@ impl Addrs {
         (high as u64) << 32 | self.lows[i] as u64
     }
 
-    pub fn extend(&mut self, other: &Addrs) {
+    pub(crate) fn extend(&mut self, other: &Addrs) {
         let base = self.lows.len() as u32;
         for &(at, high) in &other.highs {
             if self.highs.last().is_none_or(|r| r.1 != high) {
@@ -65,7 +65,7 @@ impl Addrs {
         self.lows.extend_from_slice(&other.lows);
     }
 
-    pub fn from_iter(addrs: impl ExactSizeIterator<Item = u64>) -> Addrs {
+    pub(crate) fn from_iter(addrs: impl ExactSizeIterator<Item = u64>) -> Addrs {
         let mut a = Addrs::with_capacity(addrs.len());
         for x in addrs {
             a.push(x);
@@ -75,15 +75,15 @@ impl Addrs {
 
     /// Appends `SMALL` elements past the last symbol, so a search may read a fixed-size window
     /// from any symbol on (and mask off what is not its own).
-    pub fn pad(&mut self) {
+    pub(crate) fn pad(&mut self) {
         self.lows.extend([u32::MAX; SMALL]);
     }
 
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.lows.capacity() * 4 + self.highs.capacity() * 8
     }
 
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.lows.shrink_to_fit();
         self.highs.shrink_to_fit();
     }

@@ -52,7 +52,9 @@
 
 // Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
 #![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs, unreachable_pub)]
 
+mod addresses;
 mod entry;
 mod error;
 mod find;

@@ -74,12 +74,12 @@ impl Runs {
     }
 
     /// The bucket of symbol `i`.
-    pub fn at(&self, i: usize) -> u32 {
+    pub(crate) fn at(&self, i: usize) -> u32 {
         self.0[self.0.partition_point(|r| r.0 as usize <= i) - 1].1
     }
 
     /// `(bucket, symbols)` of each run, for `n` symbols in all.
-    pub fn lengths(&self, n: usize) -> impl Iterator<Item = (u32, usize)> + '_ {
+    pub(crate) fn lengths(&self, n: usize) -> impl Iterator<Item = (u32, usize)> + '_ {
         self.0.iter().enumerate().map(move |(k, &(at, b))| {
             let end = self.0.get(k + 1).map_or(n, |r| r.0 as usize);
             (b, end - at as usize)
@@ -87,7 +87,7 @@ impl Runs {
     }
 
     /// One bucket per symbol.
-    pub fn expand(&self, n: usize) -> Vec<u32> {
+    pub(crate) fn expand(&self, n: usize) -> Vec<u32> {
         let mut v = Vec::with_capacity(n);
         for (b, len) in self.lengths(n) {
             v.extend(std::iter::repeat_n(b, len));
@@ -110,7 +110,7 @@ fn key(bucket: u32, addr: u64) -> Key {
 pub(crate) struct BadLine(pub(crate) usize, pub(crate) &'static str, pub(crate) String);
 
 impl BadLine {
-    pub fn into_error(self, source_name: &str) -> Error {
+    pub(crate) fn into_error(self, source_name: &str) -> Error {
         Error::Malformed {
             source_name: source_name.to_string(),
             line: self.0,
@@ -182,7 +182,7 @@ impl Columns {
     }
 
     /// Parses complete lines (the last one may lack its `\n` only at the end of the input).
-    pub fn feed(&mut self, bytes: &[u8], lenient: bool) -> Result<(), BadLine> {
+    pub(crate) fn feed(&mut self, bytes: &[u8], lenient: bool) -> Result<(), BadLine> {
         if self.width == 0 {
             self.width = address_width(bytes);
         }

@@ -255,3 +255,66 @@ proptest! {
         }
     }
 }
+
+/// What a lookup answers, independent of the table it came from: text, address, type,
+/// module, size, exported.
+type Answer = (String, u64, char, Option<String>, Option<u64>, bool);
+
+fn answer(ks: &Ksyms, q: u64) -> Option<Answer> {
+    ks.lookup(q).map(|r| {
+        (
+            r.to_string(),
+            r.symbol.addr,
+            r.symbol.kind,
+            r.symbol.module.map(str::to_string),
+            r.size,
+            ks.is_exported(&r.symbol),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The one-pass table for a few addresses answers them exactly like the whole table
+    /// (aliases, markers, region ends, sizes, exported flags), or declines.
+    #[test]
+    fn few_address_table_answers_like_the_whole(
+        (wide, entries) in table(),
+        picks in prop::collection::vec((0usize..1000, 0u64..40), 1..6),
+    ) {
+        let text = render(wide, &entries);
+        let whole = Ksyms::parse(text.as_bytes());
+        let addrs: Vec<u64> = picks
+            .iter()
+            .map(|&(i, off)| entries[i % entries.len()].addr.wrapping_add(off))
+            .collect();
+        let few = Ksyms::parse_for_addresses(text.as_bytes(), &addrs);
+        match (&whole, &few) {
+            (Ok(whole), Some(few)) => {
+                for &q in &addrs {
+                    prop_assert_eq!(answer(whole, q), answer(few, q), "address {:#x}", q);
+                }
+            }
+            // These tables are all well-formed and of one width: nothing to decline.
+            (Ok(_), None) => prop_assert!(false, "declined a well-formed table"),
+            // Answering where the whole table is an error is never allowed.
+            (Err(_), None) => {}
+            (Err(e), Some(_)) => prop_assert!(false, "the whole table fails ({e}) but the fast path answered"),
+        }
+    }
+}
+
+#[test]
+fn few_address_table_declines_hidden_and_malformed_tables() {
+    let hidden = "0000000000000000 T a\n0000000000000000 T b\n";
+    assert!(Ksyms::parse_for_addresses(hidden.as_bytes(), &[0]).is_none());
+    let bad = "ffffffff81000000 T a\nnot a line\n";
+    assert!(Ksyms::parse_for_addresses(bad.as_bytes(), &[0xffffffff81000000]).is_none());
+    let ok = "ffffffff81000000 T a\nffffffff81000010 T b\n";
+    let few = Ksyms::parse_for_addresses(ok.as_bytes(), &[0xffffffff81000004]).unwrap();
+    assert_eq!(
+        few.lookup(0xffffffff81000004).unwrap().to_string(),
+        "a+0x4/0x10"
+    );
+}

@@ -28,7 +28,7 @@ pub enum Record<'a> {
     },
 }
 
-/// A `PERF_RECORD_SAMPLE` in kpeek's layout: IDENTIFIER, TID, TIME, CPU, [CALLCHAIN], RAW.
+/// A `PERF_RECORD_SAMPLE` in kpeek's layout: IDENTIFIER, TID, TIME, CPU, PERIOD, (CALLCHAIN), RAW.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample<'a> {
     pub id: u64,
@@ -118,7 +118,7 @@ fn sample_id(b: &[u8], mut off: usize, sample_type: u64) -> (u64, u32) {
 }
 
 impl<'a> Sample<'a> {
-    /// Parse a sample record laid out by [`TracepointConfig::sample_type`].
+    /// Parse a sample record laid out by [`TracepointConfig::sample_type`](super::TracepointConfig::sample_type).
     #[inline]
     pub fn parse(b: &'a [u8], sample_type: u64) -> Option<Sample<'a>> {
         // IDENTIFIER(8) TID(4+4) TIME(8) CPU(4+4) [PERIOD(8)] after the 8-byte header.

@@ -51,6 +51,7 @@ impl Default for PageLayout {
 
 /// A page or a page header that does not hold together.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RingError {
     #[error("header_page line {line}: {kind}")]
     Header { line: usize, kind: FormatErrorKind },

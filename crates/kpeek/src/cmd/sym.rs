@@ -99,6 +99,9 @@ fn dispatch(ks: &Ksyms, args: &Args, out: &mut impl Write) -> anyhow::Result<Exi
 }
 
 fn load(args: &Args) -> anyhow::Result<Ksyms> {
+    if let Some(ks) = load_for_addresses(args) {
+        return Ok(ks);
+    }
     let opts = LoadOptions {
         lenient: args.lenient,
         ..LoadOptions::default()
@@ -112,6 +115,24 @@ fn load(args: &Args) -> anyhow::Result<Ksyms> {
         );
     }
     Ok(ks)
+}
+
+/// Only address queries on a saved table: read the file once and index only the lines that
+/// can answer them (`Ksyms::for_addresses`, same answers). `None`: load the whole table.
+fn load_for_addresses(args: &Args) -> Option<Ksyms> {
+    let path = args.kallsyms.as_deref()?;
+    if args.command.is_some() || args.lenient || path == std::path::Path::new(ksyms::KALLSYMS) {
+        return None;
+    }
+    let addrs: Option<Vec<u64>> = args
+        .queries
+        .iter()
+        .map(|q| {
+            let hex = q.strip_prefix("0x")?;
+            u64::from_str_radix(hex, 16).ok()
+        })
+        .collect();
+    Ksyms::for_addresses(path, &addrs?)
 }
 
 /// Exit code from "every query answered".

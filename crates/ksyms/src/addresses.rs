@@ -1,0 +1,368 @@
+//! Answering a few address lookups from a table file without indexing all of it.
+//!
+//! One pass over the file keeps, per region and per queried address, the lines that can take
+//! part in the answer (every eligible alias at the nearest address at or below, one line at the
+//! next eligible address above, and the `__ksymtab_` entries of the candidates), then indexes
+//! only those: the answers are the full table's (a property test checks it), for a fraction of
+//! the work and memory. Any line the fast path is not sure about sends the caller back to the
+//! full loader, which reports it with its line number.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use memchr::memchr;
+
+use crate::parse::{Line, hex_prefix, is_mapping_symbol, name_len, parse_hex, parse_line};
+use crate::table::{Ksyms, LoadOptions};
+
+const KSYMTAB: &[u8] = b"__ksymtab_";
+const CHUNK: usize = 256 << 10;
+/// The full loader's limits: beyond them it reports an error, so the fast path steps aside.
+const MAX_NAME: usize = (1 << 14) - 1;
+const MAX_FILE: u64 = u32::MAX as u64 / 2;
+
+/// What is kept for one (region, queried address).
+#[derive(Default)]
+struct Candidates {
+    /// Nearest eligible address at or below the query, and its lines (line number, bytes).
+    below: Option<u64>,
+    /// Its lines, concatenated (reused as the nearest address moves up: no allocation).
+    below_text: Vec<u8>,
+    /// (line number, range in `below_text`).
+    below_lines: Vec<(usize, usize, usize)>,
+    /// Nearest eligible address above the query, and one of its lines.
+    above: Option<(u64, usize, Vec<u8>)>,
+}
+
+struct Region {
+    module: Option<Vec<u8>>,
+    per_query: Vec<Candidates>,
+}
+
+/// The scan over a table's lines.
+struct Scan<'q> {
+    queries: &'q [u64],
+    regions: Vec<Region>,
+    /// Region of the previous line (tables group lines by module).
+    last_region: usize,
+    ksymtab: Vec<(usize, Vec<u8>)>,
+    /// The first line with an address: a table needs one that is not hidden, and any line of the table leaves the answers alone
+    /// (they depend only on the kept nearest lines, which no other line beats).
+    first: Option<(usize, Vec<u8>)>,
+    digits: Option<u8>,
+    /// A line the fast path took turned out to need the full loader.
+    declined: bool,
+    any_nonzero: bool,
+    line_no: usize,
+}
+
+impl Scan<'_> {
+    /// Feeds one line; `with_newline` is the line and its `\n` (absent on an unterminated
+    /// last line). `false`: leave it to the full loader.
+    fn line(&mut self, with_newline: &[u8]) -> bool {
+        let bytes = with_newline.strip_suffix(b"\n").unwrap_or(with_newline);
+        let parsed = match self.simple_line(with_newline) {
+            Some(l) => Some(l),
+            None => match parse_line(bytes) {
+                Ok(l) => l,
+                Err(_) => return false,
+            },
+        };
+        self.parsed(parsed, bytes)
+    }
+
+    /// Takes the line at the start of `text` (which runs on past it) when it has the common
+    /// shape: the bytes consumed, newline included. `None`: use [`Scan::line`].
+    #[inline]
+    fn next_simple(&mut self, text: &[u8]) -> Option<usize> {
+        let w = usize::from(self.digits?);
+        let rest = text.get(w + 3..)?;
+        let n = name_len(rest)?;
+        let len = w + 3 + n + 1;
+        let l = self.simple_line(text.get(..len)?)?;
+        let bytes = &text[..len - 1];
+        if !self.parsed(Some(l), bytes) {
+            self.declined = true;
+        }
+        Some(len)
+    }
+
+    /// Feeds one parsed line (`bytes` without its newline). `false`: leave it to the full
+    /// loader.
+    fn parsed(&mut self, parsed: Option<Line<'_>>, bytes: &[u8]) -> bool {
+        self.line_no += 1;
+        let Some(l) = parsed else {
+            return true;
+        };
+        if l.name.len() > MAX_NAME {
+            return false;
+        }
+        if *self.digits.get_or_insert(l.digits) != l.digits {
+            return false;
+        }
+        self.any_nonzero |= l.addr != 0;
+        if self.first.is_none() && l.addr != 0 {
+            self.first = Some((self.line_no, bytes.to_vec()));
+        }
+        if l.name.starts_with(KSYMTAB) {
+            self.ksymtab.push((self.line_no, bytes.to_vec()));
+        }
+        let eligible = l.kind | 0x20 != b'a' && l.addr != 0 && !is_mapping_symbol(l.name);
+        if !eligible {
+            return true;
+        }
+        let r = self.region(l.module);
+        for (q, c) in self.queries.iter().zip(&mut self.regions[r].per_query) {
+            if l.addr <= *q {
+                if c.below.is_none_or(|b| b < l.addr) {
+                    c.below = Some(l.addr);
+                    c.below_lines.clear();
+                    c.below_text.clear();
+                }
+                if c.below == Some(l.addr) {
+                    let at = c.below_text.len();
+                    c.below_text.extend_from_slice(bytes);
+                    c.below_lines.push((self.line_no, at, c.below_text.len()));
+                }
+            } else if c.above.as_ref().is_none_or(|(a, ..)| l.addr < *a) {
+                c.above = Some((l.addr, self.line_no, bytes.to_vec()));
+            }
+        }
+        true
+    }
+
+    /// The common shape, `<W hex digits> <letter> <printable ASCII name>\n` with the width of
+    /// the first line, read without the general parser; anything else is `None` (the general
+    /// parser then decides). What this accepts, `parse_line` accepts with the same result.
+    #[inline]
+    fn simple_line<'a>(&self, line: &'a [u8]) -> Option<Line<'a>> {
+        let w = usize::from(self.digits?);
+        if line.len() < w + 4 || line[w] != b' ' || line[w + 2] != b' ' {
+            return None;
+        }
+        let kind = line[w + 1];
+        if !kind.is_ascii_alphabetic() {
+            return None;
+        }
+        let rest = &line[w + 3..];
+        let n = name_len(rest)?;
+        if n == 0 || rest[n] != b'\n' || n + 1 != rest.len() {
+            return None;
+        }
+        let mut chunk = [b'0'; 16];
+        let k = line.len().min(16);
+        chunk[..k].copy_from_slice(&line[..k]);
+        let addr = match w {
+            16 => hex_prefix::<16>(chunk)?,
+            8 => hex_prefix::<8>(chunk)?,
+            _ => parse_hex(&line[..w])?,
+        };
+        Some(Line {
+            addr,
+            digits: w as u8,
+            kind,
+            name: &rest[..n],
+            module: None,
+        })
+    }
+
+    fn region(&mut self, module: Option<&[u8]>) -> usize {
+        if let Some(r) = self.regions.get(self.last_region)
+            && r.module.as_deref() == module
+        {
+            return self.last_region;
+        }
+        let i = match self
+            .regions
+            .iter()
+            .position(|r| r.module.as_deref() == module)
+        {
+            Some(i) => i,
+            None => {
+                self.regions.push(Region {
+                    module: module.map(<[u8]>::to_vec),
+                    per_query: (0..self.queries.len())
+                        .map(|_| Candidates::default())
+                        .collect(),
+                });
+                self.regions.len() - 1
+            }
+        };
+        self.last_region = i;
+        i
+    }
+
+    /// The kept lines, in file order, as a table text.
+    fn into_text(self) -> Vec<u8> {
+        let mut kept: Vec<(usize, Vec<u8>)> = self.first.into_iter().collect();
+        let mut names: Vec<(Option<Vec<u8>>, Vec<u8>)> = Vec::new();
+        for r in self.regions {
+            for c in r.per_query {
+                for (n, from, to) in c.below_lines {
+                    let line = c.below_text[from..to].to_vec();
+                    if let Ok(Some(l)) = parse_line(&line) {
+                        names.push((r.module.clone(), l.name.to_vec()));
+                    }
+                    kept.push((n, line));
+                }
+                if let Some((_, n, line)) = c.above {
+                    kept.push((n, line));
+                }
+            }
+        }
+        for (n, line) in self.ksymtab {
+            if let Ok(Some(l)) = parse_line(&line) {
+                let target = &l.name[KSYMTAB.len()..];
+                let module = l.module.map(<[u8]>::to_vec);
+                if names.iter().any(|(m, name)| *m == module && name == target) {
+                    kept.push((n, line));
+                }
+            }
+        }
+        kept.sort_by_key(|(n, _)| *n);
+        kept.dedup_by_key(|(n, _)| *n);
+        let mut text = Vec::new();
+        for (_, line) in kept {
+            text.extend_from_slice(&line);
+            text.push(b'\n');
+        }
+        text
+    }
+}
+
+impl Ksyms {
+    /// A table that answers [`Ksyms::lookup`] for each of `addrs` exactly as the whole table
+    /// at `path` would (with [`Ksyms::is_exported`] for the answers), built from only the
+    /// lines that matter: one pass, no index of the rest. `None` when the whole table is
+    /// needed to answer right or to report a problem (unreadable or not a regular file, a
+    /// malformed or unusual line, hidden addresses): load it with [`Ksyms::from_path_with`]
+    /// then. Other queries (names, statistics, searches) on the result are not meaningful.
+    pub fn for_addresses(path: impl AsRef<Path>, addrs: &[u64]) -> Option<Ksyms> {
+        let path = path.as_ref();
+        let mut f = File::open(path).ok()?;
+        let meta = f.metadata().ok()?;
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            return None;
+        }
+        let text = scan(&mut f, addrs)?;
+        Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
+    }
+
+    /// [`Ksyms::for_addresses`] over a table held in memory.
+    pub fn parse_for_addresses(bytes: &[u8], addrs: &[u64]) -> Option<Ksyms> {
+        if bytes.len() as u64 > MAX_FILE {
+            return None;
+        }
+        let text = scan(&mut &bytes[..], addrs)?;
+        Ksyms::parse_named(&text, "<memory>", &LoadOptions::default()).ok()
+    }
+}
+
+/// Reads `input` in chunks, feeding whole lines to a [`Scan`]; the kept lines as text.
+fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
+    let mut s = Scan {
+        queries: addrs,
+        regions: Vec::new(),
+        last_region: 0,
+        ksymtab: Vec::new(),
+        first: None,
+        digits: None,
+        declined: false,
+        any_nonzero: false,
+        line_no: 0,
+    };
+    let mut buf = vec![0u8; CHUNK];
+    let mut have = 0;
+    loop {
+        if have == buf.len() {
+            buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+        }
+        let n = match input.read(&mut buf[have..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        let end = have + n;
+        let mut start = 0;
+        while start < end {
+            if let Some(len) = s.next_simple(&buf[start..end]) {
+                if s.declined {
+                    return None;
+                }
+                start += len;
+                continue;
+            }
+            let Some(i) = memchr(b'\n', &buf[start..end]) else {
+                break;
+            };
+            if !s.line(&buf[start..start + i + 1]) {
+                return None;
+            }
+            start += i + 1;
+        }
+        if n == 0 {
+            if start < end && !s.line(&buf[start..end]) {
+                return None;
+            }
+            break;
+        }
+        buf.copy_within(start..end, 0);
+        have = end - start;
+    }
+    (s.any_nonzero && s.line_no > 0).then(|| s.into_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_of(queries: &[u64]) -> Scan<'_> {
+        Scan {
+            queries,
+            regions: Vec::new(),
+            last_region: 0,
+            ksymtab: Vec::new(),
+            first: None,
+            digits: None,
+            declined: false,
+            any_nonzero: false,
+            line_no: 0,
+        }
+    }
+
+    #[test]
+    fn the_common_shape_skips_the_general_parser_with_the_same_result() {
+        let mut s = scan_of(&[]);
+        assert!(
+            s.simple_line(b"ffffffff81000000 T _stext\n").is_none(),
+            "width unknown"
+        );
+        s.digits = Some(16);
+        for line in [
+            &b"ffffffff81000000 T _stext\n"[..],
+            b"ffffffff8110a0d0 t a_name_longer_than_sixteen_bytes\n",
+        ] {
+            let fast = s.simple_line(line).expect("the common shape");
+            let slow = parse_line(&line[..line.len() - 1]).unwrap().unwrap();
+            assert_eq!(
+                (fast.addr, fast.kind, fast.name, fast.module, fast.digits),
+                (slow.addr, slow.kind, slow.name, slow.module, slow.digits)
+            );
+        }
+        for other in [
+            &b"ffffffff81000000 T _stext\t[m]\n"[..],
+            b"ffffffff81000000 T _stext\r\n",
+            b"ffffffff81000000 T _st\xc3\xa9xt\n",
+            b"ffffffff8100000 T short\n",
+            b"ffffffff81000000 T _stext",
+            b"ffffffff81000000 T \n",
+        ] {
+            assert!(
+                s.simple_line(other).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+}
