@@ -857,7 +857,8 @@ static const struct nla_policy kpeek_nl_probe_policy[KPEEK_A_MAX + 1] = {
  * KPEEK_PEEK_NL_LEN_MAX bytes, not KPEEK_PEEK_LEN_MAX. Above the s16 of NLA_POLICY_MAX, hence
  * a range struct.
  */
-static const struct netlink_range_validation kpeek_nl_peek_len_range = {
+/* Not const: 6.1's nla_policy points to a non-const range (later kernels take const). */
+static struct netlink_range_validation kpeek_nl_peek_len_range = {
 	.max = KPEEK_PEEK_NL_LEN_MAX,
 };
 
