@@ -213,18 +213,18 @@ int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *si
 		return -ENAMETOOLONG;
 	if (!kpeek_split_name(name, mod, sizeof(mod), &sym))
 		return -ENOENT;
-	if (kpeek_lookup_name_fn) {
+	if (*addr && kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT) {
+		/*
+		 * The caller's address (from /proc/kallsyms), which kallsyms names exactly so: the
+		 * only way in without a name lookup, and the way to pick one of several statics of
+		 * the same name.
+		 */
+		found = *addr;
+	} else if (kpeek_lookup_name_fn) {
 		/* Understands "mod:sym" itself and then looks in that module only. */
 		found = kpeek_call_lookup_name(name);
-		/* A static name in several places: the caller's address, if it is one of them. */
-		if (found && *addr && *addr != found &&
-		    kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT)
-			found = *addr;
-		else if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
+		if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
 			sz = 0;
-	} else if (*addr && kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT) {
-		/* No lookup here: only an address that kallsyms names exactly so. */
-		found = *addr;
 	}
 	if (!found)
 		return -ENOENT;
