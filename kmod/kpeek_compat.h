@@ -61,24 +61,30 @@ static inline void kpeek_compat_vm_flags_clear(struct vm_area_struct *vma, vm_fl
 #endif
 
 /*
- * block_rq_issue lost its request_queue argument in 5.11, and blk_fill_rwbs() its byte count
- * (5.10's trace event passes blk_rq_bytes()). The request's disk: rq->rq_disk on 5.10,
- * rq->q->disk on the later kernels (both exist around 5.16, where the switch is taken).
+ * block_rq_issue lost its request_queue argument in 5.11, and stable kernels took that over
+ * (Debian's 5.10.2xx has block_rq_issue(rq)): kmod/Kbuild reads the prototype from the kernel's
+ * include/trace/events/block.h and defines KPEEK_BLOCK_RQ_ISSUE_PROTO_q or _rq. A probe with
+ * the wrong prototype would read garbage as a request, so an unknown one stops the build.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
+#if defined(KPEEK_BLOCK_RQ_ISSUE_PROTO_rq)
 #define KPEEK_COMPAT_BLOCK_RQ_ISSUE_ARGS struct request *rq
-static inline void kpeek_compat_fill_rwbs(char *rwbs, struct request *rq)
-{
-	blk_fill_rwbs(rwbs, rq->cmd_flags);
-}
-#else
+#elif defined(KPEEK_BLOCK_RQ_ISSUE_PROTO_q)
 #define KPEEK_COMPAT_BLOCK_RQ_ISSUE_ARGS struct request_queue *q, struct request *rq
-static inline void kpeek_compat_fill_rwbs(char *rwbs, struct request *rq)
-{
-	blk_fill_rwbs(rwbs, rq->cmd_flags, blk_rq_bytes(rq));
-}
+#else
+#error "kmod/Kbuild could not read block_rq_issue's prototype from include/trace/events/block.h"
 #endif
 
+/* blk_fill_rwbs() lost its byte count in 5.11 (5.10's trace event passes blk_rq_bytes()). */
+static inline void kpeek_compat_fill_rwbs(char *rwbs, struct request *rq)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
+	blk_fill_rwbs(rwbs, rq->cmd_flags);
+#else
+	blk_fill_rwbs(rwbs, rq->cmd_flags, blk_rq_bytes(rq));
+#endif
+}
+
+/* The request's disk: rq->rq_disk on 5.10, rq->q->disk on later kernels (switch at 5.16). */
 static inline dev_t kpeek_compat_rq_devt(struct request *rq)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
