@@ -17,6 +17,8 @@ use crate::{dwarf, globals, percpu};
 
 /// Largest value one expression reads (a whole `struct task_struct` is ~10 KiB).
 pub const MAX_READ: u64 = 1 << 20;
+/// Where Debian's `linux-image-*-dbg` package puts the kernel with debug info (+ release).
+pub const DEBIAN_DBG: &str = "/usr/lib/debug/boot/vmlinux-";
 /// Bytes shown of a symbol with no type information when its size is unknown.
 pub const RAW_DEFAULT: u64 = 64;
 /// Most bytes shown of a symbol with no type information.
@@ -433,14 +435,37 @@ impl Session {
                         return Ok(Some((TypeRef { src, id }, "DWARF of --debuginfo".into())));
                     }
                 }
-                if let Some(tn) = globals::type_of(name) {
-                    return match self.types.parse_type(tn) {
-                        Ok(r) => Ok(Some((
-                            r,
-                            format!("global variable table ({tn}), layout from BTF"),
-                        ))),
-                        Err(_) => Ok(None),
-                    };
+                if let Some(tn) = globals::type_of(name)
+                    && let Ok(r) = self.types.parse_type(tn)
+                {
+                    return Ok(Some((
+                        r,
+                        format!("global variable table ({tn}), layout from BTF"),
+                    )));
+                }
+                // Not in the table: Debian's -dbg package, when installed, knows every variable
+                // (its DWARF takes seconds to index, so only now).
+                if self.opts.debuginfo.is_none() && self.vmlinux_dwarf.is_none() {
+                    let release = rustix::system::uname()
+                        .release()
+                        .to_string_lossy()
+                        .into_owned();
+                    let dbg = PathBuf::from(format!("{DEBIAN_DBG}{release}"));
+                    if dbg.exists() {
+                        self.vmlinux_dwarf =
+                            Some(self.types.add(Box::new(dwarf::DwarfTypes::open(&dbg)?)));
+                        let d = self
+                            .types
+                            .source(self.vmlinux_dwarf.expect("just set"))
+                            .expect("added");
+                        if let Some(id) = dwarf::var_type(d, name) {
+                            let src = self.vmlinux_dwarf.expect("just set");
+                            return Ok(Some((
+                                TypeRef { src, id },
+                                format!("DWARF of {}", dbg.display()),
+                            )));
+                        }
+                    }
                 }
                 Ok(None)
             }
