@@ -68,6 +68,9 @@ pub struct Answer {
     pub type_from: String,
 }
 
+/// A symbol's type and where it came from.
+type Typed = (TypeRef, String);
+
 struct ModTypes {
     /// The module's DWARF source (variables are typed only from DWARF: BTF lists none).
     dwarf: Option<u16>,
@@ -86,6 +89,8 @@ pub struct Session {
     modules: HashMap<String, ModTypes>,
     cpus: Vec<u32>,
     bases: HashMap<u32, u64>,
+    /// Types of symbols already looked up (for --watch).
+    typed: HashMap<(Option<String>, String), Option<Typed>>,
     opts: Options,
 }
 
@@ -123,6 +128,7 @@ impl Session {
             modules: HashMap::new(),
             cpus: Vec::new(),
             bases: HashMap::new(),
+            typed: HashMap::new(),
             opts,
         };
         for f in s.opts.module_files.clone() {
@@ -409,6 +415,20 @@ impl Session {
 
     /// The type of symbol `name` of `module` (None: vmlinux), best source first.
     fn type_of(
+        &mut self,
+        module: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(TypeRef, String)>, Error> {
+        let key = (module.map(str::to_string), name.to_string());
+        if let Some(hit) = self.typed.get(&key) {
+            return Ok(hit.clone());
+        }
+        let r = self.type_of_uncached(module, name)?;
+        self.typed.insert(key, r.clone());
+        Ok(r)
+    }
+
+    fn type_of_uncached(
         &mut self,
         module: Option<&str>,
         name: &str,
