@@ -59,9 +59,10 @@ fn leak_map(path: &Path) -> Result<&'static [u8], Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    // SAFETY: the file is mapped read-only and private; kpeek only reads module and vmlinux
-    // files that nothing rewrites while it runs (a truncation would fault, not corrupt memory
-    // safety of other data, and is the same risk every debugger takes).
+    // SAFETY: the mapping is read-only and private, and it is leaked below, so no slice of it
+    // outlives it. Memory safety then rests on the file not changing underneath: it is a
+    // module or vmlinux image that nothing rewrites while kpeek runs (were it truncated, reads
+    // past the new end would raise SIGBUS, the risk every tool that maps object files takes).
     let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,

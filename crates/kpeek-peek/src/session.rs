@@ -17,6 +17,8 @@ use crate::{dwarf, globals, percpu};
 
 /// Largest value one expression reads (a whole `struct task_struct` is ~10 KiB).
 pub const MAX_READ: u64 = 1 << 20;
+/// Where Debian's `linux-image-*-dbg` package puts the kernel with debug info (+ release).
+pub const DEBIAN_DBG: &str = "/usr/lib/debug/boot/vmlinux-";
 /// Bytes shown of a symbol with no type information when its size is unknown.
 pub const RAW_DEFAULT: u64 = 64;
 /// Most bytes shown of a symbol with no type information.
@@ -66,6 +68,9 @@ pub struct Answer {
     pub type_from: String,
 }
 
+/// A symbol's type and where it came from.
+type Typed = (TypeRef, String);
+
 struct ModTypes {
     /// The module's DWARF source (variables are typed only from DWARF: BTF lists none).
     dwarf: Option<u16>,
@@ -84,6 +89,8 @@ pub struct Session {
     modules: HashMap<String, ModTypes>,
     cpus: Vec<u32>,
     bases: HashMap<u32, u64>,
+    /// Types of symbols already looked up (for --watch).
+    typed: HashMap<(Option<String>, String), Option<Typed>>,
     opts: Options,
 }
 
@@ -121,6 +128,7 @@ impl Session {
             modules: HashMap::new(),
             cpus: Vec::new(),
             bases: HashMap::new(),
+            typed: HashMap::new(),
             opts,
         };
         for f in s.opts.module_files.clone() {
@@ -411,6 +419,20 @@ impl Session {
         module: Option<&str>,
         name: &str,
     ) -> Result<Option<(TypeRef, String)>, Error> {
+        let key = (module.map(str::to_string), name.to_string());
+        if let Some(hit) = self.typed.get(&key) {
+            return Ok(hit.clone());
+        }
+        let r = self.type_of_uncached(module, name)?;
+        self.typed.insert(key, r.clone());
+        Ok(r)
+    }
+
+    fn type_of_uncached(
+        &mut self,
+        module: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(TypeRef, String)>, Error> {
         if let Some(t) = self.opts.as_type.clone() {
             return Ok(Some((self.types.parse_type(&t)?, "--as".into())));
         }
@@ -433,14 +455,37 @@ impl Session {
                         return Ok(Some((TypeRef { src, id }, "DWARF of --debuginfo".into())));
                     }
                 }
-                if let Some(tn) = globals::type_of(name) {
-                    return match self.types.parse_type(tn) {
-                        Ok(r) => Ok(Some((
-                            r,
-                            format!("global variable table ({tn}), layout from BTF"),
-                        ))),
-                        Err(_) => Ok(None),
-                    };
+                if let Some(tn) = globals::type_of(name)
+                    && let Ok(r) = self.types.parse_type(tn)
+                {
+                    return Ok(Some((
+                        r,
+                        format!("global variable table ({tn}), layout from BTF"),
+                    )));
+                }
+                // Not in the table: Debian's -dbg package, when installed, knows every variable
+                // (its DWARF takes seconds to index, so only now).
+                if self.opts.debuginfo.is_none() && self.vmlinux_dwarf.is_none() {
+                    let release = rustix::system::uname()
+                        .release()
+                        .to_string_lossy()
+                        .into_owned();
+                    let dbg = PathBuf::from(format!("{DEBIAN_DBG}{release}"));
+                    if dbg.exists() {
+                        self.vmlinux_dwarf =
+                            Some(self.types.add(Box::new(dwarf::DwarfTypes::open(&dbg)?)));
+                        let d = self
+                            .types
+                            .source(self.vmlinux_dwarf.expect("just set"))
+                            .expect("added");
+                        if let Some(id) = dwarf::var_type(d, name) {
+                            let src = self.vmlinux_dwarf.expect("just set");
+                            return Ok(Some((
+                                TypeRef { src, id },
+                                format!("DWARF of {}", dbg.display()),
+                            )));
+                        }
+                    }
                 }
                 Ok(None)
             }

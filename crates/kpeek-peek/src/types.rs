@@ -166,6 +166,7 @@ impl<T: TypeSource + ?Sized> TypeSource for std::rc::Rc<T> {
 pub struct Types {
     sources: Vec<Box<dyn TypeSource>>,
     synth: RefCell<Vec<Ty>>,
+    found: RefCell<std::collections::HashMap<(String, String), Option<TypeRef>>>,
 }
 
 impl Default for Types {
@@ -183,12 +184,15 @@ impl Types {
         Types {
             sources: Vec::new(),
             synth: RefCell::new(Vec::new()),
+            found: RefCell::new(std::collections::HashMap::new()),
         }
     }
 
     /// Adds a source; returns its index.
     pub fn add(&mut self, src: Box<dyn TypeSource>) -> u16 {
         self.sources.push(src);
+        // A new source may know names the others did not.
+        self.found.borrow_mut().clear();
         u16::try_from(self.sources.len() - 1).expect("fewer than 65535 type sources")
     }
 
@@ -224,12 +228,20 @@ impl Types {
         Ok(rebase(src.get(r.id)?, r.src))
     }
 
-    /// The first source's type of this name.
+    /// The first source's type of this name (answers are remembered: a BTF name search scans
+    /// the whole type table).
     pub fn find(&self, kind: &str, name: &str) -> Option<TypeRef> {
-        self.sources
+        let key = (kind.to_string(), name.to_string());
+        if let Some(hit) = self.found.borrow().get(&key) {
+            return *hit;
+        }
+        let r = self
+            .sources
             .iter()
             .enumerate()
-            .find_map(|(i, s)| s.find(kind, name).map(|id| TypeRef { src: i as u16, id }))
+            .find_map(|(i, s)| s.find(kind, name).map(|id| TypeRef { src: i as u16, id }));
+        self.found.borrow_mut().insert(key, r);
+        r
     }
 
     /// Looks through typedefs and qualifiers.

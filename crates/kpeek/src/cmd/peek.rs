@@ -231,6 +231,10 @@ fn emit(
         }
         writeln!(out, "{j}")
     } else {
+        if matches!(a.value, kpeek_peek::value::Value::Raw(_)) {
+            // Untyped: say why, once per answer, beside the bytes.
+            eprintln!("kpeek: peek: {}: {}", a.expr, a.type_from);
+        }
         let sym = |addr: u64| session.symbolize(addr);
         let text = print::text(&a.value, &sym);
         match rate {
