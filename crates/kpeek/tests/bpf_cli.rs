@@ -110,6 +110,76 @@ fn getppid_counted_exactly_by_pid() {
 }
 
 #[test]
+fn intervals_add_up_to_the_total_and_top_limits_entries() {
+    let me = std::process::id();
+    let filter = format!("pid == {me}");
+    let bg = start(&[
+        "bpf",
+        "count",
+        "syscalls:sys_enter_getppid",
+        "--by",
+        "pid,tid",
+        "--filter",
+        &filter,
+        "--interval",
+        "300ms",
+        "--duration",
+        "2s",
+        "--top",
+        "1",
+        "--json",
+    ]);
+    // Three threads with 300, 200 and 100 calls, spread over about a second.
+    let handles: Vec<_> = [300u32, 200, 100]
+        .into_iter()
+        .map(|n| {
+            std::thread::spawn(move || {
+                for i in 0..n {
+                    // SAFETY: no preconditions.
+                    unsafe { libc::getppid() };
+                    if i % 50 == 0 {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let out = bg.finish().0;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let objs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, intervals) = objs.split_last().unwrap();
+    assert!(
+        intervals.len() >= 5,
+        "expected an object every 300 ms over 2 s: {text}"
+    );
+    for (i, o) in intervals.iter().enumerate() {
+        assert_eq!(o["interval"], i as u64 + 1);
+    }
+    // --top 1: the final print has only the busiest thread, the totals count all three.
+    assert_eq!(last["entries"].as_array().unwrap().len(), 1, "{last}");
+    assert_eq!(last["entries"][0]["count"], 300, "{last}");
+    assert_eq!(last["total"], 600, "{last}");
+    assert_eq!(last["keys"], 3, "{last}");
+    // Intervals show what changed: their totals add up to the final total.
+    let sum: u64 = intervals.iter().map(|o| o["total"].as_u64().unwrap()).sum();
+    assert!(sum <= 600, "{text}");
+    assert!(
+        intervals
+            .iter()
+            .filter(|o| o["total"].as_u64().unwrap() > 0)
+            .count()
+            >= 2,
+        "{text}"
+    );
+}
+
+#[test]
 fn kstack_keys_are_symbolized_kernel_stacks() {
     let me = std::process::id();
     let filter = format!("pid == {me}");
@@ -464,10 +534,13 @@ fn bpftrace_map_listed_and_dumped_with_the_values_bpftrace_prints() {
         }
     }
     let mut guard = Kill(Some(bt_pid));
-    let mut out = BufReader::new(bt.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(line.contains("Attaching"), "bpftrace: {line}");
+    // bpftrace's output, read on the side (its stdout is a pipe: it may hold lines back).
+    let mut stdout = bt.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
     // bpftrace says "Attaching" before it attaches: wait for its map, then until a thread
     // named kpk-bt-sync is seen in it.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -537,12 +610,27 @@ fn bpftrace_map_listed_and_dumped_with_the_values_bpftrace_prints() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains(&format!("\"kpk-bt-test\": {n}")), "{text}");
 
-    // SAFETY: signalling our own child; bpftrace prints its maps on SIGINT.
-    unsafe { libc::kill(bt_pid, libc::SIGINT) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    bt.wait().unwrap();
+    // bpftrace prints its maps and exits on SIGINT; a SIGINT that lands while it is busy can
+    // go unnoticed, so repeat it every 2 s for up to 30 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut next_sig = Instant::now();
+    loop {
+        if Instant::now() >= next_sig {
+            // SAFETY: signalling our own child, not yet reaped.
+            unsafe { libc::kill(bt_pid, libc::SIGINT) };
+            next_sig += Duration::from_secs(2);
+        }
+        if bt.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bpftrace did not exit on SIGINT within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     guard.0 = None;
+    let rest = reader.join().unwrap();
     assert!(
         rest.contains(&format!("@calls[kpk-bt-test]: {n}\n")),
         "bpftrace printed: {rest}"
