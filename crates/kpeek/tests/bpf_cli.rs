@@ -180,6 +180,60 @@ fn intervals_add_up_to_the_total_and_top_limits_entries() {
 }
 
 #[test]
+fn a_full_map_is_counted_and_shown_never_silent() {
+    let me = std::process::id();
+    let filter = format!("pid == {me}");
+    for json in [true, false] {
+        let mut args = vec![
+            "bpf",
+            "count",
+            "syscalls:sys_enter_getppid",
+            "--by",
+            "tid",
+            "--filter",
+            &filter,
+            "--max-keys",
+            "2",
+            "--duration",
+            "2s",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let bg = start(&args);
+        // Five threads, one after the other, 10 calls each: two keys fit, three threads' calls
+        // find the map full.
+        for _ in 0..5 {
+            std::thread::spawn(|| {
+                for _ in 0..10 {
+                    // SAFETY: no preconditions.
+                    unsafe { libc::getppid() };
+                }
+            })
+            .join()
+            .unwrap();
+        }
+        let out = bg.finish().0;
+        if json {
+            let v = final_json(&out);
+            assert_eq!(
+                (v["keys"].as_u64(), v["total"].as_u64()),
+                (Some(2), Some(20)),
+                "{v}"
+            );
+            assert_eq!(
+                (v["map_full"].as_u64(), v["lost"].as_u64()),
+                (Some(30), Some(30)),
+                "{v}"
+            );
+        } else {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("LOST 30 events (map full: 30,"), "{text}");
+        }
+    }
+}
+
+#[test]
 fn kstack_keys_are_symbolized_kernel_stacks() {
     let me = std::process::id();
     let filter = format!("pid == {me}");
