@@ -19,16 +19,17 @@ pub enum Error {
     },
     /// The verifier rejected a program; `log_tail` holds the last lines of its log.
     #[error(
-        "the kernel's verifier rejected BPF program {name} ({source}); its log ends:\n{log_tail}"
+        "the kernel's verifier rejected BPF program {name} ({}); its log ends:\n{log_tail}",
+        io::Error::from_raw_os_error(*.errno)
     )]
     Verifier {
         name: String,
         log_tail: String,
-        #[source]
-        source: io::Error,
+        /// The errno of the load (EACCES or EINVAL, usually).
+        errno: i32,
     },
     /// A system call failed for another reason.
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Sys {
         op: &'static str,
         #[source]

@@ -117,7 +117,7 @@ impl Program {
             return Err(Error::Verifier {
                 name: name.to_owned(),
                 log_tail: log_tail(&text, LOG_TAIL_LINES),
-                source,
+                errno: -fd,
             });
         }
         // SAFETY: bpf_prog_load returned a new fd that nothing else owns.

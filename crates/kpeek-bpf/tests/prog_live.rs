@@ -14,10 +14,10 @@ fn verifier_rejection_carries_the_logs_last_lines() {
         Error::Verifier {
             name,
             log_tail,
-            source,
+            errno,
         } => {
             assert_eq!(name, "kpk_bad");
-            assert_eq!(source.raw_os_error(), Some(libc::EACCES));
+            assert_eq!(*errno, libc::EACCES);
             assert!(log_tail.contains("R0 !read_ok"), "{log_tail}");
             assert!(log_tail.lines().count() <= 12);
         }
