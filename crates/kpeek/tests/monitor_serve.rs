@@ -152,12 +152,20 @@ fn drops_every_capability_after_opening_sources() {
     // It answers only once the sources are open and the capabilities gone.
     let (code, _, _) = s.get("/metrics", "");
     assert_eq!(code, 200);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
-        let line = status.lines().find(|l| l.starts_with(set)).unwrap();
-        assert!(line.ends_with("0000000000000000"), "{line}");
+    // Capabilities are per thread: every thread (main, sources, connections) has none.
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", s.child.id())).unwrap();
+    let mut threads = 0;
+    for t in tasks {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let name = status.lines().next().unwrap().to_owned();
+        for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
+            let line = status.lines().find(|l| l.starts_with(set)).unwrap();
+            assert!(line.ends_with("0000000000000000"), "{name}: {line}");
+        }
+        assert!(status.contains("NoNewPrivs:\t1"), "{name}");
+        threads += 1;
     }
-    assert!(status.contains("NoNewPrivs:\t1"));
+    assert!(threads >= 2, "the main thread and the source's");
     // The perf counters opened before still count.
     let (_, _, a) = s.get("/metrics", "");
     let v = |t: &str| -> u64 {
