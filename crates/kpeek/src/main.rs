@@ -28,6 +28,8 @@ enum Command {
     /// The kpeek.ko kernel module: counters through each channel.
     #[command(name = "mod")]
     Mod(cmd::module::Args),
+    /// eBPF: counts and histograms aggregated in the kernel; BPF maps and programs.
+    Bpf(cmd::bpf::Args),
     /// Live values and rates of monitored metrics in the terminal.
     Top(cmd::top::Args),
     /// Serve monitored metrics to Prometheus / OpenMetrics scrapers.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Sym(args) => cmd::sym::run(args),
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
+        Command::Bpf(args) => cmd::bpf::run(args),
         Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Watch(args) => cmd::watch::run(args),

@@ -1,0 +1,338 @@
+//! A small eBPF instruction assembler: opcodes, registers, labels for forward and backward jumps.
+//!
+//! Programs are assembled at run time, specialised to the keys and filter a user asked for; the
+//! kernel's verifier checks them at load. [`Asm::finish`] resolves labels into jump offsets.
+
+use std::fmt;
+
+/// One eBPF instruction, laid out as the kernel's `struct bpf_insn` (8 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Insn {
+    pub code: u8,
+    /// `dst_reg` in the low nibble, `src_reg` in the high nibble.
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+impl fmt::Debug for Insn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{code {:#04x} dst r{} src r{} off {} imm {}}}",
+            self.code,
+            self.regs & 0xf,
+            self.regs >> 4,
+            self.off,
+            self.imm
+        )
+    }
+}
+
+/// A register, r0..r10 (r10 is the read-only frame pointer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reg(pub u8);
+
+pub const R0: Reg = Reg(0);
+pub const R1: Reg = Reg(1);
+pub const R2: Reg = Reg(2);
+pub const R3: Reg = Reg(3);
+pub const R4: Reg = Reg(4);
+pub const R5: Reg = Reg(5);
+pub const R6: Reg = Reg(6);
+pub const R7: Reg = Reg(7);
+pub const R8: Reg = Reg(8);
+pub const R9: Reg = Reg(9);
+pub const R10: Reg = Reg(10);
+
+/// Instruction classes and fields (include/uapi/linux/bpf_common.h, bpf.h).
+pub mod op {
+    pub const LD: u8 = 0x00;
+    pub const LDX: u8 = 0x01;
+    pub const ST: u8 = 0x02;
+    pub const STX: u8 = 0x03;
+    pub const ALU: u8 = 0x04;
+    pub const JMP: u8 = 0x05;
+    pub const ALU64: u8 = 0x07;
+
+    pub const W: u8 = 0x00;
+    pub const H: u8 = 0x08;
+    pub const B: u8 = 0x10;
+    pub const DW: u8 = 0x18;
+    pub const IMM: u8 = 0x00;
+    pub const MEM: u8 = 0x60;
+
+    pub const K: u8 = 0x00;
+    pub const X: u8 = 0x08;
+
+    pub const ADD: u8 = 0x00;
+    pub const SUB: u8 = 0x10;
+    pub const MUL: u8 = 0x20;
+    pub const DIV: u8 = 0x30;
+    pub const OR: u8 = 0x40;
+    pub const AND: u8 = 0x50;
+    pub const LSH: u8 = 0x60;
+    pub const RSH: u8 = 0x70;
+    pub const NEG: u8 = 0x80;
+    pub const XOR: u8 = 0xa0;
+    pub const MOV: u8 = 0xb0;
+    pub const ARSH: u8 = 0xc0;
+
+    pub const JA: u8 = 0x00;
+    pub const JEQ: u8 = 0x10;
+    pub const JGT: u8 = 0x20;
+    pub const JGE: u8 = 0x30;
+    pub const JSET: u8 = 0x40;
+    pub const JNE: u8 = 0x50;
+    pub const JSGT: u8 = 0x60;
+    pub const JSGE: u8 = 0x70;
+    pub const CALL: u8 = 0x80;
+    pub const EXIT: u8 = 0x90;
+    pub const JLT: u8 = 0xa0;
+    pub const JLE: u8 = 0xb0;
+    pub const JSLT: u8 = 0xc0;
+    pub const JSLE: u8 = 0xd0;
+
+    /// `src_reg` of `ld_imm64`: the immediate is a map fd.
+    pub const PSEUDO_MAP_FD: u8 = 1;
+    /// `src_reg` of `ld_imm64`: the immediate is a BTF id of a kernel VAR.
+    pub const PSEUDO_BTF_ID: u8 = 3;
+}
+
+/// Helper function ids (enum bpf_func_id) kpeek uses, with the kernel that added them.
+pub mod helper {
+    pub const MAP_LOOKUP_ELEM: i32 = 1;
+    pub const MAP_UPDATE_ELEM: i32 = 2;
+    /// 4.1
+    pub const KTIME_GET_NS: i32 = 5;
+    pub const GET_SMP_PROCESSOR_ID: i32 = 8;
+    pub const GET_CURRENT_PID_TGID: i32 = 14;
+    pub const GET_CURRENT_COMM: i32 = 16;
+    pub const GET_STACKID: i32 = 27;
+    /// 4.8
+    pub const GET_CURRENT_TASK: i32 = 35;
+    /// 5.5
+    pub const PROBE_READ_KERNEL: i32 = 113;
+    /// 5.5
+    pub const PROBE_READ_KERNEL_STR: i32 = 115;
+    /// 5.10
+    pub const PER_CPU_PTR: i32 = 153;
+}
+
+/// A jump target; bind it with [`Asm::bind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label(usize);
+
+/// An assembly error: a label never bound, or a jump too far for the 16-bit offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AsmError {
+    #[error("label {0} used but never bound")]
+    Unbound(usize),
+    #[error("jump from instruction {from} to {to} does not fit in 16 bits")]
+    TooFar { from: usize, to: usize },
+}
+
+/// Builds a program instruction by instruction.
+#[derive(Default, Debug)]
+pub struct Asm {
+    insns: Vec<Insn>,
+    labels: Vec<Option<usize>>,
+    fixups: Vec<(usize, Label)>,
+}
+
+fn regs(dst: Reg, src: Reg) -> u8 {
+    (dst.0 & 0xf) | (src.0 << 4)
+}
+
+impl Asm {
+    pub fn new() -> Asm {
+        Asm::default()
+    }
+
+    /// Instructions emitted so far.
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    pub fn raw(&mut self, insn: Insn) -> &mut Self {
+        self.insns.push(insn);
+        self
+    }
+
+    fn emit(&mut self, code: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> &mut Self {
+        self.raw(Insn {
+            code,
+            regs: regs(dst, src),
+            off,
+            imm,
+        })
+    }
+
+    /// `dst = imm` (64-bit, sign-extended 32-bit immediate).
+    pub fn mov_imm(&mut self, dst: Reg, imm: i32) -> &mut Self {
+        self.emit(op::ALU64 | op::MOV | op::K, dst, R0, 0, imm)
+    }
+
+    /// `dst = src`.
+    pub fn mov(&mut self, dst: Reg, src: Reg) -> &mut Self {
+        self.emit(op::ALU64 | op::MOV | op::X, dst, src, 0, 0)
+    }
+
+    /// 64-bit ALU with an immediate: `dst op= imm`.
+    pub fn alu_imm(&mut self, alu: u8, dst: Reg, imm: i32) -> &mut Self {
+        self.emit(op::ALU64 | alu | op::K, dst, R0, 0, imm)
+    }
+
+    /// 64-bit ALU with a register: `dst op= src`.
+    pub fn alu(&mut self, alu: u8, dst: Reg, src: Reg) -> &mut Self {
+        self.emit(op::ALU64 | alu | op::X, dst, src, 0, 0)
+    }
+
+    /// 32-bit ALU with an immediate (zero-extends the result).
+    pub fn alu32_imm(&mut self, alu: u8, dst: Reg, imm: i32) -> &mut Self {
+        self.emit(op::ALU | alu | op::K, dst, R0, 0, imm)
+    }
+
+    /// `dst = imm` as a full 64-bit constant (two instruction slots).
+    pub fn ld_imm64(&mut self, dst: Reg, imm: u64) -> &mut Self {
+        self.ld_imm64_pseudo(dst, 0, imm as u32 as i32, (imm >> 32) as u32 as i32)
+    }
+
+    /// `dst = map` (a map fd the kernel turns into the map's address).
+    pub fn ld_map_fd(&mut self, dst: Reg, fd: i32) -> &mut Self {
+        self.ld_imm64_pseudo(dst, op::PSEUDO_MAP_FD, fd, 0)
+    }
+
+    /// `dst = &var`: a kernel variable by its vmlinux BTF id (a per-CPU variable gives a
+    /// per-CPU pointer for [`helper::PER_CPU_PTR`]). Needs the variable in kallsyms.
+    pub fn ld_btf_var(&mut self, dst: Reg, btf_id: u32) -> &mut Self {
+        self.ld_imm64_pseudo(dst, op::PSEUDO_BTF_ID, btf_id as i32, 0)
+    }
+
+    fn ld_imm64_pseudo(&mut self, dst: Reg, src: u8, lo: i32, hi: i32) -> &mut Self {
+        self.emit(op::LD | op::DW | op::IMM, dst, Reg(src), 0, lo);
+        self.emit(0, R0, R0, 0, hi)
+    }
+
+    /// `dst = *(size *)(src + off)`; `size` is one of [`op::B`], [`op::H`], [`op::W`], [`op::DW`].
+    pub fn ldx(&mut self, size: u8, dst: Reg, src: Reg, off: i16) -> &mut Self {
+        self.emit(op::LDX | op::MEM | size, dst, src, off, 0)
+    }
+
+    /// `*(size *)(dst + off) = src`.
+    pub fn stx(&mut self, size: u8, dst: Reg, off: i16, src: Reg) -> &mut Self {
+        self.emit(op::STX | op::MEM | size, dst, src, off, 0)
+    }
+
+    /// `*(size *)(dst + off) = imm`.
+    pub fn st_imm(&mut self, size: u8, dst: Reg, off: i16, imm: i32) -> &mut Self {
+        self.emit(op::ST | op::MEM | size, dst, R0, off, imm)
+    }
+
+    /// Call a helper ([`helper`]); arguments in r1..r5, result in r0, r1..r5 clobbered.
+    pub fn call(&mut self, helper: i32) -> &mut Self {
+        self.emit(op::JMP | op::CALL, R0, R0, 0, helper)
+    }
+
+    pub fn exit(&mut self) -> &mut Self {
+        self.emit(op::JMP | op::EXIT, R0, R0, 0, 0)
+    }
+
+    /// A fresh, unbound label.
+    pub fn label(&mut self) -> Label {
+        self.labels.push(None);
+        Label(self.labels.len() - 1)
+    }
+
+    /// Bind `label` to the next instruction.
+    pub fn bind(&mut self, label: Label) -> &mut Self {
+        self.labels[label.0] = Some(self.insns.len());
+        self
+    }
+
+    /// `if dst <jmp> imm goto label` (64-bit compare).
+    pub fn jmp_imm(&mut self, jmp: u8, dst: Reg, imm: i32, label: Label) -> &mut Self {
+        self.fixups.push((self.insns.len(), label));
+        self.emit(op::JMP | jmp | op::K, dst, R0, 0, imm)
+    }
+
+    /// `if dst <jmp> src goto label` (64-bit compare).
+    pub fn jmp_reg(&mut self, jmp: u8, dst: Reg, src: Reg, label: Label) -> &mut Self {
+        self.fixups.push((self.insns.len(), label));
+        self.emit(op::JMP | jmp | op::X, dst, src, 0, 0)
+    }
+
+    /// `goto label`.
+    pub fn ja(&mut self, label: Label) -> &mut Self {
+        self.fixups.push((self.insns.len(), label));
+        self.emit(op::JMP | op::JA, R0, R0, 0, 0)
+    }
+
+    /// Resolve labels and return the program.
+    pub fn finish(mut self) -> Result<Vec<Insn>, AsmError> {
+        for &(at, label) in &self.fixups {
+            let to = self.labels[label.0].ok_or(AsmError::Unbound(label.0))?;
+            let off = to as i64 - at as i64 - 1;
+            let off = i16::try_from(off).map_err(|_| AsmError::TooFar { from: at, to })?;
+            self.insns[at].off = off;
+        }
+        Ok(self.insns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_like_the_kernel() {
+        let mut a = Asm::new();
+        a.mov_imm(R0, 7).ld_imm64(R1, 0x1122_3344_5566_7788).exit();
+        let p = a.finish().unwrap();
+        // BPF_MOV64_IMM(BPF_REG_0, 7) = b7 00 0000 07000000
+        assert_eq!(
+            p[0],
+            Insn {
+                code: 0xb7,
+                regs: 0,
+                off: 0,
+                imm: 7
+            }
+        );
+        assert_eq!(p[1].code, 0x18);
+        assert_eq!(p[1].regs, 1);
+        assert_eq!(p[1].imm as u32, 0x5566_7788);
+        assert_eq!(p[2].imm as u32, 0x1122_3344);
+        assert_eq!(p[3].code, 0x95);
+        assert_eq!(std::mem::size_of::<Insn>(), 8);
+    }
+
+    #[test]
+    fn resolves_forward_and_backward_jumps() {
+        let mut a = Asm::new();
+        let top = a.label();
+        let end = a.label();
+        a.bind(top)
+            .jmp_imm(op::JEQ, R1, 0, end)
+            .ja(top)
+            .bind(end)
+            .exit();
+        let p = a.finish().unwrap();
+        assert_eq!(p[0].off, 1);
+        assert_eq!(p[1].off, -2);
+    }
+
+    #[test]
+    fn unbound_label_is_an_error() {
+        let mut a = Asm::new();
+        let l = a.label();
+        a.ja(l);
+        assert_eq!(a.finish(), Err(AsmError::Unbound(0)));
+    }
+}

@@ -1,0 +1,435 @@
+//! From event formats and the user's names to a plan: where each key, filter operand, sum and
+//! histogram value comes from, and the key's byte layout shared by every event's program.
+
+use kpeek_filter::{Expr, Op, Value};
+use kpeek_trace::format::{EventFormat, Field, FieldKind};
+
+use crate::error::{Error, Result};
+
+/// Width of a key slot for a `__data_loc` string (longer strings are cut).
+pub const DYN_STR: usize = 32;
+/// Widest string kpeek keys or compares.
+pub const MAX_STR: usize = 64;
+/// Largest key in bytes.
+pub const MAX_KEY: usize = 256;
+
+/// Where a string lives in a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrLoc {
+    /// `char name[len]` at the field's offset.
+    Inline { len: usize },
+    /// `__data_loc char[]`: the u32 at the field holds the offset (low 16 bits).
+    DataLoc,
+    /// `__rel_loc char[]`: the offset is relative to the end of the field.
+    RelLoc,
+}
+
+/// Where a value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An integer (or pointer, enum, bool) field of the record.
+    Int {
+        offset: usize,
+        bytes: u8,
+        signed: bool,
+    },
+    /// A string field of the record.
+    Str {
+        offset: usize,
+        loc: StrLoc,
+    },
+    /// The current task's name (`bpf_get_current_comm`).
+    Comm,
+    /// The current process id (tgid).
+    Pid,
+    /// The current thread id.
+    Tid,
+    Cpu,
+    /// A kernel stack id (`bpf_get_stackid`).
+    Kstack,
+}
+
+impl Source {
+    pub fn is_str(&self) -> bool {
+        matches!(self, Source::Str { .. } | Source::Comm)
+    }
+
+    /// Widest string this source yields (strings only).
+    pub fn str_width(&self) -> usize {
+        match self {
+            Source::Str {
+                loc: StrLoc::Inline { len },
+                ..
+            } => (*len).min(MAX_STR),
+            Source::Str { .. } => DYN_STR,
+            Source::Comm => 16,
+            _ => 0,
+        }
+    }
+
+    pub fn signed(&self) -> bool {
+        matches!(self, Source::Int { signed: true, .. })
+    }
+}
+
+/// What a key slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// Which of several events (an index into the event list).
+    Event,
+    Int {
+        signed: bool,
+    },
+    Str {
+        width: usize,
+    },
+    Stack,
+}
+
+/// One named part of the key, at a byte offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub name: String,
+    pub kind: SlotKind,
+    pub offset: usize,
+}
+
+/// The key's layout, the same for every event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLayout {
+    pub slots: Vec<Slot>,
+    /// Size in bytes (a multiple of 8, at least 8).
+    pub size: usize,
+}
+
+/// What one event's program computes.
+#[derive(Clone, Debug)]
+pub struct EventPlan {
+    /// Index in the event list (the value of an [`SlotKind::Event`] slot).
+    pub index: usize,
+    pub event: String,
+    pub tp_id: u32,
+    /// One source per key slot (`None` for the event slot).
+    pub keys: Vec<Option<Source>>,
+    pub filter: Option<Cond>,
+    pub sum: Option<Source>,
+    pub hist: Option<Source>,
+}
+
+/// A filter with every field resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Int {
+        src: Source,
+        op: Op,
+        value: i128,
+    },
+    /// A string compare: `exact` (whole string) or a prefix (`prefix*` globs).
+    Str {
+        src: Source,
+        bytes: Vec<u8>,
+        exact: bool,
+        negate: bool,
+    },
+    /// A glob that matches everything (`*`).
+    True,
+}
+
+/// Histogram buckets: log2 (bpftrace's `hist`) or linear steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistKind {
+    Log2,
+    Linear { step: u64 },
+}
+
+/// Slots of a histogram: [negative, 0 (log2) or first step, ...]: 66 in both kinds.
+pub const HIST_SLOTS: usize = 66;
+
+/// What the user asked for (names as typed).
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub by: Vec<String>,
+    pub filter: Option<Expr>,
+    pub sum: Option<String>,
+    pub hist: Option<String>,
+    pub linear: Option<u64>,
+}
+
+/// Names that are not record fields.
+pub const SPECIAL: &[&str] = &["comm", "pid", "tid", "cpu", "kstack"];
+
+fn field_source(f: &Field) -> Option<Source> {
+    let offset = f.offset;
+    match &f.kind {
+        FieldKind::Int { bytes, signed } | FieldKind::Enum { bytes, signed } => Some(Source::Int {
+            offset,
+            bytes: *bytes,
+            signed: *signed,
+        }),
+        FieldKind::Bool => Some(Source::Int {
+            offset,
+            bytes: 1,
+            signed: false,
+        }),
+        FieldKind::Pointer { bytes } => Some(Source::Int {
+            offset,
+            bytes: *bytes,
+            signed: false,
+        }),
+        FieldKind::CharArray { len } => Some(Source::Str {
+            offset,
+            loc: StrLoc::Inline { len: *len },
+        }),
+        FieldKind::DataLoc {
+            is_string: true, ..
+        } => Some(Source::Str {
+            offset,
+            loc: StrLoc::DataLoc,
+        }),
+        FieldKind::RelLoc {
+            is_string: true, ..
+        } => Some(Source::Str {
+            offset,
+            loc: StrLoc::RelLoc,
+        }),
+        _ => None,
+    }
+}
+
+/// Resolve a name in one event: its own fields first, then the common fields, then
+/// `comm`/`pid`/`tid`/`cpu`/`kstack` (the order of the kernel's own filter).
+pub fn resolve(fmt: &EventFormat, name: &str) -> Result<Source> {
+    let event = fmt.name.to_string();
+    // The kernel overwrites a record's first 8 bytes (the common fields) with a pt_regs
+    // pointer before a BPF program sees it: common_pid is the current thread, the rest is gone.
+    if fmt.fields.iter().all(|f| f.name != name) {
+        if name == "common_pid" {
+            return Ok(Source::Tid);
+        }
+        if let Some(f) = fmt.common_fields.iter().find(|f| f.name == name) {
+            return Err(Error::CannotExpress {
+                what: format!(
+                    "{} of {event}: the kernel hides the common fields from BPF programs (only common_pid, as the thread id, is available)",
+                    f.name
+                ),
+            });
+        }
+    }
+    if let Some(f) = fmt.fields.iter().find(|f| f.name == name) {
+        return field_source(f).ok_or_else(|| Error::CannotExpress {
+            what: format!(
+                "field {name} of {event} is {} ({}), which kpeek cannot read as a number or string",
+                f.c_type,
+                f.kind.describe()
+            ),
+        });
+    }
+    match name {
+        "comm" => Ok(Source::Comm),
+        "pid" => Ok(Source::Pid),
+        "tid" => Ok(Source::Tid),
+        "cpu" => Ok(Source::Cpu),
+        "kstack" => Ok(Source::Kstack),
+        _ => {
+            let mut all: Vec<&str> = fmt
+                .fields
+                .iter()
+                .chain(&fmt.common_fields)
+                .map(|f| f.name.as_str())
+                .chain(SPECIAL.iter().copied())
+                .collect();
+            all.sort_by_key(|c| (kpeek_trace::tracefs::levenshtein(c, name), *c));
+            let close = all
+                .iter()
+                .filter(|c| kpeek_trace::tracefs::levenshtein(c, name) <= 3.max(name.len() / 3))
+                .take(4)
+                .map(|s| s.to_string())
+                .collect();
+            let fields = fmt
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .chain(SPECIAL.iter().copied())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(Error::UnknownField {
+                event,
+                field: name.to_owned(),
+                close,
+                fields,
+            })
+        }
+    }
+}
+
+fn int_only(fmt: &EventFormat, name: &str, what: &str) -> Result<Source> {
+    let s = resolve(fmt, name)?;
+    if s.is_str() || s == Source::Kstack {
+        return Err(Error::CannotExpress {
+            what: format!("{what} {name} of {}: not an integer field", fmt.name),
+        });
+    }
+    Ok(s)
+}
+
+fn cond(fmt: &EventFormat, e: &Expr) -> Result<Cond> {
+    Ok(match e {
+        Expr::And(a, b) => Cond::And(Box::new(cond(fmt, a)?), Box::new(cond(fmt, b)?)),
+        Expr::Or(a, b) => Cond::Or(Box::new(cond(fmt, a)?), Box::new(cond(fmt, b)?)),
+        Expr::Not(a) => Cond::Not(Box::new(cond(fmt, a)?)),
+        Expr::Pred(p) => {
+            let src = resolve(fmt, &p.field)?;
+            let bad = |why: &str| Error::CannotExpress {
+                what: format!("filter `{p}` on {}: {why}", fmt.name),
+            };
+            if src == Source::Kstack {
+                return Err(bad("kstack can only be a key"));
+            }
+            match (&p.value, src.is_str()) {
+                (Value::Int(v), false) => Cond::Int {
+                    src,
+                    op: p.op,
+                    value: *v,
+                },
+                (Value::Int(_), true) => {
+                    return Err(bad("the field is a string; compare it with \"text\""));
+                }
+                (Value::Str(_), false) => {
+                    return Err(bad("the field is an integer; compare it with a number"));
+                }
+                (Value::Str(s), true) => str_cond(src, p.op, s).map_err(|why| bad(&why))?,
+            }
+        }
+    })
+}
+
+fn str_cond(src: Source, op: Op, s: &str) -> std::result::Result<Cond, String> {
+    let width = src.str_width();
+    let meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '\\');
+    let (exact, body, negate) = match op {
+        Op::Eq => (true, s, false),
+        Op::Ne => (true, s, true),
+        Op::Glob if s == "*" => return Ok(Cond::True),
+        Op::Glob if !s.contains(meta) => (true, s, false),
+        Op::Glob if s.ends_with('*') && !s[..s.len() - 1].contains(meta) => {
+            (false, &s[..s.len() - 1], false)
+        }
+        Op::Glob => {
+            return Err(format!(
+                "the glob {s:?} needs a matching loop; BPF programs kpeek builds match exact strings and prefixes (\"abc*\")"
+            ));
+        }
+        _ => return Err(format!("{} does not apply to strings", op.as_str())),
+    };
+    let mut bytes = body.as_bytes().to_vec();
+    if exact {
+        bytes.push(0);
+    }
+    if bytes.len() > width {
+        return Err(format!(
+            "{s:?} is longer than the {} bytes kpeek reads of this field",
+            width.saturating_sub(1)
+        ));
+    }
+    Ok(Cond::Str {
+        src,
+        bytes,
+        exact,
+        negate,
+    })
+}
+
+/// Plan every event and the shared key layout. `formats` are the events in order.
+pub fn plan(formats: &[EventFormat], req: &Request) -> Result<(KeyLayout, Vec<EventPlan>)> {
+    let mut per_event = Vec::new();
+    for (index, fmt) in formats.iter().enumerate() {
+        let keys = req
+            .by
+            .iter()
+            .map(|n| resolve(fmt, n).map(Some))
+            .collect::<Result<Vec<_>>>()?;
+        let filter = req.filter.as_ref().map(|e| cond(fmt, e)).transpose()?;
+        let sum = req
+            .sum
+            .as_ref()
+            .map(|n| int_only(fmt, n, "--sum"))
+            .transpose()?;
+        let hist = req
+            .hist
+            .as_ref()
+            .map(|n| int_only(fmt, n, "--hist"))
+            .transpose()?;
+        per_event.push(EventPlan {
+            index,
+            event: fmt.name.to_string(),
+            tp_id: fmt.id,
+            keys,
+            filter,
+            sum,
+            hist,
+        });
+    }
+    // Slots: the event (when several), then each --by name; a name that is a string in one
+    // event and a number in another is an error.
+    let mut slots = Vec::new();
+    let mut off = 0;
+    if formats.len() > 1 {
+        slots.push(Slot {
+            name: "event".into(),
+            kind: SlotKind::Event,
+            offset: 0,
+        });
+        off = 8;
+        for p in &mut per_event {
+            p.keys.insert(0, None);
+        }
+    }
+    let base = slots.len();
+    for (i, name) in req.by.iter().enumerate() {
+        let srcs: Vec<&Source> = per_event
+            .iter()
+            .filter_map(|p| p.keys[base + i].as_ref())
+            .collect();
+        let kind = if srcs.iter().all(|s| s.is_str()) {
+            SlotKind::Str {
+                width: srcs
+                    .iter()
+                    .map(|s| s.str_width())
+                    .max()
+                    .unwrap_or(8)
+                    .div_ceil(8)
+                    * 8,
+            }
+        } else if srcs.iter().all(|s| **s == Source::Kstack) {
+            SlotKind::Stack
+        } else if srcs.iter().all(|s| !s.is_str() && **s != Source::Kstack) {
+            SlotKind::Int {
+                signed: srcs.iter().any(|s| s.signed()),
+            }
+        } else {
+            return Err(Error::CannotExpress {
+                what: format!("--by {name}: a string in one event and a number in another"),
+            });
+        };
+        let size = match kind {
+            SlotKind::Str { width } => width,
+            _ => 8,
+        };
+        slots.push(Slot {
+            name: name.clone(),
+            kind,
+            offset: off,
+        });
+        off += size;
+    }
+    let size = off.max(8);
+    if size > MAX_KEY {
+        return Err(Error::CannotExpress {
+            what: format!("a key of {size} bytes (at most {MAX_KEY}): fewer or narrower --by keys"),
+        });
+    }
+    Ok((KeyLayout { slots, size }, per_event))
+}

@@ -1,0 +1,135 @@
+//! The crate's error type.
+
+use std::io;
+
+/// What went wrong in the BPF layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The kernel refused a BPF operation for lack of privilege.
+    #[error(
+        "{op}: permission denied: BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, e.g. root){hint}"
+    )]
+    Permission {
+        op: &'static str,
+        /// Extra explanation, e.g. about `kernel.unprivileged_bpf_disabled`.
+        hint: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The verifier rejected a program; `log_tail` holds the last lines of its log.
+    #[error(
+        "the kernel's verifier rejected BPF program {name} ({source}); its log ends:\n{log_tail}"
+    )]
+    Verifier {
+        name: String,
+        log_tail: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A system call failed for another reason.
+    #[error("{op}: {source}")]
+    Sys {
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// `bpf_probe_read_kernel` failed: the address is not mapped (or not kernel memory).
+    #[error("reading {len} bytes of kernel memory at {addr:#x} failed: the kernel's probe read returned {ret} ({})", io::Error::from_raw_os_error(-ret))]
+    Fault { addr: u64, len: usize, ret: i32 },
+    /// The running kernel lacks something kpeek needs.
+    #[error("this kernel lacks {feature} (needs Linux {needs} or later)")]
+    Unsupported {
+        feature: &'static str,
+        needs: &'static str,
+    },
+    /// The verifier does not know a helper kpeek's program calls (an older kernel).
+    #[error(
+        "this kernel does not offer the BPF helper {helper} to {program} ({}); the verifier said: {line}",
+        helper_since(.helper)
+    )]
+    MissingHelper {
+        helper: String,
+        program: String,
+        line: String,
+    },
+    /// A kernel variable kpeek cannot address.
+    #[error("kernel variable {name}: {reason}")]
+    Var { name: String, reason: String },
+    /// A name that is not a field of the event.
+    #[error("{event} has no field {field}{}; its fields: {fields}", if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) })]
+    UnknownField {
+        event: String,
+        field: String,
+        close: Vec<String>,
+        fields: String,
+    },
+    /// Something the generated BPF program cannot compute.
+    #[error("cannot express in a BPF program: {what}")]
+    CannotExpress { what: String },
+    /// Tracefs: unknown event, unreadable format file, not mounted.
+    #[error(transparent)]
+    Tracefs(#[from] kpeek_trace::tracefs::TracefsError),
+    /// No map matches a name, id or path.
+    #[error("no BPF map {spec}: {candidates}")]
+    NoSuchMap { spec: String, candidates: String },
+    /// A program kpeek assembled is malformed (a bug in the generator).
+    #[error("assembling a BPF program: {0}")]
+    Asm(#[from] crate::asm::AsmError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The value of `kernel.unprivileged_bpf_disabled`, explained, for a permission error.
+pub(crate) fn unprivileged_hint() -> String {
+    let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/unprivileged_bpf_disabled") else {
+        return String::new();
+    };
+    match v.trim() {
+        "0" => String::new(),
+        "1" => "; kernel.unprivileged_bpf_disabled=1: only privileged users may use bpf() until reboot".into(),
+        "2" => "; kernel.unprivileged_bpf_disabled=2: only privileged users may use bpf() (root can set it to 0)".into(),
+        other => format!("; kernel.unprivileged_bpf_disabled={other}"),
+    }
+}
+
+/// Turn a failed syscall into [`Error::Permission`] (EPERM, EACCES) or [`Error::Sys`].
+pub(crate) fn sys(op: &'static str, source: io::Error) -> Error {
+    match source.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission {
+            op,
+            hint: unprivileged_hint(),
+            source,
+        },
+        _ => Error::Sys { op, source },
+    }
+}
+
+/// The error of a libbpf call returning a negative errno (libbpf 1.0 convention).
+pub(crate) fn from_ret(op: &'static str, ret: i32) -> Error {
+    sys(op, io::Error::from_raw_os_error(-ret))
+}
+
+/// A libbpf-rs error as [`Error::Permission`] or [`Error::Sys`].
+pub(crate) fn libbpf(op: &'static str, e: libbpf_rs::Error) -> Error {
+    if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        return sys(op, io::Error::from_raw_os_error(libc::EPERM));
+    }
+    Error::Sys {
+        op,
+        source: io::Error::other(e.to_string()),
+    }
+}
+
+/// The kernel version that added a helper kpeek uses.
+pub fn helper_since(name: &str) -> String {
+    let v = match name {
+        "bpf_probe_read_kernel" | "bpf_probe_read_kernel_str" => "5.5",
+        "bpf_per_cpu_ptr" => "5.10",
+        "bpf_get_current_task" => "4.8",
+        "bpf_get_stackid" => "4.6",
+        "bpf_get_current_comm" | "bpf_get_current_pid_tgid" | "bpf_get_smp_processor_id" => "4.2",
+        _ => return "not a helper kpeek uses on its own".into(),
+    };
+    format!("it appeared in Linux {v}")
+}
