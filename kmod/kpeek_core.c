@@ -4,6 +4,8 @@
  * the rule that a module's groups die with it. Channels only read what is kept here; see
  * kpeek_internal.h for the locking rules.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/export.h>
@@ -17,6 +19,7 @@
 #include <linux/string.h>
 #include "kpeek_internal.h"
 
+/* Serialises every change to groups and counters (see kpeek_internal.h). */
 DEFINE_MUTEX(kpeek_lock);
 LIST_HEAD(kpeek_groups);
 
@@ -48,7 +51,7 @@ static u64 kpeek_generation;
  */
 static void kpeek_generation_bump(void)
 {
-	smp_wmb();
+	smp_wmb();	/* the list change before the new generation; pairs with smp_rmb() */
 	WRITE_ONCE(kpeek_generation, kpeek_generation + 1);
 }
 
@@ -56,9 +59,10 @@ u64 kpeek_generation_read(void)
 {
 	u64 gen = READ_ONCE(kpeek_generation);
 
-	smp_rmb();
+	smp_rmb();	/* the generation before the walk; pairs with smp_wmb() above */
 	return gen;
 }
+
 /* Updated from RCU callbacks too, hence atomics. */
 static atomic_long_t kpeek_bytes = ATOMIC_LONG_INIT(0);
 static atomic_long_t kpeek_rcu_pending = ATOMIC_LONG_INIT(0);
@@ -180,7 +184,7 @@ struct kpeek_group *kpeek_group_add_locked(const char *name, enum kpeek_source s
 	if (kpeek_ngroups >= kpeek_max_groups)
 		return ERR_PTR(-ENOSPC);
 
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g)
 		return ERR_PTR(-ENOMEM);
 	INIT_LIST_HEAD(&g->counters);
@@ -281,10 +285,10 @@ struct kpeek_counter *kpeek_counter_add_locked(struct kpeek_group *group, const 
 	if (kpeek_ncounters >= kpeek_max_counters)
 		return ERR_PTR(-ENOSPC);
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return ERR_PTR(-ENOMEM);
-	c->values = alloc_percpu(u64);
+	c->values = alloc_percpu_gfp(kpeek_pcpu_t, GFP_KERNEL_ACCOUNT);
 	if (!c->values) {
 		err = -ENOMEM;
 		goto err_free;
@@ -314,34 +318,45 @@ err_free:
 	return ERR_PTR(err);
 }
 
-/*
- * Setting (configfs) and resetting (sysfs) store into every CPU's slot while other CPUs may be
- * adding: an add racing with a set can be lost. Exactness would need atomics on the hot path,
- * which per-CPU counters exist to avoid.
- */
-void kpeek_counter_set(struct kpeek_counter *c, u64 value)
-{
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		WRITE_ONCE(*per_cpu_ptr(c->values, cpu), 0);
-	WRITE_ONCE(*per_cpu_ptr(c->values, cpumask_first(cpu_possible_mask)), value);
-}
-
-u64 kpeek_counter_read(const struct kpeek_counter *c)
+/* The raw sum of the per-CPU slots: only ever grows (mod 2^64). */
+static u64 kpeek_counter_sum(const struct kpeek_counter *c)
 {
 	u64 sum = 0;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(*per_cpu_ptr(c->values, cpu));
+		sum += kpeek_pcpu_read(per_cpu_ptr(c->values, cpu));
 	return sum;
+}
+
+/*
+ * Setting (configfs) and resetting (sysfs, ioctl, netlink) never write the per-CPU slots, which
+ * other CPUs may be adding to: they move the counter's base, so that value = sum - base. An add
+ * racing with a reset is then either in the sum the reset took (and reset away) or counted
+ * after it; it is never lost and never undone. Two resets or sets racing each other: the later
+ * base wins, as the later write would.
+ */
+void kpeek_counter_set(struct kpeek_counter *c, u64 value)
+{
+	/* Pairs with the acquire in kpeek_counter_read(). */
+	atomic64_set_release(&c->base, kpeek_counter_sum(c) - value);
+}
+
+/*
+ * The base first: a reader that sees a reset's base sees at least the per-CPU values that
+ * reset summed (release/acquire), so sum - base never goes below the value set.
+ */
+u64 kpeek_counter_read(const struct kpeek_counter *c)
+{
+	u64 base = (u64)atomic64_read_acquire(&c->base);
+
+	return kpeek_counter_sum(c) - base;
 }
 EXPORT_SYMBOL_GPL(kpeek_counter_read);
 
 void kpeek_counter_add(struct kpeek_counter *c, u64 delta)
 {
-	this_cpu_add(*c->values, delta);
+	kpeek_pcpu_add(c->values, delta);
 }
 EXPORT_SYMBOL_GPL(kpeek_counter_add);
 
@@ -545,7 +560,7 @@ static int kpeek_module_notify(struct notifier_block *nb, unsigned long action, 
 	mutex_lock(&kpeek_lock);
 	list_for_each_entry_safe(g, tmp, &kpeek_groups, node) {
 		if (g->source == KPEEK_SRC_API && g->owner == mod) {
-			pr_info("kpeek: destroying group %s left by module %s\n", g->name,
+			pr_info("destroying group %s left by module %s\n", g->name,
 				mod->name);
 			kpeek_group_del_locked(g);
 		}

@@ -19,6 +19,8 @@
 #ifndef _KPEEK_INTERNAL_H
 #define _KPEEK_INTERNAL_H
 
+#include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -51,12 +53,29 @@ struct kpeek_group {
 	char desc[KPEEK_DESC_MAX + 1];	/* under kpeek_lock */
 };
 
+/*
+ * A counter's per-CPU slot. On 64-bit kernels a plain u64 (this_cpu_add, one instruction; a read
+ * from another CPU is one load). On 32-bit kernels a u64 add is two stores and another CPU could
+ * read half of it, so the slot is an atomic64_t there.
+ */
+#if BITS_PER_LONG == 64
+typedef u64 kpeek_pcpu_t;
+#define kpeek_pcpu_add(v, delta)	this_cpu_add(*(v), (delta))
+#define kpeek_pcpu_read(p)		READ_ONCE(*(p))
+#else
+typedef atomic64_t kpeek_pcpu_t;
+/* raw_cpu_ptr: an add that migrates lands, atomically, in another CPU's slot: still counted. */
+#define kpeek_pcpu_add(v, delta)	atomic64_add((delta), raw_cpu_ptr(v))
+#define kpeek_pcpu_read(p)		((u64)atomic64_read(p))
+#endif
+
 struct kpeek_counter {
 	struct list_head node;		/* in group->counters; RCU */
 	struct hlist_node hash;		/* in the (group, name) hash; under kpeek_lock */
 	struct kpeek_group *group;
 	u64 id;				/* unique, increasing, shared id space with groups */
-	u64 __percpu *values;
+	kpeek_pcpu_t __percpu *values;
+	atomic64_t base;		/* the sum at the last reset/set, minus the value set */
 	struct kobj_attribute sysfs_attr;	/* /sys/kernel/kpeek/<group>/<name> */
 	bool sysfs_added;
 	struct rcu_head rcu;
@@ -67,7 +86,9 @@ struct kpeek_counter {
 extern struct mutex kpeek_lock;
 extern struct list_head kpeek_groups;
 
-/* kpeek_params.c: fixed at load time. */
+/* kpeek_params.c: fixed at load time, bounded by these. */
+#define KPEEK_MAX_GROUPS_LIMIT		BIT(20)
+#define KPEEK_MAX_COUNTERS_LIMIT	BIT(24)	/* mapping: 1.25 GiB */
 extern unsigned int kpeek_max_groups;
 extern unsigned int kpeek_max_counters;
 extern int kpeek_fail_init_step;
@@ -162,9 +183,20 @@ int kpeek_probe_get(struct kpeek_probe_config *cfg);
 /* kpeek_mmap.c: the counters mapping and the mmap() entry point of /dev/kpeek. */
 int kpeek_mmap_init(void);
 void kpeek_mmap_exit(void);
-u32 kpeek_mmap_counters_size(void);
+size_t kpeek_mmap_counters_size(void);
 int kpeek_mmap_sync(void);
 int kpeek_mmap(struct file *file, struct vm_area_struct *vma);
+
+/*
+ * kpeek_peek.c: KPEEK_IOC_PEEK and KPEEK_CMD_PEEK. kpeek_peek_allowed() is the permission check
+ * of both channels; kpeek_peek_read() resolves req->name (filling addr and sym_size) and reads
+ * req->len bytes into kbuf (at least that big); buf is not used.
+ */
+struct kpeek_peek;
+int kpeek_peek_init(void);
+void kpeek_peek_exit(void);
+int kpeek_peek_allowed(bool capable_rawio);
+int kpeek_peek_read(struct kpeek_peek *req, void *kbuf);
 
 /* kpeek_chardev.c (/dev/kpeek) and kpeek_ioctl.c (its ioctl commands) */
 int kpeek_chardev_init(void);
@@ -184,6 +216,7 @@ struct kpeek_file {
 	void *bounce;		/* GET_COUNTERS records on their way to user space */
 	size_t bounce_cap;
 };
+
 void *kpeek_file_buf(void **buf, size_t *cap, size_t len);
 
 #endif /* _KPEEK_INTERNAL_H */

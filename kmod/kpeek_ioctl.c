@@ -5,7 +5,8 @@
  * Every command checks in the same order, so that user space (and the fuzzer) can rely on it:
  *   - a command number we do not know, including a known one with another size or direction
  *     encoded in it: -ENOTTY;
- *   - a command that changes state, without CAP_SYS_ADMIN: -EPERM, before the argument is read;
+ *   - a command that changes state, without CAP_SYS_ADMIN: -EPERM, before the argument is read
+ *     (PEEK: CAP_SYS_RAWIO, and not under lockdown);
  *   - an argument we cannot read or write: -EFAULT;
  *   - a `size` field other than sizeof(the struct), flags or reserved fields not zero, values
  *     out of range: -EINVAL.
@@ -63,7 +64,8 @@ static int kpeek_ioc_info(void __user *uarg)
 	k.max_counters = kpeek_max_counters;
 	k.groups = s.groups;
 	k.counters = s.counters;
-	k.mmap_counters_size = kpeek_mmap_counters_size();
+	/* Fits: max_counters is bounded at load (kpeek_params.c). */
+	k.mmap_counters_size = (u32)kpeek_mmap_counters_size();
 	k.generation = s.generation;
 	k.ring_data_size = kpeek_ring_data_size();
 	return kpeek_ioc_out(uarg, &k, sizeof(k));
@@ -230,6 +232,29 @@ static int kpeek_ioc_ring_setup(void __user *uarg)
 	return kpeek_ring_setup(k.data_size, k.watermark);
 }
 
+/* Read kernel memory (kpeek_peek.c): through a kernel buffer, so a fault is never the user's. */
+static int kpeek_ioc_peek(void __user *uarg)
+{
+	struct kpeek_peek k;
+	void *kbuf = NULL;
+	int err;
+
+	if (copy_from_user(&k, uarg, sizeof(k)))
+		return -EFAULT;
+	if (k.len && k.len <= KPEEK_PEEK_LEN_MAX) {
+		kbuf = kvmalloc(k.len, GFP_KERNEL_ACCOUNT);
+		if (!kbuf)
+			return -ENOMEM;
+	}
+	err = kpeek_peek_read(&k, kbuf);
+	if (!err && k.len && copy_to_user(u64_to_user_ptr(k.buf), kbuf, k.len))
+		err = -EFAULT;
+	kvfree(kbuf);
+	if (err)
+		return err;
+	return kpeek_ioc_out(uarg, &k, sizeof(k));
+}
+
 /* Commands that change state: CAP_SYS_ADMIN, checked before anything else is looked at. */
 static bool kpeek_ioc_mutates(unsigned int cmd)
 {
@@ -248,9 +273,15 @@ static bool kpeek_ioc_mutates(unsigned int cmd)
 long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+	int err;
 
 	if (kpeek_ioc_mutates(cmd) && !capable(CAP_SYS_ADMIN))
 		return -EPERM;
+	if (cmd == KPEEK_IOC_PEEK) {
+		err = kpeek_peek_allowed(capable(CAP_SYS_RAWIO));
+		if (err)
+			return err;
+	}
 
 	switch (cmd) {
 	case KPEEK_IOC_INFO:
@@ -274,6 +305,8 @@ long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KPEEK_IOC_MMAP_SYNC:
 		/* _IO: no argument, and any value of arg is accepted like other _IO commands. */
 		return kpeek_mmap_sync();
+	case KPEEK_IOC_PEEK:
+		return kpeek_ioc_peek(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -45,10 +45,21 @@ static u32 kpeek_mmap_capacity(void)
 	return kpeek_max_counters;
 }
 
-u32 kpeek_mmap_counters_size(void)
+/*
+ * The bytes to map: the header and room for every counter the cap allows. The cap is bounded at
+ * load (kpeek_params.c) so this fits a u32 (kpeek_info.mmap_counters_size); SIZE_MAX (refused
+ * by every user) if it ever did not.
+ */
+size_t kpeek_mmap_counters_size(void)
 {
-	return PAGE_ALIGN(sizeof(struct kpeek_mmap_counters) +
-			  (size_t)kpeek_mmap_capacity() * sizeof(struct kpeek_mmap_slot));
+	size_t slots, size;
+
+	if (check_mul_overflow((size_t)kpeek_mmap_capacity(), sizeof(struct kpeek_mmap_slot),
+			       &slots) ||
+	    check_add_overflow(slots, sizeof(struct kpeek_mmap_counters) + PAGE_SIZE - 1, &size) ||
+	    size > U32_MAX)
+		return SIZE_MAX;
+	return size & PAGE_MASK;
 }
 
 static int kpeek_mmap_area_get_locked(void)
@@ -56,6 +67,8 @@ static int kpeek_mmap_area_get_locked(void)
 	lockdep_assert_held(&kpeek_mmap_lock);
 	if (kpeek_mmap_area)
 		return 0;
+	if (kpeek_mmap_counters_size() == SIZE_MAX)
+		return -EOVERFLOW;
 	kpeek_mmap_stage = vmalloc(array_size(kpeek_mmap_capacity(), sizeof(*kpeek_mmap_stage)));
 	if (!kpeek_mmap_stage)
 		return -ENOMEM;
@@ -70,26 +83,19 @@ static int kpeek_mmap_area_get_locked(void)
 	return 0;
 }
 
-/*
- * Rewrite the area. kpeek_lock keeps the set of counters and the generation still while we
- * sum into the staging copy, so count, generation and slots agree; values are summed per CPU
- * as everywhere else. Only the copy into the mapping is inside the seqcount write section.
- */
-static void kpeek_mmap_refresh_locked(void)
+/* The staging copy of the slots, from the RCU lists: no kpeek_lock, so creators never wait. */
+static u32 kpeek_mmap_stage_fill(u32 cap)
 {
-	struct kpeek_mmap_counters *h = kpeek_mmap_area;
 	struct kpeek_mmap_slot *slot = kpeek_mmap_stage;
-	u32 n = 0, cap = kpeek_mmap_capacity();
 	struct kpeek_group *g;
 	struct kpeek_counter *c;
-	u64 generation;
+	u32 n = 0;
 
-	lockdep_assert_held(&kpeek_mmap_lock);
-	mutex_lock(&kpeek_lock);
-	list_for_each_entry(g, &kpeek_groups, node) {
-		list_for_each_entry(c, &g->counters, node) {
+	rcu_read_lock();
+	list_for_each_entry_rcu(g, &kpeek_groups, node) {
+		list_for_each_entry_rcu(c, &g->counters, node) {
 			if (n == cap)
-				break;
+				goto out;
 			slot[n].id = c->id;
 			slot[n].value = kpeek_counter_read(c);
 			memcpy(slot[n].group, g->name, sizeof(slot[n].group));
@@ -97,19 +103,51 @@ static void kpeek_mmap_refresh_locked(void)
 			n++;
 		}
 	}
-	generation = kpeek_generation_read();
+out:
+	rcu_read_unlock();
+	return n;
+}
 
-	preempt_disable();
+/* Bytes copied into the mapping between two chances to reschedule. */
+#define KPEEK_MMAP_COPY_CHUNK	(256 * 1024)
+
+/*
+ * Rewrite the area. The slots are summed into the staging copy under RCU, without kpeek_lock;
+ * the walk is repeated (a few times at most) until the generation is the same before and
+ * after it, so count, generation and slots agree. Only the copy into the mapping is inside
+ * the seqcount write section. Its readers are in user space only, so the section need not run
+ * with preemption off (a preempted writer makes readers retry longer, it cannot starve them
+ * of the CPU): the copy reschedules between chunks, so even a mapping of millions of slots
+ * keeps no CPU from scheduling.
+ */
+static void kpeek_mmap_refresh_locked(void)
+{
+	struct kpeek_mmap_counters *h = kpeek_mmap_area;
+	u32 n, cap = kpeek_mmap_capacity();
+	u64 generation, before;
+	size_t len, done;
+	int tries = 0;
+
+	lockdep_assert_held(&kpeek_mmap_lock);
+	do {
+		before = kpeek_generation_read();
+		n = kpeek_mmap_stage_fill(cap);
+		generation = kpeek_generation_read();
+	} while (generation != before && ++tries < 4);
+
 	WRITE_ONCE(h->seq, ++kpeek_mmap_seq);	/* odd: readers retry */
 	smp_wmb();
-	memcpy(h + 1, slot, array_size(n, sizeof(*slot)));
+	len = array_size(n, sizeof(*kpeek_mmap_stage));
+	for (done = 0; done < len; done += KPEEK_MMAP_COPY_CHUNK) {
+		memcpy((u8 *)(h + 1) + done, (u8 *)kpeek_mmap_stage + done,
+		       min_t(size_t, len - done, KPEEK_MMAP_COPY_CHUNK));
+		cond_resched();
+	}
 	h->count = n;
 	h->generation = generation;
 	h->refresh_ns = ktime_get_ns();
-	smp_wmb();
+	smp_wmb();	/* the slots before the even seq; pairs with the reader's smp_rmb() */
 	WRITE_ONCE(h->seq, ++kpeek_mmap_seq);	/* even: consistent again */
-	preempt_enable();
-	mutex_unlock(&kpeek_lock);
 }
 
 int kpeek_mmap_sync(void)
@@ -160,7 +198,8 @@ static int kpeek_mmap_counters(struct vm_area_struct *vma)
 
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
-	if (vma->vm_end - vma->vm_start != kpeek_mmap_counters_size())
+	if (kpeek_mmap_counters_size() == SIZE_MAX ||
+	    vma->vm_end - vma->vm_start != kpeek_mmap_counters_size())
 		return -EINVAL;
 	mutex_lock(&kpeek_mmap_lock);
 	err = kpeek_mmap_area_get_locked();

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kpeek_netlink.c - the generic netlink family "kpeek" (see include/uapi/kpeek.h): get info, get
- * one counter, dump all counters, and, with CAP_NET_ADMIN (GENL_ADMIN_PERM), reset, create,
- * destroy, set thresholds and configure probes. Its multicast group "events" is the one channel
- * where the kernel speaks first: groups and counters created or removed (by any source: other
- * modules, configfs, ioctl, netlink) and counters rising to a threshold user space set.
+ * one counter, dump all counters, and, with CAP_SYS_ADMIN (as the ioctls), reset, create,
+ * destroy, set thresholds and configure probes; with CAP_SYS_RAWIO, peek. Its multicast group
+ * "events" is the one channel where the kernel speaks first: groups and counters created or
+ * removed (by any source: other modules, configfs, ioctl, netlink) and counters rising to a
+ * threshold user space set.
  *
  * Every command has its own attribute policy and the family validates strictly (resv_start_op 0):
  * an attribute a command does not take, a reserved header byte or a bad length is refused by
@@ -23,6 +24,7 @@
  * upward crossing; a counter that falls below again (reset) re-arms it. A counter that rises and
  * falls back between two checks is not seen: the check samples, it does not trace.
  */
+#include <linux/capability.h>
 #include <linux/hashtable.h>
 #include <linux/jiffies.h>
 #include <linux/list.h>
@@ -31,6 +33,7 @@
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include <net/netlink.h>
 #include <net/genetlink.h>
 #include "kpeek_internal.h"
 
@@ -296,6 +299,21 @@ static bool kpeek_nl_strings_ok(struct genl_info *info)
 
 /* ---- commands ---- */
 
+/*
+ * The admin commands (reset, create, destroy, thresholds, probes) need CAP_SYS_ADMIN, as their
+ * ioctls do: attaching system-wide probes and allocating per-CPU counters is the same power
+ * on every channel. GENL_ADMIN_PERM would ask for CAP_NET_ADMIN instead. The genetlink core
+ * validates the attributes against the policy before this runs, so a malformed request gets
+ * -EINVAL from anyone; nothing is changed or looked up before the check.
+ */
+static bool kpeek_nl_admin(struct sk_buff *skb, struct genl_info *info)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN))
+		return true;
+	NL_SET_ERR_MSG(info->extack, "needs CAP_SYS_ADMIN (as the ioctl does)");
+	return false;
+}
+
 static int kpeek_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 {
 	struct kpeek_stats s;
@@ -531,6 +549,8 @@ static int kpeek_nl_reset(struct sk_buff *skb, struct genl_info *info)
 	u64 id = 0;
 	int err;
 
+	if (!kpeek_nl_admin(skb, info))
+		return -EPERM;
 	if (attrs[KPEEK_A_ID])
 		id = nla_get_u64(attrs[KPEEK_A_ID]);
 	if (attrs[KPEEK_A_TARGET])
@@ -581,6 +601,8 @@ static int kpeek_nl_create(struct sk_buff *skb, struct genl_info *info)
 	u64 id;
 	int err;
 
+	if (!kpeek_nl_admin(skb, info))
+		return -EPERM;
 	if (GENL_REQ_ATTR_CHECK(info, KPEEK_A_GROUP)) {
 		NL_SET_ERR_MSG(info->extack, "CREATE needs GROUP (and COUNTER for a counter)");
 		return -EINVAL;
@@ -604,6 +626,8 @@ static int kpeek_nl_destroy(struct sk_buff *skb, struct genl_info *info)
 	int err;
 	u64 id;
 
+	if (!kpeek_nl_admin(skb, info))
+		return -EPERM;
 	if (GENL_REQ_ATTR_CHECK(info, KPEEK_A_ID)) {
 		NL_SET_ERR_MSG(info->extack, "DESTROY needs the ID of a group or counter");
 		return -EINVAL;
@@ -631,6 +655,8 @@ static int kpeek_nl_set_threshold(struct sk_buff *skb, struct genl_info *info)
 	u64 threshold;
 	int err = 0;
 
+	if (!kpeek_nl_admin(skb, info))
+		return -EPERM;
 	if (GENL_REQ_ATTR_CHECK(info, KPEEK_A_ID) || GENL_REQ_ATTR_CHECK(info, KPEEK_A_THRESHOLD)) {
 		NL_SET_ERR_MSG(info->extack, "SET_THRESHOLD needs ID and THRESHOLD (0 clears)");
 		return -EINVAL;
@@ -680,6 +706,8 @@ static int kpeek_nl_probe_set(struct sk_buff *skb, struct genl_info *info)
 	struct kpeek_probe_config cfg = { .size = sizeof(cfg) };
 	int err;
 
+	if (!kpeek_nl_admin(skb, info))
+		return -EPERM;
 	if (GENL_REQ_ATTR_CHECK(info, KPEEK_A_PROBE)) {
 		NL_SET_ERR_MSG(info->extack, "PROBE_SET needs PROBE");
 		return -EINVAL;
@@ -710,6 +738,72 @@ static int kpeek_nl_probe_set(struct sk_buff *skb, struct genl_info *info)
 				    "the running kernel lacks this probe's tracepoint");
 	else if (err)
 		NL_SET_ERR_MSG(info->extack, "the probe could not be configured");
+	return err;
+}
+
+/*
+ * Read kernel memory, as KPEEK_IOC_PEEK. The reply carries up to KPEEK_PEEK_NL_LEN_MAX bytes: the
+ * reader's receive buffer must hold that much (netlink truncates, and says so with MSG_TRUNC).
+ */
+static int kpeek_nl_peek(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	struct kpeek_peek req = {};
+	struct sk_buff *msg;
+	void *kbuf = NULL;
+	void *hdr;
+	int err;
+
+	err = kpeek_peek_allowed(netlink_capable(skb, CAP_SYS_RAWIO));
+	if (err) {
+		NL_SET_ERR_MSG(info->extack,
+			       "peek needs CAP_SYS_RAWIO and a kernel not locked down");
+		return err;
+	}
+	if (!kpeek_nl_string_ok(attrs[KPEEK_A_PEEK_NAME], info->extack))
+		return -EINVAL;
+	if (attrs[KPEEK_A_PEEK_NAME])
+		nla_strscpy(req.name, attrs[KPEEK_A_PEEK_NAME], sizeof(req.name));
+	if (attrs[KPEEK_A_PEEK_ADDR])
+		req.addr = nla_get_u64(attrs[KPEEK_A_PEEK_ADDR]);
+	if (attrs[KPEEK_A_PEEK_OFFSET])
+		req.offset = nla_get_u64(attrs[KPEEK_A_PEEK_OFFSET]);
+	if (attrs[KPEEK_A_PEEK_LEN])
+		req.len = nla_get_u32(attrs[KPEEK_A_PEEK_LEN]);
+	if (!req.name[0] && !attrs[KPEEK_A_PEEK_ADDR]) {
+		NL_SET_ERR_MSG(info->extack, "PEEK needs PEEK_NAME or PEEK_ADDR");
+		return -EINVAL;
+	}
+	if (req.len) {
+		kbuf = kvmalloc(req.len, GFP_KERNEL_ACCOUNT);
+		if (!kbuf)
+			return -ENOMEM;
+	}
+	err = kpeek_peek_read(&req, kbuf);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG_ATTR(info->extack, attrs[KPEEK_A_PEEK_NAME],
+					    "no such symbol (or not at PEEK_ADDR)");
+		else if (err == -EFAULT)
+			NL_SET_ERR_MSG(info->extack, "the address range cannot be read");
+		goto out_free;
+	}
+	err = -ENOMEM;
+	msg = genlmsg_new(nla_total_size(req.len) + NLMSG_DEFAULT_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!msg)
+		goto out_free;
+	hdr = genlmsg_put_reply(msg, info, &kpeek_nl_family, 0, KPEEK_CMD_PEEK);
+	if (!hdr || kpeek_nl_put_u64(msg, KPEEK_A_PEEK_ADDR, req.addr) ||
+	    kpeek_nl_put_u64(msg, KPEEK_A_PEEK_SIZE, req.sym_size) ||
+	    nla_put(msg, KPEEK_A_PEEK_DATA, req.len, kbuf)) {
+		nlmsg_free(msg);
+		err = -EMSGSIZE;
+		goto out_free;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+out_free:
+	kvfree(kbuf);
 	return err;
 }
 
@@ -759,6 +853,22 @@ static const struct nla_policy kpeek_nl_probe_policy[KPEEK_A_MAX + 1] = {
 };
 
 /*
+ * The data comes back in one attribute, whose length field is a u16: at most
+ * KPEEK_PEEK_NL_LEN_MAX bytes, not KPEEK_PEEK_LEN_MAX. Above the s16 of NLA_POLICY_MAX, hence
+ * a range struct.
+ */
+static const struct netlink_range_validation kpeek_nl_peek_len_range = {
+	.max = KPEEK_PEEK_NL_LEN_MAX,
+};
+
+static const struct nla_policy kpeek_nl_peek_policy[KPEEK_A_MAX + 1] = {
+	[KPEEK_A_PEEK_NAME] = { .type = NLA_NUL_STRING, .len = KPEEK_PEEK_NAME_MAX - 1 },
+	[KPEEK_A_PEEK_ADDR] = { .type = NLA_U64 },
+	[KPEEK_A_PEEK_OFFSET] = { .type = NLA_U64 },
+	[KPEEK_A_PEEK_LEN] = NLA_POLICY_FULL_RANGE(NLA_U32, &kpeek_nl_peek_len_range),
+};
+
+/*
  * genl_ops (not small_ops): per-command policies, which both 6.1 and 6.12 accept in this form
  * (6.12 converts them to split ops itself).
  */
@@ -786,35 +896,37 @@ static const struct genl_ops kpeek_nl_ops[] = {
 		.doit = kpeek_nl_reset,
 		.policy = kpeek_nl_reset_policy,
 		.maxattr = KPEEK_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = KPEEK_CMD_CREATE,
 		.doit = kpeek_nl_create,
 		.policy = kpeek_nl_create_policy,
 		.maxattr = KPEEK_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = KPEEK_CMD_DESTROY,
 		.doit = kpeek_nl_destroy,
 		.policy = kpeek_nl_destroy_policy,
 		.maxattr = KPEEK_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = KPEEK_CMD_SET_THRESHOLD,
 		.doit = kpeek_nl_set_threshold,
 		.policy = kpeek_nl_threshold_policy,
 		.maxattr = KPEEK_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = KPEEK_CMD_PROBE_SET,
 		.doit = kpeek_nl_probe_set,
 		.policy = kpeek_nl_probe_policy,
 		.maxattr = KPEEK_A_MAX,
-		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		/* Capability checked in the handler: CAP_SYS_RAWIO and lockdown, as the ioctl. */
+		.cmd = KPEEK_CMD_PEEK,
+		.doit = kpeek_nl_peek,
+		.policy = kpeek_nl_peek_policy,
+		.maxattr = KPEEK_A_MAX,
 	},
 };
 

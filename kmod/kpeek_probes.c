@@ -7,9 +7,12 @@
  * for_each_kernel_tracepoint() and attached with tracepoint_probe_register().
  *
  * Hot path: a probe takes no lock. Its filter is an immutable object published with
- * rcu_assign_pointer(); a probe runs with preemption disabled (tracepoints call their probes
- * inside an RCU-sched read side), so rcu_dereference_sched() is enough and a replaced filter is
- * freed with kfree_rcu(). Counting goes to per-CPU kpeek counters in the group "kpeek_probes"
+ * rcu_assign_pointer() and read inside rcu_read_lock()/rcu_dereference(); a replaced filter is
+ * freed with kfree_rcu(). The probe takes its own RCU read side rather than relying on how the
+ * tracepoint calls it: older kernels call probes with preemption off (an RCU-sched read side
+ * that covers normal RCU since 5.0), newer PREEMPT_RT kernels under SRCU with only migration
+ * disabled, which a plain RCU grace period does not wait for. Counting goes to per-CPU kpeek
+ * counters in the group "kpeek_probes"
  * (<probe>_hits: every call, <probe>_matched: calls that passed the filter), created on the first
  * enable so that an unused module shows no extra group. With KPEEK_PROBE_F_RING the probe also
  * writes a record into this CPU's event ring.
@@ -18,6 +21,8 @@
  * 5.18; block_rq_issue lost its request_queue argument in 5.11), checked against their
  * include/trace/events/ headers.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/blktrace_api.h>
@@ -28,6 +33,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <trace/events/block.h>	/* RWBS_LEN */
 #include "kpeek_internal.h"
 
 struct kpeek_probe_filter {
@@ -54,18 +60,18 @@ struct kpeek_probe {
 static DEFINE_MUTEX(kpeek_probe_lock);
 static struct kpeek_group *kpeek_probes_group;	/* under kpeek_probe_lock */
 
+/* Under rcu_read_lock(), held until the probe is done with the filter. */
 static const struct kpeek_probe_filter *kpeek_probe_enter(struct kpeek_probe *p)
 {
-	const struct kpeek_probe_filter *f = rcu_dereference_sched(p->filter);
+	const struct kpeek_probe_filter *f = rcu_dereference(p->filter);
 
 	if (f)
 		kpeek_counter_add(p->hits, 1);
 	return f;
 }
 
-static void kpeek_probe_netif(void *data, struct sk_buff *skb)
+static void __kpeek_probe_netif(struct kpeek_probe *p, struct sk_buff *skb)
 {
-	struct kpeek_probe *p = data;
 	const struct kpeek_probe_filter *f = kpeek_probe_enter(p);
 	struct kpeek_rec_netif rec;
 
@@ -89,10 +95,9 @@ static void kpeek_probe_netif(void *data, struct sk_buff *skb)
 	kpeek_ring_write(&rec.hdr);
 }
 
-static void kpeek_probe_sched(void *data, bool preempt, struct task_struct *prev,
-			      struct task_struct *next, unsigned int prev_state)
+static void __kpeek_probe_sched(struct kpeek_probe *p, struct task_struct *prev,
+				struct task_struct *next, unsigned int prev_state)
 {
-	struct kpeek_probe *p = data;
 	const struct kpeek_probe_filter *f = kpeek_probe_enter(p);
 	struct kpeek_rec_sched_switch rec;
 
@@ -117,12 +122,11 @@ static void kpeek_probe_sched(void *data, bool preempt, struct task_struct *prev
 	kpeek_ring_write(&rec.hdr);
 }
 
-static void kpeek_probe_block(void *data, struct request *rq)
+static void __kpeek_probe_block(struct kpeek_probe *p, struct request *rq)
 {
-	struct kpeek_probe *p = data;
 	const struct kpeek_probe_filter *f = kpeek_probe_enter(p);
 	struct kpeek_rec_block_rq rec;
-	char rwbs[16] = "";
+	char rwbs[RWBS_LEN] = "";
 	unsigned int bytes;
 
 	if (!f)
@@ -141,10 +145,34 @@ static void kpeek_probe_block(void *data, struct request *rq)
 	rec.sector = blk_rq_is_passthrough(rq) ? 0 : blk_rq_pos(rq);
 	rec.dev = rq->q->disk ? new_encode_dev(disk_devt(rq->q->disk)) : 0;
 	rec.bytes = bytes;
-	/* blk_fill_rwbs() writes up to RWBS_LEN (8) bytes with the NUL; keep room anyway. */
+	/* blk_fill_rwbs() writes up to RWBS_LEN bytes with the NUL; rec.rwbs holds as many. */
+	BUILD_BUG_ON(sizeof(rec.rwbs) < RWBS_LEN);
 	blk_fill_rwbs(rwbs, rq->cmd_flags);
 	strscpy(rec.rwbs, rwbs, sizeof(rec.rwbs));
 	kpeek_ring_write(&rec.hdr);
+}
+
+/* The tracepoint callbacks: each holds its own RCU read side over the filter. */
+static void kpeek_probe_netif(void *data, struct sk_buff *skb)
+{
+	rcu_read_lock();
+	__kpeek_probe_netif(data, skb);
+	rcu_read_unlock();
+}
+
+static void kpeek_probe_sched(void *data, bool preempt, struct task_struct *prev,
+			      struct task_struct *next, unsigned int prev_state)
+{
+	rcu_read_lock();
+	__kpeek_probe_sched(data, prev, next, prev_state);
+	rcu_read_unlock();
+}
+
+static void kpeek_probe_block(void *data, struct request *rq)
+{
+	rcu_read_lock();
+	__kpeek_probe_block(data, rq);
+	rcu_read_unlock();
 }
 
 /* Indexed by KPEEK_PROBE_* - 1; counter names are <tp_name>_hits and <tp_name>_matched. */
@@ -208,8 +236,10 @@ static int kpeek_probes_counters(void)
 err_del:
 	err = PTR_ERR(c);
 	kpeek_group_del_locked(g);
-	for (i = 0; i < KPEEK_PROBE_MAX; i++)
-		kpeek_probes[i].hits = kpeek_probes[i].matched = NULL;
+	for (i = 0; i < KPEEK_PROBE_MAX; i++) {
+		kpeek_probes[i].hits = NULL;
+		kpeek_probes[i].matched = NULL;
+	}
 unlock:
 	mutex_unlock(&kpeek_lock);
 	return err;
@@ -285,7 +315,7 @@ int kpeek_probe_set(const struct kpeek_probe_config *cfg)
 	err = kpeek_probes_counters();
 	if (err)
 		goto unlock;
-	nf = kzalloc(sizeof(*nf), GFP_KERNEL);
+	nf = kzalloc(sizeof(*nf), GFP_KERNEL_ACCOUNT);
 	if (!nf) {
 		err = -ENOMEM;
 		goto unlock;
@@ -348,10 +378,16 @@ int kpeek_probes_init(void)
 {
 	int i;
 
+	/* Records are copied whole into the rings, which keep KPEEK_REC_ALIGN alignment. */
+	BUILD_BUG_ON(sizeof(struct kpeek_rec_netif) % KPEEK_REC_ALIGN);
+	BUILD_BUG_ON(sizeof(struct kpeek_rec_sched_switch) % KPEEK_REC_ALIGN);
+	BUILD_BUG_ON(sizeof(struct kpeek_rec_block_rq) % KPEEK_REC_ALIGN);
+	BUILD_BUG_ON(sizeof(struct kpeek_rec_header) % KPEEK_REC_ALIGN);
+
 	for_each_kernel_tracepoint(kpeek_probes_find, NULL);
 	for (i = 0; i < KPEEK_PROBE_MAX; i++)
 		if (!kpeek_probes[i].tp)
-			pr_info("kpeek: no tracepoint %s in this kernel: probe %d unavailable\n",
+			pr_info("no tracepoint %s in this kernel: probe %d unavailable\n",
 				kpeek_probes[i].tp_name, i + 1);
 	return 0;
 }

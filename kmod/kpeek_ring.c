@@ -101,7 +101,8 @@ void kpeek_ring_write(struct kpeek_rec_header *rec)
 	rec->seq = r->seq++;
 	rec->cpu = r->cpu;
 	rec->pid = current->pid;
-	rec->ts_ns = ktime_get_ns();
+	/* NMI-safe, unlike ktime_get_ns(): probes can run under the timekeeping seqcount. */
+	rec->ts_ns = ktime_get_mono_fast_ns();
 
 	head = r->head;
 	tail = kpeek_ring_tail(r, mask);
@@ -168,15 +169,17 @@ static struct kpeek_rings *kpeek_rings_alloc(u32 data_size, u32 watermark)
 	struct kpeek_ring *r;
 	unsigned int cpu;
 
-	rings = kzalloc(struct_size(rings, ring, nr_cpu_ids), GFP_KERNEL);
+	rings = kzalloc(struct_size(rings, ring, nr_cpu_ids), GFP_KERNEL_ACCOUNT);
 	if (!rings)
 		return NULL;
 	rings->data_size = data_size;
 	rings->watermark = watermark;
 	for_each_possible_cpu(cpu) {
-		r = kzalloc_node(sizeof(*r), GFP_KERNEL, cpu_to_node(cpu));
+		r = kzalloc_node(sizeof(*r), GFP_KERNEL_ACCOUNT, cpu_to_node(cpu));
 		if (!r)
 			goto err_free;
+		/* Before anything can fail: kpeek_rings_free() syncs it. */
+		init_irq_work(&r->wake, kpeek_ring_wake);
 		rings->ring[cpu] = r;
 		/* vmalloc_user(): zeroed and allowed to be mapped into user space. */
 		r->hdr = vmalloc_user(PAGE_SIZE + data_size);
@@ -184,7 +187,6 @@ static struct kpeek_rings *kpeek_rings_alloc(u32 data_size, u32 watermark)
 			goto err_free;
 		r->data = (u8 *)r->hdr + PAGE_SIZE;
 		r->cpu = cpu;
-		init_irq_work(&r->wake, kpeek_ring_wake);
 		r->hdr->magic = KPEEK_RING_MAGIC;
 		r->hdr->cpu = cpu;
 		r->hdr->data_offset = PAGE_SIZE;

@@ -7,8 +7,9 @@
  * callbacks) while holding that lock. The objects a callback touches are alive because their
  * file still is.
  *
- * `remove-seq` (a dash: no group name can take it) lets readers know a directory listing is complete. Before 6.15, kernfs drops
- * its rwsem while copying each entry out in readdir; when that entry is removed meanwhile,
+ * `remove-seq` (a dash: no group name can take it) lets readers know a directory listing is
+ * complete. Before 6.15, kernfs drops its rwsem while copying each entry out in readdir; when
+ * that entry is removed meanwhile,
  * kernfs_dir_next_pos() resumes from its hash, lands on the next live sibling and steps past
  * it, so a listing can miss an entry that lived throughout. Every removal here is wrapped in a
  * seqcount (odd while it runs): a listing read between two equal even values saw no removal.
@@ -28,12 +29,12 @@ static void kpeek_sysfs_remove_begin(void)
 {
 	lockdep_assert_held(&kpeek_lock);
 	atomic64_inc(&kpeek_sysfs_remove_seq);
-	smp_mb__after_atomic();
+	smp_mb__after_atomic();	/* odd before the entry goes; pairs with the reader's loads */
 }
 
 static void kpeek_sysfs_remove_end(void)
 {
-	smp_mb__before_atomic();
+	smp_mb__before_atomic();	/* the entry gone before the even value */
 	atomic64_inc(&kpeek_sysfs_remove_seq);
 }
 

@@ -31,8 +31,9 @@
  *   a handle after destroying it (or after its own exit function has run).
  * - A counter belongs to its group and dies with it, whoever created it: create counters only
  *   in your own groups.
- * - Counters are per-CPU, summed on read: a read is not a snapshot across CPUs, and a reset
- *   racing with an add may lose that add.
+ * - Counters are per-CPU, summed on read: a read is not a snapshot across CPUs. A reset (or a
+ *   set through configfs) moves the counter's base rather than the per-CPU values, so an add
+ *   racing with it is either reset away or counted after it, never lost or undone.
  */
 #ifndef _KPEEK_H
 #define _KPEEK_H
@@ -59,5 +60,16 @@ static inline void kpeek_counter_inc(struct kpeek_counter *counter)
 {
 	kpeek_counter_add(counter, 1);
 }
+
+/*
+ * Resolve a kernel or module symbol, non-exported ones included: name is "sym" or "module:sym"
+ * (that module only). *addr is in/out: if non-zero on entry and exactly the start of that
+ * symbol (as in /proc/kallsyms), it is kept; otherwise the name is looked up. On success *addr
+ * is the symbol's start and *size its size per kallsyms (0 if unknown). Returns 0, -ENOENT (no
+ * such symbol, or the kernel offers kpeek.ko no name lookup and *addr was not its start),
+ * -ENAMETOOLONG (KPEEK_PEEK_NAME_MAX bytes or more), -EINVAL (a NULL argument). Process
+ * context; may sleep.
+ */
+int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *size);
 
 #endif /* _KPEEK_H */

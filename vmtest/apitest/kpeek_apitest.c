@@ -11,8 +11,12 @@
 #include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/hrtimer.h>
+#include <linux/io.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <kpeek.h>
 
@@ -168,6 +172,48 @@ static void apitest_lifecycle(void)
 	}
 }
 
+/*
+ * For 80-peek.sh, found by name through kpeek peek: one vmalloc()ed page of 0xa5 (the page
+ * after it is vmalloc's guard page) and an ioremap()ed device page (the HPET's, present on
+ * qemu's pc machine) that peek must refuse to read.
+ */
+static void *apitest_vbuf;
+static void __iomem *apitest_iomem;
+
+static void apitest_peek_targets(void)
+{
+	apitest_vbuf = vmalloc(PAGE_SIZE);
+	if (apitest_vbuf)
+		memset(apitest_vbuf, 0xa5, PAGE_SIZE);
+	apitest_check(apitest_vbuf, "vmalloc a page for peek", 0);
+	apitest_iomem = ioremap(0xfed00000, PAGE_SIZE);
+	apitest_check(apitest_iomem, "ioremap the HPET page for peek", 0);
+}
+
+/* kpeek_lookup_symbol() from another module, checked against what the linker says. */
+static void apitest_lookup(void)
+{
+	unsigned long addr = 0, size = 0;
+	int err;
+
+	err = kpeek_lookup_symbol("jiffies", &addr, &size);
+	apitest_check(!err && addr == (unsigned long)&jiffies, "lookup_symbol jiffies",
+		      err ? err : (long)(addr - (unsigned long)&jiffies));
+	addr = 0;
+	err = kpeek_lookup_symbol("kpeek_apitest:apitest_vbuf", &addr, &size);
+	apitest_check(!err && addr == (unsigned long)&apitest_vbuf && size >= sizeof(void *),
+		      "lookup_symbol kpeek_apitest:apitest_vbuf (mod:sym, a static)",
+		      err ? err : (long)size);
+	addr = 0;
+	err = kpeek_lookup_symbol("kpeek_example:apitest_vbuf", &addr, &size);
+	apitest_check(err == -ENOENT, "lookup_symbol in the wrong module -> ENOENT", err);
+	addr = 0;
+	err = kpeek_lookup_symbol("kpeek_no_such_symbol_anywhere", &addr, &size);
+	apitest_check(err == -ENOENT, "lookup_symbol unknown -> ENOENT", err);
+	err = kpeek_lookup_symbol(NULL, &addr, &size);
+	apitest_check(err == -EINVAL, "lookup_symbol NULL -> EINVAL", err);
+}
+
 static int __init apitest_init(void)
 {
 	apitest_group = kpeek_group_create("apitest");
@@ -183,6 +229,8 @@ static int __init apitest_init(void)
 	apitest_hardirq();
 	apitest_all_cpus();
 	apitest_lifecycle();
+	apitest_peek_targets();
+	apitest_lookup();
 	pr_info("kpeek_apitest: done, %u failed\n", apitest_failed);
 	return 0;
 }
@@ -191,6 +239,9 @@ static void __exit apitest_exit(void)
 {
 	/* apitest_left is deliberately left for kpeek.ko's module-unload cleanup. */
 	kpeek_group_destroy(apitest_group);
+	if (apitest_iomem)
+		iounmap(apitest_iomem);
+	vfree(apitest_vbuf);
 }
 
 module_init(apitest_init);

@@ -6,9 +6,9 @@ unload_all
 sync
 echo 3 >/proc/sys/vm/drop_caches
 slab0=$(mem_kb Slab)
-# kpeek_main.c's steps: sysfs, procfs, debugfs, configfs, core, ring, probes, mmap, chardev,
-# netlink, and one past the last.
-STEPS=11
+# kpeek_main.c's steps: sysfs, procfs, debugfs, core, ring, probes, mmap, peek, netlink, chardev,
+# configfs, and one past the last.
+STEPS=12
 n=1 failures=0
 while [ $n -le 20 ]; do
 	if out=$(insmod $KO/kpeek.ko fail_init_step=$n 2>&1); then
@@ -39,4 +39,4 @@ slab1=$(mem_kb Slab)
 if [ $((slab1 - slab0)) -lt 512 ]; then pass "no slab growth from failed inits (${slab0} -> ${slab1} kB)"; else
 	fail "failed inits leak" "Slab ${slab0} -> ${slab1} kB"; fi
 check "clean load" load_all
-check_eq "and works" "$(cat $SYS/info)" 2
+check_eq "and works" "$(cat $SYS/info)" 3

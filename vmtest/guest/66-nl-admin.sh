@@ -16,10 +16,25 @@ nl_err "non-root RESET counter" EPERM "" as_user nltest reset $wid
 nl_err "non-root DESTROY" EPERM "" as_user nltest destroy $egid
 nl_err "non-root SET_THRESHOLD" EPERM "" as_user nltest threshold $wid 10
 nl_err "non-root PROBE_SET" EPERM "" as_user nltest probe 1 0
-nl_err "non-root malformed CREATE still EPERM" EPERM "" as_user nltest raw 5 9:u32=1
+# The genetlink core checks the policy before the handler checks the capability: what the
+# policy accepts gets EPERM, what it refuses EINVAL, from anyone.
+nl_err "non-root odd but policy-valid CREATE: EPERM" EPERM "CAP_SYS_ADMIN" as_user nltest raw 5 9:u32=1
+nl_err "non-root CREATE with an attribute it does not take: EINVAL" EINVAL "" \
+	as_user nltest raw 5 12:u64=1
+# CAP_SYS_ADMIN on every channel, as the ioctls: CAP_NET_ADMIN alone is not enough.
+NETADM="runas -c 12 $USER_UID"
+nl_err "CAP_NET_ADMIN-only CREATE" EPERM "CAP_SYS_ADMIN" $NETADM nltest create nlu
+nl_err "CAP_NET_ADMIN-only RESET" EPERM "CAP_SYS_ADMIN" $NETADM nltest reset $wid
+nl_err "CAP_NET_ADMIN-only DESTROY" EPERM "CAP_SYS_ADMIN" $NETADM nltest destroy $egid
+nl_err "CAP_NET_ADMIN-only SET_THRESHOLD" EPERM "CAP_SYS_ADMIN" $NETADM nltest threshold $wid 10
+nl_err "CAP_NET_ADMIN-only PROBE_SET" EPERM "CAP_SYS_ADMIN" $NETADM nltest probe 1 0
 check_eq "non-root changed nothing: generation" "$(stat_get generation)" "$gen0"
 check_eq "non-root changed nothing: writes" "$(proc_value kpeek_example writes)" 5
 check "non-root made no group" sh -c "! grep -q '^nlu ' $PROC && [ ! -e $SYS/nlu ]"
+
+# CAP_SYS_ADMIN alone (no CAP_NET_ADMIN) suffices, as for the ioctls.
+sid=$(runas -c 21 $USER_UID nltest create nlsys) || fail "CAP_SYS_ADMIN-only CREATE" "refused"
+[ -n "$sid" ] && pass "CAP_SYS_ADMIN-only CREATE" && nltest destroy $sid >/dev/null
 
 # ---- CREATE
 gid=$(nltest create nlu) || fail "create group" "failed"

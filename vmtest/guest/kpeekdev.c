@@ -786,8 +786,8 @@ static int set_probe(int fd, unsigned int probe, unsigned int flags, const char 
 /* Consume everything in one ring; returns records seen, -1 on a protocol error. */
 static long drain(struct ring_state *r, uint32_t size, unsigned int *bad_dev)
 {
-	uint64_t head = __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE);
-	uint64_t tail = r->h->tail;
+	uint32_t head = __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE);
+	uint32_t tail = r->h->tail;
 	long n = 0;
 
 	while (tail != head) {

@@ -75,6 +75,7 @@ loaded() { grep -q "^$1 " /proc/modules; }
 load_all() {
 	loaded kpeek || insmod $KO/kpeek.ko || return 1
 	loaded kpeek_example || insmod $KO/kpeek_example.ko || return 1
+	loaded plain_counter || insmod $KO/plain_counter.ko || return 1
 }
 unload_all() {
 	if loaded kpeek_example; then rmmod kpeek_example || return 1; fi

@@ -5,7 +5,7 @@
 use std::mem::offset_of;
 
 use crate::check::{Item, Value};
-use crate::{dev, genl, mmap};
+use crate::{dev, genl, mmap, peek};
 
 macro_rules! int {
     ($c:literal, $v:expr) => {
@@ -107,6 +107,7 @@ pub(crate) const ITEMS: &[Item] = &[
     int!("KPEEK_CMD_DESTROY", genl::cmd::DESTROY),
     int!("KPEEK_CMD_SET_THRESHOLD", genl::cmd::SET_THRESHOLD),
     int!("KPEEK_CMD_PROBE_SET", genl::cmd::PROBE_SET),
+    int!("KPEEK_CMD_PEEK", genl::cmd::PEEK),
     int!("KPEEK_CMD_EVENT", genl::cmd::EVENT),
     int!("KPEEK_CMD_MAX", genl::cmd::MAX),
     int!("KPEEK_A_UNSPEC", genl::attr::UNSPEC),
@@ -128,6 +129,16 @@ pub(crate) const ITEMS: &[Item] = &[
     int!("KPEEK_A_FILTER_DEV", genl::attr::FILTER_DEV),
     int!("KPEEK_A_FILTER_PID", genl::attr::FILTER_PID),
     int!("KPEEK_A_FILTER_MINLEN", genl::attr::FILTER_MINLEN),
+    int!("KPEEK_A_PEEK_NAME", genl::attr::PEEK_NAME),
+    int!("KPEEK_A_PEEK_ADDR", genl::attr::PEEK_ADDR),
+    int!("KPEEK_A_PEEK_OFFSET", genl::attr::PEEK_OFFSET),
+    int!("KPEEK_A_PEEK_LEN", genl::attr::PEEK_LEN),
+    int!("KPEEK_A_PEEK_SIZE", genl::attr::PEEK_SIZE),
+    int!("KPEEK_A_PEEK_DATA", genl::attr::PEEK_DATA),
+    int!("KPEEK_PEEK_NAME_MAX", peek::PEEK_NAME_MAX),
+    int!("KPEEK_PEEK_LEN_MAX", peek::PEEK_LEN_MAX),
+    int!("KPEEK_PEEK_NL_LEN_MAX", peek::PEEK_NL_LEN_MAX),
+    int!("KPEEK_IOC_PEEK", peek::IOC_PEEK),
     int!("KPEEK_A_MAX", genl::attr::MAX),
     int!("KPEEK_EVENT_UNSPEC", genl::event::UNSPEC),
     int!("KPEEK_EVENT_GROUP_CREATED", genl::event::GROUP_CREATED),
@@ -208,6 +219,14 @@ pub(crate) const ITEMS: &[Item] = &[
     off!(kpeek_ring_config, flags, dev::RingConfig, flags),
     off!(kpeek_ring_config, data_size, dev::RingConfig, data_size),
     off!(kpeek_ring_config, watermark, dev::RingConfig, watermark),
+    size!(kpeek_peek, peek::Peek),
+    off!(kpeek_peek, name, peek::Peek, name),
+    off!(kpeek_peek, addr, peek::Peek, addr),
+    off!(kpeek_peek, sym_size, peek::Peek, sym_size),
+    off!(kpeek_peek, offset, peek::Peek, offset),
+    off!(kpeek_peek, buf, peek::Peek, buf),
+    off!(kpeek_peek, len, peek::Peek, len),
+    off!(kpeek_peek, flags, peek::Peek, flags),
     size!(kpeek_mmap_counters, mmap::MmapCounters),
     off!(kpeek_mmap_counters, magic, mmap::MmapCounters, magic),
     off!(kpeek_mmap_counters, seq, mmap::MmapCounters, seq),
@@ -246,8 +265,10 @@ pub(crate) const ITEMS: &[Item] = &[
     off!(kpeek_ring_header, reserved0, mmap::RingHeader, reserved0),
     off!(kpeek_ring_header, pad0, mmap::RingHeader, pad0),
     off!(kpeek_ring_header, head, mmap::RingHeader, head),
+    off!(kpeek_ring_header, reserved1, mmap::RingHeader, reserved1),
     off!(kpeek_ring_header, pad1, mmap::RingHeader, pad1),
     off!(kpeek_ring_header, tail, mmap::RingHeader, tail),
+    off!(kpeek_ring_header, reserved2, mmap::RingHeader, reserved2),
     off!(kpeek_ring_header, pad2, mmap::RingHeader, pad2),
     size!(kpeek_rec_header, mmap::RecHeader),
     off!(kpeek_rec_header, ts_ns, mmap::RecHeader, ts_ns),

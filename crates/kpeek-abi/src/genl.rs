@@ -17,20 +17,23 @@ pub mod cmd {
     pub const GET_COUNTER: u8 = 2;
     /// NLM_F_DUMP: one message per counter; NLM_F_DUMP_INTR when the generation changed.
     pub const GET_COUNTERS: u8 = 3;
-    /// GENL_ADMIN_PERM: ID (+ TARGET), none = all.
+    /// CAP_SYS_ADMIN: ID (+ TARGET), none = all.
     pub const RESET: u8 = 4;
-    /// GENL_ADMIN_PERM: GROUP [+ COUNTER] -> ID.
+    /// CAP_SYS_ADMIN: GROUP [+ COUNTER] -> ID.
     pub const CREATE: u8 = 5;
-    /// GENL_ADMIN_PERM: TARGET + ID.
+    /// CAP_SYS_ADMIN: TARGET + ID.
     pub const DESTROY: u8 = 6;
-    /// GENL_ADMIN_PERM: ID + THRESHOLD (0 clears).
+    /// CAP_SYS_ADMIN: ID + THRESHOLD (0 clears).
     pub const SET_THRESHOLD: u8 = 7;
-    /// GENL_ADMIN_PERM: PROBE, PROBE_FLAGS, FILTER_*.
+    /// CAP_SYS_ADMIN: PROBE, PROBE_FLAGS, FILTER_*.
     pub const PROBE_SET: u8 = 8;
     /// Multicast notification (kernel -> user only).
     pub const EVENT: u8 = 9;
+    /// CAP_SYS_RAWIO: PEEK_NAME and/or PEEK_ADDR, PEEK_OFFSET, PEEK_LEN -> PEEK_ADDR,
+    /// PEEK_SIZE, PEEK_DATA (see [`crate::peek`]).
+    pub const PEEK: u8 = 10;
     /// `KPEEK_CMD_MAX`.
-    pub const MAX: u8 = 9;
+    pub const MAX: u8 = 10;
 }
 
 /// `enum kpeek_genl_attr`.
@@ -72,8 +75,20 @@ pub mod attr {
     pub const FILTER_PID: u16 = 17;
     /// u32.
     pub const FILTER_MINLEN: u16 = 18;
+    /// String, shorter than `PEEK_NAME_MAX`: `"sym"` or `"module:sym"`.
+    pub const PEEK_NAME: u16 = 19;
+    /// u64: in as `Peek::addr`; out: the address read.
+    pub const PEEK_ADDR: u16 = 20;
+    /// u64.
+    pub const PEEK_OFFSET: u16 = 21;
+    /// u32, at most `PEEK_NL_LEN_MAX`.
+    pub const PEEK_LEN: u16 = 22;
+    /// u64: the symbol's size (0 if unknown).
+    pub const PEEK_SIZE: u16 = 23;
+    /// Binary: the bytes read.
+    pub const PEEK_DATA: u16 = 24;
     /// `KPEEK_A_MAX`.
-    pub const MAX: u16 = 18;
+    pub const MAX: u16 = 24;
 }
 
 /// `enum kpeek_event`: `attr::EVENT` of a `cmd::EVENT` notification.

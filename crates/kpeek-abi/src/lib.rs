@@ -3,7 +3,8 @@
 //! Everything user space may rely on: the ABI version, name rules and limits, the reserved names,
 //! the default caps and where each channel lives; from ABI version 2 on the char device's
 //! `read()` snapshot and ioctls ([`dev`]), the counter and ring mappings and ring records
-//! ([`mmap`]) and the generic netlink family ([`genl`]). [`check::items`] lists every item with
+//! ([`mmap`]), the generic netlink family ([`genl`]) and reading kernel memory by name
+//! ([`peek`]). [`check::items`] lists every item with
 //! the C expression that must produce the same value (every constant, every struct's size and
 //! every field's offset); `tests/abi_vs_c.rs` compiles a C program against the real header that
 //! prints each expression, and compares.
@@ -14,12 +15,13 @@ pub mod dev;
 pub mod genl;
 pub mod mmap;
 mod name;
+pub mod peek;
 
 pub use name::{DescriptionError, NameError, NameKind, validate_description, validate_name};
 
 /// `KPEEK_ABI_VERSION`: bumped whenever anything in the ABI changes incompatibly. The module
 /// publishes its own in `/sys/kernel/kpeek/info`.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// `KPEEK_NAME_MAX`: the longest group or counter name, in bytes.
 pub const NAME_MAX: usize = 31;

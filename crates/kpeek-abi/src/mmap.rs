@@ -68,11 +68,14 @@ pub struct RingHeader {
     pub watermark: u32,
     pub reserved0: u32,
     pub pad0: [u8; 24],
-    /// Producer (kernel): where the next record goes.
-    pub head: u64,
+    /// Producer (kernel): where the next record goes. 32 bits (ABI 3) so that 32-bit
+    /// machines can load-acquire it.
+    pub head: u32,
+    pub reserved1: u32,
     pub pad1: [u8; 56],
     /// Consumer (user space): the first unread byte.
-    pub tail: u64,
+    pub tail: u32,
+    pub reserved2: u32,
     pub pad2: [u8; 56],
 }
 

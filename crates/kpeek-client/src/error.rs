@@ -147,7 +147,7 @@ fn kernel_rule(errno: i32) -> String {
     use rustix::io::Errno;
     match Errno::from_raw_os_error(errno) {
         Errno::PERM | Errno::ACCESS => {
-            "permission denied: this needs root (CAP_SYS_ADMIN; CAP_NET_ADMIN over netlink)".into()
+            "permission denied: this needs root (CAP_SYS_ADMIN, on every channel)".into()
         }
         Errno::NOTTY => "kpeek.ko does not know this request: is it another version than this \
                          kpeek (ABI mismatch)?"
@@ -359,8 +359,8 @@ mod tests {
         let k = |errno, hint| Error::kernel("KPEEK_IOC_RESET", "/dev/kpeek".into(), errno, hint);
         assert_eq!(
             k(1, None).to_string(),
-            "KPEEK_IOC_RESET (/dev/kpeek): permission denied: this needs root (CAP_SYS_ADMIN; \
-             CAP_NET_ADMIN over netlink) (EPERM)"
+            "KPEEK_IOC_RESET (/dev/kpeek): permission denied: this needs root (CAP_SYS_ADMIN, on \
+             every channel) (EPERM)"
         );
         assert!(k(25, None).to_string().contains("ABI mismatch)? (ENOTTY)"));
         assert!(

@@ -7,7 +7,7 @@
 //! [`netlink`] create and delete groups and counters; [`sysfs`] resets groups; [`ring`] reads the
 //! per-CPU event rings the in-kernel probes fill (configured through [`ioctl`] or [`netlink`]);
 //! [`events`] listens to the netlink `events` multicast group; [`debugfs`] reads the module's
-//! internals and [`params`] its module parameters.
+//! internals and [`params`] its module parameters; [`peek`] reads kernel memory by symbol name.
 //!
 //! Every channel is opened under a [`SysRoot`]: `/` on a real system, a directory laid out like
 //! one in tests. Errors ([`Error`]) say what to do: load the module, mount the filesystem, run as
@@ -27,6 +27,7 @@ pub mod ioctl;
 pub mod mmap;
 pub mod netlink;
 pub mod params;
+pub mod peek;
 pub mod procfs;
 pub mod ring;
 pub mod snapshot;

@@ -4,7 +4,9 @@
 //! NUL or too long, truncated and overlong headers, several messages per datagram.
 //!
 //! Checked per reply: every error is a plausible errno; as non-root no mutating command is ever
-//! acknowledged with success, and a well-formed one is refused with EPERM (GENL_ADMIN_PERM).
+//! acknowledged with success, and one with a well-formed header is refused with EPERM
+//! (CAP_SYS_ADMIN, checked by kpeek's handlers) or, when its attributes break the command's
+//! policy (checked first, by the genetlink core), EINVAL/ERANGE.
 //! Checked after the run: the family still answers GET_INFO, and as non-root nothing changed
 //! (counters, the generation, group and counter counts, and the probes when /dev/kpeek is
 //! readable). The harness checks dmesg for oopses and WARNs. `--seed N` replays a run.
@@ -584,9 +586,17 @@ impl Fuzzer {
             ));
         } else if !errors.is_empty() {
             self.refused += 1;
-            if sent.well_formed && errors.iter().any(|&e| e != libc::EPERM) {
+            // The genetlink core validates the attributes against the command's policy
+            // before kpeek's handler checks CAP_SYS_ADMIN: a well-formed header with
+            // attributes the policy refuses gets EINVAL (or ERANGE), anything else EPERM.
+            if sent.well_formed
+                && errors
+                    .iter()
+                    .any(|&e| !matches!(e, libc::EPERM | libc::EINVAL | libc::ERANGE))
+            {
                 self.problem(format!(
-                    "message {i}: non-root well-formed command {} (flags {:#x}): {}, want EPERM",
+                    "message {i}: non-root well-formed command {} (flags {:#x}): {}, want EPERM \
+                     (or EINVAL/ERANGE from the policy)",
                     sent.cmd,
                     sent.flags,
                     errno_name(Err(errors[0]))

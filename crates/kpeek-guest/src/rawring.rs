@@ -4,7 +4,7 @@
 //! the kernel against the ABI text rather than against another implementation.
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::fuzzstate::errno_name;
 use crate::rawsys::{self, Mapping};
@@ -145,12 +145,11 @@ impl Ring {
             data_size,
             data_offset: ps,
         };
-        let h = r.header();
         let (magic, hcpu, off, size) = (
-            get_u32(h, ring_hdr::MAGIC),
-            get_u32(h, ring_hdr::CPU),
-            get_u32(h, ring_hdr::DATA_OFFSET),
-            get_u32(h, ring_hdr::DATA_SIZE),
+            r.word32(ring_hdr::MAGIC),
+            r.word32(ring_hdr::CPU),
+            r.word32(ring_hdr::DATA_OFFSET),
+            r.word32(ring_hdr::DATA_SIZE),
         );
         if magic != RING_MAGIC || hcpu != cpu || off as usize != ps || size != data_size {
             anyhow::bail!(
@@ -160,9 +159,11 @@ impl Ring {
         Ok(r)
     }
 
-    fn header(&self) -> &[u8] {
-        // SAFETY: the first page of the mapping is the header; plain fields are only read.
-        unsafe { std::slice::from_raw_parts(self.map.ptr(), RING_HEADER_SIZE) }
+    /// A header field. Never a `&[u8]` over the header: the kernel writes in that page while we
+    /// read it (head, lost, written), so every read of it is an atomic load.
+    fn word32(&self, off: usize) -> u32 {
+        debug_assert!(off + 4 <= RING_HEADER_SIZE);
+        self.atomic32(off).load(Ordering::Relaxed)
     }
 
     fn atomic(&self, off: usize) -> &AtomicU64 {
@@ -170,16 +171,24 @@ impl Ring {
         unsafe { &*(self.map.ptr().add(off) as *const AtomicU64) }
     }
 
+    fn atomic32(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: a 4-byte aligned u32 inside the mapping, shared with the kernel.
+        unsafe { &*(self.map.ptr().add(off) as *const AtomicU32) }
+    }
+
+    /// `head` (a u32 since ABI 3, so that 32-bit machines can load-acquire it).
     pub fn head(&self) -> u64 {
-        self.atomic(ring_hdr::HEAD).load(Ordering::Acquire)
+        u64::from(self.atomic32(ring_hdr::HEAD).load(Ordering::Acquire))
     }
 
     pub fn tail(&self) -> u64 {
-        self.atomic(ring_hdr::TAIL).load(Ordering::Relaxed)
+        u64::from(self.atomic32(ring_hdr::TAIL).load(Ordering::Relaxed))
     }
 
+    /// Publish `t` (< data_size <= 16 MiB, so it fits the u32 field).
     pub fn set_tail(&self, t: u64) {
-        self.atomic(ring_hdr::TAIL).store(t, Ordering::Release)
+        let t = u32::try_from(t).expect("ring offsets are below 16 MiB");
+        self.atomic32(ring_hdr::TAIL).store(t, Ordering::Release)
     }
 
     pub fn lost(&self) -> u64 {

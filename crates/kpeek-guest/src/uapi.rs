@@ -52,7 +52,9 @@ pub const IOC_PROBE_GET: u32 = iowr(0x07, PROBE_CONFIG_SIZE);
 pub const IOC_RING_SETUP: u32 = iow(0x08, RING_CONFIG_SIZE);
 pub const IOC_MMAP_SYNC: u32 = ioc(IOC_NONE, IOC_MAGIC, 0x09, 0);
 /// Highest command number in use.
-pub const IOC_NR_MAX: u32 = 0x09;
+/// The highest ioctl number in use (KPEEK_IOC_PEEK, which the ioctl fuzzer leaves alone: it
+/// writes to a user pointer in its argument).
+pub const IOC_NR_MAX: u32 = 0x0A;
 
 /// Every command with its struct size (0: no argument) and whether it changes state (needs
 /// CAP_SYS_ADMIN).
@@ -220,8 +222,10 @@ pub const CMD_DESTROY: u8 = 6;
 pub const CMD_SET_THRESHOLD: u8 = 7;
 pub const CMD_PROBE_SET: u8 = 8;
 pub const CMD_EVENT: u8 = 9;
-pub const CMD_MAX: u8 = 9;
-/// Commands that change state (GENL_ADMIN_PERM).
+/// Reads kernel memory (CAP_SYS_RAWIO); the fuzzers reach it through `CMD_MAX`.
+pub const CMD_PEEK: u8 = 10;
+pub const CMD_MAX: u8 = 10;
+/// Commands that change state (CAP_SYS_ADMIN).
 pub const MUTATING_CMDS: [u8; 5] = [
     CMD_RESET,
     CMD_CREATE,
@@ -248,7 +252,13 @@ pub const A_PROBE_FLAGS: u16 = 15;
 pub const A_FILTER_DEV: u16 = 16;
 pub const A_FILTER_PID: u16 = 17;
 pub const A_FILTER_MINLEN: u16 = 18;
-pub const A_MAX: u16 = 18;
+pub const A_PEEK_NAME: u16 = 19;
+pub const A_PEEK_ADDR: u16 = 20;
+pub const A_PEEK_OFFSET: u16 = 21;
+pub const A_PEEK_LEN: u16 = 22;
+pub const A_PEEK_SIZE: u16 = 23;
+pub const A_PEEK_DATA: u16 = 24;
+pub const A_MAX: u16 = 24;
 
 // ---- byte helpers ----------------------------------------------------------------------------
 pub fn put_u16(b: &mut [u8], off: usize, v: u16) {
@@ -428,7 +438,7 @@ mod tests {
         ];
         assert_eq!(ours, theirs);
         assert_eq!(IOCTLS.map(|x| x.0), theirs);
-        assert_eq!(IOC_NR_MAX, d::IOC_MMAP_SYNC & 0xff);
+        assert_eq!(IOC_NR_MAX, kpeek_abi::peek::IOC_PEEK & 0xff);
         assert_eq!(
             (TARGET_ALL, TARGET_GROUP, TARGET_COUNTER),
             (d::TARGET_ALL, d::TARGET_GROUP, d::TARGET_COUNTER)
@@ -492,6 +502,7 @@ mod tests {
                 CMD_SET_THRESHOLD,
                 CMD_PROBE_SET,
                 CMD_EVENT,
+                CMD_PEEK,
                 CMD_MAX
             ],
             [
@@ -504,6 +515,7 @@ mod tests {
                 g::cmd::SET_THRESHOLD,
                 g::cmd::PROBE_SET,
                 g::cmd::EVENT,
+                g::cmd::PEEK,
                 g::cmd::MAX
             ]
         );
@@ -527,6 +539,12 @@ mod tests {
                 A_FILTER_DEV,
                 A_FILTER_PID,
                 A_FILTER_MINLEN,
+                A_PEEK_NAME,
+                A_PEEK_ADDR,
+                A_PEEK_OFFSET,
+                A_PEEK_LEN,
+                A_PEEK_SIZE,
+                A_PEEK_DATA,
                 A_MAX
             ],
             [
@@ -548,6 +566,12 @@ mod tests {
                 g::attr::FILTER_DEV,
                 g::attr::FILTER_PID,
                 g::attr::FILTER_MINLEN,
+                g::attr::PEEK_NAME,
+                g::attr::PEEK_ADDR,
+                g::attr::PEEK_OFFSET,
+                g::attr::PEEK_LEN,
+                g::attr::PEEK_SIZE,
+                g::attr::PEEK_DATA,
                 g::attr::MAX
             ]
         );

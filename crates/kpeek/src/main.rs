@@ -36,6 +36,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Print monitored values and rates every interval (text, JSON lines, CSV).
     Watch(cmd::watch::Args),
+    /// Kernel and module variables by name, typed: jiffies, mod:sym, runqueues@cpu1.nr_running.
+    Peek(cmd::peek::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Top(args) => cmd::top::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Watch(args) => cmd::watch::run(args),
+        Command::Peek(args) => cmd::peek::run(args),
     };
     match result {
         Ok(code) => code,

@@ -12,8 +12,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-/* Bumped whenever anything below changes incompatibly. */
-#define KPEEK_ABI_VERSION 2
+/* Bumped whenever anything below changes incompatibly (3: ring head and tail are __u32). */
+#define KPEEK_ABI_VERSION 3
 
 /*
  * Group and counter names: 1..KPEEK_NAME_MAX bytes of [A-Za-z0-9_] (they become sysfs and
@@ -43,10 +43,12 @@
 #define KPEEK_DEV_NAME "kpeek"
 
 /* ---------------------------------------------------------------------------------------- */
-/* read(): a self-describing binary snapshot of all counters: one header, then `count` records.
+/*
+ * read(): a self-describing binary snapshot of all counters: one header, then `count` records.
  * The snapshot is taken when a read starts at offset 0 and served from that copy until the
  * reader returns to offset 0 (lseek(fd, 0, SEEK_SET) or a new open): partial reads and lseek
- * (SEEK_SET/SEEK_CUR, and SEEK_END = total size) work on one consistent copy. */
+ * (SEEK_SET/SEEK_CUR, and SEEK_END = total size) work on one consistent copy.
+ */
 #define KPEEK_SNAP_MAGIC 0x4b50534eU	/* "KPSN" */
 
 struct kpeek_snap_header {
@@ -95,7 +97,7 @@ struct kpeek_counter_get {		/* KPEEK_IOC_GET_COUNTER */
 struct kpeek_counters_get {		/* KPEEK_IOC_GET_COUNTERS */
 	__u32 size;
 	__u32 flags;			/* must be 0 */
-	__u64 recs;			/* in: user pointer to an array of struct kpeek_counter_rec */
+	__u64 recs;			/* in: user pointer to struct kpeek_counter_rec[] */
 	__u32 capacity;			/* in: array length */
 	__u32 count;			/* out: records written (min(capacity, total - start)) */
 	__u32 start;			/* in: index of the first counter to return (for paging) */
@@ -126,8 +128,11 @@ struct kpeek_destroy {			/* KPEEK_IOC_DESTROY (CAP_SYS_ADMIN) */
 	__u32 target;			/* KPEEK_TARGET_GROUP or KPEEK_TARGET_COUNTER */
 	__u64 id;
 };
-/* Groups and counters created through ioctl/netlink belong to user space (like configfs) and
- * live until destroyed or until kpeek.ko unloads. Destroying an API-owned group: -EPERM. */
+
+/*
+ * Groups and counters created through ioctl/netlink belong to user space (like configfs) and
+ * live until destroyed or until kpeek.ko unloads. Destroying an API-owned group: -EPERM.
+ */
 
 /* In-kernel tracepoint probes. */
 #define KPEEK_PROBE_NETIF_RECEIVE_SKB	1	/* net:netif_receive_skb */
@@ -139,10 +144,12 @@ struct kpeek_destroy {			/* KPEEK_IOC_DESTROY (CAP_SYS_ADMIN) */
 #define KPEEK_PROBE_F_ENABLE	(1U << 0)	/* attach (else detach) */
 #define KPEEK_PROBE_F_RING	(1U << 1)	/* also write records into the event rings */
 #define KPEEK_FILTER_DEV	(1U << 0)	/* netif: skb->dev->name == dev */
-#define KPEEK_FILTER_PID	(1U << 1)	/* sched: prev or next pid == pid; block: current pid */
+/* sched: prev or next pid == pid; block: current pid (init-namespace pids, as in records) */
+#define KPEEK_FILTER_PID	(1U << 1)
 #define KPEEK_FILTER_MINLEN	(1U << 2)	/* netif: skb->len >= min_len; block: bytes >= */
 
-struct kpeek_probe_config {		/* KPEEK_IOC_PROBE_SET (CAP_SYS_ADMIN), KPEEK_IOC_PROBE_GET */
+/* KPEEK_IOC_PROBE_SET (CAP_SYS_ADMIN), KPEEK_IOC_PROBE_GET */
+struct kpeek_probe_config {
 	__u32 size;
 	__u32 probe;			/* KPEEK_PROBE_* */
 	__u32 flags;			/* KPEEK_PROBE_F_* */
@@ -153,6 +160,7 @@ struct kpeek_probe_config {		/* KPEEK_IOC_PROBE_SET (CAP_SYS_ADMIN), KPEEK_IOC_P
 	__u64 hits;			/* out (PROBE_GET): events seen */
 	__u64 matched;			/* out (PROBE_GET): events that passed the filter */
 };
+
 /*
  * Each probe also counts into the counter group KPEEK_PROBES_GROUP: <probe>_hits,
  * <probe>_matched. kpeek.ko makes it on the first probe enable; the name is kpeek's alone, so
@@ -166,7 +174,7 @@ struct kpeek_ring_config {		/* KPEEK_IOC_RING_SETUP (CAP_SYS_ADMIN) */
 	__u32 data_size;		/* bytes of data per CPU: a power of two, >= PAGE_SIZE,
 					 * <= 16 MiB, or 0 to free the rings; -EBUSY while any
 					 * ring is mapped */
-	__u32 watermark;		/* poll() reports POLLIN when a ring holds >= this many bytes
+	__u32 watermark;		/* POLLIN once a ring holds >= this many bytes
 					 * (0: any record) */
 };
 
@@ -179,10 +187,42 @@ struct kpeek_ring_config {		/* KPEEK_IOC_RING_SETUP (CAP_SYS_ADMIN) */
 #define KPEEK_IOC_PROBE_SET	_IOW(KPEEK_IOC_MAGIC, 0x06, struct kpeek_probe_config)
 #define KPEEK_IOC_PROBE_GET	_IOWR(KPEEK_IOC_MAGIC, 0x07, struct kpeek_probe_config)
 #define KPEEK_IOC_RING_SETUP	_IOW(KPEEK_IOC_MAGIC, 0x08, struct kpeek_ring_config)
-#define KPEEK_IOC_MMAP_SYNC	_IO(KPEEK_IOC_MAGIC, 0x09)	/* refresh the counter mapping now */
+/* KPEEK_IOC_MMAP_SYNC: refresh the counter mapping now. */
+#define KPEEK_IOC_MMAP_SYNC	_IO(KPEEK_IOC_MAGIC, 0x09)
+/*
+ * INFO, GET_COUNTER(S), PROBE_GET and MMAP_SYNC only read (or refresh what any opener may map):
+ * they need no capability beyond opening /dev/kpeek.
+ */
+
+/*
+ * KPEEK_IOC_PEEK (CAP_SYS_RAWIO, and not under lockdown: -EPERM): read kernel memory, by
+ * symbol name or by address. A name is resolved in the kernel, non-exported symbols included;
+ * "module:sym" looks in that module only. Where the kernel gives kpeek.ko no name lookup, a
+ * name is accepted only with a non-zero addr that is exactly the start of that symbol.
+ * Errors: -EINVAL (flags not 0, len > KPEEK_PEEK_LEN_MAX, name not NUL-terminated), -ENOENT
+ * (no such symbol), -EFAULT (the range, or buf, cannot be read/written: user addresses, NULL,
+ * unmapped pages, vmalloc guard pages, device memory, address overflow). Nothing is partial.
+ */
+#define KPEEK_PEEK_NAME_MAX	128	/* "sym" or "module:sym", NUL-terminated */
+#define KPEEK_PEEK_LEN_MAX	65536	/* bytes one call may read */
+#define KPEEK_PEEK_NL_LEN_MAX	65531	/* through netlink: an attribute's length is a u16 */
+
+struct kpeek_peek {
+	char	name[KPEEK_PEEK_NAME_MAX]; /* in: symbol to resolve; "" = read at addr */
+	__u64	addr;		/* in: with name: the address user space believes (from
+				 *     /proc/kallsyms) or 0; without name: address to read.
+				 * out: the symbol's start address (with name), else addr */
+	__u64	sym_size;	/* out: the symbol's size from kallsyms (0 if unknown) */
+	__u64	offset;		/* in: bytes past addr / the symbol start to read from */
+	__u64	buf;		/* in: user buffer of len bytes */
+	__u32	len;		/* in: bytes to read, 0 = resolve only; <= KPEEK_PEEK_LEN_MAX */
+	__u32	flags;		/* in: must be 0 (EINVAL otherwise) */
+};	/* 168 bytes */
+#define KPEEK_IOC_PEEK	_IOWR(KPEEK_IOC_MAGIC, 0x0A, struct kpeek_peek)
 
 /* ---------------------------------------------------------------------------------------- */
-/* mmap. Offsets select what is mapped:
+/*
+ * mmap. Offsets select what is mapped:
  *  - KPEEK_MMAP_COUNTERS (0): read-only (PROT_WRITE -> -EPERM) counter values, length
  *    kpeek_info.mmap_counters_size: a struct kpeek_mmap_counters header, then `capacity`
  *    struct kpeek_mmap_slot. The kernel refreshes it (sums per-CPU values) every
@@ -213,7 +253,8 @@ struct kpeek_mmap_slot {
 	char counter[KPEEK_NAME_MAX + 1];
 };	/* 80 bytes */
 
-/* One single-producer/single-consumer ring per CPU, Documentation/core-api/circular-buffers.rst:
+/*
+ * One single-producer/single-consumer ring per CPU, Documentation/core-api/circular-buffers.rst:
  * head and tail are byte offsets in [0, data_size); empty when head == tail; the producer never
  * fills the ring completely (one 8-byte slot always stays empty). The producer (a probe on that
  * CPU, any context incl. softirq, with interrupts/preemption handled so one CPU has one producer
@@ -222,7 +263,11 @@ struct kpeek_mmap_slot {
  * A record that does not fit is dropped and counted in `lost` (its seq is still consumed, so
  * seq gaps == lost). Records never straddle the end: a KPEEK_REC_PAD record fills the rest.
  * The kernel keeps its own copies of head, lost and written (this page is writable by user
- * space); it masks tail with (data_size - 1) & ~7 before using it. */
+ * space); it masks tail with (data_size - 1) & ~7 before using it. head and tail are __u32
+ * (data_size is at most 16 MiB) so that both sides can load-acquire and store-release them on
+ * 32-bit machines too; lost and written are statistics a 32-bit reader may see torn (seq gaps
+ * are the exact account of lost records).
+ */
 #define KPEEK_RING_MAGIC 0x4b505247U	/* "KPRG" */
 
 struct kpeek_ring_header {
@@ -235,9 +280,11 @@ struct kpeek_ring_header {
 	__u32 watermark;
 	__u32 reserved0;
 	__u8 pad0[24];		/* head on its own cache line */
-	__u64 head;		/* producer: kernel */
+	__u32 head;		/* producer: kernel */
+	__u32 reserved1;
 	__u8 pad1[56];
-	__u64 tail;		/* consumer: user space */
+	__u32 tail;		/* consumer: user space */
+	__u32 reserved2;
 	__u8 pad2[56];
 };	/* 192 bytes */
 
@@ -257,9 +304,9 @@ struct kpeek_rec_header {
 	__u16 type;		/* KPEEK_REC_* */
 	__u16 len;		/* whole record incl. this header, multiple of KPEEK_REC_ALIGN */
 	__u32 seq;		/* per-CPU, +1 per record produced or lost */
-	__u64 ts_ns;		/* ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (ktime_get_mono_fast_ns()) */
 	__u32 cpu;
-	__s32 pid;		/* current->pid when produced */
+	__s32 pid;		/* current->pid when produced: an init-namespace pid */
 };	/* 24 bytes */
 
 struct kpeek_rec_netif {
@@ -299,14 +346,18 @@ enum kpeek_genl_cmd {
 	KPEEK_CMD_GET_COUNTER,		/* ID, or GROUP+COUNTER -> one counter (attrs below) */
 	KPEEK_CMD_GET_COUNTERS,		/* NLM_F_DUMP: one message per counter (COUNTER_* attrs);
 					 * NLM_F_DUMP_INTR when the generation changed mid-dump */
-	KPEEK_CMD_RESET,		/* GENL_ADMIN_PERM: ID (+ TARGET), none = all */
-	KPEEK_CMD_CREATE,		/* GENL_ADMIN_PERM: GROUP [+ COUNTER] -> ID */
-	KPEEK_CMD_DESTROY,		/* GENL_ADMIN_PERM: TARGET + ID */
-	KPEEK_CMD_SET_THRESHOLD,	/* GENL_ADMIN_PERM: ID + THRESHOLD (0 clears) */
-	KPEEK_CMD_PROBE_SET,		/* GENL_ADMIN_PERM: PROBE, PROBE_FLAGS, FILTER_* */
+	KPEEK_CMD_RESET,		/* CAP_SYS_ADMIN: ID (+ TARGET), none = all */
+	KPEEK_CMD_CREATE,		/* CAP_SYS_ADMIN: GROUP [+ COUNTER] -> ID */
+	KPEEK_CMD_DESTROY,		/* CAP_SYS_ADMIN: TARGET + ID */
+	KPEEK_CMD_SET_THRESHOLD,	/* CAP_SYS_ADMIN: ID + THRESHOLD (0 clears) */
+	KPEEK_CMD_PROBE_SET,		/* CAP_SYS_ADMIN: PROBE, PROBE_FLAGS, FILTER_* */
 	KPEEK_CMD_EVENT,		/* multicast notification (kernel -> user only) */
+	KPEEK_CMD_PEEK,			/* CAP_SYS_RAWIO: PEEK_NAME and/or PEEK_ADDR, PEEK_OFFSET,
+					 * PEEK_LEN -> PEEK_ADDR, PEEK_SIZE, PEEK_DATA (as
+					 * KPEEK_IOC_PEEK, same errnos) */
 	__KPEEK_CMD_MAX,
 };
+
 #define KPEEK_CMD_MAX (__KPEEK_CMD_MAX - 1)
 
 enum kpeek_genl_attr {
@@ -329,8 +380,15 @@ enum kpeek_genl_attr {
 	KPEEK_A_FILTER_DEV,		/* string, < 16 */
 	KPEEK_A_FILTER_PID,		/* s32 */
 	KPEEK_A_FILTER_MINLEN,		/* u32 */
+	KPEEK_A_PEEK_NAME,		/* string, < KPEEK_PEEK_NAME_MAX: "sym" or "module:sym" */
+	KPEEK_A_PEEK_ADDR,		/* u64: in as kpeek_peek.addr; out: the address read */
+	KPEEK_A_PEEK_OFFSET,		/* u64 */
+	KPEEK_A_PEEK_LEN,		/* u32, <= KPEEK_PEEK_NL_LEN_MAX (else -ERANGE) */
+	KPEEK_A_PEEK_SIZE,		/* u64: the symbol's size (0 if unknown) */
+	KPEEK_A_PEEK_DATA,		/* binary: the bytes read */
 	__KPEEK_A_MAX,
 };
+
 #define KPEEK_A_MAX (__KPEEK_A_MAX - 1)
 
 enum kpeek_event {			/* KPEEK_A_EVENT of a KPEEK_CMD_EVENT notification */

@@ -4,6 +4,7 @@ pub mod bpf;
 pub mod module;
 pub mod monitor;
 pub mod serve;
+pub mod peek;
 pub mod sym;
 pub mod top;
 pub mod trace;

@@ -1,0 +1,673 @@
+//! Evaluating expressions: symbols to addresses, addresses to typed places, places to values.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use ksyms::Ksyms;
+
+use crate::btf::{BtfTypes, PerCpuVar};
+use crate::error::{Error, close_names};
+use crate::expr::{Base, CpuSel, Expr};
+use crate::types::{TypeRef, Types};
+use crate::value::{Bits, Value, decode};
+use crate::via::Backend;
+use crate::walk::{Place, read_named, walk};
+use crate::{dwarf, globals, percpu};
+
+/// Largest value one expression reads (a whole `struct task_struct` is ~10 KiB).
+pub const MAX_READ: u64 = 1 << 20;
+/// Where Debian's `linux-image-*-dbg` package puts the kernel with debug info (+ release).
+pub const DEBIAN_DBG: &str = "/usr/lib/debug/boot/vmlinux-";
+/// Bytes shown of a symbol with no type information when its size is unknown.
+pub const RAW_DEFAULT: u64 = 64;
+/// Most bytes shown of a symbol with no type information.
+pub const RAW_MAX: u64 = 4096;
+
+/// What the user asked for besides the expressions.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--as TYPE`: the type of every expression's base.
+    pub as_type: Option<String>,
+    /// `--depth N`: nested records shown.
+    pub depth: u32,
+    /// `--module-file M.ko`: DWARF of modules, by module name.
+    pub module_files: Vec<PathBuf>,
+    /// `--debuginfo VMLINUX`: DWARF of the kernel.
+    pub debuginfo: Option<PathBuf>,
+    /// How per-CPU areas are located.
+    pub percpu_method: PerCpuMethod,
+}
+
+/// How the start of each CPU's per-CPU area is found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PerCpuMethod {
+    /// From the run queues where the backend can name the task on a CPU (bpf), else offsets.
+    #[default]
+    Auto,
+    /// `__per_cpu_offset[cpu]` from kallsyms.
+    Offsets,
+    /// CPU n's `struct rq` (`current->se.cfs_rq->rq` on CPU n) minus `runqueues`' offset.
+    Runqueues,
+}
+
+/// One expression's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The expression as given.
+    pub expr: String,
+    /// Its C type name.
+    pub ty: String,
+    /// Its value.
+    pub value: Value,
+    /// The backend that read it.
+    pub via: &'static str,
+    /// The address read (for a single place).
+    pub addr: Option<u64>,
+    /// Where the type came from (`BTF`, `DWARF of M.ko`, `--as`, `table`, or why there is none).
+    pub type_from: String,
+}
+
+struct ModTypes {
+    /// The module's DWARF source (variables are typed only from DWARF: BTF lists none).
+    dwarf: Option<u16>,
+}
+
+/// Loaded type sources and symbols; evaluates expressions through a [`Backend`].
+pub struct Session {
+    types: Types,
+    vmlinux_btf: Option<u16>,
+    vmlinux_base: Option<Rc<BtfTypes>>,
+    vmlinux_dwarf: Option<u16>,
+    percpu: HashMap<String, PerCpuVar>,
+    /// The symbol table, read on first use (reading /proc/kallsyms costs ~100 ms).
+    ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
+    load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
+    modules: HashMap<String, ModTypes>,
+    cpus: Vec<u32>,
+    bases: HashMap<u32, u64>,
+    opts: Options,
+}
+
+fn vmlinux_name(m: Option<&str>) -> bool {
+    m.is_none_or(|m| m == "vmlinux")
+}
+
+impl Session {
+    /// Loads vmlinux BTF and `--debuginfo`; `load_ksyms` reads the symbol table when first needed.
+    pub fn new(
+        opts: Options,
+        load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
+    ) -> Result<Session, Error> {
+        let mut types = Types::new();
+        let mut vmlinux_dwarf = None;
+        if let Some(p) = &opts.debuginfo {
+            vmlinux_dwarf = Some(types.add(Box::new(dwarf::DwarfTypes::open(p)?)));
+        }
+        let (vmlinux_btf, vmlinux_base, percpu) = match BtfTypes::vmlinux() {
+            Ok(b) => {
+                let pc = b.percpu_vars();
+                let b = Rc::new(b);
+                (Some(types.add(Box::new(b.clone()))), Some(b), pc)
+            }
+            Err(_) => (None, None, HashMap::new()),
+        };
+        let mut s = Session {
+            types,
+            vmlinux_btf,
+            vmlinux_base,
+            vmlinux_dwarf,
+            percpu,
+            ksyms: std::cell::OnceCell::new(),
+            load_ksyms,
+            modules: HashMap::new(),
+            cpus: Vec::new(),
+            bases: HashMap::new(),
+            opts,
+        };
+        for f in s.opts.module_files.clone() {
+            let d = dwarf::DwarfTypes::open(&f)?;
+            let name = dwarf::module_name(&f);
+            let i = s.types.add(Box::new(d));
+            s.modules.insert(name, ModTypes { dwarf: Some(i) });
+        }
+        Ok(s)
+    }
+
+    /// The symbol table, when readable.
+    pub fn ksyms(&self) -> Option<&Ksyms> {
+        self.ksyms_result().as_ref().ok()
+    }
+
+    fn ksyms_result(&self) -> &Result<Ksyms, String> {
+        self.ksyms
+            .get_or_init(|| (self.load_ksyms)().map_err(|e| e.to_string()))
+    }
+
+    /// Names a kernel address for printing pointers.
+    pub fn symbolize(&self, addr: u64) -> Option<String> {
+        let r = self.ksyms()?.lookup(addr)?;
+        Some(if r.offset == 0 {
+            r.symbol.name.to_string()
+        } else {
+            format!("{}+{:#x}", r.symbol.name, r.offset)
+        })
+    }
+
+    fn module_types(&mut self, module: &str) -> Result<&ModTypes, Error> {
+        if !self.modules.contains_key(module) {
+            let dwarf = match dwarf::find_module_file(module) {
+                Some(path) => Some(self.types.add(Box::new(dwarf::DwarfTypes::open(&path)?))),
+                None => None,
+            };
+            // The module's BTF adds its types for --as (e.g. `struct my_dev`).
+            if let Some(Ok(Some(m))) = self
+                .vmlinux_base
+                .as_ref()
+                .map(|base| BtfTypes::module(base, module))
+            {
+                self.types.add(Box::new(m));
+            }
+            self.modules.insert(module.to_string(), ModTypes { dwarf });
+        }
+        Ok(&self.modules[module])
+    }
+
+    /// Evaluates one expression through `backend`.
+    pub fn eval(&mut self, text: &str, backend: &dyn Backend) -> Result<Answer, Error> {
+        let expr = Expr::parse(text)?;
+        match &expr.base {
+            Base::Symbol { module, name }
+                if vmlinux_name(module.as_deref()) && self.percpu.contains_key(name) =>
+            {
+                let var = self.percpu[name];
+                self.eval_percpu(text, &expr, name, var, backend)
+            }
+            _ if expr.cpu.is_some() => Err(Error::PerCpu(format!(
+                "{}: a CPU selector (@cpuN, @all, @sum) applies only to per-CPU variables, and this is not one",
+                expr.prefix(0).split('@').next().unwrap_or_default()
+            ))),
+            Base::Address(addr) => {
+                let Some(t) = &self.opts.as_type else {
+                    return Err(Error::UnknownType {
+                        name: format!("{addr:#x}"),
+                        msg: "an address has no type: give one with --as TYPE".into(),
+                    });
+                };
+                let ty = self.types.parse_type(t)?;
+                let place = Place {
+                    addr: *addr,
+                    ty,
+                    bits: None,
+                };
+                self.finish(text, &expr, place, "--as".into(), backend)
+            }
+            Base::Symbol { module, name } => {
+                let (addr, size, owner) = self.resolve(module.as_deref(), name, backend)?;
+                match self.type_of(owner.as_deref(), name)? {
+                    Some((ty, from)) => {
+                        let place = Place {
+                            addr,
+                            ty,
+                            bits: None,
+                        };
+                        self.finish(text, &expr, place, from, backend)
+                    }
+                    None => self.raw(text, &expr, addr, size, owner.as_deref(), backend),
+                }
+            }
+        }
+    }
+
+    fn finish(
+        &self,
+        text: &str,
+        expr: &Expr,
+        place: Place,
+        type_from: String,
+        backend: &dyn Backend,
+    ) -> Result<Answer, Error> {
+        let place = walk(&self.types, backend, expr, 0, place)?;
+        let value = self.read_value(&place, text, backend)?;
+        Ok(Answer {
+            expr: text.to_string(),
+            ty: self.types.name(place.ty),
+            value,
+            via: backend.name(),
+            addr: Some(place.addr),
+            type_from,
+        })
+    }
+
+    fn read_value(&self, place: &Place, what: &str, backend: &dyn Backend) -> Result<Value, Error> {
+        let size = match place.bits {
+            Some(Bits { offset, size }) => u64::from((offset + size).div_ceil(8)),
+            None => self.types.size_of(place.ty)?,
+        };
+        if size == 0 {
+            return Err(Error::BadStep {
+                expr: what.to_string(),
+                msg: format!(
+                    "{} has no size (void, a function or a flexible array): nothing to read",
+                    self.types.name(place.ty)
+                ),
+            });
+        }
+        if size > MAX_READ {
+            return Err(Error::BadStep {
+                expr: what.to_string(),
+                msg: format!(
+                    "{} is {size} bytes, more than the {MAX_READ} one expression reads; pick a member",
+                    self.types.name(place.ty)
+                ),
+            });
+        }
+        let bytes = read_named(backend, place.addr, size as usize, what)?;
+        decode(&self.types, place.ty, &bytes, place.bits, self.opts.depth)
+    }
+
+    fn raw(
+        &self,
+        text: &str,
+        expr: &Expr,
+        addr: u64,
+        size: Option<u64>,
+        owner: Option<&str>,
+        backend: &dyn Backend,
+    ) -> Result<Answer, Error> {
+        let why = match owner {
+            Some(m) => format!(
+                "no type information for {m}'s symbols (no DWARF in its .ko, no --module-file): raw bytes"
+            ),
+            None => {
+                "no type information (not in the global variable table, no --debuginfo): raw bytes"
+                    .to_string()
+            }
+        };
+        if !expr.steps.is_empty() {
+            return Err(Error::UnknownType {
+                name: expr.prefix(0),
+                msg: format!(
+                    "{why}; give its type with --as TYPE to follow {}",
+                    &text[expr.prefix(0).len()..]
+                ),
+            });
+        }
+        let (len, sized) = match size {
+            Some(s) if s > 0 => (s.min(RAW_MAX), format!("{s} bytes up to the next symbol")),
+            _ => (RAW_DEFAULT, "size unknown".to_string()),
+        };
+        let bytes = read_named(backend, addr, len as usize, text)?;
+        Ok(Answer {
+            expr: text.to_string(),
+            ty: format!("raw[{len}]"),
+            value: Value::Raw(bytes),
+            via: backend.name(),
+            addr: Some(addr),
+            type_from: format!("{why} ({sized})"),
+        })
+    }
+
+    /// Address, size and module of a symbol.
+    fn resolve(
+        &self,
+        module: Option<&str>,
+        name: &str,
+        backend: &dyn Backend,
+    ) -> Result<(u64, Option<u64>, Option<String>), Error> {
+        let want_mod = module.filter(|m| *m != "vmlinux");
+        if let Some(ks) = self.ksyms() {
+            let found: Vec<_> = ks
+                .find(name)
+                .into_iter()
+                .filter(|s| module.is_none() || s.module == want_mod)
+                .collect();
+            let mut places: Vec<String> = found
+                .iter()
+                .map(|s| s.module.unwrap_or("vmlinux").to_string())
+                .collect();
+            places.sort();
+            places.dedup();
+            if places.len() > 1 {
+                return Err(Error::Ambiguous {
+                    name: name.to_string(),
+                    places,
+                });
+            }
+            if let Some(first) = found.first() {
+                let addrs: Vec<u64> = found.iter().map(|s| s.addr).collect();
+                if addrs.iter().any(|a| *a != first.addr) {
+                    return Err(Error::Ambiguous {
+                        name: name.to_string(),
+                        places: addrs
+                            .iter()
+                            .map(|a| format!("{a:#x} in {}", places[0]))
+                            .collect(),
+                    });
+                }
+                let size = ks.lookup(first.addr).and_then(|r| r.size);
+                return Ok((first.addr, size, first.module.map(str::to_string)));
+            }
+        }
+        // Not in (or no access to) kallsyms: a backend that resolves names in the kernel.
+        match backend.resolve(want_mod, name) {
+            Some(Ok((addr, size))) => {
+                return Ok((
+                    addr,
+                    (size > 0).then_some(size),
+                    want_mod.map(str::to_string),
+                ));
+            }
+            // Unknown there too: the error below names close names from kallsyms.
+            Some(Err(Error::UnknownSymbol { .. })) | None => {}
+            Some(Err(e)) => return Err(e),
+        }
+        match self.ksyms_result() {
+            Err(e) => Err(Error::Backend {
+                backend: backend.name(),
+                msg: format!("cannot resolve `{name}`: {e}"),
+            }),
+            Ok(ks) => {
+                let close = close_names(
+                    name,
+                    ks.symbols()
+                        .filter(|s| module.is_none() || s.module == want_mod)
+                        .filter(|s| s.name.len().abs_diff(name.len()) <= 4)
+                        .map(|s| s.name),
+                    5,
+                );
+                let mut close = close;
+                for n in self.percpu.keys() {
+                    if close.len() < 5
+                        && close_names(name, std::iter::once(n.as_str()), 1).len() == 1
+                    {
+                        close.push(n.clone());
+                    }
+                }
+                // Without CONFIG_KALLSYMS_ALL only a few dozen section markers are data symbols.
+                let data = ks
+                    .symbols()
+                    .filter(|s| s.module.is_none() && matches!(s.kind, 'D' | 'd' | 'B' | 'b'))
+                    .take(1000)
+                    .count();
+                let hint = (data < 1000 && want_mod.is_none()).then(|| {
+                    format!(
+                        "{} lists no kernel data symbols (kernel built without CONFIG_KALLSYMS_ALL): \
+                         only per-CPU variables (e.g. runqueues@cpu0.nr_running) can be located",
+                        ks.source()
+                    )
+                });
+                Err(Error::UnknownSymbol {
+                    name: name.to_string(),
+                    module: module.map(str::to_string),
+                    close,
+                    hint,
+                })
+            }
+        }
+    }
+
+    /// The type of symbol `name` of `module` (None: vmlinux), best source first.
+    fn type_of(
+        &mut self,
+        module: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(TypeRef, String)>, Error> {
+        if let Some(t) = self.opts.as_type.clone() {
+            return Ok(Some((self.types.parse_type(&t)?, "--as".into())));
+        }
+        match module {
+            Some(m) => {
+                let mt = self.module_types(m)?;
+                let dwarf_src = mt.dwarf;
+                if let Some(src) = dwarf_src {
+                    let d = self.types.source(src).expect("module DWARF");
+                    if let Some(id) = dwarf::var_type(d, name) {
+                        return Ok(Some((TypeRef { src, id }, format!("DWARF of {m}.ko"))));
+                    }
+                }
+                Ok(None)
+            }
+            None => {
+                if let Some(src) = self.vmlinux_dwarf {
+                    let d = self.types.source(src).expect("vmlinux DWARF");
+                    if let Some(id) = dwarf::var_type(d, name) {
+                        return Ok(Some((TypeRef { src, id }, "DWARF of --debuginfo".into())));
+                    }
+                }
+                if let Some(tn) = globals::type_of(name)
+                    && let Ok(r) = self.types.parse_type(tn)
+                {
+                    return Ok(Some((
+                        r,
+                        format!("global variable table ({tn}), layout from BTF"),
+                    )));
+                }
+                // Not in the table: Debian's -dbg package, when installed, knows every variable
+                // (its DWARF takes seconds to index, so only now).
+                if self.opts.debuginfo.is_none() && self.vmlinux_dwarf.is_none() {
+                    let release = rustix::system::uname()
+                        .release()
+                        .to_string_lossy()
+                        .into_owned();
+                    let dbg = PathBuf::from(format!("{DEBIAN_DBG}{release}"));
+                    if dbg.exists() {
+                        self.vmlinux_dwarf =
+                            Some(self.types.add(Box::new(dwarf::DwarfTypes::open(&dbg)?)));
+                        let d = self
+                            .types
+                            .source(self.vmlinux_dwarf.expect("just set"))
+                            .expect("added");
+                        if let Some(id) = dwarf::var_type(d, name) {
+                            let src = self.vmlinux_dwarf.expect("just set");
+                            return Ok(Some((
+                                TypeRef { src, id },
+                                format!("DWARF of {}", dbg.display()),
+                            )));
+                        }
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn possible_cpus(&mut self) -> Result<Vec<u32>, Error> {
+        if self.cpus.is_empty() {
+            self.cpus = percpu::possible_cpus()?;
+        }
+        Ok(self.cpus.clone())
+    }
+
+    /// `__per_cpu_offset[cpu]`: from CPU `cpu`'s run queue where the backend can name the task
+    /// running there (BPF: no symbol table needed), else read from the kernel's
+    /// `__per_cpu_offset` array found through kallsyms; [`PerCpuMethod`] forces one way.
+    fn percpu_base(&mut self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
+        if let Some(b) = self.bases.get(&cpu) {
+            return Ok(*b);
+        }
+        let task = match self.opts.percpu_method {
+            PerCpuMethod::Offsets => None,
+            PerCpuMethod::Auto => backend.current_task().transpose()?,
+            PerCpuMethod::Runqueues => Some(backend.current_task().ok_or_else(|| {
+                Error::PerCpu(format!(
+                    "{}: cannot name the task running on a CPU (only the bpf backend can)",
+                    backend.name()
+                ))
+            })??),
+        };
+        let base = match task {
+            Some(task) => self.base_from_runqueue(cpu, task, backend)?,
+            None => {
+                let table = self.ksyms().and_then(|ks| {
+                    ks.find("__per_cpu_offset")
+                        .into_iter()
+                        .find(|s| s.module.is_none())
+                        .map(|s| s.addr)
+                });
+                let t = table.ok_or_else(|| {
+                    Error::PerCpu(format!(
+                        "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
+                        backend.name(),
+                        match self.ksyms_result() {
+                            Err(e) => format!("; {e}"),
+                            Ok(_) => String::new(),
+                        }
+                    ))
+                })?;
+                let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
+                u64::from_le_bytes(b.try_into().expect("8 bytes"))
+            }
+        };
+        self.bases.insert(cpu, base);
+        Ok(base)
+    }
+
+    fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
+        let rq_off = self
+            .percpu
+            .get("runqueues")
+            .map(|v| v.offset)
+            .ok_or_else(|| {
+                Error::PerCpu(
+                    "BTF has no per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
+                        .into(),
+                )
+            })?;
+        let vb = self
+            .vmlinux_btf
+            .ok_or_else(|| Error::PerCpu("no vmlinux BTF".into()))?;
+        let task_ty = self
+            .types
+            .find("struct", "task_struct")
+            .filter(|r| r.src == vb)
+            .ok_or_else(|| Error::PerCpu("BTF has no struct task_struct".into()))?;
+        let path = format!("current.sched_task_group->cfs_rq[{cpu}]->rq");
+        let e = Expr::parse(&path)?;
+        let place = walk(
+            &self.types,
+            backend,
+            &e,
+            0,
+            Place {
+                addr: task,
+                ty: task_ty,
+                bits: None,
+            },
+        )
+        .map_err(|err| {
+            Error::PerCpu(format!("locating CPU {cpu}'s run queue from {path}: {err}"))
+        })?;
+        let b = read_named(backend, place.addr, 8, &path)?;
+        let rq = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        if rq == 0 {
+            return Err(Error::Null(path));
+        }
+        // The run queue says which CPU it belongs to: check that it is the one asked for.
+        let rq_ty = self.types.find("struct", "rq").filter(|r| r.src == vb);
+        if let Some((cpu_ty, bit_off, None)) = rq_ty
+            .map(|t| self.types.member(t, "cpu"))
+            .transpose()?
+            .flatten()
+            && self.types.size_of(cpu_ty)? == 4
+        {
+            {
+                let b = read_named(backend, rq + bit_off / 8, 4, "rq->cpu")?;
+                let got = u32::from_le_bytes(b.try_into().expect("4 bytes"));
+                if got != cpu {
+                    return Err(Error::PerCpu(format!(
+                        "the run queue found at {path} belongs to CPU {got}, not {cpu}"
+                    )));
+                }
+            }
+        }
+        Ok(rq.wrapping_sub(rq_off))
+    }
+
+    fn eval_percpu(
+        &mut self,
+        text: &str,
+        expr: &Expr,
+        name: &str,
+        var: PerCpuVar,
+        backend: &dyn Backend,
+    ) -> Result<Answer, Error> {
+        let Some(sel) = expr.cpu else {
+            return Err(Error::PerCpu(format!(
+                "`{name}` is a per-CPU variable: say which copy: {name}@cpu0, {name}@all (each CPU) or {name}@sum (their sum)"
+            )));
+        };
+        let ty = match &self.opts.as_type {
+            Some(t) => self.types.parse_type(t)?,
+            None => TypeRef {
+                src: self
+                    .vmlinux_btf
+                    .expect("per-CPU variables come from vmlinux BTF"),
+                id: u64::from(var.type_id),
+            },
+        };
+        let possible = self.possible_cpus()?;
+        let cpus = match sel {
+            CpuSel::Cpu(n) if possible.contains(&n) => vec![n],
+            CpuSel::Cpu(n) => {
+                return Err(Error::PerCpu(format!(
+                    "{name}@cpu{n}: no CPU {n} (possible CPUs: {})",
+                    possible
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+            CpuSel::All | CpuSel::Sum => possible,
+        };
+        let mut per = Vec::with_capacity(cpus.len());
+        let mut leaf_ty = String::new();
+        let mut addr = None;
+        for cpu in &cpus {
+            let base = self.percpu_base(*cpu, backend)?;
+            let start = Place {
+                addr: base.wrapping_add(var.offset),
+                ty,
+                bits: None,
+            };
+            let place = walk(&self.types, backend, expr, 0, start)?;
+            leaf_ty = self.types.name(place.ty);
+            addr = Some(place.addr);
+            per.push((*cpu, self.read_value(&place, text, backend)?));
+        }
+        let value = match sel {
+            CpuSel::Cpu(_) => per.pop().map(|(_, v)| v).expect("one CPU"),
+            CpuSel::All => {
+                addr = None;
+                Value::PerCpu(per)
+            }
+            CpuSel::Sum => {
+                addr = None;
+                let mut total: i128 = 0;
+                let mut signed = false;
+                for (cpu, v) in &per {
+                    signed |= matches!(v, Value::Signed(_));
+                    total += v.as_number().ok_or_else(|| {
+                        Error::PerCpu(format!(
+                            "{text}: @sum adds numbers, but CPU {cpu}'s value is a {leaf_ty}"
+                        ))
+                    })?;
+                }
+                if signed {
+                    Value::Signed(total as i64)
+                } else {
+                    Value::Unsigned(total as u64)
+                }
+            }
+        };
+        Ok(Answer {
+            expr: text.to_string(),
+            ty: leaf_ty,
+            value,
+            via: backend.name(),
+            addr,
+            type_from: "BTF (per-CPU variable)".into(),
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! DWARF types from a relocatable object built here with the C compiler (`cc -g -c`, the same
+//! kind of ELF file as a module's `.ko`: its debug sections need their relocations applied).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kpeek_peek::dwarf::{DwarfTypes, var_type};
+use kpeek_peek::print::text;
+use kpeek_peek::types::{TypeRef, Types};
+use kpeek_peek::value::decode;
+
+const SRC: &str = r#"
+enum color { RED = 1, GREEN = 2, BLUE = -3 };
+struct inner { unsigned short lo; unsigned short hi; };
+struct sample {
+    int a;
+    unsigned int flag : 1;
+    unsigned int level : 3;
+    signed int delta : 4;
+    char name[8];
+    enum color c;
+    union { long as_long; struct inner parts; };
+    struct inner grid[2][3];
+    struct sample *next;
+};
+static unsigned long long reads;
+struct sample the_sample;
+static const char *label = "x";
+unsigned long long *use(void) { (void)label; return &reads; }
+"#;
+
+fn build() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kpeek-peek-dwarf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("sample.c");
+    std::fs::write(&c, SRC).unwrap();
+    let o = dir.join("sample.o");
+    let st = Command::new("cc")
+        .args(["-g", "-O0", "-c", "-o"])
+        .arg(&o)
+        .arg(&c)
+        .status()
+        .expect("cc (build-essential) is needed for this test");
+    assert!(st.success());
+    o
+}
+
+#[test]
+fn types_of_a_relocatable_object() {
+    let o = build();
+    let d = DwarfTypes::open(&o).unwrap();
+    let mut types = Types::new();
+    let reads_ty = var_type(&d, "reads").expect("static variable reads");
+    let sample_ty = var_type(&d, "the_sample").expect("global the_sample");
+    assert!(var_type(&d, "nope").is_none());
+    let src = types.add(Box::new(d));
+    let reads = TypeRef { src, id: reads_ty };
+    let sample = TypeRef { src, id: sample_ty };
+    assert_eq!(types.name(reads), "long long unsigned int");
+    assert_eq!(types.name(sample), "struct sample");
+    let size = types.size_of(sample).unwrap();
+    assert_eq!(size, 4 + 4 + 8 + 4 + 4 + 8 + 24 + 8);
+
+    // Member places, bitfields included.
+    let (t, off, bits) = types.member(sample, "level").unwrap().unwrap();
+    assert_eq!((off, bits), (32 + 1, Some(3)), "{}", types.name(t));
+    // Through the anonymous union.
+    let (t, off, _) = types.member(sample, "parts").unwrap().unwrap();
+    assert_eq!((types.name(t).as_str(), off), ("struct inner", 24 * 8));
+    let (t, off, _) = types.member(t, "hi").unwrap().unwrap();
+    assert_eq!((types.name(t).as_str(), off), ("short unsigned int", 16));
+    let (t, _, _) = types.member(sample, "grid").unwrap().unwrap();
+    assert_eq!(types.name(t), "struct inner[2][3]");
+    let (t, _, _) = types.member(sample, "next").unwrap().unwrap();
+    assert_eq!(types.name(t), "struct sample *");
+    assert_eq!(
+        types
+            .parse_type("enum color")
+            .map(|r| types.name(r))
+            .unwrap(),
+        "enum color"
+    );
+
+    // Decode a hand-made value.
+    let mut b = vec![0u8; size as usize];
+    b[0..4].copy_from_slice(&(-7i32).to_le_bytes());
+    b[4] = 1 | (5 << 1) | (0xe << 4); // flag=1, level=5, delta=-2
+    b[5..10].copy_from_slice(b"hello"); // char[] right after the bitfields
+    b[16..20].copy_from_slice(&(-3i32).to_le_bytes());
+    b[24..32].copy_from_slice(&0x0002_0001u64.to_le_bytes());
+    b[32 + 4 * 5..32 + 4 * 5 + 2].copy_from_slice(&9u16.to_le_bytes()); // grid[1][2].lo
+    b[56..64].copy_from_slice(&0xffff_ffff_8200_0000u64.to_le_bytes());
+    let v = decode(&types, sample, &b, None, 2).unwrap();
+    let t = text(&v, &|a| {
+        (a == 0xffff_ffff_8200_0000).then(|| "the_sample".to_string())
+    });
+    for want in [
+        "a = -7,",
+        "flag = 1,",
+        "level = 5,",
+        "delta = -2,",
+        "name = \"hello\",",
+        "c = BLUE (-3),",
+        "as_long = 131073,",
+        "parts = {\n    lo = 1,\n    hi = 2\n  },",
+        "next = 0xffffffff82000000 <the_sample>",
+    ] {
+        assert!(t.contains(want), "{want:?} not in\n{t}");
+    }
+    assert!(t.contains("lo = 9"), "{t}");
+    std::fs::remove_dir_all(o.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_file_without_dwarf_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("kpeek-peek-nodwarf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("x.c");
+    std::fs::write(&c, "int x;\n").unwrap();
+    let o = dir.join("x.o");
+    assert!(
+        Command::new("cc")
+            .args(["-c", "-o"])
+            .arg(&o)
+            .arg(&c)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let e = DwarfTypes::open(&o).err().expect("no DWARF").to_string();
+    assert!(e.contains("x.o") && e.contains("no DWARF"), "{e}");
+    let e = DwarfTypes::open(&c).err().expect("not ELF").to_string();
+    assert!(e.contains("not an ELF file"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

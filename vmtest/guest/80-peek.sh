@@ -1,0 +1,117 @@
+# 80-peek: KPEEK_IOC_PEEK and KPEEK_CMD_PEEK (peektest, a C client of the uapi header): a known
+# symbol's bytes and address, plain_counter's statics by "module:sym" after a known workload,
+# the errnos (ENOENT unknown names, EFAULT for NULL, user, guard-page, device and overflowing
+# addresses, EINVAL for bad flags/lengths, EPERM without CAP_SYS_RAWIO) -- and never an oops
+# (suite.sh fails the test on any kernel complaint in dmesg).
+. /kpeek/guest/lib.sh
+
+CAP_NET_ADMIN=12
+CAP_SYS_RAWIO=17
+CAP_SYS_ADMIN=21
+
+# hex TEXT: TEXT as lowercase hex, as peektest prints data
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+# le64hex HEX16: a little-endian u64 in hex -> big-endian hex
+le64hex() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{for (i = NF; i > 0; i--) printf "%s", $i}'; }
+# le64 HEX16: a little-endian u64 in hex -> decimal (small values only: sh arithmetic is signed)
+le64() { echo $((0x$(le64hex "$1"))); }
+field() { echo "$1" | sed -n "s/.*$2=\([^ ]*\).*/\1/p"; }
+ksym() { awk -v s="$1" '$3 == s && NF == 3 { print $1; exit }' /proc/kallsyms; }
+ksym_mod() { awk -v s="$1" -v m="[$2]" '$3 == s && $4 == m { print $1; exit }' /proc/kallsyms; }
+
+loaded plain_counter || insmod $KO/plain_counter.ko
+banner="Linux version $(uname -r)"
+blen=${#banner}
+kaddr=$(ksym linux_banner)
+
+for via in ioctl nl; do
+	out=$(peektest $via linux_banner 0 0 $blen)
+	check_eq "$via: linux_banner bytes = 'Linux version <uname -r>'" "$(field "$out" data)" \
+		"$(hex "$banner")"
+	check_eq "$via: linux_banner address = /proc/kallsyms" "$(field "$out" addr)" "0x$kaddr"
+	size=$(field "$out" size)
+	check "$via: linux_banner size ($size) holds the banner" test "${size:-0}" -gt $blen
+	out=$(peektest $via linux_banner 0 10 6)
+	check_eq "$via: offset 10 reads 'ion <major>.'" "$(field "$out" data)" "$(hex "ion $(uname -r | cut -c1-2)")"
+	out=$(peektest $via linux_banner 0 0 0)
+	check_eq "$via: len 0 resolves only" "$(field "$out" addr) $(field "$out" data)" "0x$kaddr "
+	out=$(peektest $via linux_banner 0x$kaddr 0 5)
+	check_eq "$via: name + its kallsyms address" "$(field "$out" data)" "$(hex "Linux")"
+	out=$(peektest $via - 0x$kaddr 0 5)
+	check_eq "$via: address only" "$(field "$out" data)" "$(hex "Linux")"
+	[ $via = ioctl ] && max=65536 || max=65531
+	check "$via: $max bytes in one call" sh -c "peektest $via linux_banner 0 0 $max | grep -q '^addr='"
+	check_eq "$via: unknown symbol" "$(peektest $via kpeek_no_such_symbol_x 0 0 8)" "error ENOENT"
+	check_eq "$via: module:sym in the wrong module" \
+		"$(peektest $via kpeek_example:reads 0 0 8)" "error ENOENT"
+	check_eq "$via: unknown module" "$(peektest $via no_such_mod:reads 0 0 8)" "error ENOENT"
+	check_eq "$via: ':sym' is no name" "$(peektest $via :jiffies 0 0 8)" "error ENOENT"
+	check_eq "$via: NULL" "$(peektest $via - 0 0 8)" "error EFAULT"
+	check_eq "$via: a user address" "$(peektest $via - 0x400000 0 8)" "error EFAULT"
+	check_eq "$via: address + offset overflows" \
+		"$(peektest $via - 0xfffffffffffffff8 0 16)" "error EFAULT"
+done
+check_eq "ioctl: len > 65536" "$(peektest ioctl linux_banner 0 0 65537)" "error EINVAL"
+check_eq "nl: len > 65531 (a u16 attribute length)" "$(peektest nl linux_banner 0 0 65532)" \
+	"error ERANGE"
+check_eq "ioctl: flags != 0" "$(peektest ioctl linux_banner 0 0 8 1)" "error EINVAL"
+long=$(printf '%0130d' 0)
+check_eq "ioctl: name without NUL" "$(peektest ioctl $long 0 0 8)" "error EINVAL"
+check_eq "nl: name too long" "$(peektest nl $long 0 0 8)" "error EINVAL"
+
+# plain_counter: a module that knows nothing about kpeek
+r0=$(le64 "$(field "$(peektest ioctl plain_counter:reads 0 0 8)" data)")
+w0=$(le64 "$(field "$(peektest nl plain_counter:writes 0 0 8)" data)")
+for i in 1 2 3 4 5; do dd if=/dev/plain_counter of=/dev/null bs=1 count=1 2>/dev/null; done
+dd if=/dev/zero of=/dev/plain_counter bs=10 count=3 2>/dev/null
+for via in ioctl nl; do
+	out=$(peektest $via plain_counter:reads 0 0 8)
+	check_eq "$via: plain_counter:reads after 5 reads" "$(le64 "$(field "$out" data)")" $((r0 + 5))
+	check_eq "$via: plain_counter:reads address = /proc/kallsyms" "$(field "$out" addr)" \
+		"0x$(ksym_mod reads plain_counter)"
+	size=$(field "$out" size)
+	check "$via: plain_counter:reads size ($size) >= 8" test "${size:-0}" -ge 8
+	out=$(peektest $via plain_counter:writes 0 0 8)
+	check_eq "$via: plain_counter:writes after 3 writes" "$(le64 "$(field "$out" data)")" $((w0 + 3))
+done
+
+# Addresses that must fault, from kpeek_apitest: a vmalloc page, the guard page after it, and
+# an ioremap()ed device page.
+if insmod $KO/kpeek_apitest.ko; then
+	vhex=0x$(le64hex "$(field "$(peektest ioctl kpeek_apitest:apitest_vbuf 0 0 8)" data)")
+	iomem=0x$(le64hex "$(field "$(peektest ioctl kpeek_apitest:apitest_iomem 0 0 8)" data)")
+	for via in ioctl nl; do
+		check_eq "$via: a vmalloc page reads" "$(field "$(peektest $via - $vhex 4088 8)" data)" \
+			a5a5a5a5a5a5a5a5
+		check_eq "$via: its guard page faults" "$(peektest $via - $vhex 4096 8)" "error EFAULT"
+		check_eq "$via: straddling into the guard page faults" \
+			"$(peektest $via - $vhex 4092 8)" "error EFAULT"
+		if [ "$iomem" != 0x0000000000000000 ] && [ "$iomem" != 0x ]; then
+			check_eq "$via: device memory (ioremap) refused" \
+				"$(peektest $via - $iomem 0 8)" "error EFAULT"
+		else
+			fail "$via: device memory" "kpeek_apitest could not ioremap the HPET page"
+		fi
+	done
+	rmmod kpeek_apitest
+else
+	fail "insmod kpeek_apitest" "cannot test guard pages and device memory"
+fi
+
+# Permission: CAP_SYS_RAWIO, on both channels; CAP_SYS_ADMIN or CAP_NET_ADMIN is not enough.
+# A fresh kpeek.ko: the refusal is said once per load (an earlier test may have used it up).
+unload_all && load_all || fail "reload" "could not reload the modules"
+dmesg -c >/dev/null
+chmod 0604 /dev/kpeek
+for via in ioctl nl; do
+	check_eq "$via: no capability" "$(as_user peektest $via linux_banner 0 0 8)" "error EPERM"
+	check_eq "$via: CAP_SYS_ADMIN only" \
+		"$(runas -c $CAP_SYS_ADMIN $USER_UID peektest $via linux_banner 0 0 8)" "error EPERM"
+	check_eq "$via: CAP_NET_ADMIN only" \
+		"$(runas -c $CAP_NET_ADMIN $USER_UID peektest $via linux_banner 0 0 8)" "error EPERM"
+	out=$(runas -c $CAP_SYS_RAWIO $USER_UID peektest $via linux_banner 0 0 5)
+	check_eq "$via: CAP_SYS_RAWIO suffices" "$(field "$out" data)" "$(hex Linux)"
+done
+chmod 0600 /dev/kpeek
+check_eq "the refusal is said in dmesg, once" \
+	"$(dmesg | grep -c 'kpeek: peek refused: the caller lacks CAP_SYS_RAWIO')" 1

@@ -1,0 +1,136 @@
+# 81-peek-cli: `kpeek peek` through every backend the guest kernel offers (kpeek.ko, bpf, kcore)
+# against the kernel's own figures: jiffies between two reads of /proc/timer_list,
+# init_task.comm, init_uts_ns.name.release = uname -r, nr_threads = /proc/loadavg's total,
+# plain_counter:reads/writes exact after a known workload (typed from the DWARF of the .ko that
+# modules.dep names), per-CPU variables (runqueues@cpuN.cpu = N, @sum.nr_switches between two
+# ctxt reads), the backends and both per-CPU methods agreeing, every bad input, and a non-root
+# user refused by each backend. Then reads per second of --watch per backend (figures only).
+. /kpeek/guest/lib.sh
+
+command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the static Rust build fail?"; exit 1; }
+loaded plain_counter || insmod $KO/plain_counter.ko
+
+# jv JSON: the "value" of one --json line (numbers and strings without escapes)
+jv() { echo "$1" | sed -n 's/.*"value":"\{0,1\}\([^",}]*\)"\{0,1\}[,}].*/\1/p'; }
+# jf JSON KEY: a string field of one --json line
+jf() { echo "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
+peekv() { jv "$(kpeek peek --json "$@" 2>&1)"; }
+timer_jiffies() { awk '/^jiffies:/ { print $2; exit }' /proc/timer_list; }
+ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
+
+expect_code() { # NAME CODE TEXT CMD...: CMD exits CODE, stderr contains TEXT
+	name=$1 code=$2 text=$3
+	shift 3
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" = "$code" ] && echo "$err" | grep -qF -- "$text"; then pass "$name"; else
+		fail "$name" "'$*' exited $rc with '$(echo "$err" | tail -1)', want $code and '$text'"; fi
+}
+
+vias=""
+for v in kpeek bpf kcore; do
+	if out=$(kpeek peek --via $v --json init_task.comm 2>&1); then vias="$vias $v"; else
+		fail "--via $v opens here" "$out"; fi
+done
+check_eq "auto picks kpeek.ko first" "$(jf "$(kpeek peek --json init_task.comm)" via)" kpeek
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
+cpus=$(seq -s, 0 $((ncpu - 1)))
+
+for v in $vias; do
+	j0=$(timer_jiffies)
+	j=$(peekv --via $v jiffies)
+	j1=$(timer_jiffies)
+	check "$v: jiffies ($j) between two /proc/timer_list reads ($j0, $j1)" \
+		test -n "$j" -a "$j0" -le "${j:-0}" -a "${j:-0}" -le "$j1"
+	check_eq "$v: init_task.comm" "$(peekv --via $v init_task.comm)" "swapper/0"
+	check_eq "$v: init_uts_ns.name.release = uname -r" "$(peekv --via $v init_uts_ns.name.release)" "$(uname -r)"
+	ok=0
+	for try in 1 2 3 4 5; do
+		a=$(awk '{ split($4, t, "/"); print t[2] }' /proc/loadavg)
+		n=$(peekv --via $v nr_threads)
+		b=$(awk '{ split($4, t, "/"); print t[2] }' /proc/loadavg)
+		[ "$a" = "$n" ] && [ "$n" = "$b" ] && { ok=1; break; }
+	done
+	check_eq "$v: nr_threads = /proc/loadavg total (a quiet moment in 5 tries)" "$ok:$n" "1:$b"
+
+	r0=$(peekv --via $v plain_counter:reads)
+	w0=$(peekv --via $v plain_counter:writes)
+	for i in 1 2 3 4 5 6 7; do dd if=/dev/plain_counter of=/dev/null bs=1 count=1 2>/dev/null; done
+	for i in 1 2 3; do echo x >/dev/plain_counter; done
+	check_eq "$v: plain_counter:reads after 7 reads" "$(peekv --via $v plain_counter:reads)" $((r0 + 7))
+	check_eq "$v: plain_counter:writes after 3 writes" "$(peekv --via $v plain_counter:writes)" $((w0 + 3))
+	tf=$(jf "$(kpeek peek --via $v --json plain_counter:reads)" type_from)
+	check_eq "$v: plain_counter:reads typed from the .ko's DWARF (via modules.dep)" "$tf" "DWARF of plain_counter.ko"
+
+	for c in $(seq 0 $((ncpu - 1))); do
+		check_eq "$v: runqueues@cpu$c.cpu" "$(peekv --via $v runqueues@cpu$c.cpu)" "$c"
+	done
+	all=$(kpeek peek --via $v --json runqueues@all.cpu | sed -n 's/.*"value":\[\([^]]*\)\].*/\1/p')
+	check_eq "$v: runqueues@all.cpu" "$all" "$cpus"
+	c0=$(ctxt)
+	s=$(peekv --via $v runqueues@sum.nr_switches)
+	c1=$(ctxt)
+	check "$v: runqueues@sum.nr_switches ($s) between two ctxt reads ($c0, $c1)" \
+		test -n "$s" -a "$c0" -le "${s:-0}" -a "${s:-0}" -le "$c1"
+done
+
+# The backends agree (values that do not move), and so do the two ways of finding per-CPU areas.
+ref=""
+for v in $vias; do
+	got=$(kpeek peek --via $v init_uts_ns.name.sysname init_task.pid init_task.comm 'runqueues@all.cpu' \
+		init_uts_ns.name.machine 2>&1)
+	[ -z "$ref" ] && { ref=$got; refv=$v; continue; }
+	check_eq "$v agrees with $refv" "$got" "$ref"
+done
+for v in $vias; do
+	a=$(jf "$(kpeek peek --via $v --json --percpu-method offsets runqueues@cpu0.nr_running)" addr)
+	if [ $v = bpf ]; then
+		b=$(jf "$(kpeek peek --via $v --json --percpu-method runqueues runqueues@cpu0.nr_running)" addr)
+		check_eq "bpf: per-CPU area from __per_cpu_offset = from the run queue" "$a" "$b"
+	fi
+	check "$v: runqueues@cpu0 address ($a) found" test -n "$a"
+done
+
+# Text output: debugger style.
+kpeek peek init_uts_ns.name --depth 1 >/tmp/peek.txt 2>&1
+check "text: a struct, indented, strings quoted" grep -qx "  release = \"$(uname -r)\"," /tmp/peek.txt
+kpeek peek init_task.real_parent >/tmp/peek.txt 2>&1
+check "text: a pointer in hex with its symbol" grep -qx 'init_task.real_parent = 0xffff[0-9a-f]* <init_task>' /tmp/peek.txt
+
+# Bad input: exit 2, a message naming what was wrong, never a panic.
+expect_code "unknown symbol, with close names" 2 "close names: init_task" kpeek peek init_tsk
+expect_code "a name in several modules" 2 "ask for one as MODULE:__this_module" kpeek peek __this_module
+expect_code "a field the type lacks" 2 "struct task_struct has no field \`nosuch\`" kpeek peek init_task.nosuch
+expect_code "an index past the bound" 2 "index past the end of char[16]" kpeek peek 'init_task.comm[16]'
+expect_code "NULL in a chain" 2 "NULL at init_task.mm" kpeek peek 'init_task.mm->mmap_base'
+expect_code "an unknown type" 2 "unknown type \`struct nope\`" kpeek peek init_task --as 'struct nope'
+for v in $vias; do
+	expect_code "$v: an address that faults" 2 "cannot read 8 byte(s) at 0x10" kpeek peek --via $v 0x10 --as u64
+done
+expect_code "a bad expression" 2 "bad expression" kpeek peek 'init_task..comm'
+expect_code "a per-CPU variable without a CPU" 2 "say which copy" kpeek peek runqueues.cpu
+expect_code "a CPU that does not exist" 2 "no CPU 4096" kpeek peek 'runqueues@cpu4096.cpu'
+raw=$(awk '$4 == "[configfs]" && $2 ~ /^[bBdD]$/ { print $3; exit }' /proc/kallsyms)
+if [ -n "$raw" ]; then
+	kpeek peek --json "configfs:$raw" >/tmp/peek.txt 2>&1
+	check "configfs:$raw (a module without DWARF here): raw bytes" grep -q '"type":"raw\[' /tmp/peek.txt
+	check "configfs:$raw: says there is no type information" grep -q 'no type information' /tmp/peek.txt
+else
+	fail "a data symbol of configfs" "none in /proc/kallsyms"
+fi
+
+# A non-root user: refused by each backend, saying what is missing; kallsyms hides addresses.
+expect_code "user: kpeek.ko refused" 2 "via kpeek: permission denied" as_user kpeek peek --via kpeek init_task.comm
+expect_code "user: bpf refused" 2 "via bpf: permission denied" as_user kpeek peek --via bpf init_task.comm
+expect_code "user: kcore refused" 2 "via kcore: permission denied" as_user kpeek peek --via kcore init_task.comm
+expect_code "user: auto finds no backend" 2 "no backend can read kernel memory here" as_user kpeek peek init_task.comm
+
+# --watch: readings per second per backend (TCG: figures of the emulator, not of hardware).
+for v in $vias; do
+	n=2000
+	s=$(date +%s%N)
+	kpeek peek --via $v plain_counter:reads --watch 1us --count $n >/dev/null
+	e=$(date +%s%N)
+	echo "INFO: --via $v --watch: $n readings in $(((e - s) / 1000000)) ms = $((n * 1000000000 / (e - s + 1))) /s"
+done
+pass "watch figures printed"
