@@ -25,7 +25,7 @@ enum Req {
     Read,
     /// Run a function in the thread (e.g. drop its capabilities: they are per thread) and
     /// answer on the channel.
-    Call(fn() -> Result<(), String>, Sender<Result<(), String>>),
+    Call(fn(bool) -> Result<(), String>, Sender<Result<(), String>>),
 }
 
 struct Worker {
@@ -65,7 +65,7 @@ impl Collector {
                                             Req::Read => res
                                                 .send((Err(failed.clone()), Duration::ZERO))
                                                 .is_ok(),
-                                            Req::Call(f, done) => done.send(f()).is_ok(),
+                                            Req::Call(f, done) => done.send(f(false)).is_ok(),
                                         };
                                         if !sent {
                                             break;
@@ -82,7 +82,7 @@ impl Collector {
                                     let r = s.read().map_err(|e| e.to_string());
                                     res.send((r, t.elapsed())).is_ok()
                                 }
-                                Req::Call(f, done) => done.send(f()).is_ok(),
+                                Req::Call(f, done) => done.send(f(s.privileged())).is_ok(),
                             };
                             if !sent {
                                 break;
@@ -166,11 +166,12 @@ impl Collector {
 }
 
 impl Collector {
-    /// Run `f` in every source's thread (after any read in progress) and wait up to `timeout`
-    /// for each; the error of every thread where it failed or did not finish in time.
+    /// Run `f` in every source's thread (after any read in progress), with the source's
+    /// [`Source::privileged`], and wait up to `timeout` for each; the error of every thread
+    /// where it failed or did not finish in time.
     pub fn in_each_thread(
         &self,
-        f: fn() -> Result<(), String>,
+        f: fn(bool) -> Result<(), String>,
         timeout: Duration,
     ) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
@@ -292,7 +293,7 @@ mod tests {
         // A call runs in every thread, the broken one's too.
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         c.in_each_thread(
-            || {
+            |_| {
                 CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(())
             },

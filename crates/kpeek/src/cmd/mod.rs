@@ -3,8 +3,8 @@
 pub mod bpf;
 pub mod module;
 pub mod monitor;
-pub mod serve;
 pub mod peek;
+pub mod serve;
 pub mod sym;
 pub mod top;
 pub mod trace;

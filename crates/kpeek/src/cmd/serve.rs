@@ -100,7 +100,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let super::monitor::Feed::Live { collector, .. } = &feed {
             collector
                 .in_each_thread(
-                    || caps::drop_all().map_err(|e| e.to_string()),
+                    |privileged| {
+                        if privileged {
+                            caps::drop_all_but(caps::READ_KERNEL)
+                        } else {
+                            caps::drop_all()
+                        }
+                        .map_err(|e| e.to_string())
+                    },
                     Duration::from_secs(30),
                 )
                 .map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
