@@ -182,9 +182,17 @@ fn key_labels(d: &Decoded) -> Vec<(String, String)> {
     match d {
         Decoded::Struct(fields) => fields
             .iter()
-            .map(|(n, v)| (n.clone(), v.to_string()))
+            .map(|(n, v)| (n.clone(), label_text(v)))
             .collect(),
-        other => vec![("key".to_owned(), other.to_string())],
+        other => vec![("key".to_owned(), label_text(other))],
+    }
+}
+
+/// A label value: strings as they are (their Display quotes them), the rest as displayed.
+fn label_text(d: &Decoded) -> String {
+    match d {
+        Decoded::Str(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
