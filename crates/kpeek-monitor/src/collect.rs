@@ -20,9 +20,17 @@ pub struct Outcome {
     pub took: Duration,
 }
 
+/// What a source's thread is asked to do.
+enum Req {
+    Read,
+    /// Run a function in the thread (e.g. drop its capabilities: they are per thread) and
+    /// answer on the channel.
+    Call(fn(bool) -> Result<(), String>, Sender<Result<(), String>>),
+}
+
 struct Worker {
     name: String,
-    tx: Option<Sender<()>>,
+    tx: Option<Sender<Req>>,
     rx: Receiver<(Result<Vec<Reading>, String>, Duration)>,
     busy: bool,
     handle: Option<JoinHandle<()>>,
@@ -40,7 +48,7 @@ impl Collector {
             .into_iter()
             .map(|spawn| {
                 let name = spawn.name().to_owned();
-                let (tx, req) = mpsc::channel::<()>();
+                let (tx, req) = mpsc::channel::<Req>();
                 let (res, rx) = mpsc::channel();
                 let handle = std::thread::Builder::new()
                     .name(format!("src-{name}"))
@@ -52,9 +60,14 @@ impl Collector {
                                 Ok(s) => s,
                                 Err(e) => {
                                     failed = e.to_string();
-                                    while req.recv().is_ok() {
-                                        if res.send((Err(failed.clone()), Duration::ZERO)).is_err()
-                                        {
+                                    while let Ok(r) = req.recv() {
+                                        let sent = match r {
+                                            Req::Read => res
+                                                .send((Err(failed.clone()), Duration::ZERO))
+                                                .is_ok(),
+                                            Req::Call(f, done) => done.send(f(false)).is_ok(),
+                                        };
+                                        if !sent {
                                             break;
                                         }
                                     }
@@ -62,10 +75,16 @@ impl Collector {
                                 }
                             },
                         };
-                        while req.recv().is_ok() {
-                            let t = Instant::now();
-                            let r = s.read().map_err(|e| e.to_string());
-                            if res.send((r, t.elapsed())).is_err() {
+                        while let Ok(r) = req.recv() {
+                            let sent = match r {
+                                Req::Read => {
+                                    let t = Instant::now();
+                                    let r = s.read().map_err(|e| e.to_string());
+                                    res.send((r, t.elapsed())).is_ok()
+                                }
+                                Req::Call(f, done) => done.send(f(s.privileged())).is_ok(),
+                            };
+                            if !sent {
                                 break;
                             }
                         }
@@ -99,7 +118,7 @@ impl Collector {
             }
             if !w.busy {
                 match &w.tx {
-                    Some(tx) if tx.send(()).is_ok() => w.busy = true,
+                    Some(tx) if tx.send(Req::Read).is_ok() => w.busy = true,
                     _ => {}
                 }
             }
@@ -143,6 +162,40 @@ impl Collector {
                 }
             })
             .collect()
+    }
+}
+
+impl Collector {
+    /// Run `f` in every source's thread (after any read in progress), with the source's
+    /// [`Source::privileged`], and wait up to `timeout` for each; the error of every thread
+    /// where it failed or did not finish in time.
+    pub fn in_each_thread(
+        &self,
+        f: fn(bool) -> Result<(), String>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let mut waits = Vec::new();
+        for w in &self.workers {
+            let (done, rx) = mpsc::channel();
+            match &w.tx {
+                Some(tx) if tx.send(Req::Call(f, done)).is_ok() => waits.push((&w.name, rx)),
+                _ => {}
+            }
+        }
+        let mut errors = Vec::new();
+        for (name, rx) in waits {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(format!("source {name}: {e}")),
+                Err(_) => errors.push(format!("source {name}: did not answer in time")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
     }
 }
 
@@ -237,5 +290,16 @@ mod tests {
         std::thread::sleep(Duration::from_millis(700));
         let o = c.collect(Duration::from_millis(900));
         assert!(o[0].result.is_ok());
+        // A call runs in every thread, the broken one's too.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        c.in_each_thread(
+            |_| {
+                CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(CALLS.load(std::sync::atomic::Ordering::Relaxed), 5);
     }
 }

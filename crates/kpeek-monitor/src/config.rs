@@ -118,6 +118,32 @@ pub enum SourceSpec {
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// A `kpeek bpf count` aggregation: hits of `events` counted in the kernel by `by` keys.
+    #[serde(rename = "bpf_count")]
+    BpfCount {
+        name: Option<String>,
+        events: Vec<String>,
+        #[serde(default)]
+        by: Vec<String>,
+        filter: Option<String>,
+        max_keys: Option<u32>,
+    },
+    /// Every entry of an existing BPF map (id, name or pinned path).
+    #[serde(rename = "bpf_map")]
+    BpfMap {
+        name: Option<String>,
+        map: String,
+        kind: Option<Kind>,
+    },
+    /// Run counts and run times of every BPF program.
+    #[serde(rename = "bpf_progs")]
+    BpfProgs { name: Option<String> },
+    /// Kernel and module variables (`kpeek peek` expressions).
+    Peek {
+        name: Option<String>,
+        exprs: Vec<String>,
+        kind: Option<Kind>,
+    },
     /// A file holding one number.
     File {
         name: Option<String>,
@@ -161,12 +187,14 @@ impl SourceSpec {
                 name: None,
                 metrics: m(),
             },
+            "bpf_progs" => SourceSpec::BpfProgs { name: None },
             _ => {
                 return Err(ConfigError::new(
                     "--source",
                     format!(
                         "unknown source {ty:?} (expected kpeek, vmstat, stat, snmp, netdev, \
-                         netclass or pressure; tracepoints and files have their own flags)"
+                         netclass, pressure or bpf_progs; tracepoints, BPF counts and maps, peek \
+                         expressions and files have their own flags)"
                     ),
                 ));
             }
@@ -184,6 +212,14 @@ impl SourceSpec {
             SourceSpec::Netdev { name, .. } => (name, "netdev"),
             SourceSpec::Netclass { name, .. } => (name, "netclass"),
             SourceSpec::Pressure { name, .. } => (name, "pressure"),
+            SourceSpec::BpfCount { name, .. } => (name, "bpf_count"),
+            SourceSpec::BpfMap { name, map, .. } => {
+                return name
+                    .clone()
+                    .unwrap_or_else(|| format!("bpf_map_{}", crate::expo::sanitize(map, true)));
+            }
+            SourceSpec::BpfProgs { name } => (name, "bpf_progs"),
+            SourceSpec::Peek { name, .. } => (name, "peek"),
             SourceSpec::File { name, path, .. } => {
                 return name.clone().unwrap_or_else(|| file_metric(path));
             }
@@ -301,8 +337,18 @@ pub fn check_spec(spec: &SourceSpec) -> Result<(), String> {
     }
     match spec {
         SourceSpec::Kpeek { via: Some(v), .. } => v.parse::<Channel>().map(|_| ()),
-        SourceSpec::Tracepoint { events, .. } if events.is_empty() => {
-            Err("a tracepoint source needs at least one event in `events`".into())
+        SourceSpec::Tracepoint { events, .. } | SourceSpec::BpfCount { events, .. }
+            if events.is_empty() =>
+        {
+            Err("the source needs at least one event in `events`".into())
+        }
+        SourceSpec::BpfCount {
+            filter: Some(f), ..
+        } => kpeek_filter::parse(f)
+            .map(|_| ())
+            .map_err(|e| format!("filter {f:?}: {e}")),
+        SourceSpec::Peek { exprs, .. } if exprs.is_empty() => {
+            Err("a peek source needs at least one expression in `exprs`".into())
         }
         _ => Ok(()),
     }
@@ -381,6 +427,70 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
     let mut out: Vec<Spawn> = Vec::new();
     for spec in specs {
         let name = spec.name();
+        let src: Spawn = match spec {
+            SourceSpec::BpfCount {
+                events,
+                by,
+                filter,
+                max_keys,
+                ..
+            } => {
+                // Events and filter are checked here (bad input); loading the programs may
+                // fail for want of privilege: an error row.
+                let tfs = kpeek_trace::tracefs::Tracefs::discover()
+                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?;
+                kpeek_trace::record::resolve_events(&tfs, events)
+                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?;
+                let (n, ev, by, f, mk) = (
+                    name.clone(),
+                    events.clone(),
+                    by.clone(),
+                    filter.clone(),
+                    max_keys.unwrap_or(16384),
+                );
+                Spawn::Build {
+                    name: name.clone(),
+                    build: Box::new(move || {
+                        crate::source::bpf::BpfCountSource::start(&n, &ev, &by, f.as_deref(), mk)
+                            .map(|s| Box::new(s) as Box<dyn Source>)
+                            .map_err(crate::source::SourceError::Other)
+                    }),
+                }
+            }
+            SourceSpec::BpfMap { map, kind, .. } => Spawn::Ready(Box::new(
+                crate::source::bpf::BpfMapSource::open(&name, map, kind.unwrap_or(Kind::Gauge))
+                    .map_err(|m| ConfigError::new(format!("source {name}"), m))?,
+            )),
+            SourceSpec::BpfProgs { .. } => {
+                let n = name.clone();
+                Spawn::Build {
+                    name: name.clone(),
+                    build: Box::new(move || {
+                        crate::source::bpf::BpfProgsSource::open(&n)
+                            .map(|s| Box::new(s) as Box<dyn Source>)
+                            .map_err(crate::source::SourceError::Other)
+                    }),
+                }
+            }
+            SourceSpec::Peek { exprs, kind, .. } => {
+                crate::source::peek::spawn(&name, exprs, kind.unwrap_or(Kind::Gauge))
+                    .map_err(|m| ConfigError::new(format!("source {name}"), m))?
+            }
+            other => Spawn::Ready(build_plain(other, &name, root)?),
+        };
+        out.push(src);
+    }
+    Ok(out)
+}
+
+/// The sources that are built (and checked) right here.
+fn build_plain(
+    spec: &SourceSpec,
+    name: &str,
+    root: &SysRoot,
+) -> Result<Box<dyn Source + Send>, ConfigError> {
+    let name = name.to_owned();
+    {
         let proc_src = |kind: ProcKind, metrics: &Vec<String>| -> Box<dyn Source + Send> {
             Box::new(ProcSource::new(
                 &name,
@@ -443,10 +553,18 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
                     NameFilter::default(),
                 ))
             }
+            SourceSpec::BpfCount { .. }
+            | SourceSpec::BpfMap { .. }
+            | SourceSpec::BpfProgs { .. }
+            | SourceSpec::Peek { .. } => {
+                return Err(ConfigError::new(
+                    format!("source {name}"),
+                    "built in its own thread, not here",
+                ));
+            }
         };
-        out.push(Spawn::Ready(src));
+        Ok(src)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -152,12 +152,20 @@ fn drops_every_capability_after_opening_sources() {
     // It answers only once the sources are open and the capabilities gone.
     let (code, _, _) = s.get("/metrics", "");
     assert_eq!(code, 200);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
-        let line = status.lines().find(|l| l.starts_with(set)).unwrap();
-        assert!(line.ends_with("0000000000000000"), "{line}");
+    // Capabilities are per thread: every thread (main, sources, connections) has none.
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", s.child.id())).unwrap();
+    let mut threads = 0;
+    for t in tasks {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let name = status.lines().next().unwrap().to_owned();
+        for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
+            let line = status.lines().find(|l| l.starts_with(set)).unwrap();
+            assert!(line.ends_with("0000000000000000"), "{name}: {line}");
+        }
+        assert!(status.contains("NoNewPrivs:\t1"), "{name}");
+        threads += 1;
     }
-    assert!(status.contains("NoNewPrivs:\t1"));
+    assert!(threads >= 2, "the main thread and the source's");
     // The perf counters opened before still count.
     let (_, _, a) = s.get("/metrics", "");
     let v = |t: &str| -> u64 {
@@ -172,6 +180,37 @@ fn drops_every_capability_after_opening_sources() {
     std::thread::sleep(Duration::from_millis(300));
     let (_, _, b) = s.get("/metrics", "");
     assert!(v(&b) > v(&a));
+}
+
+#[test]
+fn privileged_sources_keep_only_what_reading_takes() {
+    assert!(common::is_root(), "this test checks what root gives up");
+    let s = Serve::start(&["--peek", "runqueues@all.nr_running", "--source", "stat"]);
+    let (code, _, a) = s.get("/metrics", "");
+    assert_eq!(code, 200);
+    // The peek source still reads after the drop.
+    assert!(
+        a.contains("kpeek_peek_value{expr=\"runqueues@all.nr_running\"} "),
+        "{a}"
+    );
+    assert!(
+        a.contains("kpeek_scrape_source_success{source=\"peek\"} 1"),
+        "{a}"
+    );
+    // CAP_SYS_RAWIO 17, CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39: the most any thread keeps.
+    let allowed: u64 = (1 << 17) | (1 << 21) | (1 << 38) | (1 << 39);
+    let mut zero = 0;
+    for t in std::fs::read_dir(format!("/proc/{}/task", s.child.id())).unwrap() {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:\t"))
+            .map(|h| u64::from_str_radix(h, 16).unwrap())
+            .unwrap();
+        assert_eq!(eff & !allowed, 0, "a thread kept {eff:#x}");
+        zero += usize::from(eff == 0);
+    }
+    assert!(zero >= 2, "the main and the stat threads have none");
 }
 
 #[test]

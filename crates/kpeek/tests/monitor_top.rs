@@ -205,3 +205,58 @@ fn ctrl_c_and_sigterm_restore_the_terminal() {
     );
     assert_eq!(t.ended(), "exit=0");
 }
+
+#[test]
+fn responsive_with_10000_metrics() {
+    // 10,000 numbers through the vmstat source, from a tree KPEEK_SYSROOT points at.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+    let body: String = (0..10_000)
+        .map(|i| format!("bench_counter_{i:05} {}\n", i * 3))
+        .collect();
+    std::fs::write(dir.path().join("proc/vmstat"), body).unwrap();
+    let name = format!("kpeek-top-10k-{}", std::process::id());
+    let script = format!(
+        "KPEEK_SYSROOT={} {BIN} top --source vmstat -i 500ms",
+        dir.path().display()
+    );
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "sh",
+            "-c",
+        ])
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t = Tmux {
+        name,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    t.wait("10,000 rows", |s| s.contains("10000 metrics, 10000 shown"));
+    t.wait("rates", |s| s.contains("vmstat:bench_counter_00001"));
+    // Each key is answered promptly while 10,000 series refresh twice a second.
+    for (key, want) in [
+        ("End", "vmstat:bench_counter_09999"),
+        ("Home", "vmstat:bench_counter_00000"),
+        ("p", "[PAUSED]"),
+    ] {
+        let start = Instant::now();
+        t.keys(&[key]);
+        t.wait(key, |s| s.contains(want));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{key} took {:?}",
+            start.elapsed()
+        );
+    }
+    t.keys(&["q"]);
+}

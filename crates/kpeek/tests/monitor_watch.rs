@@ -206,3 +206,81 @@ fn bad_input_exits_2_and_says_where() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/rec"), "{err}");
 }
+
+#[test]
+fn bpf_count_peek_and_bpf_progs_sources() {
+    assert!(common::is_root(), "BPF and peek need root");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tid, gen_thread) = getppid_generator(1000, stop.clone());
+    let (code, out, err) = watch(&[
+        "--bpf-count",
+        "syscalls:sys_enter_getppid --by tid",
+        "--peek",
+        "runqueues@all.nr_running",
+        "--source",
+        "bpf_progs",
+        "--count",
+        "3",
+        "-i",
+        "1s",
+        "--json",
+    ]);
+    stop.store(true, Ordering::Relaxed);
+    gen_thread.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    let b = blocks(&out);
+    let last = &b[2];
+    assert_eq!(last["errors"].as_array().unwrap().len(), 0, "{last}");
+    let metrics = last["metrics"].as_array().unwrap();
+    // The BPF count of the generator's thread: its known rate.
+    let mine = metrics
+        .iter()
+        .find(|m| m["source"] == "bpf_count" && m["labels"]["tid"] == tid.to_string().as_str())
+        .unwrap_or_else(|| panic!("no bpf_count entry for tid {tid}: {last}"));
+    let avg = mine["avg10"].as_f64().unwrap();
+    assert!((900.0..=1100.0).contains(&avg), "{avg}/s, generator 1000/s");
+    let dropped = metrics
+        .iter()
+        .find(|m| m["source"] == "bpf_count" && m["name"] == "keys_dropped")
+        .unwrap();
+    assert_eq!(dropped["value"], 0);
+    // peek: one value per CPU, summed.
+    let nr = metrics.iter().find(|m| m["source"] == "peek").unwrap();
+    let per: u64 = nr["per_cpu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_u64().unwrap())
+        .sum();
+    assert_eq!(nr["value"].as_u64().unwrap(), per);
+    assert!(per >= 1, "this very process is running: {nr}");
+    // bpf_progs: the count's own program ran (statistics on while the source lives).
+    assert!(
+        metrics.iter().any(|m| m["source"] == "bpf_progs"
+            && m["name"] == "runs"
+            && m["labels"]["type"] == "tracepoint"
+            && m["rate"].as_f64().is_some_and(|r| r > 100.0)),
+        "{last}"
+    );
+}
+
+#[test]
+fn bad_bpf_and_peek_input_exits_2() {
+    let (code, _, err) = watch(&["--peek", "runqueues@@", "--count", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("runqueues@@"), "{err}");
+    let (code, _, err) = watch(&["--bpf-count", "syscalls:sys_enter_getppid --colour red"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--colour"), "{err}");
+    let (code, _, err) = watch(&[
+        "--bpf-count",
+        "syscalls:sys_enter_getppid --filter pid ==",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("filter"), "{err}");
+    let (code, _, err) = watch(&["--bpf-map", "no_such_map_kpeek", "--count", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no_such_map_kpeek"), "{err}");
+}

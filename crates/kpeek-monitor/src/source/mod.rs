@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use crate::model::Reading;
 
+pub mod bpf;
 pub mod kpeek_ko;
+pub mod peek;
 pub mod procfs;
 pub mod tracepoint;
 
@@ -22,6 +24,13 @@ pub trait Source {
     /// Read every metric now. An error becomes a visible error row; the monitor keeps going and
     /// calls `read` again at the next refresh.
     fn read(&mut self) -> Result<Vec<Reading>, SourceError>;
+
+    /// Does every read need privilege (it re-opens kernel objects by id, or reads kernel
+    /// memory)? Such a source's thread keeps the capabilities that reading takes when
+    /// `kpeek serve` drops the rest.
+    fn privileged(&self) -> bool {
+        false
+    }
 }
 
 /// How a source gets into its thread.

@@ -35,9 +35,21 @@ pub struct SourceArgs {
     /// A file holding one number (sysfs attribute, /proc/sys entry); repeatable.
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
-    /// A built-in source: kpeek, vmstat, stat, snmp, netdev, netclass, pressure; repeatable.
+    /// A built-in source: kpeek, vmstat, stat, snmp, netdev, netclass, pressure, bpf_progs
+    /// (run counts and times of every BPF program); repeatable.
     #[arg(long = "source", value_name = "TYPE")]
     pub sources: Vec<String>,
+    /// A kernel or module variable, as `kpeek peek` reads it (jiffies, mod:sym,
+    /// runqueues@all.nr_running); repeatable.
+    #[arg(long = "peek", value_name = "EXPR")]
+    pub peeks: Vec<String>,
+    /// Every entry of an existing BPF map (id, name or pinned path); repeatable.
+    #[arg(long = "bpf-map", value_name = "MAP")]
+    pub bpf_maps: Vec<String>,
+    /// A count aggregated in the kernel by BPF: 'EVENT[,EVENT] [--by KEY[,KEY]] [--filter
+    /// EXPR]' (as `kpeek bpf count`); repeatable.
+    #[arg(long = "bpf-count", value_name = "'EVENT --by KEY'")]
+    pub bpf_counts: Vec<String>,
     /// Per-source read timeout: a slower source shows as an error for that round.
     #[arg(long, value_name = "D", value_parser = config::parse_duration)]
     pub timeout: Option<Duration>,
@@ -88,6 +100,44 @@ impl SourceArgs {
                 *via = Some(self.via.name().to_owned());
             }
             add(spec, "--source")?;
+        }
+        if !self.peeks.is_empty() {
+            add(
+                SourceSpec::Peek {
+                    name: None,
+                    exprs: self.peeks.clone(),
+                    kind: None,
+                },
+                "--peek",
+            )?;
+        }
+        for m in &self.bpf_maps {
+            add(
+                SourceSpec::BpfMap {
+                    name: None,
+                    map: m.clone(),
+                    kind: None,
+                },
+                "--bpf-map",
+            )?;
+        }
+        for (i, c) in self.bpf_counts.iter().enumerate() {
+            let (events, by, filter) = kpeek_monitor::source::bpf::parse_count_flag(c)
+                .map_err(|m| config::ConfigError::new("--bpf-count", m))?;
+            add(
+                SourceSpec::BpfCount {
+                    name: Some(if i == 0 {
+                        "bpf_count".to_owned()
+                    } else {
+                        format!("bpf_count{}", i + 1)
+                    }),
+                    events,
+                    by,
+                    filter,
+                    max_keys: None,
+                },
+                "--bpf-count",
+            )?;
         }
         for f in &self.files {
             add(

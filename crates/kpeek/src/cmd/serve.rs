@@ -95,6 +95,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         monitor.ingest(t, wall, o);
     }
     if !args.keep_caps {
+        // Capabilities are per thread: the sources' threads drop theirs too (connection threads
+        // are started later, from this one, and inherit the empty sets).
+        if let super::monitor::Feed::Live { collector, .. } = &feed {
+            collector
+                .in_each_thread(
+                    |privileged| {
+                        if privileged {
+                            caps::drop_all_but(caps::READ_KERNEL)
+                        } else {
+                            caps::drop_all()
+                        }
+                        .map_err(|e| e.to_string())
+                    },
+                    Duration::from_secs(30),
+                )
+                .map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
+        }
         caps::drop_all().context("dropping capabilities")?;
     }
     let state = Arc::new(State {
