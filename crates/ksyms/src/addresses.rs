@@ -79,7 +79,10 @@ impl Scan<'_> {
         let w = usize::from(self.digits?);
         let rest = text.get(w + 3..)?;
         let n = name_len(rest)?;
-        let len = w + 3 + n + 1;
+        let mut len = w + 3 + n + 1;
+        if rest.get(n) == Some(&b'\t') {
+            len += name_len(rest.get(n + 1..)?)? + 1;
+        }
         let l = self.simple_line(text.get(..len)?)?;
         let bytes = &text[..len - 1];
         if !self.parsed(Some(l), bytes) {
@@ -147,9 +150,25 @@ impl Scan<'_> {
         }
         let rest = &line[w + 3..];
         let n = name_len(rest)?;
-        if n == 0 || rest[n] != b'\n' || n + 1 != rest.len() {
+        if n == 0 {
             return None;
         }
+        // `\n` right after the name, or `\t[module]\n`.
+        let module = match rest[n] {
+            b'\n' if n + 1 == rest.len() => None,
+            b'\t' => {
+                let col = &rest[n + 1..];
+                let k = name_len(col)?;
+                if k < 3 || col[0] != b'[' || col[k - 1] != b']' || col[k] != b'\n' {
+                    return None;
+                }
+                if k + 1 != col.len() {
+                    return None;
+                }
+                Some(&col[1..k - 1])
+            }
+            _ => return None,
+        };
         let mut chunk = [b'0'; 16];
         let k = line.len().min(16);
         chunk[..k].copy_from_slice(&line[..k]);
@@ -163,7 +182,7 @@ impl Scan<'_> {
             digits: w as u8,
             kind,
             name: &rest[..n],
-            module: None,
+            module,
         })
     }
 
@@ -350,8 +369,18 @@ mod tests {
                 (slow.addr, slow.kind, slow.name, slow.module, slow.digits)
             );
         }
+        let fast = s
+            .simple_line(b"ffffffffc0002000 t ext4_probe\t[ext4]\n")
+            .unwrap();
+        assert_eq!(
+            (fast.name, fast.module),
+            (&b"ext4_probe"[..], Some(&b"ext4"[..]))
+        );
         for other in [
-            &b"ffffffff81000000 T _stext\t[m]\n"[..],
+            &b"ffffffff81000000 T _stext\t[]\n"[..],
+            b"ffffffff81000000 T _stext\t[m] x\n",
+            b"ffffffff81000000 T _stext\t[m\n",
+            b"ffffffff81000000 T _stext\t\t[m]\n",
             b"ffffffff81000000 T _stext\r\n",
             b"ffffffff81000000 T _st\xc3\xa9xt\n",
             b"ffffffff8100000 T short\n",
