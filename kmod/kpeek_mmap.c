@@ -22,9 +22,9 @@
 #include <linux/overflow.h>
 #include <linux/rculist.h>
 #include <linux/timekeeping.h>
-#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 static DEFINE_MUTEX(kpeek_mmap_lock);	/* the area and the writers of its seqcount */
@@ -208,11 +208,7 @@ static int kpeek_mmap_counters(struct vm_area_struct *vma)
 	err = remap_vmalloc_range(vma, kpeek_mmap_area, 0);
 	if (err)
 		goto unlock;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_clear(vma, VM_MAYWRITE);
-#else
-	vma->vm_flags &= ~VM_MAYWRITE;
-#endif
+	kpeek_compat_vm_flags_clear(vma, VM_MAYWRITE);
 	vma->vm_ops = &kpeek_mmap_vm_ops;
 	/* Current from the start, then kept current by the worker. */
 	kpeek_mmap_refresh_locked();

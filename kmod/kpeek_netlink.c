@@ -35,6 +35,7 @@
 #include <linux/workqueue.h>
 #include <net/netlink.h>
 #include <net/genetlink.h>
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 #define KPEEK_NL_THRESHOLD_MS 100
@@ -857,7 +858,7 @@ static const struct nla_policy kpeek_nl_probe_policy[KPEEK_A_MAX + 1] = {
  * KPEEK_PEEK_NL_LEN_MAX bytes, not KPEEK_PEEK_LEN_MAX. Above the s16 of NLA_POLICY_MAX, hence
  * a range struct.
  */
-static const struct netlink_range_validation kpeek_nl_peek_len_range = {
+static KPEEK_COMPAT_NL_RANGE_CONST struct netlink_range_validation kpeek_nl_peek_len_range = {
 	.max = KPEEK_PEEK_NL_LEN_MAX,
 };
 
@@ -945,7 +946,7 @@ static struct genl_family kpeek_nl_family = {
 	.n_ops = ARRAY_SIZE(kpeek_nl_ops),
 	.mcgrps = kpeek_nl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(kpeek_nl_mcgrps),
-	.resv_start_op = 0,
+	KPEEK_COMPAT_GENL_RESV_START_OP
 };
 
 int kpeek_netlink_init(void)

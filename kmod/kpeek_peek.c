@@ -30,6 +30,7 @@
 #include <linux/overflow.h>
 #include <linux/preempt.h>
 #include <linux/security.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -41,6 +42,9 @@
 #include "kpeek_internal.h"
 
 typedef unsigned long (*kpeek_lookup_name_t)(const char *name);
+
+/* No symbol is this big; a larger size from kallsyms is a wrapped one (see kpeek_sym_at()). */
+#define KPEEK_SYM_SIZE_MAX	SZ_1G
 
 /* Set once at init, read-only afterwards. */
 static kpeek_lookup_name_t kpeek_lookup_name_fn;
@@ -140,6 +144,12 @@ static bool kpeek_sym_at(unsigned long addr, char *buf, const char **name, unsig
 	*plus = '\0';
 	if (kstrtoul(plus + 1, 16, off) || kstrtoul(slash + 1, 16, size))
 		return false;
+	/*
+	 * Before 6.4, a module's last data symbol gets "the end of the module's text" as its
+	 * end, which can lie before it: a wrapped, huge size. Such a size says nothing.
+	 */
+	if (*size > KPEEK_SYM_SIZE_MAX)
+		*size = 0;
 	*name = buf;
 	return true;
 }
@@ -203,18 +213,18 @@ int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *si
 		return -ENAMETOOLONG;
 	if (!kpeek_split_name(name, mod, sizeof(mod), &sym))
 		return -ENOENT;
-	if (kpeek_lookup_name_fn) {
+	if (*addr && kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT) {
+		/*
+		 * The caller's address (from /proc/kallsyms), which kallsyms names exactly so: the
+		 * only way in without a name lookup, and the way to pick one of several statics of
+		 * the same name.
+		 */
+		found = *addr;
+	} else if (kpeek_lookup_name_fn) {
 		/* Understands "mod:sym" itself and then looks in that module only. */
 		found = kpeek_call_lookup_name(name);
-		/* A static name in several places: the caller's address, if it is one of them. */
-		if (found && *addr && *addr != found &&
-		    kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT)
-			found = *addr;
-		else if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
+		if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
 			sz = 0;
-	} else if (*addr && kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT) {
-		/* No lookup here: only an address that kallsyms names exactly so. */
-		found = *addr;
 	}
 	if (!found)
 		return -ENOENT;

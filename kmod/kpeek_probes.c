@@ -17,9 +17,9 @@
  * enable so that an unused module shows no extra group. With KPEEK_PROBE_F_RING the probe also
  * writes a record into this CPU's event ring.
  *
- * Probe prototypes: the same on Debian's 6.1 and 6.12 (sched_switch has had prev_state since
- * 5.18; block_rq_issue lost its request_queue argument in 5.11), checked against their
- * include/trace/events/ headers.
+ * Probe prototypes: those of 5.18 and later (sched_switch has had prev_state since 5.18;
+ * block_rq_issue lost its request_queue argument in 5.11), checked against Debian's 6.1, 6.12
+ * and 7.x include/trace/events/ headers; kpeek_compat.h gives 5.10's.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -33,6 +33,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include "kpeek_compat.h"
 #include <trace/events/block.h>	/* RWBS_LEN */
 #include "kpeek_internal.h"
 
@@ -143,11 +144,11 @@ static void __kpeek_probe_block(struct kpeek_probe *p, struct request *rq)
 	rec.hdr.type = KPEEK_REC_BLOCK_RQ_ISSUE;
 	rec.hdr.len = sizeof(rec);
 	rec.sector = blk_rq_is_passthrough(rq) ? 0 : blk_rq_pos(rq);
-	rec.dev = rq->q->disk ? new_encode_dev(disk_devt(rq->q->disk)) : 0;
+	rec.dev = new_encode_dev(kpeek_compat_rq_devt(rq));
 	rec.bytes = bytes;
 	/* blk_fill_rwbs() writes up to RWBS_LEN bytes with the NUL; rec.rwbs holds as many. */
 	BUILD_BUG_ON(sizeof(rec.rwbs) < RWBS_LEN);
-	blk_fill_rwbs(rwbs, rq->cmd_flags);
+	kpeek_compat_fill_rwbs(rwbs, rq);
 	strscpy(rec.rwbs, rwbs, sizeof(rec.rwbs));
 	kpeek_ring_write(&rec.hdr);
 }
@@ -160,15 +161,14 @@ static void kpeek_probe_netif(void *data, struct sk_buff *skb)
 	rcu_read_unlock();
 }
 
-static void kpeek_probe_sched(void *data, bool preempt, struct task_struct *prev,
-			      struct task_struct *next, unsigned int prev_state)
+static void kpeek_probe_sched(void *data, KPEEK_COMPAT_SCHED_SWITCH_ARGS)
 {
 	rcu_read_lock();
-	__kpeek_probe_sched(data, prev, next, prev_state);
+	__kpeek_probe_sched(data, prev, next, kpeek_compat_prev_state(prev, prev_state));
 	rcu_read_unlock();
 }
 
-static void kpeek_probe_block(void *data, struct request *rq)
+static void kpeek_probe_block(void *data, KPEEK_COMPAT_BLOCK_RQ_ISSUE_ARGS)
 {
 	rcu_read_lock();
 	__kpeek_probe_block(data, rq);

@@ -18,6 +18,7 @@
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 static struct kobject *kpeek_sysfs_root;
@@ -99,7 +100,7 @@ static void kpeek_sysfs_dir_release(struct kobject *kobj)
 	kfree(container_of(kobj, struct kpeek_sysfs_dir, kobj));
 }
 
-static const struct kobj_type kpeek_sysfs_dir_type = {
+static KPEEK_COMPAT_KTYPE_CONST struct kobj_type kpeek_sysfs_dir_type = {
 	.release = kpeek_sysfs_dir_release,
 	.sysfs_ops = &kobj_sysfs_ops,
 	.default_groups = kpeek_group_groups,

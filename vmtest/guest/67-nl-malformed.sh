@@ -33,7 +33,14 @@ nl_err "PROBE_FLAGS unknown bit" EINVAL "" nltest raw 8 14:u32=1 15:u32=4
 nl_err "FILTER_PID negative" ERANGE "" nltest raw 8 14:u32=2 17:s32=-1
 nl_err "FILTER_DEV 16 bytes" EINVAL "" nltest raw 8 14:u32=1 16:str=abcdefghijklmnop
 nl_err "THRESHOLD as u32" EINVAL "" nltest raw 7 7:u64=$wid 12:u32=5
-nl_err "reserved genl header byte" EINVAL "" nltest raw 1 -r 1
+if kernel_before 6 1; then
+	# Before 6.1 (resv_start_op) the genetlink core does not look at the reserved header byte:
+	# kpeek cannot refuse it there. Checked as the kernel behaves, and said loudly.
+	echo "NOTE: $(uname -r) is older than 6.1: a non-zero reserved genl header byte is NOT refused"
+	check "reserved genl header byte passes unchecked before 6.1" nltest raw 1 -r 1
+else
+	nl_err "reserved genl header byte" EINVAL "" nltest raw 1 -r 1
+fi
 nl_err "unknown command 99" EOPNOTSUPP "" nltest raw 99
 nl_err "command 0" EOPNOTSUPP "" nltest raw 0
 nl_err "EVENT is kernel -> user only" EOPNOTSUPP "" nltest raw 9

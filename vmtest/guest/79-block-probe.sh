@@ -6,12 +6,13 @@
 . /kpeek/guest/lib.sh
 
 command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the static Rust build fail?"; exit 1; }
-[ -f $KO/null_blk.ko ] || { fail "null_blk.ko in the initramfs" "missing (vmtest/run takes it from the image package)"; exit 1; }
+grep -q '/null_blk.ko:' /lib/modules/$(uname -r)/modules.dep ||
+	{ fail "null_blk.ko in modules.dep" "missing (vmtest/run takes it from the image package)"; exit 1; }
 kpeek mod probe disable block_rq_issue >/dev/null 2>&1
 
 # irqmode=0: requests complete inline in the submitter's context; no partitions to scan.
-check "insmod null_blk (blk-mq, 1 GiB, 4 KiB blocks)" \
-	insmod $KO/null_blk.ko queue_mode=2 gb=1 bs=4096 nr_devices=1 irqmode=0
+check "modprobe null_blk (blk-mq, 1 GiB, 4 KiB blocks)" \
+	modprobe null_blk queue_mode=2 gb=1 bs=4096 nr_devices=1 irqmode=0
 i=0
 while [ ! -b /dev/nullb0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b /dev/nullb0 ] || { fail "/dev/nullb0 appears" "no block device after insmod"; exit 1; }

@@ -4,13 +4,21 @@
 # busybox sh cannot read errno, so errno checks match the strerror() text that busybox prints
 # (e.g. `sh: write error: Invalid argument`).
 
-KO=/lib/kpeek
+KO=/lib/modules/$(uname -r)/extra	# kpeek's modules, installed as a system has them
 PROC=/proc/kpeek
 SYS=/sys/kernel/kpeek
 CFS=/sys/kernel/config/kpeek
 DBG=/sys/kernel/debug/kpeek
 PARAMS=/sys/module/kpeek/parameters
 USER_UID=1000
+
+# kernel_before MAJOR MINOR: true when the running kernel is older than MAJOR.MINOR (for what a
+# kernel cannot do: the test then checks the kernel's behaviour as it is and says so)
+kernel_before() {
+	kv=$(uname -r | sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1 \2/')
+	set -- "$1" "$2" $kv
+	[ "$3" -lt "$1" ] || { [ "$3" -eq "$1" ] && [ "$4" -lt "$2" ]; }
+}
 
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; }

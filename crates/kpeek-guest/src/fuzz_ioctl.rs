@@ -599,8 +599,8 @@ impl Fuzzer<'_> {
         let whence = *self
             .rng
             .pick(&[libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END, 7]);
-        // SAFETY: lseek has no memory arguments.
-        let s = unsafe { libc::lseek(fd, off, whence) };
+        // SAFETY: lseek64 has no memory arguments. (lseek64: a 64-bit offset on i686 guests too)
+        let s = unsafe { libc::lseek64(fd, off, whence) };
         if s < 0 {
             let e = rawsys::errno();
             self.tally("lseek", Err(e));

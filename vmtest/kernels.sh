@@ -1,0 +1,144 @@
+# vmtest/kernels.sh - sourced by vmtest/run: which Debian kernels the matrix has, how to find
+# the newest package of each with a private apt configuration, and the Debian toolchain each
+# one is built with.
+#
+# The private apt configuration lives in $cache/apt (its own sources.list, package lists and an
+# empty dpkg status); the machine's own apt sources and lists are never read or changed.
+
+# The matrix: NAME|IMAGE-REGEX|ARCH. IMAGE-REGEX matches the image package name without its
+# optional -unsigned suffix; the newest match (sort -V) whose headers are in the archive wins.
+KERNEL_TABLE='
+5.10|^linux-image-5\.10\.0-[0-9]+-amd64$|amd64
+6.1|^linux-image-6\.1\.0-[0-9]+-amd64$|amd64
+6.1-pae|^linux-image-6\.1\.0-[0-9]+-686-pae$|i386
+6.12|^linux-image-6\.12\.[0-9]+\+deb12-amd64$|amd64
+6.12-rt|^linux-image-6\.12\.[0-9]+\+deb12-rt-amd64$|amd64
+7|^linux-image-7\.[0-9]+\.[0-9]+\+deb[0-9.]+-amd64$|amd64
+7-rt|^linux-image-7\.[0-9]+\.[0-9]+\+deb[0-9.]+-rt-amd64$|amd64
+'
+ALL_KERNELS=(5.10 6.1 6.1-pae 6.12 6.12-rt 7 7-rt)
+
+MIRROR=http://deb.debian.org/debian
+SECURITY_MIRROR=http://deb.debian.org/debian-security
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+kernel_known() { grep -q "^$1|" <<<"$KERNEL_TABLE"; }
+kernel_field() { grep "^$1|" <<<"$KERNEL_TABLE" | cut -d'|' -f"$2"; }
+
+apt_dir="$cache/apt"
+APT_OPTS=(
+	-o "Dir::Etc::SourceList=$apt_dir/sources.list"
+	-o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+	-o "Dir::Etc::Preferences=$apt_dir/preferences"
+	-o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
+	-o "Dir::State::Lists=$apt_dir/lists"
+	-o "Dir::State::status=$apt_dir/status"
+	-o "Dir::Cache=$apt_dir/cache"
+	# a binary cache of the lists, so that each apt-cache call does not parse them all again
+	-o "Dir::Cache::pkgcache=pkgcache.bin" -o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
+	-o "APT::Architectures::=amd64" -o "APT::Architectures::=i386"
+	-o "Acquire::Languages=none"
+	-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+	-o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
+	-o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
+	-o "APT::Sandbox::User=root"
+)
+papt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+papt_get() { apt-get "${APT_OPTS[@]}" "$@"; }
+
+# apt_setup: write the private configuration; refresh its lists when older than an hour (kernel
+# packages move with security updates; old lists name .debs the archive no longer has)
+apt_setup() {
+	local s opts="arch=amd64,i386 signed-by=$KEYRING"
+	mkdir -p "$apt_dir"/{lists/partial,cache/archives/partial,sources.list.d,preferences.d}
+	[ -f "$apt_dir/preferences" ] || : >"$apt_dir/preferences"
+	[ -f "$apt_dir/status" ] || : >"$apt_dir/status"
+	{
+		for s in bullseye bookworm bookworm-updates bookworm-backports trixie trixie-backports sid; do
+			echo "deb [$opts] $MIRROR $s main"
+		done
+		for s in bullseye-security bookworm-security trixie-security; do
+			echo "deb [$opts] $SECURITY_MIRROR $s main"
+		done
+	} >"$apt_dir/sources.list.new"
+	if ! cmp -s "$apt_dir/sources.list.new" "$apt_dir/sources.list"; then
+		mv "$apt_dir/sources.list.new" "$apt_dir/sources.list"
+		rm -f "$apt_dir/.updated"
+	else
+		rm -f "$apt_dir/sources.list.new"
+	fi
+	if [ -z "$(find "$apt_dir/.updated" -mmin -60 2>/dev/null)" ]; then
+		log "apt-get update (private lists in $apt_dir)"
+		papt_get update -qq >"$apt_dir/update.log" 2>&1 ||
+			{ tail -5 "$apt_dir/update.log" >&2; return 1; }
+		touch "$apt_dir/.updated"
+	fi
+}
+
+# pkg_version PKG -> the newest version of PKG in the private lists (PKG may carry :i386)
+pkg_version() {
+	papt_cache show "$1" 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -1
+}
+
+# newest_image NAME -> "ABI IMAGE-PACKAGE" e.g. "6.12.118+deb12-rt-amd64
+# linux-image-6.12.118+deb12-rt-amd64-unsigned": the newest image of the series whose headers
+# package is in the archive too (the -unsigned package when there is one: it has no signature
+# to strip and the same files)
+newest_image() {
+	local re arch q abi name
+	re=$(kernel_field "$1" 2) arch=$(kernel_field "$1" 3)
+	q=""
+	[ "$arch" = i386 ] && q=":i386"
+	for abi in $(papt_cache search --names-only "${re%\$}(-unsigned)?\$" | awk '{print $1}' |
+		sed -e 's/-unsigned$//' -e 's/^linux-image-//' | sort -u | sort -rV); do
+		papt_cache show "linux-headers-$abi$q" >/dev/null 2>&1 || continue
+		name="linux-image-$abi-unsigned"
+		papt_cache show "$name$q" >/dev/null 2>&1 || name="linux-image-$abi"
+		echo "$abi $name$q"
+		return
+	done
+}
+
+# toolchain_of ABI -> the Debian release whose compiler built the kernel: host (this machine's
+# Debian 12), bullseye, trixie or sid
+toolchain_of() {
+	case "$1" in
+	5.10.0-*) echo bullseye ;;
+	6.1.0-* | *+deb12-* | *+deb12.*) echo host ;;
+	*+deb13-* | *+deb13.*) echo trixie ;;
+	*) echo sid ;;
+	esac
+}
+
+# compiler_of KDIR -> the compiler command the kernel was built with, from its
+# CONFIG_CC_VERSION_TEXT ("x86_64-linux-gnu-gcc-12 (Debian ...", "gcc-10 (Debian ...")
+compiler_of() {
+	sed -n 's/^CONFIG_CC_VERSION_TEXT="\([a-z0-9_-]*gcc-[0-9]*\) .*/\1/p' "$1/.config"
+}
+
+# toolchain_root RELEASE CC -> a chroot of that Debian release with GCC, make, sparse and the
+# libraries kbuild's own programs (modpost, objtool) link against, cached in $cache/tc-RELEASE
+# (made once with debootstrap from the Debian mirror). "host" -> empty: build on this machine.
+toolchain_root() {
+	local rel=$1 cc=$2 d="$cache/tc-$1" libelf=libelf1 pkg
+	pkg=gcc-${cc##*gcc-}
+	[ "$rel" = host ] && return 0
+	case "$rel" in trixie | sid) libelf=libelf1t64 ;; esac
+	if [ ! -f "$d/.ready" ] || [ ! -x "$d/usr/bin/$cc" ]; then
+		command -v debootstrap >/dev/null || { log "debootstrap missing (scripts/setup installs it)"; return 1; }
+		log "making the $rel toolchain chroot ($cc, make, sparse) in $d"
+		rm -rf "$d.tmp"
+		if ! nice -n 10 debootstrap --variant=minbase --arch=amd64 \
+			--include="$pkg,make,libc6-dev,$libelf,sparse,bc" "$rel" "$d.tmp" "$MIRROR" \
+			>"$out/debootstrap-$rel.log" 2>&1; then
+			log "debootstrap $rel failed, see $out/debootstrap-$rel.log"
+			umount "$d.tmp/proc" "$d.tmp/sys" 2>/dev/null
+			return 1
+		fi
+		umount "$d.tmp/proc" "$d.tmp/sys" 2>/dev/null
+		rm -rf "$d"
+		mv "$d.tmp" "$d"
+		touch "$d/.ready"
+	fi
+	echo "$d"
+}
