@@ -19,16 +19,17 @@ pub enum Error {
     },
     /// The verifier rejected a program; `log_tail` holds the last lines of its log.
     #[error(
-        "the kernel's verifier rejected BPF program {name} ({source}); its log ends:\n{log_tail}"
+        "the kernel's verifier rejected BPF program {name} ({}); its log ends:\n{log_tail}",
+        io::Error::from_raw_os_error(*.errno)
     )]
     Verifier {
         name: String,
         log_tail: String,
-        #[source]
-        source: io::Error,
+        /// The errno of the load (EACCES or EINVAL, usually).
+        errno: i32,
     },
     /// A system call failed for another reason.
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Sys {
         op: &'static str,
         #[source]
@@ -42,6 +43,16 @@ pub enum Error {
     Unsupported {
         feature: &'static str,
         needs: &'static str,
+    },
+    /// The verifier does not know a helper kpeek's program calls (an older kernel).
+    #[error(
+        "this kernel does not offer the BPF helper {helper} to {program} ({}); the verifier said: {line}",
+        helper_since(.helper)
+    )]
+    MissingHelper {
+        helper: String,
+        program: String,
+        line: String,
     },
     /// A kernel variable kpeek cannot address.
     #[error("kernel variable {name}: {reason}")]
@@ -60,6 +71,9 @@ pub enum Error {
     /// Tracefs: unknown event, unreadable format file, not mounted.
     #[error(transparent)]
     Tracefs(#[from] kpeek_trace::tracefs::TracefsError),
+    /// No map matches a name, id or path.
+    #[error("no BPF map {spec}: {candidates}")]
+    NoSuchMap { spec: String, candidates: String },
     /// A program kpeek assembled is malformed (a bug in the generator).
     #[error("assembling a BPF program: {0}")]
     Asm(#[from] crate::asm::AsmError),
@@ -106,4 +120,17 @@ pub(crate) fn libbpf(op: &'static str, e: libbpf_rs::Error) -> Error {
         op,
         source: io::Error::other(e.to_string()),
     }
+}
+
+/// The kernel version that added a helper kpeek uses.
+pub fn helper_since(name: &str) -> String {
+    let v = match name {
+        "bpf_probe_read_kernel" | "bpf_probe_read_kernel_str" => "5.5",
+        "bpf_per_cpu_ptr" => "5.10",
+        "bpf_get_current_task" => "4.8",
+        "bpf_get_stackid" => "4.6",
+        "bpf_get_current_comm" | "bpf_get_current_pid_tgid" | "bpf_get_smp_processor_id" => "4.2",
+        _ => return "not a helper kpeek uses on its own".into(),
+    };
+    format!("it appeared in Linux {v}")
 }

@@ -18,9 +18,11 @@
 pub mod asm;
 pub mod btf;
 pub mod count;
+pub mod decode;
 pub mod error;
 pub mod map;
 pub mod mem;
+pub mod objects;
 pub mod prog;
 
 pub use error::{Error, Result};

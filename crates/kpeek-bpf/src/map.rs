@@ -7,7 +7,10 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 
 use crate::error::{Error, Result, from_ret, sys};
 
-/// Create a map; it lives as long as the returned handle (and any program using it).
+/// Create a map; it lives as long as the returned handle (and any program using it). Hash
+/// maps are created with `BPF_F_NO_PREALLOC` on Linux 6.1+ (entries are allocated as keys
+/// appear, so creating a large map costs nothing up front); older kernels warn when tracing
+/// programs use such maps, so there they are preallocated.
 pub fn create(
     ty: MapType,
     name: &str,
@@ -15,8 +18,15 @@ pub fn create(
     value_size: u32,
     max_entries: u32,
 ) -> Result<MapHandle> {
+    crate::prog::init();
+    let no_prealloc = matches!(ty, MapType::Hash | MapType::PercpuHash) && kernel_at_least(6, 1);
     let opts = libbpf_sys::bpf_map_create_opts {
         sz: size_of::<libbpf_sys::bpf_map_create_opts>() as _,
+        map_flags: if no_prealloc {
+            libbpf_sys::BPF_F_NO_PREALLOC
+        } else {
+            0
+        },
         ..Default::default()
     };
     MapHandle::create(ty, Some(name), key_size, value_size, max_entries, &opts)
@@ -32,6 +42,7 @@ fn create_fd(
     max_entries: u32,
     flags: u32,
 ) -> Result<OwnedFd> {
+    crate::prog::init();
     let opts = libbpf_sys::bpf_map_create_opts {
         sz: size_of::<libbpf_sys::bpf_map_create_opts>() as _,
         map_flags: flags,
@@ -148,5 +159,30 @@ impl Drop for MmapArray {
     fn drop(&mut self) {
         // SAFETY: ptr/len are exactly the mapping made in new(), unmapped once here.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Whether the running kernel's version is at least `major.minor`.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let Ok(rel) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    parse_release(&rel) >= Some((major, minor))
+}
+
+/// `6.1.0-18-amd64` -> (6, 1).
+fn parse_release(rel: &str) -> Option<(u32, u32)> {
+    let mut it = rel.trim().split(|c: char| !c.is_ascii_digit());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn releases() {
+        assert_eq!(super::parse_release("6.1.0-18-amd64\n"), Some((6, 1)));
+        assert_eq!(super::parse_release("5.10.209"), Some((5, 10)));
+        assert_eq!(super::parse_release("6.18.44-fc-v1272"), Some((6, 18)));
+        assert_eq!(super::parse_release("garbage"), None);
     }
 }

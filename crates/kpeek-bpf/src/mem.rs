@@ -245,7 +245,7 @@ impl KernelMem {
 fn load(name: &str, a: Asm) -> Result<Program> {
     let insns = a.finish()?;
     Program::load(ProgType::RawTracepoint, name, &insns).map_err(|e| match e {
-        Error::Verifier { ref source, .. } if source.raw_os_error() == Some(libc::EINVAL) => {
+        Error::Verifier { errno, .. } if errno == libc::EINVAL => {
             // Kernels before 5.5 lack bpf_probe_read_kernel; say so rather than show a log.
             if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
                 Error::Unsupported {

@@ -39,12 +39,21 @@ const LOG_SIZE: usize = 1 << 20;
 /// Lines of the verifier's log an error shows.
 const LOG_TAIL_LINES: usize = 12;
 
-fn quiet_libbpf() {
+/// Once per process: silence libbpf's own stderr messages (kpeek reports errors itself) and
+/// lift RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF maps and programs against (later
+/// kernels use the memory cgroup and ignore it). Lifting it needs privilege, as BPF does; if
+/// it fails, BPF calls fail with EPERM and say so.
+pub(crate) fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: libbpf_set_print only swaps a global function pointer; None silences libbpf's
-    // own stderr messages (kpeek reports errors itself).
-    ONCE.call_once(|| unsafe {
-        libbpf_sys::libbpf_set_print(None);
+    ONCE.call_once(|| {
+        // SAFETY: libbpf_set_print only swaps a global function pointer; None silences it.
+        unsafe { libbpf_sys::libbpf_set_print(None) };
+        let unlimited = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit reads one valid rlimit struct.
+        unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
     });
 }
 
@@ -58,7 +67,7 @@ impl Program {
     /// Load `insns` as a GPL program named `name` (up to 15 bytes show in `bpftool prog`).
     /// A verifier rejection is [`Error::Verifier`] with the log's last lines.
     pub fn load(ty: ProgType, name: &str, insns: &[Insn]) -> Result<Program> {
-        quiet_libbpf();
+        init();
         let cname = CString::new(&name[..name.len().min(15)]).unwrap_or_default();
         let mut log = vec![0u8; LOG_SIZE];
         let mut opts = libbpf_sys::bpf_prog_load_opts {
@@ -89,10 +98,26 @@ impl Program {
             if matches!(-fd, libc::EPERM | libc::EACCES) && text.trim().is_empty() {
                 return Err(sys("loading a BPF program", source));
             }
+            // "unknown func NAME#ID" (older kernels), "program of this type cannot use
+            // helper NAME#ID" (newer ones).
+            let prefixes = ["unknown func ", "program of this type cannot use helper "];
+            let found = text.lines().find_map(|l| {
+                prefixes
+                    .iter()
+                    .find_map(|p| l.strip_prefix(p))
+                    .map(|rest| (l, rest))
+            });
+            if let Some((line, rest)) = found {
+                return Err(Error::MissingHelper {
+                    helper: rest.split('#').next().unwrap_or_default().to_owned(),
+                    program: name.to_owned(),
+                    line: line.to_owned(),
+                });
+            }
             return Err(Error::Verifier {
                 name: name.to_owned(),
                 log_tail: log_tail(&text, LOG_TAIL_LINES),
-                source,
+                errno: -fd,
             });
         }
         // SAFETY: bpf_prog_load returned a new fd that nothing else owns.

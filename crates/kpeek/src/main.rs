@@ -30,6 +30,8 @@ enum Command {
     Mod(cmd::module::Args),
     /// Kernel and module variables by name, typed: jiffies, mod:sym, runqueues@cpu1.nr_running.
     Peek(cmd::peek::Args),
+    /// eBPF: counts and histograms aggregated in the kernel; BPF maps and programs.
+    Bpf(cmd::bpf::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Trace(args) => cmd::trace::run(args),
         Command::Mod(args) => cmd::module::run(args),
         Command::Peek(args) => cmd::peek::run(args),
+        Command::Bpf(args) => cmd::bpf::run(args),
     };
     match result {
         Ok(code) => code,

@@ -133,8 +133,8 @@ impl Gen<'_> {
                 if direct {
                     self.a.ldx(size, dst, R6, offset as i16);
                 } else {
-                    // The common fields (first 8 bytes) and unaligned fields are not
-                    // directly readable from a tracepoint context: copy them.
+                    // Unaligned fields are not directly readable from a tracepoint
+                    // context: copy them.
                     let ok = self.a.label();
                     let n = i32::from(bytes.min(8));
                     self.a

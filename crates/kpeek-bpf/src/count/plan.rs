@@ -203,12 +203,22 @@ fn field_source(f: &Field) -> Option<Source> {
 /// `comm`/`pid`/`tid`/`cpu`/`kstack` (the order of the kernel's own filter).
 pub fn resolve(fmt: &EventFormat, name: &str) -> Result<Source> {
     let event = fmt.name.to_string();
-    if let Some(f) = fmt
-        .fields
-        .iter()
-        .chain(&fmt.common_fields)
-        .find(|f| f.name == name)
-    {
+    // The kernel overwrites a record's first 8 bytes (the common fields) with a pt_regs
+    // pointer before a BPF program sees it: common_pid is the current thread, the rest is gone.
+    if fmt.fields.iter().all(|f| f.name != name) {
+        if name == "common_pid" {
+            return Ok(Source::Tid);
+        }
+        if let Some(f) = fmt.common_fields.iter().find(|f| f.name == name) {
+            return Err(Error::CannotExpress {
+                what: format!(
+                    "{} of {event}: the kernel hides the common fields from BPF programs (only common_pid, as the thread id, is available)",
+                    f.name
+                ),
+            });
+        }
+    }
+    if let Some(f) = fmt.fields.iter().find(|f| f.name == name) {
         return field_source(f).ok_or_else(|| Error::CannotExpress {
             what: format!(
                 "field {name} of {event} is {} ({}), which kpeek cannot read as a number or string",
@@ -224,13 +234,14 @@ pub fn resolve(fmt: &EventFormat, name: &str) -> Result<Source> {
         "cpu" => Ok(Source::Cpu),
         "kstack" => Ok(Source::Kstack),
         _ => {
-            let mut all: Vec<&str> = fmt
+            let known: Vec<&str> = fmt
                 .fields
                 .iter()
-                .chain(&fmt.common_fields)
                 .map(|f| f.name.as_str())
                 .chain(SPECIAL.iter().copied())
+                .chain(["common_pid"])
                 .collect();
+            let mut all = known.clone();
             all.sort_by_key(|c| (kpeek_trace::tracefs::levenshtein(c, name), *c));
             let close = all
                 .iter()
@@ -238,13 +249,7 @@ pub fn resolve(fmt: &EventFormat, name: &str) -> Result<Source> {
                 .take(4)
                 .map(|s| s.to_string())
                 .collect();
-            let fields = fmt
-                .fields
-                .iter()
-                .map(|f| f.name.as_str())
-                .chain(SPECIAL.iter().copied())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let fields = known.join(", ");
             Err(Error::UnknownField {
                 event,
                 field: name.to_owned(),
@@ -422,4 +427,141 @@ pub fn plan(formats: &[EventFormat], req: &Request) -> Result<(KeyLayout, Vec<Ev
         });
     }
     Ok((KeyLayout { slots, size }, per_event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NETIF: &str = "name: netif_receive_skb\nID: 2303\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\
+\tfield:void * skbaddr;\toffset:8;\tsize:8;\tsigned:0;\n\
+\tfield:unsigned int len;\toffset:16;\tsize:4;\tsigned:0;\n\
+\tfield:__data_loc char[] name;\toffset:20;\tsize:4;\tsigned:0;\n\n\
+print fmt: \"dev=%s\", __get_str(name)\n";
+
+    fn netif() -> EventFormat {
+        let mut f = EventFormat::parse(NETIF).unwrap();
+        f.name = kpeek_trace::tracefs::EventName::new("net", "netif_receive_skb");
+        f
+    }
+
+    #[test]
+    fn names_resolve_to_sources() {
+        let f = netif();
+        assert_eq!(
+            resolve(&f, "len").unwrap(),
+            Source::Int {
+                offset: 16,
+                bytes: 4,
+                signed: false
+            }
+        );
+        assert_eq!(
+            resolve(&f, "name").unwrap(),
+            Source::Str {
+                offset: 20,
+                loc: StrLoc::DataLoc
+            }
+        );
+        assert_eq!(
+            resolve(&f, "skbaddr").unwrap(),
+            Source::Int {
+                offset: 8,
+                bytes: 8,
+                signed: false
+            }
+        );
+        assert_eq!(resolve(&f, "common_pid").unwrap(), Source::Tid);
+        assert_eq!(resolve(&f, "comm").unwrap(), Source::Comm);
+        assert!(matches!(
+            resolve(&f, "common_flags"),
+            Err(Error::CannotExpress { .. })
+        ));
+        match resolve(&f, "lenn") {
+            Err(Error::UnknownField { close, .. }) => assert_eq!(close[0], "len"),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn key_layout_and_filters() {
+        let req = Request {
+            by: vec!["name".into(), "cpu".into(), "comm".into()],
+            filter: Some(kpeek_filter::parse(r#"name ~ "eth*" && len > 100"#).unwrap()),
+            ..Default::default()
+        };
+        let (layout, plans) = plan(&[netif()], &req).unwrap();
+        let kinds: Vec<(usize, SlotKind)> =
+            layout.slots.iter().map(|s| (s.offset, s.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, SlotKind::Str { width: DYN_STR }),
+                (32, SlotKind::Int { signed: false }),
+                (40, SlotKind::Str { width: 16 }),
+            ]
+        );
+        assert_eq!(layout.size, 56);
+        let Some(Cond::And(a, b)) = &plans[0].filter else {
+            panic!()
+        };
+        assert_eq!(
+            **a,
+            Cond::Str {
+                src: Source::Str {
+                    offset: 20,
+                    loc: StrLoc::DataLoc
+                },
+                bytes: b"eth".to_vec(),
+                exact: false,
+                negate: false
+            }
+        );
+        assert!(matches!(
+            **b,
+            Cond::Int {
+                op: Op::Gt,
+                value: 100,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn what_bpf_cannot_do_is_an_error() {
+        let bad = |filter: &str| {
+            let req = Request {
+                filter: Some(kpeek_filter::parse(filter).unwrap()),
+                ..Default::default()
+            };
+            match plan(&[netif()], &req) {
+                Err(Error::CannotExpress { what }) => what,
+                r => panic!("{filter}: {r:?}"),
+            }
+        };
+        assert!(bad(r#"name ~ "*lo""#).contains("matching loop"));
+        assert!(bad(r#"name ~ "l?""#).contains("matching loop"));
+        assert!(bad(r#"name == "0123456789012345678901234567890123""#).contains("longer"));
+        assert!(bad("name > 3").contains("string"));
+        assert!(bad(r#"len == "x""#).contains("integer"));
+        let req = Request {
+            hist: Some("name".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan(&[netif()], &req),
+            Err(Error::CannotExpress { .. })
+        ));
+        let req = Request {
+            by: vec!["comm".into(); 20],
+            ..Default::default()
+        };
+        assert!(
+            matches!(plan(&[netif()], &req), Err(Error::CannotExpress { what }) if what.contains("key of"))
+        );
+    }
 }

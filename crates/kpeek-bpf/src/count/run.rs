@@ -214,6 +214,11 @@ impl Counter {
         self.layout.slots.iter().map(|s| s.name.clone()).collect()
     }
 
+    /// Whether keys hold kernel stacks (to symbolize).
+    pub fn has_stacks(&self) -> bool {
+        self.stacks.is_some()
+    }
+
     /// Stop counting (detach from every tracepoint); the maps stay readable.
     pub fn detach(&mut self) {
         self.attached.clear();

@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
+pub mod bpf;
 pub mod module;
 pub mod peek;
 pub mod sym;

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 mod format;
 mod list;
-mod record;
+pub(crate) mod record;
 mod stat;
 
 #[derive(clap::Args)]
