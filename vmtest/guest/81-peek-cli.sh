@@ -7,6 +7,13 @@
 # user refused by each backend. Then reads per second of --watch per backend (figures only).
 . /kpeek/guest/lib.sh
 
+# vmtest counts a --guest-script by its exit code: every FAIL line makes it non-zero.
+nfail=0
+fail() {
+	nfail=$((nfail + 1))
+	echo "FAIL: $1: $2"
+}
+
 command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the static Rust build fail?"; exit 1; }
 loaded plain_counter || insmod $KO/plain_counter.ko
 
@@ -141,3 +148,4 @@ for v in $vias; do
 	[ $d -gt 0 ] || d=1
 	echo "INFO: --via $v --watch: $n readings in $((d * 10)) ms = $((n * 100 / d)) /s"
 done
+[ $nfail = 0 ]

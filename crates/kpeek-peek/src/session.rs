@@ -74,6 +74,8 @@ type Typed = (TypeRef, String);
 struct ModTypes {
     /// The module's DWARF source (variables are typed only from DWARF: BTF lists none).
     dwarf: Option<u16>,
+    /// Why there is none.
+    why: Option<String>,
 }
 
 /// Loaded type sources and symbols; evaluates expressions through a [`Backend`].
@@ -135,7 +137,13 @@ impl Session {
             let d = dwarf::DwarfTypes::open(&f)?;
             let name = dwarf::module_name(&f);
             let i = s.types.add(Box::new(d));
-            s.modules.insert(name, ModTypes { dwarf: Some(i) });
+            s.modules.insert(
+                name,
+                ModTypes {
+                    dwarf: Some(i),
+                    why: None,
+                },
+            );
         }
         Ok(s)
     }
@@ -162,9 +170,19 @@ impl Session {
 
     fn module_types(&mut self, module: &str) -> Result<&ModTypes, Error> {
         if !self.modules.contains_key(module) {
-            let dwarf = match dwarf::find_module_file(module) {
-                Some(path) => Some(self.types.add(Box::new(dwarf::DwarfTypes::open(&path)?))),
-                None => None,
+            // A .ko without DWARF (distributions strip theirs) leaves the module untyped: its
+            // symbols read as raw bytes, and the answer says why.
+            let (dwarf, why) = match dwarf::find_module_file(module) {
+                Some(path) => match dwarf::DwarfTypes::open(&path) {
+                    Ok(d) => (Some(self.types.add(Box::new(d))), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+                None => (
+                    None,
+                    Some(format!(
+                        "modules.dep of the running kernel lists no {module}.ko"
+                    )),
+                ),
             };
             // The module's BTF adds its types for --as (e.g. `struct my_dev`).
             if let Some(Ok(Some(m))) = self
@@ -174,7 +192,8 @@ impl Session {
             {
                 self.types.add(Box::new(m));
             }
-            self.modules.insert(module.to_string(), ModTypes { dwarf });
+            self.modules
+                .insert(module.to_string(), ModTypes { dwarf, why });
         }
         Ok(&self.modules[module])
     }
@@ -283,7 +302,11 @@ impl Session {
     ) -> Result<Answer, Error> {
         let why = match owner {
             Some(m) => format!(
-                "no type information for {m}'s symbols (no DWARF in its .ko, no --module-file): raw bytes"
+                "no type information for {m}'s symbols ({}; no --module-file): raw bytes",
+                self.modules
+                    .get(m)
+                    .and_then(|t| t.why.as_deref())
+                    .unwrap_or("no DWARF in its .ko")
             ),
             None => {
                 "no type information (not in the global variable table, no --debuginfo): raw bytes"
