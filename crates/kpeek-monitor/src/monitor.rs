@@ -46,11 +46,12 @@ impl Row {
         }
     }
 
-    /// The per-CPU values and rates.
+    /// The per-CPU values and rates (rates of counters only; `None` for a gauge).
     pub fn cpu_rates(&self) -> Vec<(i32, u64, Option<f64>)> {
+        let counter = self.desc.kind == Kind::Counter;
         self.per_cpu
             .iter()
-            .map(|(c, v, s)| (*c, *v, s.history.back().copied()))
+            .map(|(c, v, s)| (*c, *v, s.history.back().copied().filter(|_| counter)))
             .collect()
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::monitor::{Serve, free_port, getppid_generator, http};
+use common::monitor::{Serve, free_port, generated_now, generated_rate, getpgid_generator, http};
 use serde_json::Value;
 
 struct Prometheus(Child);
@@ -42,11 +42,11 @@ fn scalar(v: &Value) -> Option<f64> {
 fn prometheus_scrapes_and_rate_matches_the_generator() {
     assert!(common::is_root(), "tracepoints need root");
     let stop = Arc::new(AtomicBool::new(false));
-    let (tid, gen_thread) = getppid_generator(1000, stop.clone());
+    let (tid, gen_thread) = getpgid_generator(1000, stop.clone());
     let filter = format!("common_pid == {tid}");
     let kp = Serve::start(&[
         "--tracepoint",
-        "syscalls:sys_enter_getppid",
+        "syscalls:sys_enter_getpgid",
         "--filter",
         &filter,
         "--source",
@@ -80,18 +80,32 @@ fn prometheus_scrapes_and_rate_matches_the_generator() {
     let start = Instant::now();
     let mut up = None;
     let mut rate = None;
+    // What the generator made, sampled every second: the known rate over rate()'s window.
+    let mut made: Vec<(Instant, u64)> = vec![generated_now()];
+    let mut known = None;
     while start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_secs(1));
+        made.push(generated_now());
         if std::net::TcpStream::connect(("127.0.0.1", pport)).is_err() {
             continue;
         }
         up = scalar(&query(pport, "up{job=\"kpeek\"}"));
         let r = query(
             pport,
-            "rate(kpeek_tracepoint_events_total{event=\"syscalls:sys_enter_getppid\"}[6s])",
+            "rate(kpeek_tracepoint_events_total{event=\"syscalls:sys_enter_getpgid\"}[10s])",
         );
         rate = scalar(&r);
-        if up == Some(1.0) && rate.is_some() && start.elapsed() > Duration::from_secs(12) {
+        let now = *made.last().unwrap();
+        known = made
+            .iter()
+            .rev()
+            .find(|s| now.0.duration_since(s.0) >= Duration::from_secs(10))
+            .map(|&s| generated_rate(s, now));
+        if up == Some(1.0)
+            && rate.is_some()
+            && known.is_some()
+            && start.elapsed() > Duration::from_secs(16)
+        {
             break;
         }
     }
@@ -102,8 +116,9 @@ fn prometheus_scrapes_and_rate_matches_the_generator() {
     assert_eq!(up, Some(1.0), "Prometheus could not scrape kpeek serve");
     assert!(scalar(&scraped_format).unwrap_or(0.0) > 5.0);
     let rate = rate.expect("no rate() from Prometheus");
+    let known = known.expect("no generator samples");
     assert!(
-        (900.0..=1100.0).contains(&rate),
-        "rate() {rate}/s, generator 1000/s"
+        (rate - known).abs() <= known * 0.1,
+        "rate() {rate}/s, the generator made {known}/s over the last 10 s (aiming at 1000/s)"
     );
 }

@@ -156,7 +156,10 @@ fn drops_every_capability_after_opening_sources() {
     let tasks = std::fs::read_dir(format!("/proc/{}/task", s.child.id())).unwrap();
     let mut threads = 0;
     for t in tasks {
-        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        // A connection thread may end between the listing and the read.
+        let Ok(status) = std::fs::read_to_string(t.unwrap().path().join("status")) else {
+            continue;
+        };
         let name = status.lines().next().unwrap().to_owned();
         for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
             let line = status.lines().find(|l| l.starts_with(set)).unwrap();
@@ -201,7 +204,9 @@ fn privileged_sources_keep_only_what_reading_takes() {
     let allowed: u64 = (1 << 17) | (1 << 21) | (1 << 38) | (1 << 39);
     let mut zero = 0;
     for t in std::fs::read_dir(format!("/proc/{}/task", s.child.id())).unwrap() {
-        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let Ok(status) = std::fs::read_to_string(t.unwrap().path().join("status")) else {
+            continue;
+        };
         let eff = status
             .lines()
             .find_map(|l| l.strip_prefix("CapEff:\t"))

@@ -9,6 +9,14 @@ use std::time::{Duration, Instant};
 
 use common::monitor::BIN;
 
+/// tmux on its own server (socket named after the session): tests start sessions in parallel,
+/// and concurrent first sessions on one shared server can fail.
+fn tmux(name: &str) -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-L", name]);
+    c
+}
+
 struct Tmux {
     name: String,
     dir: tempfile::TempDir,
@@ -28,7 +36,7 @@ impl Tmux {
             "{BIN} top {args}; echo \"exit=$?\" > {d}/exit; stty -a > {d}/stty; sleep 60",
             d = dir.path().display()
         );
-        let st = Command::new("tmux")
+        let st = tmux(&name)
             .args([
                 "new-session",
                 "-d",
@@ -49,7 +57,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.name)
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .unwrap();
@@ -57,7 +65,7 @@ impl Tmux {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let st = Command::new("tmux")
+        let st = tmux(&self.name)
             .args(["send-keys", "-t", &self.name])
             .args(keys)
             .status()
@@ -82,7 +90,7 @@ impl Tmux {
     }
 
     fn alternate_on(&self) -> bool {
-        let out = Command::new("tmux")
+        let out = tmux(&self.name)
             .args(["display", "-p", "-t", &self.name, "#{alternate_on}"])
             .output()
             .unwrap();
@@ -115,9 +123,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
+        let _ = tmux(&self.name).args(["kill-server"]).status();
     }
 }
 
@@ -220,7 +226,7 @@ fn responsive_with_10000_metrics() {
         "KPEEK_SYSROOT={} {BIN} top --source vmstat -i 500ms",
         dir.path().display()
     );
-    let st = Command::new("tmux")
+    let st = tmux(&name)
         .args([
             "new-session",
             "-d",

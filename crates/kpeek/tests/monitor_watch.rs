@@ -5,10 +5,8 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::monitor::{BIN, getppid_generator};
+use common::monitor::BIN;
 use serde_json::Value;
 
 fn watch(args: &[&str]) -> (i32, String, String) {
@@ -57,35 +55,61 @@ fn default_set_has_tracepoints_vmstat_and_stat() {
 }
 
 #[test]
-fn tracepoint_rate_matches_a_known_rate() {
+fn tracepoint_counts_are_exact_and_rates_add_up() {
     assert!(common::is_root(), "tracepoints need root");
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tid, gen_thread) = getppid_generator(2000, stop.clone());
+    // 3000 calls at 2000/s, started once the watch has taken its baseline.
+    let (tid, go, burst) = common::monitor::syscall_burst(true, 3000, 2000);
     let filter = format!("common_pid == {tid}");
-    let (code, out, err) = watch(&[
-        "--tracepoint",
-        "syscalls:sys_enter_getppid",
-        "--filter",
-        &filter,
-        "--count",
-        "3",
-        "-i",
-        "1s",
-        "--json",
-    ]);
-    stop.store(true, Ordering::Relaxed);
-    gen_thread.join().unwrap();
-    assert_eq!(code, 0, "{err}");
-    let b = blocks(&out);
-    // The 10 s average over the last two intervals smooths a late tick of the generator.
-    let m = &b[2]["metrics"][0];
-    assert_eq!(m["labels"]["event"], "syscalls:sys_enter_getppid");
+    let mut child = Command::new(BIN)
+        .args([
+            "watch",
+            "--tracepoint",
+            "syscalls:sys_enter_getpgid",
+            "--filter",
+            &filter,
+            "-i",
+            "300ms",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    go.send(()).unwrap();
+    burst.join().unwrap();
+    // Two more rounds after the last call, then SIGTERM ends the watch cleanly.
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rest: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success());
+    let value = |b: &Value| b["metrics"][0]["value"].as_u64().unwrap();
+    let m = &first["metrics"][0];
+    assert_eq!(m["labels"]["event"], "syscalls:sys_enter_getpgid");
     assert_eq!(m["labels"]["filter"], filter.as_str());
-    let avg = m["avg10"].as_f64().unwrap();
-    assert!(
-        (1800.0..=2200.0).contains(&avg),
-        "rate {avg}/s, generator 2000/s: {out}"
+    let last = rest.last().unwrap();
+    assert_eq!(
+        value(last) - value(&first),
+        3000,
+        "every call counted, none twice"
     );
+    // The per-interval rates, times their intervals, add up to the calls made.
+    let mut prev_t = first["t"].as_f64().unwrap();
+    let mut sum = 0.0;
+    for b in &rest {
+        let t = b["t"].as_f64().unwrap();
+        let r = b["metrics"][0]["rate"].as_f64().unwrap();
+        assert!(r >= 0.0);
+        sum += r * (t - prev_t);
+        prev_t = t;
+    }
+    assert!((sum - 3000.0).abs() < 1.0, "rates add up to {sum}");
 }
 
 #[test]
@@ -210,35 +234,49 @@ fn bad_input_exits_2_and_says_where() {
 #[test]
 fn bpf_count_peek_and_bpf_progs_sources() {
     assert!(common::is_root(), "BPF and peek need root");
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tid, gen_thread) = getppid_generator(1000, stop.clone());
-    let (code, out, err) = watch(&[
-        "--bpf-count",
-        "syscalls:sys_enter_getppid --by tid",
-        "--peek",
-        "runqueues@all.nr_running",
-        "--source",
-        "bpf_progs",
-        "--count",
-        "3",
-        "-i",
-        "1s",
-        "--json",
-    ]);
-    stop.store(true, Ordering::Relaxed);
-    gen_thread.join().unwrap();
-    assert_eq!(code, 0, "{err}");
-    let b = blocks(&out);
-    let last = &b[2];
+    // 2000 calls at 2000/s from one thread, started once the watch has taken its baseline.
+    let (tid, go, burst) = common::monitor::syscall_burst(false, 2000, 2000);
+    let mut child = Command::new(BIN)
+        .args([
+            "watch",
+            "--bpf-count",
+            "syscalls:sys_enter_getppid --by tid",
+            "--peek",
+            "runqueues@all.nr_running",
+            "--source",
+            "bpf_progs",
+            "-i",
+            "300ms",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let _first = lines.next().unwrap().unwrap();
+    go.send(()).unwrap();
+    burst.join().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let b: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success());
+    let last = b.last().unwrap();
     assert_eq!(last["errors"].as_array().unwrap().len(), 0, "{last}");
     let metrics = last["metrics"].as_array().unwrap();
-    // The BPF count of the generator's thread: its known rate.
+    // The BPF count of the burst's thread: exactly its calls.
     let mine = metrics
         .iter()
         .find(|m| m["source"] == "bpf_count" && m["labels"]["tid"] == tid.to_string().as_str())
         .unwrap_or_else(|| panic!("no bpf_count entry for tid {tid}: {last}"));
-    let avg = mine["avg10"].as_f64().unwrap();
-    assert!((900.0..=1100.0).contains(&avg), "{avg}/s, generator 1000/s");
+    assert_eq!(mine["value"], 2000, "{mine}");
     let dropped = metrics
         .iter()
         .find(|m| m["source"] == "bpf_count" && m["name"] == "keys_dropped")
@@ -254,12 +292,13 @@ fn bpf_count_peek_and_bpf_progs_sources() {
         .sum();
     assert_eq!(nr["value"].as_u64().unwrap(), per);
     assert!(per >= 1, "this very process is running: {nr}");
-    // bpf_progs: the count's own program ran (statistics on while the source lives).
+    // bpf_progs: the count's own program ran at least once per call (statistics on while the
+    // source lives).
     assert!(
         metrics.iter().any(|m| m["source"] == "bpf_progs"
             && m["name"] == "runs"
             && m["labels"]["type"] == "tracepoint"
-            && m["rate"].as_f64().is_some_and(|r| r > 100.0)),
+            && m["value"].as_u64().is_some_and(|r| r >= 2000)),
         "{last}"
     );
 }

@@ -89,8 +89,41 @@ pub fn http(port: u16, raw: &str) -> (u16, String, String) {
     (status, head.to_owned(), body.to_owned())
 }
 
-/// A thread making `per_sec` getppid() calls per second until `stop`; returns its tid.
-pub fn getppid_generator(
+/// How many calls the generator has made so far (one generator per test process: nextest runs
+/// each test in its own).
+pub static GENERATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The generator's calls per second between two samples of [`GENERATED`].
+pub fn generated_rate(a: (Instant, u64), b: (Instant, u64)) -> f64 {
+    (b.1 - a.1) as f64 / b.0.duration_since(a.0).as_secs_f64()
+}
+
+/// Now and [`GENERATED`].
+pub fn generated_now() -> (Instant, u64) {
+    (
+        Instant::now(),
+        GENERATED.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
+/// Make one system call: getpgid(0) for the tracepoint tests, getppid() for the BPF ones.
+///
+/// Different calls on purpose: a BPF program attached to a syscall tracepoint (as `kpeek bpf
+/// count` attaches) that returns 0 keeps that hit from every perf event on the tracepoint, so a
+/// BPF test running at the same time would take hits from a perf counter of the same syscall.
+pub fn syscall(pgid: bool) {
+    if pgid {
+        // SAFETY: getpgid has no preconditions.
+        unsafe { libc::getpgid(0) };
+    } else {
+        // SAFETY: getppid has no preconditions (a real system call in glibc).
+        unsafe { libc::getppid() };
+    }
+}
+
+/// A thread making `per_sec` getpgid(0) calls per second until `stop` (counted in
+/// [`GENERATED`]: on a loaded machine it may fall behind); returns its tid.
+pub fn getpgid_generator(
     per_sec: u32,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> (i32, std::thread::JoinHandle<u64>) {
@@ -108,13 +141,41 @@ pub fn getppid_generator(
             // Paced by absolute deadlines: a late tick is caught up by the next ones.
             let due = u64::from(n) * per_tick;
             while done < due {
-                // SAFETY: getppid has no preconditions (a real system call in glibc).
-                unsafe { libc::getppid() };
+                syscall(true);
                 done += 1;
             }
+            GENERATED.store(done, std::sync::atomic::Ordering::Relaxed);
             std::thread::sleep((start + tick * n).saturating_duration_since(Instant::now()));
         }
         done
     });
     (rx.recv().unwrap(), h)
+}
+
+/// A thread that makes exactly `n` calls (getpgid(0) with `pgid`, else getppid()), `per_sec` a
+/// second, once `go` is sent; returns its tid, the go sender, and the handle (joins when the
+/// calls are made).
+pub fn syscall_burst(
+    pgid: bool,
+    n: u64,
+    per_sec: u64,
+) -> (
+    i32,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (go_tx, go) = std::sync::mpsc::channel::<()>();
+    let h = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tx.send(unsafe { libc::gettid() }).unwrap();
+        go.recv().unwrap();
+        let start = Instant::now();
+        for i in 0..n {
+            syscall(pgid);
+            let due = start + Duration::from_secs_f64((i + 1) as f64 / per_sec as f64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    });
+    (rx.recv().unwrap(), go_tx, h)
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,13 +24,27 @@ pub fn serve(listener: TcpListener, state: Arc<State>) -> anyhow::Result<()> {
     let stop = crate::cli::signal::stop_flag();
     listener.set_nonblocking(true)?;
     while !stop.load(Ordering::Relaxed) {
+        // Wait for a connection, waking every 100 ms to notice SIGINT/SIGTERM.
+        let mut pfd = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for an fd the listener owns, for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if ready <= 0 {
+            continue;
+        }
         let (stream, _) = match listener.accept() {
             Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
                 continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // Out of descriptors and the like: say so, keep serving.
                 eprintln!("kpeek serve: accept: {e}");
