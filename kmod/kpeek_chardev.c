@@ -33,7 +33,7 @@ void *kpeek_file_buf(void **buf, size_t *cap, size_t len)
 
 	if (*buf && len <= *cap)
 		return *buf;
-	n = kvmalloc(len, GFP_KERNEL);
+	n = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 	if (!n)
 		return NULL;
 	kvfree(*buf);
@@ -161,7 +161,7 @@ static int kpeek_dev_open(struct inode *inode, struct file *file)
 {
 	struct kpeek_file *kf;
 
-	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
 	if (!kf)
 		return -ENOMEM;
 	mutex_init(&kf->lock);

@@ -39,6 +39,7 @@
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 #endif
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 typedef unsigned long (*kpeek_lookup_name_t)(const char *name);
@@ -73,15 +74,6 @@ static kpeek_lookup_name_t kpeek_find_lookup_name(void)
 #endif
 
 #ifdef CONFIG_X86_KERNEL_IBT
-/* rdmsrl/wrmsrl became rdmsrq/wrmsrq in 6.16 (rdmsrq is a macro there). */
-#ifdef rdmsrq
-#define kpeek_rdmsr64(msr, val)	rdmsrq(msr, val)
-#define kpeek_wrmsr64(msr, val)	wrmsrq(msr, val)
-#else
-#define kpeek_rdmsr64(msr, val)	rdmsrl(msr, val)
-#define kpeek_wrmsr64(msr, val)	wrmsrl(msr, val)
-#endif
-
 /*
  * kallsyms_lookup_name() is only ever called directly in the kernel, so objtool sealed its
  * ENDBR: an indirect call to it traps where the CPU enforces IBT. As LTTng-modules does, turn
@@ -95,12 +87,12 @@ static unsigned long kpeek_call_lookup_name(const char *name)
 
 	preempt_disable();
 	if (ibt) {
-		kpeek_rdmsr64(MSR_IA32_S_CET, cet);
-		kpeek_wrmsr64(MSR_IA32_S_CET, cet & ~CET_ENDBR_EN);
+		kpeek_compat_rdmsr64(MSR_IA32_S_CET, cet);
+		kpeek_compat_wrmsr64(MSR_IA32_S_CET, cet & ~CET_ENDBR_EN);
 	}
 	addr = kpeek_lookup_name_fn(name);
 	if (ibt)
-		kpeek_wrmsr64(MSR_IA32_S_CET, cet);
+		kpeek_compat_wrmsr64(MSR_IA32_S_CET, cet);
 	preempt_enable();
 	return addr;
 }
