@@ -6,8 +6,9 @@ bad() { echo "FAIL: dkms: $*"; fail=1; }
 
 [ "$(uname -r)" = "@ABI@" ] && pass "guest kernel $(uname -r)" ||
 	bad "guest kernel $(uname -r), modules built for @ABI@"
-[ "$(sha256sum /lib/kpeek/kpeek.ko | cut -d' ' -f1)" = "@SHA@" ] &&
-	pass "/lib/kpeek/kpeek.ko is the DKMS build" || bad "/lib/kpeek/kpeek.ko is not the DKMS build"
+ko=/lib/modules/$(uname -r)/extra/kpeek.ko
+[ "$(sha256sum "$ko" | cut -d' ' -f1)" = "@SHA@" ] &&
+	pass "$ko is the DKMS build" || bad "$ko is not the DKMS build"
 grep -q '^kpeek ' /proc/modules && pass "kpeek.ko loaded" || bad "kpeek.ko is not loaded"
 kpeek doctor --json >/tmp/doctor.json
 grep -q '"name":"kpeek.ko","status":"ok"' /tmp/doctor.json &&
