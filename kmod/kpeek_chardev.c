@@ -33,7 +33,7 @@ void *kpeek_file_buf(void **buf, size_t *cap, size_t len)
 
 	if (*buf && len <= *cap)
 		return *buf;
-	n = kvmalloc(len, GFP_KERNEL);
+	n = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 	if (!n)
 		return NULL;
 	kvfree(*buf);
@@ -44,15 +44,47 @@ void *kpeek_file_buf(void **buf, size_t *cap, size_t len)
 
 void kpeek_counter_rec_fill(struct kpeek_counter_rec *rec, const struct kpeek_counter *c)
 {
+	kpeek_counter_rec_fill_names(rec, c);
+	rec->value = kpeek_counter_read(c);
+}
+
+/* Everything but the value, which the caller sums later (kpeek_counter_recs_sum()). */
+void kpeek_counter_rec_fill_names(struct kpeek_counter_rec *rec, const struct kpeek_counter *c)
+{
 	memset(rec, 0, sizeof(*rec));
 	rec->id = c->id;
 	rec->group_id = c->group->id;
-	rec->value = kpeek_counter_read(c);
+	/* Parked here until kpeek_counter_recs_sum() replaces it with the value. */
+	rec->value = (u64)(uintptr_t)c;
 	strscpy(rec->group, c->group->name, sizeof(rec->group));
 	strscpy(rec->counter, c->name, sizeof(rec->counter));
 }
 
-/* A new snapshot under kpeek_lock, so that count, generation and records agree. */
+/*
+ * Called with kpeek_lock held after kpeek_counter_rec_fill_names() of n records; returns with
+ * it released. Summing every counter over every possible CPU is the slow part of a snapshot,
+ * so it runs outside kpeek_lock (creators need not wait for it) but inside an RCU read side
+ * entered while the lock was still held: no counter of the records can be freed before it
+ * ends (they are unlinked under kpeek_lock and freed after a grace period).
+ */
+void kpeek_counter_recs_sum_unlock(struct kpeek_counter_rec *recs, size_t n)
+{
+	const struct kpeek_counter *c;
+	size_t i;
+
+	rcu_read_lock();
+	mutex_unlock(&kpeek_lock);
+	for (i = 0; i < n; i++) {
+		c = (const struct kpeek_counter *)(uintptr_t)recs[i].value;
+		recs[i].value = kpeek_counter_read(c);
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * A new snapshot: count, generation and records are taken under kpeek_lock, so they agree; the
+ * values are summed after it is released (kpeek_counter_recs_sum_unlock()).
+ */
 static int kpeek_snap_build(struct kpeek_file *kf)
 {
 	struct kpeek_snap_header *hdr;
@@ -84,8 +116,8 @@ static int kpeek_snap_build(struct kpeek_file *kf)
 	rec = (struct kpeek_counter_rec *)(hdr + 1);
 	list_for_each_entry(g, &kpeek_groups, node)
 		list_for_each_entry(c, &g->counters, node)
-			kpeek_counter_rec_fill(rec++, c);
-	mutex_unlock(&kpeek_lock);
+			kpeek_counter_rec_fill_names(rec++, c);
+	kpeek_counter_recs_sum_unlock((struct kpeek_counter_rec *)(hdr + 1), n);
 	kf->len = len;
 	return 0;
 }
@@ -129,7 +161,7 @@ static int kpeek_dev_open(struct inode *inode, struct file *file)
 {
 	struct kpeek_file *kf;
 
-	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
 	if (!kf)
 		return -ENOMEM;
 	mutex_init(&kf->lock);

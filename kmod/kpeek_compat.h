@@ -138,4 +138,19 @@ static inline dev_t kpeek_compat_rq_devt(struct request *rq)
 #define nla_strscpy(dst, nla, dstsize) nla_strlcpy(dst, nla, dstsize)
 #endif
 
+/*
+ * The 64-bit MSR accessors: rdmsrl()/wrmsrl() became rdmsrq()/wrmsrq() in 6.16 (rdmsrq is a
+ * macro there, so its presence tells). Only kpeek_peek.c uses them, on IBT kernels.
+ */
+#ifdef CONFIG_X86_KERNEL_IBT
+#include <asm/msr.h>
+#ifdef rdmsrq
+#define kpeek_compat_rdmsr64(msr, val)	rdmsrq(msr, val)
+#define kpeek_compat_wrmsr64(msr, val)	wrmsrq(msr, val)
+#else
+#define kpeek_compat_rdmsr64(msr, val)	rdmsrl(msr, val)
+#define kpeek_compat_wrmsr64(msr, val)	wrmsrl(msr, val)
+#endif
+#endif
+
 #endif /* _KPEEK_COMPAT_H */

@@ -155,7 +155,7 @@ static struct config_item *kpeek_cfs_counter_make(struct config_group *parent, c
 	struct kpeek_counter *c;
 	int err;
 
-	cc = kzalloc(sizeof(*cc), GFP_KERNEL);
+	cc = kzalloc(sizeof(*cc), GFP_KERNEL_ACCOUNT);
 	if (!cc)
 		return ERR_PTR(-ENOMEM);
 	mutex_lock(&kpeek_lock);
@@ -251,7 +251,7 @@ static struct config_group *kpeek_cfs_group_make(struct config_group *parent, co
 	struct kpeek_cfs_group *cg;
 	struct kpeek_group *g;
 
-	cg = kzalloc(sizeof(*cg), GFP_KERNEL);
+	cg = kzalloc(sizeof(*cg), GFP_KERNEL_ACCOUNT);
 	if (!cg)
 		return ERR_PTR(-ENOMEM);
 	mutex_lock(&kpeek_lock);

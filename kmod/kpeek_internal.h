@@ -203,6 +203,8 @@ int kpeek_chardev_init(void);
 void kpeek_chardev_exit(void);
 long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 void kpeek_counter_rec_fill(struct kpeek_counter_rec *rec, const struct kpeek_counter *c);
+void kpeek_counter_rec_fill_names(struct kpeek_counter_rec *rec, const struct kpeek_counter *c);
+void kpeek_counter_recs_sum_unlock(struct kpeek_counter_rec *recs, size_t n);
 /*
  * An open /dev/kpeek. Its buffers are kept between calls: a reader polling the snapshot or
  * GET_COUNTERS many times a second should not pay a vmalloc and vfree (with its TLB flush) each

@@ -94,7 +94,8 @@ static int kpeek_ioc_get_counter(void __user *uarg)
 
 /*
  * Counters [start, start + capacity) in dump order. They are copied under kpeek_lock into the
- * file's bounce buffer first, so a page is consistent with the generation returned with it.
+ * file's bounce buffer first, so a page is consistent with the generation returned with it;
+ * their values are summed after kpeek_lock is released.
  * copy_to_user() must not run under kpeek_lock: a fault takes mmap_lock, and our mmap()
  * handler takes kpeek_lock with mmap_lock held.
  */
@@ -130,12 +131,13 @@ static int kpeek_ioc_get_counters(struct kpeek_file *kf, void __user *uarg)
 	list_for_each_entry(g, &kpeek_groups, node) {
 		list_for_each_entry(c, &g->counters, node) {
 			if (i >= k.start && i - k.start < n)
-				kpeek_counter_rec_fill(&recs[i - k.start], c);
+				kpeek_counter_rec_fill_names(&recs[i - k.start], c);
 			i++;
 		}
 	}
 	k.generation = kpeek_generation_read();
-	mutex_unlock(&kpeek_lock);
+	/* Values summed outside kpeek_lock, under RCU. */
+	kpeek_counter_recs_sum_unlock(recs, n);
 
 	k.count = n;
 	k.total = total;

@@ -664,7 +664,7 @@ static int kpeek_nl_set_threshold(struct sk_buff *skb, struct genl_info *info)
 	}
 	threshold = nla_get_u64(attrs[KPEEK_A_THRESHOLD]);
 	/* Allocated before the locks; freed unused when the counter already has a threshold. */
-	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
 	if (!fresh)
 		return -ENOMEM;
 	mutex_lock(&kpeek_lock);

@@ -30,6 +30,7 @@
 #include <linux/overflow.h>
 #include <linux/preempt.h>
 #include <linux/security.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -38,9 +39,13 @@
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 #endif
+#include "kpeek_compat.h"
 #include "kpeek_internal.h"
 
 typedef unsigned long (*kpeek_lookup_name_t)(const char *name);
+
+/* No symbol is this big; a larger size from kallsyms is a wrapped one (see kpeek_sym_at()). */
+#define KPEEK_SYM_SIZE_MAX	SZ_1G
 
 /* Set once at init, read-only afterwards. */
 static kpeek_lookup_name_t kpeek_lookup_name_fn;
@@ -69,15 +74,6 @@ static kpeek_lookup_name_t kpeek_find_lookup_name(void)
 #endif
 
 #ifdef CONFIG_X86_KERNEL_IBT
-/* rdmsrl/wrmsrl became rdmsrq/wrmsrq in 6.16 (rdmsrq is a macro there). */
-#ifdef rdmsrq
-#define kpeek_rdmsr64(msr, val)	rdmsrq(msr, val)
-#define kpeek_wrmsr64(msr, val)	wrmsrq(msr, val)
-#else
-#define kpeek_rdmsr64(msr, val)	rdmsrl(msr, val)
-#define kpeek_wrmsr64(msr, val)	wrmsrl(msr, val)
-#endif
-
 /*
  * kallsyms_lookup_name() is only ever called directly in the kernel, so objtool sealed its
  * ENDBR: an indirect call to it traps where the CPU enforces IBT. As LTTng-modules does, turn
@@ -91,12 +87,12 @@ static unsigned long kpeek_call_lookup_name(const char *name)
 
 	preempt_disable();
 	if (ibt) {
-		kpeek_rdmsr64(MSR_IA32_S_CET, cet);
-		kpeek_wrmsr64(MSR_IA32_S_CET, cet & ~CET_ENDBR_EN);
+		kpeek_compat_rdmsr64(MSR_IA32_S_CET, cet);
+		kpeek_compat_wrmsr64(MSR_IA32_S_CET, cet & ~CET_ENDBR_EN);
 	}
 	addr = kpeek_lookup_name_fn(name);
 	if (ibt)
-		kpeek_wrmsr64(MSR_IA32_S_CET, cet);
+		kpeek_compat_wrmsr64(MSR_IA32_S_CET, cet);
 	preempt_enable();
 	return addr;
 }
@@ -140,6 +136,12 @@ static bool kpeek_sym_at(unsigned long addr, char *buf, const char **name, unsig
 	*plus = '\0';
 	if (kstrtoul(plus + 1, 16, off) || kstrtoul(slash + 1, 16, size))
 		return false;
+	/*
+	 * Before 6.4, a module's last data symbol gets "the end of the module's text" as its
+	 * end, which can lie before it: a wrapped, huge size. Such a size says nothing.
+	 */
+	if (*size > KPEEK_SYM_SIZE_MAX)
+		*size = 0;
 	*name = buf;
 	return true;
 }
@@ -203,18 +205,18 @@ int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *si
 		return -ENAMETOOLONG;
 	if (!kpeek_split_name(name, mod, sizeof(mod), &sym))
 		return -ENOENT;
-	if (kpeek_lookup_name_fn) {
+	if (*addr && kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT) {
+		/*
+		 * The caller's address (from /proc/kallsyms), which kallsyms names exactly so: the
+		 * only way in without a name lookup, and the way to pick one of several statics of
+		 * the same name.
+		 */
+		found = *addr;
+	} else if (kpeek_lookup_name_fn) {
 		/* Understands "mod:sym" itself and then looks in that module only. */
 		found = kpeek_call_lookup_name(name);
-		/* A static name in several places: the caller's address, if it is one of them. */
-		if (found && *addr && *addr != found &&
-		    kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT)
-			found = *addr;
-		else if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
+		if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
 			sz = 0;
-	} else if (*addr && kpeek_sym_match(*addr, mod, sym, &sz) == KPEEK_SYM_EXACT) {
-		/* No lookup here: only an address that kallsyms names exactly so. */
-		found = *addr;
 	}
 	if (!found)
 		return -ENOENT;

@@ -181,7 +181,11 @@ static struct kpeek_rings *kpeek_rings_alloc(u32 data_size, u32 watermark)
 		/* Before anything can fail: kpeek_rings_free() syncs it. */
 		init_irq_work(&r->wake, kpeek_ring_wake);
 		rings->ring[cpu] = r;
-		/* vmalloc_user(): zeroed and allowed to be mapped into user space. */
+		/*
+		 * vmalloc_user(): zeroed and allowed to be mapped into user space. Not charged to
+		 * the caller's memcg (modules have no accounted allocator that sets VM_USERMAP);
+		 * bounded by RING_SETUP's CAP_SYS_ADMIN and 16 MiB per CPU.
+		 */
 		r->hdr = vmalloc_user(PAGE_SIZE + data_size);
 		if (!r->hdr)
 			goto err_free;

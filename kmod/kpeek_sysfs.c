@@ -111,7 +111,7 @@ int kpeek_sysfs_group_add(struct kpeek_group *group)
 	struct kpeek_sysfs_dir *dir;
 	int err;
 
-	dir = kzalloc(sizeof(*dir), GFP_KERNEL);
+	dir = kzalloc(sizeof(*dir), GFP_KERNEL_ACCOUNT);
 	if (!dir)
 		return -ENOMEM;
 	dir->group = group;

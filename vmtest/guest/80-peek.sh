@@ -69,8 +69,10 @@ for via in ioctl nl; do
 	check_eq "$via: plain_counter:reads after 5 reads" "$(le64 "$(field "$out" data)")" $((r0 + 5))
 	check_eq "$via: plain_counter:reads address = /proc/kallsyms" "$(field "$out" addr)" \
 		"0x$(ksym_mod reads plain_counter)"
+	# 0 where kallsyms gives a module's last data symbol no sane size (before 6.4).
 	size=$(field "$out" size)
-	check "$via: plain_counter:reads size ($size) >= 8" test "${size:-0}" -ge 8
+	check "$via: plain_counter:reads size ($size) >= 8, or 0 for unknown" \
+		sh -c "[ '$size' = 0 ] || [ '${size:-0}' -ge 8 ]"
 	out=$(peektest $via plain_counter:writes 0 0 8)
 	check_eq "$via: plain_counter:writes after 3 writes" "$(le64 "$(field "$out" data)")" $((w0 + 3))
 done

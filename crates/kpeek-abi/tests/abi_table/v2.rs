@@ -1,11 +1,12 @@
-//! The ABI version 2 rows of the C-vs-Rust table ([`crate::check::items`]): every constant of the
+//! The ABI version 2 (and later) rows of the C-vs-Rust table ([`super::items`]): every constant of the
 //! char device, ioctl, mmap, ring and netlink parts of `kpeek.h`, and the size and the offset of
 //! every field of every struct.
 
 use std::mem::offset_of;
 
-use crate::check::{Item, Value};
-use crate::{dev, genl, mmap, peek};
+use kpeek_abi::{dev, genl, mmap, peek};
+
+use super::{Item, Value};
 
 macro_rules! int {
     ($c:literal, $v:expr) => {
@@ -41,7 +42,7 @@ macro_rules! off {
 }
 
 /// Constants, ioctl numbers, netlink enums, then layouts.
-pub(crate) const ITEMS: &[Item] = &[
+pub(super) const ITEMS: &[Item] = &[
     Item {
         c_expr: "KPEEK_DEV_PATH",
         rust: Value::Str(dev::DEV_PATH),

@@ -1,13 +1,16 @@
-//! The table that ties this crate to the C header: every ABI item with the C expression that
-//! must evaluate to the same value.
+//! The table that ties kpeek-abi to the C header: every ABI item with the C expression that
+//! must evaluate to the same value. It lives with the test, not in the library: nothing but
+//! the test needs it.
 //!
 //! `tests/abi_vs_c.rs` turns [`items`] into a C program (`printf` of each expression, in order),
 //! compiles it against `kmod/include/uapi/kpeek.h` and compares the output with [`Item::rust`],
 //! line by line. It also checks that every `#define KPEEK_*` in the header appears in the table,
 //! so a constant added on the C side without its Rust mirror fails the test. The ABI version 2
-//! rows live in `check_v2.rs`: constants, ioctl numbers and enum members, and for every struct
+//! (and later) rows live in `v2.rs`: constants, ioctl numbers and enum members, and for every struct
 //! `size!(kpeek_info, dev::Info)` plus one `off!(kpeek_info, nr_cpus, dev::Info, nr_cpus)` per
 //! field (the test also requires a row for every field it finds in the header).
+
+mod v2;
 
 /// The value of one ABI item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,29 +58,28 @@ impl Item {
 /// Every item of the ABI, in the order the C checker prints them: [`ITEMS`] then the version 2
 /// rows (char device, ioctl, mmap, rings, netlink; every struct size and field offset).
 pub fn items() -> Vec<Item> {
-    ITEMS
-        .iter()
-        .chain(crate::check_v2::ITEMS)
-        .copied()
-        .collect()
+    ITEMS.iter().chain(v2::ITEMS).copied().collect()
 }
 
 /// The items of ABI version 1: limits, names and paths.
 pub const ITEMS: &[Item] = &[
-    Item::int("KPEEK_ABI_VERSION", crate::ABI_VERSION as u64),
-    Item::int("KPEEK_NAME_MAX", crate::NAME_MAX as u64),
-    Item::int("KPEEK_DESC_MAX", crate::DESC_MAX as u64),
-    Item::str("KPEEK_RESERVED_GROUP", crate::RESERVED_GROUP),
-    Item::str("KPEEK_PROBES_GROUP", crate::PROBES_GROUP),
-    Item::str("KPEEK_RESERVED_COUNTER", crate::RESERVED_COUNTER),
-    Item::int("KPEEK_DEFAULT_MAX_GROUPS", crate::DEFAULT_MAX_GROUPS as u64),
+    Item::int("KPEEK_ABI_VERSION", kpeek_abi::ABI_VERSION as u64),
+    Item::int("KPEEK_NAME_MAX", kpeek_abi::NAME_MAX as u64),
+    Item::int("KPEEK_DESC_MAX", kpeek_abi::DESC_MAX as u64),
+    Item::str("KPEEK_RESERVED_GROUP", kpeek_abi::RESERVED_GROUP),
+    Item::str("KPEEK_PROBES_GROUP", kpeek_abi::PROBES_GROUP),
+    Item::str("KPEEK_RESERVED_COUNTER", kpeek_abi::RESERVED_COUNTER),
+    Item::int(
+        "KPEEK_DEFAULT_MAX_GROUPS",
+        kpeek_abi::DEFAULT_MAX_GROUPS as u64,
+    ),
     Item::int(
         "KPEEK_DEFAULT_MAX_COUNTERS",
-        crate::DEFAULT_MAX_COUNTERS as u64,
+        kpeek_abi::DEFAULT_MAX_COUNTERS as u64,
     ),
-    Item::str("KPEEK_PROC_PATH", crate::PROC_PATH),
-    Item::str("KPEEK_SYSFS_DIR", crate::SYSFS_DIR),
-    Item::str("KPEEK_CONFIGFS_DIR", crate::CONFIGFS_DIR),
-    Item::str("KPEEK_DEBUGFS_DIR", crate::DEBUGFS_DIR),
-    Item::str("KPEEK_PARAMS_DIR", crate::PARAMS_DIR),
+    Item::str("KPEEK_PROC_PATH", kpeek_abi::PROC_PATH),
+    Item::str("KPEEK_SYSFS_DIR", kpeek_abi::SYSFS_DIR),
+    Item::str("KPEEK_CONFIGFS_DIR", kpeek_abi::CONFIGFS_DIR),
+    Item::str("KPEEK_DEBUGFS_DIR", kpeek_abi::DEBUGFS_DIR),
+    Item::str("KPEEK_PARAMS_DIR", kpeek_abi::PARAMS_DIR),
 ];

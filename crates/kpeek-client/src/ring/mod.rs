@@ -1,0 +1,346 @@
+//! The per-CPU event rings of `/dev/kpeek` (kmod/kpeek_ring.c): map each CPU's ring and read
+//! its records with an iterator, counting every lost record.
+//!
+//! Protocol (Documentation/core-api/circular-buffers.rst): the kernel (one producer per CPU)
+//! writes a record and then publishes `head` with `smp_store_release`; this reader loads `head`
+//! with acquire ordering, copies the records between `tail` and `head`, and publishes the new
+//! `tail` with release ordering so the producer may reuse the space. Records never straddle
+//! the end of the data: a `KPEEK_REC_PAD` record (only its 8-byte `type`/`len` prefix is valid,
+//! so it fits the 8 or 16 bytes that may be left) fills the rest and the next record starts at
+//! offset 0.
+//!
+//! Every record carries a per-CPU `seq` that also advances for records the kernel dropped
+//! (ring full), so a gap in `seq` is exactly the number of lost records: [`Records`] yields a
+//! [`RingItem::Lost`] for each gap, in place, and [`RingStats`] sums them next to the ring's
+//! own `lost` counter.
+
+mod record;
+mod seq;
+mod set;
+#[cfg(test)]
+mod tests;
+
+use std::mem::offset_of;
+use std::os::fd::AsFd;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use kpeek_abi::mmap::{RING_MAGIC, RingHeader, mmap_ring};
+use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
+
+use crate::chardev::Device;
+use crate::error::{Error, Result};
+
+use record::PREFIX;
+pub use record::{Parsed, Record, RecordBody, RingItem, parse_record, realtime_offset_ns};
+pub use seq::{RingStats, SeqTracker};
+pub use set::RingSet;
+
+/// One CPU's ring, mapped.
+#[derive(Debug)]
+pub struct Ring {
+    ptr: NonNull<u8>,
+    map_len: usize,
+    data_off: usize,
+    size: usize,
+    cpu: u32,
+    tail: u64,
+    seq: SeqTracker,
+    stats: RingStats,
+    lost_at_open: u64,
+}
+
+// SAFETY: the shared words are only accessed atomically; record bytes only between tail and
+// head, which the producer does not touch until tail is published.
+unsafe impl Send for Ring {}
+
+impl Ring {
+    /// Map `cpu`'s ring: one header page plus `data_size` bytes (from `KPEEK_IOC_INFO`).
+    pub fn map(dev: &Device, cpu: u32, data_size: u32) -> Result<Ring> {
+        let page = rustix::param::page_size();
+        let map_len = page + data_size as usize;
+        let bad = |msg: String| Error::Binary {
+            path: dev.path().to_path_buf(),
+            offset: 0,
+            msg: format!("ring of CPU {cpu}: {msg}"),
+        };
+        if !data_size.is_power_of_two() {
+            return Err(bad(format!("data size {data_size} is not a power of two")));
+        }
+        // SAFETY: a fresh shared mapping of the device, unmapped on drop; the kernel and this
+        // reader share it only through the protocol above.
+        let p = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                map_len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                dev.as_fd(),
+                mmap_ring(cpu),
+            )
+        }
+        .map_err(|e| {
+            Error::kernel(
+                &format!("mmap of the ring of CPU {cpu}"),
+                dev.path().to_path_buf(),
+                e.raw_os_error(),
+                None,
+            )
+        })?;
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| bad("mmap returned NULL".into()))?;
+        let mut ring = Ring {
+            ptr,
+            map_len,
+            data_off: page,
+            size: data_size as usize,
+            cpu,
+            tail: 0,
+            seq: SeqTracker::default(),
+            stats: RingStats::default(),
+            lost_at_open: 0,
+        };
+        // SAFETY: the header page is mapped; these fields are written once by the kernel at
+        // setup, read here with plain loads through atomics.
+        let magic = ring.word32(offset_of!(RingHeader, magic));
+        let hcpu = ring.word32(offset_of!(RingHeader, cpu));
+        let doff = ring.word32(offset_of!(RingHeader, data_offset));
+        let dsize = ring.word32(offset_of!(RingHeader, data_size));
+        if magic != RING_MAGIC {
+            return Err(bad(format!(
+                "magic {magic:#010x}, expected {RING_MAGIC:#010x}"
+            )));
+        }
+        if hcpu != cpu || doff as usize != page || dsize != data_size {
+            return Err(bad(format!(
+                "header says cpu {hcpu}, data at {doff} size {dsize}; expected cpu {cpu}, data \
+                 at {page} size {data_size}"
+            )));
+        }
+        ring.tail = u64::from(
+            ring.atomic32(offset_of!(RingHeader, tail))
+                .load(Ordering::Relaxed),
+        );
+        if ring.tail >= ring.size as u64 || !ring.tail.is_multiple_of(8) {
+            return Err(bad(format!("tail {} is outside the data", ring.tail)));
+        }
+        ring.lost_at_open = ring.lost();
+        Ok(ring)
+    }
+
+    fn atomic(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: `off` is a field offset inside the header page, 8-aligned.
+        unsafe { AtomicU64::from_ptr(self.ptr.as_ptr().add(off).cast()) }
+    }
+
+    /// head and tail: u32 fields (ABI 3), so that 32-bit machines can load-acquire them.
+    fn atomic32(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: `off` is a 4-aligned field offset inside the header page.
+        unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(off).cast()) }
+    }
+
+    fn word32(&self, off: usize) -> u32 {
+        // SAFETY: `off` is a 4-aligned field offset inside the header page.
+        unsafe {
+            std::sync::atomic::AtomicU32::from_ptr(self.ptr.as_ptr().add(off).cast())
+                .load(Ordering::Relaxed)
+        }
+    }
+
+    /// The CPU of this ring.
+    pub fn cpu(&self) -> u32 {
+        self.cpu
+    }
+
+    /// The ring's data size in bytes.
+    pub fn data_size(&self) -> usize {
+        self.size
+    }
+
+    /// The kernel's count of records dropped because this ring was full (since setup).
+    pub fn lost(&self) -> u64 {
+        self.atomic(offset_of!(RingHeader, lost))
+            .load(Ordering::Relaxed)
+    }
+
+    /// The kernel's `lost` counter minus its value when this ring was mapped.
+    pub fn lost_since_open(&self) -> u64 {
+        self.lost().wrapping_sub(self.lost_at_open)
+    }
+
+    /// Records the kernel wrote into this ring (since setup).
+    pub fn written(&self) -> u64 {
+        self.atomic(offset_of!(RingHeader, written))
+            .load(Ordering::Relaxed)
+    }
+
+    /// The reader's counts.
+    pub fn stats(&self) -> RingStats {
+        self.stats
+    }
+
+    /// Bytes waiting to be read.
+    pub fn pending(&self) -> usize {
+        let head = self.head();
+        (head.wrapping_sub(self.tail) as usize) & (self.size - 1)
+    }
+
+    fn head(&self) -> u64 {
+        u64::from(
+            self.atomic32(offset_of!(RingHeader, head))
+                .load(Ordering::Acquire),
+        )
+    }
+
+    fn publish_tail(&self) {
+        // tail < data_size <= RING_MAX_SIZE (16 MiB): it fits.
+        self.atomic32(offset_of!(RingHeader, tail))
+            .store(self.tail as u32, Ordering::Release);
+    }
+
+    /// Copy `n` bytes at data offset `pos` (between tail and head: the producer leaves them).
+    fn copy(&self, pos: usize, out: &mut Vec<u8>, n: usize) {
+        out.clear();
+        out.reserve(n);
+        // SAFETY: pos + n <= size (checked by the caller), the region is owned by the reader
+        // until tail is published (acquire on head ordered the producer's writes before).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.ptr.as_ptr().add(self.data_off + pos),
+                out.as_mut_ptr(),
+                n,
+            );
+            out.set_len(n);
+        }
+    }
+
+    /// Every item available now, oldest first. `tail` is published when the iterator is
+    /// dropped or exhausted.
+    pub fn records(&mut self) -> Records<'_> {
+        let head = self.head();
+        Records {
+            head,
+            ring: self,
+            buf: Vec::with_capacity(256),
+            stash: None,
+            done: false,
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: exactly what `map` mapped; no reference into it outlives self.
+        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.map_len) };
+    }
+}
+
+/// An error in a ring's data; the reader skipped everything up to `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingError {
+    pub cpu: u32,
+    /// Data offset of the bad record.
+    pub offset: u64,
+    pub msg: String,
+}
+
+impl std::fmt::Display for RingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ring of CPU {} at offset {}: {}",
+            self.cpu, self.offset, self.msg
+        )
+    }
+}
+
+/// The items of one ring available when [`Ring::records`] was called.
+pub struct Records<'a> {
+    ring: &'a mut Ring,
+    head: u64,
+    buf: Vec<u8>,
+    stash: Option<Record>,
+    done: bool,
+}
+
+impl Iterator for Records<'_> {
+    type Item = std::result::Result<RingItem, RingError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(r) = self.stash.take() {
+            return Some(Ok(RingItem::Record(r)));
+        }
+        let size = self.ring.size as u64;
+        loop {
+            if self.done || self.ring.tail == self.head {
+                self.finish();
+                return None;
+            }
+            let tail = self.ring.tail;
+            if self.head >= size || !self.head.is_multiple_of(8) {
+                let e = RingError {
+                    cpu: self.ring.cpu,
+                    offset: tail,
+                    msg: format!("head {} is outside the data", self.head),
+                };
+                self.ring.stats.corrupt += 1;
+                self.done = true;
+                return Some(Err(e));
+            }
+            let to_end = size - tail;
+            let avail = if self.head > tail {
+                self.head - tail
+            } else {
+                to_end
+            };
+            // Copy type and length first, then only the record's own bytes.
+            let pn = (avail as usize).min(PREFIX);
+            self.ring.copy(tail as usize, &mut self.buf, pn);
+            let want = if self.buf.len() == PREFIX {
+                let len = u64::from(u16::from_ne_bytes([self.buf[2], self.buf[3]]));
+                len.clamp(PREFIX as u64, avail)
+            } else {
+                avail
+            };
+            self.ring.copy(tail as usize, &mut self.buf, want as usize);
+            match parse_record(&self.buf) {
+                Ok(Parsed::Pad(len)) => {
+                    self.ring.stats.pads += 1;
+                    self.ring.tail = (tail + len as u64) % size;
+                }
+                Ok(Parsed::Record(r, len)) => {
+                    self.ring.tail = (tail + len as u64) % size;
+                    self.ring.stats.records += 1;
+                    let lost = self.ring.seq.see(r.seq, &mut self.ring.stats);
+                    if lost > 0 {
+                        let cpu = r.cpu;
+                        self.stash = Some(r);
+                        return Some(Ok(RingItem::Lost { cpu, count: lost }));
+                    }
+                    return Some(Ok(RingItem::Record(r)));
+                }
+                Err(msg) => {
+                    self.ring.stats.corrupt += 1;
+                    self.ring.tail = self.head;
+                    self.done = true;
+                    return Some(Err(RingError {
+                        cpu: self.ring.cpu,
+                        offset: tail,
+                        msg,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl Records<'_> {
+    fn finish(&mut self) {
+        self.ring.publish_tail();
+    }
+}
+
+impl Drop for Records<'_> {
+    fn drop(&mut self) {
+        self.ring.publish_tail();
+    }
+}
