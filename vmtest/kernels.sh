@@ -120,16 +120,19 @@ compiler_of() {
 # libraries kbuild's own programs (modpost, objtool) link against, cached in $cache/tc-RELEASE
 # (made once with debootstrap from the Debian mirror). "host" -> empty: build on this machine.
 toolchain_root() {
-	local rel=$1 cc=$2 d="$cache/tc-$1" libelf=libelf1 pkg
+	local rel=$1 cc=$2 d="$cache/tc-$1" libelf=libelf1 pkg extra=""
 	pkg=gcc-${cc##*gcc-}
 	[ "$rel" = host ] && return 0
-	case "$rel" in trixie | sid) libelf=libelf1t64 ;; esac
-	if [ ! -f "$d/.ready" ] || [ ! -x "$d/usr/bin/$cc" ]; then
+	# trixie and later: libelf's t64 name; pahole, as kbuild compares its version with the
+	# kernel's (a difference is a warning)
+	case "$rel" in trixie | sid) libelf=libelf1t64 extra=,dwarves ;; esac
+	if [ ! -f "$d/.ready" ] || [ ! -x "$d/usr/bin/$cc" ] ||
+		{ [ -n "$extra" ] && [ ! -x "$d/usr/bin/pahole" ]; }; then
 		command -v debootstrap >/dev/null || { log "debootstrap missing (scripts/setup installs it)"; return 1; }
 		log "making the $rel toolchain chroot ($cc, make, sparse) in $d"
 		rm -rf "$d.tmp"
 		if ! nice -n 10 debootstrap --variant=minbase --arch=amd64 \
-			--include="$pkg,make,libc6-dev,$libelf,sparse,bc" "$rel" "$d.tmp" "$MIRROR" \
+			--include="$pkg,make,libc6-dev,$libelf,sparse,bc$extra" "$rel" "$d.tmp" "$MIRROR" \
 			>"$out/debootstrap-$rel.log" 2>&1; then
 			log "debootstrap $rel failed, see $out/debootstrap-$rel.log"
 			umount "$d.tmp/proc" "$d.tmp/sys" 2>/dev/null

@@ -49,15 +49,18 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// `mmap(NULL, len, prot, flags, fd, off)`.
     pub fn new(len: usize, prot: i32, flags: i32, fd: Option<RawFd>, off: u64) -> io::Result<Self> {
-        // SAFETY: a fresh mapping chosen by the kernel; nothing else refers to it.
+        let off = libc::off64_t::try_from(off)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: a fresh mapping chosen by the kernel; nothing else refers to it. mmap64: the
+        // ring offsets (1 << 32 and up) do not fit the 32-bit off_t of i686 guests.
         let p = unsafe {
-            libc::mmap(
+            libc::mmap64(
                 std::ptr::null_mut(),
                 len,
                 prot,
                 flags,
                 fd.unwrap_or(-1),
-                off as libc::off_t,
+                off,
             )
         };
         if p == libc::MAP_FAILED {
