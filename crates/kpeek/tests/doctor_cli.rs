@@ -108,7 +108,11 @@ fn equipped() -> TempDir {
     write(r, "proc/modules", "");
     write(r, "proc/sys/kernel/modules_disabled", "0\n");
     fs::create_dir_all(r.join("sys/module/kpeek")).unwrap();
-    write(r, "sys/kernel/kpeek/info", &format!("{}\n", kpeek_abi::ABI_VERSION));
+    write(
+        r,
+        "sys/kernel/kpeek/info",
+        &format!("{}\n", kpeek_abi::ABI_VERSION),
+    );
     write(r, "dev/kpeek", "");
     d
 }
