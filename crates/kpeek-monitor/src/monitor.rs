@@ -69,6 +69,9 @@ pub struct SourceStatus {
     pub series: usize,
 }
 
+/// Rounds a gone series is remembered for, so its return shows as a reset.
+const GONE_ROUNDS: u64 = 3600;
+
 /// Every series and source.
 #[derive(Default)]
 pub struct Monitor {
@@ -81,6 +84,10 @@ pub struct Monitor {
     index: HashMap<Arc<MetricDesc>, usize>,
     status: Vec<SourceStatus>,
     round: u64,
+    /// Series that went away (their source answered without them), by the round they went: one
+    /// that comes back is a new instance (a module reloaded, a counter re-created), so its first
+    /// reading is a reset. Forgotten after [`GONE_ROUNDS`].
+    gone: HashMap<Arc<MetricDesc>, u64>,
     /// Monotonic seconds and Unix seconds of the last round.
     pub t: f64,
     pub wall: f64,
@@ -129,8 +136,18 @@ impl Monitor {
         // that failed are kept (stale) so their history survives a blip.
         let round = self.round;
         let before = self.rows.len();
-        self.rows
-            .retain(|r| r.seen == round || failed.iter().any(|f| *f == r.desc.source));
+        let gone = &mut self.gone;
+        self.rows.retain(|r| {
+            let keep = r.seen == round || failed.iter().any(|f| *f == r.desc.source);
+            if !keep {
+                gone.insert(r.desc.clone(), round);
+            }
+            keep
+        });
+        if round.is_multiple_of(64) {
+            self.gone
+                .retain(|_, &mut went| round.saturating_sub(went) <= GONE_ROUNDS);
+        }
         if self.rows.len() != before {
             self.index = self
                 .rows
@@ -160,9 +177,11 @@ impl Monitor {
                 self.by_ptr.insert(ptr, i);
             }),
         };
+        let mut returned = false;
         let i = match found {
             Some(i) => i,
             None => {
+                returned = self.gone.remove(&r.desc).is_some();
                 self.rows.push(Row {
                     desc: r.desc.clone(),
                     series: Series::new(counter, r.desc.width, wall),
@@ -187,7 +206,7 @@ impl Monitor {
         row.value = r.value;
         row.exact = r.exact;
         row.rate = up.rate;
-        row.reset = up.reset;
+        row.reset = up.reset || returned;
         row.seen = self.round;
         if !r.per_cpu.is_empty() {
             if row.per_cpu.len() != r.per_cpu.len()
@@ -284,6 +303,43 @@ mod tests {
         assert!(m.rows()[0].reset);
         assert_eq!(m.rows()[0].rate, None);
         assert_eq!(m.rows()[0].series.created, 9.0);
+    }
+
+    #[test]
+    fn a_series_that_comes_back_after_it_went_is_a_reset() {
+        // A module reload seen between two reads: the source answers without the series (its
+        // module is being removed), then with it again, counted from zero.
+        let (a, b) = (desc("a"), desc("b"));
+        let r = |d: &Arc<MetricDesc>, v| Reading::new(d.clone(), v);
+        let mut m = Monitor::new();
+        let both = |v| vec![outcome("s", vec![r(&a, v), r(&b, 1.0)], Duration::ZERO)];
+        m.ingest(0.0, 0.0, both(7.0));
+        m.ingest(1.0, 0.0, both(7.0));
+        assert!(!m.rows()[0].reset);
+        m.ingest(
+            2.0,
+            0.0,
+            vec![outcome("s", vec![r(&b, 1.0)], Duration::ZERO)],
+        );
+        assert_eq!(m.rows().len(), 1);
+        // b stays: only the one that returned is a reset, and only at its first reading.
+        m.ingest(3.0, 0.0, both(2.0));
+        let row = m.rows().iter().find(|x| x.desc == a).unwrap();
+        assert!(row.reset);
+        assert_eq!(row.rate, None);
+        assert!(!m.rows()[0].reset);
+        m.ingest(4.0, 0.0, both(3.0));
+        let row = m.rows().iter().find(|x| x.desc == a).unwrap();
+        assert!(!row.reset);
+        assert_eq!(row.rate, Some(1.0));
+        // A series never seen before is new, not a reset.
+        let c = desc("c");
+        m.ingest(
+            5.0,
+            0.0,
+            vec![outcome("s", vec![r(&c, 4.0)], Duration::ZERO)],
+        );
+        assert!(!m.rows()[0].reset);
     }
 
     #[test]
