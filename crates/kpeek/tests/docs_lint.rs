@@ -41,7 +41,13 @@ fn no_machine_paths_or_session_talk() {
     for p in pages() {
         let text = fs::read_to_string(&p).unwrap();
         for (i, line) in text.lines().enumerate() {
-            for bad in ["/work/", "/home/", "this session", "other engineers"] {
+            // Spelled in pieces so that this file does not match what it looks for.
+            for bad in [
+                concat!("/wo", "rk/"),
+                concat!("/ho", "me/"),
+                concat!("this ", "session"),
+                concat!("other ", "engineers"),
+            ] {
                 assert!(
                     !line.contains(bad),
                     "{}:{}: `{bad}` does not belong in the project's pages: {line}",
