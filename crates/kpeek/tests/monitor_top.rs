@@ -17,6 +17,27 @@ fn tmux(name: &str) -> Command {
     c
 }
 
+/// A detached 160x40 tmux session `name` running `script` under `sh -c`.
+fn new_session(name: &str, script: &str) {
+    let st = tmux(name)
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "sh",
+            "-c",
+        ])
+        .arg(script)
+        .status()
+        .expect("tmux (installed by scripts/setup)");
+    assert!(st.success(), "tmux new-session {name}");
+}
+
 struct Tmux {
     name: String,
     dir: tempfile::TempDir,
@@ -36,23 +57,7 @@ impl Tmux {
             "{BIN} top {args}; echo \"exit=$?\" > {d}/exit; stty -a > {d}/stty; sleep 60",
             d = dir.path().display()
         );
-        let st = tmux(&name)
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "160",
-                "-y",
-                "40",
-                "sh",
-                "-c",
-            ])
-            .arg(&script)
-            .status()
-            .expect("tmux (installed by scripts/setup)");
-        assert!(st.success());
+        new_session(&name, &script);
         Tmux { name, dir }
     }
 
@@ -226,23 +231,7 @@ fn responsive_with_10000_metrics() {
         "KPEEK_SYSROOT={} {BIN} top --source vmstat -i 500ms",
         dir.path().display()
     );
-    let st = tmux(&name)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "160",
-            "-y",
-            "40",
-            "sh",
-            "-c",
-        ])
-        .arg(&script)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    new_session(&name, &script);
     let t = Tmux {
         name,
         dir: tempfile::tempdir().unwrap(),
