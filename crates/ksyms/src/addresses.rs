@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use memchr::memchr;
+use memchr::{memchr, memchr_iter, memrchr};
 
 use crate::parse::{Line, hex_prefix, is_mapping_symbol, name_len, parse_hex, parse_line};
 use crate::table::{Ksyms, LoadOptions};
@@ -31,6 +31,11 @@ struct Candidates {
     below_text: Vec<u8>,
     /// (line number, range in `below_text`).
     below_lines: Vec<(usize, usize, usize)>,
+    /// Lines of `below` still in the read buffer, copied out (by [`Scan::flush`]) only before
+    /// the buffer is reused: while the addresses of a table climb towards the query, nearly
+    /// every line is the nearest so far, and copying each one cost more than the scan.
+    /// (line number, range in the read buffer).
+    below_pending: Vec<(usize, usize, usize)>,
     /// Nearest eligible address above the query, and one of its lines.
     above: Option<(u64, usize, Vec<u8>)>,
 }
@@ -46,7 +51,10 @@ struct Scan<'q> {
     regions: Vec<Region>,
     /// Region of the previous line (tables group lines by module).
     last_region: usize,
-    ksymtab: Vec<(usize, Vec<u8>)>,
+    /// `__ksymtab_` lines, concatenated (one buffer: a table has thousands of them).
+    ksymtab_text: Vec<u8>,
+    /// (line number, line range in `ksymtab_text`, its region).
+    ksymtab: Vec<(usize, usize, usize, usize)>,
     /// The first line with an address: a table needs one that is not hidden, and any line of the table leaves the answers alone
     /// (they depend only on the kept nearest lines, which no other line beats).
     first: Option<(usize, Vec<u8>)>,
@@ -60,7 +68,7 @@ struct Scan<'q> {
 impl Scan<'_> {
     /// Feeds one line; `with_newline` is the line and its `\n` (absent on an unterminated
     /// last line). `false`: leave it to the full loader.
-    fn line(&mut self, with_newline: &[u8]) -> bool {
+    fn line(&mut self, with_newline: &[u8], at: usize) -> bool {
         let bytes = with_newline.strip_suffix(b"\n").unwrap_or(with_newline);
         let parsed = match self.simple_line(with_newline) {
             Some(l) => Some(l),
@@ -69,13 +77,13 @@ impl Scan<'_> {
                 Err(_) => return false,
             },
         };
-        self.parsed(parsed, bytes)
+        self.parsed(parsed, bytes, at)
     }
 
     /// Takes the line at the start of `text` (which runs on past it) when it has the common
     /// shape: the bytes consumed, newline included. `None`: use [`Scan::line`].
     #[inline]
-    fn next_simple(&mut self, text: &[u8]) -> Option<usize> {
+    fn next_simple(&mut self, text: &[u8], at: usize) -> Option<usize> {
         let w = usize::from(self.digits?);
         let rest = text.get(w + 3..)?;
         let n = name_len(rest)?;
@@ -85,15 +93,16 @@ impl Scan<'_> {
         }
         let l = self.simple_line(text.get(..len)?)?;
         let bytes = &text[..len - 1];
-        if !self.parsed(Some(l), bytes) {
+        if !self.parsed(Some(l), bytes, at) {
             self.declined = true;
         }
         Some(len)
     }
 
-    /// Feeds one parsed line (`bytes` without its newline). `false`: leave it to the full
-    /// loader.
-    fn parsed(&mut self, parsed: Option<Line<'_>>, bytes: &[u8]) -> bool {
+    /// Feeds one parsed line (`bytes` without its newline, found at `at` in the read buffer).
+    /// `false`: leave it to the full loader.
+    #[inline]
+    fn parsed(&mut self, parsed: Option<Line<'_>>, bytes: &[u8], at: usize) -> bool {
         self.line_no += 1;
         let Some(l) = parsed else {
             return true;
@@ -109,7 +118,11 @@ impl Scan<'_> {
             self.first = Some((self.line_no, bytes.to_vec()));
         }
         if l.name.starts_with(KSYMTAB) {
-            self.ksymtab.push((self.line_no, bytes.to_vec()));
+            let region = self.region(l.module);
+            let at = self.ksymtab_text.len();
+            self.ksymtab_text.extend_from_slice(bytes);
+            self.ksymtab
+                .push((self.line_no, at, self.ksymtab_text.len(), region));
         }
         let eligible = l.kind | 0x20 != b'a' && l.addr != 0 && !is_mapping_symbol(l.name);
         if !eligible {
@@ -122,17 +135,55 @@ impl Scan<'_> {
                     c.below = Some(l.addr);
                     c.below_lines.clear();
                     c.below_text.clear();
+                    c.below_pending.clear();
                 }
                 if c.below == Some(l.addr) {
-                    let at = c.below_text.len();
-                    c.below_text.extend_from_slice(bytes);
-                    c.below_lines.push((self.line_no, at, c.below_text.len()));
+                    c.below_pending.push((self.line_no, at, at + bytes.len()));
                 }
             } else if c.above.as_ref().is_none_or(|(a, ..)| l.addr < *a) {
                 c.above = Some((l.addr, self.line_no, bytes.to_vec()));
             }
         }
         true
+    }
+
+    /// Copies the nearest lines still in the read buffer `buf` out of it (before it is
+    /// reused).
+    fn flush(&mut self, buf: &[u8]) {
+        for r in &mut self.regions {
+            for c in &mut r.per_query {
+                for (n, from, to) in c.below_pending.drain(..) {
+                    let at = c.below_text.len();
+                    c.below_text.extend_from_slice(&buf[from..to]);
+                    c.below_lines.push((n, at, c.below_text.len()));
+                }
+            }
+        }
+    }
+
+    /// Feeds every whole line of `text` (found at `base` in the read buffer), which
+    /// [`survey`] found clean with exactly two spaces per line: a line with its spaces where
+    /// the common shape has them therefore has no other, and its name runs to the tab or the
+    /// line's end. The bytes consumed; `declined` is set when a line has another shape (the
+    /// count no longer vouches for the lines already taken: the full loader decides).
+    fn run_simple(&mut self, text: &[u8], base: usize, tabs: bool) -> usize {
+        let Some(w) = self.digits.map(usize::from) else {
+            return 0;
+        };
+        let mut start = 0;
+        for nl in memchr_iter(b'\n', text) {
+            let line = &text[start..nl];
+            let Some(l) = clean_line(line, w, tabs) else {
+                self.declined = true;
+                return start;
+            };
+            if !self.parsed(Some(l), line, base + start) {
+                self.declined = true;
+                return start;
+            }
+            start = nl + 1;
+        }
+        start
     }
 
     /// The common shape, `<W hex digits> <letter> <printable ASCII name>\n` with the width of
@@ -216,26 +267,27 @@ impl Scan<'_> {
     fn into_text(self) -> Vec<u8> {
         let mut kept: Vec<(usize, Vec<u8>)> = self.first.into_iter().collect();
         let mut names: Vec<(Option<Vec<u8>>, Vec<u8>)> = Vec::new();
-        for r in self.regions {
-            for c in r.per_query {
-                for (n, from, to) in c.below_lines {
+        for r in &self.regions {
+            for c in &r.per_query {
+                for &(n, from, to) in &c.below_lines {
                     let line = c.below_text[from..to].to_vec();
                     if let Ok(Some(l)) = parse_line(&line) {
                         names.push((r.module.clone(), l.name.to_vec()));
                     }
                     kept.push((n, line));
                 }
-                if let Some((_, n, line)) = c.above {
-                    kept.push((n, line));
+                if let Some((_, n, line)) = &c.above {
+                    kept.push((*n, line.clone()));
                 }
             }
         }
-        for (n, line) in self.ksymtab {
-            if let Ok(Some(l)) = parse_line(&line) {
+        for &(n, from, to, region) in &self.ksymtab {
+            let line = &self.ksymtab_text[from..to];
+            let module = &self.regions[region].module;
+            if let Ok(Some(l)) = parse_line(line) {
                 let target = &l.name[KSYMTAB.len()..];
-                let module = l.module.map(<[u8]>::to_vec);
-                if names.iter().any(|(m, name)| *m == module && name == target) {
-                    kept.push((n, line));
+                if names.iter().any(|(m, name)| m == module && name == target) {
+                    kept.push((n, line.to_vec()));
                 }
             }
         }
@@ -248,6 +300,76 @@ impl Scan<'_> {
         }
         text
     }
+}
+
+/// One pass over the whole lines of a read buffer: `Some(has_tabs)` when every byte is
+/// printable ASCII, a tab or a newline (the bytes of a well-formed table) and there are
+/// exactly two spaces per line (those of `<address> <type> <name>`). Counted in blocks the
+/// compiler vectorizes.
+fn survey(text: &[u8]) -> Option<bool> {
+    let (mut lines, mut spaces, mut tabs) = (0usize, 0usize, 0usize);
+    for block in text.chunks(64) {
+        let (mut bad, mut nl, mut sp, mut tab) = (0u8, 0u8, 0u8, 0u8);
+        for &b in block {
+            bad |= u8::from(b.wrapping_sub(0x20) >= 0x5f && b != b'\n' && b != b'\t');
+            nl += u8::from(b == b'\n');
+            sp += u8::from(b == b' ');
+            tab += u8::from(b == b'\t');
+        }
+        if bad != 0 {
+            return None;
+        }
+        lines += usize::from(nl);
+        spaces += usize::from(sp);
+        tabs += usize::from(tab);
+    }
+    (spaces == 2 * lines).then_some(tabs > 0)
+}
+
+/// A line (without its newline) of text [`survey`] vouched for, in the common shape as
+/// [`Scan::simple_line`] reads it: `<w hex digits> <letter> <name>`, then `\t[module]` when
+/// `tabs` says the buffer has any. `None`: any other shape.
+#[inline]
+fn clean_line(line: &[u8], w: usize, tabs: bool) -> Option<Line<'_>> {
+    if line.len() < w + 4 || line[w] != b' ' || line[w + 2] != b' ' {
+        return None;
+    }
+    let kind = line[w + 1];
+    if !kind.is_ascii_alphabetic() {
+        return None;
+    }
+    let rest = &line[w + 3..];
+    let (name, module) = match tabs.then(|| memchr(b'\t', rest)).flatten() {
+        None => (rest, None),
+        Some(i) => {
+            let col = &rest[i + 1..];
+            let k = col.len();
+            if k < 3 || col[0] != b'[' || col[k - 1] != b']' || memchr(b'\t', col).is_some() {
+                return None;
+            }
+            (&rest[..i], Some(&col[1..k - 1]))
+        }
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let addr = match w {
+        16 => hex_prefix::<16>(line[..16].try_into().ok()?)?,
+        8 => {
+            let mut chunk = [b'0'; 16];
+            let k = line.len().min(16);
+            chunk[..k].copy_from_slice(&line[..k]);
+            hex_prefix::<8>(chunk)?
+        }
+        _ => parse_hex(&line[..w])?,
+    };
+    Some(Line {
+        addr,
+        digits: w as u8,
+        kind,
+        name,
+        module,
+    })
 }
 
 impl Ksyms {
@@ -284,6 +406,7 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
         queries: addrs,
         regions: Vec::new(),
         last_region: 0,
+        ksymtab_text: Vec::new(),
         ksymtab: Vec::new(),
         first: None,
         digits: None,
@@ -304,8 +427,23 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
         };
         let end = have + n;
         let mut start = 0;
+        let whole = memrchr(b'\n', &buf[..end]).map_or(0, |i| i + 1);
+        // The first line sets the address width the fast path needs.
+        while s.digits.is_none() && start < whole {
+            let i = start + memchr(b'\n', &buf[start..whole]).map_or(0, |i| i + 1);
+            if !s.line(&buf[start..i], start) {
+                return None;
+            }
+            start = i;
+        }
+        if let Some(tabs) = survey(&buf[start..whole]) {
+            start += s.run_simple(&buf[start..whole], start, tabs);
+            if s.declined {
+                return None;
+            }
+        }
         while start < end {
-            if let Some(len) = s.next_simple(&buf[start..end]) {
+            if let Some(len) = s.next_simple(&buf[start..end], start) {
                 if s.declined {
                     return None;
                 }
@@ -315,17 +453,19 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
             let Some(i) = memchr(b'\n', &buf[start..end]) else {
                 break;
             };
-            if !s.line(&buf[start..start + i + 1]) {
+            if !s.line(&buf[start..start + i + 1], start) {
                 return None;
             }
             start += i + 1;
         }
         if n == 0 {
-            if start < end && !s.line(&buf[start..end]) {
+            if start < end && !s.line(&buf[start..end], start) {
                 return None;
             }
+            s.flush(&buf[..end]);
             break;
         }
+        s.flush(&buf[..end]);
         buf.copy_within(start..end, 0);
         have = end - start;
     }
@@ -341,6 +481,7 @@ mod tests {
             queries,
             regions: Vec::new(),
             last_region: 0,
+            ksymtab_text: Vec::new(),
             ksymtab: Vec::new(),
             first: None,
             digits: None,

@@ -13,6 +13,10 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The team's shared fixture: it must be there (`../shared/fixtures` beside the workspace).
 fn arm32() -> Ksyms {
+    Ksyms::from_path(arm32_path()).unwrap()
+}
+
+fn arm32_path() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/fixtures/kallsyms/arm32-distro-with-modules.kallsyms");
     assert!(
@@ -20,7 +24,7 @@ fn arm32() -> Ksyms {
         "shared fixture missing: {} (the repo expects ../shared/fixtures beside the workspace)",
         p.display()
     );
-    Ksyms::from_path(&p).unwrap()
+    p
 }
 
 fn show(ks: &Ksyms, addr: u64) -> Option<String> {
@@ -41,6 +45,40 @@ fn arm32_loads_with_modules_and_32_bit_addresses() {
         st.regions.iter().map(|r| r.symbols).sum::<usize>(),
         ks.len()
     );
+}
+
+/// The one-pass path for a few addresses answers like the whole table on real tables read in
+/// several chunks (arm32: 1.3 MB, 8-digit addresses, modules, mapping symbols, `__ksymtab_`
+/// entries): 150 symbols spread over each table, each at its address, one byte past it and one
+/// byte before it, in batches.
+#[test]
+fn few_address_tables_answer_like_the_whole_on_real_tables() {
+    for path in [
+        arm32_path(),
+        fixture("x86_64-6.12-modules.kallsyms"),
+        fixture("x86_64-6.18-trimmed.kallsyms"),
+    ] {
+        let whole = Ksyms::from_path(&path).unwrap();
+        let addrs: Vec<u64> = whole
+            .symbols()
+            .step_by((whole.len() / 150).max(1))
+            .flat_map(|s| [s.addr, s.addr + 1, s.addr.saturating_sub(1)])
+            .collect();
+        assert!(addrs.len() > 300, "{}", path.display());
+        for batch in addrs.chunks(7) {
+            let few = Ksyms::for_addresses(&path, batch)
+                .unwrap_or_else(|| panic!("{} declined", path.display()));
+            for &q in batch {
+                let want = whole
+                    .lookup(q)
+                    .map(|r| (r.to_string(), whole.is_exported(&r.symbol)));
+                let got = few
+                    .lookup(q)
+                    .map(|r| (r.to_string(), few.is_exported(&r.symbol)));
+                assert_eq!(got, want, "{} at {q:#x}", path.display());
+            }
+        }
+    }
 }
 
 #[test]
