@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use memchr::{memchr, memchr_iter, memrchr};
@@ -18,6 +19,8 @@ use crate::table::{Ksyms, LoadOptions};
 
 const KSYMTAB: &[u8] = b"__ksymtab_";
 const CHUNK: usize = 256 << 10;
+/// Files at least this large are scanned in two halves on two threads (each reads its own).
+const SPLIT_MIN: u64 = 2 << 20;
 /// The full loader's limits: beyond them it reports an error, so the fast path steps aside.
 const MAX_NAME: usize = (1 << 14) - 1;
 const MAX_FILE: u64 = u32::MAX as u64 / 2;
@@ -38,6 +41,36 @@ struct Candidates {
     below_pending: Vec<(usize, usize, usize)>,
     /// Nearest eligible address above the query, and one of its lines.
     above: Option<(u64, usize, Vec<u8>)>,
+}
+
+impl Candidates {
+    /// Joins the candidates of later lines (their line numbers `shift` behind): the nearer
+    /// address wins; at the same address below, every alias is kept, earlier lines first; at
+    /// the same address above, the earlier line.
+    fn followed_by(&mut self, later: Candidates, shift: usize) {
+        if let Some(b) = later.below
+            && self.below.is_none_or(|a| a <= b)
+        {
+            if self.below != Some(b) {
+                self.below = Some(b);
+                self.below_text.clear();
+                self.below_lines.clear();
+            }
+            let at = self.below_text.len();
+            self.below_text.extend_from_slice(&later.below_text);
+            self.below_lines.extend(
+                later
+                    .below_lines
+                    .into_iter()
+                    .map(|(n, from, to)| (n + shift, from + at, to + at)),
+            );
+        }
+        if let Some((a, n, line)) = later.above
+            && self.above.as_ref().is_none_or(|(mine, ..)| a < *mine)
+        {
+            self.above = Some((a, n + shift, line));
+        }
+    }
 }
 
 struct Region {
@@ -264,6 +297,59 @@ impl Scan<'_> {
     }
 
     /// The kept lines, in file order, as a table text.
+    /// The kept lines as a table text; `None` when there is nothing to answer from (no
+    /// line, or every address hidden).
+    fn into_table_text(self) -> Option<Vec<u8>> {
+        (self.any_nonzero && self.line_no > 0).then(|| self.into_text())
+    }
+
+    /// Joins the scan of the lines that come right after this scan's in the table; `None`
+    /// where the two disagree (address widths).
+    fn followed_by(mut self, later: Scan<'_>) -> Option<Self> {
+        if self.declined || later.declined {
+            return None;
+        }
+        let shift = self.line_no;
+        match (self.digits, later.digits) {
+            (Some(a), Some(b)) if a != b => return None,
+            (None, b) => self.digits = b,
+            _ => {}
+        }
+        self.any_nonzero |= later.any_nonzero;
+        if self.first.is_none() {
+            self.first = later.first.map(|(n, line)| (n + shift, line));
+        }
+        let mut region_of = Vec::with_capacity(later.regions.len());
+        for r in later.regions {
+            let i = match self.regions.iter().position(|m| m.module == r.module) {
+                Some(i) => i,
+                None => {
+                    self.regions.push(Region {
+                        module: r.module.clone(),
+                        per_query: (0..self.queries.len())
+                            .map(|_| Candidates::default())
+                            .collect(),
+                    });
+                    self.regions.len() - 1
+                }
+            };
+            region_of.push(i);
+            for (mine, theirs) in self.regions[i].per_query.iter_mut().zip(r.per_query) {
+                mine.followed_by(theirs, shift);
+            }
+        }
+        let at = self.ksymtab_text.len();
+        self.ksymtab_text.extend_from_slice(&later.ksymtab_text);
+        self.ksymtab.extend(
+            later
+                .ksymtab
+                .into_iter()
+                .map(|(n, from, to, r)| (n + shift, from + at, to + at, region_of[r])),
+        );
+        self.line_no += later.line_no;
+        Some(self)
+    }
+
     fn into_text(self) -> Vec<u8> {
         let mut kept: Vec<(usize, Vec<u8>)> = self.first.into_iter().collect();
         let mut names: Vec<(Option<Vec<u8>>, Vec<u8>)> = Vec::new();
@@ -380,14 +466,7 @@ impl Ksyms {
     /// malformed or unusual line, hidden addresses): load it with [`Ksyms::from_path_with`]
     /// then. Other queries (names, statistics, searches) on the result are not meaningful.
     pub fn for_addresses(path: impl AsRef<Path>, addrs: &[u64]) -> Option<Ksyms> {
-        let path = path.as_ref();
-        let mut f = File::open(path).ok()?;
-        let meta = f.metadata().ok()?;
-        if !meta.is_file() || meta.len() > MAX_FILE {
-            return None;
-        }
-        let text = scan(&mut f, addrs)?;
-        Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
+        for_addresses_split(path.as_ref(), addrs, SPLIT_MIN)
     }
 
     /// [`Ksyms::for_addresses`] over a table held in memory.
@@ -395,13 +474,41 @@ impl Ksyms {
         if bytes.len() as u64 > MAX_FILE {
             return None;
         }
-        let text = scan(&mut &bytes[..], addrs)?;
+        let text = scan(&mut &bytes[..], addrs)?.into_table_text()?;
         Ksyms::parse_named(&text, "<memory>", &LoadOptions::default()).ok()
     }
 }
 
-/// Reads `input` in chunks, feeding whole lines to a [`Scan`]; the kept lines as text.
-fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
+/// [`Ksyms::for_addresses`], on two threads for files of at least `split_min` bytes.
+fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksyms> {
+    let mut f = File::open(path).ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return None;
+    }
+    let size = meta.len();
+    let split = (size >= split_min)
+        .then(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+        .unwrap_or(false)
+        .then(|| line_start_after(&f, size / 2, size))
+        .flatten();
+    let s = match split {
+        Some(mid) => {
+            let (first, second) = std::thread::scope(|sc| {
+                let later = sc.spawn(|| scan(&mut At::new(&f, mid, size), addrs));
+                let first = scan(&mut At::new(&f, 0, mid), addrs);
+                (first, later.join().ok().flatten())
+            });
+            first?.followed_by(second?)?
+        }
+        None => scan(&mut f, addrs)?,
+    };
+    let text = s.into_table_text()?;
+    Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
+}
+
+/// Reads `input` in chunks, feeding whole lines to a [`Scan`].
+fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
     let mut s = Scan {
         queries: addrs,
         regions: Vec::new(),
@@ -469,7 +576,42 @@ fn scan(input: &mut impl Read, addrs: &[u64]) -> Option<Vec<u8>> {
         buf.copy_within(start..end, 0);
         have = end - start;
     }
-    (s.any_nonzero && s.line_no > 0).then(|| s.into_text())
+    Some(s)
+}
+
+/// The offset just past the first newline at or after `at - 1` (the start of the first line
+/// that starts at or after `at`), when it lies within 64 KiB and before `size`.
+fn line_start_after(f: &File, at: u64, size: u64) -> Option<u64> {
+    let mut window = vec![0u8; 64 << 10];
+    let from = at.checked_sub(1)?;
+    let n = f.read_at(&mut window, from).ok()?;
+    let i = memchr(b'\n', &window[..n])?;
+    let start = from + i as u64 + 1;
+    (start < size).then_some(start)
+}
+
+/// A range of a file, read with `pread` (two threads read one file).
+struct At<'f> {
+    f: &'f File,
+    pos: u64,
+    end: u64,
+}
+
+impl<'f> At<'f> {
+    fn new(f: &'f File, pos: u64, end: u64) -> At<'f> {
+        At { f, pos, end }
+    }
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.end - self.pos).unwrap_or(usize::MAX));
+        let n = self.f.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -488,6 +630,39 @@ mod tests {
             declined: false,
             any_nonzero: false,
             line_no: 0,
+        }
+    }
+
+    /// Two halves on two threads answer like the whole table, wherever the halves meet
+    /// (real tables: 8- and 16-digit addresses, modules, aliases, `__ksymtab_` entries).
+    #[test]
+    fn halves_on_two_threads_answer_like_the_whole_table() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for path in [
+            dir.join("../../../shared/fixtures/kallsyms/arm32-distro-with-modules.kallsyms"),
+            dir.join("tests/fixtures/x86_64-6.12-modules.kallsyms"),
+            dir.join("tests/fixtures/modules-x86_64.kallsyms"),
+        ] {
+            assert!(path.exists(), "fixture missing: {}", path.display());
+            let whole = Ksyms::from_path(&path).unwrap();
+            let addrs: Vec<u64> = whole
+                .symbols()
+                .step_by((whole.len() / 100).max(1))
+                .flat_map(|s| [s.addr, s.addr + 1, s.addr.saturating_sub(1)])
+                .collect();
+            for batch in addrs.chunks(5) {
+                let halves = for_addresses_split(&path, batch, 0)
+                    .unwrap_or_else(|| panic!("{} declined", path.display()));
+                for &q in batch {
+                    let want = whole
+                        .lookup(q)
+                        .map(|r| (r.to_string(), whole.is_exported(&r.symbol)));
+                    let got = halves
+                        .lookup(q)
+                        .map(|r| (r.to_string(), halves.is_exported(&r.symbol)));
+                    assert_eq!(got, want, "{} at {q:#x}", path.display());
+                }
+            }
         }
     }
 
