@@ -13,8 +13,8 @@
 //! VALUE := integer (decimal, 0x hex, 0 octal, leading -) | "string" | 'string' | bare-word
 //! ```
 //!
-//! `~` matches a string against a glob (`*` and `?`, `[...]` classes); `==`/`!=` on strings
-//! compare exactly. [`Expr`]'s `Display` prints a filter that parses back to the same AST.
+//! `~` matches a string against a glob (`*` and `?`, `[...]` classes, `\` escapes, a leading
+//! `!` inverts: the kernel's grammar, see [`glob`]); `==`/`!=` on strings compare exactly. [`Expr`]'s `Display` prints a filter that parses back to the same AST.
 //!
 //! ```
 //! use kpeek_filter::{parse, Expr, Op, Value};
@@ -27,6 +27,7 @@
 
 use std::fmt;
 
+pub mod glob;
 mod parse;
 
 pub use parse::parse;

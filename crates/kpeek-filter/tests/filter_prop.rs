@@ -174,3 +174,77 @@ proptest! {
         }
     }
 }
+
+/// The segment form a BPF program evaluates answers as the kernel's matcher does, for every
+/// pattern and text (bytes from a small alphabet full of glob syntax, so classes, escapes,
+/// malformed classes and several `*`s are common).
+mod glob_props {
+    use kpeek_filter::glob::{Glob, glob_match};
+    use proptest::prelude::*;
+
+    fn pat() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("*"),
+                Just("?"),
+                Just("["),
+                Just("]"),
+                Just("!"),
+                Just("-"),
+                Just("\\"),
+                Just("[a-b]"),
+                Just("[!a]"),
+            ],
+            0..12,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b'a'),
+                Just(b'b'),
+                Just(b'c'),
+                Just(b'['),
+                Just(b']'),
+                Just(b'-'),
+                Just(b'!'),
+                Just(b'*'),
+                Just(b'\\')
+            ],
+            0..10,
+        )
+    }
+
+    fn kernel(p: &str, t: &[u8]) -> bool {
+        match p.strip_prefix('!') {
+            Some(body) => !glob_match(body.as_bytes(), t),
+            None => glob_match(p.as_bytes(), t),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+        #[test]
+        fn segments_match_as_the_kernel_does(p in pat(), t in text()) {
+            prop_assert_eq!(Glob::parse(&p).matches(&t), kernel(&p, &t), "pattern {:?} text {:?}", p, String::from_utf8_lossy(&t));
+        }
+
+        #[test]
+        fn any_bytes_match_as_the_kernel_does(p in "\\PC{0,10}", t in proptest::collection::vec(any::<u8>(), 0..12)) {
+            prop_assert_eq!(Glob::parse(&p).matches(&t), kernel(&p, &t));
+        }
+    }
+
+    #[test]
+    fn literal_and_prefix_forms() {
+        for (p, t) in [("lo", "lo"), ("eth*", "eth0"), ("eth*", "et")] {
+            let g = Glob::parse(p);
+            assert_eq!(g.matches(t.as_bytes()), kernel(p, t.as_bytes()));
+        }
+    }
+}
