@@ -28,7 +28,10 @@ pub enum Atom {
     /// `?`: any byte (but NUL, which ends the text).
     Any,
     /// `[...]`: a byte in one of the inclusive ranges (`negated`: in none of them).
-    Class { ranges: Vec<(u8, u8)>, negated: bool },
+    Class {
+        ranges: Vec<(u8, u8)>,
+        negated: bool,
+    },
 }
 
 impl Atom {
@@ -316,7 +319,11 @@ mod tests {
             ("[a-]", "-", true),
             ("[z-a]", "m", false),
         ] {
-            assert_eq!(Glob::parse(pat).matches(text.as_bytes()), want, "{pat} {text}");
+            assert_eq!(
+                Glob::parse(pat).matches(text.as_bytes()),
+                want,
+                "{pat} {text}"
+            );
         }
     }
 }

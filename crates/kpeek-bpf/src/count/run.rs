@@ -101,6 +101,7 @@ pub struct Counter {
     _zero: MapHandle,
     counters: MapHandle,
     stacks: Option<MapHandle>,
+    _scratch: Option<MapHandle>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -179,11 +180,26 @@ impl Counter {
         } else {
             None
         };
+        let scratch = if plans
+            .iter()
+            .any(|p| p.filter.as_ref().is_some_and(|c| c.needs_scratch()))
+        {
+            Some(map::create(
+                MapType::PercpuArray,
+                "kpeek_scratch",
+                4,
+                codegen::scratch_size() as u32,
+                1,
+            )?)
+        } else {
+            None
+        };
         let maps = Maps {
             agg: agg.as_fd().as_raw_fd(),
             zero: zero.as_fd().as_raw_fd(),
             counters: counters.as_fd().as_raw_fd(),
             stacks: stacks.as_ref().map(|m| m.as_fd().as_raw_fd()),
+            scratch: scratch.as_ref().map(|m| m.as_fd().as_raw_fd()),
         };
         let mut progs = Vec::new();
         for p in &plans {
@@ -206,6 +222,7 @@ impl Counter {
             _zero: zero,
             counters,
             stacks,
+            _scratch: scratch,
         })
     }
 
