@@ -10,6 +10,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use super::codegen::{self, Maps, counter};
 use super::plan::{self, HIST_SLOTS, HistKind, KeyLayout, Request, SlotKind};
 use crate::error::{Error, Result, sys};
+use crate::features::{self, Feature};
 use crate::map;
 use crate::prog::{ProgType, Program};
 
@@ -148,7 +149,27 @@ fn attach(prog: &Program, tp_id: u32) -> Result<PerfEvent> {
 impl Counter {
     /// Plan, generate, load and attach one program per event in `formats`.
     pub fn start(formats: &[EventFormat], req: &Request, max_entries: u32) -> Result<Counter> {
+        Counter::start_probed(formats, req, max_entries, &features::KernelProbe)
+    }
+
+    /// [`Counter::start`], with the kernel's features answered by `probe`: a missing one is
+    /// [`Error::Unsupported`] before anything is loaded.
+    pub fn start_probed(
+        formats: &[EventFormat],
+        req: &Request,
+        max_entries: u32,
+        probe: &dyn features::Probe,
+    ) -> Result<Counter> {
         let (layout, plans) = plan::plan(formats, req)?;
+        let mut needs = vec![
+            Feature::TracepointProgs,
+            Feature::PercpuMaps,
+            Feature::ProbeReadKernel,
+        ];
+        if layout.slots.iter().any(|s| s.kind == SlotKind::Stack) {
+            needs.push(Feature::StackTraces);
+        }
+        features::require(probe, &needs)?;
         let hist_kind = match req.linear {
             Some(step) if step > 0 => HistKind::Linear { step },
             Some(_) => {
