@@ -204,7 +204,9 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(i) => write!(f, "{i}"),
-            // The kernel's grammar has no escapes: a string holding " is quoted with '.
+            // The kernel's grammar has no escapes: a string holding " is quoted with ', one
+            // holding both quotes can only have been a bare word (as `a ~ !"'`), printed so.
+            Value::Str(s) if s.contains('"') && s.contains('\'') => write!(f, "{s}"),
             Value::Str(s) if s.contains('"') => write!(f, "'{s}'"),
             Value::Str(s) => write!(f, "\"{s}\""),
         }

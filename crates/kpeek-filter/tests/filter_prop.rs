@@ -13,6 +13,12 @@ fn pred(field: &str, op: Op, value: Value) -> Expr {
 }
 
 #[test]
+fn a_bare_word_with_both_quotes_prints_back() {
+    let e = parse("a~!\"'").unwrap();
+    assert_eq!(parse(&e.to_string()).unwrap(), e);
+}
+
+#[test]
 fn kernel_examples_parse() {
     let e = parse("((sig >= 10 && sig < 15) || sig == 17) && comm != bash").unwrap();
     let want = Expr::And(
@@ -227,7 +233,7 @@ mod glob_props {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4_000))]
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
 
         #[test]
         fn segments_match_as_the_kernel_does(p in pat(), t in text()) {
