@@ -75,7 +75,7 @@ pub enum Error {
     #[error("no BPF map {spec}: {candidates}")]
     NoSuchMap { spec: String, candidates: String },
     /// A program kpeek assembled is malformed (a bug in the generator).
-    #[error("assembling a BPF program: {0}")]
+    #[error("assembling a BPF program")]
     Asm(#[from] crate::asm::AsmError),
 }
 

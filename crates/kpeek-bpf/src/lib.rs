@@ -20,6 +20,7 @@ pub mod btf;
 pub mod count;
 pub mod decode;
 pub mod error;
+pub mod features;
 pub mod map;
 pub mod mem;
 pub mod objects;

@@ -37,3 +37,65 @@ fn getppid_calls_counted_exactly_by_pid_and_tid() {
     assert_eq!(mine[0].count, n);
     assert_eq!((s.full, s.lost, s.read_errors), (0, 0, 0));
 }
+
+/// A kernel that lacks a feature (answers injected): the error names the feature and the
+/// version, before anything is loaded; a feature only `--by kstack` needs is asked for only then.
+#[test]
+fn a_missing_feature_names_it_and_its_version() {
+    use kpeek_bpf::features::{Feature, Probe};
+    struct Lacks(Feature);
+    impl Probe for Lacks {
+        fn has(&self, f: Feature) -> Option<bool> {
+            Some(f != self.0)
+        }
+    }
+    let f = format("syscalls:sys_enter_getppid");
+    let req = Request::default();
+    let err = Counter::start_probed(
+        std::slice::from_ref(&f),
+        &req,
+        16,
+        &Lacks(Feature::ProbeReadKernel),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this kernel lacks the BPF helpers bpf_probe_read_kernel and bpf_probe_read_kernel_str (needs Linux 5.5 or later)"
+    );
+    let err = Counter::start_probed(
+        std::slice::from_ref(&f),
+        &req,
+        16,
+        &Lacks(Feature::TracepointProgs),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("needs Linux 4.7"), "{err}");
+    // Stack traces are only needed for kstack keys.
+    Counter::start_probed(
+        std::slice::from_ref(&f),
+        &req,
+        16,
+        &Lacks(Feature::StackTraces),
+    )
+    .expect("no kstack: stack traces are not needed");
+    let kstack = Request {
+        by: vec!["kstack".into()],
+        ..Default::default()
+    };
+    let err = Counter::start_probed(&[f], &kstack, 16, &Lacks(Feature::StackTraces)).unwrap_err();
+    assert!(err.to_string().contains("stack trace maps"), "{err}");
+}
+
+/// The real kernel has every feature a count uses (the probes answer yes, not "unknown").
+#[test]
+fn this_kernel_has_every_feature() {
+    use kpeek_bpf::features::{Feature, KernelProbe, Probe};
+    for f in [
+        Feature::TracepointProgs,
+        Feature::PercpuMaps,
+        Feature::ProbeReadKernel,
+        Feature::StackTraces,
+    ] {
+        assert_eq!(KernelProbe.has(f), Some(true), "{f:?}");
+    }
+}

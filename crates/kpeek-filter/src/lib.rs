@@ -13,8 +13,8 @@
 //! VALUE := integer (decimal, 0x hex, 0 octal, leading -) | "string" | 'string' | bare-word
 //! ```
 //!
-//! `~` matches a string against a glob (`*` and `?`, `[...]` classes); `==`/`!=` on strings
-//! compare exactly. [`Expr`]'s `Display` prints a filter that parses back to the same AST.
+//! `~` matches a string against a glob (`*` and `?`, `[...]` classes, `\` escapes, a leading
+//! `!` inverts: the kernel's grammar, see [`glob`]); `==`/`!=` on strings compare exactly. [`Expr`]'s `Display` prints a filter that parses back to the same AST.
 //!
 //! ```
 //! use kpeek_filter::{parse, Expr, Op, Value};
@@ -27,6 +27,7 @@
 
 use std::fmt;
 
+pub mod glob;
 mod parse;
 
 pub use parse::parse;
@@ -203,7 +204,9 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(i) => write!(f, "{i}"),
-            // The kernel's grammar has no escapes: a string holding " is quoted with '.
+            // The kernel's grammar has no escapes: a string holding " is quoted with ', one
+            // holding both quotes can only have been a bare word (as `a ~ !"'`), printed so.
+            Value::Str(s) if s.contains('"') && s.contains('\'') => write!(f, "{s}"),
             Value::Str(s) if s.contains('"') => write!(f, "'{s}'"),
             Value::Str(s) => write!(f, "\"{s}\""),
         }

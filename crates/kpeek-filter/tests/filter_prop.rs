@@ -13,6 +13,12 @@ fn pred(field: &str, op: Op, value: Value) -> Expr {
 }
 
 #[test]
+fn a_bare_word_with_both_quotes_prints_back() {
+    let e = parse("a~!\"'").unwrap();
+    assert_eq!(parse(&e.to_string()).unwrap(), e);
+}
+
+#[test]
 fn kernel_examples_parse() {
     let e = parse("((sig >= 10 && sig < 15) || sig == 17) && comm != bash").unwrap();
     let want = Expr::And(
@@ -171,6 +177,80 @@ proptest! {
     fn grammar_tokens_never_panic(s in "[a-z0-9 ()!&|=<>~\"'*x-]{0,40}") {
         if let Ok(e) = parse(&s) {
             prop_assert_eq!(parse(&e.to_string()).ok(), Some(e));
+        }
+    }
+}
+
+/// The segment form a BPF program evaluates answers as the kernel's matcher does, for every
+/// pattern and text (bytes from a small alphabet full of glob syntax, so classes, escapes,
+/// malformed classes and several `*`s are common).
+mod glob_props {
+    use kpeek_filter::glob::{Glob, glob_match};
+    use proptest::prelude::*;
+
+    fn pat() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("*"),
+                Just("?"),
+                Just("["),
+                Just("]"),
+                Just("!"),
+                Just("-"),
+                Just("\\"),
+                Just("[a-b]"),
+                Just("[!a]"),
+            ],
+            0..12,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b'a'),
+                Just(b'b'),
+                Just(b'c'),
+                Just(b'['),
+                Just(b']'),
+                Just(b'-'),
+                Just(b'!'),
+                Just(b'*'),
+                Just(b'\\')
+            ],
+            0..10,
+        )
+    }
+
+    fn kernel(p: &str, t: &[u8]) -> bool {
+        match p.strip_prefix('!') {
+            Some(body) => !glob_match(body.as_bytes(), t),
+            None => glob_match(p.as_bytes(), t),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn segments_match_as_the_kernel_does(p in pat(), t in text()) {
+            prop_assert_eq!(Glob::parse(&p).matches(&t), kernel(&p, &t), "pattern {:?} text {:?}", p, String::from_utf8_lossy(&t));
+        }
+
+        #[test]
+        fn any_bytes_match_as_the_kernel_does(p in "\\PC{0,10}", t in proptest::collection::vec(any::<u8>(), 0..12)) {
+            prop_assert_eq!(Glob::parse(&p).matches(&t), kernel(&p, &t));
+        }
+    }
+
+    #[test]
+    fn literal_and_prefix_forms() {
+        for (p, t) in [("lo", "lo"), ("eth*", "eth0"), ("eth*", "et")] {
+            let g = Glob::parse(p);
+            assert_eq!(g.matches(t.as_bytes()), kernel(p, t.as_bytes()));
         }
     }
 }

@@ -581,9 +581,9 @@ fn errors_are_explained_with_exit_code_2() {
                 "count",
                 "net:netif_receive_skb",
                 "--filter",
-                "name ~ \"*o\"",
+                "comm ~ \"*0123456789abcdef\"",
             ],
-            "cannot express",
+            "longer than the 15 bytes kpeek reads",
         ),
         (
             &[

@@ -10,6 +10,8 @@ use super::plan::{
     Cond, EventPlan, HIST_SLOTS, HistKind, KeyLayout, MAX_STR, SlotKind, Source, StrLoc,
 };
 use crate::asm::{Asm, Label, R0, R1, R2, R3, R4, R6, R7, R8, R10, Reg, helper, op};
+
+pub use super::strmatch::scratch_size;
 use crate::error::Result;
 
 /// Slots of the per-CPU counter map.
@@ -30,6 +32,8 @@ pub struct Maps {
     pub zero: i32,
     pub counters: i32,
     pub stacks: Option<i32>,
+    /// A one-entry per-CPU array of [`scratch_size`] bytes, for glob filters.
+    pub scratch: Option<i32>,
 }
 
 /// Value layout: count, sum, then [`HIST_SLOTS`] buckets when a histogram is asked for.
@@ -37,13 +41,13 @@ pub fn value_size(hist: bool) -> usize {
     8 * (2 + if hist { HIST_SLOTS } else { 0 })
 }
 
-struct Gen<'a> {
-    a: Asm,
-    maps: Maps,
+pub(super) struct Gen<'a> {
+    pub(super) a: Asm,
+    pub(super) maps: Maps,
     key_off: i16,
     scratch_off: i16,
     tmp_off: i16,
-    idx_off: i16,
+    pub(super) idx_off: i16,
     plan: &'a EventPlan,
 }
 
@@ -66,6 +70,11 @@ pub fn generate(
         plan,
     };
     let out = g.a.label();
+    if plan.filter == Some(Cond::False) {
+        // Nothing can match: a program that only lets the hit go on.
+        g.a.mov_imm(R0, 1).exit();
+        return Ok(g.a.finish()?);
+    }
     g.a.mov(R6, R1);
     if let Some(c) = &plan.filter {
         let pass = g.a.label();
@@ -92,13 +101,15 @@ pub fn generate(
         }
     }
     g.aggregate(out, hist);
-    g.a.bind(out).mov_imm(R0, 0).exit();
+    // 1: let the hit go on to the tracepoint's perf events (`perf stat`, `kpeek trace stat`);
+    // 0 would hide it from them (perf_trace_run_bpf_submit, perf_call_bpf_enter).
+    g.a.bind(out).mov_imm(R0, 1).exit();
     Ok(g.a.finish()?)
 }
 
 impl Gen<'_> {
     /// `counters[idx] += 1`.
-    fn bump(&mut self, idx: u32) {
+    pub(super) fn bump(&mut self, idx: u32) {
         let skip = self.a.label();
         self.a
             .st_imm(op::W, R10, self.idx_off, idx as i32)
@@ -189,21 +200,7 @@ impl Gen<'_> {
                     .call(helper::GET_CURRENT_COMM);
             }
             Source::Str { offset, loc } => {
-                match loc {
-                    StrLoc::Inline { .. } => {
-                        self.a.mov(R3, R6).alu_imm(op::ADD, R3, offset as i32);
-                    }
-                    StrLoc::DataLoc | StrLoc::RelLoc => {
-                        // u32 at the field: low 16 bits are the data's offset.
-                        self.a
-                            .ldx(op::W, R3, R6, offset as i16)
-                            .alu_imm(op::AND, R3, 0xffff);
-                        if loc == StrLoc::RelLoc {
-                            self.a.alu_imm(op::ADD, R3, offset as i32 + 4);
-                        }
-                        self.a.alu(op::ADD, R3, R6);
-                    }
-                }
+                self.str_addr(offset, loc);
                 self.a
                     .mov(R1, R10)
                     .alu_imm(op::ADD, R1, at as i32)
@@ -215,6 +212,25 @@ impl Gen<'_> {
         self.a.jmp_imm(op::JSGE, R0, 0, ok);
         self.bump(counter::READ_ERR);
         self.a.bind(ok);
+    }
+
+    /// r3 = the address of a string field's bytes.
+    pub(super) fn str_addr(&mut self, offset: usize, loc: StrLoc) {
+        match loc {
+            StrLoc::Inline { .. } => {
+                self.a.mov(R3, R6).alu_imm(op::ADD, R3, offset as i32);
+            }
+            StrLoc::DataLoc | StrLoc::RelLoc => {
+                // u32 at the field: low 16 bits are the data's offset.
+                self.a
+                    .ldx(op::W, R3, R6, offset as i16)
+                    .alu_imm(op::AND, R3, 0xffff);
+                if loc == StrLoc::RelLoc {
+                    self.a.alu_imm(op::ADD, R3, offset as i32 + 4);
+                }
+                self.a.alu(op::ADD, R3, R6);
+            }
+        }
     }
 
     fn stackid(&mut self, at: i16) {
@@ -237,6 +253,9 @@ impl Gen<'_> {
             Cond::True => {
                 self.a.ja(t);
             }
+            Cond::False => {
+                self.a.ja(f);
+            }
             Cond::And(x, y) => {
                 let mid = self.a.label();
                 self.cond(x, mid, f);
@@ -250,6 +269,7 @@ impl Gen<'_> {
                 self.cond(y, t, f);
             }
             Cond::Not(x) => self.cond(x, f, t),
+            Cond::Glob { src, glob } => self.glob(src, glob, t, f),
             Cond::Int { src, op: o, value } => {
                 self.load_int(src, R8);
                 let signed = src.signed();

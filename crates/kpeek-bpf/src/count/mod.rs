@@ -7,6 +7,7 @@
 pub mod codegen;
 pub mod plan;
 pub mod run;
+mod strmatch;
 
 pub use plan::{HIST_SLOTS, HistKind, Request};
 pub use run::{Counter, Entry, KeyValue, Snapshot};

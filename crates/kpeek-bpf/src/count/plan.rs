@@ -1,6 +1,7 @@
 //! From event formats and the user's names to a plan: where each key, filter operand, sum and
 //! histogram value comes from, and the key's byte layout shared by every event's program.
 
+use kpeek_filter::glob::Glob;
 use kpeek_filter::{Expr, Op, Value};
 use kpeek_trace::format::{EventFormat, Field, FieldKind};
 
@@ -10,6 +11,9 @@ use crate::error::{Error, Result};
 pub const DYN_STR: usize = 32;
 /// Widest string kpeek keys or compares.
 pub const MAX_STR: usize = 64;
+/// Bytes a `~` glob reads of a `__data_loc` string (with its NUL): longer strings are matched
+/// on their first `GLOB_STR - 1` bytes and counted as unreadable.
+pub const GLOB_STR: usize = 256;
 /// Largest key in bytes.
 pub const MAX_KEY: usize = 256;
 
@@ -64,6 +68,19 @@ impl Source {
             Source::Str { .. } => DYN_STR,
             Source::Comm => 16,
             _ => 0,
+        }
+    }
+
+    /// Bytes a glob reads of this string source (with the NUL), and whether the string can
+    /// be longer than that.
+    pub fn glob_width(&self) -> (usize, bool) {
+        match self {
+            Source::Str {
+                loc: StrLoc::Inline { len },
+                ..
+            } => ((*len).min(GLOB_STR), *len > GLOB_STR),
+            Source::Comm => (16, false),
+            _ => (GLOB_STR, true),
         }
     }
 
@@ -134,8 +151,52 @@ pub enum Cond {
         exact: bool,
         negate: bool,
     },
+    /// Any other glob (`*` inside, `?`, classes, escapes): matched segment by segment
+    /// (anchored prefix, middles left to right, anchored suffix) in a per-CPU scratch buffer.
+    /// `glob.negated` is always false here (a leading `!` becomes [`Cond::Not`]).
+    Glob {
+        src: Source,
+        glob: Glob,
+    },
     /// A glob that matches everything (`*`).
     True,
+    /// Never true (`!*`); after [`Cond::simplify`] only ever the whole filter.
+    False,
+}
+
+impl Cond {
+    /// Fold [`Cond::True`] and [`Cond::False`] away, so that no branch of the program is
+    /// unreachable (the verifier rejects dead code); they remain only as the whole filter.
+    pub fn simplify(self) -> Cond {
+        match self {
+            Cond::Not(a) => match a.simplify() {
+                Cond::True => Cond::False,
+                Cond::False => Cond::True,
+                a => Cond::Not(Box::new(a)),
+            },
+            Cond::And(a, b) => match (a.simplify(), b.simplify()) {
+                (Cond::False, _) | (_, Cond::False) => Cond::False,
+                (Cond::True, x) | (x, Cond::True) => x,
+                (a, b) => Cond::And(Box::new(a), Box::new(b)),
+            },
+            Cond::Or(a, b) => match (a.simplify(), b.simplify()) {
+                (Cond::True, _) | (_, Cond::True) => Cond::True,
+                (Cond::False, x) | (x, Cond::False) => x,
+                (a, b) => Cond::Or(Box::new(a), Box::new(b)),
+            },
+            c => c,
+        }
+    }
+
+    /// Whether the program needs the per-CPU scratch buffer (a [`Cond::Glob`] somewhere).
+    pub fn needs_scratch(&self) -> bool {
+        match self {
+            Cond::And(a, b) | Cond::Or(a, b) => a.needs_scratch() || b.needs_scratch(),
+            Cond::Not(a) => a.needs_scratch(),
+            Cond::Glob { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Histogram buckets: log2 (bpftrace's `hist`) or linear steps.
@@ -302,39 +363,62 @@ fn cond(fmt: &EventFormat, e: &Expr) -> Result<Cond> {
 }
 
 fn str_cond(src: Source, op: Op, s: &str) -> std::result::Result<Cond, String> {
-    let width = src.str_width();
-    let meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '\\');
-    let (exact, body, negate) = match op {
-        Op::Eq => (true, s, false),
-        Op::Ne => (true, s, true),
-        Op::Glob if s == "*" => return Ok(Cond::True),
-        Op::Glob if !s.contains(meta) => (true, s, false),
-        Op::Glob if s.ends_with('*') && !s[..s.len() - 1].contains(meta) => {
-            (false, &s[..s.len() - 1], false)
-        }
-        Op::Glob => {
-            return Err(format!(
-                "the glob {s:?} needs a matching loop; BPF programs kpeek builds match exact strings and prefixes (\"abc*\")"
-            ));
-        }
+    let glob = match op {
+        // `==`/`!=` compare exactly: the text is a literal, not a pattern.
+        Op::Eq | Op::Ne => Glob {
+            negated: op == Op::Ne,
+            prefix: s.bytes().map(kpeek_filter::glob::Atom::Byte).collect(),
+            star: None,
+        },
+        Op::Glob => Glob::parse(s),
         _ => return Err(format!("{} does not apply to strings", op.as_str())),
     };
-    let mut bytes = body.as_bytes().to_vec();
-    if exact {
-        bytes.push(0);
+    let negate = glob.negated;
+    let core = Glob {
+        negated: false,
+        ..glob
+    };
+    let wrap = |c: Cond| if negate { Cond::Not(Box::new(c)) } else { c };
+    let (gw, longer) = src.glob_width();
+    // The fast forms compare 8 bytes at a time in the stack copy of `str_width` bytes; a string
+    // that may be longer than that copy must leave room for its NUL (an exact match of a cut
+    // string would be wrong).
+    let fast = src.str_width() - usize::from(longer || src.str_width() < gw);
+    if let Some(lit) = core.literal() {
+        if lit.len() < fast {
+            let mut bytes = lit;
+            bytes.push(0);
+            return Ok(wrap(Cond::Str {
+                src,
+                bytes,
+                exact: true,
+                negate: false,
+            }));
+        }
+    } else if let Some(pre) = core.literal_prefix() {
+        if pre.is_empty() {
+            return Ok(wrap(Cond::True));
+        }
+        if pre.len() < fast {
+            return Ok(wrap(Cond::Str {
+                src,
+                bytes: pre,
+                exact: false,
+                negate: false,
+            }));
+        }
     }
-    if bytes.len() > width {
+    let min = core.prefix.len()
+        + core.star.as_ref().map_or(0, |st| {
+            st.middles.iter().map(Vec::len).sum::<usize>() + st.suffix.len()
+        });
+    if min >= gw {
         return Err(format!(
-            "{s:?} is longer than the {} bytes kpeek reads of this field",
-            width.saturating_sub(1)
+            "{s:?} needs a string of {min} bytes, longer than the {} bytes kpeek reads of this field",
+            gw - 1
         ));
     }
-    Ok(Cond::Str {
-        src,
-        bytes,
-        exact,
-        negate,
-    })
+    Ok(wrap(Cond::Glob { src, glob: core }))
 }
 
 /// Plan every event and the shared key layout. `formats` are the events in order.
@@ -346,7 +430,13 @@ pub fn plan(formats: &[EventFormat], req: &Request) -> Result<(KeyLayout, Vec<Ev
             .iter()
             .map(|n| resolve(fmt, n).map(Some))
             .collect::<Result<Vec<_>>>()?;
-        let filter = req.filter.as_ref().map(|e| cond(fmt, e)).transpose()?;
+        let filter = match req.filter.as_ref().map(|e| cond(fmt, e)).transpose()? {
+            Some(c) => match c.simplify() {
+                Cond::True => None,
+                c => Some(c),
+            },
+            None => None,
+        };
         let sum = req
             .sum
             .as_ref()
@@ -531,6 +621,45 @@ print fmt: \"dev=%s\", __get_str(name)\n";
         ));
     }
 
+    fn filter_of(f: &str) -> Option<Cond> {
+        let req = Request {
+            filter: Some(kpeek_filter::parse(f).unwrap()),
+            ..Default::default()
+        };
+        plan(&[netif()], &req).unwrap().1.remove(0).filter
+    }
+
+    #[test]
+    fn globs_take_the_cheapest_form() {
+        let name = Source::Str {
+            offset: 20,
+            loc: StrLoc::DataLoc,
+        };
+        let str_cond = |bytes: &[u8], exact| Cond::Str {
+            src: name.clone(),
+            bytes: bytes.to_vec(),
+            exact,
+            negate: false,
+        };
+        assert_eq!(filter_of("name ~ lo"), Some(str_cond(b"lo\0", true)));
+        assert_eq!(filter_of("name == lo"), Some(str_cond(b"lo\0", true)));
+        assert_eq!(filter_of("name ~ eth*"), Some(str_cond(b"eth", false)));
+        assert_eq!(
+            filter_of("name ~ !eth*"),
+            Some(Cond::Not(Box::new(str_cond(b"eth", false))))
+        );
+        assert_eq!(filter_of("name ~ * || len > 3"), None);
+        assert_eq!(filter_of("name ~ !* && len > 3"), Some(Cond::False));
+        assert!(matches!(filter_of("name ~ *lo"), Some(Cond::Glob { .. })));
+        assert!(matches!(filter_of("name ~ l?"), Some(Cond::Glob { .. })));
+        // 31 bytes could be a cut longer name in the 32-byte stack copy: matched in full.
+        let l31 = "y".repeat(31);
+        assert!(matches!(
+            filter_of(&format!("name == {l31}")),
+            Some(Cond::Not(_)) | Some(Cond::Glob { .. })
+        ));
+    }
+
     #[test]
     fn what_bpf_cannot_do_is_an_error() {
         let bad = |filter: &str| {
@@ -543,9 +672,10 @@ print fmt: \"dev=%s\", __get_str(name)\n";
                 r => panic!("{filter}: {r:?}"),
             }
         };
-        assert!(bad(r#"name ~ "*lo""#).contains("matching loop"));
-        assert!(bad(r#"name ~ "l?""#).contains("matching loop"));
-        assert!(bad(r#"name == "0123456789012345678901234567890123""#).contains("longer"));
+        let long = "x".repeat(GLOB_STR);
+        assert!(bad(&format!("name == {long}")).contains("longer than the 255 bytes"));
+        assert!(bad(&format!("name ~ *{long}")).contains("longer than the 255 bytes"));
+        assert!(bad(r#"comm ~ "0123456789abcdef*""#).contains("longer than the 15 bytes"));
         assert!(bad("name > 3").contains("string"));
         assert!(bad(r#"len == "x""#).contains("integer"));
         let req = Request {

@@ -10,6 +10,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use super::codegen::{self, Maps, counter};
 use super::plan::{self, HIST_SLOTS, HistKind, KeyLayout, Request, SlotKind};
 use crate::error::{Error, Result, sys};
+use crate::features::{self, Feature};
 use crate::map;
 use crate::prog::{ProgType, Program};
 
@@ -101,6 +102,7 @@ pub struct Counter {
     _zero: MapHandle,
     counters: MapHandle,
     stacks: Option<MapHandle>,
+    _scratch: Option<MapHandle>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -147,7 +149,27 @@ fn attach(prog: &Program, tp_id: u32) -> Result<PerfEvent> {
 impl Counter {
     /// Plan, generate, load and attach one program per event in `formats`.
     pub fn start(formats: &[EventFormat], req: &Request, max_entries: u32) -> Result<Counter> {
+        Counter::start_probed(formats, req, max_entries, &features::KernelProbe)
+    }
+
+    /// [`Counter::start`], with the kernel's features answered by `probe`: a missing one is
+    /// [`Error::Unsupported`] before anything is loaded.
+    pub fn start_probed(
+        formats: &[EventFormat],
+        req: &Request,
+        max_entries: u32,
+        probe: &dyn features::Probe,
+    ) -> Result<Counter> {
         let (layout, plans) = plan::plan(formats, req)?;
+        let mut needs = vec![
+            Feature::TracepointProgs,
+            Feature::PercpuMaps,
+            Feature::ProbeReadKernel,
+        ];
+        if layout.slots.iter().any(|s| s.kind == SlotKind::Stack) {
+            needs.push(Feature::StackTraces);
+        }
+        features::require(probe, &needs)?;
         let hist_kind = match req.linear {
             Some(step) if step > 0 => HistKind::Linear { step },
             Some(_) => {
@@ -179,11 +201,26 @@ impl Counter {
         } else {
             None
         };
+        let scratch = if plans
+            .iter()
+            .any(|p| p.filter.as_ref().is_some_and(|c| c.needs_scratch()))
+        {
+            Some(map::create(
+                MapType::PercpuArray,
+                "kpeek_scratch",
+                4,
+                codegen::scratch_size() as u32,
+                1,
+            )?)
+        } else {
+            None
+        };
         let maps = Maps {
             agg: agg.as_fd().as_raw_fd(),
             zero: zero.as_fd().as_raw_fd(),
             counters: counters.as_fd().as_raw_fd(),
             stacks: stacks.as_ref().map(|m| m.as_fd().as_raw_fd()),
+            scratch: scratch.as_ref().map(|m| m.as_fd().as_raw_fd()),
         };
         let mut progs = Vec::new();
         for p in &plans {
@@ -206,6 +243,7 @@ impl Counter {
             _zero: zero,
             counters,
             stacks,
+            _scratch: scratch,
         })
     }
 

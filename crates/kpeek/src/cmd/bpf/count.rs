@@ -29,8 +29,9 @@ EVENT`), and comm, pid (process), tid (thread; also common_pid), cpu and kstack 
 A field of the event wins over these names (sched_wakeup's pid is the woken task). The other
 common_* fields are hidden from BPF programs by the kernel.
 --filter uses the kernel's tracepoint filter grammar: == != < <= > >= & on numbers, == != and ~
-(exact or prefix* globs) on strings, && || ! and parentheses. With several events the key
-starts with the event. Stops on Ctrl-C, SIGTERM, --duration or --count; everything kpeek
+on strings (~ globs: * ? [a-z] [!a] \\x, a leading ! inverts), && || ! and parentheses. With
+several events the key starts with the event. Other tools counting the same tracepoint (perf
+stat, kpeek trace stat) keep seeing every hit. Stops on Ctrl-C, SIGTERM, --duration or --count; everything kpeek
 loaded is gone when it exits.")]
 pub struct Args {
     /// Events as system:name, a bare unique name, or a glob ('syscalls:sys_enter_*').
