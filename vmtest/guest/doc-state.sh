@@ -8,6 +8,12 @@
 for m in $(awk '$1 == "kpeek" { gsub(",", " ", $4); print $4 }' /proc/modules | tr -d -); do
 	rmmod "$m" || { echo "doc-state: rmmod $m failed"; exit 1; }
 done
+# A configfs group holds kpeek.ko (rmmod: EAGAIN): remove the groups an example left.
+for g in $CFS/groups/*; do
+	[ -d "$g" ] || continue
+	for c in "$g"/*; do [ -d "$c" ] && rmdir "$c"; done
+	rmdir "$g" || { echo "doc-state: rmdir $g failed"; exit 1; }
+done
 if loaded kpeek; then rmmod kpeek || { echo "doc-state: rmmod kpeek failed"; exit 1; }; fi
 grep -q ' /sys/kernel/config configfs ' /proc/mounts || mount -t configfs none /sys/kernel/config ||
 	{ echo "doc-state: cannot mount configfs"; exit 1; }
