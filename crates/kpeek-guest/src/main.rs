@@ -12,6 +12,7 @@ use kpeek_client::SysRoot;
 
 mod agree;
 mod bench;
+mod doc_examples;
 mod errnos;
 mod fuzz_ioctl;
 mod fuzz_netlink;
@@ -57,6 +58,9 @@ enum Cmd {
     /// The channel table: one snapshot of 16 and 1,000 counters through every channel
     /// (median, p99, ratio to the fastest), and kpeek's ring against a perf tracepoint ring.
     Bench(bench::Args),
+    /// Run every `console guest` example of README.md and docs/ (embedded at build time) and
+    /// compare its output with the page, with the host's matcher (kpeek-docex).
+    DocExamples(doc_examples::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Cmd::FuzzIoctl(a) => fuzz_ioctl::run(&root, &report, a),
         Cmd::FuzzNetlink(a) => fuzz_netlink::run(&root, &report, a),
         Cmd::Bench(a) => bench::run(&root, &report, a),
+        Cmd::DocExamples(a) => doc_examples::run(&report, a),
     };
     if let Err(e) = res {
         println!("FAIL: kpeek-guest: {e:#}");

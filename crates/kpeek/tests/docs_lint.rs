@@ -127,3 +127,36 @@ fn benchmark_entries_are_dated_and_in_order() {
         "entries are appended in date order: {dates:?}"
     );
 }
+
+/// Every command example runs in a test (`console` on the host, `console guest` in the qemu
+/// guest): a ```text block with a `$ ` line is an example that nobody runs. docs/benchmarks.md
+/// is exempt: its entries record commands as they were run, with their output verbatim.
+#[test]
+fn command_examples_are_run() {
+    let mut unrun = Vec::new();
+    for p in pages() {
+        if p.ends_with("docs/benchmarks.md") {
+            continue;
+        }
+        let text = fs::read_to_string(&p).unwrap();
+        let mut open: Option<(usize, bool)> = None; // (backticks, a text block)
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim_end();
+            let ticks = t.bytes().take_while(|&b| b == b'`').count();
+            match open {
+                None if ticks >= 3 => open = Some((ticks, t[ticks..].trim() == "text")),
+                Some((n, _)) if ticks >= n && t[ticks..].trim().is_empty() => open = None,
+                Some((_, true)) if line.starts_with("$ ") => {
+                    unrun.push(format!("{}:{}: {line}", p.display(), i + 1))
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        unrun.is_empty(),
+        "commands in ```text blocks are run by no test: make the block ```console (this \
+         machine) or ```console guest (the qemu guest, kpeek.ko loaded), see docs/index.md:\n  {}",
+        unrun.join("\n  ")
+    );
+}
