@@ -18,6 +18,7 @@ mod fuzz_netlink;
 mod fuzzstate;
 mod load;
 mod many;
+mod monitor_bench;
 mod perfring;
 mod rawring;
 mod rawsys;
@@ -57,6 +58,9 @@ enum Cmd {
     /// The channel table: one snapshot of 16 and 1,000 counters through every channel
     /// (median, p99, ratio to the fastest), and kpeek's ring against a perf tracepoint ring.
     Bench(bench::Args),
+    /// The monitor's cost per refresh (source read, model and rates, screen) over many counters
+    /// through the mmap channel, against the bare mmap read of the same counters.
+    MonitorBench(monitor_bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Cmd::FuzzIoctl(a) => fuzz_ioctl::run(&root, &report, a),
         Cmd::FuzzNetlink(a) => fuzz_netlink::run(&root, &report, a),
         Cmd::Bench(a) => bench::run(&root, &report, a),
+        Cmd::MonitorBench(a) => monitor_bench::run(&root, &report, a),
     };
     if let Err(e) = res {
         println!("FAIL: kpeek-guest: {e:#}");

@@ -7,20 +7,20 @@
 //!   every CPU through `kpeek_trace::stat::Counter::report`; `/proc/vmstat`-format text of
 //!   10,000 lines read and parsed);
 //! - monitor: the monitor source's read, plus the model and rates (`Monitor::ingest`), plus the
-//!   screen as `kpeek top` makes it: every row sorted by name, the visible 50 formatted.
+//!   screen as `kpeek top` makes it: the rows in its order (by name), the visible 50 formatted.
 //!
 //! Times are the median of the runs in wall-clock time and in CPU time of the measuring thread
 //! (the monitor's source read runs in the same thread here): on a loaded machine the CPU time
 //! is the steadier figure. Needs root and tracefs for the tracepoint part (it says so and fails
 //! otherwise).
 
-use std::fmt::Write;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kpeek_monitor::model::Reading;
 use kpeek_monitor::monitor::{Monitor, outcome};
+use kpeek_monitor::order::{Order, SortBy, screen_text};
 use kpeek_monitor::source::procfs::{ProcKind, ProcSource};
 use kpeek_monitor::source::tracepoint::TracepointSource;
 use kpeek_monitor::source::{NameFilter, Source};
@@ -32,27 +32,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// The screen, as `kpeek top` draws it: all rows sorted by name, the visible ones formatted.
-fn screen(m: &Monitor, out: &mut String) {
-    out.clear();
-    let rows = m.rows();
-    let mut view: Vec<usize> = (0..rows.len()).collect();
-    view.sort_by(|&a, &b| {
-        let (x, y) = (&rows[a].desc, &rows[b].desc);
-        (&x.source, &x.name, &x.labels).cmp(&(&y.source, &y.name, &y.labels))
-    });
-    for &i in view.iter().take(50) {
-        let r = &rows[i];
-        let _ = writeln!(
-            out,
-            "{:>18} {:>14}  {}:{}{{{}}}",
-            r.value_text(),
-            r.rate.map_or_else(|| "-".into(), |x| format!("{x:.1}/s")),
-            r.desc.source,
-            r.desc.name,
-            r.desc.labels_text()
-        );
-    }
+/// The screen, as `kpeek top` makes it: the rows in its order ([`Order`]: by name, sorted
+/// again only when rows come or go; by rate, sorted every round), the visible 50 formatted.
+fn screen(m: &Monitor, order: &mut Order, out: &mut String) {
+    order.refresh(m);
+    screen_text(m, order.view(), 50, out);
 }
 
 fn thread_cpu() -> Duration {
@@ -142,6 +126,7 @@ fn main() {
     let cpus = kpeek_trace::perf::online_cpus().len();
     let mut side = Side::new("tracepoints sched:* syscalls:* per CPU");
     let mut mon = Monitor::new();
+    let mut order = Order::new();
     let mut text = String::new();
     let start = Instant::now();
     for _ in 0..rounds {
@@ -155,7 +140,7 @@ fn main() {
                 0.0,
                 vec![outcome("tracepoint", r, Duration::ZERO)],
             );
-            screen(&mon, &mut text);
+            screen(&mon, &mut order, &mut text);
             black_box(&text);
         });
     }
@@ -179,6 +164,7 @@ fn main() {
     let mut src = ProcSource::new("vmstat", ProcKind::Vmstat, &dir, NameFilter::default());
     let mut side = Side::new("10,000 numbers in /proc/vmstat format");
     let mut mon = Monitor::new();
+    let mut order = Order::new();
     for _ in 0..rounds {
         side.bare(|| {
             let s = std::fs::read_to_string(Path::new(&path)).unwrap();
@@ -191,7 +177,38 @@ fn main() {
                 0.0,
                 vec![outcome("vmstat", r, Duration::ZERO)],
             );
-            screen(&mon, &mut text);
+            screen(&mon, &mut order, &mut text);
+            black_box(&text);
+        });
+    }
+    metrics.push(n);
+    sides.push(side);
+
+    // The same, with the screen sorted by rate (descending): numbers that change every round,
+    // so the rows are sorted again every round.
+    let mut src = ProcSource::new("vmstat", ProcKind::Vmstat, &dir, NameFilter::default());
+    let mut side = Side::new("10,000 numbers, screen sorted by rate");
+    let mut mon = Monitor::new();
+    let mut order = Order::new();
+    order.set_sort(SortBy::Rate, true);
+    for round in 0..rounds {
+        // A growing file: rates differ between rows.
+        let body: String = (0..n)
+            .map(|i| format!("bench_counter_{i} {}\n", i * 7 + round * (i % 13)))
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        side.bare(|| {
+            let s = std::fs::read_to_string(Path::new(&path)).unwrap();
+            black_box(kpeek_monitor::parse::vmstat(&s).unwrap());
+        });
+        side.mon(|| {
+            let r = src.read().unwrap();
+            mon.ingest(
+                start.elapsed().as_secs_f64(),
+                0.0,
+                vec![outcome("vmstat", r, Duration::ZERO)],
+            );
+            screen(&mon, &mut order, &mut text);
             black_box(&text);
         });
     }
