@@ -25,11 +25,12 @@ pub enum ProcKind {
     NetClass,
     /// `/proc/pressure/{cpu,memory,io,irq}`.
     Pressure,
-    /// One file holding one number, exported as `metric`.
+    /// One file holding one number, exported as `metric`; a counter of `width` bits wraps.
     File {
         path: PathBuf,
         metric: String,
         kind: Kind,
+        width: Option<u8>,
     },
 }
 
@@ -264,7 +265,12 @@ impl Source for ProcSource {
                 }
                 (all, last)
             }
-            ProcKind::File { path, metric, kind } => {
+            ProcKind::File {
+                path,
+                metric,
+                kind,
+                width,
+            } => {
                 let text = Self::read_file(&path)?;
                 let v = parse::one_number(&text).map_err(|source| SourceError::Parse {
                     path: path.clone(),
@@ -275,6 +281,7 @@ impl Source for ProcSource {
                     let mut d =
                         MetricDesc::new(&source, &metric, kind, &format!("{}", path.display()));
                     d.labels.clear();
+                    d.width = width;
                     d
                 });
                 return Ok(vec![Reading::new(Arc::clone(&desc), v)]);
