@@ -28,6 +28,8 @@ pub struct KpeekSource {
     /// filtered out). The slots stay put between reads unless counters come or go, so a slot
     /// that matches needs no name decoding, filtering or lookup.
     slots: Vec<SlotDesc>,
+    /// The epoch (mapping opened, generation) `slots` was last filled in.
+    slots_epoch: Option<u64>,
 }
 
 struct SlotDesc {
@@ -49,6 +51,7 @@ impl KpeekSource {
             opens: 0,
             descs: DescCache::default(),
             slots: Vec::new(),
+            slots_epoch: None,
         }
     }
 
@@ -119,11 +122,13 @@ impl Source for KpeekSource {
         let epoch = (self.opens << 40) ^ snap.header.generation;
         out.reserve(snap.slots.len());
         self.slots.truncate(snap.slots.len());
+        // Same mapping and generation: no counter was created or destroyed since the last
+        // read, so a slot holding the same id holds the same counter (no name comparison).
+        let same_set = self.slots_epoch == Some(epoch);
         for (i, s) in snap.slots.iter().enumerate() {
-            let known = self
-                .slots
-                .get(i)
-                .filter(|k| k.id == s.id && k.group == s.group && k.counter == s.counter);
+            let known = self.slots.get(i).filter(|k| {
+                k.id == s.id && (same_set || (k.group == s.group && k.counter == s.counter))
+            });
             let desc = match known {
                 Some(k) => k.desc.clone(),
                 None => {
@@ -148,6 +153,7 @@ impl Source for KpeekSource {
                 });
             }
         }
+        self.slots_epoch = Some(epoch);
         Ok(out)
     }
 }
