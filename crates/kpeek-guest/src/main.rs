@@ -19,6 +19,7 @@ mod fuzz_netlink;
 mod fuzzstate;
 mod load;
 mod many;
+mod monitor_bench;
 mod perfring;
 mod rawring;
 mod rawsys;
@@ -61,6 +62,9 @@ enum Cmd {
     /// Run every `console guest` example of README.md and docs/ (embedded at build time) and
     /// compare its output with the page, with the host's matcher (kpeek-docex).
     DocExamples(doc_examples::Args),
+    /// The monitor's cost per refresh (source read, model and rates, screen) over many counters
+    /// through the mmap channel, against the bare mmap read of the same counters.
+    MonitorBench(monitor_bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Cmd::FuzzNetlink(a) => fuzz_netlink::run(&root, &report, a),
         Cmd::Bench(a) => bench::run(&root, &report, a),
         Cmd::DocExamples(a) => doc_examples::run(&report, a),
+        Cmd::MonitorBench(a) => monitor_bench::run(&root, &report, a),
     };
     if let Err(e) = res {
         println!("FAIL: kpeek-guest: {e:#}");

@@ -7,20 +7,22 @@
 //!   every CPU through `kpeek_trace::stat::Counter::report`; `/proc/vmstat`-format text of
 //!   10,000 lines read and parsed);
 //! - monitor: the monitor source's read, plus the model and rates (`Monitor::ingest`), plus the
-//!   screen as `kpeek top` makes it: every row sorted by name, the visible 50 formatted.
+//!   screen as `kpeek top` makes it: the rows in its order (by name; for the third case by
+//!   rate, sorted again every round), the visible 50 formatted. A second table splits the
+//!   monitor round's CPU time into those three phases, per metric.
 //!
 //! Times are the median of the runs in wall-clock time and in CPU time of the measuring thread
 //! (the monitor's source read runs in the same thread here): on a loaded machine the CPU time
 //! is the steadier figure. Needs root and tracefs for the tracepoint part (it says so and fails
 //! otherwise).
 
-use std::fmt::Write;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kpeek_monitor::model::Reading;
 use kpeek_monitor::monitor::{Monitor, outcome};
+use kpeek_monitor::order::{Order, SortBy, screen_text};
 use kpeek_monitor::source::procfs::{ProcKind, ProcSource};
 use kpeek_monitor::source::tracepoint::TracepointSource;
 use kpeek_monitor::source::{NameFilter, Source};
@@ -32,27 +34,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// The screen, as `kpeek top` draws it: all rows sorted by name, the visible ones formatted.
-fn screen(m: &Monitor, out: &mut String) {
-    out.clear();
-    let rows = m.rows();
-    let mut view: Vec<usize> = (0..rows.len()).collect();
-    view.sort_by(|&a, &b| {
-        let (x, y) = (&rows[a].desc, &rows[b].desc);
-        (&x.source, &x.name, &x.labels).cmp(&(&y.source, &y.name, &y.labels))
-    });
-    for &i in view.iter().take(50) {
-        let r = &rows[i];
-        let _ = writeln!(
-            out,
-            "{:>18} {:>14}  {}:{}{{{}}}",
-            r.value_text(),
-            r.rate.map_or_else(|| "-".into(), |x| format!("{x:.1}/s")),
-            r.desc.source,
-            r.desc.name,
-            r.desc.labels_text()
-        );
-    }
+/// The screen, as `kpeek top` makes it: the rows in its order ([`Order`]: by name, sorted
+/// again only when rows come or go; by rate, sorted every round), the visible 50 formatted.
+fn screen(m: &Monitor, order: &mut Order, out: &mut String) {
+    order.refresh(m);
+    screen_text(m, order.view(), 50, out);
 }
 
 fn thread_cpu() -> Duration {
@@ -73,6 +59,32 @@ struct Side {
     mon: Vec<Duration>,
     bare_cpu: Vec<Duration>,
     mon_cpu: Vec<Duration>,
+    /// CPU time of the monitor round's phases: source read, model and rates, screen.
+    phases: Vec<[Duration; 3]>,
+}
+
+/// One monitor round: the source's read, `Monitor::ingest`, the screen; the CPU time of each.
+fn monitor_round(
+    src: &mut dyn Source,
+    name: &str,
+    mon: &mut Monitor,
+    order: &mut Order,
+    text: &mut String,
+    start: Instant,
+) -> [Duration; 3] {
+    let c0 = thread_cpu();
+    let r: Vec<Reading> = src.read().unwrap();
+    let c1 = thread_cpu();
+    mon.ingest(
+        start.elapsed().as_secs_f64(),
+        0.0,
+        vec![outcome(name, r, Duration::ZERO)],
+    );
+    let c2 = thread_cpu();
+    screen(mon, order, text);
+    black_box(&text);
+    let c3 = thread_cpu();
+    [c1 - c0, c2 - c1, c3 - c2]
 }
 
 impl Side {
@@ -83,6 +95,7 @@ impl Side {
             mon: Vec::new(),
             bare_cpu: Vec::new(),
             mon_cpu: Vec::new(),
+            phases: Vec::new(),
         }
     }
 
@@ -92,10 +105,33 @@ impl Side {
         self.bare_cpu.push(c);
     }
 
-    fn mon(&mut self, f: impl FnOnce()) {
-        let (w, c) = timed(f);
+    fn mon(&mut self, f: impl FnOnce() -> [Duration; 3]) {
+        let mut phases = [Duration::ZERO; 3];
+        let (w, c) = timed(|| phases = f());
+        self.phases.push(phases);
         self.mon.push(w);
         self.mon_cpu.push(c);
+    }
+}
+
+fn report_phases(sides: &[Side], metrics: &[usize]) {
+    println!(
+        "{:<40} {:>7} {:>14} {:>14} {:>14}   (monitor round, cpu, medians per metric)",
+        "case", "metrics", "source read", "model+rates", "screen"
+    );
+    for (s, &n) in sides.iter().zip(metrics) {
+        let per = |i: usize| {
+            let v: Vec<Duration> = s.phases.iter().map(|p| p[i]).collect();
+            median(v).as_secs_f64() * 1e9 / n as f64
+        };
+        println!(
+            "{:<40} {:>7} {:>12.1}ns {:>12.1}ns {:>12.1}ns",
+            s.name,
+            n,
+            per(0),
+            per(1),
+            per(2)
+        );
     }
 }
 
@@ -142,6 +178,7 @@ fn main() {
     let cpus = kpeek_trace::perf::online_cpus().len();
     let mut side = Side::new("tracepoints sched:* syscalls:* per CPU");
     let mut mon = Monitor::new();
+    let mut order = Order::new();
     let mut text = String::new();
     let start = Instant::now();
     for _ in 0..rounds {
@@ -149,14 +186,14 @@ fn main() {
             black_box(bare.report(0.0).unwrap());
         });
         side.mon(|| {
-            let r: Vec<Reading> = src.read().unwrap();
-            mon.ingest(
-                start.elapsed().as_secs_f64(),
-                0.0,
-                vec![outcome("tracepoint", r, Duration::ZERO)],
-            );
-            screen(&mon, &mut text);
-            black_box(&text);
+            monitor_round(
+                &mut src,
+                "tracepoint",
+                &mut mon,
+                &mut order,
+                &mut text,
+                start,
+            )
         });
     }
     metrics.push(events.len());
@@ -179,25 +216,40 @@ fn main() {
     let mut src = ProcSource::new("vmstat", ProcKind::Vmstat, &dir, NameFilter::default());
     let mut side = Side::new("10,000 numbers in /proc/vmstat format");
     let mut mon = Monitor::new();
+    let mut order = Order::new();
     for _ in 0..rounds {
         side.bare(|| {
             let s = std::fs::read_to_string(Path::new(&path)).unwrap();
             black_box(kpeek_monitor::parse::vmstat(&s).unwrap());
         });
-        side.mon(|| {
-            let r = src.read().unwrap();
-            mon.ingest(
-                start.elapsed().as_secs_f64(),
-                0.0,
-                vec![outcome("vmstat", r, Duration::ZERO)],
-            );
-            screen(&mon, &mut text);
-            black_box(&text);
+        side.mon(|| monitor_round(&mut src, "vmstat", &mut mon, &mut order, &mut text, start));
+    }
+    metrics.push(n);
+    sides.push(side);
+
+    // The same, with the screen sorted by rate (descending): numbers that change every round,
+    // so the rows are sorted again every round.
+    let mut src = ProcSource::new("vmstat", ProcKind::Vmstat, &dir, NameFilter::default());
+    let mut side = Side::new("10,000 numbers, screen sorted by rate");
+    let mut mon = Monitor::new();
+    let mut order = Order::new();
+    order.set_sort(SortBy::Rate, true);
+    for round in 0..rounds {
+        // A growing file: rates differ between rows.
+        let body: String = (0..n)
+            .map(|i| format!("bench_counter_{i} {}\n", i * 7 + round * (i % 13)))
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        side.bare(|| {
+            let s = std::fs::read_to_string(Path::new(&path)).unwrap();
+            black_box(kpeek_monitor::parse::vmstat(&s).unwrap());
         });
+        side.mon(|| monitor_round(&mut src, "vmstat", &mut mon, &mut order, &mut text, start));
     }
     metrics.push(n);
     sides.push(side);
     let _ = std::fs::remove_dir_all(&dir);
     println!("rounds: {rounds} (medians)");
     report(&sides, &metrics);
+    report_phases(&sides, &metrics);
 }

@@ -150,6 +150,9 @@ pub enum SourceSpec {
         path: PathBuf,
         metric: Option<String>,
         kind: Option<Kind>,
+        /// A counter's width in bits (e.g. 32): going past 2^width wraps to 0, which is
+        /// counted as a wrap (the rate stays right), not as a reset.
+        width: Option<u8>,
     },
 }
 
@@ -539,15 +542,37 @@ fn build_plain(
             SourceSpec::Netclass { metrics, .. } => proc_src(ProcKind::NetClass, metrics),
             SourceSpec::Pressure { metrics, .. } => proc_src(ProcKind::Pressure, metrics),
             SourceSpec::File {
-                path, metric, kind, ..
+                path,
+                metric,
+                kind,
+                width,
+                ..
             } => {
                 let metric = metric.clone().unwrap_or_else(|| "value".to_owned());
+                let kind = kind.unwrap_or(Kind::Gauge);
+                let width = match *width {
+                    None | Some(64) => None,
+                    Some(w @ 1..=63) if kind == Kind::Counter => Some(w),
+                    Some(w @ 1..=63) => {
+                        return Err(ConfigError::new(
+                            format!("source {name}"),
+                            format!("width {w} is for counters; this source is a gauge"),
+                        ));
+                    }
+                    Some(w) => {
+                        return Err(ConfigError::new(
+                            format!("source {name}"),
+                            format!("width {w}: want 1 to 64 bits"),
+                        ));
+                    }
+                };
                 Box::new(ProcSource::new(
                     &name,
                     ProcKind::File {
                         path: path.clone(),
                         metric,
-                        kind: kind.unwrap_or(Kind::Gauge),
+                        kind,
+                        width,
                     },
                     root.dir(),
                     NameFilter::default(),
@@ -613,6 +638,59 @@ mod tests {
                 .msg
                 .contains("unknown source")
         );
+    }
+
+    #[test]
+    fn a_file_counter_of_declared_width_wraps() {
+        use crate::monitor::{Monitor, outcome};
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("n");
+        std::fs::write(&f, format!("{}\n", u32::MAX - 9)).unwrap();
+        let conf = |extra: &str| {
+            format!(
+                "[[source]]\ntype = \"file\"\nname = \"w\"\npath = \"{}\"\nkind = \"counter\"\n{extra}",
+                f.display()
+            )
+        };
+        let root = SysRoot::real();
+        let c = parse_config(&conf("width = 32\n"), "k.toml").unwrap();
+        let mut spawns = build(&c.sources, &root).unwrap();
+        let Some(Spawn::Ready(src)) = spawns.pop() else {
+            panic!("a file source is built in place");
+        };
+        let mut src = src;
+        let mut m = Monitor::new();
+        m.ingest(
+            0.0,
+            0.0,
+            vec![outcome("w", src.read().unwrap(), Duration::ZERO)],
+        );
+        std::fs::write(&f, "10\n").unwrap();
+        m.ingest(
+            1.0,
+            0.0,
+            vec![outcome("w", src.read().unwrap(), Duration::ZERO)],
+        );
+        let row = &m.rows()[0];
+        assert_eq!((row.rate, row.reset), (Some(20.0), false));
+        // Bad widths are config errors naming the source.
+        for (extra, want) in [("width = 70\n", "want 1 to 64"), ("width = 300\n", "")] {
+            match parse_config(&conf(extra), "k.toml") {
+                Ok(c) => {
+                    let e = build(&c.sources, &root).err().expect("a bad width");
+                    assert!(
+                        e.to_string().contains(want) && e.to_string().contains("w"),
+                        "{e}"
+                    );
+                }
+                Err(e) => assert!(e.place.starts_with("k.toml:"), "{e}"),
+            }
+        }
+        let gauge = conf("width = 32\n").replace("counter", "gauge");
+        let e = build(&parse_config(&gauge, "k.toml").unwrap().sources, &root)
+            .err()
+            .expect("width on a gauge");
+        assert!(e.to_string().contains("for counters"), "{e}");
     }
 
     #[test]

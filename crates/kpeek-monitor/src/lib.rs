@@ -4,7 +4,7 @@
 //! counts, procfs/sysfs numbers, and anything else implementing [`source::Source`]). Data flows
 //! one way: [`config`] says what to open; [`collect`] reads each source in its own thread with
 //! a deadline; [`monitor`] keeps every series with its rates ([`rate`]: resets, wraps,
-//! 1/10/60 s averages); [`expo`] renders Prometheus 0.0.4 / OpenMetrics 1.0 text, [`record`]
+//! 1/10/60 s averages); [`order`] filters and sorts them for a table; [`expo`] renders Prometheus 0.0.4 / OpenMetrics 1.0 text, [`record`]
 //! saves and replays rounds.
 //!
 //! ```no_run
@@ -40,6 +40,7 @@ pub mod config;
 pub mod expo;
 pub mod model;
 pub mod monitor;
+pub mod order;
 pub mod parse;
 pub mod rate;
 pub mod record;

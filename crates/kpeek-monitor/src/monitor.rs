@@ -88,6 +88,14 @@ pub struct Monitor {
     /// that comes back is a new instance (a module reloaded, a counter re-created), so its first
     /// reading is a reset. Forgotten after [`GONE_ROUNDS`].
     gone: HashMap<Arc<MetricDesc>, u64>,
+    /// Per source, the row of each of its readings in the last round, by position: sources
+    /// give their readings in the same order every round, so the row of reading `i` is found
+    /// by one pointer comparison, without hashing.
+    slots: HashMap<String, Vec<usize>>,
+    /// Bumped whenever a row is added or removed (see [`Monitor::layout`]).
+    layout: u64,
+    /// Rows read so far this round.
+    seen_now: usize,
     /// Monotonic seconds and Unix seconds of the last round.
     pub t: f64,
     pub wall: f64,
@@ -110,15 +118,23 @@ impl Monitor {
             match o.result {
                 Ok(readings) => {
                     self.status.push(SourceStatus {
-                        source: o.source,
+                        source: o.source.clone(),
                         ok: true,
                         error: None,
                         duration_s: took,
                         series: readings.len(),
                     });
-                    for r in readings {
-                        self.take(t, wall, r);
+                    let mut slots = self.slots.remove(&o.source).unwrap_or_default();
+                    slots.truncate(readings.len());
+                    for (pos, r) in readings.into_iter().enumerate() {
+                        let hint = slots.get(pos).copied();
+                        let i = self.take(t, wall, r, hint);
+                        match slots.get_mut(pos) {
+                            Some(s) => *s = i,
+                            None => slots.push(i),
+                        }
                     }
+                    self.slots.insert(o.source, slots);
                 }
                 Err(e) => {
                     failed.push(o.source.clone());
@@ -137,18 +153,26 @@ impl Monitor {
         let round = self.round;
         let before = self.rows.len();
         let gone = &mut self.gone;
-        self.rows.retain(|r| {
-            let keep = r.seen == round || failed.iter().any(|f| *f == r.desc.source);
-            if !keep {
-                gone.insert(r.desc.clone(), round);
-            }
-            keep
-        });
+        // Every row read this round (the common case): nothing to drop, no pass over the rows.
+        let all_seen = self.seen_now == before;
+        self.seen_now = 0;
+        if !all_seen {
+            self.rows.retain(|r| {
+                let keep = r.seen == round || failed.iter().any(|f| *f == r.desc.source);
+                if !keep {
+                    gone.insert(r.desc.clone(), round);
+                }
+                keep
+            });
+        }
         if round.is_multiple_of(64) {
             self.gone
                 .retain(|_, &mut went| round.saturating_sub(went) <= GONE_ROUNDS);
         }
         if self.rows.len() != before {
+            // Row indexes moved: the positional hints are stale.
+            self.slots.clear();
+            self.layout += 1;
             self.index = self
                 .rows
                 .iter()
@@ -164,11 +188,18 @@ impl Monitor {
         }
     }
 
-    fn take(&mut self, t: f64, wall: f64, r: Reading) {
+    /// Take one reading; `hint` is the row the reading at this position was last round.
+    /// Returns the reading's row.
+    fn take(&mut self, t: f64, wall: f64, r: Reading, hint: Option<usize>) -> usize {
         let counter = r.desc.kind == Kind::Counter;
         let ptr = Arc::as_ptr(&r.desc) as usize;
-        let found = match self.by_ptr.get(&ptr) {
-            Some(&i) => Some(i),
+        let hinted = hint.filter(|&i| {
+            self.rows
+                .get(i)
+                .is_some_and(|row| Arc::as_ptr(&row.desc) as usize == ptr)
+        });
+        let found = match hinted.or_else(|| self.by_ptr.get(&ptr).copied()) {
+            Some(i) => Some(i),
             None => self.index.get(&r.desc).copied().inspect(|&i| {
                 // The same metric in a new Arc: the row now holds (and is found by) that one.
                 self.by_ptr
@@ -194,13 +225,14 @@ impl Monitor {
                 });
                 self.index.insert(r.desc.clone(), self.rows.len() - 1);
                 self.by_ptr.insert(ptr, self.rows.len() - 1);
+                self.layout += 1;
                 self.rows.len() - 1
             }
         };
         let row = &mut self.rows[i];
         if row.seen == self.round {
             // The same series twice in one round (a source bug): keep the first.
-            return;
+            return i;
         }
         let up = row.series.update(t, r.value, r.epoch, wall);
         row.value = r.value;
@@ -208,6 +240,7 @@ impl Monitor {
         row.rate = up.rate;
         row.reset = up.reset || returned;
         row.seen = self.round;
+        self.seen_now += 1;
         if !r.per_cpu.is_empty() {
             if row.per_cpu.len() != r.per_cpu.len()
                 || row.per_cpu.iter().zip(&r.per_cpu).any(|(a, b)| a.0 != b.0)
@@ -223,6 +256,7 @@ impl Monitor {
                 *v = nv;
             }
         }
+        i
     }
 
     /// Every series, in the order first seen.
@@ -233,6 +267,12 @@ impl Monitor {
     /// Every source's status after the last round.
     pub fn status(&self) -> &[SourceStatus] {
         &self.status
+    }
+
+    /// Changes whenever a row is added or removed, and only then: a view that orders rows by
+    /// what does not change (name, labels) re-sorts only when this does.
+    pub fn layout(&self) -> u64 {
+        self.layout
     }
 
     /// Rounds taken.
@@ -340,6 +380,27 @@ mod tests {
             vec![outcome("s", vec![r(&c, 4.0)], Duration::ZERO)],
         );
         assert!(!m.rows()[0].reset);
+    }
+
+    #[test]
+    fn the_layout_changes_only_when_rows_come_or_go() {
+        let (a, b) = (desc("a"), desc("b"));
+        let r = |d: &Arc<MetricDesc>, v| Reading::new(d.clone(), v);
+        let mut m = Monitor::new();
+        let both = |v| vec![outcome("s", vec![r(&a, v), r(&b, v)], Duration::ZERO)];
+        m.ingest(0.0, 0.0, both(1.0));
+        let l = m.layout();
+        for t in 1..5 {
+            m.ingest(t as f64, 0.0, both(t as f64));
+            assert_eq!(m.layout(), l);
+        }
+        m.ingest(
+            6.0,
+            0.0,
+            vec![outcome("s", vec![r(&b, 9.0)], Duration::ZERO)],
+        );
+        assert_ne!(m.layout(), l);
+        assert_eq!(m.rows()[0].rate, Some(2.5));
     }
 
     #[test]

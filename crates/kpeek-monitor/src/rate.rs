@@ -22,15 +22,27 @@ pub struct Update {
     pub wrapped: bool,
 }
 
+/// Readings kept at full resolution: those of the last this many seconds (the 1 s average).
+const RECENT: f64 = WINDOWS[0];
+/// Older readings (for the 10 s and 60 s averages) are kept at most this often, so a series
+/// holds a bounded number of them whatever the refresh rate (about 120 at 10 Hz, not 600).
+const COARSE_STEP: f64 = 0.5;
+
 /// The state of one series between readings.
+///
+/// Averages are differences of a running sum: for counters the accumulated increase (resets
+/// and wraps excluded), for gauges the time integral of the value (trapezoids), so an average
+/// over any window is one subtraction and one division, whatever the refresh rate.
 #[derive(Clone, Debug)]
 pub struct Series {
     counter: bool,
     width: Option<u8>,
     last: Option<(f64, f64, u64)>,
-    /// (time, accumulated increase) for counters, (time, value) for gauges; covers the longest
-    /// window.
+    /// (time, running sum) of the readings, oldest first, covering the longest window: every
+    /// reading of the last [`RECENT`] seconds; older ones at most one per [`COARSE_STEP`].
     window: VecDeque<(f64, f64)>,
+    /// How many of `window`'s first entries are older than [`RECENT`] (already thinned).
+    aged: usize,
     acc: f64,
     /// Recent per-refresh rates (counters) or values (gauges), oldest first.
     pub history: VecDeque<f64>,
@@ -48,6 +60,7 @@ impl Series {
             width: width.filter(|w| (1..64).contains(w)),
             last: None,
             window: VecDeque::new(),
+            aged: 0,
             acc: 0.0,
             history: VecDeque::new(),
             resets: 0,
@@ -64,7 +77,12 @@ impl Series {
             wrapped: false,
         };
         if !self.counter {
-            self.push_window(t, value);
+            if let Some((lt, lv, _)) = self.last
+                && t > lt
+            {
+                self.acc += (lv + value) / 2.0 * (t - lt);
+            }
+            self.push_window(t);
             self.push_history(value);
             self.last = Some((t, value, epoch));
             return up;
@@ -92,18 +110,35 @@ impl Series {
             }
         }
         self.last = Some((t, value, epoch));
-        self.push_window(t, self.acc);
+        self.push_window(t);
         if let Some(r) = up.rate {
             self.push_history(r);
         }
         up
     }
 
-    fn push_window(&mut self, t: f64, v: f64) {
-        self.window.push_back((t, v));
+    fn push_window(&mut self, t: f64) {
+        self.window.push_back((t, self.acc));
+        // Readings that aged past RECENT are kept only COARSE_STEP apart.
+        while let Some(&(at, _)) = self.window.get(self.aged) {
+            if t - at <= RECENT + 1e-9 {
+                break;
+            }
+            let spaced = self.aged == 0
+                || self
+                    .window
+                    .get(self.aged - 1)
+                    .is_some_and(|&(pt, _)| at - pt >= COARSE_STEP);
+            if spaced {
+                self.aged += 1;
+            } else {
+                self.window.remove(self.aged);
+            }
+        }
         let keep = WINDOWS[WINDOWS.len() - 1] + 1.0;
-        while self.window.len() > 2 && self.window.front().is_some_and(|&(ft, _)| t - ft > keep) {
+        while self.aged > 1 && self.window.front().is_some_and(|&(ft, _)| t - ft > keep) {
             self.window.pop_front();
+            self.aged -= 1;
         }
     }
 
@@ -114,27 +149,23 @@ impl Series {
         self.history.push_back(v);
     }
 
-    /// The average rate (counters) or value (gauges) over the last `secs` seconds, from the
-    /// readings inside it; `None` until two readings span some time.
+    /// The average rate (counters) or time-weighted value (gauges) over the last `secs`
+    /// seconds, from the oldest kept reading inside it (a window over 1 s starts within half a
+    /// second of its length); `None` until two readings span some time (a gauge's single
+    /// reading is its own average).
     pub fn average(&self, secs: f64) -> Option<f64> {
         let &(t, v) = self.window.back()?;
-        // The oldest reading no older than `secs` (or the oldest one there is).
         let from = self
             .window
-            .iter()
-            .find(|&&(ft, _)| t - ft <= secs + 1e-9)
+            .get(self.window.partition_point(|&(ft, _)| t - ft > secs + 1e-9))
             .copied()?;
-        if self.counter {
-            let dt = t - from.0;
-            (dt > 0.0).then(|| (v - from.1) / dt)
+        let dt = t - from.0;
+        if dt > 0.0 {
+            Some((v - from.1) / dt)
+        } else if self.counter {
+            None
         } else {
-            let vals: Vec<f64> = self
-                .window
-                .iter()
-                .filter(|&&(ft, _)| t - ft <= secs + 1e-9)
-                .map(|&(_, v)| v)
-                .collect();
-            Some(vals.iter().sum::<f64>() / vals.len() as f64)
+            self.value()
         }
     }
 
@@ -179,6 +210,26 @@ mod tests {
         assert!(!u.reset);
         let u = s.update(3.0, 5.0, 0, 0.0);
         assert!(u.reset);
+    }
+
+    #[test]
+    fn old_readings_are_thinned_and_the_averages_stay_right() {
+        // 10 Hz for two minutes, 50/s for the first 100 s, then 10/s.
+        let mut s = Series::new(true, None, 0.0);
+        let mut v = 0.0;
+        for i in 0..=1200 {
+            let t = f64::from(i) / 10.0;
+            s.update(t, v, 0, 0.0);
+            v += if t < 100.0 { 5.0 } else { 1.0 };
+            // Bounded: ~10 recent readings plus one per half second over 61 s.
+            assert!(s.window.len() <= 11 + 124, "{} at {t}", s.window.len());
+        }
+        let near = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-6;
+        assert!(near(s.average(1.0), 10.0));
+        assert!(near(s.average(10.0), 10.0));
+        // The last 60 s: 40 s at 50/s and 20 s at 10/s, from a reading at most 0.5 s late.
+        let a60 = s.average(60.0).unwrap();
+        assert!((a60 - 2200.0 / 60.0).abs() < 0.5, "{a60}");
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! number of times the mapping was (re)opened make up each reading's epoch, so a reload or a
 //! change of the counter set shows as a reset, never as a negative rate.
 
+use std::sync::Arc;
+
+use kpeek_abi::dev::NameBuf;
 use kpeek_client::mmap::CounterMap;
 use kpeek_client::{Channel, SysRoot};
 
@@ -21,6 +24,19 @@ pub struct KpeekSource {
     map: Option<CounterMap>,
     opens: u64,
     descs: DescCache,
+    /// Per slot of the mapping at the last read: its id and names, and its desc (`None`:
+    /// filtered out). The slots stay put between reads unless counters come or go, so a slot
+    /// that matches needs no name decoding, filtering or lookup.
+    slots: Vec<SlotDesc>,
+    /// The epoch (mapping opened, generation) `slots` was last filled in.
+    slots_epoch: Option<u64>,
+}
+
+struct SlotDesc {
+    id: u64,
+    group: NameBuf,
+    counter: NameBuf,
+    desc: Option<Arc<MetricDesc>>,
 }
 
 impl KpeekSource {
@@ -34,6 +50,8 @@ impl KpeekSource {
             map: None,
             opens: 0,
             descs: DescCache::default(),
+            slots: Vec::new(),
+            slots_epoch: None,
         }
     }
 
@@ -42,24 +60,30 @@ impl KpeekSource {
         root.path("/proc/kpeek").exists()
     }
 
-    fn push(&mut self, group: &str, counter: &str, value: u64, epoch: u64, out: &mut Vec<Reading>) {
+    /// The desc of `group/counter`, `None` when the filter leaves it out.
+    fn desc(&mut self, group: &str, counter: &str) -> Option<Arc<MetricDesc>> {
         let mut key = String::with_capacity(group.len() + counter.len() + 1);
         key.push_str(group);
         key.push('/');
         key.push_str(counter);
         if !self.filter.keeps(&key) {
-            return;
+            return None;
         }
         let source = &self.name;
-        let desc = self.descs.get(&key, || {
+        Some(self.descs.get(&key, || {
             MetricDesc::new(source, "counter", Kind::Counter, "kpeek.ko counter")
                 .label("group", group)
                 .label("counter", counter)
-        });
-        out.push(Reading {
-            epoch,
-            ..Reading::int(desc, value)
-        });
+        }))
+    }
+
+    fn push(&mut self, group: &str, counter: &str, value: u64, epoch: u64, out: &mut Vec<Reading>) {
+        if let Some(desc) = self.desc(group, counter) {
+            out.push(Reading {
+                epoch,
+                ..Reading::int(desc, value)
+            });
+        }
     }
 }
 
@@ -97,11 +121,39 @@ impl Source for KpeekSource {
         };
         let epoch = (self.opens << 40) ^ snap.header.generation;
         out.reserve(snap.slots.len());
-        for s in &snap.slots {
-            let g = kpeek_abi_cstr(&s.group);
-            let c = kpeek_abi_cstr(&s.counter);
-            self.push(g, c, s.value, epoch, &mut out);
+        self.slots.truncate(snap.slots.len());
+        // Same mapping and generation: no counter was created or destroyed since the last
+        // read, so a slot holding the same id holds the same counter (no name comparison).
+        let same_set = self.slots_epoch == Some(epoch);
+        for (i, s) in snap.slots.iter().enumerate() {
+            let known = self.slots.get(i).filter(|k| {
+                k.id == s.id && (same_set || (k.group == s.group && k.counter == s.counter))
+            });
+            let desc = match known {
+                Some(k) => k.desc.clone(),
+                None => {
+                    let d = self.desc(kpeek_abi_cstr(&s.group), kpeek_abi_cstr(&s.counter));
+                    let slot = SlotDesc {
+                        id: s.id,
+                        group: s.group,
+                        counter: s.counter,
+                        desc: d.clone(),
+                    };
+                    match self.slots.get_mut(i) {
+                        Some(k) => *k = slot,
+                        None => self.slots.push(slot),
+                    }
+                    d
+                }
+            };
+            if let Some(desc) = desc {
+                out.push(Reading {
+                    epoch,
+                    ..Reading::int(desc, s.value)
+                });
+            }
         }
+        self.slots_epoch = Some(epoch);
         Ok(out)
     }
 }

@@ -25,11 +25,12 @@ pub enum ProcKind {
     NetClass,
     /// `/proc/pressure/{cpu,memory,io,irq}`.
     Pressure,
-    /// One file holding one number, exported as `metric`.
+    /// One file holding one number, exported as `metric`; a counter of `width` bits wraps.
     File {
         path: PathBuf,
         metric: String,
         kind: Kind,
+        width: Option<u8>,
     },
 }
 
@@ -56,6 +57,16 @@ pub struct ProcSource {
     root: PathBuf,
     filter: NameFilter,
     descs: DescCache,
+    /// The desc of each kept item of the last read, by position: a file lists the same items
+    /// in the same order every time, so most items match the desc at their position and need
+    /// no lookup.
+    last: Vec<Arc<MetricDesc>>,
+    /// Their keys (see [`item_key`]), one after another, and where each ends: compared in one
+    /// sequential buffer, without following each desc's pointers.
+    last_keys: String,
+    last_ends: Vec<usize>,
+    /// The last file's text (its buffer reused).
+    text: String,
     hz: f64,
 }
 
@@ -68,6 +79,10 @@ impl ProcSource {
             root: root.to_path_buf(),
             filter,
             descs: DescCache::default(),
+            last: Vec::new(),
+            last_keys: String::new(),
+            last_ends: Vec::new(),
+            text: String::new(),
             // USER_HZ is 100 on every Linux architecture's ABI.
             hz: 100.0,
         }
@@ -85,17 +100,29 @@ impl ProcSource {
     }
 
     fn parsed(
-        &self,
+        &mut self,
         abs: &str,
         f: impl Fn(&str) -> Result<Vec<Item>, ParseError>,
     ) -> Result<(Vec<Item>, PathBuf), SourceError> {
+        use std::io::Read;
         let path = self.path(abs);
-        let text = Self::read_file(&path)?;
-        let items = f(&text).map_err(|source| SourceError::Parse {
-            path: path.clone(),
-            source,
-        })?;
-        Ok((items, path))
+        // The text buffer is kept from read to read: no new allocation for a file of the same
+        // size.
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let read = std::fs::File::open(&path).and_then(|mut file| file.read_to_string(&mut text));
+        let items = match read {
+            Ok(_) => f(&text).map_err(|source| SourceError::Parse {
+                path: path.clone(),
+                source,
+            }),
+            Err(source) => Err(SourceError::Io {
+                path: path.clone(),
+                source,
+            }),
+        };
+        self.text = text;
+        Ok((items?, path))
     }
 
     fn push_items(&mut self, items: Vec<Item>, from: &Path, out: &mut Vec<Reading>) {
@@ -103,22 +130,21 @@ impl ProcSource {
             if !self.filter.keeps(&it.name) {
                 continue;
             }
-            let labelled;
-            let key: &str = if it.labels.is_empty() {
-                &it.name
-            } else {
-                let mut k = it.name.clone();
-                for (l, v) in &it.labels {
-                    k.push('\0');
-                    k.push_str(l);
-                    k.push('\0');
-                    k.push_str(v);
-                }
-                labelled = k;
-                &labelled
-            };
+            let pos = out.len();
+            let start = pos.checked_sub(1).map_or(0, |p| self.last_ends[p]);
+            if let (Some(d), Some(&end)) = (self.last.get(pos), self.last_ends.get(pos))
+                && same_key(&self.last_keys[start..end], &it)
+            {
+                out.push(Reading::new(d.clone(), it.value));
+                continue;
+            }
+            self.last.truncate(pos);
+            self.last_ends.truncate(pos);
+            self.last_keys.truncate(start);
+            item_key(&it, &mut self.last_keys);
+            self.last_ends.push(self.last_keys.len());
             let source = &self.name;
-            let desc = self.descs.get(key, || MetricDesc {
+            let desc = self.descs.get(&self.last_keys[start..], || MetricDesc {
                 source: source.clone(),
                 name: it.name.clone(),
                 labels: it.labels.clone(),
@@ -127,6 +153,7 @@ impl ProcSource {
                 help: format!("{} from {}", it.name, from.display()),
                 width: None,
             });
+            self.last.push(desc.clone());
             out.push(Reading::new(desc, it.value));
         }
     }
@@ -177,13 +204,43 @@ impl ProcSource {
     }
 }
 
+/// An item's identity within its source: its name, then `\0label\0value` per label.
+fn item_key(it: &Item, out: &mut String) {
+    out.push_str(&it.name);
+    for (l, v) in &it.labels {
+        out.push('\0');
+        out.push_str(l);
+        out.push('\0');
+        out.push_str(v);
+    }
+}
+
+/// Is `key` the [`item_key`] of `it`?
+fn same_key(key: &str, it: &Item) -> bool {
+    let Some(mut rest) = key.strip_prefix(it.name.as_str()) else {
+        return false;
+    };
+    for (l, v) in &it.labels {
+        for part in [l, v] {
+            match rest
+                .strip_prefix('\0')
+                .and_then(|r| r.strip_prefix(part.as_str()))
+            {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
+}
+
 impl Source for ProcSource {
     fn name(&self) -> &str {
         &self.name
     }
 
     fn read(&mut self) -> Result<Vec<Reading>, SourceError> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.last.len());
         let hz = self.hz;
         let (items, path) = match self.kind.clone() {
             ProcKind::Vmstat => self.parsed("/proc/vmstat", parse::vmstat)?,
@@ -208,7 +265,12 @@ impl Source for ProcSource {
                 }
                 (all, last)
             }
-            ProcKind::File { path, metric, kind } => {
+            ProcKind::File {
+                path,
+                metric,
+                kind,
+                width,
+            } => {
                 let text = Self::read_file(&path)?;
                 let v = parse::one_number(&text).map_err(|source| SourceError::Parse {
                     path: path.clone(),
@@ -219,6 +281,7 @@ impl Source for ProcSource {
                     let mut d =
                         MetricDesc::new(&source, &metric, kind, &format!("{}", path.display()));
                     d.labels.clear();
+                    d.width = width;
                     d
                 });
                 return Ok(vec![Reading::new(Arc::clone(&desc), v)]);
@@ -270,6 +333,17 @@ mod tests {
         // Descs are shared across reads.
         let r2 = s.read().unwrap();
         assert!(Arc::ptr_eq(&r[0].desc, &r2[0].desc));
+        // The file changes: an item gone, one new, one renamed; each reading keeps its own desc.
+        std::fs::write(
+            d.path().join("proc/vmstat"),
+            "pgnew 3\npgmajfault 2\npgfault 11\n",
+        )
+        .unwrap();
+        let r3 = s.read().unwrap();
+        let names: Vec<&str> = r3.iter().map(|x| x.desc.name.as_str()).collect();
+        assert_eq!(names, ["pgnew", "pgmajfault", "pgfault"]);
+        assert_eq!(r3[2].value, 11.0);
+        assert!(Arc::ptr_eq(&r[0].desc, &r3[2].desc));
 
         let mut n = ProcSource::new(
             "netclass",

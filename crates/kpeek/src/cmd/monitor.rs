@@ -146,6 +146,7 @@ impl SourceArgs {
                     path: f.clone(),
                     metric: None,
                     kind: Some(Kind::Gauge),
+                    width: None,
                 },
                 "--file",
             )?;

@@ -1,11 +1,13 @@
 //! What `kpeek top` shows and how keys change it: the table (sorted, filtered), the detail view
 //! (per-CPU values, a history chart) and the help.
 
-use std::cmp::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kpeek_monitor::expo::number;
+use kpeek_monitor::model::MetricDesc;
 use kpeek_monitor::monitor::{Monitor, Row};
+use kpeek_monitor::order::{Order, SortBy};
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -19,6 +21,14 @@ use ratatui::widgets::{
 
 /// The sortable columns.
 const COLUMNS: [&str; 5] = ["NAME", "LABELS", "VALUE", "RATE/s", "AVG10/s"];
+/// What each column sorts by.
+const SORTS: [SortBy; 5] = [
+    SortBy::Name,
+    SortBy::Labels,
+    SortBy::Value,
+    SortBy::Rate,
+    SortBy::Avg10,
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -35,22 +45,18 @@ pub struct App {
     typing: bool,
     selected: usize,
     /// The selected series, kept across re-sorts.
-    selected_key: Option<String>,
+    selected_key: Option<Arc<MetricDesc>>,
     pub paused: bool,
     pub ended: bool,
     interval: Duration,
     replay: bool,
-    /// Rows shown after filter and sort (indexes into the monitor's rows).
-    view: Vec<usize>,
+    /// The rows shown (indexes into the monitor's rows), filtered and sorted, redoing only
+    /// what changed.
+    order: Order,
 }
 
 fn full_name(r: &Row) -> String {
     format!("{}:{}", r.desc.source, r.desc.name)
-}
-
-/// Identifies a series across re-sorts.
-fn row_id(r: &Row) -> String {
-    format!("{}\u{1}{}", r.desc.source, r.desc.key())
 }
 
 fn spark(hist: &std::collections::VecDeque<f64>, n: usize) -> String {
@@ -91,54 +97,28 @@ impl App {
             ended: false,
             interval,
             replay,
-            view: Vec::new(),
+            order: Order::new(),
         }
     }
 
     fn rebuild(&mut self, m: &Monitor) {
-        let rows = m.rows();
-        let f = self.filter.to_lowercase();
-        self.view = (0..rows.len())
-            .filter(|&i| {
-                f.is_empty() || {
-                    let r = &rows[i];
-                    full_name(r).to_lowercase().contains(&f)
-                        || r.desc.labels_text().to_lowercase().contains(&f)
-                }
-            })
-            .collect();
-        let key = |r: &Row| -> f64 {
-            match self.sort {
-                2 => r.value,
-                3 => r.rate.unwrap_or(f64::NEG_INFINITY),
-                _ => r.series.average(10.0).unwrap_or(f64::NEG_INFINITY),
-            }
-        };
-        let sort = self.sort;
-        self.view.sort_by(|&a, &b| {
-            let (ra, rb) = (&rows[a], &rows[b]);
-            let o = match sort {
-                // By source, then name: what full_name shows, without building it.
-                0 => (&ra.desc.source, &ra.desc.name, &ra.desc.labels).cmp(&(
-                    &rb.desc.source,
-                    &rb.desc.name,
-                    &rb.desc.labels,
-                )),
-                1 => ra.desc.labels.cmp(&rb.desc.labels),
-                _ => key(ra).partial_cmp(&key(rb)).unwrap_or(Ordering::Equal),
-            };
-            if self.descending { o.reverse() } else { o }
-        });
+        self.order.set_sort(SORTS[self.sort], self.descending);
+        self.order.set_filter(&self.filter);
+        self.order.refresh(m);
         if let Some(k) = &self.selected_key
-            && let Some(p) = self.view.iter().position(|&i| row_id(&rows[i]) == *k)
+            && let Some(p) = self.order.position(m, k)
         {
             self.selected = p;
         }
-        self.selected = self.selected.min(self.view.len().saturating_sub(1));
+        self.selected = self.selected.min(self.order.view().len().saturating_sub(1));
     }
 
     fn remember(&mut self, m: &Monitor) {
-        self.selected_key = self.view.get(self.selected).map(|&i| row_id(&m.rows()[i]));
+        self.selected_key = self
+            .order
+            .view()
+            .get(self.selected)
+            .map(|&i| m.rows()[i].desc.clone());
     }
 
     /// Handle a key; `true` to quit.
@@ -178,7 +158,7 @@ impl App {
                 self.typing = true;
                 self.filter.clear();
             }
-            KeyCode::Enter if !self.view.is_empty() => self.mode = Mode::Detail,
+            KeyCode::Enter if !self.order.view().is_empty() => self.mode = Mode::Detail,
             KeyCode::Char('s') => {
                 self.sort = (self.sort + 1) % COLUMNS.len();
                 self.descending = self.sort >= 2;
@@ -201,7 +181,7 @@ impl App {
             KeyCode::End => self.selected = usize::MAX,
             _ => {}
         }
-        self.selected = self.selected.min(self.view.len().saturating_sub(1));
+        self.selected = self.selected.min(self.order.view().len().saturating_sub(1));
         self.remember(m);
         false
     }
@@ -219,7 +199,7 @@ impl App {
         let title = format!(
             " kpeek top — {} metrics, {} shown, {} source error(s), {} {}{}",
             m.rows().len(),
-            self.view.len(),
+            self.order.view().len(),
             errors.len(),
             if self.replay { "replay" } else { "every" },
             if self.replay {
@@ -305,7 +285,8 @@ impl App {
         // Only the visible window is built: cheap with 10,000 metrics.
         let first = self.selected.saturating_sub(height.saturating_sub(1));
         let trs: Vec<TRow> = self
-            .view
+            .order
+            .view()
             .iter()
             .skip(first)
             .take(height)
@@ -355,14 +336,14 @@ impl App {
         .header(header)
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
         let mut st = TableState::default();
-        if !self.view.is_empty() {
+        if !self.order.view().is_empty() {
             st.select(Some(self.selected - first));
         }
         f.render_stateful_widget(table, area, &mut st);
     }
 
     fn draw_detail(&mut self, f: &mut Frame, m: &Monitor, area: Rect) {
-        let Some(&i) = self.view.get(self.selected) else {
+        let Some(&i) = self.order.view().get(self.selected) else {
             self.mode = Mode::Table;
             return;
         };
