@@ -2,15 +2,21 @@
 //! get info, dump every counter (restarting when the kernel flags the dump `NLM_F_DUMP_INTR`),
 //! get one counter, and the admin commands (reset, create, destroy, thresholds, probes).
 //!
-//! neli frames the messages and the socket; the attributes are decoded here by plain functions
-//! over `(type, bytes)` pairs ([`Attrs`]), which are tested on any bytes. Kernel refusals come
-//! back as [`Error::Kernel`] carrying the errno and the extended ACK message.
+//! neli frames the messages, owns the socket and speaks to the generic netlink controller (its
+//! typed `CtrlCmd`/`CtrlAttr` messages resolve the family and its `events` group). neli's
+//! `NlRouter` is not used: it runs a thread and a second socket per connection, and its
+//! multicast handle neither reports a receive-buffer overrun (`ENOBUFS` only reaches pending
+//! requests) nor takes a timeout, both of which [`crate::events`] needs. kpeek's own attributes
+//! are decoded here by plain functions over `(type, bytes)` pairs ([`Attrs`]), which are tested
+//! on any bytes. Kernel refusals come back as [`Error::Kernel`] carrying the errno and the
+//! extended ACK message.
 
 use std::path::PathBuf;
 
 use kpeek_abi::genl::{GENL_MCGRP_EVENTS, GENL_NAME, GENL_VERSION, attr, cmd};
 use kpeek_abi::{NameKind, validate_name};
-use neli::consts::nl::{NlmF, Nlmsg, NlmsgerrAttr};
+use neli::consts::genl::{Cmd, CtrlAttr, CtrlAttrMcastGrp, CtrlCmd, Index, NlAttrType};
+use neli::consts::nl::{GenlId, NlType, NlmF, Nlmsg, NlmsgerrAttr};
 use neli::consts::socket::NlFamily;
 use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
 use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
@@ -22,14 +28,6 @@ use crate::error::{Error, Result};
 use crate::ioctl::{ProbeState, Target};
 use crate::{Channel, CounterSource, CounterValue, Snapshot};
 
-/// `GENL_ID_CTRL`, the generic netlink controller.
-const GENL_ID_CTRL: u16 = 0x10;
-const CTRL_CMD_GETFAMILY: u8 = 3;
-const CTRL_ATTR_FAMILY_ID: u16 = 1;
-const CTRL_ATTR_FAMILY_NAME: u16 = 2;
-const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
-const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
-const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 /// How often a dump restarts when the kernel flags it interrupted.
 const DUMP_RETRIES: usize = 20;
 
@@ -198,8 +196,6 @@ pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, String> {
     Ok(c)
 }
 
-type Msg = Nlmsghdr<u16, Genlmsghdr<u8, u16>>;
-
 /// One reply of a request: its attributes and whether the kernel flagged the dump interrupted.
 struct Reply {
     parts: Vec<Attrs>,
@@ -259,60 +255,85 @@ fn nul_str(s: &str) -> Vec<u8> {
 impl Netlink {
     /// Open a socket and resolve the family (and its `events` group).
     pub fn connect() -> Result<Netlink> {
+        let mut nl = Netlink::connect_unresolved()?;
+        let (family, events_group) = nl.resolve_family(GENL_NAME, GENL_MCGRP_EVENTS)?;
+        nl.family = family;
+        nl.events_group = events_group;
+        Ok(nl)
+    }
+
+    /// A generic netlink socket, no family resolved yet.
+    fn connect_unresolved() -> Result<Netlink> {
         let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| sock_err("opening a generic netlink socket", e))?;
         // Extended ACKs say which attribute the kernel refused, and why.
         let _ = sock.enable_ext_ack(true);
-        let mut nl = Netlink {
+        Ok(Netlink {
             sock,
-            family: GENL_ID_CTRL,
+            family: 0,
             events_group: None,
             seq: std::cell::Cell::new(1),
-        };
-        let reply = nl
-            .request(
-                GENL_ID_CTRL,
-                CTRL_CMD_GETFAMILY,
-                2,
-                NlmF::empty(),
-                &[(CTRL_ATTR_FAMILY_NAME, nul_str(GENL_NAME))],
-            )
-            .map_err(|e| match e.errno() {
-                Some(2) => Error::NotLoaded { path: place() },
-                _ => e,
-            })?;
-        let a = reply
-            .parts
-            .first()
-            .ok_or_else(|| Error::NotLoaded { path: place() })?;
+        })
+    }
+
+    /// Ask the generic netlink controller for a family's id and the id of one of its multicast
+    /// groups (`None` when it has no such group): one `CTRL_CMD_GETFAMILY`, answered with neli's typed controller
+    /// attributes (what `neli::router::synchronous::NlRouter::resolve_genl_family` and
+    /// `resolve_nl_mcast_group` send, on this socket rather than on a router's own socket and
+    /// thread, and in one round trip rather than two).
+    fn resolve_family(&self, family: &str, group: &str) -> Result<(u16, Option<u32>)> {
+        let op = &format!("resolving the generic netlink family {family:?}");
         let bad = |msg: String| Error::Binary {
             path: place(),
             offset: 0,
-            msg,
+            msg: format!("{op}: {msg}"),
         };
-        let id = a
-            .raw(CTRL_ATTR_FAMILY_ID)
-            .and_then(|b| <[u8; 2]>::try_from(b).ok())
-            .map(u16::from_ne_bytes)
-            .ok_or_else(|| bad("the controller's answer has no family id".into()))?;
-        nl.family = id;
-        if let Some(groups) = a.raw(CTRL_ATTR_MCAST_GROUPS) {
-            for (_, g) in parse_attrs(groups).map_err(bad)? {
-                let g = Attrs(
-                    parse_attrs(g)
-                        .map_err(bad)?
-                        .into_iter()
-                        .map(|(t, v)| (t, v.to_vec()))
-                        .collect(),
-                );
-                if g.str(CTRL_ATTR_MCAST_GRP_NAME).ok().flatten().as_deref()
-                    == Some(GENL_MCGRP_EVENTS)
-                {
-                    nl.events_group = g.u32(CTRL_ATTR_MCAST_GRP_ID).ok().flatten();
-                }
-            }
-        }
-        Ok(nl)
+        let name = NlattrBuilder::default()
+            .nla_type(
+                AttrTypeBuilder::default()
+                    .nla_type(CtrlAttr::FamilyName)
+                    .build()
+                    .map_err(|e| sock_err(op, e))?,
+            )
+            .nla_payload(family)
+            .build()
+            .map_err(|e| sock_err(op, e))?;
+        let mut found: Option<(u16, Option<u32>)> = None;
+        self.exchange(
+            GenlId::Ctrl,
+            CtrlCmd::Getfamily,
+            2,
+            NlmF::empty(),
+            std::iter::once(name).collect(),
+            op,
+            |p: &Genlmsghdr<CtrlCmd, CtrlAttr>| {
+                let attrs = p.attrs().get_attr_handle();
+                let id = attrs
+                    .get_attr_payload_as::<u16>(CtrlAttr::FamilyId)
+                    .map_err(|e| bad(format!("the controller's answer has no family id ({e})")))?;
+                // A family without multicast groups has no CTRL_ATTR_MCAST_GROUPS at all.
+                let events = match attrs.get_nested_attributes::<Index>(CtrlAttr::McastGroups) {
+                    Err(_) => None,
+                    Ok(groups) => groups.iter().find_map(|g| {
+                        let g = g.get_attr_handle::<CtrlAttrMcastGrp>().ok()?;
+                        let name = g
+                            .get_attr_payload_as_with_len_borrowed::<&str>(CtrlAttrMcastGrp::Name)
+                            .ok()?;
+                        (name.strip_suffix('\0') == Some(group))
+                            .then(|| g.get_attr_payload_as::<u32>(CtrlAttrMcastGrp::Id).ok())
+                            .flatten()
+                    }),
+                };
+                found = Some((id, events));
+                Ok(())
+            },
+        )
+        .map_err(|e| match e.errno() {
+            // ENOENT: no such family, kpeek.ko is not loaded.
+            Some(2) => Error::NotLoaded { path: place() },
+            _ => e,
+        })?;
+        found.ok_or_else(|| Error::NotLoaded { path: place() })
     }
 
     /// The family's numeric id.
@@ -329,26 +350,33 @@ impl Netlink {
         &self.sock
     }
 
-    /// Send one request and collect its answer: every payload message until the ACK (for a
-    /// plain request) or NLMSG_DONE (for a dump).
-    fn request(
+    /// Send one request and hand each payload of its answer to `each`, until the ACK (for a
+    /// plain request) or NLMSG_DONE (for a dump). Returns whether the kernel flagged the dump
+    /// interrupted (`NLM_F_DUMP_INTR`).
+    fn exchange<T, C, A>(
         &self,
-        family: u16,
-        command: u8,
+        family: T,
+        command: C,
         version: u8,
         flags: NlmF,
-        attrs: &[(u16, Vec<u8>)],
-    ) -> Result<Reply> {
-        let op = cmd_name(family, command);
+        attrs: GenlBuffer<A, Buffer>,
+        op: &str,
+        mut each: impl FnMut(&Genlmsghdr<C, A>) -> Result<()>,
+    ) -> Result<bool>
+    where
+        T: NlType,
+        C: Cmd,
+        A: NlAttrType,
+    {
         let seq = self.seq.get();
         self.seq.set(seq.wrapping_add(1));
         let dump = flags.contains(NlmF::DUMP);
-        let genl = GenlmsghdrBuilder::<u8, u16>::default()
+        let genl = GenlmsghdrBuilder::<C, A>::default()
             .cmd(command)
             .version(version)
-            .attrs(build_attrs(attrs)?)
+            .attrs(attrs)
             .build()
-            .map_err(|e| sock_err(&op, e))?;
+            .map_err(|e| sock_err(op, e))?;
         let flags = flags | NlmF::REQUEST | if dump { NlmF::empty() } else { NlmF::ACK };
         let msg = NlmsghdrBuilder::default()
             .nl_type(family)
@@ -357,53 +385,64 @@ impl Netlink {
             .nl_pid(self.sock.pid())
             .nl_payload(NlPayload::Payload(genl))
             .build()
-            .map_err(|e| sock_err(&op, e))?;
-        self.sock.send(&msg).map_err(|e| sock_err(&op, e))?;
-        let mut reply = Reply {
-            parts: Vec::new(),
-            interrupted: false,
-        };
+            .map_err(|e| sock_err(op, e))?;
+        self.sock.send(&msg).map_err(|e| sock_err(op, e))?;
+        let mut interrupted = false;
         loop {
             let (iter, _) = self
                 .sock
-                .recv::<u16, Genlmsghdr<u8, u16>>()
-                .map_err(|e| sock_err(&op, e))?;
+                .recv::<T, Genlmsghdr<C, A>>()
+                .map_err(|e| sock_err(op, e))?;
             for m in iter {
-                let m: Msg = m.map_err(|e| sock_err(&op, e))?;
+                let m: Nlmsghdr<T, Genlmsghdr<C, A>> = m.map_err(|e| sock_err(op, e))?;
                 if *m.nl_seq() != seq {
                     continue; // a late answer to an earlier request
                 }
                 if m.nl_flags().contains(NlmF::DUMP_INTR) {
-                    reply.interrupted = true;
+                    interrupted = true;
                 }
                 match m.nl_payload() {
-                    NlPayload::Ack(_) => return Ok(reply),
+                    NlPayload::Ack(_) => return Ok(interrupted),
                     NlPayload::Err(e) => {
-                        return Err(kernel_error(&op, -*e.error(), ext_ack_msg(e.ext_ack())));
+                        return Err(kernel_error(op, -*e.error(), ext_ack_msg(e.ext_ack())));
                     }
                     NlPayload::DumpExtAck(e) => {
                         if *e.error() != 0 {
-                            return Err(kernel_error(&op, -*e.error(), ext_ack_msg(e.ext_ack())));
+                            return Err(kernel_error(op, -*e.error(), ext_ack_msg(e.ext_ack())));
                         }
-                        return Ok(reply);
+                        return Ok(interrupted);
                     }
-                    NlPayload::Payload(p) => reply.parts.push(Attrs(
-                        p.attrs()
-                            .iter()
-                            .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec()))
-                            .collect(),
-                    )),
+                    NlPayload::Payload(p) => each(p)?,
                     NlPayload::Empty => {}
                 }
-                if u16::from(Nlmsg::Done) == *m.nl_type() {
-                    return Ok(reply);
+                if u16::from(Nlmsg::Done) == (*m.nl_type()).into() {
+                    return Ok(interrupted);
                 }
             }
         }
     }
 
+    /// Send one request to the `kpeek` family and collect its answer's attributes.
     fn kpeek(&self, command: u8, flags: NlmF, attrs: &[(u16, Vec<u8>)]) -> Result<Reply> {
-        self.request(self.family, command, GENL_VERSION, flags, attrs)
+        let mut parts = Vec::new();
+        let interrupted = self.exchange(
+            self.family,
+            command,
+            GENL_VERSION,
+            flags,
+            build_attrs(attrs)?,
+            &cmd_name(command),
+            |p: &Genlmsghdr<u8, u16>| {
+                parts.push(Attrs(
+                    p.attrs()
+                        .iter()
+                        .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec()))
+                        .collect(),
+                ));
+                Ok(())
+            },
+        )?;
+        Ok(Reply { parts, interrupted })
     }
 
     fn decode<T>(op: &str, r: std::result::Result<T, String>) -> Result<T> {
@@ -568,10 +607,7 @@ impl Netlink {
     }
 }
 
-fn cmd_name(family: u16, c: u8) -> String {
-    if family == GENL_ID_CTRL {
-        return "resolving the generic netlink family \"kpeek\"".into();
-    }
+fn cmd_name(c: u8) -> String {
     let n = match c {
         cmd::GET_INFO => "GET_INFO",
         cmd::GET_COUNTER => "GET_COUNTER",
@@ -732,6 +768,24 @@ mod tests {
         assert!(parse_attrs(&[1, 2]).unwrap_err().contains("stray"));
         // Nested/byte-order flags are stripped from the type.
         assert_eq!(parse_attrs(&[4, 0, 7, 0x80]).unwrap(), [(7, &[][..])]);
+    }
+
+    /// The controller resolves its own family, `nlctrl` (id `GENL_ID_CTRL`, 16), and its
+    /// `notify` group (also 16) on any Linux kernel, without privileges; an unknown family is
+    /// ENOENT, which reads as "the module is not loaded".
+    #[test]
+    fn resolves_families_through_the_controller() {
+        let nl = Netlink::connect_unresolved().unwrap();
+        assert_eq!(
+            nl.resolve_family("nlctrl", "notify").unwrap(),
+            (16, Some(16))
+        );
+        assert_eq!(
+            nl.resolve_family("nlctrl", "no_such_group").unwrap(),
+            (16, None)
+        );
+        let e = nl.resolve_family("kpeek_nosuch", "x").unwrap_err();
+        assert!(matches!(e, Error::NotLoaded { .. }), "{e:?}");
     }
 
     proptest! {
