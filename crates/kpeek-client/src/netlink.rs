@@ -299,12 +299,16 @@ impl Netlink {
             .build()
             .map_err(|e| sock_err(op, e))?;
         let mut found: Option<(u16, Option<u32>)> = None;
+        let genl = GenlmsghdrBuilder::default()
+            .cmd(CtrlCmd::Getfamily)
+            .version(2)
+            .attrs(std::iter::once(name).collect())
+            .build()
+            .map_err(|e| sock_err(op, e))?;
         self.exchange(
             GenlId::Ctrl,
-            CtrlCmd::Getfamily,
-            2,
+            genl,
             NlmF::empty(),
-            std::iter::once(name).collect(),
             op,
             |p: &Genlmsghdr<CtrlCmd, CtrlAttr>| {
                 let attrs = p.attrs().get_attr_handle();
@@ -356,10 +360,8 @@ impl Netlink {
     fn exchange<T, C, A>(
         &self,
         family: T,
-        command: C,
-        version: u8,
+        genl: Genlmsghdr<C, A>,
         flags: NlmF,
-        attrs: GenlBuffer<A, Buffer>,
         op: &str,
         mut each: impl FnMut(&Genlmsghdr<C, A>) -> Result<()>,
     ) -> Result<bool>
@@ -371,12 +373,6 @@ impl Netlink {
         let seq = self.seq.get();
         self.seq.set(seq.wrapping_add(1));
         let dump = flags.contains(NlmF::DUMP);
-        let genl = GenlmsghdrBuilder::<C, A>::default()
-            .cmd(command)
-            .version(version)
-            .attrs(attrs)
-            .build()
-            .map_err(|e| sock_err(op, e))?;
         let flags = flags | NlmF::REQUEST | if dump { NlmF::empty() } else { NlmF::ACK };
         let msg = NlmsghdrBuilder::default()
             .nl_type(family)
@@ -425,14 +421,15 @@ impl Netlink {
     /// Send one request to the `kpeek` family and collect its answer's attributes.
     fn kpeek(&self, command: u8, flags: NlmF, attrs: &[(u16, Vec<u8>)]) -> Result<Reply> {
         let mut parts = Vec::new();
-        let interrupted = self.exchange(
-            self.family,
-            command,
-            GENL_VERSION,
-            flags,
-            build_attrs(attrs)?,
-            &cmd_name(command),
-            |p: &Genlmsghdr<u8, u16>| {
+        let op = cmd_name(command);
+        let genl = GenlmsghdrBuilder::default()
+            .cmd(command)
+            .version(GENL_VERSION)
+            .attrs(build_attrs(attrs)?)
+            .build()
+            .map_err(|e| sock_err(&op, e))?;
+        let interrupted =
+            self.exchange(self.family, genl, flags, &op, |p: &Genlmsghdr<u8, u16>| {
                 parts.push(Attrs(
                     p.attrs()
                         .iter()
@@ -440,8 +437,7 @@ impl Netlink {
                         .collect(),
                 ));
                 Ok(())
-            },
-        )?;
+            })?;
         Ok(Reply { parts, interrupted })
     }
 
