@@ -8,6 +8,8 @@
 //! produce the same value (every constant, every struct's size and every field's offset),
 //! compiles a C program against the real header that prints each expression, and compares.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod dev;
 pub mod genl;
 pub mod mmap;

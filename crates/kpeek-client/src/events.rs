@@ -24,10 +24,15 @@ use crate::netlink::{Attrs, Netlink, place};
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
+    /// A group was created.
     GroupCreated,
+    /// A group was removed.
     GroupRemoved,
+    /// A counter was created.
     CounterCreated,
+    /// A counter was removed.
     CounterRemoved,
     /// A counter rose to at least its threshold.
     Threshold,
@@ -55,19 +60,27 @@ impl EventKind {
 /// One notification; fields the event does not carry are `None` (and left out of JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
+    /// What happened.
     pub event: EventKind,
+    /// The event number, for [`EventKind::Unknown`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_event: Option<u32>,
+    /// The group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The counter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counter: Option<String>,
+    /// The counter's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
+    /// The group's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<u64>,
+    /// The counter's value when it crossed its threshold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<u64>,
+    /// The threshold it crossed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u64>,
 }

@@ -151,11 +151,13 @@ impl Filter {
 /// A probe's configuration, as set or as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeState {
+    /// Which probe.
     pub probe: Probe,
     /// Attached to its tracepoint.
     pub enabled: bool,
     /// Writing records into the event rings.
     pub ring: bool,
+    /// What an event must match to count (and to be written into the rings).
     pub filter: Filter,
     /// Events seen (PROBE_GET only).
     pub hits: u64,

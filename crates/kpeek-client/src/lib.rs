@@ -13,6 +13,8 @@
 //! one in tests. Errors ([`Error`]) say what to do: load the module, mount the filesystem, run as
 //! root, or which naming rule a name broke.
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -29,6 +31,9 @@ pub mod netlink;
 pub mod params;
 pub mod peek;
 pub mod procfs;
+// The fields of `ring::RecordBody`, `ring::Record`, `ring::RingItem::Lost` and `ring::RingError`
+// are not documented yet.
+#[allow(missing_docs)]
 pub mod ring;
 pub mod snapshot;
 pub mod sysfs;

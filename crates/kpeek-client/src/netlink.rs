@@ -155,9 +155,13 @@ impl Attrs {
 /// `KPEEK_CMD_GET_INFO`'s answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlInfo {
+    /// The module's `KPEEK_ABI_VERSION`.
     pub abi_version: u32,
+    /// Live groups.
     pub groups: u32,
+    /// Live counters.
     pub counters: u32,
+    /// +1 on every group or counter created or destroyed.
     pub generation: u64,
 }
 
@@ -174,10 +178,15 @@ pub fn decode_info(a: &Attrs) -> std::result::Result<NlInfo, String> {
 /// One counter as netlink reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NlCounter {
+    /// The counter's id.
     pub id: u64,
+    /// Its group's id (absent from older modules).
     pub group_id: Option<u64>,
+    /// Its group's name.
     pub group: String,
+    /// Its name.
     pub counter: String,
+    /// Its value, summed over the CPUs.
     pub value: u64,
 }
 

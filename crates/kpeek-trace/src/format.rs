@@ -64,36 +64,66 @@ pub struct Field {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldKind {
     /// An integer of 1, 2, 4 or 8 bytes, native byte order.
-    Int { bytes: u8, signed: bool },
+    Int {
+        /// Its width.
+        bytes: u8,
+        /// Whether it is signed.
+        signed: bool,
+    },
     /// An `enum` type: an integer whose names live in the kernel, not in the format file.
-    Enum { bytes: u8, signed: bool },
+    Enum {
+        /// Its width.
+        bytes: u8,
+        /// Whether it is signed.
+        signed: bool,
+    },
     /// `bool` / `_Bool`.
     Bool,
     /// A pointer (any C type with a `*`), `bytes` wide.
-    Pointer { bytes: u8 },
+    Pointer {
+        /// Its width (8 on 64-bit kernels, 4 on 32-bit).
+        bytes: u8,
+    },
     /// `char name[N]`: a NUL-padded string of at most `len` bytes.
-    CharArray { len: usize },
+    CharArray {
+        /// The array's length.
+        len: usize,
+    },
     /// `type name[N]` with fixed `len` elements of `elem`.
-    Array { elem: Box<FieldKind>, len: usize },
+    Array {
+        /// The element type.
+        elem: Box<FieldKind>,
+        /// The number of elements.
+        len: usize,
+    },
     /// `__data_loc type[] name`: a u32 whose low 16 bits are the offset of the data from the
     /// start of the record and whose high 16 bits are its length in bytes.
     DataLoc {
+        /// The element type.
         elem: Box<FieldKind>,
+        /// Whether it holds a NUL-terminated string (`char[]`).
         is_string: bool,
     },
     /// `__rel_loc type[] name`: like [`FieldKind::DataLoc`], but the offset is relative to the
     /// end of this 4-byte field.
     RelLoc {
+        /// The element type.
         elem: Box<FieldKind>,
+        /// Whether it holds a NUL-terminated string (`char[]`).
         is_string: bool,
     },
     /// `type name[]` with size 0: the rest of the record (ftrace's `print`, `bprint`...).
     FlexArray {
+        /// The element type.
         elem: Box<FieldKind>,
+        /// Whether it holds a NUL-terminated string (`char[]`).
         is_string: bool,
     },
     /// Bytes of a type this parser cannot interpret (a struct by value, an odd size).
-    Opaque { size: usize },
+    Opaque {
+        /// Its size in bytes.
+        size: usize,
+    },
 }
 
 impl FieldKind {
@@ -155,6 +185,7 @@ fn dyn_describe(what: &str, elem: &FieldKind, is_string: bool) -> String {
 pub struct FormatError {
     /// 1-based line number (the line after the last one when something is missing at the end).
     pub line: usize,
+    /// What was wrong.
     pub kind: FormatErrorKind,
 }
 
@@ -162,27 +193,50 @@ pub struct FormatError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatErrorKind {
+    /// A line or key other than the one the grammar needs next.
     #[error("expected `{expected}`, found {found:?}")]
     Expected {
+        /// What the grammar needs.
         expected: &'static str,
+        /// What the file has.
         found: String,
     },
+    /// A required line (`name:`, `ID:`, `format:`) is absent.
     #[error("missing `{0}` line")]
     Missing(&'static str),
+    /// A key's value is not a number.
     #[error("bad number {value:?} for `{key}`")]
-    BadNumber { key: &'static str, value: String },
+    BadNumber {
+        /// The key (`ID`, `offset`, `size`, `signed`).
+        key: &'static str,
+        /// Its value as written.
+        value: String,
+    },
+    /// A field declaration without a name.
     #[error("field declaration {0:?} has no name")]
     NoFieldName(String),
+    /// A field whose offset plus size overflows.
     #[error("field `{name}` at offset {offset} with size {size} overflows")]
     Overflow {
+        /// The field.
         name: String,
+        /// Its offset.
         offset: usize,
+        /// Its size.
         size: usize,
     },
+    /// A field whose type, size and signedness disagree.
     #[error("field `{name}`: {what}")]
-    BadField { name: String, what: String },
+    BadField {
+        /// The field.
+        name: String,
+        /// What is inconsistent about it.
+        what: String,
+    },
+    /// Two fields with the same name.
     #[error("duplicate field `{0}`")]
     Duplicate(String),
+    /// A line the grammar has no place for.
     #[error("unexpected line {0:?}")]
     Unexpected(String),
 }

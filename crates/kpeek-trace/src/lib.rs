@@ -40,7 +40,7 @@
 //! Recording (root or CAP_PERFMON): `Tracefs::discover()`, `record::resolve_events`,
 //! `record::Session::open(&tracefs, &events, &options)?.run(stop, &mut sink)`, with any
 //! [`output`] writer as the sink.
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod clock;
 pub mod decode;

@@ -66,6 +66,7 @@ impl Default for RecordOptions {
 pub struct Stop<'a> {
     /// Set asynchronously (e.g. by a SIGINT handler).
     pub flag: Option<&'a AtomicBool>,
+    /// Stop after this long.
     pub duration: Option<Duration>,
     /// Stop after this many events have been delivered.
     pub count: Option<u64>,
@@ -290,10 +291,12 @@ impl Session {
         &self.formats
     }
 
+    /// The CPUs being recorded on.
     pub fn cpus(&self) -> &[i32] {
         &self.cpus
     }
 
+    /// How to turn perf clock times into wall-clock times.
     pub fn clock(&self) -> WallClock {
         self.clock
     }
