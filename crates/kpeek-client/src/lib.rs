@@ -12,6 +12,30 @@
 //! Every channel is opened under a [`SysRoot`]: `/` on a real system, a directory laid out like
 //! one in tests. Errors ([`Error`]) say what to do: load the module, mount the filesystem, run as
 //! root, or which naming rule a name broke.
+//!
+//! Reading a snapshot through procfs, here from a directory laid out like `/` (on a real system,
+//! [`SysRoot::real`]):
+//!
+//! ```
+//! use kpeek_client::{Channel, CounterValue, Error, SysRoot};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("proc"))?;
+//! let root = SysRoot::new(dir.path());
+//!
+//! // No /proc/kpeek: the module is not loaded, and the error says so.
+//! let e = Channel::Procfs.open(&root).snapshot().unwrap_err();
+//! assert!(matches!(e, Error::NotLoaded { .. }));
+//! assert!(e.to_string().contains("modprobe kpeek"));
+//!
+//! std::fs::write(dir.path().join("proc/kpeek"), "net rx_packets 42\nnet drops 0\n")?;
+//! let snap = Channel::Procfs.open(&root).snapshot()?;
+//! assert_eq!(
+//!     snap.counters(),
+//!     [CounterValue::new("net", "drops", 0), CounterValue::new("net", "rx_packets", 42)]
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![warn(missing_docs, unreachable_pub)]
 
