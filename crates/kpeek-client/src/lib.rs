@@ -6,7 +6,7 @@
 //! same [`Snapshot`] (through the [`CounterSource`] trait); [`configfs`], [`ioctl`] and
 //! [`netlink`] create and delete groups and counters; [`sysfs`] resets groups; [`ring`] reads the
 //! per-CPU event rings the in-kernel probes fill (configured through [`ioctl`] or [`netlink`]);
-//! [`events`] listens to the netlink `events` multicast group; [`debugfs`] reads the module's
+//! [`notify`] listens to the notifications of the netlink `events` multicast group; [`debugfs`] reads the module's
 //! internals and [`params`] its module parameters; [`peek`] reads kernel memory by symbol name.
 //!
 //! Every channel is opened under a [`SysRoot`]: `/` on a real system, a directory laid out like
@@ -47,14 +47,14 @@ pub mod chardev;
 pub mod configfs;
 pub mod debugfs;
 mod error;
-pub mod events;
-mod fsutil;
 pub mod ioctl;
 pub mod mmap;
 pub mod netlink;
+pub mod notify;
 pub mod params;
 pub mod peek;
 pub mod procfs;
+mod pseudofile;
 // The fields of `ring::RecordBody`, `ring::Record`, `ring::RingItem::Lost` and `ring::RingError`
 // are not documented yet.
 #[allow(missing_docs)]

@@ -6,7 +6,7 @@
 //! typed `CtrlCmd`/`CtrlAttr` messages resolve the family and its `events` group). neli's
 //! `NlRouter` is not used: it runs a thread and a second socket per connection, and its
 //! multicast handle neither reports a receive-buffer overrun (`ENOBUFS` only reaches pending
-//! requests) nor takes a timeout, both of which [`crate::events`] needs. kpeek's own attributes
+//! requests) nor takes a timeout, both of which [`crate::notify`] needs. kpeek's own attributes
 //! are decoded here by plain functions over `(type, bytes)` pairs ([`Attrs`]), which are tested
 //! on any bytes. Kernel refusals come back as [`Error::Kernel`] carrying the errno and the
 //! extended ACK message.
@@ -800,7 +800,7 @@ mod tests {
                 let a = Attrs(a.into_iter().map(|(t, v)| (t, v.to_vec())).collect());
                 let _ = decode_counter(&a);
                 let _ = decode_info(&a);
-                let _ = crate::events::decode_event(&a);
+                let _ = crate::notify::decode_notification(&a);
             }
         }
     }

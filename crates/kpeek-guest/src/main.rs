@@ -20,11 +20,11 @@ mod load;
 mod many;
 mod perfring;
 mod rawring;
-mod rawsys;
 mod report;
 mod ring_bench;
 mod ring_stress;
 mod stress;
+mod syscalls;
 mod uapi;
 
 use report::Report;
