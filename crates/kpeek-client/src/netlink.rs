@@ -25,8 +25,11 @@ use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
 
 use crate::error::{Error, Result};
+
+mod attr_error;
 use crate::ioctl::{ProbeState, Target};
 use crate::{Channel, CounterSource, CounterValue, Snapshot};
+pub use attr_error::AttrError;
 
 /// How often a dump restarts when the kernel flags it interrupted.
 const DUMP_RETRIES: usize = 20;
@@ -38,21 +41,26 @@ pub(crate) fn place() -> PathBuf {
 
 /// Walk netlink attributes in `bytes` (4-byte aligned TLVs); the type has its nested and
 /// byte-order flags removed.
-pub fn parse_attrs(bytes: &[u8]) -> std::result::Result<Vec<(u16, &[u8])>, String> {
+pub fn parse_attrs(bytes: &[u8]) -> std::result::Result<Vec<(u16, &[u8])>, AttrError> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < bytes.len() {
         let rest = &bytes[off..];
         if rest.len() < 4 {
-            return Err(format!("{} stray bytes at offset {off}", rest.len()));
+            return Err(AttrError::Stray {
+                offset: off,
+                len: rest.len(),
+            });
         }
         let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
         let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
         if len < 4 || len > rest.len() {
-            return Err(format!(
-                "attribute {ty} at offset {off} has length {len} ({} bytes left)",
-                rest.len()
-            ));
+            return Err(AttrError::BadLength {
+                ty,
+                offset: off,
+                len,
+                left: rest.len(),
+            });
         }
         out.push((ty, &rest[4..len]));
         off += len.next_multiple_of(4);
@@ -64,27 +72,6 @@ pub fn parse_attrs(bytes: &[u8]) -> std::result::Result<Vec<(u16, &[u8])>, Strin
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attrs(pub Vec<(u16, Vec<u8>)>);
 
-fn attr_name(ty: u16) -> String {
-    let n = match ty {
-        attr::ABI_VERSION => "ABI_VERSION",
-        attr::GROUPS => "GROUPS",
-        attr::COUNTERS => "COUNTERS",
-        attr::GENERATION => "GENERATION",
-        attr::TARGET => "TARGET",
-        attr::ID => "ID",
-        attr::GROUP_ID => "GROUP_ID",
-        attr::GROUP => "GROUP",
-        attr::COUNTER => "COUNTER",
-        attr::VALUE => "VALUE",
-        attr::THRESHOLD => "THRESHOLD",
-        attr::EVENT => "EVENT",
-        attr::PROBE => "PROBE",
-        attr::PROBE_FLAGS => "PROBE_FLAGS",
-        _ => return format!("attribute {ty}"),
-    };
-    format!("KPEEK_A_{n}")
-}
-
 impl Attrs {
     fn raw(&self, ty: u16) -> Option<&[u8]> {
         self.0
@@ -94,36 +81,44 @@ impl Attrs {
     }
 
     /// A u32 attribute, if present.
-    pub fn u32(&self, ty: u16) -> std::result::Result<Option<u32>, String> {
+    pub fn u32(&self, ty: u16) -> std::result::Result<Option<u32>, AttrError> {
         self.raw(ty)
             .map(|b| {
                 <[u8; 4]>::try_from(b)
                     .map(u32::from_ne_bytes)
-                    .map_err(|_| format!("{} has {} bytes, expected 4", attr_name(ty), b.len()))
+                    .map_err(|_| AttrError::Size {
+                        ty,
+                        len: b.len(),
+                        expected: 4,
+                    })
             })
             .transpose()
     }
 
     /// A u64 attribute, if present.
-    pub fn u64(&self, ty: u16) -> std::result::Result<Option<u64>, String> {
+    pub fn u64(&self, ty: u16) -> std::result::Result<Option<u64>, AttrError> {
         self.raw(ty)
             .map(|b| {
                 <[u8; 8]>::try_from(b)
                     .map(u64::from_ne_bytes)
-                    .map_err(|_| format!("{} has {} bytes, expected 8", attr_name(ty), b.len()))
+                    .map_err(|_| AttrError::Size {
+                        ty,
+                        len: b.len(),
+                        expected: 8,
+                    })
             })
             .transpose()
     }
 
     /// A string attribute (one trailing NUL allowed, none inside), if present.
-    pub fn str(&self, ty: u16) -> std::result::Result<Option<String>, String> {
+    pub fn str(&self, ty: u16) -> std::result::Result<Option<String>, AttrError> {
         self.raw(ty)
             .map(|b| {
                 let b = b.strip_suffix(&[0]).unwrap_or(b);
                 if b.contains(&0) {
-                    return Err(format!("{} has a NUL inside", attr_name(ty)));
+                    return Err(AttrError::NulInside { ty });
                 }
-                String::from_utf8(b.to_vec()).map_err(|_| format!("{} is not UTF-8", attr_name(ty)))
+                String::from_utf8(b.to_vec()).map_err(|_| AttrError::NotUtf8 { ty })
             })
             .transpose()
     }
@@ -131,23 +126,23 @@ impl Attrs {
     fn need<T>(
         &self,
         ty: u16,
-        v: std::result::Result<Option<T>, String>,
-    ) -> std::result::Result<T, String> {
-        v?.ok_or_else(|| format!("{} is missing", attr_name(ty)))
+        v: std::result::Result<Option<T>, AttrError>,
+    ) -> std::result::Result<T, AttrError> {
+        v?.ok_or(AttrError::Missing { ty })
     }
 
     /// A required u32.
-    pub fn need_u32(&self, ty: u16) -> std::result::Result<u32, String> {
+    pub fn need_u32(&self, ty: u16) -> std::result::Result<u32, AttrError> {
         self.need(ty, self.u32(ty))
     }
 
     /// A required u64.
-    pub fn need_u64(&self, ty: u16) -> std::result::Result<u64, String> {
+    pub fn need_u64(&self, ty: u16) -> std::result::Result<u64, AttrError> {
         self.need(ty, self.u64(ty))
     }
 
     /// A required string.
-    pub fn need_str(&self, ty: u16) -> std::result::Result<String, String> {
+    pub fn need_str(&self, ty: u16) -> std::result::Result<String, AttrError> {
         self.need(ty, self.str(ty))
     }
 }
@@ -166,7 +161,7 @@ pub struct NlInfo {
 }
 
 /// Decode `KPEEK_CMD_GET_INFO`'s attributes.
-pub fn decode_info(a: &Attrs) -> std::result::Result<NlInfo, String> {
+pub fn decode_info(a: &Attrs) -> std::result::Result<NlInfo, AttrError> {
     Ok(NlInfo {
         abi_version: a.need_u32(attr::ABI_VERSION)?,
         groups: a.need_u32(attr::GROUPS)?,
@@ -192,7 +187,7 @@ pub struct NlCounter {
 
 /// Decode one counter message (GET_COUNTER reply or a dump part): ID, GROUP, COUNTER, VALUE
 /// required, names valid.
-pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, String> {
+pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, AttrError> {
     let c = NlCounter {
         id: a.need_u64(attr::ID)?,
         group_id: a.u64(attr::GROUP_ID)?,
@@ -200,8 +195,8 @@ pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, String> {
         counter: a.need_str(attr::COUNTER)?,
         value: a.need_u64(attr::VALUE)?,
     };
-    validate_name(NameKind::Group, &c.group).map_err(|e| e.to_string())?;
-    validate_name(NameKind::Counter, &c.counter).map_err(|e| e.to_string())?;
+    validate_name(NameKind::Group, &c.group)?;
+    validate_name(NameKind::Counter, &c.counter)?;
     Ok(c)
 }
 
@@ -450,11 +445,11 @@ impl Netlink {
         Ok(Reply { parts, interrupted })
     }
 
-    fn decode<T>(op: &str, r: std::result::Result<T, String>) -> Result<T> {
-        r.map_err(|msg| Error::Binary {
+    fn decode<T>(op: &str, r: std::result::Result<T, AttrError>) -> Result<T> {
+        r.map_err(|e| Error::Binary {
             path: place(),
             offset: 0,
-            msg: format!("{op}: {msg}"),
+            msg: format!("{op}: {e}"),
         })
     }
 

@@ -19,7 +19,7 @@ use neli::utils::Groups;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::netlink::{Attrs, Netlink, place};
+use crate::netlink::{AttrError, Attrs, Netlink, place};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,7 +102,7 @@ impl Notification {
 
 /// Decode a `KPEEK_CMD_EVENT` notification's attributes; the attributes each kind must carry
 /// are required.
-pub fn decode_notification(a: &Attrs) -> std::result::Result<Notification, String> {
+pub fn decode_notification(a: &Attrs) -> std::result::Result<Notification, AttrError> {
     let raw = a.need_u32(attr::EVENT)?;
     let kind = match raw {
         event::GROUP_CREATED => NotificationKind::GroupCreated,
@@ -291,14 +291,14 @@ mod tests {
             (attr::VALUE, 100u64.to_ne_bytes().to_vec()),
         ]))
         .unwrap_err();
-        assert_eq!(t, "KPEEK_A_THRESHOLD is missing");
+        assert_eq!(t.to_string(), "KPEEK_A_THRESHOLD is missing");
         let u = decode_notification(&a(&[(attr::EVENT, 99u32.to_ne_bytes().to_vec())])).unwrap();
         assert_eq!(
             (u.event, u.raw_event),
             (NotificationKind::Unknown, Some(99))
         );
         assert_eq!(
-            decode_notification(&a(&[])).unwrap_err(),
+            decode_notification(&a(&[])).unwrap_err().to_string(),
             "KPEEK_A_EVENT is missing"
         );
     }
