@@ -80,10 +80,13 @@ pub const IOC_MAGIC: u8 = 0xBE;
 pub struct Info {
     /// In: `size_of::<Info>()`.
     pub size: u32,
+    /// Out: `KPEEK_ABI_VERSION` of the module.
     pub abi_version: u32,
     /// `nr_cpu_ids`: rings are indexed `0..nr_cpus`.
     pub nr_cpus: u32,
+    /// Out: the most groups the module holds.
     pub max_groups: u32,
+    /// Out: the most counters the module holds.
     pub max_counters: u32,
     /// Live groups.
     pub groups: u32,
@@ -91,9 +94,11 @@ pub struct Info {
     pub counters: u32,
     /// Bytes to map at [`crate::mmap::MMAP_COUNTERS`].
     pub mmap_counters_size: u32,
+    /// Out: +1 on every group or counter created or destroyed.
     pub generation: u64,
     /// Bytes of ring data per CPU (0: rings not set up).
     pub ring_data_size: u32,
+    /// Zero.
     pub reserved: u32,
 }
 
@@ -101,6 +106,7 @@ pub struct Info {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct CounterGet {
+    /// In: `size_of::<CounterGet>()`.
     pub size: u32,
     /// Must be 0.
     pub flags: u32,
@@ -114,6 +120,7 @@ pub struct CounterGet {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct CountersGet {
+    /// In: `size_of::<CountersGet>()`.
     pub size: u32,
     /// Must be 0.
     pub flags: u32,
@@ -142,6 +149,7 @@ pub const TARGET_COUNTER: u32 = 2;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct Reset {
+    /// In: `size_of::<Reset>()`.
     pub size: u32,
     /// `TARGET_*`.
     pub target: u32,
@@ -153,9 +161,11 @@ pub struct Reset {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct Create {
+    /// In: `size_of::<Create>()`.
     pub size: u32,
     /// [`TARGET_GROUP`] or [`TARGET_COUNTER`].
     pub target: u32,
+    /// The group's name, NUL-padded.
     pub group: NameBuf,
     /// [`TARGET_COUNTER`] only; else all zero.
     pub counter: NameBuf,
@@ -167,9 +177,11 @@ pub struct Create {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct Destroy {
+    /// In: `size_of::<Destroy>()`.
     pub size: u32,
     /// [`TARGET_GROUP`] or [`TARGET_COUNTER`].
     pub target: u32,
+    /// The group or counter id.
     pub id: u64,
 }
 
@@ -199,6 +211,7 @@ pub const FILTER_MINLEN: u32 = 1 << 2;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct ProbeConfig {
+    /// In: `size_of::<ProbeConfig>()`.
     pub size: u32,
     /// `PROBE_*`.
     pub probe: u32,
@@ -206,7 +219,9 @@ pub struct ProbeConfig {
     pub flags: u32,
     /// `FILTER_*` bits that are set.
     pub filter: u32,
+    /// With [`FILTER_PID`]: the pid to match.
     pub pid: i32,
+    /// With [`FILTER_MINLEN`]: the smallest `skb->len` to match.
     pub min_len: u32,
     /// IFNAMSIZ, NUL-terminated.
     pub dev: [u8; 16],
@@ -220,6 +235,7 @@ pub struct ProbeConfig {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RingConfig {
+    /// In: `size_of::<RingConfig>()`.
     pub size: u32,
     /// Must be 0.
     pub flags: u32,

@@ -10,6 +10,7 @@ pub const GENL_MCGRP_EVENTS: &str = "events";
 
 /// `enum kpeek_genl_cmd`.
 pub mod cmd {
+    /// Not a command (the kernel rejects it).
     pub const UNSPEC: u8 = 0;
     /// -> ABI_VERSION, GROUPS, COUNTERS, GENERATION.
     pub const GET_INFO: u8 = 1;
@@ -38,6 +39,7 @@ pub mod cmd {
 
 /// `enum kpeek_genl_attr`.
 pub mod attr {
+    /// Not an attribute (the kernel rejects it).
     pub const UNSPEC: u16 = 0;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 1;
@@ -93,6 +95,7 @@ pub mod attr {
 
 /// `enum kpeek_event`: `attr::EVENT` of a `cmd::EVENT` notification.
 pub mod event {
+    /// Not an event (never sent).
     pub const UNSPEC: u32 = 0;
     /// + GROUP_ID, GROUP.
     pub const GROUP_CREATED: u32 = 1;

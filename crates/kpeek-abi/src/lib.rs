@@ -7,6 +7,28 @@
 //! ([`peek`]). `tests/abi_vs_c.rs` holds a table of every item with the C expression that must
 //! produce the same value (every constant, every struct's size and every field's offset),
 //! compiles a C program against the real header that prints each expression, and compares.
+//!
+//! Checking a name the way kpeek.ko will, and reading a ring record's header out of the bytes
+//! a ring mapping holds:
+//!
+//! ```
+//! use kpeek_abi::mmap::{REC_ALIGN, REC_SCHED_SWITCH, RecHeader};
+//! use kpeek_abi::{NameError, NameKind, validate_name};
+//!
+//! assert!(validate_name(NameKind::Counter, "rx_packets").is_ok());
+//! let e = validate_name(NameKind::Group, "rx-path").unwrap_err();
+//! assert!(matches!(e, NameError::BadChar { pos: 2, .. }));
+//! assert_eq!(e.errno(), 22); // EINVAL, what the module answers for the same name
+//!
+//! let mut ring = vec![0u8; 64];
+//! let header = RecHeader { ty: REC_SCHED_SWITCH, len: 64, seq: 7, ts_ns: 1_000, cpu: 1, pid: 42 };
+//! ring[..size_of::<RecHeader>()].copy_from_slice(bytemuck::bytes_of(&header));
+//! let read: RecHeader = bytemuck::pod_read_unaligned(&ring[..size_of::<RecHeader>()]);
+//! assert_eq!((read.ty, read.seq, read.pid), (REC_SCHED_SWITCH, 7, 42));
+//! assert_eq!(usize::from(read.len) % REC_ALIGN, 0);
+//! ```
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod dev;
 pub mod genl;

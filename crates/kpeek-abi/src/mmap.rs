@@ -41,9 +41,13 @@ pub struct MmapCounters {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct MmapSlot {
+    /// The counter's id (0: a free slot).
     pub id: u64,
+    /// Its value, summed over the CPUs at the last sync.
     pub value: u64,
+    /// Its group's name, NUL-padded.
     pub group: NameBuf,
+    /// Its name, NUL-padded.
     pub counter: NameBuf,
 }
 
@@ -57,25 +61,34 @@ pub const RING_MAGIC: u32 = 0x4b50_5247;
 pub struct RingHeader {
     /// [`RING_MAGIC`].
     pub magic: u32,
+    /// The CPU this ring belongs to.
     pub cpu: u32,
     /// From the start of the mapping: PAGE_SIZE.
     pub data_offset: u32,
+    /// Bytes of record data: a power of two.
     pub data_size: u32,
     /// Records dropped because the ring was full.
     pub lost: u64,
     /// Records written.
     pub written: u64,
+    /// `poll()` reports the ring readable once it holds this many bytes (0: any record).
     pub watermark: u32,
+    /// Zero.
     pub reserved0: u32,
+    /// Zero: puts `head` on its own cache line.
     pub pad0: [u8; 24],
     /// Producer (kernel): where the next record goes. 32 bits (ABI 3) so that 32-bit
     /// machines can load-acquire it.
     pub head: u32,
+    /// Zero.
     pub reserved1: u32,
+    /// Zero: keeps `head` alone on its cache line.
     pub pad1: [u8; 56],
     /// Consumer (user space): the first unread byte.
     pub tail: u32,
+    /// Zero.
     pub reserved2: u32,
+    /// Zero: keeps `tail` alone on its cache line.
     pub pad2: [u8; 56],
 }
 
@@ -105,6 +118,7 @@ pub struct RecHeader {
     pub seq: u32,
     /// `ktime_get_ns()` (CLOCK_MONOTONIC).
     pub ts_ns: u64,
+    /// The CPU that produced it.
     pub cpu: u32,
     /// `current->pid` when produced.
     pub pid: i32,
@@ -114,12 +128,15 @@ pub struct RecHeader {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RecNetif {
+    /// The common header.
     pub hdr: RecHeader,
+    /// The device name (IFNAMSIZ), NUL-terminated.
     pub dev: [u8; 16],
     /// `skb->len`.
     pub len: u32,
     /// `ntohs(skb->protocol)`.
     pub protocol: u16,
+    /// Zero.
     pub reserved: u16,
 }
 
@@ -127,11 +144,17 @@ pub struct RecNetif {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RecSchedSwitch {
+    /// The common header.
     pub hdr: RecHeader,
+    /// The task switched out, `comm` (TASK_COMM_LEN), NUL-terminated.
     pub prev_comm: [u8; 16],
+    /// The task switched in, `comm`, NUL-terminated.
     pub next_comm: [u8; 16],
+    /// The task switched out, pid.
     pub prev_pid: i32,
+    /// The task switched in, pid.
     pub next_pid: i32,
+    /// The switched-out task's state (`TASK_*` bits as the tracepoint reports them).
     pub prev_state: i64,
 }
 
@@ -139,10 +162,14 @@ pub struct RecSchedSwitch {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RecBlockRq {
+    /// The common header.
     pub hdr: RecHeader,
+    /// The request's first sector.
     pub sector: u64,
     /// `new_encode_dev`-style major:minor.
     pub dev: u32,
+    /// The request's size in bytes.
     pub bytes: u32,
+    /// `blk_fill_rwbs()` text, NUL-terminated.
     pub rwbs: [u8; 8],
 }

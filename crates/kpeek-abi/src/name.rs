@@ -23,28 +23,44 @@ impl fmt::Display for NameKind {
 
 /// Why a name was refused; each variant names the rule and the errno the kernel would return.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameError {
     /// Zero bytes (kernel: `EINVAL`).
     #[error("{kind} name is empty: names are 1..{max} bytes of [A-Za-z0-9_]", max = crate::NAME_MAX)]
-    Empty { kind: NameKind },
+    Empty {
+        /// Group or counter.
+        kind: NameKind,
+    },
     /// More than [`NAME_MAX`](crate::NAME_MAX) bytes (kernel: `ENAMETOOLONG`).
     #[error("{kind} name {name:?} is {len} bytes, longer than {max} bytes", max = crate::NAME_MAX)]
     TooLong {
+        /// Group or counter.
         kind: NameKind,
+        /// The name as given.
         name: String,
+        /// Its length in bytes.
         len: usize,
     },
     /// A byte outside `[A-Za-z0-9_]` (kernel: `EINVAL`).
     #[error("{kind} name {name:?} has {ch:?} at byte {pos}: names may only contain [A-Za-z0-9_]")]
     BadChar {
+        /// Group or counter.
         kind: NameKind,
+        /// The name as given.
         name: String,
+        /// The first character not allowed.
         ch: char,
+        /// Its byte offset.
         pos: usize,
     },
     /// The reserved word for this kind (kernel: `EINVAL`).
     #[error("{kind} name {name:?} is reserved (it is a control file in sysfs)")]
-    Reserved { kind: NameKind, name: String },
+    Reserved {
+        /// Group or counter.
+        kind: NameKind,
+        /// The name as given.
+        name: String,
+    },
 }
 
 impl NameError {
@@ -58,7 +74,7 @@ impl NameError {
 }
 
 /// True for the bytes a name may contain.
-pub fn is_name_byte(b: u8) -> bool {
+pub(crate) fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
@@ -101,13 +117,22 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
 
 /// Why a description was refused (kernel: `EINVAL`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DescriptionError {
     /// More than [`DESC_MAX`](crate::DESC_MAX) bytes.
     #[error("description is {len} bytes, longer than {max} bytes", max = crate::DESC_MAX)]
-    TooLong { len: usize },
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
     /// A byte that is not printable ASCII.
     #[error("description has {ch:?} at byte {pos}: only printable ASCII (space to '~') is allowed")]
-    NotPrintable { ch: char, pos: usize },
+    NotPrintable {
+        /// The first character not allowed.
+        ch: char,
+        /// Its byte offset.
+        pos: usize,
+    },
 }
 
 /// Check a description: at most [`DESC_MAX`](crate::DESC_MAX) bytes of printable ASCII.

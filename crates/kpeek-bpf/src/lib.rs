@@ -15,6 +15,8 @@
 //! # Ok::<(), kpeek_bpf::Error>(())
 //! ```
 
+#![warn(unreachable_pub)]
+
 pub mod asm;
 pub mod btf;
 pub mod count;

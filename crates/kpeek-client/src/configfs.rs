@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use kpeek_abi::{NameKind, validate_description, validate_name};
 
 use crate::error::{Action, Error, Result};
-use crate::fsutil;
+use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 const MOUNT_HINT: &str = "modprobe configfs; mount -t configfs none /sys/kernel/config";
@@ -64,7 +64,7 @@ impl Configfs {
 
     /// Why the groups directory is missing: configfs absent or unmounted, module not loaded.
     fn unavailable(&self) -> Error {
-        match fsutil::is_empty_dir(&self.mountpoint) {
+        match pseudofile::is_empty_dir(&self.mountpoint) {
             None | Some(true) => Error::NotMounted {
                 fs: "configfs",
                 mountpoint: self.mountpoint.clone(),
@@ -111,7 +111,7 @@ impl Configfs {
     }
 
     fn subdirs(&self, dir: &Path) -> io::Result<Vec<String>> {
-        Ok(fsutil::list(dir)?
+        Ok(pseudofile::list(dir)?
             .into_iter()
             .filter(|e| e.is_dir)
             .map(|e| e.name)
@@ -123,7 +123,7 @@ impl Configfs {
         let dir = self.groups_dir();
         self.subdirs(&dir).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => self.unavailable(),
-            _ => fsutil::read_error(&dir, e, "configfs should be readable by everyone"),
+            _ => pseudofile::read_error(&dir, e, "configfs should be readable by everyone"),
         })
     }
 
@@ -133,7 +133,7 @@ impl Configfs {
         let dir = self.group_dir(group);
         self.subdirs(&dir).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => self.no_group(group),
-            _ => fsutil::read_error(&dir, e, "configfs should be readable by everyone"),
+            _ => pseudofile::read_error(&dir, e, "configfs should be readable by everyone"),
         })
     }
 
@@ -142,11 +142,11 @@ impl Configfs {
         self.check(NameKind::Group, group)?;
         self.check(NameKind::Counter, counter)?;
         let path = self.counter_dir(group, counter).join("value");
-        let bytes = fsutil::read_all(&path).map_err(|e| {
-            if fsutil::vanished(&e) {
+        let bytes = pseudofile::read_all(&path).map_err(|e| {
+            if pseudofile::vanished(&e) {
                 return self.no_counter(group, counter);
             }
-            fsutil::read_error(&path, e, "configfs values should be readable by everyone")
+            pseudofile::read_error(&path, e, "configfs values should be readable by everyone")
         })?;
         crate::sysfs::parse_value(&bytes).map_err(|msg| Error::Malformed { path, line: 1, msg })
     }
@@ -154,10 +154,10 @@ impl Configfs {
     /// The description of a group (`counter` None) or of a counter, without its newline.
     pub fn description(&self, group: &str, counter: Option<&str>) -> Result<String> {
         let path = self.attr_dir(group, counter)?.join("description");
-        let bytes = fsutil::read_all(&path).map_err(|e| match (e.kind(), counter) {
+        let bytes = pseudofile::read_all(&path).map_err(|e| match (e.kind(), counter) {
             (io::ErrorKind::NotFound, Some(c)) => self.no_counter(group, c),
             (io::ErrorKind::NotFound, None) => self.no_group(group),
-            _ => fsutil::read_error(
+            _ => pseudofile::read_error(
                 &path,
                 e,
                 "configfs descriptions should be readable by everyone",
@@ -281,8 +281,8 @@ impl Configfs {
         self.check(NameKind::Group, group)?;
         self.check(NameKind::Counter, counter)?;
         let path = self.counter_dir(group, counter).join("value");
-        fsutil::write_attr(&path, data).map_err(|e| match e.kind() {
-            _ if fsutil::vanished(&e) => self.no_counter(group, counter),
+        pseudofile::write_attr(&path, data).map_err(|e| match e.kind() {
+            _ if pseudofile::vanished(&e) => self.no_counter(group, counter),
             _ => Error::refused(
                 Action::SetValue {
                     group: group.to_owned(),
@@ -303,8 +303,8 @@ impl Configfs {
         let path = self.attr_dir(group, counter)?.join("description");
         // A zero-byte write never reaches the kernel's store: clear with a lone newline.
         let data = if text.is_empty() { "\n" } else { text };
-        fsutil::write_attr(&path, data.as_bytes()).map_err(|e| {
-            match (fsutil::vanished(&e), counter) {
+        pseudofile::write_attr(&path, data.as_bytes()).map_err(|e| {
+            match (pseudofile::vanished(&e), counter) {
                 (true, Some(c)) => self.no_counter(group, c),
                 (true, None) => self.no_group(group),
                 _ => Error::refused(

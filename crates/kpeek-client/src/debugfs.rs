@@ -8,8 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::procfs::parse_u64;
+use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// One `key value` line of `stats`.
@@ -104,10 +104,10 @@ impl Debugfs {
             };
         }
         if err.kind() != io::ErrorKind::NotFound {
-            return fsutil::read_error(&self.dir, err, "debugfs is readable by root only");
+            return pseudofile::read_error(&self.dir, err, "debugfs is readable by root only");
         }
-        match fsutil::is_empty_dir(&self.mountpoint) {
-            None if !fsutil::is_root() && self.mountpoint.exists() => Error::PermissionDenied {
+        match pseudofile::is_empty_dir(&self.mountpoint) {
+            None if !pseudofile::is_root() && self.mountpoint.exists() => Error::PermissionDenied {
                 op: "reading",
                 path: self.mountpoint.clone(),
                 why: "debugfs is readable by root only",
@@ -130,14 +130,14 @@ impl Debugfs {
     /// The `stats` file, parsed.
     pub fn stats(&self) -> Result<Vec<Stat>> {
         let path = self.dir.join("stats");
-        let bytes = fsutil::read_all(&path).map_err(|e| self.unavailable(e))?;
+        let bytes = pseudofile::read_all(&path).map_err(|e| self.unavailable(e))?;
         parse_stats(&bytes).map_err(|(line, msg)| Error::Malformed { path, line, msg })
     }
 
     /// The `counters` file: every counter in creation order, parsed as strictly as /proc/kpeek.
     pub fn counters(&self) -> Result<Vec<CounterValue>> {
         let path = self.dir.join("counters");
-        let bytes = fsutil::read_all(&path).map_err(|e| self.unavailable(e))?;
+        let bytes = pseudofile::read_all(&path).map_err(|e| self.unavailable(e))?;
         crate::procfs::parse(&bytes).map_err(|e| Error::Malformed {
             path,
             line: e.line,
@@ -148,15 +148,15 @@ impl Debugfs {
     /// Every other file in the directory (name and raw text), sorted by name, for `kpeek mod
     /// debug --all`.
     pub fn files(&self) -> Result<Vec<(String, String)>> {
-        let entries = fsutil::list(&self.dir).map_err(|e| self.unavailable(e))?;
+        let entries = pseudofile::list(&self.dir).map_err(|e| self.unavailable(e))?;
         let mut out = Vec::new();
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             let path = self.dir.join(&e.name);
-            match fsutil::read_all(&path) {
+            match pseudofile::read_all(&path) {
                 Ok(b) => out.push((e.name, String::from_utf8_lossy(&b).into_owned())),
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => {
-                    return Err(fsutil::read_error(
+                    return Err(pseudofile::read_error(
                         &path,
                         err,
                         "debugfs is readable by root only",

@@ -12,24 +12,51 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A change asked of kpeek.ko, named in error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// `mkdir groups/<group>`.
-    CreateGroup { group: String },
+    CreateGroup {
+        /// The group.
+        group: String,
+    },
     /// `rmdir groups/<group>`.
-    DeleteGroup { group: String },
+    DeleteGroup {
+        /// The group.
+        group: String,
+    },
     /// `mkdir groups/<group>/<counter>`.
-    CreateCounter { group: String, counter: String },
+    CreateCounter {
+        /// The group.
+        group: String,
+        /// The counter.
+        counter: String,
+    },
     /// `rmdir groups/<group>/<counter>`.
-    DeleteCounter { group: String, counter: String },
+    DeleteCounter {
+        /// The group.
+        group: String,
+        /// The counter.
+        counter: String,
+    },
     /// Write `<counter>/value`.
-    SetValue { group: String, counter: String },
+    SetValue {
+        /// The group.
+        group: String,
+        /// The counter.
+        counter: String,
+    },
     /// Write a `description` attribute.
     SetDescription {
+        /// The group.
         group: String,
+        /// The counter, or none for the group's own description.
         counter: Option<String>,
     },
     /// Write `1` to `/sys/kernel/kpeek/<group>/reset`.
-    ResetGroup { group: String },
+    ResetGroup {
+        /// The group.
+        group: String,
+    },
 }
 
 impl fmt::Display for Action {
@@ -178,48 +205,74 @@ fn kernel_rule(errno: i32) -> String {
 
 /// Everything that can go wrong talking to kpeek.ko.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The module's files are absent.
     #[error("kpeek.ko is not loaded (no {}): modprobe kpeek", path.display())]
-    NotLoaded { path: PathBuf },
+    NotLoaded {
+        /// The file or channel that is missing.
+        path: PathBuf,
+    },
     /// configfs or debugfs is not mounted (or, for configfs, not even built in or loaded).
     #[error("{fs} is not mounted at {}: {hint}", mountpoint.display())]
     NotMounted {
+        /// `configfs` or `debugfs`.
         fs: &'static str,
+        /// Where it should be.
         mountpoint: PathBuf,
+        /// How to mount it.
         hint: &'static str,
     },
     /// The module is loaded and the filesystem mounted, but the module has no directory there.
     #[error("kpeek.ko is loaded but {} is missing: {why}", path.display())]
-    NoChannelDir { path: PathBuf, why: &'static str },
+    NoChannelDir {
+        /// The missing directory.
+        path: PathBuf,
+        /// Why it may be missing.
+        why: &'static str,
+    },
     /// Reading or writing needs privileges this process does not have.
     #[error("permission denied {op} {}: {why}", path.display())]
     PermissionDenied {
+        /// What was being done (`reading`, `writing`...).
         op: &'static str,
+        /// The file.
         path: PathBuf,
+        /// Which privilege it needs.
         why: &'static str,
     },
     /// kpeek.ko refused a change; `rule` says which of its rules.
     #[error("cannot {action}: {rule} ({name} on {})", path.display(), name = errno_name(*errno))]
     Refused {
+        /// What was asked.
         action: Action,
+        /// The file the request went to.
         path: PathBuf,
+        /// The errno the kernel returned.
         errno: i32,
+        /// Which of kpeek.ko's rules that errno means here.
         rule: String,
     },
     /// A group that is not there (in this channel).
     #[error("no group {group:?} in {}{hint}", place.display())]
     NoSuchGroup {
+        /// The group.
         group: String,
+        /// Where it was looked for.
         place: PathBuf,
+        /// Why it may be absent from this channel (may be empty).
         hint: &'static str,
     },
     /// A counter that is not there (in this channel).
     #[error("no counter {group}/{counter} in {}{hint}", place.display())]
     NoSuchCounter {
+        /// The group.
         group: String,
+        /// The counter.
         counter: String,
+        /// Where it was looked for.
         place: PathBuf,
+        /// Why it may be absent from this channel (may be empty).
         hint: &'static str,
     },
     /// A name that breaks kpeek.ko's rules, caught before asking the kernel.
@@ -231,8 +284,11 @@ pub enum Error {
     /// A pseudo-file whose content does not follow the contract.
     #[error("{}:{line}: {msg}", path.display())]
     Malformed {
+        /// The file.
         path: PathBuf,
+        /// The line, 1-based.
         line: usize,
+        /// What is wrong with it.
         msg: String,
     },
     /// The module speaks another ABI version.
@@ -241,32 +297,45 @@ pub enum Error {
         path.display()
     )]
     AbiMismatch {
+        /// Where the module said so.
         path: PathBuf,
+        /// The module's version.
         found: u32,
+        /// This crate's version ([`kpeek_abi::ABI_VERSION`]).
         expected: u32,
     },
     /// A binary structure (a `read()` snapshot, an ioctl answer, a mapping, a ring record, a
     /// netlink message) that does not follow the ABI.
     #[error("{}: at byte {offset}: {msg}", path.display())]
     Binary {
+        /// The file or channel.
         path: PathBuf,
+        /// The byte offset of what is wrong.
         offset: usize,
+        /// What is wrong.
         msg: String,
     },
     /// kpeek.ko refused a request on `/dev/kpeek` (ioctl, mmap, poll) or over netlink; `rule`
     /// says which of its rules (or the kernel's extended ACK message).
     #[error("{op} ({}): {rule} ({name})", path.display(), name = errno_name(*errno))]
     Kernel {
+        /// The request (ioctl, command...).
         op: String,
+        /// The file or channel.
         path: PathBuf,
+        /// The errno the kernel returned.
         errno: i32,
+        /// What it means here.
         rule: String,
     },
     /// Any other I/O failure.
     #[error("{op} {}: {error}", path.display())]
     Io {
+        /// What was being done.
         op: &'static str,
+        /// The file or channel.
         path: PathBuf,
+        /// The error (shown in the message, so not a `source`).
         error: io::Error,
     },
 }

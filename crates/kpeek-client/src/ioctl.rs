@@ -86,7 +86,7 @@ impl Probe {
 
 /// A probe's filter: each `Some` field is one condition (all must hold).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
+pub struct ProbeFilter {
     /// netif: the device name equals this (at most 15 bytes).
     pub dev: Option<String>,
     /// sched: prev or next pid; block: the issuing pid.
@@ -95,7 +95,7 @@ pub struct Filter {
     pub min_len: Option<u32>,
 }
 
-impl Filter {
+impl ProbeFilter {
     /// Parse one `key=value` term (`dev=lo`, `pid=42`, `min_len=64`) into this filter.
     pub fn add_term(&mut self, term: &str) -> std::result::Result<(), String> {
         let (k, v) = term.split_once('=').ok_or_else(|| {
@@ -151,12 +151,14 @@ impl Filter {
 /// A probe's configuration, as set or as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeState {
+    /// Which probe.
     pub probe: Probe,
     /// Attached to its tracepoint.
     pub enabled: bool,
     /// Writing records into the event rings.
     pub ring: bool,
-    pub filter: Filter,
+    /// What an event must match to count (and to be written into the rings).
+    pub filter: ProbeFilter,
     /// Events seen (PROBE_GET only).
     pub hits: u64,
     /// Events that passed the filter (PROBE_GET only).
@@ -186,7 +188,7 @@ impl ProbeState {
             probe: Probe::from_id(c.probe)?,
             enabled: c.flags & dev::PROBE_F_ENABLE != 0,
             ring: c.flags & dev::PROBE_F_RING != 0,
-            filter: Filter {
+            filter: ProbeFilter {
                 dev: (c.filter & dev::FILTER_DEV != 0)
                     .then(|| dev::cstr(&c.dev).unwrap_or("?").to_owned()),
                 pid: (c.filter & dev::FILTER_PID != 0).then_some(c.pid),
@@ -492,7 +494,7 @@ mod tests {
 
     #[test]
     fn filters_parse_and_refuse() {
-        let mut f = Filter::default();
+        let mut f = ProbeFilter::default();
         f.add_term("dev=lo").unwrap();
         f.add_term("pid=42").unwrap();
         f.add_term("min_len=64").unwrap();
@@ -518,7 +520,7 @@ mod tests {
             ("min_len=1.5", "expected a byte count"),
             ("cpu=1", "unknown filter key \"cpu\""),
         ] {
-            let e = Filter::default().add_term(bad).unwrap_err();
+            let e = ProbeFilter::default().add_term(bad).unwrap_err();
             assert!(e.contains(msg), "{bad}: {e}");
         }
     }

@@ -6,12 +6,38 @@
 //! same [`Snapshot`] (through the [`CounterSource`] trait); [`configfs`], [`ioctl`] and
 //! [`netlink`] create and delete groups and counters; [`sysfs`] resets groups; [`ring`] reads the
 //! per-CPU event rings the in-kernel probes fill (configured through [`ioctl`] or [`netlink`]);
-//! [`events`] listens to the netlink `events` multicast group; [`debugfs`] reads the module's
+//! [`notify`] listens to the notifications of the netlink `events` multicast group; [`debugfs`] reads the module's
 //! internals and [`params`] its module parameters; [`peek`] reads kernel memory by symbol name.
 //!
 //! Every channel is opened under a [`SysRoot`]: `/` on a real system, a directory laid out like
 //! one in tests. Errors ([`Error`]) say what to do: load the module, mount the filesystem, run as
 //! root, or which naming rule a name broke.
+//!
+//! Reading a snapshot through procfs, here from a directory laid out like `/` (on a real system,
+//! [`SysRoot::real`]):
+//!
+//! ```
+//! use kpeek_client::{Channel, CounterValue, Error, SysRoot};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("proc"))?;
+//! let root = SysRoot::new(dir.path());
+//!
+//! // No /proc/kpeek: the module is not loaded, and the error says so.
+//! let e = Channel::Procfs.open(&root).snapshot().unwrap_err();
+//! assert!(matches!(e, Error::NotLoaded { .. }));
+//! assert!(e.to_string().contains("modprobe kpeek"));
+//!
+//! std::fs::write(dir.path().join("proc/kpeek"), "net rx_packets 42\nnet drops 0\n")?;
+//! let snap = Channel::Procfs.open(&root).snapshot()?;
+//! assert_eq!(
+//!     snap.counters(),
+//!     [CounterValue::new("net", "drops", 0), CounterValue::new("net", "rx_packets", 42)]
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs, unreachable_pub)]
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,14 +47,17 @@ pub mod chardev;
 pub mod configfs;
 pub mod debugfs;
 mod error;
-pub mod events;
-mod fsutil;
 pub mod ioctl;
 pub mod mmap;
 pub mod netlink;
+pub mod notify;
 pub mod params;
 pub mod peek;
 pub mod procfs;
+mod pseudofile;
+// The fields of `ring::RecordBody`, `ring::Record`, `ring::RingItem::Lost` and `ring::RingError`
+// are not documented yet.
+#[allow(missing_docs)]
 pub mod ring;
 pub mod snapshot;
 pub mod sysfs;

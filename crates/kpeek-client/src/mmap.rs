@@ -92,6 +92,8 @@ pub struct CounterMap {
 
 // SAFETY: the mapping is only read, through atomics; the pointer stays valid until drop.
 unsafe impl Send for CounterMap {}
+// SAFETY: as for Send: every access through `&self` is an atomic load from the read-only
+// mapping or an ioctl on the device, so concurrent callers cannot race.
 unsafe impl Sync for CounterMap {}
 
 impl CounterMap {

@@ -2,15 +2,21 @@
 //! get info, dump every counter (restarting when the kernel flags the dump `NLM_F_DUMP_INTR`),
 //! get one counter, and the admin commands (reset, create, destroy, thresholds, probes).
 //!
-//! neli frames the messages and the socket; the attributes are decoded here by plain functions
-//! over `(type, bytes)` pairs ([`Attrs`]), which are tested on any bytes. Kernel refusals come
-//! back as [`Error::Kernel`] carrying the errno and the extended ACK message.
+//! neli frames the messages, owns the socket and speaks to the generic netlink controller (its
+//! typed `CtrlCmd`/`CtrlAttr` messages resolve the family and its `events` group). neli's
+//! `NlRouter` is not used: it runs a thread and a second socket per connection, and its
+//! multicast handle neither reports a receive-buffer overrun (`ENOBUFS` only reaches pending
+//! requests) nor takes a timeout, both of which [`crate::notify`] needs. kpeek's own attributes
+//! are decoded here by plain functions over `(type, bytes)` pairs ([`Attrs`]), which are tested
+//! on any bytes. Kernel refusals come back as [`Error::Kernel`] carrying the errno and the
+//! extended ACK message.
 
 use std::path::PathBuf;
 
 use kpeek_abi::genl::{GENL_MCGRP_EVENTS, GENL_NAME, GENL_VERSION, attr, cmd};
 use kpeek_abi::{NameKind, validate_name};
-use neli::consts::nl::{NlmF, Nlmsg, NlmsgerrAttr};
+use neli::consts::genl::{Cmd, CtrlAttr, CtrlAttrMcastGrp, CtrlCmd, Index, NlAttrType};
+use neli::consts::nl::{GenlId, NlType, NlmF, Nlmsg, NlmsgerrAttr};
 use neli::consts::socket::NlFamily;
 use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
 use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
@@ -19,17 +25,12 @@ use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
 
 use crate::error::{Error, Result};
+
+mod attr_error;
 use crate::ioctl::{ProbeState, Target};
 use crate::{Channel, CounterSource, CounterValue, Snapshot};
+pub use attr_error::AttrError;
 
-/// `GENL_ID_CTRL`, the generic netlink controller.
-const GENL_ID_CTRL: u16 = 0x10;
-const CTRL_CMD_GETFAMILY: u8 = 3;
-const CTRL_ATTR_FAMILY_ID: u16 = 1;
-const CTRL_ATTR_FAMILY_NAME: u16 = 2;
-const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
-const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
-const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 /// How often a dump restarts when the kernel flags it interrupted.
 const DUMP_RETRIES: usize = 20;
 
@@ -40,21 +41,26 @@ pub(crate) fn place() -> PathBuf {
 
 /// Walk netlink attributes in `bytes` (4-byte aligned TLVs); the type has its nested and
 /// byte-order flags removed.
-pub fn parse_attrs(bytes: &[u8]) -> std::result::Result<Vec<(u16, &[u8])>, String> {
+pub fn parse_attrs(bytes: &[u8]) -> std::result::Result<Vec<(u16, &[u8])>, AttrError> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < bytes.len() {
         let rest = &bytes[off..];
         if rest.len() < 4 {
-            return Err(format!("{} stray bytes at offset {off}", rest.len()));
+            return Err(AttrError::Stray {
+                offset: off,
+                len: rest.len(),
+            });
         }
         let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
         let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
         if len < 4 || len > rest.len() {
-            return Err(format!(
-                "attribute {ty} at offset {off} has length {len} ({} bytes left)",
-                rest.len()
-            ));
+            return Err(AttrError::BadLength {
+                ty,
+                offset: off,
+                len,
+                left: rest.len(),
+            });
         }
         out.push((ty, &rest[4..len]));
         off += len.next_multiple_of(4);
@@ -66,27 +72,6 @@ pub fn parse_attrs(bytes: &[u8]) -> std::result::Result<Vec<(u16, &[u8])>, Strin
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attrs(pub Vec<(u16, Vec<u8>)>);
 
-fn attr_name(ty: u16) -> String {
-    let n = match ty {
-        attr::ABI_VERSION => "ABI_VERSION",
-        attr::GROUPS => "GROUPS",
-        attr::COUNTERS => "COUNTERS",
-        attr::GENERATION => "GENERATION",
-        attr::TARGET => "TARGET",
-        attr::ID => "ID",
-        attr::GROUP_ID => "GROUP_ID",
-        attr::GROUP => "GROUP",
-        attr::COUNTER => "COUNTER",
-        attr::VALUE => "VALUE",
-        attr::THRESHOLD => "THRESHOLD",
-        attr::EVENT => "EVENT",
-        attr::PROBE => "PROBE",
-        attr::PROBE_FLAGS => "PROBE_FLAGS",
-        _ => return format!("attribute {ty}"),
-    };
-    format!("KPEEK_A_{n}")
-}
-
 impl Attrs {
     fn raw(&self, ty: u16) -> Option<&[u8]> {
         self.0
@@ -96,36 +81,44 @@ impl Attrs {
     }
 
     /// A u32 attribute, if present.
-    pub fn u32(&self, ty: u16) -> std::result::Result<Option<u32>, String> {
+    pub fn u32(&self, ty: u16) -> std::result::Result<Option<u32>, AttrError> {
         self.raw(ty)
             .map(|b| {
                 <[u8; 4]>::try_from(b)
                     .map(u32::from_ne_bytes)
-                    .map_err(|_| format!("{} has {} bytes, expected 4", attr_name(ty), b.len()))
+                    .map_err(|_| AttrError::Size {
+                        ty,
+                        len: b.len(),
+                        expected: 4,
+                    })
             })
             .transpose()
     }
 
     /// A u64 attribute, if present.
-    pub fn u64(&self, ty: u16) -> std::result::Result<Option<u64>, String> {
+    pub fn u64(&self, ty: u16) -> std::result::Result<Option<u64>, AttrError> {
         self.raw(ty)
             .map(|b| {
                 <[u8; 8]>::try_from(b)
                     .map(u64::from_ne_bytes)
-                    .map_err(|_| format!("{} has {} bytes, expected 8", attr_name(ty), b.len()))
+                    .map_err(|_| AttrError::Size {
+                        ty,
+                        len: b.len(),
+                        expected: 8,
+                    })
             })
             .transpose()
     }
 
     /// A string attribute (one trailing NUL allowed, none inside), if present.
-    pub fn str(&self, ty: u16) -> std::result::Result<Option<String>, String> {
+    pub fn str(&self, ty: u16) -> std::result::Result<Option<String>, AttrError> {
         self.raw(ty)
             .map(|b| {
                 let b = b.strip_suffix(&[0]).unwrap_or(b);
                 if b.contains(&0) {
-                    return Err(format!("{} has a NUL inside", attr_name(ty)));
+                    return Err(AttrError::NulInside { ty });
                 }
-                String::from_utf8(b.to_vec()).map_err(|_| format!("{} is not UTF-8", attr_name(ty)))
+                String::from_utf8(b.to_vec()).map_err(|_| AttrError::NotUtf8 { ty })
             })
             .transpose()
     }
@@ -133,23 +126,23 @@ impl Attrs {
     fn need<T>(
         &self,
         ty: u16,
-        v: std::result::Result<Option<T>, String>,
-    ) -> std::result::Result<T, String> {
-        v?.ok_or_else(|| format!("{} is missing", attr_name(ty)))
+        v: std::result::Result<Option<T>, AttrError>,
+    ) -> std::result::Result<T, AttrError> {
+        v?.ok_or(AttrError::Missing { ty })
     }
 
     /// A required u32.
-    pub fn need_u32(&self, ty: u16) -> std::result::Result<u32, String> {
+    pub fn need_u32(&self, ty: u16) -> std::result::Result<u32, AttrError> {
         self.need(ty, self.u32(ty))
     }
 
     /// A required u64.
-    pub fn need_u64(&self, ty: u16) -> std::result::Result<u64, String> {
+    pub fn need_u64(&self, ty: u16) -> std::result::Result<u64, AttrError> {
         self.need(ty, self.u64(ty))
     }
 
     /// A required string.
-    pub fn need_str(&self, ty: u16) -> std::result::Result<String, String> {
+    pub fn need_str(&self, ty: u16) -> std::result::Result<String, AttrError> {
         self.need(ty, self.str(ty))
     }
 }
@@ -157,14 +150,18 @@ impl Attrs {
 /// `KPEEK_CMD_GET_INFO`'s answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlInfo {
+    /// The module's `KPEEK_ABI_VERSION`.
     pub abi_version: u32,
+    /// Live groups.
     pub groups: u32,
+    /// Live counters.
     pub counters: u32,
+    /// +1 on every group or counter created or destroyed.
     pub generation: u64,
 }
 
 /// Decode `KPEEK_CMD_GET_INFO`'s attributes.
-pub fn decode_info(a: &Attrs) -> std::result::Result<NlInfo, String> {
+pub fn decode_info(a: &Attrs) -> std::result::Result<NlInfo, AttrError> {
     Ok(NlInfo {
         abi_version: a.need_u32(attr::ABI_VERSION)?,
         groups: a.need_u32(attr::GROUPS)?,
@@ -176,16 +173,21 @@ pub fn decode_info(a: &Attrs) -> std::result::Result<NlInfo, String> {
 /// One counter as netlink reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NlCounter {
+    /// The counter's id.
     pub id: u64,
+    /// Its group's id (absent from older modules).
     pub group_id: Option<u64>,
+    /// Its group's name.
     pub group: String,
+    /// Its name.
     pub counter: String,
+    /// Its value, summed over the CPUs.
     pub value: u64,
 }
 
 /// Decode one counter message (GET_COUNTER reply or a dump part): ID, GROUP, COUNTER, VALUE
 /// required, names valid.
-pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, String> {
+pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, AttrError> {
     let c = NlCounter {
         id: a.need_u64(attr::ID)?,
         group_id: a.u64(attr::GROUP_ID)?,
@@ -193,12 +195,10 @@ pub fn decode_counter(a: &Attrs) -> std::result::Result<NlCounter, String> {
         counter: a.need_str(attr::COUNTER)?,
         value: a.need_u64(attr::VALUE)?,
     };
-    validate_name(NameKind::Group, &c.group).map_err(|e| e.to_string())?;
-    validate_name(NameKind::Counter, &c.counter).map_err(|e| e.to_string())?;
+    validate_name(NameKind::Group, &c.group)?;
+    validate_name(NameKind::Counter, &c.counter)?;
     Ok(c)
 }
-
-type Msg = Nlmsghdr<u16, Genlmsghdr<u8, u16>>;
 
 /// One reply of a request: its attributes and whether the kernel flagged the dump interrupted.
 struct Reply {
@@ -259,60 +259,89 @@ fn nul_str(s: &str) -> Vec<u8> {
 impl Netlink {
     /// Open a socket and resolve the family (and its `events` group).
     pub fn connect() -> Result<Netlink> {
+        let mut nl = Netlink::connect_unresolved()?;
+        let (family, events_group) = nl.resolve_family(GENL_NAME, GENL_MCGRP_EVENTS)?;
+        nl.family = family;
+        nl.events_group = events_group;
+        Ok(nl)
+    }
+
+    /// A generic netlink socket, no family resolved yet.
+    fn connect_unresolved() -> Result<Netlink> {
         let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| sock_err("opening a generic netlink socket", e))?;
         // Extended ACKs say which attribute the kernel refused, and why.
         let _ = sock.enable_ext_ack(true);
-        let mut nl = Netlink {
+        Ok(Netlink {
             sock,
-            family: GENL_ID_CTRL,
+            family: 0,
             events_group: None,
             seq: std::cell::Cell::new(1),
-        };
-        let reply = nl
-            .request(
-                GENL_ID_CTRL,
-                CTRL_CMD_GETFAMILY,
-                2,
-                NlmF::empty(),
-                &[(CTRL_ATTR_FAMILY_NAME, nul_str(GENL_NAME))],
-            )
-            .map_err(|e| match e.errno() {
-                Some(2) => Error::NotLoaded { path: place() },
-                _ => e,
-            })?;
-        let a = reply
-            .parts
-            .first()
-            .ok_or_else(|| Error::NotLoaded { path: place() })?;
+        })
+    }
+
+    /// Ask the generic netlink controller for a family's id and the id of one of its multicast
+    /// groups (`None` when it has no such group): one `CTRL_CMD_GETFAMILY`, answered with neli's typed controller
+    /// attributes (what `neli::router::synchronous::NlRouter::resolve_genl_family` and
+    /// `resolve_nl_mcast_group` send, on this socket rather than on a router's own socket and
+    /// thread, and in one round trip rather than two).
+    fn resolve_family(&self, family: &str, group: &str) -> Result<(u16, Option<u32>)> {
+        let op = &format!("resolving the generic netlink family {family:?}");
         let bad = |msg: String| Error::Binary {
             path: place(),
             offset: 0,
-            msg,
+            msg: format!("{op}: {msg}"),
         };
-        let id = a
-            .raw(CTRL_ATTR_FAMILY_ID)
-            .and_then(|b| <[u8; 2]>::try_from(b).ok())
-            .map(u16::from_ne_bytes)
-            .ok_or_else(|| bad("the controller's answer has no family id".into()))?;
-        nl.family = id;
-        if let Some(groups) = a.raw(CTRL_ATTR_MCAST_GROUPS) {
-            for (_, g) in parse_attrs(groups).map_err(bad)? {
-                let g = Attrs(
-                    parse_attrs(g)
-                        .map_err(bad)?
-                        .into_iter()
-                        .map(|(t, v)| (t, v.to_vec()))
-                        .collect(),
-                );
-                if g.str(CTRL_ATTR_MCAST_GRP_NAME).ok().flatten().as_deref()
-                    == Some(GENL_MCGRP_EVENTS)
-                {
-                    nl.events_group = g.u32(CTRL_ATTR_MCAST_GRP_ID).ok().flatten();
-                }
-            }
-        }
-        Ok(nl)
+        let name = NlattrBuilder::default()
+            .nla_type(
+                AttrTypeBuilder::default()
+                    .nla_type(CtrlAttr::FamilyName)
+                    .build()
+                    .map_err(|e| sock_err(op, e))?,
+            )
+            .nla_payload(family)
+            .build()
+            .map_err(|e| sock_err(op, e))?;
+        let mut found: Option<(u16, Option<u32>)> = None;
+        let genl = GenlmsghdrBuilder::default()
+            .cmd(CtrlCmd::Getfamily)
+            .version(2)
+            .attrs(std::iter::once(name).collect())
+            .build()
+            .map_err(|e| sock_err(op, e))?;
+        self.exchange(
+            GenlId::Ctrl,
+            genl,
+            NlmF::empty(),
+            op,
+            |p: &Genlmsghdr<CtrlCmd, CtrlAttr>| {
+                let attrs = p.attrs().get_attr_handle();
+                let id = attrs
+                    .get_attr_payload_as::<u16>(CtrlAttr::FamilyId)
+                    .map_err(|e| bad(format!("the controller's answer has no family id ({e})")))?;
+                // A family without multicast groups has no CTRL_ATTR_MCAST_GROUPS at all.
+                let events = match attrs.get_nested_attributes::<Index>(CtrlAttr::McastGroups) {
+                    Err(_) => None,
+                    Ok(groups) => groups.iter().find_map(|g| {
+                        let g = g.get_attr_handle::<CtrlAttrMcastGrp>().ok()?;
+                        let name = g
+                            .get_attr_payload_as_with_len_borrowed::<&str>(CtrlAttrMcastGrp::Name)
+                            .ok()?;
+                        (name.strip_suffix('\0') == Some(group))
+                            .then(|| g.get_attr_payload_as::<u32>(CtrlAttrMcastGrp::Id).ok())
+                            .flatten()
+                    }),
+                };
+                found = Some((id, events));
+                Ok(())
+            },
+        )
+        .map_err(|e| match e.errno() {
+            // ENOENT: no such family, kpeek.ko is not loaded.
+            Some(2) => Error::NotLoaded { path: place() },
+            _ => e,
+        })?;
+        found.ok_or_else(|| Error::NotLoaded { path: place() })
     }
 
     /// The family's numeric id.
@@ -329,26 +358,25 @@ impl Netlink {
         &self.sock
     }
 
-    /// Send one request and collect its answer: every payload message until the ACK (for a
-    /// plain request) or NLMSG_DONE (for a dump).
-    fn request(
+    /// Send one request and hand each payload of its answer to `each`, until the ACK (for a
+    /// plain request) or NLMSG_DONE (for a dump). Returns whether the kernel flagged the dump
+    /// interrupted (`NLM_F_DUMP_INTR`).
+    fn exchange<T, C, A>(
         &self,
-        family: u16,
-        command: u8,
-        version: u8,
+        family: T,
+        genl: Genlmsghdr<C, A>,
         flags: NlmF,
-        attrs: &[(u16, Vec<u8>)],
-    ) -> Result<Reply> {
-        let op = cmd_name(family, command);
+        op: &str,
+        mut each: impl FnMut(&Genlmsghdr<C, A>) -> Result<()>,
+    ) -> Result<bool>
+    where
+        T: NlType,
+        C: Cmd,
+        A: NlAttrType,
+    {
         let seq = self.seq.get();
         self.seq.set(seq.wrapping_add(1));
         let dump = flags.contains(NlmF::DUMP);
-        let genl = GenlmsghdrBuilder::<u8, u16>::default()
-            .cmd(command)
-            .version(version)
-            .attrs(build_attrs(attrs)?)
-            .build()
-            .map_err(|e| sock_err(&op, e))?;
         let flags = flags | NlmF::REQUEST | if dump { NlmF::empty() } else { NlmF::ACK };
         let msg = NlmsghdrBuilder::default()
             .nl_type(family)
@@ -357,60 +385,71 @@ impl Netlink {
             .nl_pid(self.sock.pid())
             .nl_payload(NlPayload::Payload(genl))
             .build()
-            .map_err(|e| sock_err(&op, e))?;
-        self.sock.send(&msg).map_err(|e| sock_err(&op, e))?;
-        let mut reply = Reply {
-            parts: Vec::new(),
-            interrupted: false,
-        };
+            .map_err(|e| sock_err(op, e))?;
+        self.sock.send(&msg).map_err(|e| sock_err(op, e))?;
+        let mut interrupted = false;
         loop {
             let (iter, _) = self
                 .sock
-                .recv::<u16, Genlmsghdr<u8, u16>>()
-                .map_err(|e| sock_err(&op, e))?;
+                .recv::<T, Genlmsghdr<C, A>>()
+                .map_err(|e| sock_err(op, e))?;
             for m in iter {
-                let m: Msg = m.map_err(|e| sock_err(&op, e))?;
+                let m: Nlmsghdr<T, Genlmsghdr<C, A>> = m.map_err(|e| sock_err(op, e))?;
                 if *m.nl_seq() != seq {
                     continue; // a late answer to an earlier request
                 }
                 if m.nl_flags().contains(NlmF::DUMP_INTR) {
-                    reply.interrupted = true;
+                    interrupted = true;
                 }
                 match m.nl_payload() {
-                    NlPayload::Ack(_) => return Ok(reply),
+                    NlPayload::Ack(_) => return Ok(interrupted),
                     NlPayload::Err(e) => {
-                        return Err(kernel_error(&op, -*e.error(), ext_ack_msg(e.ext_ack())));
+                        return Err(kernel_error(op, -*e.error(), ext_ack_msg(e.ext_ack())));
                     }
                     NlPayload::DumpExtAck(e) => {
                         if *e.error() != 0 {
-                            return Err(kernel_error(&op, -*e.error(), ext_ack_msg(e.ext_ack())));
+                            return Err(kernel_error(op, -*e.error(), ext_ack_msg(e.ext_ack())));
                         }
-                        return Ok(reply);
+                        return Ok(interrupted);
                     }
-                    NlPayload::Payload(p) => reply.parts.push(Attrs(
-                        p.attrs()
-                            .iter()
-                            .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec()))
-                            .collect(),
-                    )),
+                    NlPayload::Payload(p) => each(p)?,
                     NlPayload::Empty => {}
                 }
-                if u16::from(Nlmsg::Done) == *m.nl_type() {
-                    return Ok(reply);
+                if u16::from(Nlmsg::Done) == (*m.nl_type()).into() {
+                    return Ok(interrupted);
                 }
             }
         }
     }
 
+    /// Send one request to the `kpeek` family and collect its answer's attributes.
     fn kpeek(&self, command: u8, flags: NlmF, attrs: &[(u16, Vec<u8>)]) -> Result<Reply> {
-        self.request(self.family, command, GENL_VERSION, flags, attrs)
+        let mut parts = Vec::new();
+        let op = cmd_name(command);
+        let genl = GenlmsghdrBuilder::default()
+            .cmd(command)
+            .version(GENL_VERSION)
+            .attrs(build_attrs(attrs)?)
+            .build()
+            .map_err(|e| sock_err(&op, e))?;
+        let interrupted =
+            self.exchange(self.family, genl, flags, &op, |p: &Genlmsghdr<u8, u16>| {
+                parts.push(Attrs(
+                    p.attrs()
+                        .iter()
+                        .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec()))
+                        .collect(),
+                ));
+                Ok(())
+            })?;
+        Ok(Reply { parts, interrupted })
     }
 
-    fn decode<T>(op: &str, r: std::result::Result<T, String>) -> Result<T> {
-        r.map_err(|msg| Error::Binary {
+    fn decode<T>(op: &str, r: std::result::Result<T, AttrError>) -> Result<T> {
+        r.map_err(|e| Error::Binary {
             path: place(),
             offset: 0,
-            msg: format!("{op}: {msg}"),
+            msg: format!("{op}: {e}"),
         })
     }
 
@@ -568,10 +607,7 @@ impl Netlink {
     }
 }
 
-fn cmd_name(family: u16, c: u8) -> String {
-    if family == GENL_ID_CTRL {
-        return "resolving the generic netlink family \"kpeek\"".into();
-    }
+fn cmd_name(c: u8) -> String {
     let n = match c {
         cmd::GET_INFO => "GET_INFO",
         cmd::GET_COUNTER => "GET_COUNTER",
@@ -633,116 +669,4 @@ impl CounterSource for NetlinkSource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn tlv(ty: u16, v: &[u8]) -> Vec<u8> {
-        let mut b = ((v.len() + 4) as u16).to_ne_bytes().to_vec();
-        b.extend_from_slice(&ty.to_ne_bytes());
-        b.extend_from_slice(v);
-        while !b.len().is_multiple_of(4) {
-            b.push(0);
-        }
-        b
-    }
-
-    fn attrs(raw: &[u8]) -> Attrs {
-        Attrs(
-            parse_attrs(raw)
-                .unwrap()
-                .into_iter()
-                .map(|(t, v)| (t, v.to_vec()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn decodes_a_counter() {
-        let raw = [
-            tlv(attr::ID, &7u64.to_ne_bytes()),
-            tlv(attr::GROUP_ID, &3u64.to_ne_bytes()),
-            tlv(attr::GROUP, b"kpeek_example\0"),
-            tlv(attr::COUNTER, b"writes\0"),
-            tlv(attr::PAD, &[]),
-            tlv(attr::VALUE, &42u64.to_ne_bytes()),
-        ]
-        .concat();
-        let c = decode_counter(&attrs(&raw)).unwrap();
-        assert_eq!(
-            c,
-            NlCounter {
-                id: 7,
-                group_id: Some(3),
-                group: "kpeek_example".into(),
-                counter: "writes".into(),
-                value: 42
-            }
-        );
-    }
-
-    #[test]
-    fn names_what_is_wrong() {
-        let ok = |extra: Vec<u8>| {
-            [
-                tlv(attr::ID, &7u64.to_ne_bytes()),
-                tlv(attr::COUNTER, b"c"),
-                extra,
-            ]
-            .concat()
-        };
-        for (raw, want) in [
-            (ok(tlv(attr::GROUP, b"g")), "KPEEK_A_VALUE is missing"),
-            (
-                [ok(tlv(attr::GROUP, b"g")), tlv(attr::VALUE, &[1, 2, 3])].concat(),
-                "KPEEK_A_VALUE has 3 bytes, expected 8",
-            ),
-            (
-                [ok(tlv(attr::GROUP, b"g\0x")), tlv(attr::VALUE, &[0; 8])].concat(),
-                "NUL inside",
-            ),
-            (
-                [ok(tlv(attr::GROUP, b"a-b")), tlv(attr::VALUE, &[0; 8])].concat(),
-                "may only contain",
-            ),
-        ] {
-            let e = decode_counter(&attrs(&raw)).unwrap_err();
-            assert!(e.contains(want), "{want}: {e}");
-        }
-        let info = [
-            tlv(attr::ABI_VERSION, &2u32.to_ne_bytes()),
-            tlv(attr::GROUPS, &1u32.to_ne_bytes()),
-            tlv(attr::COUNTERS, &4u32.to_ne_bytes()),
-        ]
-        .concat();
-        assert_eq!(
-            decode_info(&attrs(&info)).unwrap_err(),
-            "KPEEK_A_GENERATION is missing"
-        );
-    }
-
-    #[test]
-    fn attribute_walker_refuses_bad_lengths() {
-        assert!(
-            parse_attrs(&[8, 0, 1, 0, 1, 2])
-                .unwrap_err()
-                .contains("length 8")
-        );
-        assert!(parse_attrs(&[2, 0, 1, 0]).unwrap_err().contains("length 2"));
-        assert!(parse_attrs(&[1, 2]).unwrap_err().contains("stray"));
-        // Nested/byte-order flags are stripped from the type.
-        assert_eq!(parse_attrs(&[4, 0, 7, 0x80]).unwrap(), [(7, &[][..])]);
-    }
-
-    proptest! {
-        #[test]
-        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
-            if let Ok(a) = parse_attrs(&b) {
-                let a = Attrs(a.into_iter().map(|(t, v)| (t, v.to_vec())).collect());
-                let _ = decode_counter(&a);
-                let _ = decode_info(&a);
-                let _ = crate::events::decode_event(&a);
-            }
-        }
-    }
-}
+mod tests;

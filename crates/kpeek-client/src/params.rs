@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::SysRoot;
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::procfs::parse_u64;
+use crate::pseudofile;
 
 /// One module parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,23 +40,23 @@ impl Params {
 
     /// Every parameter, sorted by name.
     pub fn all(&self) -> Result<Vec<Param>> {
-        let entries = fsutil::list(&self.dir).map_err(|e| match e.kind() {
+        let entries = pseudofile::list(&self.dir).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::NotLoaded {
                 path: self.dir.clone(),
             },
-            _ => fsutil::read_error(&self.dir, e, "module parameters should be readable"),
+            _ => pseudofile::read_error(&self.dir, e, "module parameters should be readable"),
         })?;
         let mut out = Vec::new();
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             let path = self.dir.join(&e.name);
-            let value = match fsutil::read_all(&path) {
+            let value = match pseudofile::read_all(&path) {
                 Ok(b) => {
                     let t = String::from_utf8_lossy(&b);
                     Some(t.strip_suffix('\n').unwrap_or(&t).to_owned())
                 }
                 Err(err) if matches!(err.raw_os_error(), Some(1 | 13)) => None,
                 Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-                Err(err) => return Err(fsutil::read_error(&path, err, "")),
+                Err(err) => return Err(pseudofile::read_error(&path, err, "")),
             };
             out.push(Param {
                 name: e.name,
@@ -69,11 +69,11 @@ impl Params {
     /// One numeric parameter.
     pub fn u64(&self, name: &str) -> Result<u64> {
         let path = self.dir.join(name);
-        let bytes = fsutil::read_all(&path).map_err(|e| match e.kind() {
+        let bytes = pseudofile::read_all(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound if !self.dir.exists() => Error::NotLoaded {
                 path: self.dir.clone(),
             },
-            _ => fsutil::read_error(&path, e, "this parameter is readable by root only"),
+            _ => pseudofile::read_error(&path, e, "this parameter is readable by root only"),
         })?;
         crate::sysfs::parse_value(&bytes)
             .or_else(|m| {

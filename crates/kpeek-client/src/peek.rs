@@ -102,7 +102,7 @@ fn peek_rule(req: &PeekRequest<'_>, errno: Errno) -> Option<String> {
 
 impl Device {
     /// `KPEEK_IOC_PEEK`: read `out.len()` bytes (0: resolve only; at most
-    /// [`PEEK_LEN_MAX`](kpeek_abi::peek::PEEK_LEN_MAX)) at `req`. All or nothing: on error `out`
+    /// [`PEEK_LEN_MAX`]) at `req`. All or nothing: on error `out`
     /// is left as it was.
     pub fn peek(&self, req: &PeekRequest<'_>, out: &mut [u8]) -> Result<Peeked> {
         let op = || match req.name {

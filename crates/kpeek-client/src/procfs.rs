@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use kpeek_abi::{NameKind, validate_name};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// Why one line of `/proc/kpeek` is malformed.
@@ -92,11 +92,11 @@ impl Procfs {
 
     /// The file's raw bytes, from one open to EOF.
     pub fn read_raw(&self) -> Result<Vec<u8>> {
-        fsutil::read_all(&self.path).map_err(|e| match e.kind() {
+        pseudofile::read_all(&self.path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::NotLoaded {
                 path: self.path.clone(),
             },
-            _ => fsutil::read_error(
+            _ => pseudofile::read_error(
                 &self.path,
                 e,
                 "/proc/kpeek should be readable by everyone (0444)",

@@ -16,8 +16,8 @@ use std::time::Duration;
 use kpeek_abi::{NameKind, validate_name};
 
 use crate::error::{Action, Error, Result};
-use crate::fsutil;
 use crate::procfs::parse_u64;
+use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// `/sys/kernel/kpeek/remove-seq`: a seqcount, odd while kpeek.ko removes a sysfs entry (a dash
@@ -59,7 +59,7 @@ impl Sysfs {
     }
 
     fn read_value_file(&self, path: &Path) -> Result<Option<u64>> {
-        match fsutil::read_all(path) {
+        match pseudofile::read_all(path) {
             Ok(bytes) => parse_value(&bytes)
                 .map(Some)
                 .map_err(|msg| Error::Malformed {
@@ -69,8 +69,8 @@ impl Sysfs {
                 }),
             // Destroyed between listing and reading (ENOENT at open, ENODEV once the kernel
             // object is gone under an open file): not part of this snapshot.
-            Err(e) if fsutil::vanished(&e) => Ok(None),
-            Err(e) => Err(fsutil::read_error(
+            Err(e) if pseudofile::vanished(&e) => Ok(None),
+            Err(e) => Err(pseudofile::read_error(
                 path,
                 e,
                 "sysfs counter files should be readable by everyone (0444)",
@@ -81,7 +81,7 @@ impl Sysfs {
     /// The removal seqcount, `None` when the module has no `remove-seq` (older module).
     fn remove_seq(&self) -> io::Result<Option<u64>> {
         let path = self.dir.join(REMOVE_SEQ);
-        match fsutil::read_all(&path) {
+        match pseudofile::read_all(&path) {
             Ok(bytes) => parse_value(&bytes).map(Some).map_err(|msg| {
                 io::Error::new(io::ErrorKind::InvalidData, format!("{REMOVE_SEQ}: {msg}"))
             }),
@@ -93,11 +93,11 @@ impl Sysfs {
     /// The entries of `dir` (the channel's directory or a group's), complete: taken while no
     /// removal ran (`remove-seq` even and unchanged across the listing). Without `remove-seq`,
     /// two consecutive listings must agree. See the module documentation for why.
-    fn list_complete(&self, dir: &Path) -> io::Result<Vec<fsutil::Entry>> {
+    fn list_complete(&self, dir: &Path) -> io::Result<Vec<pseudofile::Entry>> {
         let mut prev: Option<Vec<String>> = None;
         for attempt in 0..LIST_TRIES {
             let before = self.remove_seq()?;
-            let entries = fsutil::list(dir)?;
+            let entries = pseudofile::list(dir)?;
             match before {
                 Some(b) => {
                     if b % 2 == 0 && self.remove_seq()? == Some(b) {
@@ -161,7 +161,7 @@ impl Sysfs {
     pub fn groups(&self) -> Result<Vec<String>> {
         let entries = self.list_complete(&self.dir).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => self.not_loaded(),
-            _ => fsutil::read_error(
+            _ => pseudofile::read_error(
                 &self.dir,
                 e,
                 "/sys/kernel/kpeek should be readable by everyone",
@@ -192,7 +192,7 @@ impl Sysfs {
                 });
             }
             Err(e) => {
-                return Err(fsutil::read_error(
+                return Err(pseudofile::read_error(
                     &gdir,
                     e,
                     "sysfs groups should be readable by everyone",
@@ -215,7 +215,7 @@ impl Sysfs {
     pub fn reset(&self, group: &str) -> Result<()> {
         validate_name(NameKind::Group, group)?;
         let path = self.dir.join(group).join(kpeek_abi::RESERVED_COUNTER);
-        fsutil::write_attr(&path, b"1").map_err(|e| {
+        pseudofile::write_attr(&path, b"1").map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 if !self.dir.exists() {
                     return self.not_loaded();

@@ -25,6 +25,8 @@
 //! assert_eq!(e.to_string(), r#"name == "lo" && len >= 64"#);
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::fmt;
 
 pub mod glob;
@@ -35,28 +37,41 @@ pub use parse::parse;
 /// A filter expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expr {
+    /// Both hold (`&&`).
     And(Box<Expr>, Box<Expr>),
+    /// Either holds (`||`).
     Or(Box<Expr>, Box<Expr>),
+    /// The inner expression does not hold (`!`).
     Not(Box<Expr>),
+    /// One comparison.
     Pred(Pred),
 }
 
 /// One comparison: `field op value`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pred {
+    /// The record field compared.
     pub field: String,
+    /// The comparison.
     pub op: Op,
+    /// What the field is compared with.
     pub value: Value,
 }
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// `==`.
     Eq,
+    /// `!=`.
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
     /// `field & mask` is non-zero.
     BitAnd,
@@ -65,6 +80,7 @@ pub enum Op {
 }
 
 impl Op {
+    /// The operator as the grammar (and the kernel) spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "==",
@@ -84,6 +100,7 @@ impl Op {
 pub enum Value {
     /// An integer in `i64::MIN..=u64::MAX`.
     Int(i128),
+    /// A string (quoted or a bare word).
     Str(String),
 }
 
@@ -92,7 +109,9 @@ pub enum Value {
 #[error("filter: {kind} at offset {pos}{}", context(.input, *.pos))]
 #[non_exhaustive]
 pub struct ParseError {
+    /// Byte offset in the filter text.
     pub pos: usize,
+    /// What was wrong there.
     pub kind: ParseErrorKind,
     /// The whole filter text, for the caret display.
     pub input: String,
@@ -110,28 +129,40 @@ fn context(input: &str, pos: usize) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
+    /// The filter is empty or only blanks.
     #[error("empty filter")]
     Empty,
+    /// Something other than a field name where one must be.
     #[error("expected a field name")]
     ExpectedField,
+    /// A field name not followed by an operator (the field).
     #[error("expected an operator (== != < <= > >= & ~) after field {0}")]
     ExpectedOp(String),
+    /// An operator not followed by a value (the operator).
     #[error("expected a value after {0}")]
     ExpectedValue(&'static str),
+    /// A quoted string without its closing quote.
     #[error("unterminated string")]
     UnterminatedString,
+    /// An integer outside `i64::MIN..=u64::MAX` (as written).
     #[error("integer out of range: {0}")]
     IntRange(String),
+    /// A malformed integer (as written).
     #[error("bad integer: {0}")]
     BadInt(String),
+    /// A `(` without its `)`.
     #[error("expected )")]
     ExpectedClose,
+    /// Text after a complete expression (the text).
     #[error("unexpected {0:?} after a complete expression")]
     Trailing(String),
+    /// `~` with an integer (the operator).
     #[error("operator {0} needs a string value")]
     NeedsString(&'static str),
+    /// `<`, `<=`, `>`, `>=` or `&` with a string (the operator).
     #[error("operator {0} needs an integer value")]
     NeedsInt(&'static str),
+    /// Parentheses or `!` nested deeper than this limit.
     #[error("nesting deeper than {0} levels")]
     TooDeep(usize),
 }

@@ -25,9 +25,9 @@ use kpeek_client::configfs::Configfs;
 
 use crate::fuzz_netlink::{GenlSock, Msg, resolve_family};
 use crate::rawring::Dev;
-use crate::rawsys::{self, Mapping};
 use crate::report::Report;
 use crate::ring_bench::{self, RingArgs, Workload};
+use crate::syscalls::{self, Mapping};
 use crate::uapi::{self, *};
 
 #[derive(clap::Args)]
@@ -242,7 +242,7 @@ impl Channel for Ioctl {
             put_u32(&mut b, counters_get::CAPACITY, cap as u32);
             put_u32(&mut b, counters_get::START, start);
             // SAFETY: b is the struct, recs holds `cap` records.
-            unsafe { rawsys::ioctl(self.dev.fd(), IOC_GET_COUNTERS, b.as_mut_ptr() as u64) }
+            unsafe { syscalls::ioctl(self.dev.fd(), IOC_GET_COUNTERS, b.as_mut_ptr() as u64) }
                 .map_err(|e| anyhow::anyhow!("KPEEK_IOC_GET_COUNTERS: errno {e}"))?;
             let count = get_u32(&b, counters_get::COUNT) as usize;
             let total = get_u32(&b, counters_get::TOTAL);
@@ -526,7 +526,7 @@ fn open_channels(
         .map_err(|e| anyhow::anyhow!("mmap counters ({} bytes): {e}", info.mmap_counters_size))?;
         // Values written just before: make the mapping current once (not timed).
         // SAFETY: no argument.
-        unsafe { rawsys::ioctl(dev.fd(), IOC_MMAP_SYNC, 0) }
+        unsafe { syscalls::ioctl(dev.fd(), IOC_MMAP_SYNC, 0) }
             .map_err(|e| anyhow::anyhow!("KPEEK_IOC_MMAP_SYNC: errno {e}"))?;
         v.push(Box::new(Mmap {
             _dev: dev,

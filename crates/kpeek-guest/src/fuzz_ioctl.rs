@@ -17,8 +17,8 @@ use std::os::fd::RawFd;
 use kpeek_client::SysRoot;
 
 use crate::fuzzstate::{FuzzArgs, State, Tally, errno_name, plausible_errno};
-use crate::rawsys::{self, Mapping, Rng};
 use crate::report::Report;
+use crate::syscalls::{self, Mapping, Rng};
 use crate::uapi::{self, *};
 
 #[derive(clap::Args)]
@@ -73,7 +73,7 @@ struct Arena {
 
 impl Arena {
     fn new() -> anyhow::Result<Self> {
-        let ps = rawsys::page_size();
+        let ps = syscalls::page_size();
         let map = Mapping::anon(6 * ps)?;
         map.protect(4 * ps, 2 * ps, libc::PROT_NONE)?;
         Ok(Arena { map, good: 4 * ps })
@@ -500,7 +500,7 @@ impl Fuzzer<'_> {
 
         // SAFETY: every pointer is in the arena or not accessible at all, and GET_COUNTERS's
         // recs pointer likewise; the arena is only ever read back as bytes.
-        let res = unsafe { rawsys::ioctl(self.fd, cmd, arg) };
+        let res = unsafe { syscalls::ioctl(self.fd, cmd, arg) };
         self.tally(name, res);
 
         // Remember what root created, to destroy it (and fuzz ids that exist).
@@ -602,7 +602,7 @@ impl Fuzzer<'_> {
         // SAFETY: lseek64 has no memory arguments. (lseek64: a 64-bit offset on i686 guests too)
         let s = unsafe { libc::lseek64(fd, off, whence) };
         if s < 0 {
-            let e = rawsys::errno();
+            let e = syscalls::errno();
             self.tally("lseek", Err(e));
             if !plausible_errno(e) {
                 self.problem(i, format!("lseek({off}, {whence}): implausible errno {e}"));
@@ -629,7 +629,7 @@ impl Fuzzer<'_> {
         // SAFETY: the buffer is in the arena (or inaccessible).
         let r = unsafe { libc::read(fd, ptr as *mut libc::c_void, len) };
         let res = if r < 0 {
-            Err(rawsys::errno())
+            Err(syscalls::errno())
         } else {
             Ok(r as i32)
         };
@@ -651,7 +651,7 @@ impl Fuzzer<'_> {
         let mut b = [0u8; INFO_SIZE];
         put_u32(&mut b, 0, INFO_SIZE as u32);
         // SAFETY: b has the size the command encodes.
-        match unsafe { rawsys::ioctl(self.fd, IOC_INFO, b.as_mut_ptr() as u64) } {
+        match unsafe { syscalls::ioctl(self.fd, IOC_INFO, b.as_mut_ptr() as u64) } {
             Ok(_) => get_u32(&b, info::RING_DATA_SIZE) as u64,
             Err(_) => 0,
         }
@@ -660,7 +660,7 @@ impl Fuzzer<'_> {
     /// mmap with random offsets, lengths and protections; touch what was mapped; scribble on
     /// the header page of a ring mapped writable (the kernel must not trust any of it).
     fn one_mmap(&mut self, i: u64) {
-        let ps = rawsys::page_size() as u64;
+        let ps = syscalls::page_size() as u64;
         let exact_ring = self.rng.one_in(3);
         let off = match self.rng.below(6) {
             _ if exact_ring => uapi::mmap_ring(self.rng.below(3) as u32),
@@ -745,7 +745,7 @@ impl Fuzzer<'_> {
             put_u32(&mut b, 4, TARGET_GROUP);
             put_u64(&mut b, 8, id);
             // SAFETY: b has the size the command encodes.
-            let _ = unsafe { rawsys::ioctl(self.fd, IOC_DESTROY, b.as_mut_ptr() as u64) };
+            let _ = unsafe { syscalls::ioctl(self.fd, IOC_DESTROY, b.as_mut_ptr() as u64) };
             self.group_ids.retain(|&g| g != id);
         }
     }
@@ -758,8 +758,8 @@ impl Fuzzer<'_> {
             put_u32(&mut b, probe::SIZE, PROBE_CONFIG_SIZE as u32);
             put_u32(&mut b, probe::PROBE, p);
             // SAFETY: b has the size the command encodes.
-            if let Err(e) = unsafe { rawsys::ioctl(self.fd, IOC_PROBE_SET, b.as_mut_ptr() as u64) }
-            {
+            let r = unsafe { syscalls::ioctl(self.fd, IOC_PROBE_SET, b.as_mut_ptr() as u64) };
+            if let Err(e) = r {
                 errs.push(format!("probe {p}: {}", errno_name(Err(e))));
             }
         }
@@ -767,7 +767,7 @@ impl Fuzzer<'_> {
         let mut b = [0u8; RING_CONFIG_SIZE];
         put_u32(&mut b, 0, RING_CONFIG_SIZE as u32);
         // SAFETY: b has the size the command encodes.
-        if let Err(e) = unsafe { rawsys::ioctl(self.fd, IOC_RING_SETUP, b.as_mut_ptr() as u64) } {
+        if let Err(e) = unsafe { syscalls::ioctl(self.fd, IOC_RING_SETUP, b.as_mut_ptr() as u64) } {
             errs.push(format!("freeing the rings: {}", errno_name(Err(e))));
         }
         errs
@@ -782,7 +782,7 @@ fn probes_attached(fd: RawFd) -> [bool; PROBE_MAX as usize + 1] {
         put_u32(&mut b, probe::SIZE, PROBE_CONFIG_SIZE as u32);
         put_u32(&mut b, probe::PROBE, p as u32);
         // SAFETY: b has the size the command encodes.
-        if unsafe { rawsys::ioctl(fd, IOC_PROBE_GET, b.as_mut_ptr() as u64) }.is_ok() {
+        if unsafe { syscalls::ioctl(fd, IOC_PROBE_GET, b.as_mut_ptr() as u64) }.is_ok() {
             *slot = get_u32(&b, probe::FLAGS) & PROBE_F_ENABLE != 0;
         }
     }
@@ -802,7 +802,7 @@ pub fn list_ids(fd: RawFd) -> anyhow::Result<(Vec<u64>, Vec<u64>)> {
         put_u32(&mut b, counters_get::CAPACITY, cap as u32);
         put_u32(&mut b, counters_get::START, start);
         // SAFETY: b is the struct; recs holds `cap` records.
-        unsafe { rawsys::ioctl(fd, IOC_GET_COUNTERS, b.as_mut_ptr() as u64) }
+        unsafe { syscalls::ioctl(fd, IOC_GET_COUNTERS, b.as_mut_ptr() as u64) }
             .map_err(|e| anyhow::anyhow!("KPEEK_IOC_GET_COUNTERS: {}", errno_name(Err(e))))?;
         let count = get_u32(&b, counters_get::COUNT) as usize;
         let total = get_u32(&b, counters_get::TOTAL);
@@ -856,7 +856,7 @@ fn nonroot_exact_checks(fd: RawFd, r: &Report, counters: &[u64], groups: &[u64])
     let mut bad = Vec::new();
     for (name, cmd, mut b) in cases {
         // SAFETY: b has the size the command encodes.
-        let res = unsafe { rawsys::ioctl(fd, cmd, b.as_mut_ptr() as u64) };
+        let res = unsafe { syscalls::ioctl(fd, cmd, b.as_mut_ptr() as u64) };
         if res != Err(libc::EPERM) {
             bad.push(format!("{name}: {}", errno_name(res)));
         }
@@ -869,23 +869,23 @@ fn nonroot_exact_checks(fd: RawFd, r: &Report, counters: &[u64], groups: &[u64])
 }
 
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
-    let seed = a.common.seed.unwrap_or_else(rawsys::clock_seed);
+    let seed = a.common.seed.unwrap_or_else(syscalls::clock_seed);
     println!(
         "fuzz-ioctl: seed {seed} ({} calls; replay with --seed {seed})",
         a.common.calls
     );
-    let dev = rawsys::open(uapi::DEV_PATH, libc::O_RDWR)
-        .or_else(|_| rawsys::open(uapi::DEV_PATH, libc::O_RDONLY))
+    let dev = syscalls::open(uapi::DEV_PATH, libc::O_RDWR)
+        .or_else(|_| syscalls::open(uapi::DEV_PATH, libc::O_RDONLY))
         .map_err(|e| anyhow::anyhow!("open {}: {e}", uapi::DEV_PATH))?;
-    let fd = rawsys::raw(&dev);
+    let fd = syscalls::raw(&dev);
     if let Some(uid) = a.common.drop_uid {
-        rawsys::drop_privileges(uid)?;
+        syscalls::drop_privileges(uid)?;
     }
-    let is_root = rawsys::geteuid() == 0;
+    let is_root = syscalls::geteuid() == 0;
     let who = if is_root {
         "root".to_owned()
     } else {
-        format!("uid {}", rawsys::geteuid())
+        format!("uid {}", syscalls::geteuid())
     };
     let before = State::capture(root, Some(fd), &a.common.volatile_group)?;
     let (counter_ids, group_ids) = list_ids(fd)?;
@@ -948,7 +948,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     let mut b = [0u8; INFO_SIZE];
     put_u32(&mut b, 0, INFO_SIZE as u32);
     // SAFETY: b has the size the command encodes.
-    let res = unsafe { rawsys::ioctl(fd, IOC_INFO, b.as_mut_ptr() as u64) };
+    let res = unsafe { syscalls::ioctl(fd, IOC_INFO, b.as_mut_ptr() as u64) };
     r.check(
         &format!("fuzz-ioctl as {who}: KPEEK_IOC_INFO still answers"),
         res.is_ok(),

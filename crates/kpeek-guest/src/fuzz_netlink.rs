@@ -16,8 +16,8 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use kpeek_client::SysRoot;
 
 use crate::fuzzstate::{FuzzArgs, State, Tally, errno_name, plausible_errno};
-use crate::rawsys::{self, Rng};
 use crate::report::Report;
+use crate::syscalls::{self, Rng};
 use crate::uapi::{self, *};
 
 #[derive(clap::Args)]
@@ -112,7 +112,7 @@ impl GenlSock {
     }
 
     fn raw(&self) -> RawFd {
-        rawsys::raw(&self.fd)
+        syscalls::raw(&self.fd)
     }
 
     /// Send one datagram to the kernel: Ok or the errno.
@@ -131,7 +131,11 @@ impl GenlSock {
                 std::mem::size_of::<libc::sockaddr_nl>() as u32,
             )
         };
-        if r < 0 { Err(rawsys::errno()) } else { Ok(()) }
+        if r < 0 {
+            Err(syscalls::errno())
+        } else {
+            Ok(())
+        }
     }
 
     /// Every message queued for us now (replies are produced during sendmsg; each recv of a
@@ -148,7 +152,7 @@ impl GenlSock {
                 )
             };
             if n < 0 {
-                let e = rawsys::errno();
+                let e = syscalls::errno();
                 return if e == libc::EAGAIN { Ok(()) } else { Err(e) };
             }
             parse_replies(&self.buf[..n as usize], out);
@@ -722,13 +726,13 @@ fn nonroot_exact_checks(s: &mut GenlSock, family: u16, r: &Report, counters: &[u
 }
 
 pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
-    let seed = a.common.seed.unwrap_or_else(rawsys::clock_seed);
+    let seed = a.common.seed.unwrap_or_else(syscalls::clock_seed);
     println!(
         "fuzz-netlink: seed {seed} ({} messages; replay with --seed {seed})",
         a.common.calls
     );
     if let Some(n) = a.dump {
-        let mut f = Fuzzer::new(seed, 0xffff, rawsys::geteuid() == 0, Vec::new());
+        let mut f = Fuzzer::new(seed, 0xffff, syscalls::geteuid() == 0, Vec::new());
         for i in 0..=n {
             let (msg, sent) = f.message(100 + i as u32);
             if i == n {
@@ -746,25 +750,25 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     }
     let mut s = GenlSock::open()?;
     // The device, when this user may read it, adds the probe configuration to the state check.
-    let dev = rawsys::open(uapi::DEV_PATH, libc::O_RDONLY).ok();
+    let dev = syscalls::open(uapi::DEV_PATH, libc::O_RDONLY).ok();
     if let Some(uid) = a.common.drop_uid {
-        rawsys::drop_privileges(uid)?;
+        syscalls::drop_privileges(uid)?;
     }
-    let is_root = rawsys::geteuid() == 0;
+    let is_root = syscalls::geteuid() == 0;
     let who = if is_root {
         "root".to_owned()
     } else {
-        format!("uid {}", rawsys::geteuid())
+        format!("uid {}", syscalls::geteuid())
     };
     let family = resolve_family(&mut s)?;
     let info_before = get_info(&mut s, family)?;
     let before = State::capture(
         root,
-        dev.as_ref().map(rawsys::raw),
+        dev.as_ref().map(syscalls::raw),
         &a.common.volatile_group,
     )?;
     let counter_ids = match &dev {
-        Some(d) => crate::fuzz_ioctl::list_ids(rawsys::raw(d))?.0,
+        Some(d) => crate::fuzz_ioctl::list_ids(syscalls::raw(d))?.0,
         None => Vec::new(),
     };
     if !is_root {
@@ -846,7 +850,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     } else {
         let after = State::capture(
             root,
-            dev.as_ref().map(rawsys::raw),
+            dev.as_ref().map(syscalls::raw),
             &a.common.volatile_group,
         )?;
         let mut d = before.diff(&after);

@@ -9,7 +9,7 @@ use std::os::fd::RawFd;
 use kpeek_client::SysRoot;
 use kpeek_client::procfs::Procfs;
 
-use crate::rawsys;
+use crate::syscalls;
 use crate::uapi::{self, get_u32, get_u64, put_u32};
 
 /// Errno counts per label, printed as `EINVAL=12 EPERM=3 ok=40`.
@@ -129,7 +129,7 @@ impl State {
             let mut b = [0u8; uapi::INFO_SIZE];
             put_u32(&mut b, uapi::info::SIZE, uapi::INFO_SIZE as u32);
             // SAFETY: b is INFO_SIZE bytes, the size the command encodes.
-            unsafe { rawsys::ioctl(fd, uapi::IOC_INFO, b.as_mut_ptr() as u64) }
+            unsafe { syscalls::ioctl(fd, uapi::IOC_INFO, b.as_mut_ptr() as u64) }
                 .map_err(|e| anyhow::anyhow!("KPEEK_IOC_INFO: {}", errno_name(Err(e))))?;
             info = Some([
                 get_u32(&b, uapi::info::GROUPS) as u64,
@@ -142,9 +142,10 @@ impl State {
                 put_u32(&mut b, uapi::probe::SIZE, uapi::PROBE_CONFIG_SIZE as u32);
                 put_u32(&mut b, uapi::probe::PROBE, p);
                 // SAFETY: b is PROBE_CONFIG_SIZE bytes, the size the command encodes.
-                unsafe { rawsys::ioctl(fd, uapi::IOC_PROBE_GET, b.as_mut_ptr() as u64) }.map_err(
-                    |e| anyhow::anyhow!("KPEEK_IOC_PROBE_GET {p}: {}", errno_name(Err(e))),
-                )?;
+                unsafe { syscalls::ioctl(fd, uapi::IOC_PROBE_GET, b.as_mut_ptr() as u64) }
+                    .map_err(|e| {
+                        anyhow::anyhow!("KPEEK_IOC_PROBE_GET {p}: {}", errno_name(Err(e)))
+                    })?;
                 probes.push(b[..uapi::probe::HITS].to_vec());
             }
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use crate::rawsys;
+use crate::syscalls;
 
 /// Bring `lo` up (the guest's init leaves it down). Needs CAP_NET_ADMIN when it is down.
 pub fn ensure_lo_up() -> anyhow::Result<()> {
@@ -68,7 +68,7 @@ impl Load {
                 sock.set_nonblocking(true)?;
                 let (stop, packets) = (stop.clone(), packets.clone());
                 threads.push(std::thread::spawn(move || {
-                    let _ = rawsys::pin_to_cpu(cpu);
+                    let _ = syscalls::pin_to_cpu(cpu);
                     udp_loop(&sock, &stop, &packets)
                 }));
             }
@@ -76,7 +76,7 @@ impl Load {
                 let (mut a, mut b) = UnixStream::pair()?;
                 let (stop2, hops2) = (stop.clone(), hops.clone());
                 threads.push(std::thread::spawn(move || {
-                    let _ = rawsys::pin_to_cpu(cpu);
+                    let _ = syscalls::pin_to_cpu(cpu);
                     let mut x = [0u8; 1];
                     while b.read_exact(&mut x).is_ok() && x[0] != 0 {
                         hops2.fetch_add(1, Ordering::Relaxed);
@@ -86,7 +86,7 @@ impl Load {
                     }
                 }));
                 threads.push(std::thread::spawn(move || {
-                    let _ = rawsys::pin_to_cpu(cpu);
+                    let _ = syscalls::pin_to_cpu(cpu);
                     let mut x = [1u8; 1];
                     while !stop2.load(Ordering::Relaxed) {
                         if a.write_all(&[1]).is_err() || a.read_exact(&mut x).is_err() {
@@ -145,7 +145,7 @@ pub fn poke_every_cpu(cpus: usize) {
     let handles: Vec<_> = (0..cpus)
         .map(|cpu| {
             std::thread::spawn(move || {
-                let _ = rawsys::pin_to_cpu(cpu);
+                let _ = syscalls::pin_to_cpu(cpu);
                 for _ in 0..3 {
                     std::thread::sleep(std::time::Duration::from_millis(2));
                     if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {

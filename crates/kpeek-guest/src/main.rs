@@ -22,11 +22,11 @@ mod many;
 mod monitor_bench;
 mod perfring;
 mod rawring;
-mod rawsys;
 mod report;
 mod ring_bench;
 mod ring_stress;
 mod stress;
+mod syscalls;
 mod uapi;
 
 use report::Report;

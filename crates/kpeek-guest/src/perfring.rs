@@ -6,7 +6,7 @@
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::rawsys::{self, Mapping};
+use crate::syscalls::{self, Mapping};
 
 const PERF_TYPE_TRACEPOINT: u32 = 2;
 const PERF_SAMPLE_TID: u64 = 1 << 1;
@@ -115,8 +115,8 @@ impl PerfRing {
             let c = std::ffi::CString::new(f)?;
             // SAFETY: a NUL-terminated filter string.
             if let Err(e) = unsafe {
-                rawsys::ioctl(
-                    rawsys::raw(&fd),
+                syscalls::ioctl(
+                    syscalls::raw(&fd),
                     PERF_EVENT_IOC_SET_FILTER,
                     c.as_ptr() as u64,
                 )
@@ -124,12 +124,12 @@ impl PerfRing {
                 anyhow::bail!("perf filter {f:?}: errno {e}");
             }
         }
-        let ps = rawsys::page_size();
+        let ps = syscalls::page_size();
         let map = Mapping::new(
             ps + data_size,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED,
-            Some(rawsys::raw(&fd)),
+            Some(syscalls::raw(&fd)),
             0,
         )
         .map_err(|e| anyhow::anyhow!("mmap perf ring of cpu {cpu}: {e}"))?;
@@ -142,14 +142,14 @@ impl PerfRing {
 
     pub fn enable(&self) -> anyhow::Result<()> {
         // SAFETY: no argument.
-        unsafe { rawsys::ioctl(rawsys::raw(&self.fd), PERF_EVENT_IOC_ENABLE, 0) }
+        unsafe { syscalls::ioctl(syscalls::raw(&self.fd), PERF_EVENT_IOC_ENABLE, 0) }
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("PERF_EVENT_IOC_ENABLE: errno {e}"))
     }
 
     pub fn disable(&self) {
         // SAFETY: no argument.
-        let _ = unsafe { rawsys::ioctl(rawsys::raw(&self.fd), PERF_EVENT_IOC_DISABLE, 0) };
+        let _ = unsafe { syscalls::ioctl(syscalls::raw(&self.fd), PERF_EVENT_IOC_DISABLE, 0) };
     }
 
     fn word(&self, off: usize) -> &AtomicU64 {
@@ -161,7 +161,7 @@ impl PerfRing {
     pub fn consume(&self, c: &mut PerfCount) {
         let head = self.word(1024).load(Ordering::Acquire);
         let mut tail = self.word(1032).load(Ordering::Relaxed);
-        let ps = rawsys::page_size();
+        let ps = syscalls::page_size();
         // SAFETY: the data area follows the control page.
         let data = unsafe { self.map.ptr().add(ps) };
         let byte = |pos: u64| -> u8 {

@@ -7,7 +7,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::fuzzstate::errno_name;
-use crate::rawsys::{self, Mapping};
+use crate::syscalls::{self, Mapping};
 use crate::uapi::{self, *};
 
 /// The device, opened read-write.
@@ -25,18 +25,18 @@ pub struct Info {
 
 impl Dev {
     pub fn open() -> anyhow::Result<Dev> {
-        let fd = rawsys::open(DEV_PATH, libc::O_RDWR)
+        let fd = syscalls::open(DEV_PATH, libc::O_RDWR)
             .map_err(|e| anyhow::anyhow!("open {DEV_PATH}: {e}"))?;
         Ok(Dev { fd })
     }
 
     pub fn fd(&self) -> RawFd {
-        rawsys::raw(&self.fd)
+        syscalls::raw(&self.fd)
     }
 
     fn ioctl(&self, what: &str, cmd: u32, b: &mut [u8]) -> anyhow::Result<()> {
         // SAFETY: every caller passes a buffer of the size `cmd` encodes.
-        unsafe { rawsys::ioctl(self.fd(), cmd, b.as_mut_ptr() as u64) }
+        unsafe { syscalls::ioctl(self.fd(), cmd, b.as_mut_ptr() as u64) }
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("{what}: {}", errno_name(Err(e))))
     }
@@ -130,7 +130,7 @@ pub enum Framing {
 
 impl Ring {
     pub fn map(dev: &Dev, cpu: u32, data_size: u32) -> anyhow::Result<Ring> {
-        let ps = rawsys::page_size();
+        let ps = syscalls::page_size();
         let map = Mapping::new(
             ps + data_size as usize,
             libc::PROT_READ | libc::PROT_WRITE,

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use crate::load::Load;
 use crate::perfring::{self, PerfCount, PerfRing};
 use crate::rawring::{Dev, Framing, Ring, SeqCheck};
-use crate::rawsys;
 use crate::report::Report;
+use crate::syscalls;
 use crate::uapi::*;
 
 /// What the ring comparison runs.
@@ -292,7 +292,7 @@ fn rounds(a: &RingArgs, w: Workload, cpus: usize) -> anyhow::Result<Vec<[Run; 3]
 /// Run every workload and print its table; checks that both tracers ran and, when asked, that
 /// kpeek's ring kept up with perf's.
 pub fn run(r: &Report, a: &RingArgs) {
-    let cpus = rawsys::online_cpus();
+    let cpus = syscalls::online_cpus();
     for &w in &a.workloads {
         println!(
             "\nbench: event rings on {cpus} CPUs: {}; {} rounds x {} s per tracer, {} KiB per CPU",

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use crate::load::{self, Load};
 use crate::rawring::{Dev, Framing, Rec, Ring, SeqCheck};
-use crate::rawsys::{self, Rng};
 use crate::report::Report;
+use crate::syscalls::{self, Rng};
 use crate::uapi::*;
 
 #[derive(clap::Args)]
@@ -94,7 +94,7 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
     let dev = Dev::open()?;
     let info = dev.info()?;
     let ncpu = info.nr_cpus;
-    let online = rawsys::online_cpus();
+    let online = syscalls::online_cpus();
     println!(
         "ring-stress: {ncpu} CPUs (nr_cpu_ids), {online} online, rings of {} bytes, {} s",
         a.ring_size, a.seconds

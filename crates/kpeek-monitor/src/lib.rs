@@ -35,6 +35,8 @@
 //! # Ok::<(), kpeek_monitor::config::ConfigError>(())
 //! ```
 
+#![warn(unreachable_pub)]
+
 pub mod collect;
 pub mod config;
 pub mod expo;

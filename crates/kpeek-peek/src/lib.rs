@@ -31,6 +31,8 @@
 //! # Ok::<(), kpeek_peek::Error>(())
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod btf;
 pub mod dwarf;
 pub mod error;

@@ -12,23 +12,37 @@ use crate::value::Value;
 #[non_exhaustive]
 pub enum DecodeError {
     #[error("field `{field}` needs bytes {start}..{end} but the record has {len} bytes")]
+    /// A fixed field reaches past the end of the record.
     Truncated {
+        /// The field.
         field: String,
+        /// Its first byte.
         start: usize,
+        /// One past its last byte.
         end: usize,
+        /// The record's length.
         len: usize,
     },
     #[error("dynamic field `{field}` points at bytes {start}..{end} outside the {len}-byte record")]
+    /// A `__data_loc`/`__rel_loc` field points outside the record.
     OutOfBounds {
+        /// The field.
         field: String,
+        /// The first byte it points at.
         start: usize,
+        /// One past the last byte it points at.
         end: usize,
+        /// The record's length.
         len: usize,
     },
     #[error("dynamic field `{field}` has {len} bytes, not a multiple of its {elem}-byte elements")]
+    /// A dynamic array whose length is not a whole number of elements.
     Ragged {
+        /// The field.
         field: String,
+        /// Its length in bytes.
         len: usize,
+        /// The size of one element.
         elem: usize,
     },
 }

@@ -11,10 +11,14 @@ use crate::tracefs::{EventName, TracefsError};
 #[non_exhaustive]
 pub enum RecordError {
     #[error(transparent)]
+    /// Finding tracefs, an event or its format failed.
     Tracefs(#[from] TracefsError),
     #[error("{}", permission_message(.what, *.paranoid, .error))]
+    /// The kernel refused for lack of privilege (explained with `perf_event_paranoid`).
     Permission {
+        /// What was refused (the system call and its arguments).
         what: String,
+        /// `/proc/sys/kernel/perf_event_paranoid`, when readable.
         paranoid: Option<i32>,
         /// The errno (not a `source`: the message already shows it).
         error: io::Error,
@@ -23,18 +27,32 @@ pub enum RecordError {
         "the kernel rejected the filter for {event}:\n{explanation}\nfields of {event}: {}",
         .fields.join(", ")
     )]
+    /// The kernel refused an event filter.
     BadFilter {
+        /// The event the filter was set on.
         event: EventName,
+        /// The filter as given.
         filter: String,
+        /// What the kernel said is wrong with it.
         explanation: String,
+        /// The fields the filter may name.
         fields: Vec<String>,
     },
     #[error("no process with pid {0}")]
+    /// The process (or thread) to record does not exist.
     NoProcess(i32),
+    /// A system call or a file operation failed.
     #[error("{what}: {error}")]
-    Io { what: String, error: io::Error },
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error (shown in the message, so not a `source`).
+        error: io::Error,
+    },
+    /// Writing to the sink failed.
     #[error("writing output")]
     Output(#[source] io::Error),
+    /// Options that cannot work together (e.g. a zero ring size).
     #[error("bad option: {0}")]
     BadOption(String),
     /// Mapping or reading a CPU's perf ring failed.

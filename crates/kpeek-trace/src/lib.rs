@@ -40,9 +40,7 @@
 //! Recording (root or CAP_PERFMON): `Tracefs::discover()`, `record::resolve_events`,
 //! `record::Session::open(&tracefs, &events, &options)?.run(stop, &mut sink)`, with any
 //! [`output`] writer as the sink.
-// Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
-#![deny(clippy::undocumented_unsafe_blocks)]
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod clock;
 pub mod decode;

@@ -12,11 +12,15 @@ use crate::format::EventFormat;
 pub struct Event<'a> {
     /// Perf clock (`CLOCK_MONOTONIC`) nanoseconds.
     pub time: u64,
+    /// The CPU it happened on.
     pub cpu: u32,
+    /// The process (thread group) id, in the recording process's pid namespace.
     pub pid: u32,
+    /// The thread id, in the recording process's pid namespace.
     pub tid: u32,
     /// Index of the event in [`Session::formats`](crate::record::Session::formats).
     pub index: usize,
+    /// The event's layout.
     pub format: &'a EventFormat,
     /// The tracepoint record (common fields first): decode with [`EventFormat::decode`].
     pub raw: &'a [u8],
@@ -39,8 +43,11 @@ impl Event<'_> {
 /// Records the kernel dropped because a ring was full (`PERF_RECORD_LOST`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lost {
+    /// Perf clock nanoseconds of the notice.
     pub time: u64,
+    /// The CPU whose ring overflowed.
     pub cpu: u32,
+    /// How many records were dropped.
     pub count: u64,
 }
 
@@ -64,6 +71,7 @@ pub struct Summary {
     pub throttled: u64,
     /// Other record types, samples of unknown ids, unparsable records.
     pub unknown_records: u64,
+    /// How long the session recorded.
     pub elapsed: Duration,
 }
 
@@ -77,8 +85,11 @@ impl Summary {
 /// What a session is recording, for sinks that write headers.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionInfo<'a> {
+    /// The events, in index order.
     pub formats: &'a [EventFormat],
+    /// The CPUs recorded on.
     pub cpus: &'a [i32],
+    /// How to turn perf clock times into wall-clock times.
     pub clock: WallClock,
     /// The perf clock at the start of recording.
     pub start_ns: u64,
@@ -86,6 +97,7 @@ pub struct SessionInfo<'a> {
 
 /// Where recorded events go (text, JSON, trace files, counting...).
 pub trait Sink {
+    /// Called once before any other method, with what is being recorded.
     fn begin(&mut self, _info: &SessionInfo<'_>) -> io::Result<()> {
         Ok(())
     }
@@ -94,13 +106,16 @@ pub trait Sink {
     fn enabled(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// One event, in time order across CPUs.
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()>;
+    /// Records lost, in place among the events.
     fn lost(&mut self, lost: &Lost) -> io::Result<()>;
     /// Called after each read round that delivered something, so output reaches a terminal
     /// or a pipe promptly (once per ring wakeup at high rates, so it costs nothing there).
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Called once at the end, with the session's summary.
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
         Ok(())
     }

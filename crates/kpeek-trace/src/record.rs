@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::error::open_error;
 use crate::filter::filter_error_for;
 use crate::format::EventFormat;
-use crate::perf::{self, PerfEvent, Record, Ring, TracepointConfig};
+use crate::perf::{self, PerfEvent, PerfRing, Record, TracepointConfig};
 use crate::process::{process_alive, raise_fd_limit, threads_of};
 use crate::tracefs::{EventName, Tracefs, TracefsError};
 
@@ -66,6 +66,7 @@ impl Default for RecordOptions {
 pub struct Stop<'a> {
     /// Set asynchronously (e.g. by a SIGINT handler).
     pub flag: Option<&'a AtomicBool>,
+    /// Stop after this long.
     pub duration: Option<Duration>,
     /// Stop after this many events have been delivered.
     pub count: Option<u64>,
@@ -98,7 +99,7 @@ struct Item {
 /// One CPU's ring and the records copied out of it, waiting to be merged.
 struct Stream {
     cpu: i32,
-    ring: Ring,
+    ring: PerfRing,
     /// The event whose ring this is (the others on this CPU write into it).
     owner: PerfEvent,
     buf: Vec<u8>,
@@ -206,7 +207,7 @@ impl Session {
         let mut traced = Vec::new();
         // The first event opened on each CPU owns that CPU's ring.
         let mut owners: Vec<Option<PerfEvent>> = (0..cpus.len()).map(|_| None).collect();
-        let mut rings: Vec<Option<Ring>> = (0..cpus.len()).map(|_| None).collect();
+        let mut rings: Vec<Option<PerfRing>> = (0..cpus.len()).map(|_| None).collect();
         let mut ids = Vec::new();
         for (index, name) in events.iter().enumerate() {
             let format = tracefs.format(name).map_err(RecordError::from_tracefs)?;
@@ -244,7 +245,7 @@ impl Session {
                             error: e,
                         })?,
                         None => {
-                            let ring = Ring::map(&ev, opts.buffer_pages, sample_type)
+                            let ring = PerfRing::map(&ev, opts.buffer_pages, sample_type)
                                 .map_err(|source| RecordError::Ring { cpu, source })?;
                             rings[slot] = Some(ring);
                             owners[slot] = Some(ev);
@@ -290,10 +291,12 @@ impl Session {
         &self.formats
     }
 
+    /// The CPUs being recorded on.
     pub fn cpus(&self) -> &[i32] {
         &self.cpus
     }
 
+    /// How to turn perf clock times into wall-clock times.
     pub fn clock(&self) -> WallClock {
         self.clock
     }

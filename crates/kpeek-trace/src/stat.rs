@@ -19,7 +19,9 @@ use crate::tracefs::{EventName, Tracefs};
 /// Counts of one event on one CPU.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CpuCount {
+    /// The CPU.
     pub cpu: i32,
+    /// Hits on it.
     pub count: u64,
     /// Events per second over the elapsed time.
     pub rate: f64,
@@ -28,17 +30,24 @@ pub struct CpuCount {
 /// Counts of one event.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EventCount {
+    /// The event, `system:name`.
     pub event: String,
+    /// Hits on every CPU.
     pub total: u64,
+    /// Hits per second over the elapsed time.
     pub rate: f64,
+    /// Hits per CPU.
     pub per_cpu: Vec<CpuCount>,
 }
 
 /// The result of a counting run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StatReport {
+    /// How long the counters ran, in seconds.
     pub elapsed_s: f64,
+    /// The kernel filter every event had, if any.
     pub filter: Option<String>,
+    /// The counts, in the order the events were given.
     pub events: Vec<EventCount>,
 }
 
@@ -51,6 +60,7 @@ pub struct Counter {
 }
 
 impl Counter {
+    /// Open one counter per event per CPU (or per thread of `pid`), each with `filter`.
     pub fn open(
         tracefs: &Tracefs,
         events: &[EventName],
@@ -108,6 +118,7 @@ impl Counter {
         })
     }
 
+    /// The events being counted, in the order given.
     pub fn formats(&self) -> &[EventFormat] {
         &self.formats
     }

@@ -29,35 +29,70 @@ pub struct Tracefs {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TracefsError {
+    /// tracefs is mounted at none of the usual places.
     #[error(
         "tracefs is not mounted (looked in {}); mount it with: {MOUNT_HINT}",
         display_paths(.tried)
     )]
-    NotMounted { tried: Vec<PathBuf> },
+    NotMounted {
+        /// The mount points looked at.
+        tried: Vec<PathBuf>,
+    },
+    /// Reading tracefs needs privileges this process lacks.
     #[error("permission denied reading {}: tracefs needs root (or CAP_SYS_ADMIN / a readable tracefs)", .path.display())]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The file or directory.
+        path: PathBuf,
+    },
     // `error`, not `source`: the message already includes it, and a `source` would make
     // anyhow's `{:#}` print it twice.
+    /// Reading a file failed.
     #[error("{}: {error}", .path.display())]
-    Io { path: PathBuf, error: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error (shown in the message, so not a `source`).
+        error: io::Error,
+    },
+    /// No event has this name.
     #[error("unknown event `{event}`{}", suggest(.suggestions))]
     UnknownEvent {
+        /// The name as given.
         event: String,
+        /// Events with close names.
         suggestions: Vec<EventName>,
     },
+    /// A name without a system that several systems have.
     #[error("`{spec}` matches several events: {}; name one as system:name", join(.candidates))]
     AmbiguousEvent {
+        /// The name as given.
         spec: String,
+        /// The events it could mean.
         candidates: Vec<EventName>,
     },
+    /// A name that cannot be an event name.
     #[error("bad event name `{spec}`: {reason}")]
-    BadEventName { spec: String, reason: &'static str },
+    BadEventName {
+        /// The name as given.
+        spec: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A format file that does not parse.
     #[error("{}: {error}", .path.display())]
-    Format { path: PathBuf, error: FormatError },
+    Format {
+        /// The format file.
+        path: PathBuf,
+        /// What is wrong, and on which line (shown in the message, so not a `source`).
+        error: FormatError,
+    },
+    /// A pattern that is not a glob.
     #[error("bad glob `{glob}`")]
     BadGlob {
+        /// The pattern as given.
         glob: String,
         #[source]
+        /// Why it does not parse.
         source: globset::Error,
     },
 }
@@ -181,6 +216,7 @@ impl Tracefs {
         Tracefs { root: root.into() }
     }
 
+    /// The tracefs directory.
     pub fn root(&self) -> &Path {
         &self.root
     }

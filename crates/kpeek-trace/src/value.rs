@@ -11,6 +11,7 @@ pub enum Value {
     U64(u64),
     /// A signed integer.
     I64(i64),
+    /// A `bool`.
     Bool(bool),
     /// A kernel address: shown as hex.
     Ptr(u64),

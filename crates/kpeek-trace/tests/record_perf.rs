@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 
-use kpeek_trace::perf::{PerfEvent, Record, Ring, TracepointConfig};
+use kpeek_trace::perf::{PerfEvent, PerfRing, Record, TracepointConfig};
 
 fn tracepoint_id(system: &str, name: &str) -> u64 {
     let path = format!("/sys/kernel/tracing/events/{system}/{name}/id");
@@ -27,7 +27,7 @@ fn getppid_n(n: u64) {
 }
 
 /// Open sys_enter_getppid on every CPU filtered to this thread, all into CPU rings.
-fn open_getppid(data_pages: usize) -> (Vec<PerfEvent>, Vec<Ring>, u64) {
+fn open_getppid(data_pages: usize) -> (Vec<PerfEvent>, Vec<PerfRing>, u64) {
     let config = TracepointConfig {
         id: tracepoint_id("syscalls", "sys_enter_getppid"),
         sampling: true,
@@ -42,7 +42,7 @@ fn open_getppid(data_pages: usize) -> (Vec<PerfEvent>, Vec<Ring>, u64) {
         let ev = PerfEvent::tracepoint(&config, None, cpu)
             .unwrap_or_else(|e| panic!("perf_event_open on cpu {cpu} (run as root): {e}"));
         ev.set_filter(&filter).expect("kernel accepts the filter");
-        rings.push(Ring::map(&ev, data_pages, config.sample_type()).expect("mmap ring"));
+        rings.push(PerfRing::map(&ev, data_pages, config.sample_type()).expect("mmap ring"));
         events.push(ev);
     }
     (events, rings, config.sample_type())
@@ -94,7 +94,7 @@ fn tiny_ring_overflow_is_accounted() {
     getppid_n(N);
     // Drain, then one more event: the kernel writes the pending PERF_RECORD_LOST before it.
     let (mut samples, mut lost) = (0u64, 0u64);
-    let mut drain = |rings: &mut Vec<Ring>| {
+    let mut drain = |rings: &mut Vec<PerfRing>| {
         for ring in rings.iter_mut() {
             ring.read(|r| match r {
                 Record::Sample(_) => samples += 1,
@@ -131,7 +131,7 @@ fn tiny_ring_overflow_is_accounted() {
 #[test]
 fn ring_size_must_be_power_of_two() {
     let (events, _, st) = open_getppid(1);
-    let err = Ring::map(&events[0], 3, st)
+    let err = PerfRing::map(&events[0], 3, st)
         .err()
         .expect("3 pages is rejected");
     assert!(err.to_string().contains("power of two"), "{err}");

@@ -34,6 +34,6 @@ fuzz_target!(|data: &[u8]| {
         );
         let _ = kpeek_client::netlink::decode_counter(&a);
         let _ = kpeek_client::netlink::decode_info(&a);
-        let _ = kpeek_client::events::decode_event(&a);
+        let _ = kpeek_client::notify::decode_notification(&a);
     }
 });

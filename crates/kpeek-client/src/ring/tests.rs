@@ -140,14 +140,20 @@ struct Producer {
 
 impl Producer {
     fn word(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: `off` is a field offset of the header page, which `fake_ring` mapped
+        // read-write for the life of the test; the field is 8-aligned and the consumer reads it
+        // only atomically.
         unsafe { AtomicU64::from_ptr(self.base.add(off).cast()) }
     }
 
     fn word32(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: as in `word`, for a 4-aligned header field.
         unsafe { AtomicU32::from_ptr(self.base.add(off).cast()) }
     }
 
     fn write(&self, at: u64, bytes: &[u8]) {
+        // SAFETY: `produce` keeps `at + bytes.len()` within the data area (it pads and wraps
+        // before the end), and the consumer never reads bytes past the published head.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
@@ -199,6 +205,7 @@ impl Producer {
 fn fake_ring(data_size: u32) -> (Ring, Producer) {
     let page = rustix::param::page_size();
     let len = page + data_size as usize;
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
     let p = unsafe {
         rustix::mm::mmap_anonymous(
             std::ptr::null_mut(),
@@ -216,6 +223,7 @@ fn fake_ring(data_size: u32) -> (Ring, Producer) {
         data_size,
         ..bytemuck::Zeroable::zeroed()
     };
+    // SAFETY: the mapping is at least a page long and writable; the header is smaller.
     unsafe {
         std::ptr::copy_nonoverlapping(bytemuck::bytes_of(&h).as_ptr(), p, size_of::<RingHeader>())
     };

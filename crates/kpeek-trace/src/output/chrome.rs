@@ -13,6 +13,8 @@ use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 use super::{Symbolizer, write_json_str, write_us};
 
+/// Writes a Chrome trace (`chrome://tracing`, Perfetto): one JSON array of instant events, times in
+/// microseconds since the start of recording.
 pub struct ChromeWriter<W: Write> {
     out: W,
     start_ns: u64,
@@ -25,6 +27,7 @@ pub struct ChromeWriter<W: Write> {
 }
 
 impl<W: Write> ChromeWriter<W> {
+    /// A writer to `out`.
     pub fn new(out: W) -> Self {
         ChromeWriter {
             out,
@@ -37,11 +40,13 @@ impl<W: Write> ChromeWriter<W> {
         }
     }
 
+    /// Symbolize call stack frames.
     pub fn with_symbolizer(mut self, s: Symbolizer) -> Self {
         self.symbolize = Some(s);
         self
     }
 
+    /// The underlying writer.
     pub fn into_inner(self) -> W {
         self.out
     }

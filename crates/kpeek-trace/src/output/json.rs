@@ -18,6 +18,7 @@ use crate::model::{Event, Lost, SessionInfo, Sink, Summary};
 
 use super::{Symbolizer, write_json_str};
 
+/// Writes one JSON object per line per event (and per lost-records notice).
 pub struct JsonWriter<W: Write> {
     out: W,
     clock: Option<WallClock>,
@@ -95,6 +96,7 @@ fn uint_at(raw: &[u8], off: usize, bytes: usize) -> u64 {
 }
 
 impl<W: Write> JsonWriter<W> {
+    /// A writer to `out`.
     pub fn new(out: W) -> Self {
         JsonWriter {
             out,
@@ -108,11 +110,13 @@ impl<W: Write> JsonWriter<W> {
         }
     }
 
+    /// Symbolize call stack frames.
     pub fn with_symbolizer(mut self, s: Symbolizer) -> Self {
         self.symbolize = Some(s);
         self
     }
 
+    /// The underlying writer.
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -62,6 +62,7 @@ impl LttngStamp {
     }
 }
 
+/// Writes one line per event in LTTng's text view (`[time] (+delta) host system:name: { cpu_id = N }, { fields }`).
 pub struct TextWriter<W: Write> {
     out: W,
     host: String,
@@ -72,6 +73,7 @@ pub struct TextWriter<W: Write> {
 }
 
 impl<W: Write> TextWriter<W> {
+    /// A writer to `out`, naming `host` on every line.
     pub fn new(out: W, host: impl Into<String>) -> Self {
         TextWriter {
             out,
@@ -89,6 +91,7 @@ impl<W: Write> TextWriter<W> {
         self
     }
 
+    /// The underlying writer.
     pub fn into_inner(self) -> W {
         self.out
     }

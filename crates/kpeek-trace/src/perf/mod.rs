@@ -1,7 +1,7 @@
 //! perf events for tracepoints: `perf_event_open`, the mmap ring buffer and its records.
 //!
 //! One [`PerfEvent`] is one `perf_event_open` file descriptor (one tracepoint on one CPU, or on
-//! one thread). A [`Ring`] maps an event's ring buffer and reads it with the protocol documented
+//! one thread). A [`PerfRing`] maps an event's ring buffer and reads it with the protocol documented
 //! in `include/uapi/linux/perf_event.h`: load-acquire `data_head`, read the records up to it,
 //! store-release `data_tail`. Several events on the same CPU share one ring
 //! ([`PerfEvent::set_output`]), so each ring is a single time-ordered stream; the
@@ -22,7 +22,7 @@ use perf_event_open_sys::bindings as sys;
 
 pub use event::{Count, PerfEvent, TracepointConfig};
 pub use record::{Record, Sample};
-pub use ring::{Ring, RingError};
+pub use ring::{PerfRing, RingError};
 
 /// `PERF_SAMPLE_*` bits used by kpeek.
 pub mod sample {

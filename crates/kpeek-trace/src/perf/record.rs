@@ -8,22 +8,31 @@ use super::{record_type, sample};
 /// One record from a ring.
 #[derive(Clone, Copy, Debug)]
 pub enum Record<'a> {
+    /// `PERF_RECORD_SAMPLE`: one tracepoint hit.
     Sample(Sample<'a>),
     /// `PERF_RECORD_LOST`: the kernel dropped `lost` records for event `id` (ring full).
     Lost {
+        /// The event's perf id.
         id: u64,
+        /// How many records.
         lost: u64,
+        /// Perf clock nanoseconds.
         time: u64,
+        /// The CPU.
         cpu: u32,
     },
     /// `PERF_RECORD_THROTTLE` / `UNTHROTTLE`: sampling was (un)throttled for event `id`.
     Throttle {
+        /// The event's perf id.
         id: u64,
+        /// Perf clock nanoseconds.
         time: u64,
+        /// True for `PERF_RECORD_UNTHROTTLE`.
         unthrottle: bool,
     },
     /// Any other record type (or a sample too short to parse), kept so nothing is silent.
     Other {
+        /// The record type.
         rtype: u32,
     },
 }
@@ -31,10 +40,15 @@ pub enum Record<'a> {
 /// A `PERF_RECORD_SAMPLE` in kpeek's layout: IDENTIFIER, TID, TIME, CPU, PERIOD, (CALLCHAIN), RAW.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample<'a> {
+    /// The perf id of the event that fired.
     pub id: u64,
+    /// The process id.
     pub pid: u32,
+    /// The thread id.
     pub tid: u32,
+    /// Perf clock nanoseconds.
     pub time: u64,
+    /// The CPU.
     pub cpu: u32,
     /// The hit's count (1 for most tracepoints; `__perf_count()` ones such as
     /// sched_stat_runtime carry an amount).

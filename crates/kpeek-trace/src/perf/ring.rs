@@ -71,13 +71,13 @@ struct Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: base/len are exactly a mapping this value owns; nothing borrows it any more
-        // (every borrow is tied to a `&Ring` or `&mut Ring`).
+        // (every borrow is tied to a `&PerfRing` or `&mut PerfRing`).
         let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast(), self.len) };
     }
 }
 
 /// A perf mmap ring buffer: one metadata page and 2^n data pages.
-pub struct Ring {
+pub struct PerfRing {
     map: Mapping,
     /// Offset of the data area in the mapping (validated).
     data_offset: usize,
@@ -88,13 +88,17 @@ pub struct Ring {
     scratch: Vec<u64>,
 }
 
-// SAFETY: the mapping is owned by the Ring and only read through &self/&mut self methods; the
+// SAFETY: the mapping is owned by the PerfRing and only read through &self/&mut self methods; the
 // kernel writes concurrently, which the head/tail protocol makes safe on any thread.
-unsafe impl Send for Ring {}
+unsafe impl Send for PerfRing {}
 
-impl Ring {
+impl PerfRing {
     /// Map `event`'s ring with `data_pages` data pages (a power of two).
-    pub fn map(event: &PerfEvent, data_pages: usize, sample_type: u64) -> Result<Ring, RingError> {
+    pub fn map(
+        event: &PerfEvent,
+        data_pages: usize,
+        sample_type: u64,
+    ) -> Result<PerfRing, RingError> {
         use rustix::mm::{MapFlags, ProtFlags};
         if !data_pages.is_power_of_two() {
             return Err(RingError::NotPowerOfTwo(data_pages));
@@ -116,12 +120,16 @@ impl Ring {
         let base = NonNull::new(ptr.cast::<u8>()).ok_or(RingError::Map(io::Error::other(
             "mmap returned a null mapping",
         )))?;
-        Ring::from_mapping(Mapping { base, len }, data_pages, sample_type)
+        PerfRing::from_mapping(Mapping { base, len }, data_pages, sample_type)
     }
 
     /// Validate the metadata page of `map` and make it a ring. Kernels before 4.1 leave
     /// `data_offset`/`data_size` zero: the data area is then the pages after the first.
-    fn from_mapping(map: Mapping, data_pages: usize, sample_type: u64) -> Result<Ring, RingError> {
+    fn from_mapping(
+        map: Mapping,
+        data_pages: usize,
+        sample_type: u64,
+    ) -> Result<PerfRing, RingError> {
         let page = page_size();
         // SAFETY: the metadata page is mapped (len >= one page), the fields are aligned u64s,
         // and the kernel sets them before mmap returns and never changes them.
@@ -150,7 +158,7 @@ impl Ring {
                 map_len: map.len,
             });
         }
-        Ok(Ring {
+        Ok(PerfRing {
             map,
             data_offset: offset as usize,
             data_size: size as usize,

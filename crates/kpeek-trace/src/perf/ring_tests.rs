@@ -49,8 +49,8 @@ fn set_layout(map: &Mapping, offset: u64, size: u64) {
     }
 }
 
-fn fake_ring(pages: usize) -> Ring {
-    Ring::from_mapping(anon_mapping(pages), pages, sample_type()).expect("valid layout")
+fn fake_ring(pages: usize) -> PerfRing {
+    PerfRing::from_mapping(anon_mapping(pages), pages, sample_type()).expect("valid layout")
 }
 
 /// Write `rec` at ring position `pos` the way the kernel does: split at the end.
@@ -95,7 +95,7 @@ fn the_metadata_page_is_validated_when_mapped() {
     ] {
         let map = anon_mapping(1);
         set_layout(&map, offset, size);
-        let err = Ring::from_mapping(map, 1, sample_type())
+        let err = PerfRing::from_mapping(map, 1, sample_type())
             .err()
             .expect("rejected");
         assert!(
@@ -107,7 +107,7 @@ fn the_metadata_page_is_validated_when_mapped() {
     let map = anon_mapping(1);
     set_layout(&map, page, page);
     assert_eq!(
-        Ring::from_mapping(map, 1, sample_type())
+        PerfRing::from_mapping(map, 1, sample_type())
             .unwrap()
             .data_size(),
         page as usize

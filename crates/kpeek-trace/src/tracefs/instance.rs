@@ -48,6 +48,7 @@ fn write(path: &Path, value: &str) -> Result<(), TracefsError> {
 }
 
 impl Instance {
+    /// The instance's directory under `instances/`.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

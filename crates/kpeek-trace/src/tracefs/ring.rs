@@ -27,10 +27,13 @@ const COMMIT_MASK: u64 = (1 << 27) - 1;
 /// Where the page header's fields are, from `events/header_page`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageLayout {
+    /// Offset of the page's base timestamp.
     pub timestamp_offset: usize,
+    /// Offset of the committed-bytes word.
     pub commit_offset: usize,
     /// 8 on 64-bit kernels (`local_t`), 4 on 32-bit.
     pub commit_size: usize,
+    /// Offset of the first event.
     pub data_offset: usize,
     /// Bytes of data a page can hold (page size minus the header).
     pub data_size: usize,
@@ -53,16 +56,41 @@ impl Default for PageLayout {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RingError {
+    /// `events/header_page` does not parse.
     #[error("header_page line {line}: {kind}")]
-    Header { line: usize, kind: FormatErrorKind },
+    Header {
+        /// The line, 1-based.
+        line: usize,
+        /// What is wrong with it.
+        kind: FormatErrorKind,
+    },
+    /// `events/header_page` lacks a field the page reader needs.
     #[error("header_page lacks the `{0}` field")]
     HeaderMissing(&'static str),
+    /// A page shorter than its header.
     #[error("page of {len} bytes is shorter than its {need}-byte header")]
-    ShortPage { len: usize, need: usize },
+    ShortPage {
+        /// The page's length.
+        len: usize,
+        /// The header's length.
+        need: usize,
+    },
+    /// A page committing more data than it holds.
     #[error("page commits {commit} bytes of data but holds only {room}")]
-    BadCommit { commit: usize, room: usize },
+    BadCommit {
+        /// Bytes the header says are committed.
+        commit: usize,
+        /// Bytes the page has room for.
+        room: usize,
+    },
+    /// An event reaching past the committed data.
     #[error("event at page offset {at} claims {len} bytes past the committed data")]
-    EventOverrun { at: usize, len: usize },
+    EventOverrun {
+        /// The event's offset in the page.
+        at: usize,
+        /// The length it claims.
+        len: usize,
+    },
 }
 
 impl PageLayout {
@@ -107,7 +135,9 @@ impl PageLayout {
 /// with the common fields and may end with alignment padding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawEvent<'p> {
+    /// Absolute timestamp, trace clock.
     pub ts: u64,
+    /// The payload.
     pub data: &'p [u8],
 }
 
@@ -119,6 +149,7 @@ pub struct Page<'p> {
     /// Events lost before this page: `None` if none, `Some(None)` if lost but not counted,
     /// `Some(Some(n))` when the kernel stored the count.
     pub missed: Option<Option<u64>>,
+    /// The page's events, in order.
     pub events: Vec<RawEvent<'p>>,
 }
 

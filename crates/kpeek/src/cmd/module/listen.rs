@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use kpeek_client::events::{Event, EventKind, EventListener};
+use kpeek_client::notify::{Listener, Notification, NotificationKind};
 
 #[derive(clap::Args)]
 pub struct ListenArgs {
@@ -21,7 +21,7 @@ pub struct ListenArgs {
 }
 
 /// One notification as a text line: `counter_created app/hits id=12`.
-pub fn event_line(e: &Event) -> String {
+pub fn event_line(e: &Notification) -> String {
     let mut s = e.event.name().to_owned();
     match (&e.group, &e.counter) {
         (Some(g), Some(c)) => s.push_str(&format!(" {g}/{c}")),
@@ -38,7 +38,7 @@ pub fn event_line(e: &Event) -> String {
             s.push_str(&format!(" {k}={v}"));
         }
     }
-    if e.event == EventKind::Overrun {
+    if e.event == NotificationKind::Overrun {
         s.push_str(" (socket buffer full: notifications were dropped)");
     }
     if let Some(r) = e.raw_event {
@@ -48,7 +48,7 @@ pub fn event_line(e: &Event) -> String {
 }
 
 pub fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
-    let mut l = EventListener::connect()?;
+    let mut l = Listener::connect()?;
     let stop = crate::cli::signal::stop_flag();
     eprintln!("kpeek: listening to the \"events\" group of generic netlink family \"kpeek\"");
     let start = Instant::now();
@@ -92,8 +92,8 @@ mod tests {
 
     #[test]
     fn event_lines() {
-        let e = Event {
-            event: EventKind::Threshold,
+        let e = Notification {
+            event: NotificationKind::Threshold,
             raw_event: None,
             group: Some("g".into()),
             counter: Some("c".into()),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 use kpeek_client::SysRoot;
 use kpeek_client::chardev::Device;
-use kpeek_client::ioctl::{Filter, Probe, ProbeState};
+use kpeek_client::ioctl::{Probe, ProbeFilter, ProbeState};
 use kpeek_client::netlink::Netlink;
 use serde_json::json;
 
@@ -44,8 +44,8 @@ fn applies(p: Probe, key: &str) -> bool {
 
 /// Each probe's filter from the `--filter` terms: a term goes to every chosen probe that takes
 /// its key; a term no chosen probe takes is an error.
-pub fn filters_for(probes: &[Probe], terms: &[String]) -> Result<Vec<Filter>, String> {
-    let mut out = vec![Filter::default(); probes.len()];
+pub fn filters_for(probes: &[Probe], terms: &[String]) -> Result<Vec<ProbeFilter>, String> {
+    let mut out = vec![ProbeFilter::default(); probes.len()];
     for t in terms {
         let key = t.split('=').next().unwrap_or("");
         let mut used = false;
@@ -57,7 +57,7 @@ pub fn filters_for(probes: &[Probe], terms: &[String]) -> Result<Vec<Filter>, St
         }
         if !used {
             // Parse it anyway so a malformed term gets its own message.
-            Filter::default().add_term(t)?;
+            ProbeFilter::default().add_term(t)?;
             let names: Vec<_> = probes.iter().map(|p| p.name()).collect();
             return Err(format!(
                 "filter {t:?} does not apply to {} (dev: netif_receive_skb; pid: sched_switch, \
@@ -116,7 +116,7 @@ fn set_probe(root: &SysRoot, via: CtlVia, s: &ProbeState) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub(super) fn filter_text(f: &Filter) -> String {
+pub(super) fn filter_text(f: &ProbeFilter) -> String {
     let mut v = Vec::new();
     if let Some(d) = &f.dev {
         v.push(format!("dev={d}"));
@@ -161,7 +161,7 @@ pub fn probe(root: &SysRoot, cmd: ProbeCmd) -> anyhow::Result<ExitCode> {
                 probe: p,
                 enabled: false,
                 ring: false,
-                filter: Filter::default(),
+                filter: ProbeFilter::default(),
                 hits: 0,
                 matched: 0,
             };

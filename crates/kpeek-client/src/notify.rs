@@ -2,9 +2,9 @@
 //! the kernel pushes a notification when a group or counter is created or removed, and when a
 //! counter rises to a threshold user space set ([`crate::netlink::Netlink::set_threshold`]).
 //!
-//! [`EventListener::next`] waits (with an optional timeout) and yields [`Event`]s; when the
-//! socket's receive buffer overflowed the kernel dropped notifications, which is reported as an
-//! [`EventKind::Overrun`] item in place, never silently.
+//! [`Listener::next`] waits (with an optional timeout) and yields [`Notification`]s; when the
+//! socket's receive buffer overflowed the kernel dropped notifications, which is reported as a
+//! [`NotificationKind::Overrun`] item in place, never silently.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -19,15 +19,20 @@ use neli::utils::Groups;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::netlink::{Attrs, Netlink, place};
+use crate::netlink::{AttrError, Attrs, Netlink, place};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EventKind {
+#[non_exhaustive]
+pub enum NotificationKind {
+    /// A group was created.
     GroupCreated,
+    /// A group was removed.
     GroupRemoved,
+    /// A counter was created.
     CounterCreated,
+    /// A counter was removed.
     CounterRemoved,
     /// A counter rose to at least its threshold.
     Threshold,
@@ -37,45 +42,53 @@ pub enum EventKind {
     Unknown,
 }
 
-impl EventKind {
+impl NotificationKind {
     /// The name printed by `kpeek mod listen`.
     pub fn name(self) -> &'static str {
         match self {
-            EventKind::GroupCreated => "group_created",
-            EventKind::GroupRemoved => "group_removed",
-            EventKind::CounterCreated => "counter_created",
-            EventKind::CounterRemoved => "counter_removed",
-            EventKind::Threshold => "threshold",
-            EventKind::Overrun => "overrun",
-            EventKind::Unknown => "unknown",
+            NotificationKind::GroupCreated => "group_created",
+            NotificationKind::GroupRemoved => "group_removed",
+            NotificationKind::CounterCreated => "counter_created",
+            NotificationKind::CounterRemoved => "counter_removed",
+            NotificationKind::Threshold => "threshold",
+            NotificationKind::Overrun => "overrun",
+            NotificationKind::Unknown => "unknown",
         }
     }
 }
 
 /// One notification; fields the event does not carry are `None` (and left out of JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Event {
-    pub event: EventKind,
+pub struct Notification {
+    /// What happened.
+    pub event: NotificationKind,
+    /// The event number, for [`NotificationKind::Unknown`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_event: Option<u32>,
+    /// The group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The counter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counter: Option<String>,
+    /// The counter's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
+    /// The group's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<u64>,
+    /// The counter's value when it crossed its threshold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<u64>,
+    /// The threshold it crossed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u64>,
 }
 
-impl Event {
-    fn overrun() -> Event {
-        Event {
-            event: EventKind::Overrun,
+impl Notification {
+    fn overrun() -> Notification {
+        Notification {
+            event: NotificationKind::Overrun,
             raw_event: None,
             group: None,
             counter: None,
@@ -89,19 +102,19 @@ impl Event {
 
 /// Decode a `KPEEK_CMD_EVENT` notification's attributes; the attributes each kind must carry
 /// are required.
-pub fn decode_event(a: &Attrs) -> std::result::Result<Event, String> {
+pub fn decode_notification(a: &Attrs) -> std::result::Result<Notification, AttrError> {
     let raw = a.need_u32(attr::EVENT)?;
     let kind = match raw {
-        event::GROUP_CREATED => EventKind::GroupCreated,
-        event::GROUP_REMOVED => EventKind::GroupRemoved,
-        event::COUNTER_CREATED => EventKind::CounterCreated,
-        event::COUNTER_REMOVED => EventKind::CounterRemoved,
-        event::THRESHOLD => EventKind::Threshold,
-        _ => EventKind::Unknown,
+        event::GROUP_CREATED => NotificationKind::GroupCreated,
+        event::GROUP_REMOVED => NotificationKind::GroupRemoved,
+        event::COUNTER_CREATED => NotificationKind::CounterCreated,
+        event::COUNTER_REMOVED => NotificationKind::CounterRemoved,
+        event::THRESHOLD => NotificationKind::Threshold,
+        _ => NotificationKind::Unknown,
     };
-    let e = Event {
+    let e = Notification {
         event: kind,
-        raw_event: (kind == EventKind::Unknown).then_some(raw),
+        raw_event: (kind == NotificationKind::Unknown).then_some(raw),
         group: a.str(attr::GROUP)?,
         counter: a.str(attr::COUNTER)?,
         id: a.u64(attr::ID)?,
@@ -110,39 +123,39 @@ pub fn decode_event(a: &Attrs) -> std::result::Result<Event, String> {
         threshold: a.u64(attr::THRESHOLD)?,
     };
     match kind {
-        EventKind::GroupCreated | EventKind::GroupRemoved => {
+        NotificationKind::GroupCreated | NotificationKind::GroupRemoved => {
             a.need_str(attr::GROUP)?;
             a.need_u64(attr::GROUP_ID)?;
         }
-        EventKind::CounterCreated | EventKind::CounterRemoved => {
+        NotificationKind::CounterCreated | NotificationKind::CounterRemoved => {
             a.need_str(attr::GROUP)?;
             a.need_str(attr::COUNTER)?;
             a.need_u64(attr::ID)?;
         }
-        EventKind::Threshold => {
+        NotificationKind::Threshold => {
             a.need_str(attr::GROUP)?;
             a.need_str(attr::COUNTER)?;
             a.need_u64(attr::ID)?;
             a.need_u64(attr::VALUE)?;
             a.need_u64(attr::THRESHOLD)?;
         }
-        EventKind::Overrun | EventKind::Unknown => {}
+        NotificationKind::Overrun | NotificationKind::Unknown => {}
     }
     Ok(e)
 }
 
 /// A socket subscribed to the `events` group.
 #[derive(Debug)]
-pub struct EventListener {
+pub struct Listener {
     nl: Netlink,
-    queue: VecDeque<Event>,
+    queue: VecDeque<Notification>,
     overruns: u64,
     malformed: u64,
 }
 
-impl EventListener {
+impl Listener {
     /// Resolve the family and join its `events` group.
-    pub fn connect() -> Result<EventListener> {
+    pub fn connect() -> Result<Listener> {
         let nl = Netlink::connect()?;
         let group = nl.events_group().ok_or_else(|| Error::Binary {
             path: place(),
@@ -156,7 +169,7 @@ impl EventListener {
                 path: place(),
                 error: std::io::Error::other(e.to_string()),
             })?;
-        Ok(EventListener {
+        Ok(Listener {
             nl,
             queue: VecDeque::new(),
             overruns: 0,
@@ -184,7 +197,7 @@ impl EventListener {
     }
 
     /// The next notification; `None` when `timeout` passed without one.
-    pub fn next(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
+    pub fn next(&mut self, timeout: Option<Duration>) -> Result<Option<Notification>> {
         if let Some(e) = self.queue.pop_front() {
             return Ok(Some(e));
         }
@@ -197,7 +210,7 @@ impl EventListener {
                     Some(105) => {
                         // ENOBUFS: the kernel dropped notifications for this socket.
                         self.overruns += 1;
-                        return Ok(Some(Event::overrun()));
+                        return Ok(Some(Notification::overrun()));
                     }
                     Some(11) | Some(4) => return Ok(None),
                     _ if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
@@ -235,7 +248,7 @@ impl EventListener {
                             .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec()))
                             .collect(),
                     );
-                    match decode_event(&a) {
+                    match decode_notification(&a) {
                         Ok(e) => self.queue.push_back(e),
                         Err(_) => self.malformed += 1,
                     }
@@ -258,19 +271,19 @@ mod tests {
 
     #[test]
     fn decodes_each_event() {
-        let e = decode_event(&a(&[
+        let e = decode_notification(&a(&[
             (attr::EVENT, event::COUNTER_CREATED.to_ne_bytes().to_vec()),
             (attr::ID, 9u64.to_ne_bytes().to_vec()),
             (attr::GROUP, b"g\0".to_vec()),
             (attr::COUNTER, b"c\0".to_vec()),
         ]))
         .unwrap();
-        assert_eq!(e.event, EventKind::CounterCreated);
+        assert_eq!(e.event, NotificationKind::CounterCreated);
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"event":"counter_created","group":"g","counter":"c","id":9}"#
         );
-        let t = decode_event(&a(&[
+        let t = decode_notification(&a(&[
             (attr::EVENT, event::THRESHOLD.to_ne_bytes().to_vec()),
             (attr::ID, 9u64.to_ne_bytes().to_vec()),
             (attr::GROUP, b"g\0".to_vec()),
@@ -278,11 +291,14 @@ mod tests {
             (attr::VALUE, 100u64.to_ne_bytes().to_vec()),
         ]))
         .unwrap_err();
-        assert_eq!(t, "KPEEK_A_THRESHOLD is missing");
-        let u = decode_event(&a(&[(attr::EVENT, 99u32.to_ne_bytes().to_vec())])).unwrap();
-        assert_eq!((u.event, u.raw_event), (EventKind::Unknown, Some(99)));
+        assert_eq!(t.to_string(), "KPEEK_A_THRESHOLD is missing");
+        let u = decode_notification(&a(&[(attr::EVENT, 99u32.to_ne_bytes().to_vec())])).unwrap();
         assert_eq!(
-            decode_event(&a(&[])).unwrap_err(),
+            (u.event, u.raw_event),
+            (NotificationKind::Unknown, Some(99))
+        );
+        assert_eq!(
+            decode_notification(&a(&[])).unwrap_err().to_string(),
             "KPEEK_A_EVENT is missing"
         );
     }
