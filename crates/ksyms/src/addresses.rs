@@ -487,11 +487,12 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
         return None;
     }
     let size = meta.len();
-    let split = (size >= split_min)
-        .then(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
-        .unwrap_or(false)
-        .then(|| line_start_after(&f, size / 2, size))
-        .flatten();
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let split = if size >= split_min && parallel {
+        line_start_after(&f, size / 2, size)
+    } else {
+        None
+    };
     let s = match split {
         Some(mid) => {
             let (first, second) = std::thread::scope(|sc| {
