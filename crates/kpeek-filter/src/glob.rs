@@ -29,7 +29,9 @@ pub enum Atom {
     Any,
     /// `[...]`: a byte in one of the inclusive ranges (`negated`: in none of them).
     Class {
+        /// The inclusive byte ranges (`a-z` is `(b'a', b'z')`, a single byte `(c, c)`).
         ranges: Vec<(u8, u8)>,
+        /// `[!...]`: the byte matches when it is in none of the ranges.
         negated: bool,
     },
 }
