@@ -234,7 +234,7 @@ int kpeek_mmap(struct file *file, struct vm_area_struct *vma)
 		return kpeek_mmap_counters(vma);
 	if (off & 0xffffffffULL)
 		return -EINVAL;
-	return kpeek_ring_mmap(vma, (unsigned int)min_t(u64, (off >> 32) - 1, UINT_MAX));
+	return kpeek_ring_mmap(file, vma, (unsigned int)min_t(u64, (off >> 32) - 1, UINT_MAX));
 }
 
 int kpeek_mmap_init(void)
