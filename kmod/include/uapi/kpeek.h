@@ -350,7 +350,7 @@ struct kpeek_rec_sched_switch {
 	struct kpeek_rec_header hdr;
 	char prev_comm[16];
 	char next_comm[16];
-	__s32 prev_pid;
+	__s32 prev_pid;		/* init-namespace pids, as hdr.pid */
 	__s32 next_pid;
 	__s64 prev_state;
 };
