@@ -289,11 +289,15 @@ static bool kpeek_rings_foreign(const struct kpeek_rings *rings, const struct fi
 /*
  * data_size 0 frees the rings. New rings are owned by file. -EBUSY while another open file
  * owns the current ones; the caller's own mappings of old rings stay valid (and stale).
+ *
+ * The new rings are allocated without kpeek_ring_lock: cpuhp_state_add_instance() takes the CPU
+ * hotplug lock, and mmap() takes kpeek_ring_lock under mmap_lock, so holding it here would
+ * order mmap_lock before the hotplug lock. The claim is checked again before publishing.
  */
 int kpeek_ring_setup(const struct file *file, u32 data_size, u32 watermark)
 {
 	struct kpeek_rings *new = NULL, *old;
-	int err = 0;
+	bool busy;
 
 	if (data_size) {
 		if (!is_power_of_2(data_size) || data_size < PAGE_SIZE ||
@@ -304,17 +308,26 @@ int kpeek_ring_setup(const struct file *file, u32 data_size, u32 watermark)
 	}
 
 	mutex_lock(&kpeek_ring_lock);
-	old = rcu_dereference_protected(kpeek_rings, lockdep_is_held(&kpeek_ring_lock));
-	if (kpeek_rings_foreign(old, file)) {
-		err = -EBUSY;
-		goto unlock;
-	}
+	busy = kpeek_rings_foreign(rcu_dereference_protected(kpeek_rings,
+							     lockdep_is_held(&kpeek_ring_lock)),
+				   file);
+	mutex_unlock(&kpeek_ring_lock);
+	if (busy)
+		return -EBUSY;
 	if (data_size) {
 		new = kpeek_rings_alloc(file, data_size, watermark);
-		if (IS_ERR(new)) {
-			err = PTR_ERR(new);
-			goto unlock;
-		}
+		if (IS_ERR(new))
+			return PTR_ERR(new);
+	}
+
+	mutex_lock(&kpeek_ring_lock);
+	old = rcu_dereference_protected(kpeek_rings, lockdep_is_held(&kpeek_ring_lock));
+	if (kpeek_rings_foreign(old, file)) {
+		/* Another file set rings up in the meantime: they are its now. */
+		mutex_unlock(&kpeek_ring_lock);
+		if (new)
+			kpeek_rings_retire(new);
+		return -EBUSY;
 	}
 	rcu_assign_pointer(kpeek_rings, new);
 	mutex_unlock(&kpeek_ring_lock);
@@ -323,10 +336,6 @@ int kpeek_ring_setup(const struct file *file, u32 data_size, u32 watermark)
 	if (old)
 		kpeek_rings_retire(old);
 	return 0;
-
-unlock:
-	mutex_unlock(&kpeek_ring_lock);
-	return err;
 }
 
 /*
