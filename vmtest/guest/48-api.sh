@@ -5,6 +5,8 @@
 
 dmesg -c >/dev/null
 check "insmod kpeek_apitest" insmod $KO/kpeek_apitest.ko
+dmesg | sed -n 's/.*kpeek_apitest: NOTE /NOTE: api: /p' >/tmp/api.note
+cat /tmp/api.note
 dmesg | sed -n 's/.*kpeek_apitest: PASS /PASS: api: /p; s/.*kpeek_apitest: FAIL /FAIL: api: /p' |
 	sed 's/^FAIL: api: \(.*\) (got/FAIL: api: \1: got/' >/tmp/api.out
 cat /tmp/api.out
