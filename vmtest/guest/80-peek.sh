@@ -35,8 +35,11 @@ if [ -z "$kaddr" ]; then
 	for via in ioctl nl; do
 		check_eq "$via: linux_banner (data) cannot be found by name" \
 			"$(peektest $via linux_banner 0 0 $blen)" "error ENOENT"
-		check_eq "$via: jiffies (data) cannot be found by name" \
-			"$(peektest $via jiffies 0 0 4)" "error ENOENT"
+		# init_uts_ns is a GPL-only export: kpeek.ko finds it in the export table.
+		rel=$(uname -r)
+		check_eq "$via: init_uts_ns (exported): name.sysname, name.release" \
+			"$(field "$(peektest $via init_uts_ns 0 0 5)" data) $(field "$(peektest $via init_uts_ns 0 130 ${#rel})" data)" \
+			"$(hex Linux) $(hex "$rel")"
 		out=$(peektest $via schedule 0 0 16)
 		check_eq "$via: schedule address = /proc/kallsyms" "$(field "$out" addr)" "0x$taddr"
 		size=$(field "$out" size)
