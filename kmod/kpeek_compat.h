@@ -162,4 +162,21 @@ static inline dev_t kpeek_compat_rq_devt(struct request *rq)
 #endif
 #endif
 
+/*
+ * hrtimer_setup() (6.13) replaced hrtimer_init() and a separate ->function store; 7.x has only
+ * the former. Used by vmtest's kpeek_apitest.ko, which builds with these headers.
+ */
+#include <linux/hrtimer.h>
+static inline void kpeek_compat_hrtimer_setup(struct hrtimer *t,
+					      enum hrtimer_restart (*fn)(struct hrtimer *),
+					      clockid_t clock, enum hrtimer_mode mode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	hrtimer_setup(t, fn, clock, mode);
+#else
+	hrtimer_init(t, clock, mode);
+	t->function = fn;
+#endif
+}
+
 #endif /* _KPEEK_COMPAT_H */

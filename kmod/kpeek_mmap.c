@@ -232,11 +232,16 @@ int kpeek_mmap(struct file *file, struct vm_area_struct *vma)
 	 */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	/* Every CPU has a ring offset (KPEEK_MMAP_RING() stays below 2 GiB for this many). */
+	BUILD_BUG_ON(NR_CPUS > KPEEK_MMAP_RING_MAX_CPUS);
 	if (off == KPEEK_MMAP_COUNTERS)
 		return kpeek_mmap_counters(vma);
-	if (off & 0xffffffffULL)
+	if (off < KPEEK_MMAP_RING(0) || off >= KPEEK_MMAP_RING(KPEEK_MMAP_RING_MAX_CPUS))
 		return -EINVAL;
-	return kpeek_ring_mmap(file, vma, (unsigned int)min_t(u64, (off >> 32) - 1, UINT_MAX));
+	off -= KPEEK_MMAP_RING(0);
+	if (off & ((1ULL << KPEEK_MMAP_RING_SHIFT) - 1))
+		return -EINVAL;
+	return kpeek_ring_mmap(file, vma, (unsigned int)(off >> KPEEK_MMAP_RING_SHIFT));
 }
 
 int kpeek_mmap_init(void)

@@ -8,10 +8,21 @@ use crate::dev::NameBuf;
 /// `KPEEK_MMAP_COUNTERS`: the offset that maps the counter values (read-only).
 pub const MMAP_COUNTERS: u64 = 0;
 
+/// `KPEEK_MMAP_RING_BASE`: the offset of CPU 0's ring.
+pub const MMAP_RING_BASE: u64 = 0x4000_0000;
+
+/// `KPEEK_MMAP_RING_SHIFT`: the rings of consecutive CPUs are `1 << MMAP_RING_SHIFT` bytes
+/// (64 KiB) apart as offsets.
+pub const MMAP_RING_SHIFT: u32 = 16;
+
+/// `KPEEK_MMAP_RING_MAX_CPUS`: the CPUs that have a ring offset (all offsets below 2 GiB).
+pub const MMAP_RING_MAX_CPUS: u32 = 1 << 14;
+
 /// `KPEEK_MMAP_RING(cpu)`: the offset that maps `cpu`'s event ring, read-only, for the open
-/// file that owns the rings (ABI 4; others get `EBUSY`).
+/// file that owns the rings (others get `EBUSY`). Below 2 GiB for every CPU below [`MMAP_RING_MAX_CPUS`], so it fits a
+/// 32-bit kernel's limit and a 32-bit `off_t`.
 pub const fn mmap_ring(cpu: u32) -> u64 {
-    (cpu as u64 + 1) << 32
+    MMAP_RING_BASE + ((cpu as u64) << MMAP_RING_SHIFT)
 }
 
 /// `KPEEK_MMAP_MAGIC`: "KPMC", the first word of the counter mapping.
@@ -145,5 +156,6 @@ pub struct RecBlockRq {
     /// `new_encode_dev`-style major:minor.
     pub dev: u32,
     pub bytes: u32,
-    pub rwbs: [u8; 8],
+    /// `blk_fill_rwbs()` text, NUL-terminated (`RWBS_LEN` is 8, or 10 from 7.x).
+    pub rwbs: [u8; 16],
 }

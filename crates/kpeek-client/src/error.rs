@@ -371,7 +371,11 @@ mod tests {
                 .to_string()
                 .contains("no such group, counter or id (ENOENT)")
         );
-        assert!(k(16, None).to_string().contains("the event rings belong to another open /dev/kpeek"));
+        assert!(
+            k(16, None)
+                .to_string()
+                .contains("the event rings belong to another open /dev/kpeek")
+        );
         assert!(
             k(22, Some("custom".into()))
                 .to_string()

@@ -13,8 +13,9 @@
 #include <linux/types.h>
 
 /*
- * Bumped whenever anything below changes incompatibly (3: ring head and tail are __u32; 4: rings
- * are mapped read-only by their one owner, which moves tail with KPEEK_IOC_RING_CONSUME).
+ * Bumped whenever anything below changes incompatibly (3: ring head and tail are __u32;
+ * 4: rwbs[16], ring mmap offsets below 2 GiB, rings mapped read-only by their one owner, which
+ * moves tail with KPEEK_IOC_RING_CONSUME).
  */
 #define KPEEK_ABI_VERSION 4
 
@@ -260,9 +261,17 @@ struct kpeek_peek {
  *    + ring data_size, read-only (PROT_WRITE -> -EPERM), by the rings' owner only (-EBUSY
  *    for any other open file). Rings exist for the CPUs online at RING_SETUP and those onlined
  *    since (a CPU that goes offline keeps its ring); -ENXIO for a CPU without one.
+ * As io_uring's IORING_OFF_PBUF_RING, an offset only names what is mapped: KPEEK_MMAP_RING_BASE
+ * plus the CPU in units of 64 KiB (page-aligned for every page size up to 64 KiB), so every
+ * offset stays below 2 GiB, within what a 32-bit kernel accepts for a character device and what
+ * a 32-bit off_t holds. A ring mapping is longer than its 64 KiB step; that is fine, as the
+ * offset is matched exactly, never as a position in a file.
  */
 #define KPEEK_MMAP_COUNTERS	0ULL
-#define KPEEK_MMAP_RING(cpu)	(((__u64)(cpu) + 1) << 32)
+#define KPEEK_MMAP_RING_BASE	0x40000000ULL
+#define KPEEK_MMAP_RING_SHIFT	16
+#define KPEEK_MMAP_RING_MAX_CPUS	(1U << 14)	/* ring offsets stay below 2 GiB */
+#define KPEEK_MMAP_RING(cpu)	(KPEEK_MMAP_RING_BASE + ((__u64)(cpu) << KPEEK_MMAP_RING_SHIFT))
 
 #define KPEEK_MMAP_MAGIC 0x4b504d43U	/* "KPMC" */
 
@@ -360,7 +369,7 @@ struct kpeek_rec_block_rq {
 	__u64 sector;
 	__u32 dev;		/* new_encode_dev-style major:minor */
 	__u32 bytes;
-	char rwbs[8];
+	char rwbs[16];		/* blk_fill_rwbs() text, NUL-terminated (RWBS_LEN is 8 or 10) */
 };
 
 /* ---------------------------------------------------------------------------------------- */

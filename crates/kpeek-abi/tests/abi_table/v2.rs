@@ -81,9 +81,16 @@ pub(super) const ITEMS: &[Item] = &[
     int!("KPEEK_IOC_MMAP_SYNC", dev::IOC_MMAP_SYNC),
     int!("KPEEK_IOC_RING_CONSUME", dev::IOC_RING_CONSUME),
     int!("KPEEK_MMAP_COUNTERS", mmap::MMAP_COUNTERS),
+    int!("KPEEK_MMAP_RING_BASE", mmap::MMAP_RING_BASE),
+    int!("KPEEK_MMAP_RING_SHIFT", mmap::MMAP_RING_SHIFT),
+    int!("KPEEK_MMAP_RING_MAX_CPUS", mmap::MMAP_RING_MAX_CPUS),
     int!("KPEEK_MMAP_RING(0)", mmap::mmap_ring(0)),
     int!("KPEEK_MMAP_RING(1)", mmap::mmap_ring(1)),
     int!("KPEEK_MMAP_RING(4095)", mmap::mmap_ring(4095)),
+    int!(
+        "KPEEK_MMAP_RING(KPEEK_MMAP_RING_MAX_CPUS - 1)",
+        mmap::mmap_ring(mmap::MMAP_RING_MAX_CPUS - 1)
+    ),
     int!("KPEEK_MMAP_MAGIC", mmap::MMAP_MAGIC),
     int!("KPEEK_RING_MAGIC", mmap::RING_MAGIC),
     int!("KPEEK_REC_PAD", mmap::REC_PAD),
