@@ -30,3 +30,6 @@ if start_events /tmp/ev3.out /tmp/ev3.err --probe netif_receive_skb --filter dev
 	wait $ev_pid
 	check_eq "a reader after the first one exited gets its records" "$? $(wc -l </tmp/ev3.out)" "0 2"
 fi
+# The probes this test enabled made the kpeek_probes group: a fresh load for the next tests.
+check "rmmod after the test" unload_all
+load_all

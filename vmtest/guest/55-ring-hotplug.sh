@@ -11,3 +11,6 @@ if [ ! -w /sys/devices/system/cpu/cpu1/online ]; then
 fi
 kpeekdev ring-hotplug
 check_eq "CPU 1 online after the test" "$(cat /sys/devices/system/cpu/cpu1/online)" 1
+# The probes this test enabled made the kpeek_probes group: a fresh load for the next tests.
+check "rmmod after the test" unload_all
+load_all
