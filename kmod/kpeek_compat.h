@@ -30,6 +30,15 @@ static inline void kpeek_compat_vm_flags_clear(struct vm_area_struct *vma, vm_fl
 #endif
 }
 
+static inline void kpeek_compat_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
 /*
  * kobject_init_and_add() takes a const struct kobj_type from 6.2 on; 5.10 and 6.1 take a
  * mutable one.
@@ -152,5 +161,22 @@ static inline dev_t kpeek_compat_rq_devt(struct request *rq)
 #define kpeek_compat_wrmsr64(msr, val)	wrmsrl(msr, val)
 #endif
 #endif
+
+/*
+ * hrtimer_setup() (6.13) replaced hrtimer_init() and a separate ->function store; 7.x has only
+ * the former. Used by vmtest's kpeek_apitest.ko, which builds with these headers.
+ */
+#include <linux/hrtimer.h>
+static inline void kpeek_compat_hrtimer_setup(struct hrtimer *t,
+					      enum hrtimer_restart (*fn)(struct hrtimer *),
+					      clockid_t clock, enum hrtimer_mode mode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	hrtimer_setup(t, fn, clock, mode);
+#else
+	hrtimer_init(t, clock, mode);
+	t->function = fn;
+#endif
+}
 
 #endif /* _KPEEK_COMPAT_H */

@@ -12,9 +12,11 @@
  * The mapping is read-only for user space: PROT_WRITE is refused and VM_MAYWRITE cleared, so
  * mprotect() cannot make it writable either.
  *
- * Lifetime: the area is allocated on the first use and freed at unload. A mapping holds a
- * reference to its file, and the file one to this module (fops .owner), so the module cannot
- * go while anything is mapped, even after the descriptor was closed.
+ * Lifetime: the area is allocated on the first use and freed at unload. It is one cache shared
+ * by every reader, not the caller's: it is not charged to the memory cgroup of whoever happened
+ * to map it first (that would pin a cgroup until unload); max_counters bounds it at load.
+ * A mapping holds a reference to its file, and the file one to this module (fops .owner), so
+ * the module cannot go while anything is mapped, even after the descriptor was closed.
  */
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -230,11 +232,16 @@ int kpeek_mmap(struct file *file, struct vm_area_struct *vma)
 	 */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	/* Every CPU has a ring offset (KPEEK_MMAP_RING() stays below 2 GiB for this many). */
+	BUILD_BUG_ON(NR_CPUS > KPEEK_MMAP_RING_MAX_CPUS);
 	if (off == KPEEK_MMAP_COUNTERS)
 		return kpeek_mmap_counters(vma);
-	if (off & 0xffffffffULL)
+	if (off < KPEEK_MMAP_RING(0) || off >= KPEEK_MMAP_RING(KPEEK_MMAP_RING_MAX_CPUS))
 		return -EINVAL;
-	return kpeek_ring_mmap(vma, (unsigned int)min_t(u64, (off >> 32) - 1, UINT_MAX));
+	off -= KPEEK_MMAP_RING(0);
+	if (off & ((1ULL << KPEEK_MMAP_RING_SHIFT) - 1))
+		return -EINVAL;
+	return kpeek_ring_mmap(file, vma, (unsigned int)(off >> KPEEK_MMAP_RING_SHIFT));
 }
 
 int kpeek_mmap_init(void)

@@ -27,6 +27,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/preempt.h>
 #include <linux/security.h>
@@ -193,6 +194,22 @@ static enum kpeek_sym_match kpeek_sym_match(unsigned long addr, const char *mod,
 	return match;
 }
 
+/*
+ * A kernel built without CONFIG_KALLSYMS_ALL (Debian's 686-pae) has no data symbols in kallsyms,
+ * but its exported ones (jiffies, init_task) are still in the module loader's export table,
+ * where __symbol_get() finds them (from 6.5 only GPL-only exports). The reference it takes on a
+ * module that exports sym is dropped at once: the address is then as good as one from kallsyms,
+ * valid while that module stays loaded. The size stays unknown.
+ */
+static unsigned long kpeek_lookup_export(const char *sym)
+{
+	void *p = __symbol_get(sym);
+
+	if (p)
+		__symbol_put(sym);
+	return (unsigned long)p;
+}
+
 int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *size)
 {
 	char mod[MODULE_NAME_LEN];
@@ -218,6 +235,8 @@ int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *si
 		if (found && kpeek_sym_match(found, mod, sym, &sz) == KPEEK_SYM_NONE)
 			sz = 0;
 	}
+	if (!found && !*mod)
+		found = kpeek_lookup_export(sym);
 	if (!found)
 		return -ENOENT;
 	*addr = found;

@@ -16,9 +16,11 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/utsname.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <kpeek.h>
+#include "kpeek_compat.h"
 
 #define APITEST_IRQ_FIRES 1000
 #define APITEST_WORK_ADDS 100000
@@ -92,8 +94,8 @@ static enum hrtimer_restart apitest_timer_fn(struct hrtimer *t)
 
 static void apitest_hardirq(void)
 {
-	hrtimer_init(&apitest_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	apitest_timer.function = apitest_timer_fn;
+	kpeek_compat_hrtimer_setup(&apitest_timer, apitest_timer_fn, CLOCK_MONOTONIC,
+				   HRTIMER_MODE_REL);
 	hrtimer_start(&apitest_timer, ns_to_ktime(20 * NSEC_PER_USEC), HRTIMER_MODE_REL);
 	wait_for_completion(&apitest_timer_done);
 	hrtimer_cancel(&apitest_timer);
@@ -180,6 +182,17 @@ static void apitest_lifecycle(void)
 static void *apitest_vbuf;
 static void __iomem *apitest_iomem;
 
+/*
+ * The same two addresses as read-only parameters: a kernel without CONFIG_KALLSYMS_ALL keeps no
+ * data symbols in kallsyms once a module's init is over, so there they cannot be found by name.
+ */
+static unsigned long vbuf_addr;
+module_param(vbuf_addr, ulong, 0400);
+MODULE_PARM_DESC(vbuf_addr, "address of the vmalloc()ed page of 0xa5 (read-only)");
+static unsigned long iomem_addr;
+module_param(iomem_addr, ulong, 0400);
+MODULE_PARM_DESC(iomem_addr, "address of the ioremap()ed HPET page (read-only)");
+
 static void apitest_peek_targets(void)
 {
 	apitest_vbuf = vmalloc(PAGE_SIZE);
@@ -188,6 +201,8 @@ static void apitest_peek_targets(void)
 	apitest_check(apitest_vbuf, "vmalloc a page for peek", 0);
 	apitest_iomem = ioremap(0xfed00000, PAGE_SIZE);
 	apitest_check(apitest_iomem, "ioremap the HPET page for peek", 0);
+	vbuf_addr = (unsigned long)apitest_vbuf;
+	iomem_addr = (unsigned long)apitest_iomem;
 }
 
 /* kpeek_lookup_symbol() from another module, checked against what the linker says. */
@@ -197,8 +212,29 @@ static void apitest_lookup(void)
 	int err;
 
 	err = kpeek_lookup_symbol("jiffies", &addr, &size);
-	apitest_check(!err && addr == (unsigned long)&jiffies, "lookup_symbol jiffies",
-		      err ? err : (long)(addr - (unsigned long)&jiffies));
+	if (IS_ENABLED(CONFIG_KALLSYMS_ALL)) {
+		apitest_check(!err && addr == (unsigned long)&jiffies, "lookup_symbol jiffies",
+			      err ? err : (long)(addr - (unsigned long)&jiffies));
+	} else {
+		/*
+		 * kallsyms has text symbols only (Debian's 686-pae): data is found through the
+		 * export table, which gives jiffies (EXPORT_SYMBOL) only where __symbol_get()
+		 * still returns non-GPL exports.
+		 */
+		void *exported = __symbol_get("jiffies");
+
+		if (exported)
+			__symbol_put("jiffies");
+		pr_info("kpeek_apitest: NOTE no CONFIG_KALLSYMS_ALL: jiffies %s through the export table\n",
+			exported ? "found" : "not found (a non-GPL export)");
+		apitest_check(exported ? !err && addr == (unsigned long)&jiffies : err == -ENOENT,
+			      "lookup_symbol jiffies (export table)", err);
+	}
+	/* A GPL-only export: found by kallsyms or, without data symbols there, the export table. */
+	addr = 0;
+	err = kpeek_lookup_symbol("init_uts_ns", &addr, &size);
+	apitest_check(!err && addr == (unsigned long)&init_uts_ns, "lookup_symbol init_uts_ns",
+		      err ? err : (long)(addr - (unsigned long)&init_uts_ns));
 	addr = 0;
 	err = kpeek_lookup_symbol("kpeek_apitest:apitest_vbuf", &addr, &size);
 	/* size 0: unknown (before 6.4, kallsyms gives a module's last data symbol none). */

@@ -10,7 +10,7 @@ check_eq "param fail_init_step default" "$(cat $PARAMS/fail_init_step)" 0
 for p in max_groups max_counters fail_init_step; do
 	check_eq "param $p mode" "$(stat -c %a $PARAMS/$p)" 444
 done
-check_eq "sysfs info is the ABI version" "$(cat $SYS/info)" 3
+check_eq "sysfs info is the ABI version" "$(cat $SYS/info)" $ABI_VERSION
 check_eq "sysfs info mode" "$(stat -c %a $SYS/info)" 444
 check_eq "procfs mode" "$(stat -c %a $PROC)" 444
 check_eq "debugfs stats mode" "$(stat -c %a $DBG/stats)" 400

@@ -10,7 +10,7 @@ check_eq "as_user runs as uid 1000" "$(as_user id -u)" $USER_UID
 # Reads.
 check "user: read /proc/kpeek" as_user grep -q '^perm cnt 42$' $PROC
 check_eq "user: read sysfs counter" "$(as_user cat $SYS/perm/cnt)" 42
-check_eq "user: read sysfs info" "$(as_user cat $SYS/info)" 3
+check_eq "user: read sysfs info" "$(as_user cat $SYS/info)" $ABI_VERSION
 check_eq "user: read configfs value" "$(as_user cat $CFS/groups/perm/cnt/value)" 42
 check_eq "user: read configfs description" "$(as_user cat $CFS/groups/perm/cnt/description)" "root set this"
 check_eq "user: read configfs group description" "$(as_user cat $CFS/groups/perm/description)" ""

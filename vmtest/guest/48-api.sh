@@ -5,10 +5,12 @@
 
 dmesg -c >/dev/null
 check "insmod kpeek_apitest" insmod $KO/kpeek_apitest.ko
+dmesg | sed -n 's/.*kpeek_apitest: NOTE /NOTE: api: /p' >/tmp/api.note
+cat /tmp/api.note
 dmesg | sed -n 's/.*kpeek_apitest: PASS /PASS: api: /p; s/.*kpeek_apitest: FAIL /FAIL: api: /p' |
 	sed 's/^FAIL: api: \(.*\) (got/FAIL: api: \1: got/' >/tmp/api.out
 cat /tmp/api.out
-check_eq "all 26 api checks ran" "$(grep -c '' /tmp/api.out)" 26
+check_eq "all 27 api checks ran" "$(grep -c '' /tmp/api.out)" 27
 check "api test finished" sh -c 'dmesg | grep -q "kpeek_apitest: done, 0 failed"'
 check_eq "irq counter seen in sysfs" "$(cat $SYS/apitest/irq)" 1000
 check_eq "irq counter seen in procfs" "$(proc_value apitest irq)" 1000

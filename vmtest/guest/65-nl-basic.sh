@@ -12,7 +12,7 @@ dd if=/dev/kpeek_example bs=512 count=3 2>/dev/null >/dev/null
 mkdir $CFS/groups/nlb && mkdir $CFS/groups/nlb/x && echo 18446744073709551615 >$CFS/groups/nlb/x/value
 
 info=$(nltest info)
-check_eq "info abi_version" "$(nl_field "$info" abi_version)" 3
+check_eq "info abi_version" "$(nl_field "$info" abi_version)" $ABI_VERSION
 check_eq "info groups = debugfs" "$(nl_field "$info" groups)" "$(stat_get groups)"
 check_eq "info counters = debugfs" "$(nl_field "$info" counters)" "$(stat_get counters)"
 check_eq "info generation = debugfs" "$(nl_field "$info" generation)" "$(stat_get generation)"

@@ -10,7 +10,7 @@
 wid=$(nl_field "$(nltest get kpeek_example writes)" id)
 gen0=$(stat_get generation)
 
-check "raw GET_INFO works" sh -c 'nltest raw 1 | grep -q abi_version=3'
+check "raw GET_INFO works" sh -c "nltest raw 1 | grep -q abi_version=$ABI_VERSION"
 nl_err "GET_INFO with an attribute" EINVAL "Unsupported attribute" nltest raw 1 7:u64=1
 nl_err "unknown attribute type" EINVAL "Unknown attribute type" nltest raw 2 200:u32=1
 nl_err "attribute of another command" EINVAL "Unsupported attribute" nltest raw 2 12:u64=5

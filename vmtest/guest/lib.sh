@@ -7,6 +7,8 @@
 KO=/lib/modules/$(uname -r)/extra	# kpeek's modules, installed as a system has them
 PROC=/proc/kpeek
 SYS=/sys/kernel/kpeek
+# KPEEK_ABI_VERSION of kmod/include/uapi/kpeek.h, which vmtest/run copies from there
+ABI_VERSION=$(cat /kpeek/abi-version)
 CFS=/sys/kernel/config/kpeek
 DBG=/sys/kernel/debug/kpeek
 PARAMS=/sys/module/kpeek/parameters

@@ -40,7 +40,7 @@ pub use name::{DescriptionError, NameError, NameKind, validate_description, vali
 
 /// `KPEEK_ABI_VERSION`: bumped whenever anything in the ABI changes incompatibly. The module
 /// publishes its own in `/sys/kernel/kpeek/info`.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// `KPEEK_NAME_MAX`: the longest group or counter name, in bytes.
 pub const NAME_MAX: usize = 31;

@@ -8,10 +8,21 @@ use crate::dev::NameBuf;
 /// `KPEEK_MMAP_COUNTERS`: the offset that maps the counter values (read-only).
 pub const MMAP_COUNTERS: u64 = 0;
 
-/// `KPEEK_MMAP_RING(cpu)`: the offset that maps `cpu`'s event ring (read-write: user space
-/// writes only `tail`).
+/// `KPEEK_MMAP_RING_BASE`: the offset of CPU 0's ring.
+pub const MMAP_RING_BASE: u64 = 0x4000_0000;
+
+/// `KPEEK_MMAP_RING_SHIFT`: the rings of consecutive CPUs are `1 << MMAP_RING_SHIFT` bytes
+/// (64 KiB) apart as offsets.
+pub const MMAP_RING_SHIFT: u32 = 16;
+
+/// `KPEEK_MMAP_RING_MAX_CPUS`: the CPUs that have a ring offset (all offsets below 2 GiB).
+pub const MMAP_RING_MAX_CPUS: u32 = 1 << 14;
+
+/// `KPEEK_MMAP_RING(cpu)`: the offset that maps `cpu`'s event ring, read-only, for the open
+/// file that owns the rings (others get `EBUSY`). Below 2 GiB for every CPU below [`MMAP_RING_MAX_CPUS`], so it fits a
+/// 32-bit kernel's limit and a 32-bit `off_t`.
 pub const fn mmap_ring(cpu: u32) -> u64 {
-    (cpu as u64 + 1) << 32
+    MMAP_RING_BASE + ((cpu as u64) << MMAP_RING_SHIFT)
 }
 
 /// `KPEEK_MMAP_MAGIC`: "KPMC", the first word of the counter mapping.
@@ -54,8 +65,9 @@ pub struct MmapSlot {
 /// `KPEEK_RING_MAGIC`: "KPRG", the first word of a ring mapping.
 pub const RING_MAGIC: u32 = 0x4b50_5247;
 
-/// `struct kpeek_ring_header`: the first page of a ring mapping. `head` (kernel) and `tail`
-/// (user space) are byte offsets into the data, each on its own cache line.
+/// `struct kpeek_ring_header`: the first page of a ring mapping (read-only). `head` and `tail`
+/// are byte offsets into the data, each on its own cache line; the consumer moves `tail` with
+/// `KPEEK_IOC_RING_CONSUME` and the kernel mirrors it here.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RingHeader {
@@ -84,7 +96,7 @@ pub struct RingHeader {
     pub reserved1: u32,
     /// Zero: keeps `head` alone on its cache line.
     pub pad1: [u8; 56],
-    /// Consumer (user space): the first unread byte.
+    /// The first unread byte, as `KPEEK_IOC_RING_CONSUME` last set it.
     pub tail: u32,
     /// Zero.
     pub reserved2: u32,
@@ -120,7 +132,7 @@ pub struct RecHeader {
     pub ts_ns: u64,
     /// The CPU that produced it.
     pub cpu: u32,
-    /// `current->pid` when produced.
+    /// `current->pid` when produced: an init-namespace pid.
     pub pid: i32,
 }
 
@@ -170,6 +182,6 @@ pub struct RecBlockRq {
     pub dev: u32,
     /// The request's size in bytes.
     pub bytes: u32,
-    /// `blk_fill_rwbs()` text, NUL-terminated.
-    pub rwbs: [u8; 8],
+    /// `blk_fill_rwbs()` text, NUL-terminated (`RWBS_LEN` is 8, or 10 from 7.x).
+    pub rwbs: [u8; 16],
 }

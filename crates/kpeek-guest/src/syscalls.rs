@@ -51,8 +51,8 @@ impl Mapping {
     pub fn new(len: usize, prot: i32, flags: i32, fd: Option<RawFd>, off: u64) -> io::Result<Self> {
         let off = libc::off64_t::try_from(off)
             .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
-        // SAFETY: a fresh mapping chosen by the kernel; nothing else refers to it. mmap64: the
-        // ring offsets (1 << 32 and up) do not fit the 32-bit off_t of i686 guests.
+        // SAFETY: a fresh mapping chosen by the kernel; nothing else refers to it. mmap64: a 64-bit
+        // offset whatever the guest's off_t (the fuzzer also passes ones above 4 GiB).
         let p = unsafe {
             libc::mmap64(
                 std::ptr::null_mut(),
