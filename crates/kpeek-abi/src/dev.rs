@@ -251,7 +251,9 @@ pub struct RingConfig {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RingConsume {
+    /// `size_of::<RingConsume>()`: the kernel refuses any other size.
     pub size: u32,
+    /// The CPU whose ring is consumed.
     pub cpu: u32,
     /// The new tail: a multiple of 8 between the ring's current tail and head.
     pub tail: u32,

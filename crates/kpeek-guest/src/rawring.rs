@@ -200,7 +200,7 @@ impl Ring {
         put_u32(&mut b, 4, self.cpu);
         put_u32(&mut b, 8, t);
         // SAFETY: b has the size the command encodes.
-        unsafe { rawsys::ioctl(self.fd, IOC_RING_CONSUME, b.as_mut_ptr() as u64) }
+        unsafe { syscalls::ioctl(self.fd, IOC_RING_CONSUME, b.as_mut_ptr() as u64) }
             .map(|_| ())
             .map_err(|e| {
                 format!(
