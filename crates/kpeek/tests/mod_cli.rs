@@ -51,7 +51,7 @@ fn fake_tree() -> TempDir {
         "kpeek_example writes 7\nkpeek_example bytes_written 700\nkpeek_example reads 5\n\
          kpeek_example bytes_read 320\napp hits 42\n",
     );
-    w("sys/kernel/kpeek/info", "3\n");
+    w("sys/kernel/kpeek/info", "4\n");
     for (c, v) in [
         ("writes", 7),
         ("bytes_written", 700),
@@ -344,19 +344,19 @@ fn bad_names_and_values_are_exit_2_with_the_rule() {
 #[test]
 fn another_abi_version_is_a_warning() {
     let t = fake_tree();
-    fs::write(t.path().join("sys/kernel/kpeek/info"), "4\n").unwrap();
+    fs::write(t.path().join("sys/kernel/kpeek/info"), "5\n").unwrap();
     kpeek(t.path())
         .args(["counters", "--group", "app", "--json"])
         .assert()
         .success()
         .stdout("{\"group\":\"app\",\"counter\":\"hits\",\"value\":42}\n")
-        .stderr("kpeek: warning: kpeek.ko speaks ABI version 4, this kpeek speaks 3\n");
+        .stderr("kpeek: warning: kpeek.ko speaks ABI version 5, this kpeek speaks 4\n");
     kpeek(t.path())
         .arg("info")
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "abi_version      4 (this kpeek speaks 3: use matching versions)",
+            "abi_version      5 (this kpeek speaks 4: use matching versions)",
         ));
 }
 
@@ -413,7 +413,7 @@ fn debug_and_info() {
             "{\"groups\":2,\"counters\":5,\"api_groups\":1,\"configfs_groups\":1,\"bytes\":4096}\n",
         );
     kpeek(t.path()).args(["info", "--json"]).assert().success().stdout(
-        "{\"abi_version\":3,\"configfs_groups\":1,\"counters\":5,\"groups\":2,\"kpeek_abi_version\":3,\
+        "{\"abi_version\":4,\"configfs_groups\":1,\"counters\":5,\"groups\":2,\"kpeek_abi_version\":4,\
          \"params\":{\"fail_init_step\":0,\"max_counters\":65536,\"max_groups\":1024}}\n",
     );
     kpeek(t.path())
@@ -421,7 +421,7 @@ fn debug_and_info() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "abi_version      3 (same as this kpeek)",
+            "abi_version      4 (same as this kpeek)",
         ))
         .stdout(predicate::str::contains("  max_groups       1024"));
 }
