@@ -17,6 +17,24 @@ fail() {
 command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing: did the static Rust build fail?"; exit 1; }
 loaded plain_counter || insmod $KO/plain_counter.ko
 
+
+# jv JSON: the "value" of one --json line (numbers and strings without escapes)
+jv() { echo "$1" | sed -n 's/.*"value":"\{0,1\}\([^",}]*\)"\{0,1\}[,}].*/\1/p'; }
+# jf JSON KEY: a string field of one --json line
+jf() { echo "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
+peekv() { jv "$(kpeek peek --json "$@" 2>&1)"; }
+timer_jiffies() { awk '/^jiffies:/ { print $2; exit }' /proc/timer_list; }
+ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
+
+expect_code() { # NAME CODE TEXT CMD...: CMD exits CODE, stderr contains TEXT
+	name=$1 code=$2 text=$3
+	shift 3
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" = "$code" ] && echo "$err" | grep -qF -- "$text"; then pass "$name"; else
+		fail "$name" "'$*' exited $rc with '$(echo "$err" | tail -1)', want $code and '$text'"; fi
+}
+
 # A kernel without CONFIG_KALLSYMS_ALL (Debian's 686-pae) lists no data symbols in kallsyms: a
 # global variable can be located there only through kpeek.ko, which also asks the kernel's
 # export table (GPL-only exports everywhere; init_uts_ns is one), and not at all when it is not
@@ -46,23 +64,6 @@ if ! awk '$3 == "init_task" && NF == 3 { f = 1 } END { exit !f }' /proc/kallsyms
 	[ $nfail = 0 ]
 	exit
 fi
-
-# jv JSON: the "value" of one --json line (numbers and strings without escapes)
-jv() { echo "$1" | sed -n 's/.*"value":"\{0,1\}\([^",}]*\)"\{0,1\}[,}].*/\1/p'; }
-# jf JSON KEY: a string field of one --json line
-jf() { echo "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
-peekv() { jv "$(kpeek peek --json "$@" 2>&1)"; }
-timer_jiffies() { awk '/^jiffies:/ { print $2; exit }' /proc/timer_list; }
-ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
-
-expect_code() { # NAME CODE TEXT CMD...: CMD exits CODE, stderr contains TEXT
-	name=$1 code=$2 text=$3
-	shift 3
-	err=$("$@" 2>&1 >/dev/null)
-	rc=$?
-	if [ "$rc" = "$code" ] && echo "$err" | grep -qF -- "$text"; then pass "$name"; else
-		fail "$name" "'$*' exited $rc with '$(echo "$err" | tail -1)', want $code and '$text'"; fi
-}
 
 vias=""
 for v in kpeek bpf kcore; do
