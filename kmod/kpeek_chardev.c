@@ -174,6 +174,8 @@ static int kpeek_dev_release(struct inode *inode, struct file *file)
 {
 	struct kpeek_file *kf = file->private_data;
 
+	/* No descriptor and no mapping of this file is left: its claim on the rings ends. */
+	kpeek_ring_release(file);
 	kvfree(kf->snap);
 	kvfree(kf->bounce);
 	mutex_destroy(&kf->lock);

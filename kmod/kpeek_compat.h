@@ -30,6 +30,15 @@ static inline void kpeek_compat_vm_flags_clear(struct vm_area_struct *vma, vm_fl
 #endif
 }
 
+static inline void kpeek_compat_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
 /*
  * kobject_init_and_add() takes a const struct kobj_type from 6.2 on; 5.10 and 6.1 take a
  * mutable one.

@@ -163,15 +163,20 @@ void kpeek_notify_counter(const struct kpeek_counter *counter, bool created);
 /* kpeek_params.c */
 extern unsigned int kpeek_mmap_refresh_ms;
 
-/* kpeek_ring.c: per-CPU event rings (see the protocol in include/uapi/kpeek.h). */
+/*
+ * kpeek_ring.c: per-CPU event rings (see the protocol in include/uapi/kpeek.h), owned by the
+ * open file that set them up.
+ */
 struct kpeek_rec_header;
 int kpeek_ring_init(void);
 void kpeek_ring_exit(void);
-int kpeek_ring_setup(u32 data_size, u32 watermark);
+int kpeek_ring_setup(const struct file *file, u32 data_size, u32 watermark);
+int kpeek_ring_consume(const struct file *file, u32 cpu, u32 tail);
+void kpeek_ring_release(const struct file *file);
 u32 kpeek_ring_data_size(void);
 void kpeek_ring_write(struct kpeek_rec_header *rec);
 __poll_t kpeek_ring_poll(struct file *file, struct poll_table_struct *wait);
-int kpeek_ring_mmap(struct vm_area_struct *vma, unsigned int cpu);
+int kpeek_ring_mmap(struct file *file, struct vm_area_struct *vma, unsigned int cpu);
 
 /* kpeek_probes.c: tracepoint probes. kpeek_probe_set() validates cfg itself. */
 struct kpeek_probe_config;

@@ -221,7 +221,7 @@ static int kpeek_ioc_probe_get(void __user *uarg)
 	return kpeek_ioc_out(uarg, &k, sizeof(k));
 }
 
-static int kpeek_ioc_ring_setup(void __user *uarg)
+static int kpeek_ioc_ring_setup(struct file *file, void __user *uarg)
 {
 	struct kpeek_ring_config k;
 	int err;
@@ -231,7 +231,21 @@ static int kpeek_ioc_ring_setup(void __user *uarg)
 		return err;
 	if (k.flags)
 		return -EINVAL;
-	return kpeek_ring_setup(k.data_size, k.watermark);
+	return kpeek_ring_setup(file, k.data_size, k.watermark);
+}
+
+/* Not a capability: only the file that set the rings up (with CAP_SYS_ADMIN) may consume. */
+static int kpeek_ioc_ring_consume(struct file *file, void __user *uarg)
+{
+	struct kpeek_ring_consume k;
+	int err;
+
+	err = kpeek_ioc_in(&k, uarg, sizeof(k));
+	if (err)
+		return err;
+	if (k.flags)
+		return -EINVAL;
+	return kpeek_ring_consume(file, k.cpu, k.tail);
 }
 
 /* Read kernel memory (kpeek_peek.c): through a kernel buffer, so a fault is never the user's. */
@@ -303,7 +317,9 @@ long kpeek_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KPEEK_IOC_PROBE_GET:
 		return kpeek_ioc_probe_get(uarg);
 	case KPEEK_IOC_RING_SETUP:
-		return kpeek_ioc_ring_setup(uarg);
+		return kpeek_ioc_ring_setup(file, uarg);
+	case KPEEK_IOC_RING_CONSUME:
+		return kpeek_ioc_ring_consume(file, uarg);
 	case KPEEK_IOC_MMAP_SYNC:
 		/* _IO: no argument, and any value of arg is accepted like other _IO commands. */
 		return kpeek_mmap_sync();

@@ -12,9 +12,11 @@
  * The mapping is read-only for user space: PROT_WRITE is refused and VM_MAYWRITE cleared, so
  * mprotect() cannot make it writable either.
  *
- * Lifetime: the area is allocated on the first use and freed at unload. A mapping holds a
- * reference to its file, and the file one to this module (fops .owner), so the module cannot
- * go while anything is mapped, even after the descriptor was closed.
+ * Lifetime: the area is allocated on the first use and freed at unload. It is one cache shared
+ * by every reader, not the caller's: it is not charged to the memory cgroup of whoever happened
+ * to map it first (that would pin a cgroup until unload); max_counters bounds it at load.
+ * A mapping holds a reference to its file, and the file one to this module (fops .owner), so
+ * the module cannot go while anything is mapped, even after the descriptor was closed.
  */
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -239,7 +241,7 @@ int kpeek_mmap(struct file *file, struct vm_area_struct *vma)
 	off -= KPEEK_MMAP_RING(0);
 	if (off & ((1ULL << KPEEK_MMAP_RING_SHIFT) - 1))
 		return -EINVAL;
-	return kpeek_ring_mmap(vma, (unsigned int)(off >> KPEEK_MMAP_RING_SHIFT));
+	return kpeek_ring_mmap(file, vma, (unsigned int)(off >> KPEEK_MMAP_RING_SHIFT));
 }
 
 int kpeek_mmap_init(void)

@@ -15,6 +15,9 @@
  *	kpeekdev ring-poll		poll() sleeps and wakes (irq_work), watermark
  *	kpeekdev probe-check		sched_switch/netif filters and counts, block attach
  *	kpeekdev pin ORDER		rmmod refused while open/mapped; ORDER: close-first|unmap-first|ring
+ *	kpeekdev ring-claim		one owner per rings: EBUSY for others, read-only pages,
+ *					RING_CONSUME rules, claim ends with the owner, refcounts
+ *	kpeekdev ring-hotplug		rings per online CPU, following CPU 1 offline/online
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -534,12 +537,16 @@ static int cmd_ioctl_errno(void)
 	expect("INFO after ring setup", fd, KPEEK_IOC_INFO, &info, 0);
 	check(info.ring_data_size == 4096, "INFO ring_data_size");
 	{
-		void *m = mmap(NULL, 4096 * 2, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			       KPEEK_MMAP_RING(0));
+		void *m = mmap(NULL, 4096 * 2, PROT_READ, MAP_SHARED, fd, KPEEK_MMAP_RING(0));
 
 		check(m != MAP_FAILED, "ring 0 mapped");
-		expect("RING_SETUP while mapped", fd, KPEEK_IOC_RING_SETUP, &rc, EBUSY);
-		munmap(m, 4096 * 2);
+		/* The owner may replace its rings while mapped; the mapping keeps the old ones. */
+		expect("RING_SETUP by the owner while mapped", fd, KPEEK_IOC_RING_SETUP, &rc, 0);
+		if (m != MAP_FAILED) {
+			check(((struct kpeek_ring_header *)m)->magic == KPEEK_RING_MAGIC,
+			      "the replaced ring's mapping still reads");
+			munmap(m, 4096 * 2);
+		}
 	}
 	rc.data_size = 0;
 	expect("RING_SETUP 0 frees the rings", fd, KPEEK_IOC_RING_SETUP, &rc, 0);
@@ -765,6 +772,7 @@ static int cmd_mmap_check(void)
 /* ---- rings ---- */
 
 struct ring_state {
+	int fd;			/* the owner: KPEEK_IOC_RING_CONSUME goes through it */
 	struct kpeek_ring_header *h;
 	uint8_t *data;
 	uint32_t next_seq;
@@ -781,6 +789,13 @@ static int set_probe(int fd, unsigned int probe, unsigned int flags, const char 
 		strncpy(pc.dev, dev, sizeof(pc.dev) - 1);
 	}
 	return ioctl(fd, KPEEK_IOC_PROBE_SET, &pc) ? -errno : 0;
+}
+
+static int ring_consume(int fd, unsigned int cpu, uint32_t tail)
+{
+	struct kpeek_ring_consume rc = { .size = sizeof(rc), .cpu = cpu, .tail = tail };
+
+	return ioctl(fd, KPEEK_IOC_RING_CONSUME, &rc);
 }
 
 /* Consume everything in one ring; returns records seen, -1 on a protocol error. */
@@ -834,7 +849,10 @@ static long drain(struct ring_state *r, uint32_t size, unsigned int *bad_dev)
 		}
 		tail = (tail + rh->len) & (size - 1);
 	}
-	__atomic_store_n(&r->h->tail, tail, __ATOMIC_RELEASE);
+	if (ring_consume(r->fd, r->h->cpu, tail)) {
+		fail("RING_CONSUME cpu %u tail %u: %s", r->h->cpu, tail, strerror(errno));
+		return -1;
+	}
 	return n;
 }
 
@@ -904,13 +922,13 @@ static int cmd_ring(unsigned int size, int packets)
 	pr = poll(&pfd, 1, 0);
 	check(pr == 0, "poll on empty rings: nothing ready");
 	for (cpu = 0; cpu < info.nr_cpus; cpu++) {
-		void *m = mmap(NULL, 4096 + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			       KPEEK_MMAP_RING(cpu));
+		void *m = mmap(NULL, 4096 + size, PROT_READ, MAP_SHARED, fd, KPEEK_MMAP_RING(cpu));
 
 		if (m == MAP_FAILED) {
 			fail("mmap ring %u: %s", cpu, strerror(errno));
 			return finish();
 		}
+		rs[cpu].fd = fd;
 		rs[cpu].h = m;
 		rs[cpu].data = (uint8_t *)m + rs[cpu].h->data_offset;
 		if (rs[cpu].h->magic != KPEEK_RING_MAGIC || rs[cpu].h->cpu != cpu ||
@@ -1011,12 +1029,12 @@ static int cmd_ring_poll(void)
 	errno = 0;
 	check(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR), "poll without rings: POLLERR");
 	check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "RING_SETUP 64 KiB, watermark 0");
-	m = mmap(NULL, 4096 + rc.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		 KPEEK_MMAP_RING(0));
+	m = mmap(NULL, 4096 + rc.data_size, PROT_READ, MAP_SHARED, fd, KPEEK_MMAP_RING(0));
 	if (m == MAP_FAILED) {
 		fail("mmap ring 0: %s", strerror(errno));
 		return finish();
 	}
+	r.fd = fd;
 	r.h = m;
 	r.data = (uint8_t *)m + 4096;
 	check(!set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB,
@@ -1041,8 +1059,11 @@ static int cmd_ring_poll(void)
 	/* Watermark 2400 bytes = 50 netif records of 48 bytes. */
 	rc.watermark = 2400;
 	check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "RING_SETUP watermark 2400");
-	m = mmap(NULL, 4096 + rc.data_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		 KPEEK_MMAP_RING(0));
+	m = mmap(NULL, 4096 + rc.data_size, PROT_READ, MAP_SHARED, fd, KPEEK_MMAP_RING(0));
+	if (m == MAP_FAILED) {
+		fail("mmap ring 0: %s", strerror(errno));
+		return finish();
+	}
 	r.h = m;
 	r.data = (uint8_t *)m + 4096;
 	r.have_seq = 0;
@@ -1185,6 +1206,302 @@ static int cmd_probe_check(void)
 	return finish();
 }
 
+/* ---- ring ownership (ABI 4) ---- */
+
+static void *ring_map(int fd, unsigned int cpu, uint32_t size, int prot)
+{
+	return mmap(NULL, 4096 + size, prot, MAP_SHARED, fd, KPEEK_MMAP_RING(cpu));
+}
+
+static int ring_setup(int fd, uint32_t size)
+{
+	struct kpeek_ring_config rc = { .size = sizeof(rc), .data_size = size };
+
+	return ioctl(fd, KPEEK_IOC_RING_SETUP, &rc) ? errno : 0;
+}
+
+/* 0: the child exited 0; else the signal that killed it (or 1000 + its exit status) */
+static int child_result(pid_t child)
+{
+	int st;
+
+	if (waitpid(child, &st, 0) != child)
+		return -1;
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st);
+	return WEXITSTATUS(st) ? 1000 + WEXITSTATUS(st) : 0;
+}
+
+/* A child that stores one byte at p: the signal that stopped it (0: the store went through). */
+static int write_fault(volatile uint8_t *p)
+{
+	pid_t child = fork();
+
+	if (!child) {
+		*p = 0x5a;
+		_exit(0);
+	}
+	return child_result(child);
+}
+
+static uint32_t head_of(const struct kpeek_ring_header *h)
+{
+	return __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+}
+
+static int cmd_ring_claim(void)
+{
+	int a = dev_open(), b = dev_open(), c, dup_a;
+	struct kpeek_ring_consume rc = { .size = sizeof(rc) };
+	struct kpeek_info info = { .size = sizeof(info) };
+	struct kpeek_ring_header *h, *h2;
+	struct ring_state r = { 0 };
+	unsigned int bad = 0;
+	uint32_t head, old;
+	cpu_set_t one;
+	pid_t child;
+	void *m;
+	int sig;
+
+	/* Loopback packets are received on the sending CPU: everything goes to ring 0. */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	check(!sched_setaffinity(0, sizeof(one), &one), "pinned to CPU 0");
+	ioctl(a, KPEEK_IOC_INFO, &info);
+
+	/* A owns the rings; B, another open of the same device, may not touch them. */
+	check(ring_setup(a, 4096) == 0, "A: RING_SETUP 4096");
+	check(ring_setup(b, 4096) == EBUSY, "B: RING_SETUP while A owns the rings: EBUSY");
+	check(ring_setup(b, 0) == EBUSY, "B: RING_SETUP 0 (free) while A owns them: EBUSY");
+	errno = 0;
+	check(ring_map(b, 0, 4096, PROT_READ) == MAP_FAILED && errno == EBUSY,
+	      "B: mmap of a ring A owns: EBUSY");
+	rc.cpu = 0;
+	expect("B: RING_CONSUME on A's rings", b, KPEEK_IOC_RING_CONSUME, &rc, EBUSY);
+	dup_a = dup(a);
+	m = ring_map(dup_a, 0, 4096, PROT_READ);
+	check(m != MAP_FAILED, "a dup() of A's descriptor is the same owner: it maps");
+	if (m != MAP_FAILED)
+		munmap(m, 8192);
+	close(dup_a);
+
+	/* Read-only pages. */
+	errno = 0;
+	check(ring_map(a, 0, 4096, PROT_READ | PROT_WRITE) == MAP_FAILED && errno == EPERM,
+	      "A: PROT_WRITE ring mapping refused: EPERM");
+	h = ring_map(a, 0, 4096, PROT_READ);
+	if (h == MAP_FAILED) {
+		fail("A: mmap ring 0: %s", strerror(errno));
+		return finish();
+	}
+	check(h->magic == KPEEK_RING_MAGIC && h->cpu == 0 && h->data_size == 4096,
+	      "A: ring 0 header");
+	errno = 0;
+	check(mprotect(h, 8192, PROT_READ | PROT_WRITE) < 0 && errno == EACCES,
+	      "mprotect of the ring to writable refused: EACCES");
+	errno = 0;
+	check(mprotect((uint8_t *)h + 4096, 4096, PROT_READ | PROT_WRITE) < 0 && errno == EACCES,
+	      "mprotect of a record page to writable refused: EACCES");
+	sig = write_fault((uint8_t *)h + 4096 + 64);
+	check(sig == SIGSEGV, "a store to a record page kills the writer with SIGSEGV");
+	if (sig != SIGSEGV)
+		printf("    (the child ended with %d)\n", sig);
+	check(write_fault((uint8_t *)&h->tail) == SIGSEGV,
+	      "a store to the header's tail kills the writer with SIGSEGV");
+
+	/* Records flow; RING_CONSUME moves tail, only forward, only over published records. */
+	check(!set_probe(a, KPEEK_PROBE_NETIF_RECEIVE_SKB,
+			 KPEEK_PROBE_F_ENABLE | KPEEK_PROBE_F_RING, "lo"), "probe on, with ring");
+	send_udp(10);
+	head = head_of(h);
+	check(head != 0, "records arrived in ring 0");
+	old = h->tail;
+	rc.cpu = 0;
+	rc.tail = old;
+	expect("RING_CONSUME to the current tail (no move)", a, KPEEK_IOC_RING_CONSUME, &rc, 0);
+	rc.tail = (head + 8) & 4095;
+	expect("RING_CONSUME past head", a, KPEEK_IOC_RING_CONSUME, &rc, EINVAL);
+	rc.tail = 4;
+	expect("RING_CONSUME misaligned", a, KPEEK_IOC_RING_CONSUME, &rc, EINVAL);
+	rc.tail = 4096;
+	expect("RING_CONSUME outside the data", a, KPEEK_IOC_RING_CONSUME, &rc, EINVAL);
+	rc.tail = old;
+	rc.flags = 1;
+	expect("RING_CONSUME flags", a, KPEEK_IOC_RING_CONSUME, &rc, EINVAL);
+	rc.flags = 0;
+	rc.cpu = info.nr_cpus;
+	expect("RING_CONSUME cpu nr_cpus", a, KPEEK_IOC_RING_CONSUME, &rc, EINVAL);
+	rc.cpu = 0;
+	rc.size = sizeof(rc) - 4;
+	expect("RING_CONSUME size-4", a, KPEEK_IOC_RING_CONSUME, &rc, EINVAL);
+	rc.size = sizeof(rc);
+	r.fd = a;
+	r.h = h;
+	r.data = (uint8_t *)h + 4096;
+	check(drain(&r, 4096, &bad) >= 10 && !bad, "A drains ring 0 through RING_CONSUME");
+	check(h->tail == head_of(h), "the header's tail mirrors the consumed tail");
+	send_udp(2);
+	rc.tail = old;
+	check(head_of(h) != h->tail, "new records after the drain");
+	expect("RING_CONSUME backwards (to an older tail)", a, KPEEK_IOC_RING_CONSUME, &rc,
+	       EINVAL);
+
+	/* A's mapping keeps A's claim and the ring alive after close(). */
+	close(a);
+	check(ring_setup(b, 4096) == EBUSY, "A closed but still mapped: B's RING_SETUP is EBUSY");
+	head = head_of(h);
+	send_udp(3);
+	check(h->magic == KPEEK_RING_MAGIC && head_of(h) != head,
+	      "A's mapping still reads, and records still arrive, after close()");
+	munmap(h, 8192);
+	check(ring_setup(b, 4096) == 0, "A closed and unmapped: B's RING_SETUP succeeds");
+
+	/* A reader that dies without cleaning up does not leave the rings stuck. */
+	child = fork();
+	if (!child) {
+		int cfd = open(KPEEK_DEV_PATH, O_RDWR);
+
+		/* B owns the rings: a third open file cannot take them either. */
+		if (ring_setup(cfd, 8192) != EBUSY)
+			_exit(3);
+		_exit(4);
+	}
+	check(child_result(child) == 1004, "C (another process): RING_SETUP while B owns: EBUSY");
+	check(ring_setup(b, 0) == 0, "B frees its rings");
+	child = fork();
+	if (!child) {
+		int cfd = open(KPEEK_DEV_PATH, O_RDWR);
+
+		if (ring_setup(cfd, 8192) || ring_map(cfd, 0, 8192, PROT_READ) == MAP_FAILED)
+			_exit(3);
+		/* Dies holding the claim, a descriptor and a mapping. */
+		raise(SIGKILL);
+		_exit(4);
+	}
+	check(child_result(child) == SIGKILL, "C claims the rings, maps ring 0, is killed");
+	check(ring_setup(b, 4096) == 0, "after C died, B's RING_SETUP succeeds (not stuck)");
+
+	/* The owner replacing its own rings while mapped: the old mapping stays valid. */
+	h = ring_map(b, 0, 4096, PROT_READ);
+	check(h != MAP_FAILED, "B maps ring 0");
+	if (h != MAP_FAILED) {
+		send_udp(2);
+		head = head_of(h);
+		check(ring_setup(b, 8192) == 0, "B replaces its rings while mapped");
+		send_udp(2);
+		check(h->magic == KPEEK_RING_MAGIC && h->data_size == 4096 &&
+		      head_of(h) == head, "the old mapping still reads, and no longer moves");
+		h2 = ring_map(b, 0, 8192, PROT_READ);
+		check(h2 != MAP_FAILED && h2->data_size == 8192, "the new rings map");
+		if (h2 != MAP_FAILED)
+			munmap(h2, 4096 + 8192);
+		munmap(h, 8192);
+	}
+	set_probe(b, KPEEK_PROBE_NETIF_RECEIVE_SKB, 0, NULL);
+	check(ring_setup(b, 0) == 0, "B frees the rings");
+	c = dev_open();
+	check(ring_setup(c, 0) == 0, "without rings, anyone with CAP_SYS_ADMIN may set up (0)");
+	close(c);
+	close(b);
+	return finish();
+}
+
+static int cpu_online(unsigned int cpu, int on)
+{
+	char path[64];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/online", cpu);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, on ? "1" : "0", 1) == 1;
+	close(fd);
+	return ok ? 0 : -errno;
+}
+
+/* Pin to cpu and send n packets over lo: their records go to cpu's ring. */
+static void traffic_on(unsigned int cpu, int n)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		fail("pin to CPU %u: %s", cpu, strerror(errno));
+	send_udp(n);
+}
+
+static int cmd_ring_hotplug(void)
+{
+	int fd = dev_open(), err;
+	struct kpeek_ring_header *h0, *h1;
+	uint32_t head0, head1;
+	void *m;
+
+	if (sysconf(_SC_NPROCESSORS_CONF) < 2) {
+		fail("ring-hotplug needs 2 CPUs, this guest has %ld", sysconf(_SC_NPROCESSORS_CONF));
+		return finish();
+	}
+	traffic_on(0, 0);
+	err = cpu_online(1, 0);
+	check(!err, "CPU 1 taken offline");
+	if (err) {
+		printf("    (%s)\n", strerror(-err));
+		return finish();
+	}
+	check(ring_setup(fd, 4096) == 0, "RING_SETUP with CPU 1 offline");
+	h0 = ring_map(fd, 0, 4096, PROT_READ);
+	check(h0 != MAP_FAILED, "ring of CPU 0 maps");
+	errno = 0;
+	m = ring_map(fd, 1, 4096, PROT_READ);
+	check(m == MAP_FAILED && errno == ENXIO, "offline CPU 1 has no ring: ENXIO");
+	if (m != MAP_FAILED)
+		munmap(m, 8192);
+	check(!set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB,
+			 KPEEK_PROBE_F_ENABLE | KPEEK_PROBE_F_RING, "lo"), "probe on, with ring");
+	if (h0 == MAP_FAILED)
+		return finish();
+	head0 = head_of(h0);
+	traffic_on(0, 5);
+	check(head_of(h0) != head0, "records flow into CPU 0's ring while CPU 1 is offline");
+
+	check(!cpu_online(1, 1), "CPU 1 back online");
+	h1 = ring_map(fd, 1, 4096, PROT_READ);
+	check(h1 != MAP_FAILED, "CPU 1 has a ring once online (allocated by the hotplug callback)");
+	if (h1 == MAP_FAILED)
+		goto out;
+	check(h1->magic == KPEEK_RING_MAGIC && h1->cpu == 1 && h1->data_size == 4096,
+	      "CPU 1's ring header");
+	head1 = head_of(h1);
+	traffic_on(1, 5);
+	check(head_of(h1) != head1, "records flow into CPU 1's ring");
+	check(((struct kpeek_rec_header *)((uint8_t *)h1 + 4096 + h1->tail))->cpu == 1,
+	      "and say CPU 1");
+
+	/* Offline again: CPU 1's unread records stay; CPU 0 goes on. */
+	traffic_on(0, 0);
+	head1 = head_of(h1);
+	check(!cpu_online(1, 0), "CPU 1 offline again, its records unread");
+	check(h1->magic == KPEEK_RING_MAGIC && head_of(h1) == head1 && h1->tail != head1,
+	      "CPU 1's ring and its unread records stay while it is offline");
+	head0 = head_of(h0);
+	traffic_on(0, 5);
+	check(head_of(h0) != head0, "events still flow on CPU 0");
+	check(!cpu_online(1, 1), "CPU 1 online again");
+	traffic_on(1, 3);
+	check(head_of(h1) != head1, "the same ring (same mapping) receives CPU 1's records again");
+	traffic_on(0, 0);
+	munmap(h1, 8192);
+out:
+	munmap(h0, 8192);
+	set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB, 0, NULL);
+	check(ring_setup(fd, 0) == 0, "rings freed");
+	cpu_online(1, 1);
+	close(fd);
+	return finish();
+}
+
 /* ---- module pinning ---- */
 
 static int rmmod_kpeek(void)
@@ -1205,7 +1522,7 @@ static int cmd_pin(const char *order)
 
 		check(!ioctl(fd, KPEEK_IOC_RING_SETUP, &rc), "RING_SETUP");
 		size = 8192;
-		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, KPEEK_MMAP_RING(0));
+		m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, KPEEK_MMAP_RING(0));
 		check(!set_probe(fd, KPEEK_PROBE_NETIF_RECEIVE_SKB,
 				 KPEEK_PROBE_F_ENABLE | KPEEK_PROBE_F_RING, NULL),
 		      "probe with ring enabled");
@@ -1261,7 +1578,12 @@ int main(int argc, char **argv)
 		return cmd_probe_check();
 	if (argc >= 3 && !strcmp(argv[1], "pin"))
 		return cmd_pin(argv[2]);
+	if (argc >= 2 && !strcmp(argv[1], "ring-claim"))
+		return cmd_ring_claim();
+	if (argc >= 2 && !strcmp(argv[1], "ring-hotplug"))
+		return cmd_ring_hotplug();
 	fprintf(stderr, "usage: kpeekdev snap|snap-check|ioctl-errno|ioctl-user|ioctl-dump|"
-			"mmap-dump|mmap-check|ring SIZE PACKETS|ring-poll|probe-check|pin close-first|unmap-first|ring\n");
+			"mmap-dump|mmap-check|ring SIZE PACKETS|ring-poll|probe-check|pin close-first|unmap-first|ring|"
+			"ring-claim|ring-hotplug\n");
 	return 2;
 }

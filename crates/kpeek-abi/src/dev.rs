@@ -229,6 +229,20 @@ pub struct RingConfig {
     pub watermark: u32,
 }
 
+/// `struct kpeek_ring_consume` (`KPEEK_IOC_RING_CONSUME`, the rings' owner only): the reader is
+/// done with every byte of `cpu`'s ring before `tail`. The ring mapping is read-only (ABI 4), so
+/// this ioctl is how a consumer hands space back to the producer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct RingConsume {
+    pub size: u32,
+    pub cpu: u32,
+    /// The new tail: a multiple of 8 between the ring's current tail and head.
+    pub tail: u32,
+    /// Must be 0.
+    pub flags: u32,
+}
+
 const IOC_NONE: u32 = 0;
 const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
@@ -270,6 +284,8 @@ pub const IOC_PROBE_GET: u32 = iowr::<ProbeConfig>(0x07);
 pub const IOC_RING_SETUP: u32 = iow::<RingConfig>(0x08);
 /// `KPEEK_IOC_MMAP_SYNC`: refresh the counter mapping now.
 pub const IOC_MMAP_SYNC: u32 = io(0x09);
+/// `KPEEK_IOC_RING_CONSUME`: `_IOW(0xBE, 0x0B, struct kpeek_ring_consume)`.
+pub const IOC_RING_CONSUME: u32 = iow::<RingConsume>(0x0B);
 
 #[cfg(test)]
 mod tests {
@@ -280,6 +296,10 @@ mod tests {
         // _IOWR('T'... style by hand: dir 3, size 48, type 0xBE, nr 0.
         assert_eq!(IOC_INFO, (3 << 30) | (48 << 16) | (0xBE << 8));
         assert_eq!(IOC_MMAP_SYNC, 0xBE09);
+        assert_eq!(
+            IOC_RING_CONSUME,
+            (1 << 30) | (16 << 16) | (0xBE << 8) | 0x0B
+        );
         assert_eq!(IOC_RESET >> 30, 1);
     }
 

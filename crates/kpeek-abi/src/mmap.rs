@@ -18,8 +18,8 @@ pub const MMAP_RING_SHIFT: u32 = 16;
 /// `KPEEK_MMAP_RING_MAX_CPUS`: the CPUs that have a ring offset (all offsets below 2 GiB).
 pub const MMAP_RING_MAX_CPUS: u32 = 1 << 14;
 
-/// `KPEEK_MMAP_RING(cpu)`: the offset that maps `cpu`'s event ring (read-write: user space
-/// writes only `tail`). Below 2 GiB for every CPU below [`MMAP_RING_MAX_CPUS`], so it fits a
+/// `KPEEK_MMAP_RING(cpu)`: the offset that maps `cpu`'s event ring, read-only, for the open
+/// file that owns the rings (others get `EBUSY`). Below 2 GiB for every CPU below [`MMAP_RING_MAX_CPUS`], so it fits a
 /// 32-bit kernel's limit and a 32-bit `off_t`.
 pub const fn mmap_ring(cpu: u32) -> u64 {
     MMAP_RING_BASE + ((cpu as u64) << MMAP_RING_SHIFT)
@@ -61,8 +61,9 @@ pub struct MmapSlot {
 /// `KPEEK_RING_MAGIC`: "KPRG", the first word of a ring mapping.
 pub const RING_MAGIC: u32 = 0x4b50_5247;
 
-/// `struct kpeek_ring_header`: the first page of a ring mapping. `head` (kernel) and `tail`
-/// (user space) are byte offsets into the data, each on its own cache line.
+/// `struct kpeek_ring_header`: the first page of a ring mapping (read-only). `head` and `tail`
+/// are byte offsets into the data, each on its own cache line; the consumer moves `tail` with
+/// `KPEEK_IOC_RING_CONSUME` and the kernel mirrors it here.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct RingHeader {
@@ -84,7 +85,7 @@ pub struct RingHeader {
     pub head: u32,
     pub reserved1: u32,
     pub pad1: [u8; 56],
-    /// Consumer (user space): the first unread byte.
+    /// The first unread byte, as `KPEEK_IOC_RING_CONSUME` last set it.
     pub tail: u32,
     pub reserved2: u32,
     pub pad2: [u8; 56],
@@ -117,7 +118,7 @@ pub struct RecHeader {
     /// `ktime_get_ns()` (CLOCK_MONOTONIC).
     pub ts_ns: u64,
     pub cpu: u32,
-    /// `current->pid` when produced.
+    /// `current->pid` when produced: an init-namespace pid.
     pub pid: i32,
 }
 

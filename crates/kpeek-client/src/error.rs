@@ -163,7 +163,10 @@ fn kernel_rule(errno: i32) -> String {
             "too many groups or counters: the max_groups/max_counters cap is reached".into()
         }
         Errno::NAMETOOLONG => format!("name longer than {NAME_MAX} bytes"),
-        Errno::BUSY => "busy: the rings are mapped or the object is in use".into(),
+        Errno::BUSY => {
+            "busy: the event rings belong to another open /dev/kpeek, or the object is in use"
+                .into()
+        }
         Errno::FAULT => "the kernel could not access a buffer (bad pointer)".into(),
         Errno::NODEV | Errno::NXIO => {
             "not available on this device (rings not set up, or no such CPU)".into()
@@ -368,7 +371,11 @@ mod tests {
                 .to_string()
                 .contains("no such group, counter or id (ENOENT)")
         );
-        assert!(k(16, None).to_string().contains("the rings are mapped"));
+        assert!(
+            k(16, None)
+                .to_string()
+                .contains("the event rings belong to another open /dev/kpeek")
+        );
         assert!(
             k(22, Some("custom".into()))
                 .to_string()

@@ -6,10 +6,11 @@
 
 use kpeek_abi::dev::{
     self, CounterGet, CounterRec, CountersGet, Create, Destroy, Info, ProbeConfig, Reset,
-    RingConfig, to_cbuf,
+    RingConfig, RingConsume, to_cbuf,
 };
 use kpeek_abi::{NameKind, validate_name};
 use rustix::ioctl::{NoArg, Updater, ioctl};
+use std::os::fd::BorrowedFd;
 
 use crate::chardev::{Device, check_names, rec_value};
 use crate::error::{Error, Result};
@@ -448,7 +449,15 @@ impl Device {
                 Updater::<{ dev::IOC_RING_SETUP }, RingConfig>::new(&mut c),
             )
         }
-        .map_err(|e| self.kernel_err(&format!("KPEEK_IOC_RING_SETUP data_size {data_size}"), e))
+        .map_err(|e| {
+            let hint = (e == rustix::io::Errno::BUSY).then(|| RINGS_BUSY.to_string());
+            Error::kernel(
+                &format!("KPEEK_IOC_RING_SETUP data_size {data_size}"),
+                self.path().to_path_buf(),
+                e.raw_os_error(),
+                hint,
+            )
+        })
     }
 
     /// `KPEEK_IOC_MMAP_SYNC`: refresh the counter mapping now.
@@ -456,6 +465,28 @@ impl Device {
         // SAFETY: _IO, no argument.
         unsafe { ioctl(self, NoArg::<{ dev::IOC_MMAP_SYNC }>::new()) }
             .map_err(|e| self.kernel_err("KPEEK_IOC_MMAP_SYNC", e))
+    }
+}
+
+/// Why `EBUSY` on the rings: ABI 4 gives them one owner.
+pub(crate) const RINGS_BUSY: &str = "the event rings belong to another open /dev/kpeek (another \
+     `kpeek mod events` or ring reader); they are free once that reader exits";
+
+/// `KPEEK_IOC_RING_CONSUME` on `fd` (an open `/dev/kpeek` that owns the rings): the reader is
+/// done with `cpu`'s ring up to `tail`.
+pub(crate) fn ring_consume(fd: BorrowedFd<'_>, cpu: u32, tail: u32) -> rustix::io::Result<()> {
+    let mut c = RingConsume {
+        size: size_of::<RingConsume>() as u32,
+        cpu,
+        tail,
+        flags: 0,
+    };
+    // SAFETY: _IOW on struct kpeek_ring_consume, mirrored by RingConsume (kpeek-abi's tests).
+    unsafe {
+        ioctl(
+            fd,
+            Updater::<{ dev::IOC_RING_CONSUME }, RingConsume>::new(&mut c),
+        )
     }
 }
 

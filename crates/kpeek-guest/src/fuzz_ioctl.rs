@@ -330,6 +330,20 @@ impl Fuzzer<'_> {
                 put_u32(b, 8, size);
                 put_u32(b, 12, self.rng.interesting_u32() % 100_000);
             }
+            IOC_RING_CONSUME => {
+                let cpu = match self.rng.below(6) {
+                    0 => self.rng.interesting_u32(),
+                    c => c as u32 - 1,
+                };
+                put_u32(b, 4, cpu);
+                // A hostile consumer: any tail, aligned or not, inside the data or not.
+                let tail = match self.rng.below(4) {
+                    0 => self.rng.interesting_u32(),
+                    1 => self.rng.below(1 << 24) as u32,
+                    _ => (self.rng.below(1 << 16) as u32) & !7,
+                };
+                put_u32(b, 8, tail);
+            }
             _ => {}
         }
     }
@@ -657,8 +671,8 @@ impl Fuzzer<'_> {
         }
     }
 
-    /// mmap with random offsets, lengths and protections; touch what was mapped; scribble on
-    /// the header page of a ring mapped writable (the kernel must not trust any of it).
+    /// mmap with random offsets, lengths and protections; touch what was mapped. A ring must
+    /// never be granted writable (ABI 4: only RING_CONSUME moves its tail).
     fn one_mmap(&mut self, i: u64) {
         let ps = rawsys::page_size() as u64;
         let exact_ring = self.rng.one_in(3);
@@ -678,7 +692,11 @@ impl Fuzzer<'_> {
             _ => ps << self.rng.below(14),
         } as usize;
         let prot = if exact_ring {
-            libc::PROT_READ | libc::PROT_WRITE
+            *self.rng.pick(&[
+                libc::PROT_READ,
+                libc::PROT_READ,
+                libc::PROT_READ | libc::PROT_WRITE,
+            ])
         } else {
             *self.rng.pick(&[
                 libc::PROT_READ,
@@ -709,23 +727,10 @@ impl Fuzzer<'_> {
                     std::hint::black_box(sum);
                 }
                 if off != uapi::MMAP_COUNTERS && prot & libc::PROT_WRITE != 0 {
-                    // A hostile consumer: random head, tail, lost, sizes, anything in the
-                    // header page, while the probes may be writing.
-                    for _ in 0..1 + self.rng.below(8) {
-                        let at = match self.rng.below(3) {
-                            0 => uapi::ring_hdr::TAIL,
-                            1 => uapi::ring_hdr::HEAD,
-                            _ => (self.rng.below(ps) & !7) as usize,
-                        };
-                        let v = match self.rng.below(3) {
-                            0 => self.rng.u64(),
-                            1 => self.rng.below(1 << 20),
-                            _ => u64::MAX - self.rng.below(64),
-                        };
-                        // SAFETY: an aligned u64 in the mapped, writable header page.
-                        unsafe { std::ptr::write_volatile(m.ptr().add(at) as *mut u64, v) };
-                    }
-                    std::thread::yield_now();
+                    self.problem(
+                        i,
+                        format!("writable mapping of ring offset {off:#x} granted"),
+                    );
                 }
             }
             Err(e) => {

@@ -99,6 +99,9 @@ impl Dev {
 /// One CPU's mapped ring.
 pub struct Ring {
     map: Mapping,
+    /// The owning device's descriptor (borrowed: the `Dev` outlives its rings), for
+    /// KPEEK_IOC_RING_CONSUME.
+    fd: RawFd,
     pub cpu: u32,
     pub data_size: u32,
     data_offset: usize,
@@ -133,7 +136,7 @@ impl Ring {
         let ps = rawsys::page_size();
         let map = Mapping::new(
             ps + data_size as usize,
-            libc::PROT_READ | libc::PROT_WRITE,
+            libc::PROT_READ,
             libc::MAP_SHARED,
             Some(dev.fd()),
             mmap_ring(cpu),
@@ -141,6 +144,7 @@ impl Ring {
         .map_err(|e| anyhow::anyhow!("mmap ring of CPU {cpu}: {e}"))?;
         let r = Ring {
             map,
+            fd: dev.fd(),
             cpu,
             data_size,
             data_offset: ps,
@@ -176,27 +180,43 @@ impl Ring {
         unsafe { &*(self.map.ptr().add(off) as *const AtomicU32) }
     }
 
-    /// `head` (a u32 since ABI 3, so that 32-bit machines can load-acquire it).
+    /// `head` (a u32 since ABI 3, so that 32-bit machines can load-acquire it). The mapping
+    /// is read-only (ABI 4): a relaxed load and an acquire fence.
     pub fn head(&self) -> u64 {
-        u64::from(self.atomic32(ring_hdr::HEAD).load(Ordering::Acquire))
+        let h = self.atomic32(ring_hdr::HEAD).load(Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Acquire);
+        u64::from(h)
     }
 
     pub fn tail(&self) -> u64 {
         u64::from(self.atomic32(ring_hdr::TAIL).load(Ordering::Relaxed))
     }
 
-    /// Publish `t` (< data_size <= 16 MiB, so it fits the u32 field).
-    pub fn set_tail(&self, t: u64) {
-        let t = u32::try_from(t).expect("ring offsets are below 16 MiB");
-        self.atomic32(ring_hdr::TAIL).store(t, Ordering::Release)
+    /// Hand `t` to the kernel with KPEEK_IOC_RING_CONSUME (< data_size <= 16 MiB: a u32).
+    pub fn set_tail(&self, t: u64) -> Result<(), String> {
+        let t = u32::try_from(t).map_err(|_| format!("tail {t} does not fit a u32"))?;
+        let mut b = [0u8; RING_CONSUME_SIZE];
+        put_u32(&mut b, 0, RING_CONSUME_SIZE as u32);
+        put_u32(&mut b, 4, self.cpu);
+        put_u32(&mut b, 8, t);
+        // SAFETY: b has the size the command encodes.
+        unsafe { rawsys::ioctl(self.fd, IOC_RING_CONSUME, b.as_mut_ptr() as u64) }
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "KPEEK_IOC_RING_CONSUME cpu {} tail {t}: {}",
+                    self.cpu,
+                    errno_name(Err(e))
+                )
+            })
     }
 
     pub fn lost(&self) -> u64 {
-        self.atomic(ring_hdr::LOST).load(Ordering::Acquire)
+        self.atomic(ring_hdr::LOST).load(Ordering::Relaxed)
     }
 
     pub fn written(&self) -> u64 {
-        self.atomic(ring_hdr::WRITTEN).load(Ordering::Acquire)
+        self.atomic(ring_hdr::WRITTEN).load(Ordering::Relaxed)
     }
 
     /// Read every record between tail and head, then publish the new tail. PAD records are
@@ -258,7 +278,9 @@ impl Ring {
                 tail = 0;
             }
         }
-        self.set_tail(tail);
+        if let Err(e) = self.set_tail(tail) {
+            return Framing::Bad(e);
+        }
         Framing::Ok
     }
 }

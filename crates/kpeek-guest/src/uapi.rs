@@ -36,6 +36,7 @@ pub const CREATE_SIZE: usize = size_of::<d::Create>();
 pub const DESTROY_SIZE: usize = size_of::<d::Destroy>();
 pub const PROBE_CONFIG_SIZE: usize = size_of::<d::ProbeConfig>();
 pub const RING_CONFIG_SIZE: usize = size_of::<d::RingConfig>();
+pub const RING_CONSUME_SIZE: usize = size_of::<d::RingConsume>();
 pub const SNAP_HEADER_SIZE: usize = size_of::<d::SnapHeader>();
 
 pub const IOC_INFO: u32 = d::IOC_INFO;
@@ -48,13 +49,14 @@ pub const IOC_PROBE_SET: u32 = d::IOC_PROBE_SET;
 pub const IOC_PROBE_GET: u32 = d::IOC_PROBE_GET;
 pub const IOC_RING_SETUP: u32 = d::IOC_RING_SETUP;
 pub const IOC_MMAP_SYNC: u32 = d::IOC_MMAP_SYNC;
-/// The highest ioctl number in use (KPEEK_IOC_PEEK, which the ioctl fuzzer leaves alone: it
-/// writes to a user pointer in its argument).
-pub const IOC_NR_MAX: u32 = kpeek_abi::peek::IOC_PEEK & 0xff;
+pub const IOC_RING_CONSUME: u32 = d::IOC_RING_CONSUME;
+/// The highest ioctl number in use (KPEEK_IOC_RING_CONSUME; KPEEK_IOC_PEEK, 0x0A, is left alone
+/// by the ioctl fuzzer: it writes to a user pointer in its argument).
+pub const IOC_NR_MAX: u32 = d::IOC_RING_CONSUME & 0xff;
 
 /// Every command with its struct size (0: no argument) and whether it changes state (needs
 /// CAP_SYS_ADMIN).
-pub const IOCTLS: [(u32, usize, bool, &str); 10] = [
+pub const IOCTLS: [(u32, usize, bool, &str); 11] = [
     (IOC_INFO, INFO_SIZE, false, "INFO"),
     (IOC_GET_COUNTER, COUNTER_GET_SIZE, false, "GET_COUNTER"),
     (IOC_GET_COUNTERS, COUNTERS_GET_SIZE, false, "GET_COUNTERS"),
@@ -65,6 +67,8 @@ pub const IOCTLS: [(u32, usize, bool, &str); 10] = [
     (IOC_PROBE_GET, PROBE_CONFIG_SIZE, false, "PROBE_GET"),
     (IOC_RING_SETUP, RING_CONFIG_SIZE, true, "RING_SETUP"),
     (IOC_MMAP_SYNC, 0, false, "MMAP_SYNC"),
+    // No capability: only the rings' owner may (EBUSY for others).
+    (IOC_RING_CONSUME, RING_CONSUME_SIZE, false, "RING_CONSUME"),
 ];
 
 // struct kpeek_info offsets
@@ -323,6 +327,6 @@ mod tests {
         );
         assert_eq!((ring_hdr::HEAD, ring_hdr::TAIL), (64, 128));
         assert_eq!((rec_hdr::TYPE, rec_hdr::LEN, REC_HEADER_SIZE), (0, 2, 24));
-        assert_eq!((IOC_NR_MAX, CMD_MAX, A_MAX), (0x0A, 10, 24));
+        assert_eq!((IOC_NR_MAX, CMD_MAX, A_MAX), (0x0B, 10, 24));
     }
 }

@@ -14,7 +14,8 @@
 
 /*
  * Bumped whenever anything below changes incompatibly (3: ring head and tail are __u32;
- * 4: rwbs[16], ring mmap offsets below 2 GiB).
+ * 4: rwbs[16], ring mmap offsets below 2 GiB, rings mapped read-only by their one owner, which
+ * moves tail with KPEEK_IOC_RING_CONSUME).
  */
 #define KPEEK_ABI_VERSION 4
 
@@ -171,14 +172,37 @@ struct kpeek_probe_config {
  */
 #define KPEEK_PROBES_GROUP "kpeek_probes"
 
+/*
+ * The event rings have one owner: the open file (struct file, shared by dup() and fork()) that
+ * set them up with KPEEK_IOC_RING_SETUP. Only the owner may map them (KPEEK_MMAP_RING) and move
+ * their tails (KPEEK_IOC_RING_CONSUME); for any other open file RING_SETUP, mmap and
+ * RING_CONSUME fail with -EBUSY. The claim ends when the owner is released: its last
+ * descriptor closed and its last mapping unmapped (a mapping keeps its file, hence the claim and
+ * the mapped memory, alive after close()). Rings outlive their owner: producers keep writing
+ * until the next RING_SETUP replaces or frees them. A mapping of rings that were replaced or
+ * freed stays valid (the memory goes with the last munmap()) but is no longer written.
+ */
 struct kpeek_ring_config {		/* KPEEK_IOC_RING_SETUP (CAP_SYS_ADMIN) */
 	__u32 size;
 	__u32 flags;			/* must be 0 */
 	__u32 data_size;		/* bytes of data per CPU: a power of two, >= PAGE_SIZE,
-					 * <= 16 MiB, or 0 to free the rings; -EBUSY while any
-					 * ring is mapped */
+					 * <= 16 MiB, or 0 to free the rings; -EBUSY while
+					 * another open file owns them */
 	__u32 watermark;		/* POLLIN once a ring holds >= this many bytes
 					 * (0: any record) */
+};
+
+/*
+ * KPEEK_IOC_RING_CONSUME (the rings' owner): the consumer is done with every byte of cpu's ring
+ * before tail. tail is a multiple of KPEEK_REC_ALIGN, below data_size, between the ring's current
+ * tail and head (-EINVAL otherwise: a consumer only moves forward over published records).
+ * -ENODEV: no rings; -EBUSY: not the owner; -ENXIO: that CPU has no ring.
+ */
+struct kpeek_ring_consume {
+	__u32 size;
+	__u32 cpu;
+	__u32 tail;			/* the new tail: a byte offset into the data */
+	__u32 flags;			/* must be 0 */
 };
 
 #define KPEEK_IOC_INFO		_IOWR(KPEEK_IOC_MAGIC, 0x00, struct kpeek_info)
@@ -222,6 +246,7 @@ struct kpeek_peek {
 	__u32	flags;		/* in: must be 0 (EINVAL otherwise) */
 };	/* 168 bytes */
 #define KPEEK_IOC_PEEK	_IOWR(KPEEK_IOC_MAGIC, 0x0A, struct kpeek_peek)
+#define KPEEK_IOC_RING_CONSUME	_IOW(KPEEK_IOC_MAGIC, 0x0B, struct kpeek_ring_consume)
 
 /* ---------------------------------------------------------------------------------------- */
 /*
@@ -233,7 +258,9 @@ struct kpeek_peek {
  *    seqcount write section: readers loop { s = load_acquire(seq); if odd retry; copy;
  *    smp_rmb(); if seq != s retry }.
  *  - KPEEK_MMAP_RING(cpu): that CPU's event ring, length PAGE_SIZE (struct kpeek_ring_header)
- *    + ring data_size, mapped read-write (user space writes only `tail`).
+ *    + ring data_size, read-only (PROT_WRITE -> -EPERM), by the rings' owner only (-EBUSY
+ *    for any other open file). Rings exist for the CPUs online at RING_SETUP and those onlined
+ *    since (a CPU that goes offline keeps its ring); -ENXIO for a CPU without one.
  * As io_uring's IORING_OFF_PBUF_RING, an offset only names what is mapped: KPEEK_MMAP_RING_BASE
  * plus the CPU in units of 64 KiB (page-aligned for every page size up to 64 KiB), so every
  * offset stays below 2 GiB, within what a 32-bit kernel accepts for a character device and what
@@ -269,15 +296,15 @@ struct kpeek_mmap_slot {
  * head and tail are byte offsets in [0, data_size); empty when head == tail; the producer never
  * fills the ring completely (one 8-byte slot always stays empty). The producer (a probe on that
  * CPU, any context incl. softirq, with interrupts/preemption handled so one CPU has one producer
- * at a time) reads tail with smp_load_acquire, writes the record, then smp_store_release(head).
- * The consumer reads head with smp_load_acquire, reads records, then smp_store_release(tail).
+ * at a time) reads tail, writes the record, then smp_store_release(head). The consumer reads
+ * head with smp_load_acquire, reads the records, then hands the new tail to the kernel with
+ * KPEEK_IOC_RING_CONSUME (which publishes it with a release store). The whole mapping is
+ * read-only: `tail` here is the kernel's copy of the last tail consumed, for information.
  * A record that does not fit is dropped and counted in `lost` (its seq is still consumed, so
  * seq gaps == lost). Records never straddle the end: a KPEEK_REC_PAD record fills the rest.
- * The kernel keeps its own copies of head, lost and written (this page is writable by user
- * space); it masks tail with (data_size - 1) & ~7 before using it. head and tail are __u32
- * (data_size is at most 16 MiB) so that both sides can load-acquire and store-release them on
- * 32-bit machines too; lost and written are statistics a 32-bit reader may see torn (seq gaps
- * are the exact account of lost records).
+ * head and tail are __u32 (data_size is at most 16 MiB) so that both sides can load-acquire and
+ * store-release them on 32-bit machines too; lost and written are statistics a 32-bit reader
+ * may see torn (seq gaps are the exact account of lost records).
  */
 #define KPEEK_RING_MAGIC 0x4b505247U	/* "KPRG" */
 
@@ -294,7 +321,7 @@ struct kpeek_ring_header {
 	__u32 head;		/* producer: kernel */
 	__u32 reserved1;
 	__u8 pad1[56];
-	__u32 tail;		/* consumer: user space */
+	__u32 tail;		/* the last tail KPEEK_IOC_RING_CONSUME set */
 	__u32 reserved2;
 	__u8 pad2[56];
 };	/* 192 bytes */
@@ -332,7 +359,7 @@ struct kpeek_rec_sched_switch {
 	struct kpeek_rec_header hdr;
 	char prev_comm[16];
 	char next_comm[16];
-	__s32 prev_pid;
+	__s32 prev_pid;		/* init-namespace pids, as hdr.pid */
 	__s32 next_pid;
 	__s64 prev_state;
 };

@@ -3,8 +3,10 @@
 //!
 //! Protocol (Documentation/core-api/circular-buffers.rst): the kernel (one producer per CPU)
 //! writes a record and then publishes `head` with `smp_store_release`; this reader loads `head`
-//! with acquire ordering, copies the records between `tail` and `head`, and publishes the new
-//! `tail` with release ordering so the producer may reuse the space. Records never straddle
+//! with acquire ordering, copies the records between `tail` and `head`, and hands the new `tail`
+//! back with `KPEEK_IOC_RING_CONSUME` so the producer may reuse the space (the mapping is
+//! read-only, and only the open file that set the rings up may map them: ABI 4). Records never
+//! straddle
 //! the end of the data: a `KPEEK_REC_PAD` record (only its 8-byte `type`/`len` prefix is valid,
 //! so it fits the 8 or 16 bytes that may be left) fills the rest and the next record starts at
 //! offset 0.
@@ -21,7 +23,7 @@ mod set;
 mod tests;
 
 use std::mem::offset_of;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -36,6 +38,16 @@ pub use record::{Parsed, Record, RecordBody, RingItem, parse_record, realtime_of
 pub use seq::{RingStats, SeqTracker};
 pub use set::RingSet;
 
+/// Where a ring's consumed `tail` goes.
+#[derive(Debug)]
+enum TailSink {
+    /// `KPEEK_IOC_RING_CONSUME` on this descriptor (a duplicate of the owning device's).
+    Device(OwnedFd),
+    /// The tests' fake rings: a writable header in anonymous memory.
+    #[cfg(test)]
+    Header,
+}
+
 /// One CPU's ring, mapped.
 #[derive(Debug)]
 pub struct Ring {
@@ -45,6 +57,11 @@ pub struct Ring {
     size: usize,
     cpu: u32,
     tail: u64,
+    /// The tail the kernel last accepted.
+    published: u64,
+    sink: TailSink,
+    /// A `KPEEK_IOC_RING_CONSUME` that failed (errno), until [`Ring::take_consume_error`].
+    consume_err: Option<i32>,
     seq: SeqTracker,
     stats: RingStats,
     lost_at_open: u64,
@@ -55,7 +72,8 @@ pub struct Ring {
 unsafe impl Send for Ring {}
 
 impl Ring {
-    /// Map `cpu`'s ring: one header page plus `data_size` bytes (from `KPEEK_IOC_INFO`).
+    /// Map `cpu`'s ring, read-only: one header page plus `data_size` bytes (from
+    /// `KPEEK_IOC_INFO`). `dev` must own the rings (it set them up): `EBUSY` otherwise.
     pub fn map(dev: &Device, cpu: u32, data_size: u32) -> Result<Ring> {
         let page = rustix::param::page_size();
         let map_len = page + data_size as usize;
@@ -73,21 +91,36 @@ impl Ring {
             mmap(
                 std::ptr::null_mut(),
                 map_len,
-                ProtFlags::READ | ProtFlags::WRITE,
+                ProtFlags::READ,
                 MapFlags::SHARED,
                 dev.as_fd(),
                 mmap_ring(cpu),
             )
         }
         .map_err(|e| {
+            let hint = (e == rustix::io::Errno::BUSY).then(|| crate::ioctl::RINGS_BUSY.into());
             Error::kernel(
                 &format!("mmap of the ring of CPU {cpu}"),
                 dev.path().to_path_buf(),
                 e.raw_os_error(),
-                None,
+                hint,
             )
         })?;
         let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| bad("mmap returned NULL".into()))?;
+        let fd = dev.as_fd().try_clone_to_owned();
+        let fd = match fd {
+            Ok(fd) => fd,
+            Err(e) => {
+                // SAFETY: just mapped above, nothing refers into it yet.
+                let _ = unsafe { munmap(p, map_len) };
+                return Err(Error::kernel(
+                    "dup of the device descriptor for the ring",
+                    dev.path().to_path_buf(),
+                    e.raw_os_error().unwrap_or(0),
+                    None,
+                ));
+            }
+        };
         let mut ring = Ring {
             ptr,
             map_len,
@@ -95,6 +128,9 @@ impl Ring {
             size: data_size as usize,
             cpu,
             tail: 0,
+            published: 0,
+            sink: TailSink::Device(fd),
+            consume_err: None,
             seq: SeqTracker::default(),
             stats: RingStats::default(),
             lost_at_open: 0,
@@ -123,6 +159,7 @@ impl Ring {
         if ring.tail >= ring.size as u64 || !ring.tail.is_multiple_of(8) {
             return Err(bad(format!("tail {} is outside the data", ring.tail)));
         }
+        ring.published = ring.tail;
         ring.lost_at_open = ring.lost();
         Ok(ring)
     }
@@ -185,16 +222,41 @@ impl Ring {
     }
 
     fn head(&self) -> u64 {
-        u64::from(
-            self.atomic32(offset_of!(RingHeader, head))
-                .load(Ordering::Acquire),
-        )
+        // The mapping is read-only: a relaxed load (allowed on read-only memory) and an acquire
+        // fence, which pairs with the kernel's smp_store_release(head) like an acquire load.
+        let head = self
+            .atomic32(offset_of!(RingHeader, head))
+            .load(Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Acquire);
+        u64::from(head)
     }
 
-    fn publish_tail(&self) {
+    /// Hand the space before `tail` back to the producer, if it moved.
+    fn publish_tail(&mut self) {
+        if self.tail == self.published {
+            return;
+        }
         // tail < data_size <= RING_MAX_SIZE (16 MiB): it fits.
-        self.atomic32(offset_of!(RingHeader, tail))
-            .store(self.tail as u32, Ordering::Release);
+        let tail = self.tail as u32;
+        match &self.sink {
+            TailSink::Device(fd) => match crate::ioctl::ring_consume(fd.as_fd(), self.cpu, tail) {
+                Ok(()) => self.published = self.tail,
+                // Kept for the caller: Drop cannot return it.
+                Err(e) => self.consume_err = Some(e.raw_os_error()),
+            },
+            #[cfg(test)]
+            TailSink::Header => {
+                self.atomic32(offset_of!(RingHeader, tail))
+                    .store(tail, Ordering::Release);
+                self.published = self.tail;
+            }
+        }
+    }
+
+    /// The errno of a `KPEEK_IOC_RING_CONSUME` that failed since the last call, if any (the
+    /// space stays unreleased, so the producer will drop records once the ring is full).
+    pub fn take_consume_error(&mut self) -> Option<i32> {
+        self.consume_err.take()
     }
 
     /// Copy `n` bytes at data offset `pos` (between tail and head: the producer leaves them).

@@ -101,6 +101,16 @@ impl RingSet {
                     Err(e) => errors.push(e),
                 }
             }
+            if let Some(errno) = ring.take_consume_error() {
+                errors.push(RingError {
+                    cpu: ring.cpu(),
+                    offset: ring.tail,
+                    msg: format!(
+                        "KPEEK_IOC_RING_CONSUME failed ({}): the space read stays taken",
+                        rustix::io::Errno::from_raw_os_error(errno)
+                    ),
+                });
+            }
         }
         items.sort_by_key(|(ts, _)| *ts);
         (items.into_iter().map(|(_, i)| i).collect(), errors)
@@ -115,6 +125,7 @@ impl RingSet {
                 .records()
                 .filter(|r| matches!(r, Ok(RingItem::Record(_))))
                 .count() as u64;
+            // A failed RING_CONSUME stays in the ring and shows at the next drain.
             ring.seq = SeqTracker::default();
             ring.stats = RingStats::default();
             ring.lost_at_open = ring.lost();

@@ -127,11 +127,10 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let dev = Device::open(root)?;
-    let info = dev.info()?;
-    if info.ring_data_size != a.ring_size {
-        dev.ring_setup(a.ring_size, a.watermark)
-            .context("setting up the event rings")?;
-    }
+    // Always: the rings belong to the open file that set them up (ABI 4), so this one must, and
+    // a second reader is told the rings are taken (EBUSY) instead of stealing records.
+    dev.ring_setup(a.ring_size, a.watermark)
+        .context("setting up the event rings")?;
     let ctl = Device::open(root)?;
     let mut saved = Vec::new();
     for p in &probes {
