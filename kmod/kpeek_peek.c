@@ -196,8 +196,9 @@ static enum kpeek_sym_match kpeek_sym_match(unsigned long addr, const char *mod,
 
 /*
  * A kernel built without CONFIG_KALLSYMS_ALL (Debian's 686-pae) has no data symbols in kallsyms,
- * but its exported ones (jiffies, init_task) are still in the module loader's export table,
- * where __symbol_get() finds them (from 6.5 only GPL-only exports). The reference it takes on a
+ * but its exported ones are still in the module loader's export table, where __symbol_get()
+ * finds the GPL-only ones (init_uts_ns; since 6.5, and in stable kernels that took the change,
+ * it refuses EXPORT_SYMBOL ones such as jiffies). The reference it takes on a
  * module that exports sym is dropped at once: the address is then as good as one from kallsyms,
  * valid while that module stays loaded. The size stays unknown.
  */

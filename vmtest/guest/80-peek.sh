@@ -40,14 +40,15 @@ if [ -z "$kaddr" ]; then
 		check_eq "$via: init_uts_ns (exported): name.sysname, name.release" \
 			"$(field "$(peektest $via init_uts_ns 0 0 5)" data) $(field "$(peektest $via init_uts_ns 0 130 ${#rel})" data)" \
 			"$(hex Linux) $(hex "$rel")"
-		out=$(peektest $via schedule 0 0 16)
-		check_eq "$via: schedule address = /proc/kallsyms" "$(field "$out" addr)" "0x$taddr"
-		size=$(field "$out" size)
+		sout=$(peektest $via schedule 0 0 16)
+		sdata=$(field "$sout" data)
+		check_eq "$via: schedule address = /proc/kallsyms" "$(field "$sout" addr)" "0x$taddr"
+		size=$(field "$sout" size)
 		check "$via: schedule size ($size) > 16" test "${size:-0}" -gt 16
 		check_eq "$via: by name and by address, the same bytes" \
-			"$(field "$(peektest $via - 0x$taddr 0 16)" data)" "$(field "$out" data)"
+			"$(field "$(peektest $via - 0x$taddr 0 16)" data)" "$sdata"
 		check_eq "$via: offset 8 = bytes 8.. of the whole" \
-			"$(field "$(peektest $via schedule 0 8 8)" data)" "$(field "$out" data | cut -c17-32)"
+			"$(field "$(peektest $via schedule 0 8 8)" data)" "$(echo "$sdata" | cut -c17-32)"
 	done
 fi
 for via in ioctl nl; do
