@@ -43,6 +43,9 @@ pub struct DwarfTypes {
     vars: HashMap<String, u64>,
     /// Variables defined (with a location) more than once: static ones of several files.
     dup_vars: std::collections::HashSet<String>,
+    /// Static variables of functions (`static u64 count;` inside a function, which the symbol
+    /// table names `count.0`): name → their DIEs.
+    locals: HashMap<String, Vec<u64>>,
     named: HashMap<(u8, String), u64>,
     what: String,
 }
@@ -160,6 +163,7 @@ impl DwarfTypes {
             units,
             vars: HashMap::new(),
             dup_vars: Default::default(),
+            locals: HashMap::new(),
             named: HashMap::new(),
             what: format!("DWARF of {what}"),
         };
@@ -177,6 +181,18 @@ impl DwarfTypes {
                 let global = start + e.offset().0 as u64;
                 let key = match tag {
                     dw::DW_TAG_variable if depth == 1 => None,
+                    dw::DW_TAG_variable => {
+                        // Static storage: a location that is one DW_OP_addr.
+                        if let Some(AttributeValue::Exprloc(loc)) =
+                            e.attr_value(dw::DW_AT_location)
+                            && gimli::Reader::to_slice(&loc.0).ok().and_then(|b| b.first().copied())
+                                == Some(dw::DW_OP_addr.0)
+                            && let Some(name) = self.name_at(unit, e)
+                        {
+                            self.locals.entry(name).or_default().push(global);
+                        }
+                        continue;
+                    }
                     dw::DW_TAG_structure_type => Some(1),
                     dw::DW_TAG_union_type => Some(2),
                     dw::DW_TAG_enumeration_type => Some(3),
@@ -507,8 +523,20 @@ impl TypeSource for DwarfTypes {
 
 /// The type id of variable `name` in a DWARF source (`None` for other sources or no such
 /// variable).
+///
+/// A name with a compiler's suffix (`count.0`, `foo.isra.0`, `__key.1`: the symbol table's name
+/// of a function's static variable, or of a renamed file-scope one) is the variable named by the
+/// part before the first `.`: a function's static variable of that name when exactly one
+/// function has one, else the file-scope variable.
 pub fn var_type(src: &dyn TypeSource, name: &str) -> Option<u64> {
     let d = src.as_dwarf()?;
-    let off = *d.vars.get(name)?;
-    d.var_type_at(off)
+    if let Some(off) = d.vars.get(name) {
+        return d.var_type_at(*off);
+    }
+    let (stem, _) = name.split_once('.')?;
+    match d.locals.get(stem).map(Vec::as_slice) {
+        Some([one]) => d.var_type_at(*one),
+        Some([_, _, ..]) => None,
+        _ => d.var_type_at(*d.vars.get(stem)?),
+    }
 }

@@ -27,6 +27,8 @@ static unsigned long long reads;
 struct sample the_sample;
 static const char *label = "x";
 unsigned long long *use(void) { (void)label; return &reads; }
+int bump(void) { static short opens; static int twice; int automatic = 1; return ++opens + ++twice + automatic; }
+int bump2(void) { static int twice; return ++twice; }
 "#;
 
 fn build() -> PathBuf {
@@ -45,6 +47,17 @@ fn build() -> PathBuf {
     o
 }
 
+/// The first symbol of the object whose name starts with `prefix` (from `nm`).
+fn object_symbol(o: &std::path::Path, prefix: &str) -> String {
+    let out = Command::new("nm").arg(o).output().expect("nm (binutils)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .find(|n| n.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no symbol {prefix}* in {text}"))
+        .to_string()
+}
+
 #[test]
 fn types_of_a_relocatable_object() {
     let o = build();
@@ -53,10 +66,17 @@ fn types_of_a_relocatable_object() {
     let reads_ty = var_type(&d, "reads").expect("static variable reads");
     let sample_ty = var_type(&d, "the_sample").expect("global the_sample");
     assert!(var_type(&d, "nope").is_none());
+    // A function's static variable, by the name the symbol table gives it (`opens.N`).
+    let sym = object_symbol(&o, "opens.");
+    let opens_ty = var_type(&d, &sym).expect("function-static opens");
+    // `twice` is static in two functions: no one type for `twice.N`; automatic ones are no symbols.
+    assert!(var_type(&d, &object_symbol(&o, "twice.")).is_none());
+    assert!(var_type(&d, "automatic.0").is_none());
     let src = types.add(Box::new(d));
     let reads = TypeRef { src, id: reads_ty };
     let sample = TypeRef { src, id: sample_ty };
     assert_eq!(types.name(reads), "long long unsigned int");
+    assert_eq!(types.name(TypeRef { src, id: opens_ty }), "short int");
     assert_eq!(types.name(sample), "struct sample");
     let size = types.size_of(sample).unwrap();
     assert_eq!(size, 4 + 4 + 8 + 4 + 4 + 8 + 24 + 8);
