@@ -46,6 +46,8 @@ pub struct DwarfTypes {
     /// Static variables of functions (`static u64 count;` inside a function, which the symbol
     /// table names `count.0`): name → their DIEs.
     locals: HashMap<String, Vec<u64>>,
+    /// Symbols of the per-CPU section (`DEFINE_PER_CPU` in a module).
+    percpu: std::collections::HashSet<String>,
     named: HashMap<(u8, String), u64>,
     what: String,
 }
@@ -93,6 +95,18 @@ pub fn find_module_file(module: &str) -> Option<PathBuf> {
         .filter_map(|l| l.split(':').next())
         .find(|p| module_name(Path::new(p)) == module && p.ends_with(".ko"))
         .map(|p| dir.join(p))
+}
+
+/// Names of the symbols defined in the per-CPU section.
+fn percpu_symbols(obj: &object::File<'_>) -> std::collections::HashSet<String> {
+    use object::ObjectSymbol;
+    let Some(sec) = obj.section_by_name(crate::btf::PERCPU_SEC) else {
+        return Default::default();
+    };
+    obj.symbols()
+        .filter(|s| s.section_index() == Some(sec.index()) && s.is_definition())
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
 }
 
 fn kind_key(kind: &str) -> u8 {
@@ -164,6 +178,7 @@ impl DwarfTypes {
             vars: HashMap::new(),
             dup_vars: Default::default(),
             locals: HashMap::new(),
+            percpu: percpu_symbols(&obj),
             named: HashMap::new(),
             what: format!("DWARF of {what}"),
         };
@@ -239,6 +254,11 @@ impl DwarfTypes {
         let v = e.attr_value(dw::DW_AT_name)?;
         let s = self.dwarf.attr_string(unit, v).ok()?;
         Some(String::from_utf8_lossy(s.inner().slice()).into_owned())
+    }
+
+    /// Whether symbol `name` lies in the per-CPU section (`.data..percpu`).
+    pub fn is_percpu(&self, name: &str) -> bool {
+        self.percpu.contains(name)
     }
 
     /// Names of all variables defined at file scope, with the ids of their types.

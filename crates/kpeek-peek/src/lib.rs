@@ -37,6 +37,7 @@ pub mod error;
 pub mod expr;
 pub mod globals;
 pub mod percpu;
+mod percpu_eval;
 pub mod print;
 pub mod session;
 pub mod testkit;

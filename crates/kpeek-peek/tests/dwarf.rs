@@ -28,6 +28,7 @@ struct sample the_sample;
 static const char *label = "x";
 unsigned long long *use(void) { (void)label; return &reads; }
 int bump(void) { static short opens; static int twice; int automatic = 1; return ++opens + ++twice + automatic; }
+__attribute__((section(".data..percpu"))) unsigned long long calls;
 int bump2(void) { static int twice; return ++twice; }
 "#;
 
@@ -72,6 +73,9 @@ fn types_of_a_relocatable_object() {
     // `twice` is static in two functions: no one type for `twice.N`; automatic ones are no symbols.
     assert!(var_type(&d, &object_symbol(&o, "twice.")).is_none());
     assert!(var_type(&d, "automatic.0").is_none());
+    // A variable of the per-CPU section (what DEFINE_PER_CPU makes), and ones outside it.
+    assert!(d.is_percpu("calls"));
+    assert!(!d.is_percpu("reads") && !d.is_percpu("the_sample") && !d.is_percpu("nope"));
     let src = types.add(Box::new(d));
     let reads = TypeRef { src, id: reads_ty };
     let sample = TypeRef { src, id: sample_ty };
