@@ -72,6 +72,10 @@ fn leak_map(path: &Path) -> Result<&'static [u8], Error> {
         path: path.to_path_buf(),
         source,
     })?;
+    // A compressed .ko: decompressed in memory (the mapping is dropped).
+    if let Some(v) = crate::kofile::decompress(&map, path)? {
+        return Ok(Box::leak(v.into_boxed_slice()));
+    }
     // The session lives as long as the process: keep the mapping.
     Ok(Box::leak(Box::new(map)))
 }
@@ -86,14 +90,18 @@ pub fn module_name(path: &Path) -> String {
     stem.replace('-', "_")
 }
 
-/// The `.ko` of a loaded module, from `modules.dep` of the running kernel.
+/// The `.ko` of a loaded module, from `modules.dep` of the running kernel (compressed ones too:
+/// `.ko.xz`, `.ko.zst`, `.ko.gz`).
 pub fn find_module_file(module: &str) -> Option<PathBuf> {
     let release = rustix::system::uname().release().to_str().ok()?.to_string();
     let dir = Path::new("/lib/modules").join(&release);
     let dep = std::fs::read_to_string(dir.join("modules.dep")).ok()?;
     dep.lines()
         .filter_map(|l| l.split(':').next())
-        .find(|p| module_name(Path::new(p)) == module && p.ends_with(".ko"))
+        .find(|p| {
+            module_name(Path::new(p)) == module
+                && crate::kofile::KO_SUFFIXES.iter().any(|s| p.ends_with(s))
+        })
         .map(|p| dir.join(p))
 }
 
@@ -198,9 +206,10 @@ impl DwarfTypes {
                     dw::DW_TAG_variable if depth == 1 => None,
                     dw::DW_TAG_variable => {
                         // Static storage: a location that is one DW_OP_addr.
-                        if let Some(AttributeValue::Exprloc(loc)) =
-                            e.attr_value(dw::DW_AT_location)
-                            && gimli::Reader::to_slice(&loc.0).ok().and_then(|b| b.first().copied())
+                        if let Some(AttributeValue::Exprloc(loc)) = e.attr_value(dw::DW_AT_location)
+                            && gimli::Reader::to_slice(&loc.0)
+                                .ok()
+                                .and_then(|b| b.first().copied())
                                 == Some(dw::DW_OP_addr.0)
                             && let Some(name) = self.name_at(unit, e)
                         {

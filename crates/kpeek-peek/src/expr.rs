@@ -410,7 +410,15 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["a", "m:a@cpu3.b->c[4]", "0x10.x", "a@sum.b", "a@all", "\"counter.12\"", "m:\"__key.1\"@cpu0.x"] {
+        for s in [
+            "a",
+            "m:a@cpu3.b->c[4]",
+            "0x10.x",
+            "a@sum.b",
+            "a@all",
+            "\"counter.12\"",
+            "m:\"__key.1\"@cpu0.x",
+        ] {
             assert_eq!(Expr::parse(s).unwrap().to_string(), s);
         }
     }
@@ -430,7 +438,10 @@ mod tests {
         assert_eq!(e.base, sym("foo.constprop.0"));
         assert_eq!(e.steps, [Step::Field("a".into()), Step::Arrow("b".into())]);
         // A quoted identifier is the identifier.
-        assert_eq!(Expr::parse("\"jiffies\"").unwrap(), Expr::parse("jiffies").unwrap());
+        assert_eq!(
+            Expr::parse("\"jiffies\"").unwrap(),
+            Expr::parse("jiffies").unwrap()
+        );
         assert_eq!(Expr::parse("\"jiffies\"").unwrap().to_string(), "jiffies");
     }
 }

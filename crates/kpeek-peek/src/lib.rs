@@ -36,6 +36,7 @@ pub mod dwarf;
 pub mod error;
 pub mod expr;
 pub mod globals;
+pub mod kofile;
 pub mod percpu;
 mod percpu_eval;
 pub mod print;

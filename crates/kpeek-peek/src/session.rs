@@ -9,11 +9,11 @@ use ksyms::Ksyms;
 use crate::btf::{BtfTypes, PerCpuVar};
 use crate::error::{Error, close_names};
 use crate::expr::{Base, Expr};
+use crate::percpu_eval::PerCpuAt;
 use crate::types::{TypeRef, Types};
 use crate::value::{Bits, Value, decode};
 use crate::via::Backend;
 use crate::walk::{Place, read_named, walk};
-use crate::percpu_eval::PerCpuAt;
 use crate::{dwarf, globals};
 
 /// Largest value one expression reads (a whole `struct task_struct` is ~10 KiB).
@@ -226,7 +226,14 @@ impl Session {
                     id: u64::from(var.type_id),
                 };
                 let typed = (ty, "BTF (per-CPU variable)".to_string());
-                self.eval_percpu(text, &expr, name, typed, PerCpuAt::Offset(var.offset), backend)
+                self.eval_percpu(
+                    text,
+                    &expr,
+                    name,
+                    typed,
+                    PerCpuAt::Offset(var.offset),
+                    backend,
+                )
             }
             Base::Symbol {
                 module: Some(m),
@@ -295,7 +302,12 @@ impl Session {
         })
     }
 
-    pub(crate) fn read_value(&self, place: &Place, what: &str, backend: &dyn Backend) -> Result<Value, Error> {
+    pub(crate) fn read_value(
+        &self,
+        place: &Place,
+        what: &str,
+        backend: &dyn Backend,
+    ) -> Result<Value, Error> {
         let size = match place.bits {
             Some(Bits { offset, size }) => u64::from((offset + size).div_ceil(8)),
             None => self.types.size_of(place.ty)?,

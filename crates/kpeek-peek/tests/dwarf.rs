@@ -157,3 +157,47 @@ fn a_file_without_dwarf_is_refused_by_name() {
     assert!(e.contains("not an ELF file"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A `.ko` compressed as distributions ship modules (xz with CRC32 as kbuild's modules_install
+/// does it, zstd, gzip) reads the same as the plain file.
+#[test]
+fn compressed_objects_read_like_plain_ones() {
+    let o = build();
+    let plain = DwarfTypes::open(&o).unwrap();
+    let mut want: Vec<(String, u64)> = plain.variables().map(|(n, t)| (n.to_string(), t)).collect();
+    want.sort();
+    assert!(want.iter().any(|(n, _)| n == "reads"));
+    for (ext, cmd, args) in [
+        (
+            "xz",
+            "xz",
+            &["--check=crc32", "--lzma2=dict=1MiB", "-c"][..],
+        ),
+        ("zst", "zstd", &["-q", "-c"][..]),
+        ("gz", "gzip", &["-c"][..]),
+    ] {
+        let out = Command::new(cmd)
+            .args(args)
+            .arg(&o)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{cmd} is needed for this test (scripts/setup installs it): {e}")
+            });
+        assert!(out.status.success(), "{cmd} failed");
+        let z = o.with_file_name(format!("sample.ko.{ext}"));
+        std::fs::write(&z, &out.stdout).unwrap();
+        let d = DwarfTypes::open(&z).unwrap_or_else(|e| panic!("{ext}: {e}"));
+        let mut got: Vec<(String, u64)> = d.variables().map(|(n, t)| (n.to_string(), t)).collect();
+        got.sort();
+        assert_eq!(got, want, "{ext}");
+        assert!(d.is_percpu("calls"), "{ext}");
+        assert_eq!(kpeek_peek::dwarf::module_name(&z), "sample");
+        // Cut short: an error naming the file, not a panic.
+        std::fs::write(&z, &out.stdout[..out.stdout.len() / 2]).unwrap();
+        let e = DwarfTypes::open(&z)
+            .err()
+            .expect("a cut stream fails")
+            .to_string();
+        assert!(e.contains(&format!("sample.ko.{ext}")), "{ext}: {e}");
+    }
+}
