@@ -39,6 +39,7 @@ pub mod globals;
 pub mod kofile;
 pub mod percpu;
 mod percpu_eval;
+pub mod plan;
 pub mod print;
 pub mod session;
 pub mod testkit;

@@ -199,6 +199,15 @@ impl Session {
         Ok(&self.modules[module])
     }
 
+    /// Whether symbol `name` (of `module`) is a per-CPU variable of the kernel or of a module.
+    pub(crate) fn is_percpu_name(&mut self, module: Option<&str>, name: &str) -> bool {
+        match module {
+            m if vmlinux_name(m) => self.percpu.contains_key(name),
+            Some(m) => self.module_percpu(m, name).unwrap_or(false),
+            None => false,
+        }
+    }
+
     /// Whether `module`'s symbol `name` is one of its per-CPU variables (from its `.ko`).
     fn module_percpu(&mut self, module: &str, name: &str) -> Result<bool, Error> {
         let Some(src) = self.module_types(module)?.dwarf else {
