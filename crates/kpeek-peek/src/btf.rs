@@ -256,9 +256,10 @@ fn read_file(path: &Path) -> Result<Bytes, Error> {
         source,
     };
     let f = std::fs::File::open(path).map_err(io)?;
+    // A private read-only mapping: sysfs BTF refuses shared ones (VM_MAYSHARE).
     // SAFETY: the mapping is read-only and private; BTF files (sysfs BTF, built files) are not
     // truncated or rewritten while kpeek runs, and every read of the map is bounds-checked.
-    match unsafe { memmap2::MmapOptions::new().populate().map(&f) } {
+    match unsafe { memmap2::MmapOptions::new().map_copy_read_only(&f) } {
         Ok(m) if !m.is_empty() => Ok(Bytes::Map(m)),
         // Kernels before 6.16 cannot map /sys/kernel/btf/* (and sysfs reports no size): read it.
         _ => {
