@@ -51,10 +51,18 @@ has "unquoted, the dot starts a field: an error" "$(kpeek peek "plain_counter:${
 has "an unclosed quote: an error naming the column" "$(kpeek peek '"opens.0' 2>&1)" \
 	'column 1: a quoted name has no closing'
 
-# A dotted data symbol of the kernel (a function's static variable, e.g. __already_done.N).
-kdot=$(awk 'NF == 3 && $2 ~ /^[dDbB]$/ && $3 ~ /^[A-Za-z_][A-Za-z0-9_]*\.[0-9]+$/ { print $1, $3; exit }' /proc/kallsyms)
+# A dotted data symbol of the kernel (a function's static variable, e.g. __already_done.N) that
+# kallsyms lists once; and one it lists many times (__func__.0: one per file), which is ambiguous.
+kdot=$(awk '$3 ~ /^[A-Za-z_][A-Za-z0-9_]*\.[0-9]+$/ { n[$3]++; if (NF == 3 && $2 ~ /^[dDbB]$/) a[$3] = $1 }
+	END { for (s in a) if (n[s] == 1) { print a[s], s; exit } }' /proc/kallsyms)
+many=$(awk 'NF == 3 && $3 ~ /^[A-Za-z_][A-Za-z0-9_]*\.[0-9]+$/ { n[$3]++ }
+	END { for (s in n) if (n[s] > 1) { print s; exit } }' /proc/kallsyms)
+if [ -n "$many" ]; then
+	has "kernel \"$many\" (listed $(grep -c " $many\$" /proc/kallsyms) times): ambiguous, the places listed" \
+		"$(kpeek peek "\"$many\"" 2>&1)" "\`$many\` is defined in several places: 0x"
+fi
 if [ -z "$kdot" ]; then
-	fail "a dotted kernel data symbol in /proc/kallsyms" "none"
+	fail "a dotted kernel data symbol listed once in /proc/kallsyms" "none"
 else
 	ka=${kdot% *} kn=${kdot#* }
 	ref=""

@@ -15,9 +15,9 @@ cs() { sed 's/^\([0-9]*\)\.\([0-9][0-9]\).*/\1\2/' /proc/uptime; } # centisecond
 
 addr=0x$(awk '$3 == "reads" && $4 == "[plain_counter]" { print $1; exit }' /proc/kallsyms)
 n=20000
-out=$(peektest bench $addr 8 $n)
-check "peektest bench: $n ioctls ($out)" sh -c "echo '$out' | grep -q '^reads=$n '"
-base=$(echo "$out" | sed -n 's/.*per_s=\([0-9]*\).*/\1/p')
+bench=$(peektest bench $addr 8 $n)
+check "peektest bench: $n ioctls ($bench)" sh -c "echo '$bench' | grep -q '^reads=$n '"
+base=$(echo "$bench" | sed -n 's/.*per_s=\([0-9]*\).*/\1/p')
 echo "INFO: bench: bare KPEEK_IOC_PEEK loop (peektest bench, 8 bytes): ${base:-?} reads/s"
 
 want=$(kpeek peek --json plain_counter:reads | sed -n 's/.*"value":\([0-9]*\).*/\1/p')

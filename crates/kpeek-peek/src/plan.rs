@@ -6,8 +6,10 @@
 use crate::error::Error;
 use crate::expr::{Base, Expr};
 use crate::session::{Answer, Session};
+use crate::types::Ty;
+use crate::value::Value;
 use crate::via::Backend;
-use crate::walk::{Memory, Place, walk};
+use crate::walk::{Memory, Place, read_named, walk};
 
 /// An expression resolved for repeated reading.
 #[derive(Debug, Clone)]
@@ -26,6 +28,9 @@ enum Kind {
         type_from: String,
         /// The leaf's type name, when no step is left to walk (it cannot change).
         leaf_ty: Option<String>,
+        /// A fixed leaf that is a plain integer: its size and signedness (read and decoded
+        /// without consulting the types again).
+        int_leaf: Option<(usize, bool)>,
     },
     /// Per-CPU selections and untyped symbols: evaluated whole each time (their per-CPU areas
     /// are remembered by the session).
@@ -93,7 +98,21 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
-        let leaf_ty = (first == expr.steps.len()).then(|| self.types.name(place.ty));
+        let fixed = first == expr.steps.len();
+        let leaf_ty = fixed.then(|| self.types.name(place.ty));
+        let int_leaf = match self.types.resolve(place.ty)? {
+            (
+                _,
+                Ty::Int {
+                    size: size @ (1 | 2 | 4 | 8),
+                    signed,
+                    is_char: false,
+                    is_bool: false,
+                    ..
+                },
+            ) if fixed && place.bits.is_none() => Some((size as usize, signed)),
+            _ => None,
+        };
         Ok(Plan {
             text: text.to_string(),
             kind: Kind::Place {
@@ -102,6 +121,7 @@ impl Session {
                 place,
                 type_from,
                 leaf_ty,
+                int_leaf,
             },
         })
     }
@@ -114,12 +134,31 @@ impl Session {
             place,
             type_from,
             leaf_ty,
+            int_leaf,
         } = &plan.kind
         else {
             return self.eval(&plan.text, backend);
         };
-        let place = walk(&self.types, backend, expr, *first, *place)?;
-        let value = self.read_value(&place, &plan.text, backend)?;
+        let (place, value) = match int_leaf {
+            Some((size, signed)) => {
+                let b = read_named(backend, place.addr, *size, &plan.text)?;
+                let mut le = [0u8; 8];
+                le[..*size].copy_from_slice(&b);
+                let v = u64::from_le_bytes(le);
+                let shift = 64 - 8 * *size as u32;
+                let value = if *signed {
+                    Value::Signed(((v << shift) as i64) >> shift)
+                } else {
+                    Value::Unsigned(v)
+                };
+                (*place, value)
+            }
+            None => {
+                let place = walk(&self.types, backend, expr, *first, *place)?;
+                let value = self.read_value(&place, &plan.text, backend)?;
+                (place, value)
+            }
+        };
         Ok(Answer {
             expr: plan.text.clone(),
             ty: leaf_ty.clone().unwrap_or_else(|| self.types.name(place.ty)),

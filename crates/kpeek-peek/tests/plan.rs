@@ -123,3 +123,36 @@ fn a_plan_reads_only_what_can_change() {
     let err = s.plan("no_such_sym", &mem).unwrap_err().to_string();
     assert!(err.contains("unknown symbol"), "{err}");
 }
+
+#[test]
+fn integer_leaves_decode_like_eval() {
+    let mut types = Types::new();
+    types.add(Box::new(BtfTypes::vmlinux().expect("this machine's BTF")));
+    let mut bytes = vec![0u8; 64];
+    bytes[..8].copy_from_slice(&(-5i64).to_le_bytes());
+    let mem = Counting {
+        bytes: RefCell::new(bytes),
+        reads: Cell::new(0),
+    };
+    for (ty, want) in [
+        ("s64", Value::Signed(-5)),
+        ("int", Value::Signed(-5)),
+        ("short", Value::Signed(-5)),
+        ("u8", Value::Unsigned(0xfb)),
+        ("u32", Value::Unsigned(0xffff_fffb)),
+        ("u64", Value::Unsigned(-5i64 as u64)),
+    ] {
+        let opts = Options {
+            as_type: Some(ty.into()),
+            ..Options::default()
+        };
+        let mut s = Session::new(opts, Box::new(ksyms::Ksyms::load_live)).unwrap();
+        let text = format!("{BASE:#x}");
+        let p = s.plan(&text, &mem).unwrap();
+        let a = s.read_plan(&p, &mem).unwrap();
+        let e = s.eval(&text, &mem).unwrap();
+        assert_eq!(format!("{:?}", a.value), format!("{want:?}"), "{ty}");
+        assert_eq!(format!("{:?}", e.value), format!("{want:?}"), "{ty}");
+        assert_eq!(a.ty, e.ty);
+    }
+}

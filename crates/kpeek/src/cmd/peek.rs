@@ -202,9 +202,13 @@ fn watch(
             prev[i] = num.map(|v| (v, now));
             emit(out, session, &a, args.json, Some(rate))?;
         }
-        out.flush()?;
+        // Without a pause the buffer is written when full (and at the end).
+        if !interval.is_zero() {
+            out.flush()?;
+        }
         n += 1;
         if args.count.is_some_and(|c| n >= c) {
+            out.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
         // Sleep to the next tick of a fixed schedule (no drift).
