@@ -36,7 +36,7 @@ impl Session {
             .unwrap_or(0)
     }
 
-    fn possible_cpus(&mut self) -> Result<Vec<u32>, Error> {
+    pub(crate) fn possible_cpus(&mut self) -> Result<Vec<u32>, Error> {
         if self.cpus.is_empty() {
             self.cpus = percpu::possible_cpus()?;
         }
@@ -46,7 +46,7 @@ impl Session {
     /// `__per_cpu_offset[cpu]`: from CPU `cpu`'s run queue where the backend can name the task
     /// running there (BPF: no symbol table needed), else read from the kernel's
     /// `__per_cpu_offset` array found through kallsyms; [`PerCpuMethod`] forces one way.
-    fn percpu_base(&mut self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
+    pub(crate) fn percpu_base(&mut self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
         if let Some(b) = self.bases.get(&cpu) {
             return Ok(*b);
         }

@@ -4,9 +4,9 @@
 //! the pointers of `->` and of indexing through a pointer, then the value itself.
 
 use crate::error::Error;
-use crate::expr::{Base, Expr};
+use crate::expr::{Base, CpuSel, Expr};
 use crate::session::{Answer, Session};
-use crate::types::Ty;
+use crate::types::{Ty, TypeRef};
 use crate::value::Value;
 use crate::via::Backend;
 use crate::walk::{Memory, Place, read_named, walk};
@@ -58,6 +58,29 @@ impl Session {
     pub fn plan(&mut self, text: &str, backend: &dyn Backend) -> Result<Plan, Error> {
         let expr = Expr::parse(text)?;
         let start = match &expr.base {
+            // One CPU's copy of a kernel per-CPU variable: a fixed place once its area is known.
+            Base::Symbol { module, name }
+                if module.as_deref().is_none_or(|m| m == "vmlinux")
+                    && self.percpu.contains_key(name)
+                    && self.opts.as_type.is_none() =>
+            {
+                match (expr.cpu, self.vmlinux_btf) {
+                    (Some(CpuSel::Cpu(n)), Some(src)) if self.possible_cpus()?.contains(&n) => {
+                        let var = self.percpu[name];
+                        let base = self.percpu_base(n, backend)?;
+                        let ty = TypeRef {
+                            src,
+                            id: u64::from(var.type_id),
+                        };
+                        Some((
+                            base.wrapping_add(var.offset),
+                            ty,
+                            "BTF (per-CPU variable)".to_string(),
+                        ))
+                    }
+                    _ => None,
+                }
+            }
             _ if expr.cpu.is_some() => None,
             Base::Address(addr) => match &self.opts.as_type {
                 Some(t) => Some((*addr, self.types.parse_type(t)?, "--as".to_string())),

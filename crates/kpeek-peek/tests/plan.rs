@@ -156,3 +156,30 @@ fn integer_leaves_decode_like_eval() {
         assert_eq!(a.ty, e.ty);
     }
 }
+
+/// One CPU's copy of a per-CPU variable through the BPF backend of this machine: planned once,
+/// then the same place and value as eval, for every possible CPU.
+#[test]
+fn per_cpu_plans_read_the_place_eval_reads() {
+    let bpf = kpeek_peek::via::bpf::Bpf::open().expect("BPF (root) on this machine");
+    let mut s = Session::new(Options::default(), Box::new(ksyms::Ksyms::load_live)).unwrap();
+    for cpu in kpeek_peek::percpu::possible_cpus().unwrap() {
+        let text = format!("runqueues@cpu{cpu}.cpu");
+        let p = s.plan(&text, &bpf).unwrap();
+        for _ in 0..3 {
+            let a = s.read_plan(&p, &bpf).unwrap();
+            let e = s.eval(&text, &bpf).unwrap();
+            assert!(
+                matches!(a.value, Value::Signed(v) if v == i64::from(cpu)),
+                "{:?}",
+                a.value
+            );
+            assert_eq!((&a.ty, a.addr, &a.type_from), (&e.ty, e.addr, &e.type_from));
+        }
+    }
+    let err = s
+        .plan("runqueues@cpu4096.cpu", &bpf)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no CPU 4096"), "{err}");
+}
