@@ -3,9 +3,11 @@
  * plain_counter.c - a module that knows nothing about kpeek.
  *
  * /dev/plain_counter: every read() adds one to `reads` and returns 0 bytes (end of file),
- * every write() adds one to `writes` and accepts all bytes. The two counts are exposed nowhere
- * (no procfs, sysfs, debugfs, no kpeek API): `kpeek peek plain_counter:reads` is the only way
- * to see them, which is what the tests check.
+ * every write() adds one to `writes` and accepts all bytes; both also add one to the per-CPU
+ * `calls` of the CPU that runs them, and every open() adds one to a static variable of the open
+ * function (which the symbol table names `opens.N`). The counts are exposed nowhere (no procfs,
+ * sysfs, debugfs, no kpeek API): `kpeek peek plain_counter:reads` is the only way to see them,
+ * which is what the tests check.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,10 +15,23 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 
 /* Plain u64s, as a driver would have them; updated with WRITE_ONCE so readers see whole values. */
 static u64 reads, writes;
 static DEFINE_SPINLOCK(plain_counter_lock);
+/* Reads plus writes, counted on the CPU that ran each. */
+static DEFINE_PER_CPU(u64, calls);
+
+static int plain_counter_open(struct inode *inode, struct file *file)
+{
+	static u64 opens;
+
+	spin_lock(&plain_counter_lock);
+	WRITE_ONCE(opens, opens + 1);
+	spin_unlock(&plain_counter_lock);
+	return 0;
+}
 
 static ssize_t plain_counter_read(struct file *file, char __user *buf, size_t count,
 				  loff_t *ppos)
@@ -24,6 +39,7 @@ static ssize_t plain_counter_read(struct file *file, char __user *buf, size_t co
 	spin_lock(&plain_counter_lock);
 	WRITE_ONCE(reads, reads + 1);
 	spin_unlock(&plain_counter_lock);
+	this_cpu_inc(calls);
 	return 0;
 }
 
@@ -33,11 +49,13 @@ static ssize_t plain_counter_write(struct file *file, const char __user *buf, si
 	spin_lock(&plain_counter_lock);
 	WRITE_ONCE(writes, writes + 1);
 	spin_unlock(&plain_counter_lock);
+	this_cpu_inc(calls);
 	return count;
 }
 
 static const struct file_operations plain_counter_fops = {
 	.owner = THIS_MODULE,
+	.open = plain_counter_open,
 	.read = plain_counter_read,
 	.write = plain_counter_write,
 	.llseek = noop_llseek,

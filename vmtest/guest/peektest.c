@@ -4,9 +4,13 @@
  * written against include/uapi/kpeek.h alone. Built statically by vmtest/run.
  *
  *	peektest ioctl|nl NAME ADDR OFFSET LEN [FLAGS]
+ *	peektest bench ADDR LEN N
  *
  * NAME "-" is the empty name (read at ADDR); numbers take 0x. Prints
  * `addr=0x... size=N data=HEX` and exits 0, or `error ENAME` and exits 1; usage errors exit 2.
+ * `bench` is the bare loop a reader of kernel memory through kpeek.ko can do at best: N
+ * KPEEK_IOC_PEEK calls of LEN bytes at ADDR on one open /dev/kpeek, timed; it prints
+ * `reads=N ms=T per_s=R` (the baseline `kpeek peek --watch 0` is compared with).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <kpeek.h>
 
@@ -191,14 +196,48 @@ static int do_nl(const char *name, uint64_t addr, uint64_t off, uint32_t len)
 	return 0;
 }
 
+static int do_bench(uint64_t addr, uint32_t len, unsigned long n)
+{
+	struct kpeek_peek p;
+	unsigned char buf[64];
+	struct timespec t0, t1;
+	unsigned long i;
+	double ms;
+	int fd;
+
+	if (len > sizeof(buf) || !n) {
+		fprintf(stderr, "peektest bench: LEN at most %zu, N at least 1\n", sizeof(buf));
+		return 2;
+	}
+	fd = open("/dev/kpeek", O_RDONLY);
+	if (fd < 0)
+		return report_err(errno);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		memset(&p, 0, sizeof(p));
+		p.addr = addr;
+		p.len = len;
+		p.buf = (uintptr_t)buf;
+		if (ioctl(fd, KPEEK_IOC_PEEK, &p))
+			return report_err(errno);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("reads=%lu ms=%.1f per_s=%.0f\n", n, ms, n / (ms / 1e3));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t addr, off;
 	uint32_t len, flags = 0;
 	const char *name;
 
+	if (argc == 5 && !strcmp(argv[1], "bench"))
+		return do_bench(strtoull(argv[2], NULL, 0), strtoul(argv[3], NULL, 0),
+				strtoul(argv[4], NULL, 0));
 	if (argc < 6 || argc > 7 || (strcmp(argv[1], "ioctl") && strcmp(argv[1], "nl"))) {
-		fprintf(stderr, "usage: peektest ioctl|nl NAME ADDR OFFSET LEN [FLAGS]\n");
+		fprintf(stderr, "usage: peektest ioctl|nl NAME ADDR OFFSET LEN [FLAGS] | bench ADDR LEN N\n");
 		return 2;
 	}
 	name = strcmp(argv[2], "-") ? argv[2] : "";

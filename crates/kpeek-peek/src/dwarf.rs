@@ -43,6 +43,11 @@ pub struct DwarfTypes {
     vars: HashMap<String, u64>,
     /// Variables defined (with a location) more than once: static ones of several files.
     dup_vars: std::collections::HashSet<String>,
+    /// Static variables of functions (`static u64 count;` inside a function, which the symbol
+    /// table names `count.0`): name → their DIEs.
+    locals: HashMap<String, Vec<u64>>,
+    /// Symbols of the per-CPU section (`DEFINE_PER_CPU` in a module).
+    percpu: std::collections::HashSet<String>,
     named: HashMap<(u8, String), u64>,
     what: String,
 }
@@ -67,6 +72,10 @@ fn leak_map(path: &Path) -> Result<&'static [u8], Error> {
         path: path.to_path_buf(),
         source,
     })?;
+    // A compressed .ko: decompressed in memory (the mapping is dropped).
+    if let Some(v) = crate::kofile::decompress(&map, path)? {
+        return Ok(Box::leak(v.into_boxed_slice()));
+    }
     // The session lives as long as the process: keep the mapping.
     Ok(Box::leak(Box::new(map)))
 }
@@ -81,15 +90,31 @@ pub fn module_name(path: &Path) -> String {
     stem.replace('-', "_")
 }
 
-/// The `.ko` of a loaded module, from `modules.dep` of the running kernel.
+/// The `.ko` of a loaded module, from `modules.dep` of the running kernel (compressed ones too:
+/// `.ko.xz`, `.ko.zst`, `.ko.gz`).
 pub fn find_module_file(module: &str) -> Option<PathBuf> {
     let release = rustix::system::uname().release().to_str().ok()?.to_string();
     let dir = Path::new("/lib/modules").join(&release);
     let dep = std::fs::read_to_string(dir.join("modules.dep")).ok()?;
     dep.lines()
         .filter_map(|l| l.split(':').next())
-        .find(|p| module_name(Path::new(p)) == module && p.ends_with(".ko"))
+        .find(|p| {
+            module_name(Path::new(p)) == module
+                && crate::kofile::KO_SUFFIXES.iter().any(|s| p.ends_with(s))
+        })
         .map(|p| dir.join(p))
+}
+
+/// Names of the symbols defined in the per-CPU section.
+fn percpu_symbols(obj: &object::File<'_>) -> std::collections::HashSet<String> {
+    use object::ObjectSymbol;
+    let Some(sec) = obj.section_by_name(crate::btf::PERCPU_SEC) else {
+        return Default::default();
+    };
+    obj.symbols()
+        .filter(|s| s.section_index() == Some(sec.index()) && s.is_definition())
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
 }
 
 fn kind_key(kind: &str) -> u8 {
@@ -160,6 +185,8 @@ impl DwarfTypes {
             units,
             vars: HashMap::new(),
             dup_vars: Default::default(),
+            locals: HashMap::new(),
+            percpu: percpu_symbols(&obj),
             named: HashMap::new(),
             what: format!("DWARF of {what}"),
         };
@@ -177,6 +204,19 @@ impl DwarfTypes {
                 let global = start + e.offset().0 as u64;
                 let key = match tag {
                     dw::DW_TAG_variable if depth == 1 => None,
+                    dw::DW_TAG_variable => {
+                        // Static storage: a location that is one DW_OP_addr.
+                        if let Some(AttributeValue::Exprloc(loc)) = e.attr_value(dw::DW_AT_location)
+                            && gimli::Reader::to_slice(&loc.0)
+                                .ok()
+                                .and_then(|b| b.first().copied())
+                                == Some(dw::DW_OP_addr.0)
+                            && let Some(name) = self.name_at(unit, e)
+                        {
+                            self.locals.entry(name).or_default().push(global);
+                        }
+                        continue;
+                    }
                     dw::DW_TAG_structure_type => Some(1),
                     dw::DW_TAG_union_type => Some(2),
                     dw::DW_TAG_enumeration_type => Some(3),
@@ -223,6 +263,11 @@ impl DwarfTypes {
         let v = e.attr_value(dw::DW_AT_name)?;
         let s = self.dwarf.attr_string(unit, v).ok()?;
         Some(String::from_utf8_lossy(s.inner().slice()).into_owned())
+    }
+
+    /// Whether symbol `name` lies in the per-CPU section (`.data..percpu`).
+    pub fn is_percpu(&self, name: &str) -> bool {
+        self.percpu.contains(name)
     }
 
     /// Names of all variables defined at file scope, with the ids of their types.
@@ -507,8 +552,20 @@ impl TypeSource for DwarfTypes {
 
 /// The type id of variable `name` in a DWARF source (`None` for other sources or no such
 /// variable).
+///
+/// A name with a compiler's suffix (`count.0`, `foo.isra.0`, `__key.1`: the symbol table's name
+/// of a function's static variable, or of a renamed file-scope one) is the variable named by the
+/// part before the first `.`: a function's static variable of that name when exactly one
+/// function has one, else the file-scope variable.
 pub fn var_type(src: &dyn TypeSource, name: &str) -> Option<u64> {
     let d = src.as_dwarf()?;
-    let off = *d.vars.get(name)?;
-    d.var_type_at(off)
+    if let Some(off) = d.vars.get(name) {
+        return d.var_type_at(*off);
+    }
+    let (stem, _) = name.split_once('.')?;
+    match d.locals.get(stem).map(Vec::as_slice) {
+        Some([one]) => d.var_type_at(*one),
+        Some([_, _, ..]) => None,
+        _ => d.var_type_at(*d.vars.get(stem)?),
+    }
 }

@@ -2,16 +2,22 @@
 //!
 //! ```text
 //! EXPR  := BASE CPU? STEP*
-//! BASE  := IDENT                       a symbol of the kernel or of any module
-//!        | IDENT ':' IDENT             a symbol of that module only
+//! BASE  := NAME                        a symbol of the kernel or of any module
+//!        | IDENT ':' NAME              a symbol of that module only
 //!        | 0xHEX                       an address (typed with --as)
+//! NAME  := IDENT
+//!        | '"' [^"]+ '"'               any symbol name, quoted: "counter.12", "foo.constprop.0"
 //! CPU   := '@cpu' DEC | '@all' | '@sum' (per-CPU variables only)
 //! STEP  := '.' IDENT | '->' IDENT | '[' NUM ']'
 //! IDENT := [A-Za-z_][A-Za-z0-9_]*
 //! NUM   := DEC | 0xHEX
 //! ```
 //!
-//! Spaces are not allowed inside an expression (one shell word each).
+//! Spaces are not allowed inside an expression (one shell word each), except inside a quoted
+//! name. Compilers name some symbols with dots (`counter.12` for a function's static variable,
+//! `foo.constprop.0` for a specialised copy of a function, `__key.1`): a `.` would start a
+//! field, so such names are quoted, `"counter.12".x` (in a shell: `'"counter.12".x'`). Symbol
+//! names never contain `"`; a quoted name that is a plain identifier means the same unquoted.
 
 use std::fmt;
 
@@ -145,6 +151,31 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A symbol name: an identifier, or anything but `"` between double quotes.
+    fn name(&mut self, what: &str) -> Result<String, ParseError> {
+        if self.peek() != Some(b'"') {
+            return self.ident(what);
+        }
+        let open = self.i;
+        self.i += 1;
+        let start = self.i;
+        while self.peek().is_some_and(|c| c != b'"') {
+            self.i += 1;
+        }
+        if self.peek() != Some(b'"') {
+            return self.err(open, "a quoted name has no closing `\"`");
+        }
+        let name = &self.s[start..self.i];
+        self.i += 1;
+        if name.is_empty() {
+            return self.err(open, "an empty quoted name");
+        }
+        if name.contains('\0') {
+            return self.err(open, "a NUL byte in a quoted name");
+        }
+        Ok(name.to_string())
+    }
+
     fn base(&mut self) -> Result<Base, ParseError> {
         if self.peek().is_some_and(|c| c.is_ascii_digit()) {
             let start = self.i;
@@ -153,10 +184,11 @@ impl<'a> Parser<'a> {
             }
             return Ok(Base::Address(self.number("address")?));
         }
-        let first = self.ident("a symbol name or 0xADDRESS")?;
-        if self.peek() == Some(b':') {
+        let quoted = self.peek() == Some(b'"');
+        let first = self.name("a symbol name or 0xADDRESS")?;
+        if !quoted && self.peek() == Some(b':') {
             self.i += 1;
-            let name = self.ident("a symbol name after `module:`")?;
+            let name = self.name("a symbol name after `module:`")?;
             return Ok(Base::Symbol {
                 module: Some(first),
                 name,
@@ -232,6 +264,16 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// A symbol name as an expression spells it: quoted unless it is an identifier.
+pub fn quote_name(name: &str) -> String {
+    let b = name.as_bytes();
+    if b.first().is_some_and(|c| is_ident_start(*c)) && b.iter().all(|c| is_ident(*c)) {
+        name.to_string()
+    } else {
+        format!("\"{name}\"")
+    }
+}
+
 fn char_at(s: &str, pos: usize, byte: u8) -> String {
     s.get(pos..)
         .and_then(|t| t.chars().next())
@@ -278,8 +320,8 @@ impl fmt::Display for Expr {
             Base::Symbol {
                 module: Some(m),
                 name,
-            } => write!(f, "{m}:{name}")?,
-            Base::Symbol { module: None, name } => f.write_str(name)?,
+            } => write!(f, "{m}:{}", quote_name(name))?,
+            Base::Symbol { module: None, name } => f.write_str(&quote_name(name))?,
             Base::Address(a) => write!(f, "{a:#x}")?,
         }
         match self.cpu {
@@ -353,6 +395,11 @@ mod tests {
             ("m:", 2, "after `module:`"),
             ("a[99999999999999999999]", 2, "index"),
             ("a@cpu99999999999", 1, "too large"),
+            ("\"counter.12", 0, "no closing"),
+            ("\"\".x", 0, "empty quoted name"),
+            ("m:\"a", 2, "no closing"),
+            ("\"m\":a", 3, "found `:`"),
+            ("counter.12", 8, "field name after `.`"),
         ];
         for (s, pos, what) in cases {
             let e = Expr::parse(s).unwrap_err();
@@ -363,8 +410,38 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["a", "m:a@cpu3.b->c[4]", "0x10.x", "a@sum.b", "a@all"] {
+        for s in [
+            "a",
+            "m:a@cpu3.b->c[4]",
+            "0x10.x",
+            "a@sum.b",
+            "a@all",
+            "\"counter.12\"",
+            "m:\"__key.1\"@cpu0.x",
+        ] {
             assert_eq!(Expr::parse(s).unwrap().to_string(), s);
         }
+    }
+
+    #[test]
+    fn quoted_names_hold_dots() {
+        let e = Expr::parse("plain_counter:\"opens.0\"").unwrap();
+        assert_eq!(
+            e.base,
+            Base::Symbol {
+                module: Some("plain_counter".into()),
+                name: "opens.0".into()
+            }
+        );
+        assert!(e.steps.is_empty());
+        let e = Expr::parse("\"foo.constprop.0\".a->b").unwrap();
+        assert_eq!(e.base, sym("foo.constprop.0"));
+        assert_eq!(e.steps, [Step::Field("a".into()), Step::Arrow("b".into())]);
+        // A quoted identifier is the identifier.
+        assert_eq!(
+            Expr::parse("\"jiffies\"").unwrap(),
+            Expr::parse("jiffies").unwrap()
+        );
+        assert_eq!(Expr::parse("\"jiffies\"").unwrap().to_string(), "jiffies");
     }
 }

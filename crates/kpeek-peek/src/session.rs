@@ -8,12 +8,13 @@ use ksyms::Ksyms;
 
 use crate::btf::{BtfTypes, PerCpuVar};
 use crate::error::{Error, close_names};
-use crate::expr::{Base, CpuSel, Expr};
+use crate::expr::{Base, Expr};
+use crate::percpu_eval::PerCpuAt;
 use crate::types::{TypeRef, Types};
 use crate::value::{Bits, Value, decode};
 use crate::via::Backend;
 use crate::walk::{Place, read_named, walk};
-use crate::{dwarf, globals, percpu};
+use crate::{dwarf, globals};
 
 /// Largest value one expression reads (a whole `struct task_struct` is ~10 KiB).
 pub const MAX_READ: u64 = 1 << 20;
@@ -80,20 +81,20 @@ struct ModTypes {
 
 /// Loaded type sources and symbols; evaluates expressions through a [`Backend`].
 pub struct Session {
-    types: Types,
-    vmlinux_btf: Option<u16>,
-    vmlinux_base: Option<Rc<BtfTypes>>,
-    vmlinux_dwarf: Option<u16>,
-    percpu: HashMap<String, PerCpuVar>,
+    pub(crate) types: Types,
+    pub(crate) vmlinux_btf: Option<u16>,
+    pub(crate) vmlinux_base: Option<Rc<BtfTypes>>,
+    pub(crate) vmlinux_dwarf: Option<u16>,
+    pub(crate) percpu: HashMap<String, PerCpuVar>,
     /// The symbol table, read on first use (reading /proc/kallsyms costs ~100 ms).
-    ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
-    load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
+    pub(crate) ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
+    pub(crate) load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
     modules: HashMap<String, ModTypes>,
-    cpus: Vec<u32>,
-    bases: HashMap<u32, u64>,
+    pub(crate) cpus: Vec<u32>,
+    pub(crate) bases: HashMap<u32, u64>,
     /// Types of symbols already looked up (for --watch).
-    typed: HashMap<(Option<String>, String), Option<Typed>>,
-    opts: Options,
+    pub(crate) typed: HashMap<(Option<String>, String), Option<Typed>>,
+    pub(crate) opts: Options,
 }
 
 fn vmlinux_name(m: Option<&str>) -> bool {
@@ -153,7 +154,7 @@ impl Session {
         self.ksyms_result().as_ref().ok()
     }
 
-    fn ksyms_result(&self) -> &Result<Ksyms, String> {
+    pub(crate) fn ksyms_result(&self) -> &Result<Ksyms, String> {
         self.ksyms
             .get_or_init(|| (self.load_ksyms)().map_err(|e| e.to_string()))
     }
@@ -198,6 +199,27 @@ impl Session {
         Ok(&self.modules[module])
     }
 
+    /// Whether symbol `name` (of `module`) is a per-CPU variable of the kernel or of a module.
+    pub(crate) fn is_percpu_name(&mut self, module: Option<&str>, name: &str) -> bool {
+        match module {
+            m if vmlinux_name(m) => self.percpu.contains_key(name),
+            Some(m) => self.module_percpu(m, name).unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Whether `module`'s symbol `name` is one of its per-CPU variables (from its `.ko`).
+    fn module_percpu(&mut self, module: &str, name: &str) -> Result<bool, Error> {
+        let Some(src) = self.module_types(module)?.dwarf else {
+            return Ok(false);
+        };
+        Ok(self
+            .types
+            .source(src)
+            .and_then(|s| s.as_dwarf())
+            .is_some_and(|d| d.is_percpu(name)))
+    }
+
     /// Evaluates one expression through `backend`.
     pub fn eval(&mut self, text: &str, backend: &dyn Backend) -> Result<Answer, Error> {
         let expr = Expr::parse(text)?;
@@ -206,7 +228,32 @@ impl Session {
                 if vmlinux_name(module.as_deref()) && self.percpu.contains_key(name) =>
             {
                 let var = self.percpu[name];
-                self.eval_percpu(text, &expr, name, var, backend)
+                let ty = TypeRef {
+                    src: self
+                        .vmlinux_btf
+                        .expect("per-CPU variables come from vmlinux BTF"),
+                    id: u64::from(var.type_id),
+                };
+                let typed = (ty, "BTF (per-CPU variable)".to_string());
+                self.eval_percpu(
+                    text,
+                    &expr,
+                    name,
+                    typed,
+                    PerCpuAt::Offset(var.offset),
+                    backend,
+                )
+            }
+            Base::Symbol {
+                module: Some(m),
+                name,
+            } if !vmlinux_name(Some(m)) && self.module_percpu(m, name)? => {
+                let (addr, _, _) = self.resolve(Some(m), name, backend)?;
+                let typed = self.type_of(Some(m), name)?.ok_or_else(|| Error::UnknownType {
+                    name: format!("{m}:{name}"),
+                    msg: "a per-CPU variable the DWARF of its .ko does not type: give its type with --as TYPE".into(),
+                })?;
+                self.eval_percpu(text, &expr, name, typed, PerCpuAt::Pointer(addr), backend)
             }
             _ if expr.cpu.is_some() => Err(Error::PerCpu(format!(
                 "{}: a CPU selector (@cpuN, @all, @sum) applies only to per-CPU variables, and this is not one",
@@ -264,7 +311,12 @@ impl Session {
         })
     }
 
-    fn read_value(&self, place: &Place, what: &str, backend: &dyn Backend) -> Result<Value, Error> {
+    pub(crate) fn read_value(
+        &self,
+        place: &Place,
+        what: &str,
+        backend: &dyn Backend,
+    ) -> Result<Value, Error> {
         let size = match place.bits {
             Some(Bits { offset, size }) => u64::from((offset + size).div_ceil(8)),
             None => self.types.size_of(place.ty)?,
@@ -338,7 +390,7 @@ impl Session {
     }
 
     /// Address, size and module of a symbol.
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         module: Option<&str>,
         name: &str,
@@ -437,7 +489,7 @@ impl Session {
     }
 
     /// The type of symbol `name` of `module` (None: vmlinux), best source first.
-    fn type_of(
+    pub(crate) fn type_of(
         &mut self,
         module: Option<&str>,
         name: &str,
@@ -513,204 +565,5 @@ impl Session {
                 Ok(None)
             }
         }
-    }
-
-    fn possible_cpus(&mut self) -> Result<Vec<u32>, Error> {
-        if self.cpus.is_empty() {
-            self.cpus = percpu::possible_cpus()?;
-        }
-        Ok(self.cpus.clone())
-    }
-
-    /// `__per_cpu_offset[cpu]`: from CPU `cpu`'s run queue where the backend can name the task
-    /// running there (BPF: no symbol table needed), else read from the kernel's
-    /// `__per_cpu_offset` array found through kallsyms; [`PerCpuMethod`] forces one way.
-    fn percpu_base(&mut self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
-        if let Some(b) = self.bases.get(&cpu) {
-            return Ok(*b);
-        }
-        let task = match self.opts.percpu_method {
-            PerCpuMethod::Offsets => None,
-            PerCpuMethod::Auto => backend.current_task().transpose()?,
-            PerCpuMethod::Runqueues => Some(backend.current_task().ok_or_else(|| {
-                Error::PerCpu(format!(
-                    "{}: cannot name the task running on a CPU (only the bpf backend can)",
-                    backend.name()
-                ))
-            })??),
-        };
-        let base = match task {
-            Some(task) => self.base_from_runqueue(cpu, task, backend)?,
-            None => {
-                let table = self.ksyms().and_then(|ks| {
-                    ks.find("__per_cpu_offset")
-                        .into_iter()
-                        .find(|s| s.module.is_none())
-                        .map(|s| s.addr)
-                });
-                let t = table.ok_or_else(|| {
-                    Error::PerCpu(format!(
-                        "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
-                        backend.name(),
-                        match self.ksyms_result() {
-                            Err(e) => format!("; {e}"),
-                            Ok(_) => String::new(),
-                        }
-                    ))
-                })?;
-                let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
-                u64::from_le_bytes(b.try_into().expect("8 bytes"))
-            }
-        };
-        self.bases.insert(cpu, base);
-        Ok(base)
-    }
-
-    fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
-        let rq_off = self
-            .percpu
-            .get("runqueues")
-            .map(|v| v.offset)
-            .ok_or_else(|| {
-                Error::PerCpu(
-                    "BTF has no per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
-                        .into(),
-                )
-            })?;
-        let vb = self
-            .vmlinux_btf
-            .ok_or_else(|| Error::PerCpu("no vmlinux BTF".into()))?;
-        let task_ty = self
-            .types
-            .find("struct", "task_struct")
-            .filter(|r| r.src == vb)
-            .ok_or_else(|| Error::PerCpu("BTF has no struct task_struct".into()))?;
-        let path = format!("current.sched_task_group->cfs_rq[{cpu}]->rq");
-        let e = Expr::parse(&path)?;
-        let place = walk(
-            &self.types,
-            backend,
-            &e,
-            0,
-            Place {
-                addr: task,
-                ty: task_ty,
-                bits: None,
-            },
-        )
-        .map_err(|err| {
-            Error::PerCpu(format!("locating CPU {cpu}'s run queue from {path}: {err}"))
-        })?;
-        let b = read_named(backend, place.addr, 8, &path)?;
-        let rq = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        if rq == 0 {
-            return Err(Error::Null(path));
-        }
-        // The run queue says which CPU it belongs to: check that it is the one asked for.
-        let rq_ty = self.types.find("struct", "rq").filter(|r| r.src == vb);
-        if let Some((cpu_ty, bit_off, None)) = rq_ty
-            .map(|t| self.types.member(t, "cpu"))
-            .transpose()?
-            .flatten()
-            && self.types.size_of(cpu_ty)? == 4
-        {
-            {
-                let b = read_named(backend, rq + bit_off / 8, 4, "rq->cpu")?;
-                let got = u32::from_le_bytes(b.try_into().expect("4 bytes"));
-                if got != cpu {
-                    return Err(Error::PerCpu(format!(
-                        "the run queue found at {path} belongs to CPU {got}, not {cpu}"
-                    )));
-                }
-            }
-        }
-        Ok(rq.wrapping_sub(rq_off))
-    }
-
-    fn eval_percpu(
-        &mut self,
-        text: &str,
-        expr: &Expr,
-        name: &str,
-        var: PerCpuVar,
-        backend: &dyn Backend,
-    ) -> Result<Answer, Error> {
-        let Some(sel) = expr.cpu else {
-            return Err(Error::PerCpu(format!(
-                "`{name}` is a per-CPU variable: say which copy: {name}@cpu0, {name}@all (each CPU) or {name}@sum (their sum)"
-            )));
-        };
-        let ty = match &self.opts.as_type {
-            Some(t) => self.types.parse_type(t)?,
-            None => TypeRef {
-                src: self
-                    .vmlinux_btf
-                    .expect("per-CPU variables come from vmlinux BTF"),
-                id: u64::from(var.type_id),
-            },
-        };
-        let possible = self.possible_cpus()?;
-        let cpus = match sel {
-            CpuSel::Cpu(n) if possible.contains(&n) => vec![n],
-            CpuSel::Cpu(n) => {
-                return Err(Error::PerCpu(format!(
-                    "{name}@cpu{n}: no CPU {n} (possible CPUs: {})",
-                    possible
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )));
-            }
-            CpuSel::All | CpuSel::Sum => possible,
-        };
-        let mut per = Vec::with_capacity(cpus.len());
-        let mut leaf_ty = String::new();
-        let mut addr = None;
-        for cpu in &cpus {
-            let base = self.percpu_base(*cpu, backend)?;
-            let start = Place {
-                addr: base.wrapping_add(var.offset),
-                ty,
-                bits: None,
-            };
-            let place = walk(&self.types, backend, expr, 0, start)?;
-            leaf_ty = self.types.name(place.ty);
-            addr = Some(place.addr);
-            per.push((*cpu, self.read_value(&place, text, backend)?));
-        }
-        let value = match sel {
-            CpuSel::Cpu(_) => per.pop().map(|(_, v)| v).expect("one CPU"),
-            CpuSel::All => {
-                addr = None;
-                Value::PerCpu(per)
-            }
-            CpuSel::Sum => {
-                addr = None;
-                let mut total: i128 = 0;
-                let mut signed = false;
-                for (cpu, v) in &per {
-                    signed |= matches!(v, Value::Signed(_));
-                    total += v.as_number().ok_or_else(|| {
-                        Error::PerCpu(format!(
-                            "{text}: @sum adds numbers, but CPU {cpu}'s value is a {leaf_ty}"
-                        ))
-                    })?;
-                }
-                if signed {
-                    Value::Signed(total as i64)
-                } else {
-                    Value::Unsigned(total as u64)
-                }
-            }
-        };
-        Ok(Answer {
-            expr: text.to_string(),
-            ty: leaf_ty,
-            value,
-            via: backend.name(),
-            addr,
-            type_from: "BTF (per-CPU variable)".into(),
-        })
     }
 }

@@ -117,3 +117,105 @@ pub fn types_from_bytes(data: &[u8]) -> (Types, Vec<TypeRef>) {
     }
     (types, made)
 }
+
+/// Writes BTF (tests and fuzzing of the BTF reader): types are added in id order from 1.
+#[derive(Debug, Default, Clone)]
+pub struct BtfWriter {
+    types: Vec<u8>,
+    strs: Vec<u8>,
+    /// Ids handed out so far.
+    pub count: u32,
+    /// Id of the first type (1, or the base's end for split BTF).
+    pub first_id: u32,
+    /// Offset of the first string (0, or the base's string size for split BTF).
+    pub first_str: u32,
+}
+
+impl BtfWriter {
+    /// Stand-alone BTF.
+    pub fn new() -> BtfWriter {
+        BtfWriter {
+            strs: vec![0],
+            first_id: 1,
+            ..BtfWriter::default()
+        }
+    }
+
+    /// Split BTF over what `base` wrote.
+    pub fn split(base: &BtfWriter) -> BtfWriter {
+        BtfWriter {
+            first_id: base.first_id + base.count,
+            first_str: base.first_str + base.strs.len() as u32,
+            ..BtfWriter::default()
+        }
+    }
+
+    /// Adds a string; returns its offset (0 for the empty name of a base blob).
+    pub fn str(&mut self, s: &str) -> u32 {
+        if s.is_empty() && self.first_str == 0 {
+            return 0;
+        }
+        let off = self.first_str + self.strs.len() as u32;
+        self.strs.extend_from_slice(s.as_bytes());
+        self.strs.push(0);
+        off
+    }
+
+    /// Adds a type record: name, kind, vlen, kind flag, size-or-type, and the words after it.
+    pub fn raw(
+        &mut self,
+        name: &str,
+        kind: u32,
+        vlen: u32,
+        kind_flag: bool,
+        size_or_type: u32,
+        rest: &[u32],
+    ) -> u32 {
+        let name_off = self.str(name);
+        let info = (u32::from(kind_flag) << 31) | ((kind & 0x1f) << 24) | (vlen & 0xffff);
+        for w in [name_off, info, size_or_type].iter().chain(rest) {
+            self.types.extend_from_slice(&w.to_le_bytes());
+        }
+        self.count += 1;
+        self.first_id + self.count - 1
+    }
+
+    /// `int`-like: size in bytes, signed, char, bool.
+    pub fn int(&mut self, name: &str, size: u32, signed: bool, is_char: bool) -> u32 {
+        let enc = u32::from(signed) | (u32::from(is_char) << 1);
+        self.raw(name, 1, 0, false, size, &[(enc << 24) | (size * 8)])
+    }
+
+    /// A struct (or union) of `(name, type, bit offset, bitfield width)` members.
+    pub fn record(
+        &mut self,
+        union: bool,
+        name: &str,
+        size: u32,
+        members: &[(&str, u32, u32, u32)],
+    ) -> u32 {
+        let bitfields = members.iter().any(|m| m.3 != 0);
+        let mut rest = Vec::new();
+        for (n, ty, off, bits) in members {
+            rest.push(self.str(n));
+            rest.push(*ty);
+            rest.push(if bitfields { (bits << 24) | off } else { *off });
+        }
+        let kind = if union { 5 } else { 4 };
+        self.raw(name, kind, members.len() as u32, bitfields, size, &rest)
+    }
+
+    /// The finished blob.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&crate::btf::MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        let tl = self.types.len() as u32;
+        for w in [24, 0, tl, tl, self.strs.len() as u32] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(&self.types);
+        out.extend_from_slice(&self.strs);
+        out
+    }
+}

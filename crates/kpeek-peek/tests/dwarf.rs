@@ -27,6 +27,9 @@ static unsigned long long reads;
 struct sample the_sample;
 static const char *label = "x";
 unsigned long long *use(void) { (void)label; return &reads; }
+int bump(void) { static short opens; static int twice; int automatic = 1; return ++opens + ++twice + automatic; }
+__attribute__((section(".data..percpu"))) unsigned long long calls;
+int bump2(void) { static int twice; return ++twice; }
 "#;
 
 fn build() -> PathBuf {
@@ -45,6 +48,17 @@ fn build() -> PathBuf {
     o
 }
 
+/// The first symbol of the object whose name starts with `prefix` (from `nm`).
+fn object_symbol(o: &std::path::Path, prefix: &str) -> String {
+    let out = Command::new("nm").arg(o).output().expect("nm (binutils)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .find(|n| n.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no symbol {prefix}* in {text}"))
+        .to_string()
+}
+
 #[test]
 fn types_of_a_relocatable_object() {
     let o = build();
@@ -53,10 +67,20 @@ fn types_of_a_relocatable_object() {
     let reads_ty = var_type(&d, "reads").expect("static variable reads");
     let sample_ty = var_type(&d, "the_sample").expect("global the_sample");
     assert!(var_type(&d, "nope").is_none());
+    // A function's static variable, by the name the symbol table gives it (`opens.N`).
+    let sym = object_symbol(&o, "opens.");
+    let opens_ty = var_type(&d, &sym).expect("function-static opens");
+    // `twice` is static in two functions: no one type for `twice.N`; automatic ones are no symbols.
+    assert!(var_type(&d, &object_symbol(&o, "twice.")).is_none());
+    assert!(var_type(&d, "automatic.0").is_none());
+    // A variable of the per-CPU section (what DEFINE_PER_CPU makes), and ones outside it.
+    assert!(d.is_percpu("calls"));
+    assert!(!d.is_percpu("reads") && !d.is_percpu("the_sample") && !d.is_percpu("nope"));
     let src = types.add(Box::new(d));
     let reads = TypeRef { src, id: reads_ty };
     let sample = TypeRef { src, id: sample_ty };
     assert_eq!(types.name(reads), "long long unsigned int");
+    assert_eq!(types.name(TypeRef { src, id: opens_ty }), "short int");
     assert_eq!(types.name(sample), "struct sample");
     let size = types.size_of(sample).unwrap();
     assert_eq!(size, 4 + 4 + 8 + 4 + 4 + 8 + 24 + 8);
@@ -132,4 +156,48 @@ fn a_file_without_dwarf_is_refused_by_name() {
     let e = DwarfTypes::open(&c).err().expect("not ELF").to_string();
     assert!(e.contains("not an ELF file"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `.ko` compressed as distributions ship modules (xz with CRC32 as kbuild's modules_install
+/// does it, zstd, gzip) reads the same as the plain file.
+#[test]
+fn compressed_objects_read_like_plain_ones() {
+    let o = build();
+    let plain = DwarfTypes::open(&o).unwrap();
+    let mut want: Vec<(String, u64)> = plain.variables().map(|(n, t)| (n.to_string(), t)).collect();
+    want.sort();
+    assert!(want.iter().any(|(n, _)| n == "reads"));
+    for (ext, cmd, args) in [
+        (
+            "xz",
+            "xz",
+            &["--check=crc32", "--lzma2=dict=1MiB", "-c"][..],
+        ),
+        ("zst", "zstd", &["-q", "-c"][..]),
+        ("gz", "gzip", &["-c"][..]),
+    ] {
+        let out = Command::new(cmd)
+            .args(args)
+            .arg(&o)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{cmd} is needed for this test (scripts/setup installs it): {e}")
+            });
+        assert!(out.status.success(), "{cmd} failed");
+        let z = o.with_file_name(format!("sample.ko.{ext}"));
+        std::fs::write(&z, &out.stdout).unwrap();
+        let d = DwarfTypes::open(&z).unwrap_or_else(|e| panic!("{ext}: {e}"));
+        let mut got: Vec<(String, u64)> = d.variables().map(|(n, t)| (n.to_string(), t)).collect();
+        got.sort();
+        assert_eq!(got, want, "{ext}");
+        assert!(d.is_percpu("calls"), "{ext}");
+        assert_eq!(kpeek_peek::dwarf::module_name(&z), "sample");
+        // Cut short: an error naming the file, not a panic.
+        std::fs::write(&z, &out.stdout[..out.stdout.len() / 2]).unwrap();
+        let e = DwarfTypes::open(&z)
+            .err()
+            .expect("a cut stream fails")
+            .to_string();
+        assert!(e.contains(&format!("sample.ko.{ext}")), "{ext}: {e}");
+    }
 }

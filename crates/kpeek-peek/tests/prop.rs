@@ -19,9 +19,18 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Symbol names, dotted and odd ones too (printed quoted): anything but `"` and NUL.
+fn sym_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ident(),
+        "[A-Za-z_][A-Za-z0-9_]{0,8}\\.(constprop\\.|isra\\.|)[0-9]{1,3}",
+        "[^\"\\x00]{1,12}",
+    ]
+}
+
 fn expr() -> impl Strategy<Value = Expr> {
     let base = prop_oneof![
-        (proptest::option::of(ident()), ident())
+        (proptest::option::of(ident()), sym_name())
             .prop_map(|(module, name)| Base::Symbol { module, name }),
         any::<u64>().prop_map(Base::Address),
     ];
@@ -42,6 +51,13 @@ proptest! {
     fn display_then_parse_is_identity(e in expr()) {
         let text = e.to_string();
         prop_assert_eq!(Expr::parse(&text).unwrap(), e);
+    }
+
+    #[test]
+    fn a_quoted_name_is_taken_whole(name in "[^\"\\x00]{1,20}", field in ident()) {
+        let e = Expr::parse(&format!("\"{name}\".{field}")).unwrap();
+        prop_assert_eq!(e.base, Base::Symbol { module: None, name: name.clone() });
+        prop_assert_eq!(e.steps, vec![Step::Field(field)]);
     }
 
     #[test]

@@ -215,7 +215,10 @@ fn bad_input_is_named_with_exit_code_2() {
         (&["a..b"], "bad expression `a..b` at column 3"),
         (&["0x10"], "--as TYPE"),
         (&["0x10", "--as", "u64"], "cannot read 8 byte(s) at 0x10"),
-        (&["runqueues@cpu0", "--watch", "0"], "interval"),
+        (
+            &["runqueues@cpu0", "--watch=-1"],
+            "interval must be 0 (no pause) to a day",
+        ),
     ];
     for (args, want) in cases {
         let mut full = vec!["--via", "bpf"];

@@ -64,7 +64,9 @@ pub struct Args {
     /// A vmlinux with debug info (DWARF) for the kernel's own variables.
     #[arg(long, value_name = "VMLINUX")]
     debuginfo: Option<PathBuf>,
-    /// Read again every INTERVAL (e.g. 1s, 250ms, 2) and print value and rate per second.
+    /// Read again every INTERVAL (e.g. 1s, 250ms, 2; 0: no pause) and print value and rate per
+    /// second. The symbol, its type and the offsets of the steps through no pointer are
+    /// resolved once; each reading re-reads only pointers and the value.
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     watch: Option<Duration>,
     /// With --watch: stop after N readings.
@@ -117,10 +119,8 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
         "m" => v * 60.0,
         _ => return Err(format!("`{s}`: unknown unit `{unit}` (s, ms, us, m)")),
     };
-    if !(secs.is_finite() && secs > 0.0 && secs <= 86400.0) {
-        return Err(format!(
-            "`{s}`: the interval must be above 0 and at most a day"
-        ));
+    if !(secs.is_finite() && (0.0..=86400.0).contains(&secs)) {
+        return Err(format!("`{s}`: the interval must be 0 (no pause) to a day"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -180,11 +180,16 @@ fn watch(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let mut prev: Vec<Option<(i128, Instant)>> = vec![None; args.exprs.len()];
+    let plans = args
+        .exprs
+        .iter()
+        .map(|e| session.plan(e, backend))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut n = 0u64;
     let start = Instant::now();
     loop {
-        for (i, e) in args.exprs.iter().enumerate() {
-            let a = session.eval(e, backend)?;
+        for (i, plan) in plans.iter().enumerate() {
+            let a = session.read_plan(plan, backend)?;
             let now = Instant::now();
             let num = a.value.as_number();
             let rate = match (num, prev[i]) {
@@ -197,14 +202,20 @@ fn watch(
             prev[i] = num.map(|v| (v, now));
             emit(out, session, &a, args.json, Some(rate))?;
         }
-        out.flush()?;
+        // Without a pause the buffer is written when full (and at the end).
+        if !interval.is_zero() {
+            out.flush()?;
+        }
         n += 1;
         if args.count.is_some_and(|c| n >= c) {
+            out.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
         // Sleep to the next tick of a fixed schedule (no drift).
-        let next = start + interval.mul_f64(n as f64);
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        if !interval.is_zero() {
+            let next = start + interval.mul_f64(n as f64);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
     }
 }
 
@@ -258,7 +269,8 @@ mod tests {
         assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_interval("0").is_err());
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert!(parse_interval("-1").is_err());
         assert!(parse_interval("1h").unwrap_err().contains("unknown unit"));
         assert!(parse_interval("x").is_err());
     }

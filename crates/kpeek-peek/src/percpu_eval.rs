@@ -1,0 +1,237 @@
+//! Evaluating per-CPU variables: one CPU's copy, every CPU's (`@all`) or their sum (`@sum`),
+//! for the kernel's per-CPU variables (BTF gives their offsets in the per-CPU area) and for a
+//! module's (`DEFINE_PER_CPU` in a module: kallsyms gives a per-CPU pointer).
+
+use crate::error::Error;
+use crate::expr::{CpuSel, Expr};
+use crate::percpu;
+use crate::session::{Answer, PerCpuMethod, Session};
+use crate::types::TypeRef;
+use crate::value::Value;
+use crate::via::Backend;
+use crate::walk::{Place, read_named, walk};
+
+/// Where a per-CPU variable is, before the CPU's area is added.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PerCpuAt {
+    /// A kernel variable's offset in the per-CPU section: CPU n's copy is at `base(n) + offset`.
+    Offset(u64),
+    /// A module variable's per-CPU pointer (its kallsyms address): CPU n's copy is at that
+    /// pointer plus `__per_cpu_offset[n]`, i.e. `base(n)` less the kernel's `__per_cpu_start`
+    /// (0 where per-CPU symbols are zero-based).
+    Pointer(u64),
+}
+
+impl Session {
+    /// The link address of the kernel's per-CPU section (`__per_cpu_start`; 0 where per-CPU
+    /// symbols are zero-based, as on x86_64 before 6.15, and where kallsyms does not say).
+    fn percpu_start(&self) -> u64 {
+        self.ksyms()
+            .and_then(|ks| {
+                ks.find("__per_cpu_start")
+                    .into_iter()
+                    .find(|s| s.module.is_none())
+                    .map(|s| s.addr)
+            })
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn possible_cpus(&mut self) -> Result<Vec<u32>, Error> {
+        if self.cpus.is_empty() {
+            self.cpus = percpu::possible_cpus()?;
+        }
+        Ok(self.cpus.clone())
+    }
+
+    /// `__per_cpu_offset[cpu]`: from CPU `cpu`'s run queue where the backend can name the task
+    /// running there (BPF: no symbol table needed), else read from the kernel's
+    /// `__per_cpu_offset` array found through kallsyms; [`PerCpuMethod`] forces one way.
+    pub(crate) fn percpu_base(&mut self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
+        if let Some(b) = self.bases.get(&cpu) {
+            return Ok(*b);
+        }
+        let task = match self.opts.percpu_method {
+            PerCpuMethod::Offsets => None,
+            PerCpuMethod::Auto => backend.current_task().transpose()?,
+            PerCpuMethod::Runqueues => Some(backend.current_task().ok_or_else(|| {
+                Error::PerCpu(format!(
+                    "{}: cannot name the task running on a CPU (only the bpf backend can)",
+                    backend.name()
+                ))
+            })??),
+        };
+        let base = match task {
+            Some(task) => self.base_from_runqueue(cpu, task, backend)?,
+            None => {
+                let table = self.ksyms().and_then(|ks| {
+                    ks.find("__per_cpu_offset")
+                        .into_iter()
+                        .find(|s| s.module.is_none())
+                        .map(|s| s.addr)
+                });
+                let t = table.ok_or_else(|| {
+                    Error::PerCpu(format!(
+                        "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
+                        backend.name(),
+                        match self.ksyms_result() {
+                            Err(e) => format!("; {e}"),
+                            Ok(_) => String::new(),
+                        }
+                    ))
+                })?;
+                let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
+                u64::from_le_bytes(b.try_into().expect("8 bytes"))
+            }
+        };
+        self.bases.insert(cpu, base);
+        Ok(base)
+    }
+
+    fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
+        let rq_off = self
+            .percpu
+            .get("runqueues")
+            .map(|v| v.offset)
+            .ok_or_else(|| {
+                Error::PerCpu(
+                    "BTF has no per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
+                        .into(),
+                )
+            })?;
+        let vb = self
+            .vmlinux_btf
+            .ok_or_else(|| Error::PerCpu("no vmlinux BTF".into()))?;
+        let task_ty = self
+            .types
+            .find("struct", "task_struct")
+            .filter(|r| r.src == vb)
+            .ok_or_else(|| Error::PerCpu("BTF has no struct task_struct".into()))?;
+        let path = format!("current.sched_task_group->cfs_rq[{cpu}]->rq");
+        let e = Expr::parse(&path)?;
+        let place = walk(
+            &self.types,
+            backend,
+            &e,
+            0,
+            Place {
+                addr: task,
+                ty: task_ty,
+                bits: None,
+            },
+        )
+        .map_err(|err| {
+            Error::PerCpu(format!("locating CPU {cpu}'s run queue from {path}: {err}"))
+        })?;
+        let b = read_named(backend, place.addr, 8, &path)?;
+        let rq = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        if rq == 0 {
+            return Err(Error::Null(path));
+        }
+        // The run queue says which CPU it belongs to: check that it is the one asked for.
+        let rq_ty = self.types.find("struct", "rq").filter(|r| r.src == vb);
+        if let Some((cpu_ty, bit_off, None)) = rq_ty
+            .map(|t| self.types.member(t, "cpu"))
+            .transpose()?
+            .flatten()
+            && self.types.size_of(cpu_ty)? == 4
+        {
+            {
+                let b = read_named(backend, rq + bit_off / 8, 4, "rq->cpu")?;
+                let got = u32::from_le_bytes(b.try_into().expect("4 bytes"));
+                if got != cpu {
+                    return Err(Error::PerCpu(format!(
+                        "the run queue found at {path} belongs to CPU {got}, not {cpu}"
+                    )));
+                }
+            }
+        }
+        Ok(rq.wrapping_sub(rq_off))
+    }
+
+    pub(crate) fn eval_percpu(
+        &mut self,
+        text: &str,
+        expr: &Expr,
+        name: &str,
+        (ty, type_from): (TypeRef, String),
+        at: PerCpuAt,
+        backend: &dyn Backend,
+    ) -> Result<Answer, Error> {
+        let Some(sel) = expr.cpu else {
+            return Err(Error::PerCpu(format!(
+                "`{name}` is a per-CPU variable: say which copy: {name}@cpu0, {name}@all (each CPU) or {name}@sum (their sum)"
+            )));
+        };
+        let ty = match &self.opts.as_type {
+            Some(t) => self.types.parse_type(t)?,
+            None => ty,
+        };
+        let start = match at {
+            PerCpuAt::Offset(off) => off,
+            PerCpuAt::Pointer(p) => p.wrapping_sub(self.percpu_start()),
+        };
+        let possible = self.possible_cpus()?;
+        let cpus = match sel {
+            CpuSel::Cpu(n) if possible.contains(&n) => vec![n],
+            CpuSel::Cpu(n) => {
+                return Err(Error::PerCpu(format!(
+                    "{name}@cpu{n}: no CPU {n} (possible CPUs: {})",
+                    possible
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+            CpuSel::All | CpuSel::Sum => possible,
+        };
+        let mut per = Vec::with_capacity(cpus.len());
+        let mut leaf_ty = String::new();
+        let mut addr = None;
+        for cpu in &cpus {
+            let base = self.percpu_base(*cpu, backend)?;
+            let start = Place {
+                addr: base.wrapping_add(start),
+                ty,
+                bits: None,
+            };
+            let place = walk(&self.types, backend, expr, 0, start)?;
+            leaf_ty = self.types.name(place.ty);
+            addr = Some(place.addr);
+            per.push((*cpu, self.read_value(&place, text, backend)?));
+        }
+        let value = match sel {
+            CpuSel::Cpu(_) => per.pop().map(|(_, v)| v).expect("one CPU"),
+            CpuSel::All => {
+                addr = None;
+                Value::PerCpu(per)
+            }
+            CpuSel::Sum => {
+                addr = None;
+                let mut total: i128 = 0;
+                let mut signed = false;
+                for (cpu, v) in &per {
+                    signed |= matches!(v, Value::Signed(_));
+                    total += v.as_number().ok_or_else(|| {
+                        Error::PerCpu(format!(
+                            "{text}: @sum adds numbers, but CPU {cpu}'s value is a {leaf_ty}"
+                        ))
+                    })?;
+                }
+                if signed {
+                    Value::Signed(total as i64)
+                } else {
+                    Value::Unsigned(total as u64)
+                }
+            }
+        };
+        Ok(Answer {
+            expr: text.to_string(),
+            ty: leaf_ty,
+            value,
+            via: backend.name(),
+            addr,
+            type_from,
+        })
+    }
+}

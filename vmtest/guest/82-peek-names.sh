@@ -1,0 +1,103 @@
+# 82-peek-names: symbols whose names hold a dot, written quoted ("opens.0"), and a module's
+# per-CPU variables (plain_counter:calls@cpuN/@all/@sum), through every backend the guest kernel
+# offers, against exact counts: plain_counter's function-static `opens` (kallsyms: opens.N)
+# counts open()s, its per-CPU `calls` counts reads and writes on the CPU that ran them (pinned
+# with taskset), so calls@sum = reads + writes exactly. A dotted symbol of the kernel itself
+# (a function's static variable, untyped: raw bytes) reads at its kallsyms address, the same
+# through every backend.
+. /kpeek/guest/lib.sh
+
+nfail=0
+fail() {
+	nfail=$((nfail + 1))
+	echo "FAIL: $1: $2"
+}
+command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing"; exit 1; }
+loaded plain_counter || insmod $KO/plain_counter.ko
+
+jv() { echo "$1" | sed -n 's/.*"value":"\{0,1\}\([^",}]*\)"\{0,1\}[,}].*/\1/p'; }
+jf() { echo "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
+peekv() { jv "$(kpeek peek --json "$@" 2>&1)"; }
+# has NAME TEXT PATTERN: TEXT matches the grep -E PATTERN
+has() { if echo "$2" | grep -qE -- "$3"; then pass "$1"; else fail "$1" "'$2' lacks '$3'"; fi; }
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
+
+vias=""
+for v in kpeek bpf kcore; do
+	if out=$(kpeek peek --via $v --json init_task.comm 2>&1); then vias="$vias $v"; else
+		fail "--via $v opens here" "$out"; fi
+done
+
+# A function's static variable: the symbol table calls it opens.N.
+opens=$(awk '$4 == "[plain_counter]" && $3 ~ /^opens\./ { print $3; exit }' /proc/kallsyms)
+if [ -z "$opens" ]; then
+	fail "plain_counter's static opens in /proc/kallsyms" "no opens.N symbol"
+else
+	pass "plain_counter's static opens in /proc/kallsyms as $opens"
+	for v in $vias; do
+		o0=$(peekv --via $v "plain_counter:\"$opens\"")
+		for i in 1 2 3 4; do cat /dev/plain_counter; done
+		check_eq "$v: plain_counter:\"$opens\" after 4 opens" \
+			"$(peekv --via $v "plain_counter:\"$opens\"")" "$((o0 + 4))"
+		j=$(kpeek peek --via $v --json "plain_counter:\"$opens\"")
+		check_eq "$v: \"$opens\" typed from the .ko's DWARF" "$(jf "$j" type_from)" "DWARF of plain_counter.ko"
+		check_eq "$v: \"$opens\" is a u64" "$(jf "$j" type)" "u64"
+		check_eq "$v: \"$opens\" at its kallsyms address" "$(jf "$j" addr)" \
+			"0x$(awk -v s="$opens" '$3 == s && $4 == "[plain_counter]" { print $1; exit }' /proc/kallsyms)"
+	done
+fi
+has "unquoted, the dot starts a field: an error" "$(kpeek peek "plain_counter:${opens:-opens.0}" 2>&1)" \
+	'bad expression .* column [0-9]+: expected a field name'
+has "an unclosed quote: an error naming the column" "$(kpeek peek '"opens.0' 2>&1)" \
+	'column 1: a quoted name has no closing'
+
+# A dotted data symbol of the kernel (a function's static variable, e.g. __already_done.N) that
+# kallsyms lists once; and one it lists many times (__func__.0: one per file), which is ambiguous.
+kdot=$(awk '$3 ~ /^[A-Za-z_][A-Za-z0-9_]*\.[0-9]+$/ { n[$3]++; if (NF == 3 && $2 ~ /^[dDbB]$/) a[$3] = $1 }
+	END { for (s in a) if (n[s] == 1) { print a[s], s; exit } }' /proc/kallsyms)
+many=$(awk 'NF == 3 && $3 ~ /^[A-Za-z_][A-Za-z0-9_]*\.[0-9]+$/ { n[$3]++ }
+	END { for (s in n) if (n[s] > 1) { print s; exit } }' /proc/kallsyms)
+if [ -n "$many" ]; then
+	has "kernel \"$many\" (listed $(grep -c " $many\$" /proc/kallsyms) times): ambiguous, the places listed" \
+		"$(kpeek peek "\"$many\"" 2>&1)" "\`$many\` is defined in several places: 0x"
+fi
+if [ -z "$kdot" ]; then
+	fail "a dotted kernel data symbol listed once in /proc/kallsyms" "none"
+else
+	ka=${kdot% *} kn=${kdot#* }
+	ref=""
+	for v in $vias; do
+		j=$(kpeek peek --via $v --json "\"$kn\"" 2>&1)
+		check_eq "$v: kernel \"$kn\" at its kallsyms address" "$(jf "$j" addr)" "0x$ka"
+		val=$(echo "$j" | sed -n 's/.*"value":\(\[[^]]*\]\).*/\1/p')
+		check "$v: kernel \"$kn\" reads as raw bytes (no type information)" test -n "$val"
+		[ -z "$ref" ] && { ref=$val; refv=$v; continue; }
+		check_eq "$v: kernel \"$kn\" = what $refv read" "$val" "$ref"
+	done
+fi
+
+# A module's per-CPU variable: calls, bumped on the CPU that runs each read or write.
+for v in $vias; do
+	for i in 1 2 3; do taskset -c 0 dd if=/dev/plain_counter of=/dev/null bs=1 count=1 2>/dev/null; done
+	r=$(peekv --via $v plain_counter:reads)
+	w=$(peekv --via $v plain_counter:writes)
+	s=$(peekv --via $v plain_counter:calls@sum)
+	check_eq "$v: plain_counter:calls@sum = reads + writes ($r + $w)" "$s" "$((r + w))"
+	last=$((ncpu - 1))
+	c0=$(peekv --via $v plain_counter:calls@cpu$last)
+	for i in 1 2 3 4 5; do taskset -c $last dd if=/dev/plain_counter of=/dev/null bs=1 count=1 2>/dev/null; done
+	taskset -c $last sh -c 'echo x >/dev/plain_counter'
+	check_eq "$v: plain_counter:calls@cpu$last after 5 reads and 1 write there" \
+		"$(peekv --via $v plain_counter:calls@cpu$last)" "$((c0 + 6))"
+	all=$(kpeek peek --via $v --json plain_counter:calls@all | sed -n 's/.*"value":\[\([^]]*\)\].*/\1/p')
+	total=0
+	for x in $(echo "$all" | tr ',' ' '); do total=$((total + x)); done
+	check_eq "$v: plain_counter:calls@all has one value per CPU" "$(echo "$all" | tr ',' '\n' | grep -c .)" "$ncpu"
+	check_eq "$v: plain_counter:calls@all adds up to @sum" "$total" "$(peekv --via $v plain_counter:calls@sum)"
+done
+has "a module's per-CPU variable without a CPU: say which copy" \
+	"$(kpeek peek plain_counter:calls 2>&1)" 'say which copy: calls@cpu0'
+has "a CPU selector on a module's plain variable is refused" \
+	"$(kpeek peek plain_counter:reads@cpu0 2>&1)" 'applies only to per-CPU variables'
+has "a CPU that does not exist" "$(kpeek peek plain_counter:calls@cpu4096 2>&1)" 'no CPU 4096'
+[ $nfail = 0 ]

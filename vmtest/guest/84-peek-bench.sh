@@ -1,0 +1,38 @@
+# 84-peek-bench: readings per second of `kpeek peek --watch 0` per backend, beside the bare loop
+# of KPEEK_IOC_PEEK a C program can do at best (peektest bench) in the same boot, as a ratio.
+# Under TCG these are the emulator's figures, not the hardware's; the ratio is what carries over.
+# Checked: each run printed every reading, and the value read is plain_counter's reads.
+. /kpeek/guest/lib.sh
+
+nfail=0
+fail() {
+	nfail=$((nfail + 1))
+	echo "FAIL: $1: $2"
+}
+command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing"; exit 1; }
+loaded plain_counter || insmod $KO/plain_counter.ko
+cs() { sed 's/^\([0-9]*\)\.\([0-9][0-9]\).*/\1\2/' /proc/uptime; } # centiseconds since boot
+
+addr=0x$(awk '$3 == "reads" && $4 == "[plain_counter]" { print $1; exit }' /proc/kallsyms)
+n=20000
+bench=$(peektest bench $addr 8 $n)
+check "peektest bench: $n ioctls ($bench)" sh -c "echo '$bench' | grep -q '^reads=$n '"
+base=$(echo "$bench" | sed -n 's/.*per_s=\([0-9]*\).*/\1/p')
+echo "INFO: bench: bare KPEEK_IOC_PEEK loop (peektest bench, 8 bytes): ${base:-?} reads/s"
+
+want=$(kpeek peek --json plain_counter:reads | sed -n 's/.*"value":\([0-9]*\).*/\1/p')
+for v in kpeek bpf kcore; do
+	kpeek peek --via $v plain_counter:reads >/dev/null 2>&1 || { fail "--via $v opens" "no"; continue; }
+	s=$(cs)
+	kpeek peek --via $v plain_counter:reads --watch 0 --count $n >/tmp/w.txt
+	e=$(cs)
+	check_eq "$v: --watch 0 --count $n printed $n readings" "$(wc -l </tmp/w.txt)" "$n"
+	check_eq "$v: every reading is plain_counter:reads ($want)" \
+		"$(grep -cx "plain_counter:reads = $want.*" /tmp/w.txt)" "$n"
+	d=$((e - s))
+	[ $d -gt 0 ] || d=1
+	rate=$((n * 100 / d))
+	ratio=$(awk -v r=$rate -v b="${base:-0}" 'BEGIN { if (b > 0) printf "%.2f", r / b; else print "?" }')
+	echo "INFO: bench: kpeek peek --via $v --watch 0: $n readings in $((d * 10)) ms = $rate reads/s (${ratio}x the bare ioctl loop)"
+done
+[ $nfail = 0 ]

@@ -1,0 +1,58 @@
+# 99-peek-lockdown: every `kpeek peek` backend refuses under kernel lockdown, with a clear message.
+#
+# This script switches /sys/kernel/security/lockdown to `confidentiality`, which cannot be undone
+# until the next boot: it is numbered 99 so that it runs LAST, after every other guest script.
+# Keep it last (no guest script may be numbered above 99).
+#
+# Checked: before the switch each backend reads; after it, `kpeek peek --via kpeek|bpf|kcore`
+# exits 2 with "via BACKEND: refused by kernel lockdown (confidentiality)", `auto` lists all
+# three under "no backend can read kernel memory here", and the kernel itself refuses (kpeek.ko's
+# peek ioctl answers EPERM to a C client, /proc/kcore cannot be opened): the refusal is not
+# only kpeek's own check.
+. /kpeek/guest/lib.sh
+
+nfail=0
+fail() {
+	nfail=$((nfail + 1))
+	echo "FAIL: $1: $2"
+}
+command -v kpeek >/dev/null || { fail "/bin/kpeek present" "missing"; exit 1; }
+LD=/sys/kernel/security/lockdown
+[ -e $LD ] || mount -t securityfs securityfs /sys/kernel/security
+if [ ! -e $LD ]; then
+	fail "$LD present" "this kernel has no lockdown LSM (CONFIG_SECURITY_LOCKDOWN_LSM): not run"
+	exit 1
+fi
+check "lockdown is off before the switch" grep -q '\[none\]' $LD
+
+vias=""
+for v in kpeek bpf kcore; do
+	if out=$(kpeek peek --via $v init_task.comm 2>&1); then vias="$vias $v"; pass "$v reads before lockdown"; else
+		fail "--via $v reads before lockdown" "$out"; fi
+done
+
+echo confidentiality >$LD
+check "lockdown is now confidentiality" grep -q '\[confidentiality\]' $LD
+
+for v in $vias; do
+	out=$(kpeek peek --via $v init_task.comm 2>&1)
+	rc=$?
+	check_eq "$v under lockdown: exit 2" "$rc" 2
+	check "$v under lockdown: says so ('$out')" \
+		sh -c 'echo "$1" | grep -qF "via $2: refused by kernel lockdown (confidentiality)"' _ "$out" "$v"
+done
+out=$(kpeek peek init_task.comm 2>&1)
+check_eq "auto under lockdown: exit 2" "$?" 2
+check "auto under lockdown: no backend, each says lockdown" sh -c \
+	'echo "$1" | grep -q "no backend can read kernel memory here" && [ "$(echo "$1" | grep -c "refused by kernel lockdown")" = 3 ]' _ "$out"
+
+# The kernel's own refusals, below kpeek's user-space check.
+check_eq "kpeek.ko's peek ioctl answers EPERM under lockdown" "$(peektest ioctl linux_banner 0 0 8)" "error EPERM"
+check_eq "kpeek.ko's netlink peek answers EPERM under lockdown" "$(peektest nl linux_banner 0 0 8)" "error EPERM"
+if dd if=/proc/kcore of=/dev/null bs=64 count=1 2>/dev/null; then
+	fail "/proc/kcore refused by the kernel under lockdown" "it opened"
+else
+	pass "/proc/kcore refused by the kernel under lockdown"
+fi
+ls /kpeek/extra/* >/dev/null 2>&1 && echo "NOTE: the --guest-script that follows the suite runs under lockdown (confidentiality)"
+[ $nfail = 0 ]
