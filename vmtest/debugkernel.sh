@@ -21,11 +21,39 @@ debug_key() {
 	echo "${ver//[:~]/_}-$hash"
 }
 
+# debug_configure SRC OBJ LOG: defconfig + kvm_guest.config + debug.config into OBJ/.config, and
+# check that every symbol the fragment sets survived Kconfig
+debug_configure() {
+	local src=$1 obj=$2 blog=$3 line sym want got bad=0
+	log "debug kernel: configuring $key (defconfig + kvm_guest.config + debug.config)"
+	{
+		make -C "$src" O="$obj" defconfig &&
+			make -C "$src" O="$obj" kvm_guest.config &&
+			(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+				"$debug_fragment") &&
+			make -C "$src" O="$obj" olddefconfig
+	} >"$blog" 2>&1 || { log "debug kernel: configuration failed, see $blog"; return 1; }
+	# Every symbol the fragment sets must survive Kconfig's dependency resolution.
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=*) sym=${line%%=*} want=$line ;;
+		"# CONFIG_"*" is not set") sym=${line#\# } sym=${sym%% *} want="" ;;
+		*) continue ;;
+		esac
+		got=$(grep -E "^$sym=" "$obj/.config")
+		if [ "$got" != "$want" ]; then
+			log "debug kernel: $sym: debug.config wants '${want:-not set}', Kconfig gave '${got:-not set}'"
+			bad=1
+		fi
+	done <"$debug_fragment"
+	[ $bad = 0 ] || return 1
+}
+
 # build_debug_kernel KEY: unpack, configure, build and install into $cache/debug/KEY; logs to
 # $out/build-debug-kernel.log
 build_debug_kernel() {
 	local key=$1 ver src d="$cache/debug/$1" obj blog="$out/build-debug-kernel.log" deb tarball
-	local line sym want got bad=0 t0 f
+	local t0 f
 	ver=$(pkg_version linux-source-6.12)
 	src="$cache/debug/src-${ver//[:~]/_}"
 	obj="$d/obj"
@@ -49,30 +77,15 @@ build_debug_kernel() {
 			{ log "cannot unpack $tarball of $deb"; return 1; }
 		mv "$src.tmp" "$src" && touch "$src/.ready"
 	fi
-	rm -rf "$d"
-	mkdir -p "$obj"
-	log "debug kernel: configuring $key (defconfig + kvm_guest.config + debug.config)"
-	{
-		make -C "$src" O="$obj" defconfig &&
-			make -C "$src" O="$obj" kvm_guest.config &&
-			(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
-				"$debug_fragment") &&
-			make -C "$src" O="$obj" olddefconfig
-	} >"$blog" 2>&1 || { log "debug kernel: configuration failed, see $blog"; return 1; }
-	# Every symbol the fragment sets must survive Kconfig's dependency resolution.
-	while read -r line; do
-		case "$line" in
-		CONFIG_*=*) sym=${line%%=*} want=$line ;;
-		"# CONFIG_"*" is not set") sym=${line#\# } sym=${sym%% *} want="" ;;
-		*) continue ;;
-		esac
-		got=$(grep -E "^$sym=" "$obj/.config")
-		if [ "$got" != "$want" ]; then
-			log "debug kernel: $sym: debug.config wants '${want:-not set}', Kconfig gave '${got:-not set}'"
-			bad=1
-		fi
-	done <"$debug_fragment"
-	[ $bad = 0 ] || return 1
+	# An interrupted build (configured, not finished) resumes where make left it.
+	if [ ! -f "$d/.configured" ]; then
+		rm -rf "$d"
+		mkdir -p "$obj"
+		debug_configure "$src" "$obj" "$blog" || return 1
+		touch "$d/.configured"
+	else
+		log "debug kernel: resuming the build of $key"
+	fi
 	log "debug kernel: building (nice -n 15, -j${DEBUG_JOBS:-2}; about an hour on two cores), log $blog"
 	nice -n 15 make -C "$src" O="$obj" -j"${DEBUG_JOBS:-2}" bzImage modules >>"$blog" 2>&1 ||
 		{ log "debug kernel: build failed:"; tail -30 "$blog" >&2; return 1; }
