@@ -20,7 +20,8 @@
  *   faultinj N nl-create GROUP [COUNTER] KPEEK_CMD_CREATE
  *   faultinj N nl-probe PROBE FLAGS      KPEEK_CMD_PROBE_SET
  *
- * Prints one line `OP: ok|ENAME injected=0|1 [id=ID]` (id: what a create made; injected=1: the N-th allocation happened and
+ * Prints one line `OP: ok|ENAME injected=0|1 [id=ID] [allocs=K]` (id: what a create made;
+ * allocs: how many allocations the call made, when fewer than N; injected=1: the N-th allocation happened and
  * failed; 0: the call made fewer than N allocations, so larger N test nothing new). Exit 0 when
  * the call succeeded, 1 when it failed with an errno, 2 for usage or setup errors.
  */
@@ -43,6 +44,7 @@
 static int nth_fd = -1;
 static int task_mode;
 static unsigned int nth;
+static long allocs = -1;	/* allocations counted when nothing was injected */
 
 static void die(const char *what)
 {
@@ -94,6 +96,8 @@ static int disarm(void)
 	if (pread(nth_fd, buf, sizeof(buf) - 1, 0) < 0)
 		die("read fail-nth");
 	injected = atoi(buf) == 0;
+	if (!injected)
+		allocs = nth - strtoul(buf, NULL, 10);
 	write_nth(0);
 	return injected;
 }
@@ -351,6 +355,8 @@ out:
 		printf(" injected=%d", injected);
 	if (id)
 		printf(" id=%llu", id);
+	if (allocs >= 0)
+		printf(" allocs=%ld", allocs);
 	printf("\n");
 	return err ? 1 : 0;
 }

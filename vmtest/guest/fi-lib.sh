@@ -68,7 +68,7 @@ fi_dmesg_check() {
 # once, in turn. Each result must be one of ALLOWED (errno names, and "ok"), and the last one
 # (nothing injected) ok. After each run `eval CLEANUP` (with $fi_id: what a create returned)
 # must bring fi_state back to what it was before the sweep.
-FI_MAX=${FI_MAX:-300}
+FI_MAX=${FI_MAX:-1000}
 fi_sweep() {
 	name=$1 allowed=$2 cleanup=$3
 	shift 4

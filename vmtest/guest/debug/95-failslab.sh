@@ -1,6 +1,6 @@
 # 95-failslab (debug kernel lane only): kpeek.ko under random allocation failures, the way
 # fault-injection.rst describes it: failslab and fail_page_alloc with task-filter (only tasks
-# marked in /proc/PID/make-it-fail), a probability, times=-1, and the module-text stack filter
+# marked in /proc/PID/make-it-fail), probability and interval, times=-1, and the module-text stack filter
 # of fi-lib.sh (only kpeek's own allocations). Rounds of `modprobe kpeek` in a marked task, then
 # (when it loaded) create/mkdir/open/ring/probe calls in marked tasks, clean-up unmarked, and
 # rmmod. Every failure is a clean errno, a failed modprobe leaves nothing behind, the
@@ -14,19 +14,32 @@ fi_leaks_start
 for a in $FI_ATTRS; do echo Y >$FI/$a/task-filter; done
 fi_prob() { for a in $FI_ATTRS; do echo "$1" >$FI/$a/probability; done; }
 
+# fi_attrs PROBABILITY INTERVAL: both attributes fail every INTERVAL-th allocation that passes the
+# filters with PROBABILITY percent
+fi_attrs() { for a in $FI_ATTRS; do echo "$2" >$FI/$a/interval && echo "$1" >$FI/$a/probability; done; }
+
+# How many allocations a load makes (fail-nth armed far beyond them counts them): with
+# interval=K and probability=70, about 70% of the modprobes fail, at varying allocations.
+unload_all
+o=$(faultinj 1000000 load $KO/kpeek.ko)
+K=$(echo "$o" | sed -n 's/.* allocs=\([0-9]*\).*/\1/p')
+rmmod kpeek
+[ -n "$K" ] && [ "$K" -gt 0 ] || { fail "count the allocations of kpeek.ko's init" "faultinj said: $o"; exit 1; }
+echo "95-failslab: kpeek.ko's init makes $K allocations (with a kpeek frame on the stack)"
+
 ROUNDS=${ROUNDS:-30}
 loads=0 load_fails=0 op_fails=0 ops=0 bad=0
 r=1
 while [ $r -le $ROUNDS ]; do
 	unload_all || { fail "round $r: unload" "rmmod failed"; bad=$((bad + 1)); break; }
-	fi_prob 3
+	fi_attrs 70 $K
 	if out=$(sh -c 'echo 1 >/proc/self/make-it-fail && exec modprobe kpeek' 2>&1); then
 		fi_prob 0
 		loads=$((loads + 1))
 		# the first probe enable makes the kpeek_probes group, which stays: make it first
 		faultinj 0 ioctl-probe 2 1 >/dev/null && faultinj 0 ioctl-probe 2 0 >/dev/null
 		base=$(fi_state)
-		fi_prob 25
+		fi_attrs 25 1
 		ids=""
 		for op in "nl-create frg" "ioctl-create fri" "mkdir $CFS/groups/frc" "open /dev/kpeek" \
 			"ioctl-ring 65536" "ioctl-probe 2 1" "nl-probe 1 1"; do
