@@ -275,9 +275,11 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
 			 (long)syscall(SYS_gettid));
 	}
-	nth_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (nth_fd < 0)
-		die(path);
+	if (task_mode || nth) {
+		nth_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (nth_fd < 0)
+			die(path);
+	}
 
 	if (!strcmp(op, "load") && (argc == 4 || argc == 5)) {
 		fd = open(argv[3], O_RDONLY | O_CLOEXEC);
