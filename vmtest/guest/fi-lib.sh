@@ -45,9 +45,15 @@ fi_off() {
 	done
 }
 
-# fi_state: kpeek.ko's own bookkeeping (debugfs stats) that a failed call must leave as it was
+# fi_state: kpeek.ko's own bookkeeping (debugfs stats) that a failed call must leave as it was,
+# once the frees queued for after an RCU grace period have run (up to 10 s)
 fi_state() {
-	grep -E '^(groups|counters|api_groups|configfs_groups|bytes|user_groups) ' $DBG/stats |
+	i=0
+	while [ "$(stat_get rcu_pending 2>/dev/null)" != 0 ] && [ -e $DBG/stats ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -E '^(groups|counters|api_groups|configfs_groups|bytes|user_groups) ' $DBG/stats 2>/dev/null |
 		tr '\n' ' '
 }
 
