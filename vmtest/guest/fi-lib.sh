@@ -8,7 +8,7 @@ FI=/sys/kernel/debug
 FI_ATTRS="failslab fail_page_alloc"
 # Kernel complaints. Allocation-failure reports ("page allocation failure", "percpu: allocation
 # failed", with their backtraces) are what injected failures cause and are not in this list.
-FI_SPLAT='BUG:|WARNING:|Oops|general protection|kernel BUG|KASAN|UBSAN|ODEBUG|INFO: trying to register|INFO: task .* blocked|detected stall|kmemleak: [0-9]+ new suspected'
+FI_SPLAT='BUG:|WARNING:|Oops|general protection|kernel BUG|UBSAN:|INFO: trying to register|INFO: task .* blocked|detected stall'
 
 fi_available() {
 	[ -e /proc/self/fail-nth ] && [ -e $FI/failslab/require-start ] && [ -d $FI/fail_page_alloc ]
