@@ -13,6 +13,7 @@
  *
  *   faultinj N load KO [PARAMS]          finit_module(KO, PARAMS)
  *   faultinj N open PATH                 open(PATH, O_RDWR) and close it
+ *   faultinj N read PATH                 one read(2) of up to 1 MiB (opened before arming)
  *   faultinj N mkdir PATH                mkdir (a configfs group)
  *   faultinj N ioctl-create GROUP [COUNTER]
  *   faultinj N ioctl-ring DATA_SIZE      KPEEK_IOC_RING_SETUP
@@ -54,7 +55,7 @@ static void die(const char *what)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: faultinj N load KO [PARAMS] | open PATH | mkdir PATH |\n"
+	fprintf(stderr, "usage: faultinj N|task load KO [PARAMS] | open PATH | read PATH | mkdir PATH |\n"
 			"       ioctl-create GROUP [COUNTER] | ioctl-ring SIZE | ioctl-probe PROBE FLAGS |\n"
 			"       nl-create GROUP [COUNTER] | nl-probe PROBE FLAGS\n");
 	exit(2);
@@ -296,6 +297,14 @@ int main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 		goto out;
+	} else if (!strcmp(op, "read") && argc == 4) {
+		static char buf[1 << 20];
+
+		fd = open(argv[3], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die(argv[3]);
+		arm();
+		err = read(fd, buf, sizeof(buf)) < 0 ? errno : 0;
 	} else if (!strcmp(op, "mkdir") && argc == 4) {
 		arm();
 		err = mkdir(argv[3], 0755) ? errno : 0;

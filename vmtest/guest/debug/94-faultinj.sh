@@ -1,6 +1,6 @@
 # 94-faultinj (debug kernel lane only): kpeek.ko's entry points under the kernel's systematic
 # fault injection. For each of ioctl CREATE (group, counter), netlink CREATE (group, counter),
-# configfs mkdir (group, counter), open of /dev/kpeek, RING_SETUP and PROBE_SET (ioctl and
+# configfs mkdir (group, counter), open and read of /dev/kpeek, RING_SETUP and PROBE_SET (ioctl and
 # netlink): the call's 1st, 2nd, ... allocation fails in turn (fail-nth, counting kpeek's own
 # allocations) until the call makes no more. Each run ends in success or a clean errno, kpeek's
 # bookkeeping (debugfs stats) is back where it was after clean-up, kmemleak finds nothing
@@ -31,6 +31,7 @@ fi_sweep "configfs mkdir counter" "ok ENOMEM" '[ ! -d $CFS/groups/fcg/c ] || rmd
 rmdir $CFS/groups/fcg
 
 fi_sweep "open /dev/kpeek" "ok ENOMEM" ":" -- open /dev/kpeek
+fi_sweep "read /dev/kpeek (snapshot)" "ok ENOMEM" ":" -- read /dev/kpeek
 
 # The first probe enable makes the kpeek_probes group: once before, so that the sweeps start
 # from the state they return to.
