@@ -103,6 +103,7 @@ newest_image() {
 # Debian 12), bullseye, trixie or sid
 toolchain_of() {
 	case "$1" in
+	*-kpeek-debug) echo host ;;	# vmtest/debugkernel.sh builds it here
 	5.10.0-*) echo bullseye ;;
 	6.1.0-* | *+deb12-* | *+deb12.*) echo host ;;
 	*+deb13-* | *+deb13.*) echo trixie ;;
