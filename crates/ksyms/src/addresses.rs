@@ -225,14 +225,7 @@ impl Scan<'_> {
     #[inline]
     fn simple_line<'a>(&self, line: &'a [u8]) -> Option<Line<'a>> {
         let w = usize::from(self.digits?);
-        if line.len() < w + 4 || line[w] != b' ' || line[w + 2] != b' ' {
-            return None;
-        }
-        let kind = line[w + 1];
-        if !kind.is_ascii_alphabetic() {
-            return None;
-        }
-        let rest = &line[w + 3..];
+        let (kind, rest) = head(line, w)?;
         let n = name_len(rest)?;
         if n == 0 {
             return None;
@@ -253,14 +246,7 @@ impl Scan<'_> {
             }
             _ => return None,
         };
-        let mut chunk = [b'0'; 16];
-        let k = line.len().min(16);
-        chunk[..k].copy_from_slice(&line[..k]);
-        let addr = match w {
-            16 => hex_prefix::<16>(chunk)?,
-            8 => hex_prefix::<8>(chunk)?,
-            _ => parse_hex(&line[..w])?,
-        };
+        let addr = address(line, w)?;
         Some(Line {
             addr,
             digits: w as u8,
@@ -412,19 +398,36 @@ fn survey(text: &[u8]) -> Option<bool> {
     (spaces == 2 * lines).then_some(tabs > 0)
 }
 
+/// The type letter and the rest of a line `<w hex digits> <letter> <rest>`: the two spaces where
+/// the common shape has them and an ASCII letter between.
+#[inline]
+fn head(line: &[u8], w: usize) -> Option<(u8, &[u8])> {
+    if line.len() < w + 4 || line[w] != b' ' || line[w + 2] != b' ' {
+        return None;
+    }
+    let kind = line[w + 1];
+    kind.is_ascii_alphabetic().then(|| (kind, &line[w + 3..]))
+}
+
+/// The address in a line's first `w` bytes (hex digits, checked).
+#[inline]
+fn address(line: &[u8], w: usize) -> Option<u64> {
+    let mut chunk = [b'0'; 16];
+    let k = line.len().min(16);
+    chunk[..k].copy_from_slice(&line[..k]);
+    match w {
+        16 => hex_prefix::<16>(chunk),
+        8 => hex_prefix::<8>(chunk),
+        _ => parse_hex(line.get(..w)?),
+    }
+}
+
 /// A line (without its newline) of text [`survey`] vouched for, in the common shape as
 /// [`Scan::simple_line`] reads it: `<w hex digits> <letter> <name>`, then `\t[module]` when
 /// `tabs` says the buffer has any. `None`: any other shape.
 #[inline]
 fn clean_line(line: &[u8], w: usize, tabs: bool) -> Option<Line<'_>> {
-    if line.len() < w + 4 || line[w] != b' ' || line[w + 2] != b' ' {
-        return None;
-    }
-    let kind = line[w + 1];
-    if !kind.is_ascii_alphabetic() {
-        return None;
-    }
-    let rest = &line[w + 3..];
+    let (kind, rest) = head(line, w)?;
     let (name, module) = match tabs.then(|| memchr(b'\t', rest)).flatten() {
         None => (rest, None),
         Some(i) => {
@@ -439,16 +442,7 @@ fn clean_line(line: &[u8], w: usize, tabs: bool) -> Option<Line<'_>> {
     if name.is_empty() {
         return None;
     }
-    let addr = match w {
-        16 => hex_prefix::<16>(line[..16].try_into().ok()?)?,
-        8 => {
-            let mut chunk = [b'0'; 16];
-            let k = line.len().min(16);
-            chunk[..k].copy_from_slice(&line[..k]);
-            hex_prefix::<8>(chunk)?
-        }
-        _ => parse_hex(&line[..w])?,
-    };
+    let addr = address(line, w)?;
     Some(Line {
         addr,
         digits: w as u8,
