@@ -14,7 +14,7 @@ use std::path::Path;
 
 use memchr::{memchr, memchr_iter, memrchr};
 
-use crate::parse::{Line, hex_prefix, is_mapping_symbol, name_len, parse_hex, parse_line};
+use crate::parse::{Line, hex_prefix, is_mapping_symbol, is_type, name_len, parse_hex, parse_line};
 use crate::table::{Ksyms, LoadOptions};
 
 const KSYMTAB: &[u8] = b"__ksymtab_";
@@ -406,7 +406,7 @@ fn head(line: &[u8], w: usize) -> Option<(u8, &[u8])> {
         return None;
     }
     let kind = line[w + 1];
-    kind.is_ascii_alphabetic().then(|| (kind, &line[w + 3..]))
+    is_type(kind).then(|| (kind, &line[w + 3..]))
 }
 
 /// The address in a line's first `w` bytes (hex digits, checked).

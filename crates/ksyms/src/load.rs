@@ -12,7 +12,7 @@ use memchr::memchr;
 
 use crate::entry::{Addrs, Entry, MARKER, rank};
 use crate::error::{Error, Result};
-use crate::parse::{hex_prefix, is_end_marker, is_mapping_symbol, name_len, parse_line};
+use crate::parse::{hex_prefix, is_end_marker, is_mapping_symbol, is_type, name_len, parse_line};
 
 /// Longest name an entry can hold (the kernel's own limit is 512).
 const MAX_NAME: usize = (1 << 14) - 1;
@@ -250,7 +250,7 @@ impl Columns {
                 break;
             };
             let kind = line[W + 1];
-            if line[W] != b' ' || line[W + 2] != b' ' || !kind.is_ascii_alphabetic() {
+            if line[W] != b' ' || line[W + 2] != b' ' || !is_type(kind) {
                 break;
             }
             let name_at = W + 3;

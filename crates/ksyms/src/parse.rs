@@ -177,6 +177,13 @@ fn is_stop(b: u8) -> bool {
     b <= b' ' || b == 0x7f
 }
 
+/// A symbol type as the kernel prints it: `nm`'s letter, or `?` where `nm` could not tell (the
+/// kernel's own table has such lines: `? __nosave_begin` on x86-64 builds with KALLSYMS_ALL).
+#[inline]
+pub(crate) fn is_type(k: u8) -> bool {
+    k.is_ascii_alphabetic() || k == b'?'
+}
+
 /// Names and module names never hold control characters or whitespace: a symbol printed as
 /// `name+0x10/0x20 [mod]` must read back as the same symbol.
 fn clean(s: &[u8]) -> Result<(), &'static str> {
@@ -229,7 +236,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Option<Line<'_>>, &'static str> 
     };
     let (kind, rest) = field(rest);
     let kind = match kind {
-        [k] if k.is_ascii_alphabetic() => *k,
+        [k] if is_type(*k) => *k,
         [] => return Err("missing symbol type and name"),
         _ => return Err("symbol type is not one letter"),
     };
@@ -326,6 +333,7 @@ mod tests {
             (b"1234", "missing symbol type and name"),
             (b"1234 TT a", "symbol type is not one letter"),
             (b"1234 1 a", "symbol type is not one letter"),
+            (b"1234 ! a", "symbol type is not one letter"),
             (b"1234 T", "missing symbol name"),
             (
                 b"1234 T a b",

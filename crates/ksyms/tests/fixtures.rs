@@ -242,3 +242,20 @@ fn empty_and_truncated_inputs() {
     let e = Ksyms::from_path("/nonexistent/kallsyms").unwrap_err();
     assert!(e.to_string().starts_with("/nonexistent/kallsyms: "), "{e}");
 }
+
+/// The kernel prints `?` as the type of symbols `nm` could not classify (a debug build of 6.12
+/// has `ffffffffb46e8000 ? __nosave_begin`): such a table loads, in every path, and its `?`
+/// symbols answer lookups like any other.
+#[test]
+fn question_mark_types_load_in_every_path() {
+    let text = "ffffffff81000000 T _stext\nffffffff81000100 t helper\n\
+                ffffffff82000000 ? __nosave_begin\nffffffff82001000 D after\n";
+    let whole = Ksyms::parse(text.as_bytes()).unwrap();
+    let r = whole.lookup(0xffffffff82000010).unwrap();
+    assert_eq!((r.symbol.name, r.symbol.kind), ("__nosave_begin", '?'));
+    let few = Ksyms::parse_for_addresses(text.as_bytes(), &[0xffffffff82000010]).unwrap();
+    assert_eq!(
+        few.lookup(0xffffffff82000010).map(|r| r.to_string()),
+        Some(r.to_string())
+    );
+}
