@@ -185,13 +185,7 @@ impl Glob {
         if self.negated || self.star.is_some() {
             return None;
         }
-        self.prefix
-            .iter()
-            .map(|a| match a {
-                Atom::Byte(b) => Some(*b),
-                _ => None,
-            })
-            .collect()
+        plain_bytes(&self.prefix)
     }
 
     /// The literal prefix when the pattern is `text*` (no `!`).
@@ -200,13 +194,7 @@ impl Glob {
         if self.negated || !star.middles.is_empty() || !star.suffix.is_empty() {
             return None;
         }
-        self.prefix
-            .iter()
-            .map(|a| match a {
-                Atom::Byte(b) => Some(*b),
-                _ => None,
-            })
-            .collect()
+        plain_bytes(&self.prefix)
     }
 }
 
@@ -274,6 +262,17 @@ pub fn glob_match(pat: &[u8], text: &[u8]) -> bool {
             back = Some((bp, bs + 1));
         }
     }
+}
+
+/// The bytes of atoms that are all plain bytes; `None` if any is a wildcard or class.
+fn plain_bytes(atoms: &[Atom]) -> Option<Vec<u8>> {
+    atoms
+        .iter()
+        .map(|a| match a {
+            Atom::Byte(b) => Some(*b),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

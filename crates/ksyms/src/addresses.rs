@@ -98,7 +98,22 @@ struct Scan<'q> {
     line_no: usize,
 }
 
-impl Scan<'_> {
+impl<'q> Scan<'q> {
+    fn new(queries: &'q [u64]) -> Scan<'q> {
+        Scan {
+            queries,
+            regions: Vec::new(),
+            last_region: 0,
+            ksymtab_text: Vec::new(),
+            ksymtab: Vec::new(),
+            first: None,
+            digits: None,
+            declined: false,
+            any_nonzero: false,
+            line_no: 0,
+        }
+    }
+
     /// Feeds one line; `with_newline` is the line and its `\n` (absent on an unterminated
     /// last line). `false`: leave it to the full loader.
     fn line(&mut self, with_newline: &[u8], at: usize) -> bool {
@@ -307,18 +322,7 @@ impl Scan<'_> {
         }
         let mut region_of = Vec::with_capacity(later.regions.len());
         for r in later.regions {
-            let i = match self.regions.iter().position(|m| m.module == r.module) {
-                Some(i) => i,
-                None => {
-                    self.regions.push(Region {
-                        module: r.module.clone(),
-                        per_query: (0..self.queries.len())
-                            .map(|_| Candidates::default())
-                            .collect(),
-                    });
-                    self.regions.len() - 1
-                }
-            };
+            let i = self.region(r.module.as_deref());
             region_of.push(i);
             for (mine, theirs) in self.regions[i].per_query.iter_mut().zip(r.per_query) {
                 mine.followed_by(theirs, shift);
@@ -481,12 +485,13 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
         return None;
     }
     let size = meta.len();
-    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let split = if size >= split_min && parallel {
-        line_start_after(&f, size / 2, size)
-    } else {
-        None
-    };
+    // Asked only for large files: the answer costs a few reads of cgroup files.
+    let split =
+        if size >= split_min && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+            line_start_after(&f, size / 2, size)
+        } else {
+            None
+        };
     let s = match split {
         Some(mid) => {
             let (first, second) = std::thread::scope(|sc| {
@@ -504,18 +509,7 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
 
 /// Reads `input` in chunks, feeding whole lines to a [`Scan`].
 fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
-    let mut s = Scan {
-        queries: addrs,
-        regions: Vec::new(),
-        last_region: 0,
-        ksymtab_text: Vec::new(),
-        ksymtab: Vec::new(),
-        first: None,
-        digits: None,
-        declined: false,
-        any_nonzero: false,
-        line_no: 0,
-    };
+    let mut s = Scan::new(addrs);
     let mut buf = vec![0u8; CHUNK];
     let mut have = 0;
     loop {
@@ -614,18 +608,7 @@ mod tests {
     use super::*;
 
     fn scan_of(queries: &[u64]) -> Scan<'_> {
-        Scan {
-            queries,
-            regions: Vec::new(),
-            last_region: 0,
-            ksymtab_text: Vec::new(),
-            ksymtab: Vec::new(),
-            first: None,
-            digits: None,
-            declined: false,
-            any_nonzero: false,
-            line_no: 0,
-        }
+        Scan::new(queries)
     }
 
     /// Two halves on two threads answer like the whole table, wherever the halves meet
