@@ -274,16 +274,87 @@ impl Asm {
         self.emit(op::JMP | op::JA, R0, R0, 0, 0)
     }
 
-    /// Resolve labels and return the program.
-    pub fn finish(mut self) -> Result<Vec<Insn>, AsmError> {
+    /// Resolve labels and return the program, without the instructions no path reaches.
+    ///
+    /// The verifier refuses a program with an unreachable instruction ("unreachable insn"), and
+    /// a code generator may leave some behind: the retry branch of a glob segment that cannot
+    /// fail (`*?*`), the rest of a test after a class that matches nothing (`[z-a]`). They are
+    /// dropped here, every jump re-aimed, instead of every generator proving its branches live.
+    pub fn finish(self) -> Result<Vec<Insn>, AsmError> {
+        let n = self.insns.len();
+        // Where each jump goes, as an instruction index (raw jumps keep their offsets).
+        let mut target: Vec<Option<usize>> = self
+            .insns
+            .iter()
+            .enumerate()
+            .map(|(i, insn)| {
+                is_jump(insn.code).then(|| (i as i64 + 1 + i64::from(insn.off)).max(0) as usize)
+            })
+            .collect();
         for &(at, label) in &self.fixups {
-            let to = self.labels[label.0].ok_or(AsmError::Unbound(label.0))?;
-            let off = to as i64 - at as i64 - 1;
-            let off = i16::try_from(off).map_err(|_| AsmError::TooFar { from: at, to })?;
-            self.insns[at].off = off;
+            target[at] = Some(self.labels[label.0].ok_or(AsmError::Unbound(label.0))?);
         }
-        Ok(self.insns)
+        let mut live = vec![false; n];
+        let mut todo = vec![0usize];
+        while let Some(i) = todo.pop() {
+            if i >= n || live[i] {
+                continue;
+            }
+            live[i] = true;
+            let code = self.insns[i].code;
+            if code == op::LD | op::DW | op::IMM {
+                // ld_imm64 takes two slots.
+                if i + 1 < n {
+                    live[i + 1] = true;
+                }
+                todo.push(i + 2);
+                continue;
+            }
+            if code & 0x07 == op::JMP || code & 0x07 == JMP32 {
+                match code & 0xf0 {
+                    op::EXIT => continue,
+                    op::CALL => {}
+                    jmp => {
+                        todo.extend(target[i]);
+                        if jmp == op::JA {
+                            continue;
+                        }
+                    }
+                }
+            }
+            todo.push(i + 1);
+        }
+        // The new index of every old one (the end of the program included).
+        let mut at = Vec::with_capacity(n + 1);
+        let mut kept = 0usize;
+        for &l in &live {
+            at.push(kept);
+            kept += usize::from(l);
+        }
+        at.push(kept);
+        let mut out = Vec::with_capacity(kept);
+        for (i, mut insn) in self.insns.into_iter().enumerate() {
+            if !live[i] {
+                continue;
+            }
+            if let Some(to) = target[i] {
+                let (from, to) = (at[i], at[to.min(n)]);
+                let off = to as i64 - from as i64 - 1;
+                insn.off = i16::try_from(off).map_err(|_| AsmError::TooFar { from, to })?;
+            }
+            out.push(insn);
+        }
+        Ok(out)
     }
+}
+
+/// The 32-bit jump class (`BPF_JMP32`).
+const JMP32: u8 = 0x06;
+
+/// Whether `code` is a jump with a target (not a call or exit).
+fn is_jump(code: u8) -> bool {
+    let class = code & 0x07;
+    (class == op::JMP || class == JMP32) && !matches!(code & 0xf0, op::CALL | op::EXIT)
 }
 
 #[cfg(test)]
@@ -326,6 +397,39 @@ mod tests {
         let p = a.finish().unwrap();
         assert_eq!(p[0].off, 1);
         assert_eq!(p[1].off, -2);
+    }
+
+    #[test]
+    fn unreachable_instructions_are_dropped_and_jumps_re_aimed() {
+        // 0: if r1 == 0 goto end; 1: goto end; 2: r0 = 1 (dead); 3: goto 2 (dead);
+        // end: r0 = 0; exit
+        let mut a = Asm::new();
+        let (end, dead) = (a.label(), a.label());
+        a.jmp_imm(op::JEQ, R1, 0, end)
+            .ja(end)
+            .bind(dead)
+            .mov_imm(R0, 1)
+            .ja(dead)
+            .bind(end)
+            .mov_imm(R0, 0)
+            .exit();
+        let p = a.finish().unwrap();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert_eq!((p[0].off, p[1].off), (1, 0));
+        assert_eq!((p[2].code, p[2].imm), (op::ALU64 | op::MOV | op::K, 0));
+        assert_eq!(p[3].code, op::JMP | op::EXIT);
+    }
+
+    #[test]
+    fn both_slots_of_a_wide_load_stay() {
+        let mut a = Asm::new();
+        a.ld_imm64(R0, u64::MAX).exit().mov_imm(R0, 3);
+        let p = a.finish().unwrap();
+        assert_eq!(
+            p.len(),
+            3,
+            "the dead mov after exit goes, ld_imm64's two slots stay"
+        );
     }
 
     #[test]

@@ -47,16 +47,24 @@ fn counter(event: &EventFormat, field: &str, pat: &str) -> Counter {
         .unwrap_or_else(|e| panic!("{filter}: {e}"))
 }
 
-fn matched(c: &Counter) -> BTreeSet<String> {
+/// The keys counted, and the events the kernel did not run the program for (`missed`: another
+/// BPF program was running on that CPU; the answer is then legitimately incomplete).
+fn matched(c: &Counter) -> (BTreeSet<String>, u64) {
     let s = c.snapshot().expect("snapshot");
-    assert_eq!((s.full, s.lost, s.read_errors), (0, 0, 0));
-    s.entries
+    assert_eq!(
+        (s.full, s.lost, s.read_errors),
+        (0, 0, 0),
+        "(full, lost, read_errors) of {s:?}"
+    );
+    let keys = s
+        .entries
         .iter()
         .map(|e| match &e.key[0] {
             KeyValue::Str(s) => s.clone(),
             k => panic!("not a string key: {k:?}"),
         })
-        .collect()
+        .collect();
+    (keys, s.missed)
 }
 
 fn pat() -> impl Strategy<Value = String> {
@@ -69,6 +77,7 @@ fn pat() -> impl Strategy<Value = String> {
             Just("[ab]"),
             Just("[!a]"),
             Just("[b-z]"),
+            Just("[z-a]"),
             Just("\\*"),
             Just("["),
         ],
@@ -104,6 +113,33 @@ fn check(ev: &Events, p: &str, texts: &BTreeSet<String>) -> Result<(), TestCaseE
         .cloned()
         .collect();
     prop_assert_eq!(&want, &kernel, "segment form and kernel port differ");
+    // Events the kernel skipped (recursion misses) make an answer incomplete, not wrong: such
+    // a case is run again, at most three times, and then fails saying so.
+    for attempt in 1..=3 {
+        let (got, missed) = kernel_answers(ev, p, texts);
+        if missed > 0 && attempt < 3 {
+            continue;
+        }
+        prop_assert_eq!(
+            missed,
+            0,
+            "the kernel skipped events in 3 attempts at {:?}",
+            p
+        );
+        prop_assert_eq!(&got.0, &want, "newcomm ~ {:?}", p);
+        prop_assert_eq!(&got.1, &want, "comm ~ {:?}", p);
+        if let Some(f) = &got.2 {
+            prop_assert_eq!(f, &want, "parent_comm ~ {:?}", p);
+        }
+        break;
+    }
+    Ok(())
+}
+
+type Answers = (BTreeSet<String>, BTreeSet<String>, Option<BTreeSet<String>>);
+
+/// Count the three events filtered by `p` while the thread takes each text as its name.
+fn kernel_answers(ev: &Events, p: &str, texts: &BTreeSet<String>) -> (Answers, u64) {
     let rename = counter(&ev.rename, "newcomm", p);
     let comm = counter(&ev.getppid, "comm", p);
     let fork = ev.fork.as_ref().map(|f| counter(f, "parent_comm", p));
@@ -124,15 +160,12 @@ fn check(ev: &Events, p: &str, texts: &BTreeSet<String>) -> Result<(), TestCaseE
             unsafe { libc::waitpid(pid, &mut status, 0) };
         }
     }
-    let got = (matched(&rename), matched(&comm), fork.as_ref().map(matched));
+    let (r, c) = (matched(&rename), matched(&comm));
+    let f = fork.as_ref().map(matched);
     drop((rename, comm, fork));
     set_comm(b"glob_live");
-    prop_assert_eq!(&got.0, &want, "newcomm ~ {:?}", p);
-    prop_assert_eq!(&got.1, &want, "comm ~ {:?}", p);
-    if let Some(f) = &got.2 {
-        prop_assert_eq!(f, &want, "parent_comm ~ {:?}", p);
-    }
-    Ok(())
+    let missed = r.1 + c.1 + f.as_ref().map_or(0, |f| f.1);
+    ((r.0, c.0, f.map(|f| f.0)), missed)
 }
 
 #[test]
@@ -159,13 +192,16 @@ fn bpf_globs_answer_as_the_user_space_matcher() {
             check(&events, &p, &texts)
         })
         .unwrap();
-    // Fixed cases: each form the plan chooses (exact, prefix, any, segments) and escapes.
+    // Fixed cases: each form the plan chooses (exact, prefix, any, segments) and escapes, and
+    // patterns whose generated code has branches no path reaches (a segment of `?` only, a
+    // class that matches nothing), which the assembler drops (the verifier refuses them).
     let fixed: BTreeSet<String> = ["ab", "abc", "ba", "a*", "*", "b[a", "xaby"]
         .iter()
         .map(|s| s.to_string())
         .collect();
     for p in [
         "ab", "a*", "*", "*b", "*a*", "?b*", "!a*", "b\\[a", "b[a", "x*y", "[!a]*", "*[a-b]?",
+        "*?*[ab]", "*??*", "?*", "[z-a]*", "*[z-a]", "*[z-a]*b", "[!z-a]b", "!*[z-a]*",
     ] {
         check(&events, p, &fixed).unwrap();
     }
