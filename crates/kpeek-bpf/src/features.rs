@@ -1,4 +1,4 @@
-//! What `kpeek bpf count` needs of the kernel, checked before anything is loaded, so that an
+//! What `kpeek bpf count` needs of the kernel, checked when the kernel refuses a count, so that an
 //! old kernel gets "this kernel lacks X (needs Linux V or later)" instead of a bare EINVAL.
 //!
 //! Each [`Feature`] is probed the way libbpf probes (`libbpf_probe_bpf_prog_type`, `_map_type`,

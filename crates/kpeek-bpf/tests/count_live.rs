@@ -38,8 +38,9 @@ fn getppid_calls_counted_exactly_by_pid_and_tid() {
     assert_eq!((s.full, s.lost, s.read_errors), (0, 0, 0));
 }
 
-/// A kernel that lacks a feature (answers injected): the error names the feature and the
-/// version, before anything is loaded; a feature only `--by kstack` needs is asked for only then.
+/// A kernel that lacks a feature (answers injected): when the kernel refuses the count (here: a
+/// map of 0 entries, which every kernel refuses), the error names the missing feature and its
+/// version instead of the refusal; a feature only `--by kstack` needs is asked for only then.
 #[test]
 fn a_missing_feature_names_it_and_its_version() {
     use kpeek_bpf::features::{Feature, Probe};
@@ -51,10 +52,11 @@ fn a_missing_feature_names_it_and_its_version() {
     }
     let f = format("syscalls:sys_enter_getppid");
     let req = Request::default();
+    let refused = 0;
     let err = Counter::start_probed(
         std::slice::from_ref(&f),
         &req,
-        16,
+        refused,
         &Lacks(Feature::ProbeReadKernel),
     )
     .unwrap_err();
@@ -65,25 +67,47 @@ fn a_missing_feature_names_it_and_its_version() {
     let err = Counter::start_probed(
         std::slice::from_ref(&f),
         &req,
-        16,
+        refused,
         &Lacks(Feature::TracepointProgs),
     )
     .unwrap_err();
     assert!(err.to_string().contains("needs Linux 4.7"), "{err}");
-    // Stack traces are only needed for kstack keys.
-    Counter::start_probed(
+    // Stack traces are only needed for kstack keys: without them the refusal itself is the
+    // error.
+    let err = Counter::start_probed(
         std::slice::from_ref(&f),
         &req,
-        16,
+        refused,
         &Lacks(Feature::StackTraces),
     )
-    .expect("no kstack: stack traces are not needed");
+    .unwrap_err();
+    assert!(
+        !err.to_string().contains("lacks"),
+        "expected the kernel's refusal, not a missing feature: {err}"
+    );
     let kstack = Request {
         by: vec!["kstack".into()],
         ..Default::default()
     };
-    let err = Counter::start_probed(&[f], &kstack, 16, &Lacks(Feature::StackTraces)).unwrap_err();
+    let err =
+        Counter::start_probed(&[f], &kstack, refused, &Lacks(Feature::StackTraces)).unwrap_err();
     assert!(err.to_string().contains("stack trace maps"), "{err}");
+}
+
+/// A count the kernel accepts probes nothing: the probes (each loads a program or makes a map)
+/// are not paid for before the first event.
+#[test]
+fn a_count_the_kernel_accepts_is_not_probed() {
+    use kpeek_bpf::features::{Feature, Probe};
+    struct Unasked;
+    impl Probe for Unasked {
+        fn has(&self, f: Feature) -> Option<bool> {
+            panic!("{f:?} was probed although the kernel accepted the count");
+        }
+    }
+    let f = format("syscalls:sys_enter_getppid");
+    Counter::start_probed(&[f], &Request::default(), 16, &Unasked)
+        .expect("this kernel accepts a count by nothing of sys_enter_getppid");
 }
 
 /// The real kernel has every feature a count uses (the probes answer yes, not "unknown").

@@ -224,7 +224,7 @@ pub fn render(m: &Monitor, o: &Options) -> (String, u64) {
                 s.push_str("_created");
                 labels(r, &mut s);
                 s.push(' ');
-                s.push_str(&number(r.series.created));
+                s.push_str(&number(m.series().created(r.id)));
                 s.push('\n');
             }
         }

@@ -10,13 +10,14 @@ use serde::Serialize;
 
 use crate::collect::Outcome;
 use crate::model::{Kind, MetricDesc, Reading};
-use crate::rate::{Series, WINDOWS};
+use crate::rate::{SeriesId, Store};
 
 /// One series and its state.
 #[derive(Clone, Debug)]
 pub struct Row {
     pub desc: Arc<MetricDesc>,
-    pub series: Series,
+    /// Its rates, averages and history: in [`Monitor::series`].
+    pub id: SeriesId,
     /// The last value.
     pub value: f64,
     /// The last value as an exact integer, when the source gave one.
@@ -26,17 +27,12 @@ pub struct Row {
     /// A reset was seen at the last reading.
     pub reset: bool,
     /// Per CPU: (cpu, last value, series).
-    pub per_cpu: Vec<(i32, u64, Series)>,
+    pub per_cpu: Vec<(i32, u64, SeriesId)>,
     /// The round this row was last read in.
     seen: u64,
 }
 
 impl Row {
-    /// The 1 s / 10 s / 60 s averages.
-    pub fn averages(&self) -> [Option<f64>; 3] {
-        WINDOWS.map(|w| self.series.average(w))
-    }
-
     /// The value as text: exact when the source gave an integer, else the float's shortest
     /// form (as the exposition formats spell it).
     pub fn value_text(&self) -> String {
@@ -46,12 +42,13 @@ impl Row {
         }
     }
 
-    /// The per-CPU values and rates (rates of counters only; `None` for a gauge).
-    pub fn cpu_rates(&self) -> Vec<(i32, u64, Option<f64>)> {
+    /// The per-CPU values and rates (rates of counters only; `None` for a gauge), from the
+    /// monitor's `store`.
+    pub fn cpu_rates(&self, store: &Store) -> Vec<(i32, u64, Option<f64>)> {
         let counter = self.desc.kind == Kind::Counter;
         self.per_cpu
             .iter()
-            .map(|(c, v, s)| (*c, *v, s.history.back().copied().filter(|_| counter)))
+            .map(|&(c, v, s)| (c, v, store.last_history(s).filter(|_| counter)))
             .collect()
     }
 }
@@ -76,6 +73,8 @@ const GONE_ROUNDS: u64 = 3600;
 #[derive(Default)]
 pub struct Monitor {
     rows: Vec<Row>,
+    /// Every row's series (and its per-CPU ones).
+    store: Store,
     /// Row by the address of its desc: sources reuse their `Arc`s, so this hit is the common
     /// case and hashes one word. Each key is the address of the `Arc` the row holds, so it
     /// cannot be reused by another desc while in the map.
@@ -109,6 +108,7 @@ impl Monitor {
     /// Take one round of outcomes read at monotonic time `t` and Unix time `wall` (seconds).
     pub fn ingest(&mut self, t: f64, wall: f64, outcomes: Vec<Outcome>) {
         self.round += 1;
+        self.store.begin(t);
         self.t = t;
         self.wall = wall;
         self.status.clear();
@@ -128,7 +128,7 @@ impl Monitor {
                     slots.truncate(readings.len());
                     for (pos, r) in readings.into_iter().enumerate() {
                         let hint = slots.get(pos).copied();
-                        let i = self.take(t, wall, r, hint);
+                        let i = self.take(wall, r, hint);
                         match slots.get_mut(pos) {
                             Some(s) => *s = i,
                             None => slots.push(i),
@@ -153,6 +153,7 @@ impl Monitor {
         let round = self.round;
         let before = self.rows.len();
         let gone = &mut self.gone;
+        let store = &mut self.store;
         // Every row read this round (the common case): nothing to drop, no pass over the rows.
         let all_seen = self.seen_now == before;
         self.seen_now = 0;
@@ -161,6 +162,10 @@ impl Monitor {
                 let keep = r.seen == round || failed.iter().any(|f| *f == r.desc.source);
                 if !keep {
                     gone.insert(r.desc.clone(), round);
+                    store.remove(r.id);
+                    for &(_, _, s) in &r.per_cpu {
+                        store.remove(s);
+                    }
                 }
                 keep
             });
@@ -190,7 +195,7 @@ impl Monitor {
 
     /// Take one reading; `hint` is the row the reading at this position was last round.
     /// Returns the reading's row.
-    fn take(&mut self, t: f64, wall: f64, r: Reading, hint: Option<usize>) -> usize {
+    fn take(&mut self, wall: f64, r: Reading, hint: Option<usize>) -> usize {
         let counter = r.desc.kind == Kind::Counter;
         let ptr = Arc::as_ptr(&r.desc) as usize;
         let hinted = hint.filter(|&i| {
@@ -213,9 +218,10 @@ impl Monitor {
             Some(i) => i,
             None => {
                 returned = self.gone.remove(&r.desc).is_some();
+                let id = self.store.add(counter, r.desc.width, wall);
                 self.rows.push(Row {
                     desc: r.desc.clone(),
-                    series: Series::new(counter, r.desc.width, wall),
+                    id,
                     value: r.value,
                     exact: r.exact,
                     rate: None,
@@ -234,7 +240,7 @@ impl Monitor {
             // The same series twice in one round (a source bug): keep the first.
             return i;
         }
-        let up = row.series.update(t, r.value, r.epoch, wall);
+        let up = self.store.update(row.id, r.value, r.epoch, wall);
         row.value = r.value;
         row.exact = r.exact;
         row.rate = up.rate;
@@ -245,14 +251,18 @@ impl Monitor {
             if row.per_cpu.len() != r.per_cpu.len()
                 || row.per_cpu.iter().zip(&r.per_cpu).any(|(a, b)| a.0 != b.0)
             {
+                for &(_, _, s) in &row.per_cpu {
+                    self.store.remove(s);
+                }
+                let store = &mut self.store;
                 row.per_cpu = r
                     .per_cpu
                     .iter()
-                    .map(|&(c, _)| (c, 0, Series::new(counter, None, wall)))
+                    .map(|&(c, _)| (c, 0, store.add(counter, None, wall)))
                     .collect();
             }
             for ((_, v, s), &(_, nv)) in row.per_cpu.iter_mut().zip(&r.per_cpu) {
-                s.update(t, nv as f64, r.epoch, wall);
+                self.store.update(*s, nv as f64, r.epoch, wall);
                 *v = nv;
             }
         }
@@ -262,6 +272,16 @@ impl Monitor {
     /// Every series, in the order first seen.
     pub fn rows(&self) -> &[Row] {
         &self.rows
+    }
+
+    /// The rates, averages and history of every row's series (by [`Row::id`]).
+    pub fn series(&self) -> &Store {
+        &self.store
+    }
+
+    /// A row's 1 s / 10 s / 60 s averages.
+    pub fn averages(&self, r: &Row) -> [Option<f64>; 3] {
+        self.store.averages(r.id)
     }
 
     /// Every source's status after the last round.
@@ -342,7 +362,7 @@ mod tests {
         );
         assert!(m.rows()[0].reset);
         assert_eq!(m.rows()[0].rate, None);
-        assert_eq!(m.rows()[0].series.created, 9.0);
+        assert_eq!(m.series().created(m.rows()[0].id), 9.0);
     }
 
     #[test]
@@ -429,7 +449,7 @@ mod tests {
         m.ingest(0.0, 0.0, vec![outcome("s", vec![mk(0)], Duration::ZERO)]);
         m.ingest(1.0, 0.0, vec![outcome("s", vec![mk(10)], Duration::ZERO)]);
         assert_eq!(
-            m.rows()[0].cpu_rates(),
+            m.rows()[0].cpu_rates(m.series()),
             vec![(0, 10, Some(10.0)), (1, 10, Some(10.0))]
         );
     }

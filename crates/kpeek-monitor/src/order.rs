@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::model::MetricDesc;
 use crate::monitor::{Monitor, Row};
+use crate::rate::Store;
 
 /// What the rows are sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,11 +31,11 @@ impl SortBy {
         matches!(self, SortBy::Value | SortBy::Rate | SortBy::Avg10)
     }
 
-    fn key(self, r: &Row) -> f64 {
+    fn key(self, r: &Row, store: &Store) -> f64 {
         match self {
             SortBy::Value => r.value,
             SortBy::Rate => r.rate.unwrap_or(f64::NEG_INFINITY),
-            _ => r.series.average(10.0).unwrap_or(f64::NEG_INFINITY),
+            _ => store.average(r.id, 10.0).unwrap_or(f64::NEG_INFINITY),
         }
     }
 }
@@ -120,7 +121,7 @@ impl Order {
             let by = self.sort;
             self.keys.clear();
             self.keys
-                .extend(self.view.iter().map(|&i| (by.key(&rows[i]), i)));
+                .extend(self.view.iter().map(|&i| (by.key(&rows[i], m.series()), i)));
             // Ties (and NaNs) by row, so equal keys keep a stable order across rounds.
             self.keys
                 .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -187,9 +188,9 @@ pub fn screen_text(m: &Monitor, view: &[usize], n: usize, out: &mut String) {
             } else {
                 num(r.rate)
             },
-            num(r.series.average(10.0)),
+            num(m.series().average(r.id, 10.0)),
         );
-        let h = &r.series.history;
+        let h: Vec<f64> = m.series().history(r.id).collect();
         let max = h.iter().copied().fold(0.0f64, f64::max);
         for &v in h.iter().skip(h.len().saturating_sub(16)) {
             let b = if max > 0.0 && v.is_finite() {

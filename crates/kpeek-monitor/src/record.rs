@@ -280,10 +280,13 @@ mod tests {
             replayed.ingest(t, w, o);
         }
         assert_eq!(replayed.rows().len(), 1);
-        assert_eq!(replayed.rows()[0].series.average(60.0), Some(20.0));
         assert_eq!(
-            replayed.rows()[0].series.average(60.0),
-            live.rows()[0].series.average(60.0)
+            replayed.series().average(replayed.rows()[0].id, 60.0),
+            Some(20.0)
+        );
+        assert_eq!(
+            replayed.series().average(replayed.rows()[0].id, 60.0),
+            live.series().average(live.rows()[0].id, 60.0)
         );
         assert_eq!(replayed.status()[0].error.as_deref(), Some("boom"));
     }

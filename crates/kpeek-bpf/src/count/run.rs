@@ -152,8 +152,13 @@ impl Counter {
         Counter::start_probed(formats, req, max_entries, &features::KernelProbe)
     }
 
-    /// [`Counter::start`], with the kernel's features answered by `probe`: a missing one is
-    /// [`Error::Unsupported`] before anything is loaded.
+    /// [`Counter::start`], with the kernel's features answered by `probe`: when the kernel
+    /// refuses a map, the program or its attachment, a feature the probe says is missing is
+    /// reported as [`Error::Unsupported`] instead of the refusal.
+    ///
+    /// The features are probed only then: each probe loads a program or makes a map, and a
+    /// kernel that has them all (the usual case) should not pay for that before its first
+    /// event.
     pub fn start_probed(
         formats: &[EventFormat],
         req: &Request,
@@ -169,7 +174,22 @@ impl Counter {
         if layout.slots.iter().any(|s| s.kind == SlotKind::Stack) {
             needs.push(Feature::StackTraces);
         }
-        features::require(probe, &needs)?;
+        match Counter::load(layout, plans, req, max_entries) {
+            Err(e @ (Error::Sys { .. } | Error::Verifier { .. } | Error::MissingHelper { .. })) => {
+                features::require(probe, &needs)?;
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
+    /// Make the maps, load the programs and attach them.
+    fn load(
+        layout: KeyLayout,
+        plans: Vec<plan::EventPlan>,
+        req: &Request,
+        max_entries: u32,
+    ) -> Result<Counter> {
         let hist_kind = match req.linear {
             Some(step) if step > 0 => HistKind::Linear { step },
             Some(_) => {

@@ -59,14 +59,14 @@ fn fmt_rate(r: &Row) -> String {
     }
 }
 
-fn json_row(r: &Row) -> serde_json::Value {
+fn json_row(m: &Monitor, r: &Row) -> serde_json::Value {
     let d = &r.desc;
     let labels: serde_json::Map<String, serde_json::Value> = d
         .labels
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    let [a1, a10, a60] = r.averages();
+    let [a1, a10, a60] = m.averages(r);
     let mut o = json!({
         "source": d.source, "name": d.name, "labels": labels, "kind": d.kind.name(),
         "unit": d.unit, "value": value_json(r), "rate": r.rate, "avg1": a1, "avg10": a10,
@@ -74,7 +74,7 @@ fn json_row(r: &Row) -> serde_json::Value {
     });
     if !r.per_cpu.is_empty() {
         o["per_cpu"] = r
-            .cpu_rates()
+            .cpu_rates(m.series())
             .iter()
             .map(|(c, v, rate)| json!({"cpu": c, "value": v, "rate": rate}))
             .collect();
@@ -106,7 +106,7 @@ fn print_block(m: &Monitor, args: &Args, out: &mut impl Write) -> io::Result<()>
             .filter(|s| !s.ok)
             .map(|s| json!({"source": s.source, "error": s.error}))
             .collect();
-        let metrics: Vec<_> = m.rows().iter().map(json_row).collect();
+        let metrics: Vec<_> = m.rows().iter().map(|r| json_row(m, r)).collect();
         let o = json!({"t": m.t, "wall": m.wall, "metrics": metrics, "errors": errors});
         writeln!(out, "{o}")?;
     } else if args.csv {

@@ -59,9 +59,10 @@ fn full_name(r: &Row) -> String {
     format!("{}:{}", r.desc.source, r.desc.name)
 }
 
-fn spark(hist: &std::collections::VecDeque<f64>, n: usize) -> String {
+fn spark(hist: impl DoubleEndedIterator<Item = f64>, n: usize) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let vals: Vec<f64> = hist.iter().rev().take(n).rev().copied().collect();
+    let mut vals: Vec<f64> = hist.rev().take(n).collect();
+    vals.reverse();
     let max = vals.iter().copied().fold(0.0f64, f64::max);
     vals.iter()
         .map(|&v| {
@@ -302,8 +303,8 @@ impl App {
                     Cell::from(r.desc.labels_text()),
                     Cell::from(fmt_num(Some(r.value))),
                     Cell::from(rate),
-                    Cell::from(fmt_num(r.series.average(10.0))),
-                    Cell::from(spark(&r.series.history, 16)),
+                    Cell::from(fmt_num(m.series().average(r.id, 10.0))),
+                    Cell::from(spark(m.series().history(r.id), 16)),
                 ])
             })
             .collect();
@@ -353,7 +354,7 @@ impl App {
             Layout::vertical([Constraint::Length(8), Constraint::Min(4)]).areas(area);
         let [cpus, chart] =
             Layout::horizontal([Constraint::Length(34), Constraint::Min(20)]).areas(rest);
-        let [a1, a10, a60] = r.averages();
+        let [a1, a10, a60] = m.averages(r);
         let text = vec![
             Line::from(format!("{}  {}", full_name(r), d.labels_text())),
             Line::from(format!(
@@ -366,7 +367,7 @@ impl App {
                 "value {}   rate {}/s   resets {}",
                 fmt_num(Some(r.value)),
                 fmt_num(r.rate),
-                r.series.resets
+                m.series().resets(r.id)
             )),
             Line::from(format!(
                 "average 1s {}   10s {}   60s {}",
@@ -380,7 +381,7 @@ impl App {
             info,
         );
         let cpu_rows: Vec<TRow> = r
-            .cpu_rates()
+            .cpu_rates(m.series())
             .iter()
             .map(|(c, v, rate)| {
                 TRow::new(vec![
@@ -408,12 +409,11 @@ impl App {
             .block(Block::default().borders(Borders::ALL).title(title)),
             cpus,
         );
-        let pts: Vec<(f64, f64)> = r
-            .series
-            .history
-            .iter()
+        let pts: Vec<(f64, f64)> = m
+            .series()
+            .history(r.id)
             .enumerate()
-            .map(|(i, v)| (i as f64, *v))
+            .map(|(i, v)| (i as f64, v))
             .collect();
         let max = pts.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1.0);
         let n = pts.len().max(2) as f64;
