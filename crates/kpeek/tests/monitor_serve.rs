@@ -14,6 +14,33 @@ use common::monitor::{BIN, Serve, free_port, http};
 
 const OM: &str = "Accept: application/openmetrics-text; version=1.0.0\r\n";
 
+/// Parse `text` with the OpenMetrics parser of the Python client library (strict: it raises on
+/// anything the specification forbids): the number of metric families, or its complaint.
+fn openmetrics_check(text: &str) -> Result<usize, String> {
+    const SCRIPT: &str = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n\
+        print(len(list(p(sys.stdin.read()))))\n";
+    // The system's interpreter, where Debian installs the library (not a user's pyenv).
+    let mut py = Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 (python3-prometheus-client is installed by scripts/setup)");
+    py.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = py.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "python3-prometheus-client missing: {stderr}"
+    );
+    if !out.status.success() {
+        return Err(format!("OpenMetrics parser: {stderr}"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap())
+}
+
 #[test]
 fn formats_names_and_promtool() {
     // promtool's lint also judges names: the kernel's `nr_sec_page_table_pages` trips its
@@ -75,6 +102,12 @@ fn formats_names_and_promtool() {
     assert!(om.contains("# TYPE kpeek_tracepoint_events counter\n"));
     assert!(om.contains("kpeek_tracepoint_events_created{event=\"sched:sched_switch\"} "));
     assert!(om.contains("# UNIT kpeek_scrape_source_duration_seconds seconds\n"));
+    // The OpenMetrics reference parser (the Python client's, Debian `python3-prometheus-client`)
+    // accepts the whole exposition, and refuses it cut short (so the check can fail).
+    let families = openmetrics_check(&om).unwrap_or_else(|e| panic!("{e}\n{om}"));
+    assert!(families >= 5, "{families} families");
+    let cut = om.trim_end_matches("# EOF\n");
+    assert!(openmetrics_check(cut).is_err(), "no # EOF accepted");
 
     let (code, _, only) = s.get("/metrics?collect%5B%5D=tracepoint", "");
     assert_eq!(code, 200);
