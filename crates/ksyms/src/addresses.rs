@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -73,6 +74,16 @@ impl Candidates {
     }
 }
 
+/// A `__ksymtab_<name>` line kept by the scan: `<name>` is exported (when it is a candidate).
+struct Export {
+    line_no: usize,
+    /// The line, in [`Scan::ksymtab_text`].
+    line: Range<usize>,
+    /// `<name>`, in [`Scan::ksymtab_text`].
+    target: Range<usize>,
+    region: usize,
+}
+
 struct Region {
     module: Option<Vec<u8>>,
     per_query: Vec<Candidates>,
@@ -86,8 +97,8 @@ struct Scan<'q> {
     last_region: usize,
     /// `__ksymtab_` lines, concatenated (one buffer: a table has thousands of them).
     ksymtab_text: Vec<u8>,
-    /// (line number, line range in `ksymtab_text`, its region).
-    ksymtab: Vec<(usize, usize, usize, usize)>,
+    /// The `__ksymtab_` lines in `ksymtab_text`.
+    ksymtab: Vec<Export>,
     /// The first line with an address: a table needs one that is not hidden, and any line of the table leaves the answers alone
     /// (they depend only on the kept nearest lines, which no other line beats).
     first: Option<(usize, Vec<u8>)>,
@@ -173,11 +184,20 @@ impl<'q> Scan<'q> {
             self.first = Some((self.line_no, bytes.to_vec()));
         }
         if l.name.starts_with(KSYMTAB) {
+            // Where the exported name lies in the line (`l.name` is a part of `bytes`).
+            let name_at = (l.name.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+            if bytes.get(name_at..name_at + l.name.len()) != Some(l.name) {
+                return false;
+            }
             let region = self.region(l.module);
             let at = self.ksymtab_text.len();
             self.ksymtab_text.extend_from_slice(bytes);
-            self.ksymtab
-                .push((self.line_no, at, self.ksymtab_text.len(), region));
+            self.ksymtab.push(Export {
+                line_no: self.line_no,
+                line: at..self.ksymtab_text.len(),
+                target: at + name_at + KSYMTAB.len()..at + name_at + l.name.len(),
+                region,
+            });
         }
         let eligible = l.kind | 0x20 != b'a' && l.addr != 0 && !is_mapping_symbol(l.name);
         if !eligible {
@@ -435,12 +455,13 @@ impl<'q> Scan<'q> {
         }
         let at = self.ksymtab_text.len();
         self.ksymtab_text.extend_from_slice(&later.ksymtab_text);
-        self.ksymtab.extend(
-            later
-                .ksymtab
-                .into_iter()
-                .map(|(n, from, to, r)| (n + shift, from + at, to + at, region_of[r])),
-        );
+        self.ksymtab
+            .extend(later.ksymtab.into_iter().map(|e| Export {
+                line_no: e.line_no + shift,
+                line: e.line.start + at..e.line.end + at,
+                target: e.target.start + at..e.target.end + at,
+                region: region_of[e.region],
+            }));
         self.line_no += later.line_no;
         Some(self)
     }
@@ -462,14 +483,11 @@ impl<'q> Scan<'q> {
                 }
             }
         }
-        for &(n, from, to, region) in &self.ksymtab {
-            let line = &self.ksymtab_text[from..to];
-            let module = &self.regions[region].module;
-            if let Ok(Some(l)) = parse_line(line) {
-                let target = &l.name[KSYMTAB.len()..];
-                if names.iter().any(|(m, name)| m == module && name == target) {
-                    kept.push((n, line.to_vec()));
-                }
+        for e in &self.ksymtab {
+            let module = &self.regions[e.region].module;
+            let target = &self.ksymtab_text[e.target.clone()];
+            if names.iter().any(|(m, name)| m == module && name == target) {
+                kept.push((e.line_no, self.ksymtab_text[e.line.clone()].to_vec()));
             }
         }
         kept.sort_by_key(|(n, _)| *n);
