@@ -692,13 +692,12 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
         return None;
     }
     let size = meta.len();
-    // Asked only for large files: the answer costs a few reads of cgroup files.
-    let split =
-        if size >= split_min && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
-            line_start_after(&f, size / 2, size)
-        } else {
-            None
-        };
+    // Asked only for large files.
+    let split = if size >= split_min && more_than_one_cpu() {
+        line_start_after(&f, size / 2, size)
+    } else {
+        None
+    };
     let s = match split {
         Some(mid) => {
             let (first, second) = std::thread::scope(|sc| {
@@ -712,6 +711,13 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
     };
     let text = s.into_table_text()?;
     Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
+}
+
+/// Whether this thread may run on more than one CPU: one `sched_getaffinity` call (what
+/// `available_parallelism` does first, before it reads cgroup files for a CPU quota; a quota
+/// does not make a second thread wrong, only not faster).
+fn more_than_one_cpu() -> bool {
+    rustix::thread::sched_getaffinity(None).is_ok_and(|set| set.count() > 1)
 }
 
 /// Reads `input` in chunks, feeding whole lines to a [`Scan`].
