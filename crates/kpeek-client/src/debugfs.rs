@@ -28,40 +28,126 @@ impl Stat {
     }
 }
 
+/// Why [`parse_stats`] refuses a `stats` file; [`StatsError::line`] says where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatsError {
+    /// The bytes are not UTF-8.
+    #[error("not UTF-8: {0}")]
+    NotUtf8(#[source] std::str::Utf8Error),
+    /// The last line has no newline.
+    #[error("last line has no newline (torn read?)")]
+    Unterminated {
+        /// Its number (from 1).
+        line: usize,
+    },
+    /// A line without a space.
+    #[error("{text:?} is not `key value`")]
+    NotKeyValue {
+        /// Its number (from 1).
+        line: usize,
+        /// The line.
+        text: String,
+    },
+    /// An empty key or one with other than printable ASCII.
+    #[error("{text:?}: key {key:?} is not one printable word")]
+    BadKey {
+        /// Its number (from 1).
+        line: usize,
+        /// The line.
+        text: String,
+        /// The key.
+        key: String,
+    },
+    /// Nothing after the space.
+    #[error("{text:?}: key {key:?} has no value")]
+    NoValue {
+        /// Its number (from 1).
+        line: usize,
+        /// The line.
+        text: String,
+        /// The key.
+        key: String,
+    },
+    /// A value with other than printable ASCII and spaces.
+    #[error("{text:?}: value of {key:?} is not printable text")]
+    BadValue {
+        /// Its number (from 1).
+        line: usize,
+        /// The line.
+        text: String,
+        /// The key.
+        key: String,
+    },
+    /// A key seen on an earlier line.
+    #[error("key {key:?} appears twice")]
+    Duplicate {
+        /// Its number (from 1).
+        line: usize,
+        /// The key.
+        key: String,
+    },
+}
+
+impl StatsError {
+    /// The line the problem is on (from 1; 0 for the whole file).
+    pub fn line(&self) -> usize {
+        match self {
+            StatsError::NotUtf8(_) => 0,
+            StatsError::Unterminated { line }
+            | StatsError::NotKeyValue { line, .. }
+            | StatsError::BadKey { line, .. }
+            | StatsError::NoValue { line, .. }
+            | StatsError::BadValue { line, .. }
+            | StatsError::Duplicate { line, .. } => *line,
+        }
+    }
+}
+
 /// Parse `stats`: lines of `key value` (one word, one space, the rest of the line as the value),
 /// each ending in a newline; keys appear once. Order is kept.
-pub fn parse_stats(text: &[u8]) -> Result<Vec<Stat>, (usize, String)> {
-    let text = std::str::from_utf8(text).map_err(|e| (0, format!("not UTF-8: {e}")))?;
+pub fn parse_stats(text: &[u8]) -> Result<Vec<Stat>, StatsError> {
+    let text = std::str::from_utf8(text).map_err(StatsError::NotUtf8)?;
     if !text.is_empty() && !text.ends_with('\n') {
-        return Err((
-            text.lines().count(),
-            "last line has no newline (torn read?)".to_owned(),
-        ));
+        return Err(StatsError::Unterminated {
+            line: text.lines().count(),
+        });
     }
     let mut out: Vec<Stat> = Vec::new();
     let body = text.strip_suffix('\n').unwrap_or(text);
     for (i, line) in body.split('\n').enumerate().filter(|_| !text.is_empty()) {
         let n = i + 1;
+        let owned = || line.to_owned();
         let Some((key, value)) = line.split_once(' ') else {
-            return Err((n, format!("{line:?} is not `key value`")));
+            return Err(StatsError::NotKeyValue {
+                line: n,
+                text: owned(),
+            });
         };
+        let k = || key.to_owned();
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err((
-                n,
-                format!("{line:?}: key {key:?} is not one printable word"),
-            ));
+            return Err(StatsError::BadKey {
+                line: n,
+                text: owned(),
+                key: k(),
+            });
         }
         if value.is_empty() {
-            return Err((n, format!("{line:?}: key {key:?} has no value")));
+            return Err(StatsError::NoValue {
+                line: n,
+                text: owned(),
+                key: k(),
+            });
         }
         if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
-            return Err((
-                n,
-                format!("{line:?}: value of {key:?} is not printable text"),
-            ));
+            return Err(StatsError::BadValue {
+                line: n,
+                text: owned(),
+                key: k(),
+            });
         }
         if out.iter().any(|s| s.key == key) {
-            return Err((n, format!("key {key:?} appears twice")));
+            return Err(StatsError::Duplicate { line: n, key: k() });
         }
         out.push(Stat {
             key: key.to_owned(),
@@ -131,7 +217,11 @@ impl Debugfs {
     pub fn stats(&self) -> Result<Vec<Stat>> {
         let path = self.dir.join("stats");
         let bytes = pseudofile::read_all(&path).map_err(|e| self.unavailable(e))?;
-        parse_stats(&bytes).map_err(|(line, msg)| Error::Malformed { path, line, msg })
+        parse_stats(&bytes).map_err(|e| Error::Malformed {
+            path,
+            line: e.line(),
+            msg: e.to_string(),
+        })
     }
 
     /// The `counters` file: every counter in creation order, parsed as strictly as /proc/kpeek.
@@ -207,7 +297,8 @@ mod tests {
             (b"a 1\r\n", 1, "not printable"),
             (b"a 1\n\nb 2\n", 2, "not `key value`"),
         ] {
-            let (l, m) = parse_stats(input).unwrap_err();
+            let e = parse_stats(input).unwrap_err();
+            let (l, m) = (e.line(), e.to_string());
             assert_eq!(l, line, "{input:?}");
             assert!(m.contains(msg), "{input:?}: {m}");
         }

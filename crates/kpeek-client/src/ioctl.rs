@@ -96,36 +96,79 @@ pub struct ProbeFilter {
     pub min_len: Option<u32>,
 }
 
+/// A `--filter` term [`ProbeFilter::add_term`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterTermError {
+    /// No `=` in the term.
+    #[error("filter {term:?} is not key=value (dev=NAME, pid=N, min_len=N)")]
+    NotKeyValue {
+        /// The term as given.
+        term: String,
+    },
+    /// `dev=` with an impossible device name.
+    #[error("filter dev={value:?}: a device name is 1..15 bytes without '/' or NUL")]
+    BadDevice {
+        /// The value as given.
+        value: String,
+    },
+    /// `pid=` with something that is not a pid.
+    #[error("filter pid={value:?}: expected a pid (0..2147483647)")]
+    BadPid {
+        /// The value as given.
+        value: String,
+    },
+    /// `min_len=` with something that is not a byte count.
+    #[error("filter min_len={value:?}: expected a byte count (0..4294967295)")]
+    BadMinLen {
+        /// The value as given.
+        value: String,
+    },
+    /// A key no probe takes.
+    #[error("unknown filter key {key:?} in {term:?} (expected dev, pid or min_len)")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The whole term.
+        term: String,
+    },
+}
+
 impl ProbeFilter {
     /// Parse one `key=value` term (`dev=lo`, `pid=42`, `min_len=64`) into this filter.
-    pub fn add_term(&mut self, term: &str) -> std::result::Result<(), String> {
-        let (k, v) = term.split_once('=').ok_or_else(|| {
-            format!("filter {term:?} is not key=value (dev=NAME, pid=N, min_len=N)")
-        })?;
+    pub fn add_term(&mut self, term: &str) -> std::result::Result<(), FilterTermError> {
+        let (k, v) = term
+            .split_once('=')
+            .ok_or_else(|| FilterTermError::NotKeyValue {
+                term: term.to_owned(),
+            })?;
+        let value = || v.to_owned();
         match k {
             "dev" => {
                 if v.is_empty() || v.len() > 15 || v.contains('\0') || v.contains('/') {
-                    return Err(format!(
-                        "filter dev={v:?}: a device name is 1..15 bytes without '/' or NUL"
-                    ));
+                    return Err(FilterTermError::BadDevice { value: value() });
                 }
                 self.dev = Some(v.to_owned());
             }
             "pid" => {
-                self.pid =
-                    Some(v.parse::<i32>().ok().filter(|p| *p >= 0).ok_or_else(|| {
-                        format!("filter pid={v:?}: expected a pid (0..2147483647)")
-                    })?);
+                self.pid = Some(
+                    v.parse::<i32>()
+                        .ok()
+                        .filter(|p| *p >= 0)
+                        .ok_or_else(|| FilterTermError::BadPid { value: value() })?,
+                );
             }
             "min_len" => {
-                self.min_len = Some(v.parse::<u32>().map_err(|_| {
-                    format!("filter min_len={v:?}: expected a byte count (0..4294967295)")
-                })?);
+                self.min_len = Some(
+                    v.parse::<u32>()
+                        .map_err(|_| FilterTermError::BadMinLen { value: value() })?,
+                );
             }
             _ => {
-                return Err(format!(
-                    "unknown filter key {k:?} in {term:?} (expected dev, pid or min_len)"
-                ));
+                return Err(FilterTermError::UnknownKey {
+                    key: k.to_owned(),
+                    term: term.to_owned(),
+                });
             }
         }
         Ok(())
@@ -551,7 +594,10 @@ mod tests {
             ("min_len=1.5", "expected a byte count"),
             ("cpu=1", "unknown filter key \"cpu\""),
         ] {
-            let e = ProbeFilter::default().add_term(bad).unwrap_err();
+            let e = ProbeFilter::default()
+                .add_term(bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(msg), "{bad}: {e}");
         }
     }

@@ -182,19 +182,26 @@ impl fmt::Display for Channel {
     }
 }
 
-impl FromStr for Channel {
-    type Err = String;
+/// A name that is none of kpeek.ko's channels.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown channel {name:?} (expected procfs, sysfs, configfs, debugfs, chardev, ioctl, mmap \
+     or netlink)"
+)]
+#[non_exhaustive]
+pub struct UnknownChannel {
+    /// The name as given.
+    pub name: String,
+}
 
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+impl FromStr for Channel {
+    type Err = UnknownChannel;
+
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownChannel> {
         Channel::ALL
             .into_iter()
             .find(|c| c.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown channel {s:?} (expected procfs, sysfs, configfs, debugfs, chardev, ioctl, \
-                     mmap or netlink)"
-                )
-            })
+            .ok_or_else(|| UnknownChannel { name: s.to_owned() })
     }
 }
 
@@ -233,6 +240,7 @@ mod tests {
             "carrier_pigeon"
                 .parse::<Channel>()
                 .unwrap_err()
+                .to_string()
                 .contains("procfs, sysfs, configfs, debugfs, chardev, ioctl, mmap or netlink")
         );
     }

@@ -36,41 +36,94 @@ pub struct MapSnapshot {
     pub retries: u32,
 }
 
+/// What is wrong with a copy of the counter mapping.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// Fewer bytes than the header.
+    #[error("{len} bytes, shorter than the header")]
+    Short {
+        /// The bytes there are.
+        len: usize,
+    },
+    /// Fewer bytes than the header's `count` slots need.
+    #[error("count {count} slots need {need} bytes, the mapping has {len}")]
+    Truncated {
+        /// The header's slot count.
+        count: usize,
+        /// The bytes they need, header included.
+        need: u128,
+        /// The bytes there are.
+        len: usize,
+    },
+    /// Not the magic of the counter mapping.
+    #[error("magic {found:#010x}, expected {expected:#010x} (\"KPMC\")")]
+    BadMagic {
+        /// The magic found.
+        found: u32,
+        /// [`MMAP_MAGIC`].
+        expected: u32,
+    },
+    /// More slots in use than there are.
+    #[error("count {count} is larger than capacity {capacity}")]
+    CountOverCapacity {
+        /// The header's count.
+        count: u32,
+        /// The header's capacity.
+        capacity: u32,
+    },
+    /// A slot whose names are not valid kpeek names.
+    #[error("slot {index} (id {id}): {reason}")]
+    BadSlot {
+        /// The slot's index.
+        index: usize,
+        /// The slot's counter id.
+        id: u64,
+        /// What is wrong with the names.
+        reason: String,
+    },
+}
+
 /// Check a consistent copy: magic, `count <= capacity`, names.
-pub fn check_map_snapshot(header: &MmapCounters, slots: &[MmapSlot]) -> Result<(), String> {
+pub fn check_map_snapshot(header: &MmapCounters, slots: &[MmapSlot]) -> Result<(), LayoutError> {
     if header.magic != MMAP_MAGIC {
-        return Err(format!(
-            "magic {:#010x}, expected {MMAP_MAGIC:#010x} (\"KPMC\")",
-            header.magic
-        ));
+        return Err(LayoutError::BadMagic {
+            found: header.magic,
+            expected: MMAP_MAGIC,
+        });
     }
     if header.count > header.capacity {
-        return Err(format!(
-            "count {} is larger than capacity {}",
-            header.count, header.capacity
-        ));
+        return Err(LayoutError::CountOverCapacity {
+            count: header.count,
+            capacity: header.capacity,
+        });
     }
     for (i, s) in slots.iter().enumerate() {
-        check_names(&s.group, &s.counter).map_err(|m| format!("slot {i} (id {}): {m}", s.id))?;
+        check_names(&s.group, &s.counter).map_err(|reason| LayoutError::BadSlot {
+            index: i,
+            id: s.id,
+            reason,
+        })?;
     }
     Ok(())
 }
 
 /// Parse a copy of the mapping's bytes (header then slots), as [`CounterMap`] makes them; for
 /// tests and fuzzing of the layout checks.
-pub fn parse_map_bytes(bytes: &[u8]) -> Result<(MmapCounters, Vec<MmapSlot>), String> {
+pub fn parse_map_bytes(bytes: &[u8]) -> Result<(MmapCounters, Vec<MmapSlot>), LayoutError> {
     let hs = size_of::<MmapCounters>();
     if bytes.len() < hs {
-        return Err(format!("{} bytes, shorter than the header", bytes.len()));
+        return Err(LayoutError::Short { len: bytes.len() });
     }
     let header: MmapCounters = bytemuck::pod_read_unaligned(&bytes[..hs]);
     let count = header.count as usize;
     let need = hs as u128 + count as u128 * size_of::<MmapSlot>() as u128;
     if need > bytes.len() as u128 {
-        return Err(format!(
-            "count {count} slots need {need} bytes, the mapping has {}",
-            bytes.len()
-        ));
+        return Err(LayoutError::Truncated {
+            count,
+            need,
+            len: bytes.len(),
+        });
     }
     let slots = (0..count)
         .map(|i| {
@@ -208,10 +261,10 @@ impl CounterMap {
                 fence(Ordering::Acquire);
                 if self.word32(4).load(Ordering::Relaxed) == s {
                     let bytes: &[u8] = bytemuck::cast_slice(&words);
-                    let (header, slots) = parse_map_bytes(bytes).map_err(|msg| Error::Binary {
+                    let (header, slots) = parse_map_bytes(bytes).map_err(|e| Error::Binary {
                         path: self.dev.path().to_path_buf(),
                         offset: 0,
-                        msg: format!("counter mapping: {msg}"),
+                        msg: format!("counter mapping: {e}"),
                     })?;
                     return Ok(MapSnapshot {
                         header,
@@ -355,20 +408,32 @@ mod tests {
         let s = [slot(1, "g", "a", 1)];
         let mut b = bytes(1, 1, &s);
         b[0] = 0;
-        assert!(parse_map_bytes(&b).unwrap_err().contains("magic"));
+        assert!(
+            parse_map_bytes(&b)
+                .unwrap_err()
+                .to_string()
+                .contains("magic")
+        );
         assert!(
             parse_map_bytes(&bytes(2, 1, &s))
                 .unwrap_err()
+                .to_string()
                 .contains("need")
         );
         assert!(
             parse_map_bytes(&bytes(1, 0, &s))
                 .unwrap_err()
+                .to_string()
                 .contains("larger than capacity")
         );
         let mut b = bytes(1, 1, &s);
         b[32 + 16] = b'.';
-        assert!(parse_map_bytes(&b).unwrap_err().contains("slot 0 (id 1)"));
+        assert!(
+            parse_map_bytes(&b)
+                .unwrap_err()
+                .to_string()
+                .contains("slot 0 (id 1)")
+        );
     }
 
     proptest! {

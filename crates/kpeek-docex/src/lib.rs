@@ -21,6 +21,8 @@
 //! assert!(!lines_match(&examples[0].expected, &["b"]));
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 /// Where an example runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use kpeek_client::SysRoot;
 use kpeek_client::configfs::Configfs;
 
-use crate::fuzz_netlink::{GenlSock, Msg, resolve_family};
+use crate::genl::{GenlSock, Msg, resolve_family};
 use crate::rawring::Dev;
 use crate::report::Report;
 use crate::ring_bench::{self, RingArgs, Workload};

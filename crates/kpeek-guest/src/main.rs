@@ -17,6 +17,7 @@ mod errnos;
 mod fuzz_ioctl;
 mod fuzz_netlink;
 mod fuzzstate;
+mod genl;
 mod load;
 mod many;
 mod monitor_bench;

@@ -96,8 +96,8 @@ impl Dev {
     }
 }
 
-/// One CPU's mapped ring.
-pub struct Ring {
+/// One CPU's mapped ring, read by this module's own code (not `kpeek_client::ring::Ring`'s).
+pub struct RawRing {
     map: Mapping,
     /// The owning device's descriptor (borrowed: the `Dev` outlives its rings), for
     /// KPEEK_IOC_RING_CONSUME.
@@ -131,8 +131,8 @@ pub enum Framing {
     Bad(String),
 }
 
-impl Ring {
-    pub fn map(dev: &Dev, cpu: u32, data_size: u32) -> anyhow::Result<Ring> {
+impl RawRing {
+    pub fn map(dev: &Dev, cpu: u32, data_size: u32) -> anyhow::Result<RawRing> {
         let ps = syscalls::page_size();
         let map = Mapping::new(
             ps + data_size as usize,
@@ -142,7 +142,7 @@ impl Ring {
             mmap_ring(cpu),
         )
         .map_err(|e| anyhow::anyhow!("mmap ring of CPU {cpu}: {e}"))?;
-        let r = Ring {
+        let r = RawRing {
             map,
             fd: dev.fd(),
             cpu,

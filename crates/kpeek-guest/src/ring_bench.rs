@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::load::Load;
 use crate::perfring::{self, PerfCount, PerfRing};
-use crate::rawring::{Dev, Framing, Ring, SeqCheck};
+use crate::rawring::{Dev, Framing, RawRing, SeqCheck};
 use crate::report::Report;
 use crate::syscalls;
 use crate::uapi::*;
@@ -179,14 +179,14 @@ fn run_kpeek(a: &RingArgs, w: Workload, cpus: usize) -> anyhow::Result<Run> {
     let ncpu = dev.info()?.nr_cpus;
     dev.detach_all()?;
     dev.ring_setup(a.ring_size, 0)?;
-    let rings: Vec<Ring> = (0..ncpu)
-        .map(|c| Ring::map(&dev, c, a.ring_size))
+    let rings: Vec<RawRing> = (0..ncpu)
+        .map(|c| RawRing::map(&dev, c, a.ring_size))
         .collect::<anyhow::Result<_>>()?;
     let lost0: u64 = rings.iter().map(|r| r.lost()).sum();
     let (probe, dev_filter) = w.kpeek_probe();
     let (outcome, seqs) = with_readers(
         &rings,
-        |ring: &Ring, seq: &mut SeqCheck| match ring.consume(|r| seq.see(r.seq())) {
+        |ring: &RawRing, seq: &mut SeqCheck| match ring.consume(|r| seq.see(r.seq())) {
             Framing::Ok => true,
             Framing::Bad(why) => {
                 // Stop reading this ring; the run fails with the reason below.

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::load::{self, Load};
-use crate::rawring::{Dev, Framing, Rec, Ring, SeqCheck};
+use crate::rawring::{Dev, Framing, RawRing, Rec, SeqCheck};
 use crate::report::Report;
 use crate::syscalls::{self, Rng};
 use crate::uapi::*;
@@ -102,8 +102,8 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
     // A clean start: nothing attached, fresh rings.
     dev.detach_all()?;
     dev.ring_setup(a.ring_size, 0)?;
-    let rings: Vec<Ring> = (0..ncpu)
-        .map(|c| Ring::map(&dev, c, a.ring_size))
+    let rings: Vec<RawRing> = (0..ncpu)
+        .map(|c| RawRing::map(&dev, c, a.ring_size))
         .collect::<anyhow::Result<_>>()?;
     let mut base = Vec::new();
     for ring in &rings {

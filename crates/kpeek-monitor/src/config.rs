@@ -339,7 +339,9 @@ pub fn check_spec(spec: &SourceSpec) -> Result<(), String> {
         ));
     }
     match spec {
-        SourceSpec::Kpeek { via: Some(v), .. } => v.parse::<Channel>().map(|_| ()),
+        SourceSpec::Kpeek { via: Some(v), .. } => {
+            v.parse::<Channel>().map(|_| ()).map_err(|e| e.to_string())
+        }
         SourceSpec::Tracepoint { events, .. } | SourceSpec::BpfCount { events, .. }
             if events.is_empty() =>
         {
@@ -507,7 +509,7 @@ fn build_plain(
                 let ch = match via {
                     Some(v) => v
                         .parse::<Channel>()
-                        .map_err(|m| ConfigError::new(format!("source {name}"), m))?,
+                        .map_err(|m| ConfigError::new(format!("source {name}"), m.to_string()))?,
                     None => Channel::Mmap,
                 };
                 Box::new(KpeekSource::new(

@@ -3,6 +3,7 @@
 //! [`instance`] manages a private tracefs instance (own buffer and enables); [`ring`] parses
 //! the raw ring-buffer pages that `per_cpu/cpuN/trace_pipe_raw` returns.
 
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -93,9 +94,22 @@ pub enum TracefsError {
         glob: String,
         #[source]
         /// Why it does not parse.
-        source: globset::Error,
+        source: GlobSyntaxError,
     },
 }
+
+/// Why a glob does not parse: the glob compiler's explanation, which [`std::fmt::Display`]
+/// prints (the compiler itself stays private).
+#[derive(Debug)]
+pub struct GlobSyntaxError(globset::Error);
+
+impl fmt::Display for GlobSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for GlobSyntaxError {}
 
 fn display_paths(p: &[PathBuf]) -> String {
     p.iter()
@@ -432,9 +446,9 @@ impl Glob {
             .literal_separator(false)
             .backslash_escape(true)
             .build()
-            .map_err(|source| TracefsError::BadGlob {
+            .map_err(|e| TracefsError::BadGlob {
                 glob: glob.to_string(),
-                source,
+                source: GlobSyntaxError(e),
             })?
             .compile_matcher();
         Ok(Glob {

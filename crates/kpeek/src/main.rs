@@ -28,7 +28,10 @@ struct Cli {
     command: Command,
 }
 
+// `defer`: a subcommand's arguments are defined only when it is the one invoked (start-up
+// cost: the whole command tree is thousands of allocations).
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Kernel symbols: address -> name+off/size [module], name -> addresses.
     Sym(cmd::sym::Args),

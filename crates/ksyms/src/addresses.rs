@@ -9,16 +9,17 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::{memchr, memrchr};
 
 use crate::parse::{Line, hex_prefix, is_mapping_symbol, is_type, name_len, parse_hex, parse_line};
 use crate::table::{Ksyms, LoadOptions};
 
 const KSYMTAB: &[u8] = b"__ksymtab_";
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 64 << 10;
 /// Files at least this large are scanned in two halves on two threads (each reads its own).
 const SPLIT_MIN: u64 = 2 << 20;
 /// The full loader's limits: beyond them it reports an error, so the fast path steps aside.
@@ -73,6 +74,16 @@ impl Candidates {
     }
 }
 
+/// A `__ksymtab_<name>` line kept by the scan: `<name>` is exported (when it is a candidate).
+struct Export {
+    line_no: usize,
+    /// The line, in [`Scan::ksymtab_text`].
+    line: Range<usize>,
+    /// `<name>`, in [`Scan::ksymtab_text`].
+    target: Range<usize>,
+    region: usize,
+}
+
 struct Region {
     module: Option<Vec<u8>>,
     per_query: Vec<Candidates>,
@@ -86,8 +97,8 @@ struct Scan<'q> {
     last_region: usize,
     /// `__ksymtab_` lines, concatenated (one buffer: a table has thousands of them).
     ksymtab_text: Vec<u8>,
-    /// (line number, line range in `ksymtab_text`, its region).
-    ksymtab: Vec<(usize, usize, usize, usize)>,
+    /// The `__ksymtab_` lines in `ksymtab_text`.
+    ksymtab: Vec<Export>,
     /// The first line with an address: a table needs one that is not hidden, and any line of the table leaves the answers alone
     /// (they depend only on the kept nearest lines, which no other line beats).
     first: Option<(usize, Vec<u8>)>,
@@ -96,6 +107,11 @@ struct Scan<'q> {
     declined: bool,
     any_nonzero: bool,
     line_no: usize,
+    /// Per query, the addresses `lo..=hi` a line of region `last_region` must have to change
+    /// that query's candidates (kept by [`Scan::parsed`]): any other line only needs checking.
+    window: Vec<(u64, u64)>,
+    /// The region [`Scan::window`] was computed for.
+    window_of: usize,
 }
 
 impl<'q> Scan<'q> {
@@ -111,6 +127,8 @@ impl<'q> Scan<'q> {
             declined: false,
             any_nonzero: false,
             line_no: 0,
+            window: Vec::new(),
+            window_of: usize::MAX,
         }
     }
 
@@ -166,33 +184,127 @@ impl<'q> Scan<'q> {
             self.first = Some((self.line_no, bytes.to_vec()));
         }
         if l.name.starts_with(KSYMTAB) {
+            // Where the exported name lies in the line (`l.name` is a part of `bytes`).
+            let name_at = (l.name.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+            if bytes.get(name_at..name_at + l.name.len()) != Some(l.name) {
+                return false;
+            }
             let region = self.region(l.module);
             let at = self.ksymtab_text.len();
             self.ksymtab_text.extend_from_slice(bytes);
-            self.ksymtab
-                .push((self.line_no, at, self.ksymtab_text.len(), region));
+            self.ksymtab.push(Export {
+                line_no: self.line_no,
+                line: at..self.ksymtab_text.len(),
+                target: at + name_at + KSYMTAB.len()..at + name_at + l.name.len(),
+                region,
+            });
         }
         let eligible = l.kind | 0x20 != b'a' && l.addr != 0 && !is_mapping_symbol(l.name);
         if !eligible {
             return true;
         }
         let r = self.region(l.module);
-        for (q, c) in self.queries.iter().zip(&mut self.regions[r].per_query) {
+        if r != self.window_of {
+            self.refresh_window();
+        }
+        let per_query = self.regions[r].per_query.iter_mut();
+        for ((q, c), win) in self.queries.iter().zip(per_query).zip(&mut self.window) {
             if l.addr <= *q {
                 if c.below.is_none_or(|b| b < l.addr) {
                     c.below = Some(l.addr);
                     c.below_lines.clear();
                     c.below_text.clear();
                     c.below_pending.clear();
+                    win.0 = l.addr;
                 }
                 if c.below == Some(l.addr) {
                     c.below_pending.push((self.line_no, at, at + bytes.len()));
                 }
             } else if c.above.as_ref().is_none_or(|(a, ..)| l.addr < *a) {
                 c.above = Some((l.addr, self.line_no, bytes.to_vec()));
+                win.1 = l.addr - 1;
             }
         }
         true
+    }
+
+    /// Recomputes [`Scan::window`] for region `last_region`: below a query, a line at or above
+    /// the nearest address so far joins or replaces it; above, a line below the nearest so far
+    /// replaces it.
+    fn refresh_window(&mut self) {
+        self.window.clear();
+        self.window_of = self.last_region;
+        if let Some(r) = self.regions.get(self.last_region) {
+            for (q, c) in self.queries.iter().zip(&r.per_query) {
+                let lo = c.below.unwrap_or(0);
+                // `above` is only ever set above the query, so `a - 1` does not wrap.
+                let hi = c.above.as_ref().map_or(u64::MAX, |(a, ..)| a - 1);
+                debug_assert!(lo <= *q && *q <= hi);
+                self.window.push((lo, hi));
+            }
+        }
+    }
+
+    /// [`Scan::parsed`] for the most frequent line it changes the state for, in fewer steps:
+    /// one query, an eligible line of the previous line's region at or above the nearest
+    /// address so far at or below the query. `false`: not such a line, nothing done.
+    #[inline]
+    fn nearer_below(&mut self, l: &Line<'_>, at: usize, len: usize) -> bool {
+        let ([q], [(lo, _)]) = (self.queries, self.window.as_mut_slice()) else {
+            return false;
+        };
+        if !(l.addr != 0
+            && *lo <= l.addr
+            && l.addr <= *q
+            && self.window_of == self.last_region
+            && self.first.is_some()
+            && l.name.len() <= MAX_NAME
+            && l.kind | 0x20 != b'a'
+            && !is_mapping_symbol(l.name)
+            && !l.name.starts_with(KSYMTAB))
+        {
+            return false;
+        }
+        let Some(r) = self.regions.get_mut(self.last_region) else {
+            return false;
+        };
+        if r.module.as_deref() != l.module {
+            return false;
+        }
+        let Some(c) = r.per_query.first_mut() else {
+            return false;
+        };
+        self.line_no += 1;
+        if c.below != Some(l.addr) {
+            c.below = Some(l.addr);
+            c.below_lines.clear();
+            c.below_text.clear();
+            c.below_pending.clear();
+            *lo = l.addr;
+        }
+        c.below_pending.push((self.line_no, at, at + len));
+        true
+    }
+
+    /// Whether a line vetted by [`clean_line`] leaves the scan's state as it is (but for the
+    /// line count): a nonzero address outside the window of its region, which is the
+    /// previous line's, no `__ksymtab_` name, a first line already kept. Most lines of a table
+    /// are; [`Scan::parsed`] takes the others.
+    #[inline]
+    fn unchanged_by(&self, l: &Line<'_>) -> bool {
+        l.addr != 0
+            && self.window_of == self.last_region
+            && self.first.is_some()
+            && l.name.len() <= MAX_NAME
+            && !l.name.starts_with(KSYMTAB)
+            && self
+                .regions
+                .get(self.last_region)
+                .is_some_and(|r| r.module.as_deref() == l.module)
+            && self
+                .window
+                .iter()
+                .all(|&(lo, hi)| l.addr < lo || l.addr > hi)
     }
 
     /// Copies the nearest lines still in the read buffer `buf` out of it (before it is
@@ -210,26 +322,39 @@ impl<'q> Scan<'q> {
     }
 
     /// Feeds every whole line of `text` (found at `base` in the read buffer), which
-    /// [`survey`] found clean with exactly two spaces per line: a line with its spaces where
-    /// the common shape has them therefore has no other, and its name runs to the tab or the
+    /// [`survey`] found clean with exactly two spaces per line and whose newlines it marked in
+    /// `newlines` (bit `i` of word `k`: byte `64 * k + i`): a line with its spaces where the
+    /// common shape has them therefore has no other, and its name runs to the tab or the
     /// line's end. The bytes consumed; `declined` is set when a line has another shape (the
     /// count no longer vouches for the lines already taken: the full loader decides).
-    fn run_simple(&mut self, text: &[u8], base: usize, tabs: bool) -> usize {
+    fn run_simple(&mut self, text: &[u8], base: usize, tabs: bool, newlines: &[u64]) -> usize {
         let Some(w) = self.digits.map(usize::from) else {
             return 0;
         };
         let mut start = 0;
-        for nl in memchr_iter(b'\n', text) {
-            let line = &text[start..nl];
-            let Some(l) = clean_line(line, w, tabs) else {
-                self.declined = true;
-                return start;
-            };
-            if !self.parsed(Some(l), line, base + start) {
-                self.declined = true;
-                return start;
+        for (k, &word) in newlines.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let nl = 64 * k + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(line) = text.get(start..nl) else {
+                    self.declined = true;
+                    return start;
+                };
+                let Some(l) = clean_line(line, w, tabs) else {
+                    self.declined = true;
+                    return start;
+                };
+                if self.unchanged_by(&l) {
+                    self.line_no += 1;
+                } else if self.nearer_below(&l, base + start, line.len()) {
+                    // Taken: while a table climbs towards the query, nearly every line is.
+                } else if !self.parsed(Some(l), line, base + start) {
+                    self.declined = true;
+                    return start;
+                }
+                start = nl + 1;
             }
-            start = nl + 1;
         }
         start
     }
@@ -330,12 +455,13 @@ impl<'q> Scan<'q> {
         }
         let at = self.ksymtab_text.len();
         self.ksymtab_text.extend_from_slice(&later.ksymtab_text);
-        self.ksymtab.extend(
-            later
-                .ksymtab
-                .into_iter()
-                .map(|(n, from, to, r)| (n + shift, from + at, to + at, region_of[r])),
-        );
+        self.ksymtab
+            .extend(later.ksymtab.into_iter().map(|e| Export {
+                line_no: e.line_no + shift,
+                line: e.line.start + at..e.line.end + at,
+                target: e.target.start + at..e.target.end + at,
+                region: region_of[e.region],
+            }));
         self.line_no += later.line_no;
         Some(self)
     }
@@ -357,14 +483,11 @@ impl<'q> Scan<'q> {
                 }
             }
         }
-        for &(n, from, to, region) in &self.ksymtab {
-            let line = &self.ksymtab_text[from..to];
-            let module = &self.regions[region].module;
-            if let Ok(Some(l)) = parse_line(line) {
-                let target = &l.name[KSYMTAB.len()..];
-                if names.iter().any(|(m, name)| m == module && name == target) {
-                    kept.push((n, line.to_vec()));
-                }
+        for e in &self.ksymtab {
+            let module = &self.regions[e.region].module;
+            let target = &self.ksymtab_text[e.target.clone()];
+            if names.iter().any(|(m, name)| m == module && name == target) {
+                kept.push((e.line_no, self.ksymtab_text[e.line.clone()].to_vec()));
             }
         }
         kept.sort_by_key(|(n, _)| *n);
@@ -380,26 +503,104 @@ impl<'q> Scan<'q> {
 
 /// One pass over the whole lines of a read buffer: `Some(has_tabs)` when every byte is
 /// printable ASCII, a tab or a newline (the bytes of a well-formed table) and there are
-/// exactly two spaces per line (those of `<address> <type> <name>`). Counted in blocks the
-/// compiler vectorizes.
-fn survey(text: &[u8]) -> Option<bool> {
-    let (mut lines, mut spaces, mut tabs) = (0usize, 0usize, 0usize);
-    for block in text.chunks(64) {
-        let (mut bad, mut nl, mut sp, mut tab) = (0u8, 0u8, 0u8, 0u8);
-        for &b in block {
-            bad |= u8::from(b.wrapping_sub(0x20) >= 0x5f && b != b'\n' && b != b'\t');
-            nl += u8::from(b == b'\n');
-            sp += u8::from(b == b' ');
-            tab += u8::from(b == b'\t');
+/// exactly two spaces per line (those of `<address> <type> <name>`). `newlines` receives one
+/// word per 64 bytes of `text`, bit `i` set where byte `i` of that block is a newline.
+fn survey(text: &[u8], newlines: &mut Vec<u64>) -> Option<bool> {
+    newlines.clear();
+    let (mut lines, mut spaces, mut tabs) = (0usize, 0usize, 0u64);
+    let mut blocks = text.chunks_exact(64);
+    let mut take = |m: Masks| {
+        if m.bad != 0 {
+            return false;
         }
-        if bad != 0 {
+        lines += m.newline.count_ones() as usize;
+        spaces += m.space.count_ones() as usize;
+        tabs |= m.tab;
+        newlines.push(m.newline);
+        true
+    };
+    for block in &mut blocks {
+        if !take(masks(block.try_into().unwrap_or([0; 64]))) {
             return None;
         }
-        lines += usize::from(nl);
-        spaces += usize::from(sp);
-        tabs += usize::from(tab);
     }
-    (spaces == 2 * lines).then_some(tabs > 0)
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        // Padding that is neither a newline nor a space nor a tab nor bad.
+        let mut last = [b'x'; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        if !take(masks(last)) {
+            return None;
+        }
+    }
+    (spaces == 2 * lines).then_some(tabs != 0)
+}
+
+/// The bytes of one 64-byte block that matter to [`survey`], one bit per byte.
+struct Masks {
+    /// Neither printable ASCII nor a tab nor a newline.
+    bad: u64,
+    newline: u64,
+    space: u64,
+    tab: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn masks(block: [u8; 64]) -> Masks {
+    use std::arch::x86_64::{
+        __m128i, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128,
+        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let mut m = Masks {
+        bad: 0,
+        newline: 0,
+        space: 0,
+        tab: 0,
+    };
+    for (i, lane) in block.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is part of the x86-64 baseline; the load reads the 16 bytes of `lane`
+        // (`chunks_exact(16)`).
+        let (bad, nl, sp, tab) = unsafe {
+            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+            let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+            let (nl, sp, tab) = (eq(b'\n'), eq(b' '), eq(b'\t'));
+            // Signed: bytes 0x20..=0x7f are above 0x1f, bytes 0x80 and up are negative.
+            let printable = _mm_andnot_si128(eq(0x7f), _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
+            let ok = _mm_or_si128(printable, _mm_or_si128(nl, tab));
+            (
+                !_mm_movemask_epi8(ok) as u32 & 0xffff,
+                _mm_movemask_epi8(nl) as u32,
+                _mm_movemask_epi8(sp) as u32,
+                _mm_movemask_epi8(tab) as u32,
+            )
+        };
+        let at = 16 * i;
+        m.bad |= u64::from(bad) << at;
+        m.newline |= u64::from(nl) << at;
+        m.space |= u64::from(sp) << at;
+        m.tab |= u64::from(tab) << at;
+    }
+    m
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn masks(block: [u8; 64]) -> Masks {
+    let mut m = Masks {
+        bad: 0,
+        newline: 0,
+        space: 0,
+        tab: 0,
+    };
+    for (i, &b) in block.iter().enumerate() {
+        let printable = (0x20..0x7f).contains(&b);
+        m.bad |= u64::from(!printable && b != b'\n' && b != b'\t') << i;
+        m.newline |= u64::from(b == b'\n') << i;
+        m.space |= u64::from(b == b' ') << i;
+        m.tab |= u64::from(b == b'\t') << i;
+    }
+    m
 }
 
 /// The type letter and the rest of a line `<w hex digits> <letter> <rest>`: the two spaces where
@@ -416,6 +617,11 @@ fn head(line: &[u8], w: usize) -> Option<(u8, &[u8])> {
 /// The address in a line's first `w` bytes (hex digits, checked).
 #[inline]
 fn address(line: &[u8], w: usize) -> Option<u64> {
+    if w == 16
+        && let Some(head) = line.first_chunk::<16>()
+    {
+        return hex_prefix::<16>(*head);
+    }
     let mut chunk = [b'0'; 16];
     let k = line.len().min(16);
     chunk[..k].copy_from_slice(&line[..k]);
@@ -432,7 +638,8 @@ fn address(line: &[u8], w: usize) -> Option<u64> {
 #[inline]
 fn clean_line(line: &[u8], w: usize, tabs: bool) -> Option<Line<'_>> {
     let (kind, rest) = head(line, w)?;
-    let (name, module) = match tabs.then(|| memchr(b'\t', rest)).flatten() {
+    // In vetted text the only byte `name_len` stops at is a tab.
+    let (name, module) = match tabs.then(|| name_len(rest)).flatten() {
         None => (rest, None),
         Some(i) => {
             let col = &rest[i + 1..];
@@ -485,13 +692,12 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
         return None;
     }
     let size = meta.len();
-    // Asked only for large files: the answer costs a few reads of cgroup files.
-    let split =
-        if size >= split_min && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
-            line_start_after(&f, size / 2, size)
-        } else {
-            None
-        };
+    // Asked only for large files.
+    let split = if size >= split_min && more_than_one_cpu() {
+        line_start_after(&f, size / 2, size)
+    } else {
+        None
+    };
     let s = match split {
         Some(mid) => {
             let (first, second) = std::thread::scope(|sc| {
@@ -507,10 +713,18 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
     Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
 }
 
+/// Whether this thread may run on more than one CPU: one `sched_getaffinity` call (what
+/// `available_parallelism` does first, before it reads cgroup files for a CPU quota; a quota
+/// does not make a second thread wrong, only not faster).
+fn more_than_one_cpu() -> bool {
+    rustix::thread::sched_getaffinity(None).is_ok_and(|set| set.count() > 1)
+}
+
 /// Reads `input` in chunks, feeding whole lines to a [`Scan`].
 fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
     let mut s = Scan::new(addrs);
     let mut buf = vec![0u8; CHUNK];
+    let mut newlines = Vec::with_capacity(CHUNK / 64 + 1);
     let mut have = 0;
     loop {
         if have == buf.len() {
@@ -532,8 +746,8 @@ fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
             }
             start = i;
         }
-        if let Some(tabs) = survey(&buf[start..whole]) {
-            start += s.run_simple(&buf[start..whole], start, tabs);
+        if let Some(tabs) = survey(&buf[start..whole], &mut newlines) {
+            start += s.run_simple(&buf[start..whole], start, tabs, &newlines);
             if s.declined {
                 return None;
             }

@@ -71,6 +71,8 @@ mod table;
 pub use error::{Error, Hidden, Result};
 pub use live::{KALLSYMS, KPTR_RESTRICT, PERF_EVENT_PARANOID};
 pub use lookup::Resolved;
-pub use query::{CORE, Filter, Pattern, PatternError, RegionStats, Stats, compile_glob};
+pub use query::{
+    CORE, Filter, Glob, Pattern, PatternError, RegionStats, Stats, SyntaxError, compile_glob,
+};
 pub use symbolize::{Found, Mode, SymExpr, Symbolized};
 pub use table::{Ksyms, LoadOptions, Symbol};

@@ -16,7 +16,7 @@ pub struct Pattern(Matcher);
 #[derive(Debug, Clone)]
 enum Matcher {
     Any,
-    Glob(globset::GlobMatcher),
+    Glob(Glob),
     Regex(regex::Regex),
 }
 
@@ -31,7 +31,7 @@ pub enum PatternError {
         pattern: String,
         /// Why it is malformed.
         #[source]
-        source: globset::Error,
+        source: SyntaxError,
     },
     /// A malformed regular expression.
     #[error("bad regex `{pattern}`")]
@@ -40,19 +40,44 @@ pub enum PatternError {
         pattern: String,
         /// Why it is malformed.
         #[source]
-        source: regex::Error,
+        source: SyntaxError,
     },
+}
+
+/// Why a glob or regular expression does not compile: the compiler's own explanation, which
+/// [`std::fmt::Display`] prints (the compilers themselves stay private).
+#[derive(Debug)]
+pub struct SyntaxError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// A compiled shell glob (see [`compile_glob`] for the dialect).
+#[derive(Debug, Clone)]
+pub struct Glob(globset::GlobMatcher);
+
+impl Glob {
+    /// Whether `text` matches the whole glob.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
 }
 
 /// Compiles a shell glob in the dialect every kpeek command uses (globset's): `*` any run,
 /// `?` one character, `[abc]`/`[a-z]`/`[!abc]` a class, `{a,b}` alternatives, `\` escapes;
 /// `/` is an ordinary character. The glob must match the whole text.
-pub fn compile_glob(glob: &str) -> Result<globset::GlobMatcher, globset::Error> {
-    Ok(globset::GlobBuilder::new(glob)
+pub fn compile_glob(glob: &str) -> Result<Glob, SyntaxError> {
+    globset::GlobBuilder::new(glob)
         .literal_separator(false)
         .backslash_escape(true)
-        .build()?
-        .compile_matcher())
+        .build()
+        .map(|g| Glob(g.compile_matcher()))
+        .map_err(|e| SyntaxError(Box::new(e)))
 }
 
 impl Pattern {
@@ -76,9 +101,9 @@ impl Pattern {
     pub fn regex(re: &str) -> Result<Pattern, PatternError> {
         regex::Regex::new(re)
             .map(|r| Pattern(Matcher::Regex(r)))
-            .map_err(|source| PatternError::Regex {
+            .map_err(|e| PatternError::Regex {
                 pattern: re.to_string(),
-                source,
+                source: SyntaxError(Box::new(e)),
             })
     }
 

@@ -160,13 +160,14 @@ impl Ksyms {
 
     /// Parses kallsyms text held in memory; `source_name` appears in error messages.
     pub fn parse_named(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<Ksyms> {
+        // Fewer bytes than two threads' shares: one thread, without asking how many CPUs.
+        let threads = if bytes.len() < 2 * load::PARALLEL_MIN {
+            1
+        } else {
+            load::threads(opts.threads)
+        };
         finish(
-            load::parse_buffer(
-                bytes,
-                source_name,
-                opts.lenient,
-                load::threads(opts.threads),
-            )?,
+            load::parse_buffer(bytes, source_name, opts.lenient, threads)?,
             source_name,
         )
     }

@@ -51,13 +51,15 @@ pub fn filters_for(probes: &[Probe], terms: &[String]) -> Result<Vec<ProbeFilter
         let mut used = false;
         for (p, f) in probes.iter().zip(out.iter_mut()) {
             if applies(*p, key) {
-                f.add_term(t)?;
+                f.add_term(t).map_err(|e| e.to_string())?;
                 used = true;
             }
         }
         if !used {
             // Parse it anyway so a malformed term gets its own message.
-            ProbeFilter::default().add_term(t)?;
+            ProbeFilter::default()
+                .add_term(t)
+                .map_err(|e| e.to_string())?;
             let names: Vec<_> = probes.iter().map(|p| p.name()).collect();
             return Err(format!(
                 "filter {t:?} does not apply to {} (dev: netif_receive_skb; pid: sched_switch, \
