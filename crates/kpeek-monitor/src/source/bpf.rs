@@ -167,6 +167,14 @@ impl Source for BpfCountSource {
     }
 }
 
+/// The bits a map's counter value wraps at: a plain integer value narrower than 64 bits in a
+/// map with one value per key (a per-CPU map's values are summed over CPUs, each wrapping on
+/// its own, so the sum has no width; a struct's fields carry no size here).
+fn value_width(value: &Decoded, value_size: u32, per_cpu: bool) -> Option<u8> {
+    let plain = matches!(value, Decoded::Int(_) | Decoded::UInt(_));
+    (plain && !per_cpu && (1..8).contains(&value_size)).then(|| (value_size * 8) as u8)
+}
+
 fn decoded_number(d: &Decoded) -> Option<f64> {
     match d {
         Decoded::Int(v) => Some(*v as f64),
@@ -251,8 +259,13 @@ impl Source for BpfMapSource {
                     key.push_str(v);
                 }
                 let (source, kind, map) = (&self.name, self.kind, &self.map);
+                let width = match kind {
+                    Kind::Counter => value_width(&e.value, map.value_size, e.per_cpu.is_some()),
+                    _ => None,
+                };
                 let d = self.descs.get(&key, || MetricDesc {
                     labels: labels.clone(),
+                    width,
                     ..MetricDesc::new(
                         source,
                         &metric,
@@ -379,5 +392,15 @@ mod tests {
         );
         assert_eq!(decoded_number(&Decoded::Int(-2)), Some(-2.0));
         assert_eq!(decoded_number(&Decoded::Str("x".into())), None);
+    }
+
+    #[test]
+    fn narrow_plain_values_wrap_at_their_width() {
+        assert_eq!(value_width(&Decoded::UInt(1), 4, false), Some(32));
+        assert_eq!(value_width(&Decoded::Int(1), 2, false), Some(16));
+        assert_eq!(value_width(&Decoded::UInt(1), 8, false), None);
+        // Summed over CPUs, or fields of a struct: no width to declare.
+        assert_eq!(value_width(&Decoded::UInt(1), 4, true), None);
+        assert_eq!(value_width(&Decoded::Struct(vec![]), 4, false), None);
     }
 }
