@@ -280,24 +280,32 @@ impl DwarfTypes {
         path: &Path,
         running: Result<Vec<u8>, String>,
     ) -> Result<DwarfTypes, Error> {
-        let d = DwarfTypes::open(path)?;
         let wrong = |file: String, running: String| Error::WrongBuild {
             path: path.to_path_buf(),
             file,
             running,
         };
         let running = running.map_err(|why| wrong(String::new(), why))?;
-        match d.build_id() {
-            Some(id) if id == running.as_slice() => Ok(d),
-            Some(id) => Err(wrong(
-                crate::buildid::hex(id),
-                crate::buildid::hex(&running),
-            )),
-            None => Err(wrong(
-                "(none: no build-id note)".into(),
-                crate::buildid::hex(&running),
-            )),
+        let data = leak_map(path)?;
+        // Checked before the (slow) indexing of the DWARF.
+        let obj = object::File::parse(data)
+            .map_err(|e| fmt_err(path, format!("not an ELF file: {e}")))?;
+        match obj.build_id().ok().flatten() {
+            Some(id) if id == running.as_slice() => {}
+            Some(id) => {
+                return Err(wrong(
+                    crate::buildid::hex(id),
+                    crate::buildid::hex(&running),
+                ));
+            }
+            None => {
+                return Err(wrong(
+                    "(none: no build-id note)".into(),
+                    crate::buildid::hex(&running),
+                ));
+            }
         }
+        DwarfTypes::parse(data, &path.display().to_string())
     }
 
     /// Whether symbol `name` lies in the per-CPU section (`.data..percpu`).
