@@ -16,7 +16,7 @@ loaded plain_counter || insmod $KO/plain_counter.ko
 cs() { sed 's/^\([0-9]*\)\.\([0-9][0-9]\).*/\1\2/' /proc/uptime; } # centiseconds since boot
 
 addr=0x$(awk '$3 == "reads" && $4 == "[plain_counter]" { print $1; exit }' /proc/kallsyms)
-n=20000
+n=200000
 bench=$(peektest bench $addr 8 $n)
 check "peektest bench: $n ioctls ($bench)" sh -c "echo '$bench' | grep -q '^reads=$n '"
 base=$(echo "$bench" | sed -n 's/.*per_s=\([0-9]*\).*/\1/p')
