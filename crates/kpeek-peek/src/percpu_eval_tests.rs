@@ -36,6 +36,19 @@ fn btf(datasec: bool) -> BtfTypes {
             ("nr_switches", ull, 8 * NR_SWITCHES as u32, 0),
         ],
     );
+    // As on 7.x: task_group.cfs_rq a per-CPU pointer (`struct cfs_rq *`), so CPU n's run queue
+    // cannot be reached from the calling task.
+    let rq_ptr = w.raw("", 2, 0, false, rq, &[]);
+    let cfs_rq = w.record(false, "cfs_rq", 8, &[("rq", rq_ptr, 0, 0)]);
+    let cfs_rq_ptr = w.raw("", 2, 0, false, cfs_rq, &[]);
+    let tg = w.record(false, "task_group", 8, &[("cfs_rq", cfs_rq_ptr, 0, 0)]);
+    let tg_ptr = w.raw("", 2, 0, false, tg, &[]);
+    w.record(
+        false,
+        "task_struct",
+        8,
+        &[("sched_task_group", tg_ptr, 0, 0)],
+    );
     if datasec {
         let var = w.raw("runqueues", 14, 0, false, rq, &[1]);
         w.raw(
@@ -77,8 +90,12 @@ fn kernel(start: u64) -> (String, VecMemory) {
 }
 
 fn session(datasec: bool, kallsyms: String) -> Session {
+    session_with(datasec, kallsyms, PerCpuMethod::Offsets)
+}
+
+fn session_with(datasec: bool, kallsyms: String, percpu_method: PerCpuMethod) -> Session {
     let opts = Options {
-        percpu_method: PerCpuMethod::Offsets,
+        percpu_method,
         ..Options::default()
     };
     let mut s = Session::with_vmlinux_btf(
@@ -161,5 +178,39 @@ fn a_symbol_outside_the_percpu_section_is_not_percpu() {
     match s.eval("runqueues_plain@cpu0", &mem) {
         Err(Error::PerCpu(m)) => assert!(m.contains("only to per-CPU"), "{m}"),
         other => panic!("a CPU selector on a plain symbol gave {other:?}"),
+    }
+}
+
+/// A backend that names the calling task (as the BPF backend does).
+struct WithTask(VecMemory);
+
+impl crate::walk::Memory for WithTask {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.0.read(addr, buf)
+    }
+}
+
+impl crate::via::Backend for WithTask {
+    fn current_task(&self) -> Option<Result<u64, Error>> {
+        Some(Ok(MEM))
+    }
+}
+
+#[test]
+fn auto_takes_per_cpu_offset_where_run_queues_lead_nowhere() {
+    let (kallsyms, mem) = kernel(0xffff_ffff_86b3_5000);
+    let mem = WithTask(mem);
+    let mut s = session_with(true, kallsyms.clone(), PerCpuMethod::Auto);
+    let a = s.eval("runqueues@cpu1.cpu", &mem).expect("auto");
+    assert_eq!(a.value, Value::Signed(1));
+    let mut s = session_with(true, kallsyms, PerCpuMethod::Runqueues);
+    match s.eval("runqueues@cpu1.cpu", &mem) {
+        Err(Error::PerCpu(m)) => {
+            assert!(m.contains("task_group.cfs_rq is a per-CPU pointer"), "{m}")
+        }
+        other => panic!("the run-queue method on a 7.x-shaped kernel gave {other:?}"),
     }
 }
