@@ -134,8 +134,13 @@ done
 for v in $vias; do
 	a=$(jf "$(kpeek peek --via $v --json --percpu-method offsets runqueues@cpu0.nr_running)" addr)
 	if [ $v = bpf ]; then
-		b=$(jf "$(kpeek peek --via $v --json --percpu-method runqueues runqueues@cpu0.nr_running)" addr)
-		check_eq "bpf: per-CPU area from __per_cpu_offset = from the run queue" "$a" "$b"
+		out=$(kpeek peek --via $v --json --percpu-method runqueues runqueues@cpu0.nr_running 2>&1)
+		if echo "$out" | grep -q "task_group.cfs_rq is a per-CPU pointer"; then
+			# 7.x: the run-queue method cannot work there (auto takes __per_cpu_offset).
+			echo "NOTE: NOT RUN: bpf: per-CPU area from __per_cpu_offset = from the run queue: $out"
+		else
+			check_eq "bpf: per-CPU area from __per_cpu_offset = from the run queue" "$a" "$(jf "$out" addr)"
+		fi
 	fi
 	check "$v: runqueues@cpu0 address ($a) found" test -n "$a"
 done
