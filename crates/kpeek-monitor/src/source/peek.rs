@@ -49,17 +49,19 @@ pub fn spawn(name: &str, exprs: &[String], kind: Kind) -> Result<Spawn, String> 
                     .map_err(|e| SourceError::Other(format!("peek: loading types: {e}")))?;
             let backend = open_backend().map_err(SourceError::Other)?;
             // What cannot be planned now is tried again at each refresh (and reported there).
-            let plans = exprs
+            let plans: Vec<Option<Plan>> = exprs
                 .iter()
                 .map(|e| session.plan(e, backend.as_ref()).ok())
                 .collect();
             let descs = exprs
                 .iter()
-                .map(|e| {
-                    Arc::new(
-                        MetricDesc::new(&name, "value", kind, "a kernel variable (kpeek peek)")
-                            .label("expr", e),
-                    )
+                .zip(&plans)
+                .map(|(e, plan)| {
+                    Arc::new(MetricDesc {
+                        width: counter_width(kind, plan.as_ref()),
+                        ..MetricDesc::new(&name, "value", kind, "a kernel variable (kpeek peek)")
+                            .label("expr", e)
+                    })
                 })
                 .collect();
             Ok(Box::new(PeekSource {
@@ -72,6 +74,14 @@ pub fn spawn(name: &str, exprs: &[String], kind: Kind) -> Result<Spawn, String> 
             }) as Box<dyn Source>)
         }),
     })
+}
+
+/// The bits a counter wraps at: its type's, when the expression is an unsigned integer
+/// narrower than 64 bits (`unsigned int` counters wrap at 2^32; the rate then sees an
+/// increase, not a reset). Unknown until the expression is planned.
+fn counter_width(kind: Kind, plan: Option<&Plan>) -> Option<u8> {
+    let leaf = plan?.int_leaf()?;
+    (kind == Kind::Counter && !leaf.signed && leaf.size < 8).then(|| (leaf.size * 8) as u8)
 }
 
 fn open_backend() -> Result<Box<dyn Backend>, String> {
@@ -226,6 +236,17 @@ mod tests {
             };
             panic!("round {round}: the known expressions must read: {err:?}");
         }
+        // Counters declare their type's width: `nr_running` is an unsigned int, `nr_switches`
+        // a u64.
+        let counters = [
+            "runqueues@cpu0.nr_running".to_owned(),
+            "runqueues@cpu0.nr_switches".to_owned(),
+        ];
+        let Spawn::Build { build: b, .. } = spawn("peek", &counters, Kind::Counter).unwrap() else {
+            panic!("a peek source is built in its thread");
+        };
+        let r = b().unwrap_or_else(|e| panic!("{e:?}")).read().unwrap();
+        assert_eq!((r[0].desc.width, r[1].desc.width), (Some(32), None));
         let Spawn::Build { build, .. } = spawn("peek", &exprs[2..], Kind::Gauge).unwrap() else {
             panic!("a peek source is built in its thread");
         };
