@@ -30,12 +30,13 @@ for a in $FI_ATTRS; do echo Y >$FI/$a/task-filter; done
 # fi_set ATTR PROBABILITY INTERVAL TIMES SPACE
 fi_set() { echo "$3" >$FI/$1/interval && echo "$4" >$FI/$1/times && echo "$5" >$FI/$1/space &&
 	echo "$2" >$FI/$1/probability; }
-fi_prob() { for a in $FI_ATTRS; do echo "$1" >$FI/$a/probability; done; }
+# (sh has no local variables: the loops here use x, the rounds' attribute is at)
+fi_prob() { for x in $FI_ATTRS; do echo "$1" >$FI/$x/probability; done; }
 
 # The bytes one load of kpeek.ko asks each attribute for, with a kpeek frame on the stack.
 unload_all
 BIG=1000000000
-for a in $FI_ATTRS; do fi_set $a 100 1 1 $BIG; done
+for x in $FI_ATTRS; do fi_set $x 100 1 1 $BIG; done
 o=$(faultinj task load $KO/kpeek.ko 2>&1)
 fi_prob 0
 loaded kpeek || { fail "measure the allocations of kpeek.ko's init" "the load failed: $o"; exit 1; }
@@ -52,16 +53,16 @@ if [ "$total_fail_page_alloc" -gt 0 ]; then per=$(((ROUNDS + 1) / 2)); else per=
 r=1
 while [ $r -le $ROUNDS ]; do
 	unload_all || { fail "round $r: unload" "rmmod failed"; bad=$((bad + 1)); break; }
-	if [ "$total_fail_page_alloc" -gt 0 ] && [ $((r % 2)) = 0 ]; then a=fail_page_alloc j=$((r / 2)); else
-		a=failslab j=$(((r + 1) / 2)); [ "$total_fail_page_alloc" -gt 0 ] || j=$r; fi
-	eval "total=\$total_$a"
+	if [ "$total_fail_page_alloc" -gt 0 ] && [ $((r % 2)) = 0 ]; then at=fail_page_alloc j=$((r / 2)); else
+		at=failslab j=$(((r + 1) / 2)); [ "$total_fail_page_alloc" -gt 0 ] || j=$r; fi
+	eval "total=\$total_$at"
 	budget=$((total * j / (per + 1)))
 	fi_prob 0
-	fi_set $a 100 1 1 $budget
+	fi_set $at 100 1 1 $budget
 	out=$(faultinj task load $KO/kpeek.ko 2>&1)
 	fi_prob 0
-	hit=$(cat $FI/$a/times)
-	echo "95-failslab: round $r: $a fails after $budget of $total bytes: ${out%% injected=*}$([ "$hit" = 0 ] && echo " (failure injected)" || echo " (nothing injected)")"
+	hit=$(cat $FI/$at/times)
+	echo "95-failslab: round $r: $at fails after $budget of $total bytes: ${out%% injected=*}$([ "$hit" = 0 ] && echo " (failure injected)" || echo " (nothing injected)")"
 	[ "$hit" = 0 ] && injected=$((injected + 1))
 	for x in $FI_ATTRS; do fi_set $x 0 1 -1 0; done
 	res=$(echo "$out" | awk '{ print $2 }')
