@@ -7,7 +7,8 @@
 # allocations are followed by no further one in the same load, and a failure of about two
 # thirds of them is tolerated), so rounds that tested nothing went unnoticed. Each load round
 # instead fails exactly one allocation at a known depth: `space` (a budget of bytes the
-# attribute lets through before it fails), probability 100, times 1. The budget of one whole
+# attribute lets through before it fails: bytes for failslab, pages for fail_page_alloc),
+# probability 100, times 1. The budget of one whole
 # init is measured first (space far above it, nothing fails, what is left is read back); round
 # r then spends r/(R+1) of it, alternating failslab and fail_page_alloc, so that the failures
 # spread over all of init. `times` reads 0 afterwards exactly when the failure happened.
@@ -43,7 +44,7 @@ loaded kpeek || { fail "measure the allocations of kpeek.ko's init" "the load fa
 rmmod kpeek
 total_failslab=$((BIG - $(cat $FI/failslab/space)))
 total_fail_page_alloc=$((BIG - $(cat $FI/fail_page_alloc/space)))
-echo "95-failslab: one init asks failslab for $total_failslab bytes, fail_page_alloc for $total_fail_page_alloc bytes (with a kpeek frame on the stack)"
+echo "95-failslab: one init asks failslab for $total_failslab bytes, fail_page_alloc for $total_fail_page_alloc pages (with a kpeek frame on the stack)"
 [ "$total_failslab" -gt 0 ] || { fail "measure the allocations of kpeek.ko's init" "no slab allocation passed the filters (task-filter, stack filter): faultinj said: $o"; exit 1; }
 
 ROUNDS=${ROUNDS:-30}
@@ -62,7 +63,9 @@ while [ $r -le $ROUNDS ]; do
 	out=$(faultinj task load $KO/kpeek.ko 2>&1)
 	fi_prob 0
 	hit=$(cat $FI/$at/times)
-	echo "95-failslab: round $r: $at fails after $budget of $total bytes: ${out%% injected=*}$([ "$hit" = 0 ] && echo " (failure injected)" || echo " (nothing injected)")"
+	unit=bytes
+	[ $at = failslab ] || unit=pages
+	echo "95-failslab: round $r: $at fails after $budget of $total $unit: ${out%% injected=*}$([ "$hit" = 0 ] && echo " (failure injected)" || echo " (nothing injected)")"
 	[ "$hit" = 0 ] && injected=$((injected + 1))
 	for x in $FI_ATTRS; do fi_set $x 0 1 -1 0; done
 	res=$(echo "$out" | awk '{ print $2 }')
@@ -114,7 +117,7 @@ done
 fi_off
 echo "95-failslab: $ROUNDS rounds: $injected with a failure injected into init, $load_fails failed loads, $loads loads; $op_fails of $ops calls failed"
 [ $bad = 0 ] && pass "$ROUNDS rounds of loads and calls under failslab/fail_page_alloc: clean errnos, nothing left behind"
-[ $injected -gt 0 ] || fail "failures injected into init" "none in $ROUNDS rounds (init's budgets: failslab $total_failslab, fail_page_alloc $total_fail_page_alloc bytes)"
+[ $injected -gt 0 ] || fail "failures injected into init" "none in $ROUNDS rounds (init's budgets: failslab $total_failslab bytes, fail_page_alloc $total_fail_page_alloc pages)"
 [ $load_fails -gt 0 ] || fail "a load failed on its injected failure" "none in $ROUNDS rounds ($injected injected)"
 [ $loads -gt 0 ] || fail "a load succeeded (its failure tolerated, or none injected)" "none in $ROUNDS rounds"
 [ $op_fails -gt 0 ] || fail "failures injected into the calls" "none of $ops"
