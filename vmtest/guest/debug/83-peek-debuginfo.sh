@@ -75,7 +75,26 @@ check "-dbg path: debug_objects_maxchain ($m) = debugfs max_chain ($m0 .. $m1)" 
 err=$(kpeek peek --debuginfo "$KO/plain_counter.ko" jiffies 2>&1 >/dev/null)
 rc=$?
 check_eq "another build: exit code ($err)" "$rc" 2
-running=$(od -An -tx1 -v /sys/kernel/notes | tr -d ' \n' | sed -n 's/^04000000[0-9a-f]\{8\}03000000474e5500\([0-9a-f]\{40\}\).*/\1/p')
+# The running build-id, from the kernel's own notes (not through kpeek): walk the ELF notes
+# (namesz, descsz, type, name and desc padded to 4 bytes) to the GNU build-id (type 3); it is
+# not always the first note (Xen's come first on some configurations).
+running=$(od -An -tx1 -v /sys/kernel/notes | tr -d ' \n' | awk '
+function hex(c) { return index("0123456789abcdef", c) - 1 }
+function le32(s,   i, v) {
+	v = 0
+	for (i = 7; i >= 1; i -= 2)
+		v = v * 256 + hex(substr(s, i, 1)) * 16 + hex(substr(s, i + 1, 1))
+	return v
+}
+{
+	p = 1
+	while (p + 24 <= length($0)) {
+		nsz = le32(substr($0, p, 8)); dsz = le32(substr($0, p + 8, 8)); t = le32(substr($0, p + 16, 8))
+		d = p + 24 + 8 * int((nsz + 3) / 4)
+		if (t == 3 && substr($0, p + 24, 2 * nsz) == "474e5500") { print substr($0, d, 2 * dsz); exit }
+		p = d + 8 * int((dsz + 3) / 4)
+	}
+}')
 if [ -n "$running" ] && echo "$err" | grep -q "is not the running kernel.s ($running"; then
 	pass "another build: refused naming the running build-id ($running) and why"
 else
