@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::expr::{CpuSel, Expr};
 use crate::percpu;
-use crate::session::{Answer, PerCpuMethod, Session};
+use crate::session::{Answer, PerCpuMethod, Session, Typed};
 use crate::types::TypeRef;
 use crate::value::Value;
 use crate::via::Backend;
@@ -22,7 +22,59 @@ pub(crate) enum PerCpuAt {
     Pointer(u64),
 }
 
+/// Where the type of a kernel per-CPU variable found through kallsyms comes from.
+const PERCPU_BTF: &str = "BTF (per-CPU variable)";
+
 impl Session {
+    /// Whether `name` is one of the kernel's per-CPU variables, and if so its offset in the
+    /// per-CPU area and its type (`None`: a per-CPU variable nothing types).
+    ///
+    /// BTF's `.data..percpu` DATASEC says so where the kernel's BTF has one (pahole 1.18+ emits
+    /// it; Debian 11's 5.10 has none: no VAR or DATASEC at all). Otherwise kallsyms does: a
+    /// kernel symbol inside `__per_cpu_start..__per_cpu_end` is a per-CPU variable (small
+    /// addresses where per-CPU symbols are zero-based), typed like any global (`--debuginfo`,
+    /// the global variable table, `--as`).
+    pub(crate) fn kernel_percpu(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<(u64, Option<Typed>)>, Error> {
+        if let Some(var) = self.percpu.get(name).copied() {
+            let src = self
+                .vmlinux_btf
+                .expect("per-CPU variables come from vmlinux BTF");
+            let ty = TypeRef {
+                src,
+                id: u64::from(var.type_id),
+            };
+            return Ok(Some((var.offset, Some((ty, PERCPU_BTF.to_string())))));
+        }
+        match self.kernel_percpu_offset(name) {
+            Some(offset) => Ok(Some((offset, self.type_of(None, name)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The offset in the per-CPU area of kernel per-CPU variable `name` (see
+    /// [`Session::kernel_percpu`]), without typing it.
+    pub(crate) fn kernel_percpu_offset(&self, name: &str) -> Option<u64> {
+        if let Some(var) = self.percpu.get(name) {
+            return Some(var.offset);
+        }
+        let ks = self.ksyms()?;
+        let kernel = |n: &str| {
+            ks.find(n)
+                .into_iter()
+                .find(|s| s.module.is_none())
+                .map(|s| s.addr)
+        };
+        let (start, end, addr) = (
+            kernel("__per_cpu_start")?,
+            kernel("__per_cpu_end")?,
+            kernel(name)?,
+        );
+        (start..end).contains(&addr).then(|| addr - start)
+    }
+
     /// The link address of the kernel's per-CPU section (`__per_cpu_start`; 0 where per-CPU
     /// symbols are zero-based, as on x86_64 before 6.15, and where kallsyms does not say).
     fn percpu_start(&self) -> u64 {
@@ -80,7 +132,9 @@ impl Session {
                     ))
                 })?;
                 let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
-                u64::from_le_bytes(b.try_into().expect("8 bytes"))
+                // CPU n's copy of a variable is at its link address plus __per_cpu_offset[n];
+                // the area starts at __per_cpu_start plus that (0 where zero-based).
+                u64::from_le_bytes(b.try_into().expect("8 bytes")).wrapping_add(self.percpu_start())
             }
         };
         self.bases.insert(cpu, base);
@@ -89,12 +143,10 @@ impl Session {
 
     fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
         let rq_off = self
-            .percpu
-            .get("runqueues")
-            .map(|v| v.offset)
+            .kernel_percpu_offset("runqueues")
             .ok_or_else(|| {
                 Error::PerCpu(
-                    "BTF has no per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
+                    "neither BTF nor kallsyms gives the per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
                         .into(),
                 )
             })?;
@@ -235,3 +287,7 @@ impl Session {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "percpu_eval_tests.rs"]
+mod tests;

@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::expr::{Base, CpuSel, Expr};
 use crate::session::{Answer, Session};
-use crate::types::{Ty, TypeRef};
+use crate::types::Ty;
 use crate::value::Value;
 use crate::via::Backend;
 use crate::walk::{Memory, Place, read_named, walk};
@@ -61,22 +61,15 @@ impl Session {
             // One CPU's copy of a kernel per-CPU variable: a fixed place once its area is known.
             Base::Symbol { module, name }
                 if module.as_deref().is_none_or(|m| m == "vmlinux")
-                    && self.percpu.contains_key(name)
-                    && self.opts.as_type.is_none() =>
+                    && self.opts.as_type.is_none()
+                    && self.kernel_percpu_offset(name).is_some() =>
             {
-                match (expr.cpu, self.vmlinux_btf) {
-                    (Some(CpuSel::Cpu(n)), Some(src)) if self.possible_cpus()?.contains(&n) => {
-                        let var = self.percpu[name];
+                match (expr.cpu, self.kernel_percpu(name)?) {
+                    (Some(CpuSel::Cpu(n)), Some((offset, Some((ty, from)))))
+                        if self.possible_cpus()?.contains(&n) =>
+                    {
                         let base = self.percpu_base(n, backend)?;
-                        let ty = TypeRef {
-                            src,
-                            id: u64::from(var.type_id),
-                        };
-                        Some((
-                            base.wrapping_add(var.offset),
-                            ty,
-                            "BTF (per-CPU variable)".to_string(),
-                        ))
+                        Some((base.wrapping_add(offset), ty, from))
                     }
                     _ => None,
                 }

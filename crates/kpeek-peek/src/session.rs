@@ -70,7 +70,7 @@ pub struct Answer {
 }
 
 /// A symbol's type and where it came from.
-type Typed = (TypeRef, String);
+pub(crate) type Typed = (TypeRef, String);
 
 struct ModTypes {
     /// The module's DWARF source (variables are typed only from DWARF: BTF lists none).
@@ -107,18 +107,28 @@ impl Session {
         opts: Options,
         load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
     ) -> Result<Session, Error> {
+        Session::with_vmlinux_btf(opts, BtfTypes::vmlinux().ok(), load_ksyms)
+    }
+
+    /// As [`Session::new`], with `vmlinux` standing for the running kernel's BTF (BTF of
+    /// another kernel, or made up for tests).
+    pub fn with_vmlinux_btf(
+        opts: Options,
+        vmlinux: Option<BtfTypes>,
+        load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
+    ) -> Result<Session, Error> {
         let mut types = Types::new();
         let mut vmlinux_dwarf = None;
         if let Some(p) = &opts.debuginfo {
             vmlinux_dwarf = Some(types.add(Box::new(dwarf::DwarfTypes::open(p)?)));
         }
-        let (vmlinux_btf, vmlinux_base, percpu) = match BtfTypes::vmlinux() {
-            Ok(b) => {
+        let (vmlinux_btf, vmlinux_base, percpu) = match vmlinux {
+            Some(b) => {
                 let pc = b.percpu_vars();
                 let b = Rc::new(b);
                 (Some(types.add(Box::new(b.clone()))), Some(b), pc)
             }
-            Err(_) => (None, None, HashMap::new()),
+            None => (None, None, HashMap::new()),
         };
         let mut s = Session {
             types,
@@ -202,7 +212,7 @@ impl Session {
     /// Whether symbol `name` (of `module`) is a per-CPU variable of the kernel or of a module.
     pub(crate) fn is_percpu_name(&mut self, module: Option<&str>, name: &str) -> bool {
         match module {
-            m if vmlinux_name(m) => self.percpu.contains_key(name),
+            m if vmlinux_name(m) => self.kernel_percpu_offset(name).is_some(),
             Some(m) => self.module_percpu(m, name).unwrap_or(false),
             None => false,
         }
@@ -223,27 +233,19 @@ impl Session {
     /// Evaluates one expression through `backend`.
     pub fn eval(&mut self, text: &str, backend: &dyn Backend) -> Result<Answer, Error> {
         let expr = Expr::parse(text)?;
+        if let Base::Symbol { module, name } = &expr.base
+            && vmlinux_name(module.as_deref())
+            && let Some((offset, typed)) = self.kernel_percpu(name)?
+        {
+            let typed = typed.ok_or_else(|| Error::UnknownType {
+                name: name.clone(),
+                msg: "a per-CPU variable (kallsyms places it in the per-CPU section) that neither \
+                      the global variable table nor --debuginfo types: give its type with --as TYPE"
+                    .into(),
+            })?;
+            return self.eval_percpu(text, &expr, name, typed, PerCpuAt::Offset(offset), backend);
+        }
         match &expr.base {
-            Base::Symbol { module, name }
-                if vmlinux_name(module.as_deref()) && self.percpu.contains_key(name) =>
-            {
-                let var = self.percpu[name];
-                let ty = TypeRef {
-                    src: self
-                        .vmlinux_btf
-                        .expect("per-CPU variables come from vmlinux BTF"),
-                    id: u64::from(var.type_id),
-                };
-                let typed = (ty, "BTF (per-CPU variable)".to_string());
-                self.eval_percpu(
-                    text,
-                    &expr,
-                    name,
-                    typed,
-                    PerCpuAt::Offset(var.offset),
-                    backend,
-                )
-            }
             Base::Symbol {
                 module: Some(m),
                 name,

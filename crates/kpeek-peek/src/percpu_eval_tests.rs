@@ -1,0 +1,165 @@
+//! Per-CPU variables found through BTF (a `.data..percpu` DATASEC) and through kallsyms alone
+//! (kernels whose BTF has no VAR or DATASEC, such as Debian 11's 5.10), with zero-based per-CPU
+//! symbols (x86_64 before 6.15) and with per-CPU symbols at their link address (6.15+).
+
+use crate::btf::BtfTypes;
+use crate::error::Error;
+use crate::session::{Options, PerCpuMethod, Session};
+use crate::testkit::{BtfWriter, VecMemory};
+use crate::value::Value;
+
+/// Where the made-up kernel memory starts: `__per_cpu_offset[]`, then one page per CPU.
+const MEM: u64 = 0xffff_8880_0010_0000;
+/// `runqueues`' offset in the per-CPU area.
+const RQ_OFF: u64 = 0x690;
+const CPUS: [u32; 3] = [0, 1, 2];
+
+/// Field offsets of the made-up `struct rq`.
+const NR_RUNNING: usize = 0;
+const CPU: usize = 8;
+const NR_SWITCHES: usize = 16;
+
+/// BTF with `struct rq { unsigned int nr_running; int cpu; unsigned long long nr_switches; }`;
+/// with `datasec`, also `runqueues` as a VAR of `.data..percpu` (else none, as on 5.10).
+fn btf(datasec: bool) -> BtfTypes {
+    let mut w = BtfWriter::new();
+    let uint = w.int("unsigned int", 4, false, false);
+    let int = w.int("int", 4, true, false);
+    let ull = w.int("long long unsigned int", 8, false, false);
+    let rq = w.record(
+        false,
+        "rq",
+        24,
+        &[
+            ("nr_running", uint, 8 * NR_RUNNING as u32, 0),
+            ("cpu", int, 8 * CPU as u32, 0),
+            ("nr_switches", ull, 8 * NR_SWITCHES as u32, 0),
+        ],
+    );
+    if datasec {
+        let var = w.raw("runqueues", 14, 0, false, rq, &[1]);
+        w.raw(
+            ".data..percpu",
+            15,
+            1,
+            false,
+            0x1000,
+            &[var, RQ_OFF as u32, 24],
+        );
+    }
+    BtfTypes::from_bytes(&w.bytes(), "made-up BTF").expect("valid BTF")
+}
+
+/// A kernel whose per-CPU section is linked at `start` (0: zero-based): kallsyms text and the
+/// memory holding `__per_cpu_offset[]` and each CPU's `struct rq` (`cpu` = n,
+/// `nr_switches` = 100 + n, `nr_running` = n + 1).
+fn kernel(start: u64) -> (String, VecMemory) {
+    let area = |cpu: u32| MEM + 0x1000 * (u64::from(cpu) + 1);
+    let mut bytes = vec![0u8; 0x1000 * (CPUS.len() + 1)];
+    for cpu in CPUS {
+        // per_cpu_ptr(&var, n) = &var + __per_cpu_offset[n], &var = start + offset.
+        let off = area(cpu).wrapping_sub(start);
+        let at = 8 * cpu as usize;
+        bytes[at..at + 8].copy_from_slice(&off.to_le_bytes());
+        let rq = (area(cpu) - MEM + RQ_OFF) as usize;
+        bytes[rq + NR_RUNNING..rq + NR_RUNNING + 4].copy_from_slice(&(cpu + 1).to_le_bytes());
+        bytes[rq + CPU..rq + CPU + 4].copy_from_slice(&cpu.to_le_bytes());
+        bytes[rq + NR_SWITCHES..rq + NR_SWITCHES + 8]
+            .copy_from_slice(&(100 + u64::from(cpu)).to_le_bytes());
+    }
+    let kind = if start == 0 { 'A' } else { 'D' };
+    let kallsyms = format!(
+        "{MEM:016x} D __per_cpu_offset\n{start:016x} {kind} __per_cpu_start\n{:016x} {kind} runqueues\n{:016x} {kind} __per_cpu_end\n",
+        start + RQ_OFF,
+        start + 0x1000,
+    );
+    (kallsyms, VecMemory { base: MEM, bytes })
+}
+
+fn session(datasec: bool, kallsyms: String) -> Session {
+    let opts = Options {
+        percpu_method: PerCpuMethod::Offsets,
+        ..Options::default()
+    };
+    let mut s = Session::with_vmlinux_btf(
+        opts,
+        Some(btf(datasec)),
+        Box::new(move || ksyms::Ksyms::parse(kallsyms.as_bytes())),
+    )
+    .expect("session");
+    s.cpus = CPUS.to_vec();
+    s
+}
+
+fn check(datasec: bool, start: u64) {
+    let shape = format!(
+        "{} BTF DATASEC, per-CPU section at {start:#x}",
+        if datasec { "with" } else { "no" }
+    );
+    let (kallsyms, mem) = kernel(start);
+    let mut s = session(datasec, kallsyms);
+    for cpu in CPUS {
+        let a = s
+            .eval(&format!("runqueues@cpu{cpu}.cpu"), &mem)
+            .unwrap_or_else(|e| panic!("{shape}: runqueues@cpu{cpu}.cpu: {e}"));
+        assert_eq!(a.value, Value::Signed(i64::from(cpu)), "{shape}: cpu {cpu}");
+        let want = MEM + 0x1000 * (u64::from(cpu) + 1) + RQ_OFF + CPU as u64;
+        assert_eq!(a.addr, Some(want), "{shape}: address of CPU {cpu}'s rq.cpu");
+        if !datasec {
+            assert!(
+                a.type_from.contains("global variable table"),
+                "{shape}: typed from {}",
+                a.type_from
+            );
+        }
+    }
+    let all = s.eval("runqueues@all.nr_running", &mem).expect("@all");
+    let want: Vec<_> = CPUS
+        .iter()
+        .map(|c| (*c, Value::Unsigned(u64::from(c + 1))))
+        .collect();
+    assert_eq!(all.value, Value::PerCpu(want), "{shape}: @all");
+    let sum = s.eval("runqueues@sum.nr_switches", &mem).expect("@sum");
+    assert_eq!(sum.value, Value::Unsigned(100 + 101 + 102), "{shape}: @sum");
+    match s.eval("runqueues.cpu", &mem) {
+        Err(Error::PerCpu(m)) => assert!(m.contains("runqueues@cpu0"), "{shape}: {m}"),
+        other => panic!("{shape}: runqueues without a CPU selector gave {other:?}"),
+    }
+    // --watch's plan folds the per-CPU area in once and reads only the value after that.
+    let plan = s.plan("runqueues@cpu2.nr_switches", &mem).expect("plan");
+    let a = s.read_plan(&plan, &mem).expect("planned read");
+    assert_eq!(a.value, Value::Unsigned(102), "{shape}: planned read");
+}
+
+#[test]
+fn percpu_from_btf_datasec_zero_based() {
+    check(true, 0);
+}
+
+#[test]
+fn percpu_from_kallsyms_when_btf_has_no_datasec() {
+    // Debian 11's 5.10: no VAR or DATASEC in BTF; kallsyms lists `runqueues` as `A` at a small
+    // address inside __per_cpu_start (0) .. __per_cpu_end.
+    check(false, 0);
+}
+
+#[test]
+fn percpu_at_link_addresses_with_and_without_datasec() {
+    // 6.15+ on x86_64: per-CPU symbols at their link address (kallsyms `D`).
+    check(true, 0xffff_ffff_86b3_5000);
+    check(false, 0xffff_ffff_86b3_5000);
+}
+
+#[test]
+fn a_symbol_outside_the_percpu_section_is_not_percpu() {
+    let (mut kallsyms, mem) = kernel(0);
+    kallsyms.push_str(&format!(
+        "{:016x} D runqueues_plain\n",
+        MEM + 0x1000 + RQ_OFF
+    ));
+    let mut s = session(false, kallsyms);
+    match s.eval("runqueues_plain@cpu0", &mem) {
+        Err(Error::PerCpu(m)) => assert!(m.contains("only to per-CPU"), "{m}"),
+        other => panic!("a CPU selector on a plain symbol gave {other:?}"),
+    }
+}
