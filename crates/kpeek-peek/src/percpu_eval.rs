@@ -112,16 +112,19 @@ impl Session {
                 ))
             })??),
         };
-        let base = match task {
-            Some(task) => self.base_from_runqueue(cpu, task, backend)?,
-            None => {
-                let table = self.ksyms().and_then(|ks| {
-                    ks.find("__per_cpu_offset")
-                        .into_iter()
-                        .find(|s| s.module.is_none())
-                        .map(|s| s.addr)
-                });
-                let t = table.ok_or_else(|| {
+        // Auto: where the run-queue way cannot work on this kernel, the offsets table (when
+        // kallsyms lists it) still can; a forced `runqueues` gets the run-queue way's error.
+        let from_rq = task.map(|t| self.base_from_runqueue(cpu, t, backend));
+        let base = match from_rq {
+            Some(Ok(b)) => b,
+            Some(Err(e))
+                if self.opts.percpu_method == PerCpuMethod::Runqueues
+                    || self.percpu_offset_table().is_none() =>
+            {
+                return Err(e);
+            }
+            _ => {
+                let t = self.percpu_offset_table().ok_or_else(|| {
                     Error::PerCpu(format!(
                         "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
                         backend.name(),
@@ -141,7 +144,42 @@ impl Session {
         Ok(base)
     }
 
+    /// The address of the kernel's `__per_cpu_offset` array, where kallsyms lists it.
+    fn percpu_offset_table(&self) -> Option<u64> {
+        self.ksyms().and_then(|ks| {
+            ks.find("__per_cpu_offset")
+                .into_iter()
+                .find(|s| s.module.is_none())
+                .map(|s| s.addr)
+        })
+    }
+
+    /// Whether `struct task_group`'s `cfs_rq` is an array of pointers (`struct cfs_rq **`, one
+    /// per CPU) rather than a per-CPU pointer (`struct cfs_rq *`, as 7.x allocates cfs_rq per
+    /// CPU), which the run-queue way cannot follow without the per-CPU offsets it looks for.
+    fn cfs_rq_is_pointer_array(&self) -> Result<bool, Error> {
+        let Some(tg) = self.types.find("struct", "task_group") else {
+            return Ok(false);
+        };
+        let Some((m, _, _)) = self.types.member(tg, "cfs_rq")? else {
+            return Ok(false);
+        };
+        let crate::types::Ty::Ptr(target) = self.types.resolve(m)?.1 else {
+            return Ok(false);
+        };
+        Ok(matches!(
+            self.types.resolve(target)?.1,
+            crate::types::Ty::Ptr(_)
+        ))
+    }
+
     fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
+        if !self.cfs_rq_is_pointer_array()? {
+            return Err(Error::PerCpu(
+                "this kernel's struct task_group has no per-CPU array of cfs_rq pointers (cfs_rq is itself a per-CPU pointer, as from 7.x, or absent without CONFIG_FAIR_GROUP_SCHED): per-CPU areas cannot be located from run queues; use --percpu-method offsets (__per_cpu_offset in kallsyms)"
+                    .into(),
+            ));
+        }
         let rq_off = self
             .kernel_percpu_offset("runqueues")
             .ok_or_else(|| {
