@@ -180,7 +180,14 @@ static int kpeek_ioc_create(void __user *uarg)
 	err = kpeek_user_create(k.target, k.group, k.counter, &k.id);
 	if (err)
 		return err;
-	return kpeek_ioc_out(uarg, &k, sizeof(k));
+	/*
+	 * All or nothing: a caller that cannot be told the id (its argument is not writable)
+	 * gets -EFAULT and no object, so that a retry does not meet -EEXIST.
+	 */
+	err = kpeek_ioc_out(uarg, &k, sizeof(k));
+	if (err)
+		kpeek_user_destroy(k.target, k.id);
+	return err;
 }
 
 static int kpeek_ioc_destroy(void __user *uarg)

@@ -574,31 +574,19 @@ static int kpeek_nl_reset(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-static int kpeek_nl_reply_id(struct genl_info *info, u64 id)
-{
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &kpeek_nl_family, 0, KPEEK_CMD_CREATE);
-	if (!hdr || kpeek_nl_put_u64(msg, KPEEK_A_ID, id)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-}
-
 /*
- * The object exists once created even if the reply cannot be sent (no memory): the caller can
- * find it by name, so we do not undo the creation for a failed reply.
+ * CREATE is all or nothing: the reply is allocated before the object is made, so that no
+ * allocation can fail once it exists, and a reply that cannot be delivered (the caller's
+ * receive queue is full, or its socket is gone) destroys the object again. An error answer
+ * thus always means that nothing was created, and the caller may retry.
  */
 static int kpeek_nl_create(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
 	bool counter = attrs[KPEEK_A_COUNTER];
+	u32 target = counter ? KPEEK_TARGET_COUNTER : KPEEK_TARGET_GROUP;
+	struct sk_buff *msg;
+	void *hdr;
 	u64 id;
 	int err;
 
@@ -610,14 +598,38 @@ static int kpeek_nl_create(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (!kpeek_nl_strings_ok(info))
 		return -EINVAL;
-	err = kpeek_user_create(counter ? KPEEK_TARGET_COUNTER : KPEEK_TARGET_GROUP,
-				nla_data(attrs[KPEEK_A_GROUP]),
+	msg = genlmsg_new(nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &kpeek_nl_family, 0, KPEEK_CMD_CREATE);
+	if (!hdr) {
+		err = -EMSGSIZE;
+		goto err_free;
+	}
+	err = kpeek_user_create(target, nla_data(attrs[KPEEK_A_GROUP]),
 				counter ? nla_data(attrs[KPEEK_A_COUNTER]) : NULL, &id);
 	if (err) {
 		kpeek_nl_create_err(info, err, counter);
-		return err;
+		goto err_free;
 	}
-	return kpeek_nl_reply_id(info, id);
+	/* Cannot fail: the message was sized for this one attribute. */
+	err = kpeek_nl_put_u64(msg, KPEEK_A_ID, id);
+	if (WARN_ON_ONCE(err))
+		goto err_destroy;
+	genlmsg_end(msg, hdr);
+	/* genlmsg_reply() consumes msg, delivered or not. */
+	err = genlmsg_reply(msg, info);
+	if (err) {
+		NL_SET_ERR_MSG(info->extack, "reply not delivered: nothing was created");
+		kpeek_user_destroy(target, id);
+	}
+	return err;
+
+err_destroy:
+	kpeek_user_destroy(target, id);
+err_free:
+	nlmsg_free(msg);
+	return err;
 }
 
 static int kpeek_nl_destroy(struct sk_buff *skb, struct genl_info *info)

@@ -1,6 +1,7 @@
 # 75-ring-stress: kpeek's per-CPU event rings under load on every CPU (netif_receive_skb in
 # softirq from loopback UDP, sched_switch from ping-pong threads), drained concurrently by one
-# reader per CPU that pauses now and then so the rings overflow: no duplicate or reordered seq
+# reader per CPU that pauses now and then, and is stopped once until every online CPU's ring has
+# overflowed (deterministic on every kernel, however slow the producers): no duplicate or reordered seq
 # within a CPU, every seq gap accounted exactly by that ring's lost counter, records read =
 # written, correct framing and fields (kpeek-guest ring-stress).
 . /kpeek/guest/lib.sh

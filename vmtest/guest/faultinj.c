@@ -13,9 +13,12 @@
  *
  *   faultinj N load KO [PARAMS]          finit_module(KO, PARAMS)
  *   faultinj N open PATH                 open(PATH, O_RDWR) and close it
- *   faultinj N read PATH                 one read(2) of up to 1 MiB (opened before arming)
+ *   faultinj N read PATH                 one read(2) of up to 1 MiB (opened before arming,
+ *                                        into a buffer faulted in before arming)
  *   faultinj N mkdir PATH                mkdir (a configfs group)
  *   faultinj N ioctl-create GROUP [COUNTER]
+ *   faultinj N ioctl-create-ro GROUP     KPEEK_IOC_CREATE with its argument in a read-only page:
+ *                                        the id cannot be written back (EFAULT expected)
  *   faultinj N ioctl-ring DATA_SIZE      KPEEK_IOC_RING_SETUP
  *   faultinj N ioctl-probe PROBE FLAGS   KPEEK_IOC_PROBE_SET
  *   faultinj N nl-create GROUP [COUNTER] KPEEK_CMD_CREATE
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -56,7 +60,7 @@ static void die(const char *what)
 static void usage(void)
 {
 	fprintf(stderr, "usage: faultinj N|task load KO [PARAMS] | open PATH | read PATH | mkdir PATH |\n"
-			"       ioctl-create GROUP [COUNTER] | ioctl-ring SIZE | ioctl-probe PROBE FLAGS |\n"
+			"       ioctl-create GROUP [COUNTER] | ioctl-create-ro GROUP | ioctl-ring SIZE | ioctl-probe PROBE FLAGS |\n"
 			"       nl-create GROUP [COUNTER] | nl-probe PROBE FLAGS\n");
 	exit(2);
 }
@@ -303,6 +307,13 @@ int main(int argc, char **argv)
 		fd = open(argv[3], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			die(argv[3]);
+		/*
+		 * Fault the buffer in first: otherwise copy_to_user() inside read() takes the
+		 * page faults, their page (table) allocations count for fail-nth (a kpeek frame
+		 * is on the stack), and a failed one is EFAULT, the kernel's answer to a user
+		 * page it could not provide: not kpeek's own allocation under test.
+		 */
+		memset(buf, 1, sizeof(buf));
 		arm();
 		err = read(fd, buf, sizeof(buf)) < 0 ? errno : 0;
 	} else if (!strcmp(op, "mkdir") && argc == 4) {
@@ -319,6 +330,21 @@ int main(int argc, char **argv)
 		arm();
 		err = ioctl(fd, KPEEK_IOC_CREATE, &c) ? errno : 0;
 		id = c.id;
+	} else if (!strcmp(op, "ioctl-create-ro") && argc == 4) {
+		long page = sysconf(_SC_PAGESIZE);
+		struct kpeek_create *c = mmap(NULL, page, PROT_READ | PROT_WRITE,
+					      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (c == MAP_FAILED)
+			die("mmap");
+		c->size = sizeof(*c);
+		c->target = KPEEK_TARGET_GROUP;
+		snprintf(c->group, sizeof(c->group), "%s", argv[3]);
+		if (mprotect(c, page, PROT_READ))
+			die("mprotect");
+		fd = open_dev();
+		arm();
+		err = ioctl(fd, KPEEK_IOC_CREATE, c) ? errno : 0;
 	} else if (!strcmp(op, "ioctl-ring") && argc == 4) {
 		struct kpeek_ring_config rc = { .size = sizeof(rc) };
 

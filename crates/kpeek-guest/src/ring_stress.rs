@@ -1,7 +1,10 @@
 //! `ring-stress`: the per-CPU event rings under load on every CPU. Probes on
 //! `net:netif_receive_skb` (filter dev=lo, fed by loopback UDP in softirq) and
 //! `sched:sched_switch` write into small rings while one reader thread per CPU consumes them
-//! concurrently, pausing now and then so that the rings overflow.
+//! concurrently, pausing now and then. Before the load stops, every reader is parked while the
+//! load goes on until each online CPU's ring has overflowed (its `lost` counter moved): the lost
+//! accounting is exercised on every run, however fast the producers are (a KASAN kernel under
+//! emulation is slow enough that random pauses alone may never fill a ring).
 //!
 //! Checked per CPU: every record is framed correctly (len a multiple of 8, PAD only up to the
 //! ring's end), says it came from that CPU, carries sane fields (netif: dev "lo"); sequence
@@ -90,6 +93,63 @@ impl CpuResult {
     }
 }
 
+/// How long the overflow phase waits for the parked readers and for every ring to overflow
+/// before it fails (a bound against a hang, far above what any kernel needs: a few ms).
+const OVERFLOW_BOUND: Duration = Duration::from_secs(120);
+
+/// Parks every reader (`hold`), waits until the load has made each online CPU's ring lose at
+/// least one record, then lets the readers go on. An error names the CPUs whose rings never
+/// overflowed (no event on them while their readers were stopped).
+fn overflow_every_ring(
+    rings: &[Ring],
+    online: usize,
+    hold: &AtomicBool,
+    parked: &AtomicU64,
+) -> anyhow::Result<()> {
+    hold.store(true, Ordering::Release);
+    let result = (|| {
+        let t0 = Instant::now();
+        while parked.load(Ordering::Acquire) < rings.len() as u64 {
+            if t0.elapsed() > OVERFLOW_BOUND {
+                anyhow::bail!(
+                    "ring-stress: overflow phase: only {} of {} readers stopped within {:?}",
+                    parked.load(Ordering::Acquire),
+                    rings.len(),
+                    OVERFLOW_BOUND
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The readers are stopped: from now on a ring's lost counter can only grow.
+        let at_hold: Vec<u64> = rings.iter().map(Ring::lost).collect();
+        let t1 = Instant::now();
+        loop {
+            let pending: Vec<u32> = rings
+                .iter()
+                .zip(&at_hold)
+                .take(online)
+                .filter(|(r, l)| r.lost() == **l)
+                .map(|(r, _)| r.cpu)
+                .collect();
+            if pending.is_empty() {
+                println!(
+                    "ring-stress: readers stopped: every online CPU's ring overflowed after {:.0} ms",
+                    t1.elapsed().as_secs_f64() * 1000.0
+                );
+                return Ok(());
+            }
+            if t1.elapsed() > OVERFLOW_BOUND {
+                anyhow::bail!(
+                    "ring-stress: overflow phase: with their readers stopped, the rings of CPUs {pending:?} lost nothing in {OVERFLOW_BOUND:?} (no event there under load?)"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })();
+    hold.store(false, Ordering::Release);
+    result
+}
+
 pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
     let dev = Dev::open()?;
     let info = dev.info()?;
@@ -114,6 +174,9 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
     }
 
     let stop_readers = AtomicBool::new(false);
+    // The overflow phase: `hold` parks the readers; `parked` counts those that stopped reading.
+    let hold = AtomicBool::new(false);
+    let parked = AtomicU64::new(0);
     let results: Vec<Mutex<CpuResult>> = (0..ncpu).map(|_| Mutex::default()).collect();
     let drains = AtomicU64::new(0);
     let load_stopped = Arc::new(AtomicBool::new(false));
@@ -122,6 +185,7 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
     std::thread::scope(|s| {
         for (i, ring) in rings.iter().enumerate() {
             let (results, stop_readers, drains) = (&results, &stop_readers, &drains);
+            let (hold, parked) = (&hold, &parked);
             let load_stopped = load_stopped.clone();
             let pause = a.pause_ms;
             s.spawn(move || {
@@ -141,6 +205,14 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
                     drains.fetch_add(1, Ordering::Relaxed);
                     if last {
                         break;
+                    }
+                    if hold.load(Ordering::Acquire) {
+                        parked.fetch_add(1, Ordering::AcqRel);
+                        while hold.load(Ordering::Acquire) {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        parked.fetch_sub(1, Ordering::AcqRel);
+                        continue;
                     }
                     let loaded = !load_stopped.load(Ordering::Relaxed);
                     let nap = if loaded && rng.one_in(8) {
@@ -164,7 +236,9 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
             let t0 = Instant::now();
             let load = Load::start(online, 1, 1)?;
             std::thread::sleep(Duration::from_secs(a.seconds));
+            let overflowed = overflow_every_ring(&rings, online, &hold, &parked);
             let (packets, hops) = load.stop();
+            overflowed?;
             let secs = t0.elapsed().as_secs_f64();
             load_stopped.store(true, Ordering::Relaxed);
             // Let the readers empty the rings, then make events on every CPU into empty
@@ -178,6 +252,7 @@ pub fn run(r: &Report, a: Args) -> anyhow::Result<()> {
         if outcome.is_err() {
             let _ = dev.detach_all();
         }
+        hold.store(false, Ordering::Release);
         stop_readers.store(true, Ordering::Release);
     });
     let (packets, hops, secs) = outcome?;

@@ -50,6 +50,8 @@ pub struct DwarfTypes {
     percpu: std::collections::HashSet<String>,
     named: HashMap<(u8, String), u64>,
     what: String,
+    /// The file's GNU build-id note, if it has one.
+    build_id: Option<Vec<u8>>,
 }
 
 fn fmt_err(path: &Path, msg: impl std::fmt::Display) -> Error {
@@ -189,6 +191,7 @@ impl DwarfTypes {
             percpu: percpu_symbols(&obj),
             named: HashMap::new(),
             what: format!("DWARF of {what}"),
+            build_id: obj.build_id().ok().flatten().map(<[u8]>::to_vec),
         };
         me.index()
             .map_err(|e| fmt_err(p, format!("indexing DWARF: {e}")))?;
@@ -263,6 +266,46 @@ impl DwarfTypes {
         let v = e.attr_value(dw::DW_AT_name)?;
         let s = self.dwarf.attr_string(unit, v).ok()?;
         Some(String::from_utf8_lossy(s.inner().slice()).into_owned())
+    }
+
+    /// The file's GNU build-id (`None`: it has no build-id note).
+    pub fn build_id(&self) -> Option<&[u8]> {
+        self.build_id.as_deref()
+    }
+
+    /// Opens a vmlinux with debug info after checking that it is the running kernel's build:
+    /// its build-id must be the one `/sys/kernel/notes` gives (`running`; the DWARF of another
+    /// build describes other layouts).
+    pub fn open_vmlinux(
+        path: &Path,
+        running: Result<Vec<u8>, String>,
+    ) -> Result<DwarfTypes, Error> {
+        let wrong = |file: String, running: String| Error::WrongBuild {
+            path: path.to_path_buf(),
+            file,
+            running,
+        };
+        let running = running.map_err(|why| wrong(String::new(), why))?;
+        let data = leak_map(path)?;
+        // Checked before the (slow) indexing of the DWARF.
+        let obj = object::File::parse(data)
+            .map_err(|e| fmt_err(path, format!("not an ELF file: {e}")))?;
+        match obj.build_id().ok().flatten() {
+            Some(id) if id == running.as_slice() => {}
+            Some(id) => {
+                return Err(wrong(
+                    crate::buildid::hex(id),
+                    crate::buildid::hex(&running),
+                ));
+            }
+            None => {
+                return Err(wrong(
+                    "(none: no build-id note)".into(),
+                    crate::buildid::hex(&running),
+                ));
+            }
+        }
+        DwarfTypes::parse(data, &path.display().to_string())
     }
 
     /// Whether symbol `name` lies in the per-CPU section (`.data..percpu`).

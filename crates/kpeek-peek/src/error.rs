@@ -133,6 +133,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A vmlinux with debug info that is not the running kernel's build (or whose build cannot
+    /// be told).
+    #[error("{}: {}", .path.display(), wrong_build(.file, .running))]
+    WrongBuild {
+        /// The vmlinux.
+        path: PathBuf,
+        /// Its build-id in hex (empty when the running kernel's could not be read).
+        file: String,
+        /// The running kernel's build-id in hex, or why it could not be read.
+        running: String,
+    },
     /// A BTF or DWARF file is malformed.
     #[error("{}: {msg}", .path.display())]
     Format {
@@ -141,6 +152,19 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+}
+
+fn wrong_build(file: &str, running: &str) -> String {
+    if file.is_empty() {
+        format!(
+            "cannot tell whether this vmlinux is the running kernel's build ({running}): its debug info is not used"
+        )
+    } else {
+        format!(
+            "build-id {file} is not the running kernel's ({running}, from /sys/kernel/notes): \
+             the debug info of another build describes other layouts; use the vmlinux of this build"
+        )
+    }
 }
 
 fn unknown_symbol(

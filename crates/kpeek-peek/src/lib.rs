@@ -34,6 +34,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod btf;
+pub mod buildid;
 pub mod dwarf;
 pub mod error;
 pub mod expr;

@@ -9,7 +9,7 @@ use crate::session::{Answer, Session};
 use crate::types::Ty;
 use crate::value::Value;
 use crate::via::Backend;
-use crate::walk::{Memory, Place, read_named, walk};
+use crate::walk::{Memory, Place, walk};
 
 /// An expression resolved for repeated reading.
 #[derive(Debug, Clone)]
@@ -35,6 +35,67 @@ enum Kind {
     /// Per-CPU selections and untyped symbols: evaluated whole each time (their per-CPU areas
     /// are remembered by the session).
     Whole,
+}
+
+/// A planned expression that is one fixed place holding a plain integer (every step folded in):
+/// each reading is one backend read of `size` bytes at `addr`, decoded with no allocation and
+/// no type lookup. [`Plan::int_leaf`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntLeaf {
+    /// Where the integer is.
+    pub addr: u64,
+    /// Its size in bytes (1, 2, 4 or 8).
+    pub size: usize,
+    /// Whether it is signed.
+    pub signed: bool,
+}
+
+impl IntLeaf {
+    /// Reads and decodes the integer; `what` names it in a fault.
+    pub fn read(&self, mem: &dyn Memory, what: &str) -> Result<Value, Error> {
+        let mut le = [0u8; 8];
+        match mem.read(self.addr, &mut le[..self.size]) {
+            Ok(()) => {}
+            Err(Error::Fault { addr, len, .. }) => {
+                return Err(Error::Fault {
+                    addr,
+                    len,
+                    what: what.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        let v = u64::from_le_bytes(le);
+        let shift = 64 - 8 * self.size as u32;
+        Ok(if self.signed {
+            Value::Signed(((v << shift) as i64) >> shift)
+        } else {
+            Value::Unsigned(v)
+        })
+    }
+}
+
+impl Plan {
+    /// The expression as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The fixed integer this plan reads, when it is one.
+    pub fn int_leaf(&self) -> Option<IntLeaf> {
+        match &self.kind {
+            Kind::Place {
+                place,
+                int_leaf: Some((size, signed)),
+                ..
+            } => Some(IntLeaf {
+                addr: place.addr,
+                size: *size,
+                signed: *signed,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Memory that refuses every read: walking with it tells the steps that need none.
@@ -157,17 +218,12 @@ impl Session {
         };
         let (place, value) = match int_leaf {
             Some((size, signed)) => {
-                let b = read_named(backend, place.addr, *size, &plan.text)?;
-                let mut le = [0u8; 8];
-                le[..*size].copy_from_slice(&b);
-                let v = u64::from_le_bytes(le);
-                let shift = 64 - 8 * *size as u32;
-                let value = if *signed {
-                    Value::Signed(((v << shift) as i64) >> shift)
-                } else {
-                    Value::Unsigned(v)
+                let leaf = IntLeaf {
+                    addr: place.addr,
+                    size: *size,
+                    signed: *signed,
                 };
-                (*place, value)
+                (*place, leaf.read(backend, &plan.text)?)
             }
             None => {
                 let place = walk(&self.types, backend, expr, *first, *place)?;

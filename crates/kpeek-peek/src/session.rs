@@ -120,7 +120,10 @@ impl Session {
         let mut types = Types::new();
         let mut vmlinux_dwarf = None;
         if let Some(p) = &opts.debuginfo {
-            vmlinux_dwarf = Some(types.add(Box::new(dwarf::DwarfTypes::open(p)?)));
+            vmlinux_dwarf = Some(types.add(Box::new(dwarf::DwarfTypes::open_vmlinux(
+                p,
+                crate::buildid::running(),
+            )?)));
         }
         let (vmlinux_btf, vmlinux_base, percpu) = match vmlinux {
             Some(b) => {
@@ -549,8 +552,9 @@ impl Session {
                         .into_owned();
                     let dbg = PathBuf::from(format!("{DEBIAN_DBG}{release}"));
                     if dbg.exists() {
-                        self.vmlinux_dwarf =
-                            Some(self.types.add(Box::new(dwarf::DwarfTypes::open(&dbg)?)));
+                        self.vmlinux_dwarf = Some(self.types.add(Box::new(
+                            dwarf::DwarfTypes::open_vmlinux(&dbg, crate::buildid::running())?,
+                        )));
                         let d = self
                             .types
                             .source(self.vmlinux_dwarf.expect("just set"))

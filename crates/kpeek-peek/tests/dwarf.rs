@@ -201,3 +201,79 @@ fn compressed_objects_read_like_plain_ones() {
         assert!(e.contains(&format!("sample.ko.{ext}")), "{ext}: {e}");
     }
 }
+
+/// A linked executable with a build-id, as a vmlinux is (no relocations left to apply).
+fn build_linked(build_id: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "kpeek-peek-dwarf-linked-{}-{build_id}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("vmlinux.c");
+    std::fs::write(
+        &c,
+        format!("{SRC}\nint main(void) {{ return bump() + bump2(); }}\n"),
+    )
+    .unwrap();
+    let exe = dir.join("vmlinux");
+    let st = Command::new("cc")
+        .args(["-g", "-O0", &format!("-Wl,--build-id={build_id}"), "-o"])
+        .arg(&exe)
+        .arg(&c)
+        .status()
+        .expect("cc (build-essential) is needed for this test");
+    assert!(st.success());
+    exe
+}
+
+#[test]
+fn a_linked_vmlinux_types_its_globals_and_must_be_the_running_build() {
+    let id = "0x00112233445566778899aabbccddeeff01234567";
+    let exe = build_linked(id);
+    let want: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&id[2 + 2 * i..4 + 2 * i], 16).unwrap())
+        .collect();
+    let d = DwarfTypes::open_vmlinux(&exe, Ok(want.clone())).expect("the matching build");
+    assert_eq!(d.build_id(), Some(&want[..]));
+    let sample_ty = var_type(&d, "the_sample").expect("global the_sample");
+    let reads_ty = var_type(&d, "reads").expect("static reads");
+    let mut types = Types::new();
+    let src = types.add(Box::new(d));
+    let sample = TypeRef { src, id: sample_ty };
+    assert_eq!(types.name(sample), "struct sample");
+    assert_eq!(
+        types.name(TypeRef { src, id: reads_ty }),
+        "long long unsigned int"
+    );
+    let (t, off, _) = types.member(sample, "name").unwrap().unwrap();
+    assert_eq!((types.name(t).as_str(), off), ("char[8]", 40));
+
+    // Another build: refused, naming both build-ids.
+    let mut other = want.clone();
+    other[0] ^= 0xff;
+    let err = DwarfTypes::open_vmlinux(&exe, Ok(other.clone()))
+        .err()
+        .expect("another build is refused")
+        .to_string();
+    assert!(
+        err.contains(&id[2..]) && err.contains(&kpeek_peek::buildid::hex(&other)),
+        "{err}"
+    );
+    assert!(err.contains("not the running kernel's"), "{err}");
+    // The running kernel's build-id unknown: refused, saying why.
+    let err = DwarfTypes::open_vmlinux(&exe, Err("/sys/kernel/notes: gone".into()))
+        .err()
+        .expect("an unverifiable build is refused")
+        .to_string();
+    assert!(err.contains("cannot tell") && err.contains("gone"), "{err}");
+    // No build-id at all: refused.
+    let none = build_linked("none");
+    let err = DwarfTypes::open_vmlinux(&none, Ok(want))
+        .err()
+        .expect("a vmlinux without build-id is refused")
+        .to_string();
+    assert!(err.contains("no build-id note"), "{err}");
+    for p in [exe, none] {
+        std::fs::remove_dir_all(p.parent().unwrap()).unwrap();
+    }
+}

@@ -256,6 +256,90 @@ fn watch_prints_value_and_rate() {
     }
 }
 
+/// `--watch` prints fixed integers from text prepared once (no allocation per reading) and
+/// everything else through the ordinary printer: both must print what one `kpeek peek` prints.
+#[test]
+fn watch_fast_and_general_readings_print_like_one_peek() {
+    let exprs = [
+        "runqueues@cpu0.cpu",
+        "runqueues@cpu0.nr_switches",
+        "runqueues@all.cpu",
+    ];
+    let once = peek_json(&[&["--via", "bpf"][..], &exprs[..]].concat());
+    let rounds = 40;
+    let count = rounds.to_string();
+    let v = peek_json(
+        &[
+            &["--via", "bpf"][..],
+            &exprs[..],
+            &["--watch", "0", "--count", &count][..],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        v.len(),
+        rounds * exprs.len(),
+        "one line per expression and round"
+    );
+    let cpus: Vec<Value> = possible_cpus().into_iter().map(Value::from).collect();
+    for (i, line) in v.iter().enumerate() {
+        let want = &once[i % exprs.len()];
+        for key in ["expr", "type", "type_from", "via", "addr"] {
+            assert_eq!(
+                line.get(key),
+                want.get(key),
+                "line {i} field {key}: {line} vs {want}"
+            );
+        }
+        assert_eq!(
+            line["rate"].is_null(),
+            i < exprs.len() || i % exprs.len() == 2,
+            "line {i}: rate from the second round on, numbers only: {line}"
+        );
+        match i % exprs.len() {
+            0 => assert_eq!(line["value"], 0, "line {i}: {line}"),
+            1 => {
+                let prev = if i < exprs.len() {
+                    0
+                } else {
+                    v[i - 3]["value"].as_u64().unwrap()
+                };
+                assert!(line["value"].as_u64().unwrap() >= prev, "line {i}: {line}");
+            }
+            _ => assert_eq!(
+                line["value"],
+                Value::Array(cpus.clone()),
+                "line {i}: {line}"
+            ),
+        }
+    }
+    let out = kpeek()
+        .args([
+            "peek",
+            "--via",
+            "bpf",
+            "runqueues@cpu0.cpu",
+            "--watch",
+            "0",
+            "--count",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "runqueues@cpu0.cpu = 0\n\
+         runqueues@cpu0.cpu = 0  (+0.0/s)\n\
+         runqueues@cpu0.cpu = 0  (+0.0/s)\n",
+        "text: value, then value and rate"
+    );
+}
+
 #[test]
 fn non_root_is_refused_by_each_backend() {
     let out = common::as_nobody(&["peek", "--via", "bpf", "runqueues@cpu0.cpu"]);

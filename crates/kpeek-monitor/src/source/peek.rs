@@ -1,11 +1,18 @@
 //! Kernel and module variables through kpeek-peek: one metric per expression (`jiffies`,
 //! `plain_counter:reads`, `runqueues@all.nr_running` with a per-CPU breakdown).
 //!
+//! Each expression is planned once, as `kpeek peek --watch` does (symbol, type and the offsets of
+//! the steps through no pointer resolved; a fixed integer read with one backend call and no
+//! allocation): a refresh re-reads only pointers and values. An expression that cannot be
+//! planned yet (its module not loaded) is tried again at the next refresh, and one whose reading
+//! fails is planned again (the module may have been reloaded elsewhere).
+//!
 //! A peek session holds `Rc`s, so the source is built in its own thread
 //! ([`crate::source::Spawn::Build`]).
 
 use std::sync::Arc;
 
+use kpeek_peek::plan::Plan;
 use kpeek_peek::session::{Options, Session};
 use kpeek_peek::value::Value;
 use kpeek_peek::via::bpf::Bpf;
@@ -16,10 +23,12 @@ use crate::model::{Kind, MetricDesc, Reading};
 
 use super::{Source, SourceError, Spawn};
 
-/// The expressions, their descs, the session and the backend that reads memory.
+/// The expressions, their plans and descs, the session and the backend that reads memory.
 pub struct PeekSource {
     name: String,
     exprs: Vec<String>,
+    /// Each expression's plan, once it could be made.
+    plans: Vec<Option<Plan>>,
     descs: Vec<Arc<MetricDesc>>,
     session: Session,
     backend: Box<dyn Backend>,
@@ -35,9 +44,15 @@ pub fn spawn(name: &str, exprs: &[String], kind: Kind) -> Result<Spawn, String> 
     Ok(Spawn::Build {
         name: name.clone(),
         build: Box::new(move || {
-            let session = Session::new(Options::default(), Box::new(ksyms::Ksyms::load_live))
-                .map_err(|e| SourceError::Other(format!("peek: loading types: {e}")))?;
+            let mut session =
+                Session::new(Options::default(), Box::new(ksyms::Ksyms::load_live))
+                    .map_err(|e| SourceError::Other(format!("peek: loading types: {e}")))?;
             let backend = open_backend().map_err(SourceError::Other)?;
+            // What cannot be planned now is tried again at each refresh (and reported there).
+            let plans = exprs
+                .iter()
+                .map(|e| session.plan(e, backend.as_ref()).ok())
+                .collect();
             let descs = exprs
                 .iter()
                 .map(|e| {
@@ -50,6 +65,7 @@ pub fn spawn(name: &str, exprs: &[String], kind: Kind) -> Result<Spawn, String> 
             Ok(Box::new(PeekSource {
                 name,
                 exprs,
+                plans,
                 descs,
                 session,
                 backend,
@@ -94,11 +110,41 @@ impl Source for PeekSource {
     fn read(&mut self) -> Result<Vec<Reading>, SourceError> {
         let mut out = Vec::with_capacity(self.exprs.len());
         let mut errors = Vec::new();
-        for (e, d) in self.exprs.iter().zip(&self.descs) {
-            let a = match self.session.eval(e, self.backend.as_ref()) {
+        for ((e, d), plan) in self.exprs.iter().zip(&self.descs).zip(&mut self.plans) {
+            let backend = self.backend.as_ref();
+            if plan.is_none() {
+                match self.session.plan(e, backend) {
+                    Ok(p) => *plan = Some(p),
+                    Err(err) => {
+                        errors.push(format!("{e}: {err}"));
+                        continue;
+                    }
+                }
+            }
+            let p = plan.as_ref().expect("planned above");
+            // A fixed integer: one read, no allocation.
+            if let Some(leaf) = p.int_leaf() {
+                match leaf.read(backend, e) {
+                    Ok(v) => match (
+                        v.as_number().and_then(|n| u64::try_from(n).ok()),
+                        number(&v),
+                    ) {
+                        (Some(u), _) => out.push(Reading::int(d.clone(), u)),
+                        (None, Some(x)) => out.push(Reading::new(d.clone(), x)),
+                        (None, None) => errors.push(format!("{e}: not a number")),
+                    },
+                    Err(err) => {
+                        errors.push(format!("{e}: {err}"));
+                        *plan = None;
+                    }
+                }
+                continue;
+            }
+            let a = match self.session.read_plan(p, backend) {
                 Ok(a) => a,
                 Err(err) => {
                     errors.push(format!("{e}: {err}"));
+                    *plan = None;
                     continue;
                 }
             };
@@ -129,5 +175,64 @@ impl Source for PeekSource {
             return Err(SourceError::Other(format!("peek: {}", errors.join("; "))));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against the running kernel (BPF here: no kpeek.ko, no /proc/kcore), as root: a fixed
+    /// integer (`runqueues@cpuN.cpu`, read through its plan's one-read path), a per-CPU
+    /// selection (`@all`, through the general plan) and an unknown name, which hides neither
+    /// (planned again at each refresh) and, alone, is the refresh's error.
+    #[test]
+    fn planned_readings_of_the_running_kernel() {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata("/proc/self").unwrap().uid(),
+            0,
+            "this test reads kernel memory: run it as root"
+        );
+        let exprs: Vec<String> = [
+            "runqueues@cpu0.cpu",
+            "runqueues@all.cpu",
+            "no_such_var_kpeek",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let Spawn::Build { build, .. } = spawn("peek", &exprs, Kind::Gauge).unwrap() else {
+            panic!("a peek source is built in its thread");
+        };
+        let mut src = build().unwrap_or_else(|e| panic!("building the peek source: {e:?}"));
+        let cpus = kpeek_peek::percpu::possible_cpus().unwrap();
+        for round in 0..3 {
+            let err = match src.read() {
+                Ok(r) => {
+                    assert_eq!(r.len(), 2, "round {round}: two readings");
+                    assert_eq!(r[0].value, 0.0, "round {round}: runqueues@cpu0.cpu");
+                    let per: Vec<i32> = r[1].per_cpu.iter().map(|p| p.0).collect();
+                    let want: Vec<i32> = cpus.iter().map(|c| *c as i32).collect();
+                    assert_eq!(per, want, "round {round}: one value per possible CPU");
+                    assert!(
+                        r[1].per_cpu.iter().all(|(c, v)| *v == *c as u64),
+                        "round {round}: each CPU's run queue says its own number: {:?}",
+                        r[1].per_cpu
+                    );
+                    continue;
+                }
+                Err(e) => e,
+            };
+            panic!("round {round}: the known expressions must read: {err:?}");
+        }
+        let Spawn::Build { build, .. } = spawn("peek", &exprs[2..], Kind::Gauge).unwrap() else {
+            panic!("a peek source is built in its thread");
+        };
+        let mut src = build().unwrap_or_else(|e| panic!("building the peek source: {e:?}"));
+        match src.read() {
+            Err(SourceError::Other(m)) => assert!(m.contains("no_such_var_kpeek"), "{m}"),
+            other => panic!("an unknown name alone: {:?}", other.map(|r| r.len())),
+        }
     }
 }

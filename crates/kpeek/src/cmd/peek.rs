@@ -3,15 +3,16 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use kpeek_peek::print;
-use kpeek_peek::via::{Backend, Via};
+use kpeek_peek::via::Via;
 use kpeek_peek::{Answer, Options, PerCpuMethod, Session};
 use serde_json::json;
 
 mod open;
+mod watch;
 
 const AFTER_HELP: &str = "\
 EXPR forms:
@@ -168,54 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
-        Some(interval) => watch(&mut session, backend.as_ref(), &args, interval, &mut out),
-    }
-}
-
-fn watch(
-    session: &mut Session,
-    backend: &dyn Backend,
-    args: &Args,
-    interval: Duration,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let mut prev: Vec<Option<(i128, Instant)>> = vec![None; args.exprs.len()];
-    let plans = args
-        .exprs
-        .iter()
-        .map(|e| session.plan(e, backend))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut n = 0u64;
-    let start = Instant::now();
-    loop {
-        for (i, plan) in plans.iter().enumerate() {
-            let a = session.read_plan(plan, backend)?;
-            let now = Instant::now();
-            let num = a.value.as_number();
-            let rate = match (num, prev[i]) {
-                (Some(v), Some((pv, pt))) => {
-                    let dt = now.duration_since(pt).as_secs_f64();
-                    (dt > 0.0).then(|| (v - pv) as f64 / dt)
-                }
-                _ => None,
-            };
-            prev[i] = num.map(|v| (v, now));
-            emit(out, session, &a, args.json, Some(rate))?;
-        }
-        // Without a pause the buffer is written when full (and at the end).
-        if !interval.is_zero() {
-            out.flush()?;
-        }
-        n += 1;
-        if args.count.is_some_and(|c| n >= c) {
-            out.flush()?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        // Sleep to the next tick of a fixed schedule (no drift).
-        if !interval.is_zero() {
-            let next = start + interval.mul_f64(n as f64);
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
+        Some(interval) => watch::watch(&mut session, backend.as_ref(), &args, interval, &mut out),
     }
 }
 
