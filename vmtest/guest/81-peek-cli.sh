@@ -138,7 +138,7 @@ for v in $vias; do
 		# pointer, which the run-queue way cannot follow (it is how per-CPU areas are found).
 		echo "NOTE: $(uname -r): task_group.cfs_rq is a per-CPU pointer: per-CPU areas come from __per_cpu_offset only"
 		expect_code "bpf: --percpu-method runqueues refused on a per-CPU cfs_rq" 2 \
-			"cfs_rq is itself a per-CPU pointer" kpeek peek --via bpf --percpu-method runqueues runqueues@cpu0.nr_running
+			"task_group.cfs_rq is a per-CPU pointer" kpeek peek --via bpf --percpu-method runqueues runqueues@cpu0.nr_running
 	elif [ $v = bpf ]; then
 		b=$(jf "$(kpeek peek --via $v --json --percpu-method runqueues runqueues@cpu0.nr_running)" addr)
 		check_eq "bpf: per-CPU area from __per_cpu_offset = from the run queue" "$a" "$b"

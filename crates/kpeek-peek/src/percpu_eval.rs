@@ -112,74 +112,46 @@ impl Session {
                 ))
             })??),
         };
-        // Auto: where the run-queue way cannot work on this kernel, the offsets table (when
-        // kallsyms lists it) still can; a forced `runqueues` gets the run-queue way's error.
-        let from_rq = task.map(|t| self.base_from_runqueue(cpu, t, backend));
-        let base = match from_rq {
-            Some(Ok(b)) => b,
-            Some(Err(e))
-                if self.opts.percpu_method == PerCpuMethod::Runqueues
-                    || self.percpu_offset_table().is_none() =>
-            {
-                return Err(e);
-            }
-            _ => {
-                let t = self.percpu_offset_table().ok_or_else(|| {
-                    Error::PerCpu(format!(
-                        "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
-                        backend.name(),
-                        match self.ksyms_result() {
-                            Err(e) => format!("; {e}"),
-                            Ok(_) => String::new(),
-                        }
-                    ))
-                })?;
-                let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
-                // CPU n's copy of a variable is at its link address plus __per_cpu_offset[n];
-                // the area starts at __per_cpu_start plus that (0 where zero-based).
-                u64::from_le_bytes(b.try_into().expect("8 bytes")).wrapping_add(self.percpu_start())
-            }
+        let base = match task {
+            // Kernels whose task_group.cfs_rq is a per-CPU pointer (7.x) lead nowhere from the
+            // calling task: with `auto`, __per_cpu_offset (kallsyms) is the other way.
+            Some(task) => match self.base_from_runqueue(cpu, task, backend) {
+                Err(e) if self.opts.percpu_method == PerCpuMethod::Auto => self
+                    .base_from_offsets(cpu, backend)
+                    .map_err(|e2| Error::PerCpu(format!("{e}; and from __per_cpu_offset: {e2}")))?,
+                other => other?,
+            },
+            None => self.base_from_offsets(cpu, backend)?,
         };
         self.bases.insert(cpu, base);
         Ok(base)
     }
 
-    /// The address of the kernel's `__per_cpu_offset` array, where kallsyms lists it.
-    fn percpu_offset_table(&self) -> Option<u64> {
-        self.ksyms().and_then(|ks| {
+    /// CPU `cpu`'s per-CPU area from the kernel's `__per_cpu_offset` array (kallsyms).
+    fn base_from_offsets(&self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
+        let table = self.ksyms().and_then(|ks| {
             ks.find("__per_cpu_offset")
                 .into_iter()
                 .find(|s| s.module.is_none())
                 .map(|s| s.addr)
-        })
-    }
-
-    /// Whether `struct task_group`'s `cfs_rq` is an array of pointers (`struct cfs_rq **`, one
-    /// per CPU) rather than a per-CPU pointer (`struct cfs_rq *`, as 7.x allocates cfs_rq per
-    /// CPU), which the run-queue way cannot follow without the per-CPU offsets it looks for.
-    fn cfs_rq_is_pointer_array(&self) -> Result<bool, Error> {
-        let Some(tg) = self.types.find("struct", "task_group") else {
-            return Ok(false);
-        };
-        let Some((m, _, _)) = self.types.member(tg, "cfs_rq")? else {
-            return Ok(false);
-        };
-        let crate::types::Ty::Ptr(target) = self.types.resolve(m)?.1 else {
-            return Ok(false);
-        };
-        Ok(matches!(
-            self.types.resolve(target)?.1,
-            crate::types::Ty::Ptr(_)
-        ))
+        });
+        let t = table.ok_or_else(|| {
+                Error::PerCpu(format!(
+                    "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
+                    backend.name(),
+                    match self.ksyms_result() {
+                        Err(e) => format!("; {e}"),
+                        Ok(_) => String::new(),
+                    }
+                ))
+            })?;
+        let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
+        // CPU n's copy of a variable is at its link address plus __per_cpu_offset[n];
+        // the area starts at __per_cpu_start plus that (0 where zero-based).
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")).wrapping_add(self.percpu_start()))
     }
 
     fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
-        if !self.cfs_rq_is_pointer_array()? {
-            return Err(Error::PerCpu(
-                "this kernel's struct task_group has no per-CPU array of cfs_rq pointers (cfs_rq is itself a per-CPU pointer, as from 7.x, or absent without CONFIG_FAIR_GROUP_SCHED): per-CPU areas cannot be located from run queues; use --percpu-method offsets (__per_cpu_offset in kallsyms)"
-                    .into(),
-            ));
-        }
         let rq_off = self
             .kernel_percpu_offset("runqueues")
             .ok_or_else(|| {
@@ -196,6 +168,20 @@ impl Session {
             .find("struct", "task_struct")
             .filter(|r| r.src == vb)
             .ok_or_else(|| Error::PerCpu("BTF has no struct task_struct".into()))?;
+        // 7.x made task_group.cfs_rq a per-CPU pointer (`struct cfs_rq __percpu *`): reaching
+        // CPU n's copy needs the very per-CPU offsets this method is to find.
+        if let Some(tg) = self
+            .types
+            .find("struct", "task_group")
+            .filter(|r| r.src == vb)
+            && let Some((t, _, _)) = self.types.member(tg, "cfs_rq")?
+            && self.types.name(t) == "struct cfs_rq *"
+        {
+            return Err(Error::PerCpu(format!(
+                "this kernel's task_group.cfs_rq is a per-CPU pointer (struct cfs_rq *, not struct cfs_rq **): \
+                 CPU {cpu}'s run queue cannot be reached from the calling task"
+            )));
+        }
         let path = format!("current.sched_task_group->cfs_rq[{cpu}]->rq");
         let e = Expr::parse(&path)?;
         let place = walk(

@@ -36,6 +36,19 @@ fn btf(datasec: bool) -> BtfTypes {
             ("nr_switches", ull, 8 * NR_SWITCHES as u32, 0),
         ],
     );
+    // As on 7.x: task_group.cfs_rq a per-CPU pointer (`struct cfs_rq *`), so CPU n's run queue
+    // cannot be reached from the calling task.
+    let rq_ptr = w.raw("", 2, 0, false, rq, &[]);
+    let cfs_rq = w.record(false, "cfs_rq", 8, &[("rq", rq_ptr, 0, 0)]);
+    let cfs_rq_ptr = w.raw("", 2, 0, false, cfs_rq, &[]);
+    let tg = w.record(false, "task_group", 8, &[("cfs_rq", cfs_rq_ptr, 0, 0)]);
+    let tg_ptr = w.raw("", 2, 0, false, tg, &[]);
+    w.record(
+        false,
+        "task_struct",
+        8,
+        &[("sched_task_group", tg_ptr, 0, 0)],
+    );
     if datasec {
         let var = w.raw("runqueues", 14, 0, false, rq, &[1]);
         w.raw(
@@ -77,8 +90,12 @@ fn kernel(start: u64) -> (String, VecMemory) {
 }
 
 fn session(datasec: bool, kallsyms: String) -> Session {
+    session_with(datasec, kallsyms, PerCpuMethod::Offsets)
+}
+
+fn session_with(datasec: bool, kallsyms: String, percpu_method: PerCpuMethod) -> Session {
     let opts = Options {
-        percpu_method: PerCpuMethod::Offsets,
+        percpu_method,
         ..Options::default()
     };
     let mut s = Session::with_vmlinux_btf(
@@ -164,14 +181,13 @@ fn a_symbol_outside_the_percpu_section_is_not_percpu() {
     }
 }
 
-/// A backend that names the calling thread's task (as the bpf backend does) over made-up memory.
+/// A backend that names the calling task (as the BPF backend does).
 struct WithTask(VecMemory);
 
 impl crate::walk::Memory for WithTask {
     fn name(&self) -> &'static str {
-        "test+task"
+        "test"
     }
-
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
         self.0.read(addr, buf)
     }
@@ -179,74 +195,22 @@ impl crate::walk::Memory for WithTask {
 
 impl crate::via::Backend for WithTask {
     fn current_task(&self) -> Option<Result<u64, Error>> {
-        // Never read: the layout check refuses before the walk.
         Some(Ok(MEM))
     }
 }
 
-/// BTF of a 7.x kernel: `struct task_group { struct cfs_rq *cfs_rq; }` is a per-CPU pointer
-/// (cfs_rq allocated per CPU), not an array of one pointer per CPU.
-fn btf_percpu_cfs_rq() -> BtfTypes {
-    let mut w = BtfWriter::new();
-    let int = w.int("int", 4, true, false);
-    let rq = w.record(false, "rq", 24, &[("cpu", int, 8 * CPU as u32, 0)]);
-    let rq_ptr = w.raw("", 2, 0, false, rq, &[]);
-    let cfs_rq = w.record(false, "cfs_rq", 8, &[("rq", rq_ptr, 0, 0)]);
-    let cfs_rq_ptr = w.raw("", 2, 0, false, cfs_rq, &[]);
-    let tg = w.record(false, "task_group", 8, &[("cfs_rq", cfs_rq_ptr, 0, 0)]);
-    let tg_ptr = w.raw("", 2, 0, false, tg, &[]);
-    w.record(
-        false,
-        "task_struct",
-        8,
-        &[("sched_task_group", tg_ptr, 0, 0)],
-    );
-    let var = w.raw("runqueues", 14, 0, false, rq, &[1]);
-    w.raw(
-        ".data..percpu",
-        15,
-        1,
-        false,
-        0x1000,
-        &[var, RQ_OFF as u32, 24],
-    );
-    BtfTypes::from_bytes(&w.bytes(), "made-up BTF").expect("valid BTF")
-}
-
 #[test]
-fn percpu_cfs_rq_layout_falls_back_to_offsets_or_refuses_when_forced() {
-    let (kallsyms, mem) = kernel(0);
+fn auto_takes_per_cpu_offset_where_run_queues_lead_nowhere() {
+    let (kallsyms, mem) = kernel(0xffff_ffff_86b3_5000);
     let mem = WithTask(mem);
-    let session = |method| {
-        let ks = kallsyms.clone();
-        let mut s = Session::with_vmlinux_btf(
-            Options {
-                percpu_method: method,
-                ..Options::default()
-            },
-            Some(btf_percpu_cfs_rq()),
-            Box::new(move || ksyms::Ksyms::parse(ks.as_bytes())),
-        )
-        .expect("session");
-        s.cpus = CPUS.to_vec();
-        s
-    };
-    // Auto: the run-queue way cannot follow a per-CPU cfs_rq pointer; __per_cpu_offset can.
-    let mut s = session(PerCpuMethod::Auto);
-    for cpu in CPUS {
-        let a = s
-            .eval(&format!("runqueues@cpu{cpu}.cpu"), &mem)
-            .unwrap_or_else(|e| panic!("auto, runqueues@cpu{cpu}.cpu: {e}"));
-        assert_eq!(a.value, Value::Signed(i64::from(cpu)), "auto: cpu {cpu}");
-    }
-    // Forced run queues: a clear refusal naming the layout and the way out.
-    let mut s = session(PerCpuMethod::Runqueues);
-    match s.eval("runqueues@cpu0.cpu", &mem) {
-        Err(Error::PerCpu(m)) => assert!(
-            m.contains("cfs_rq is itself a per-CPU pointer")
-                && m.contains("--percpu-method offsets"),
-            "{m}"
-        ),
-        other => panic!("forced run queues on a per-CPU cfs_rq gave {other:?}"),
+    let mut s = session_with(true, kallsyms.clone(), PerCpuMethod::Auto);
+    let a = s.eval("runqueues@cpu1.cpu", &mem).expect("auto");
+    assert_eq!(a.value, Value::Signed(1));
+    let mut s = session_with(true, kallsyms, PerCpuMethod::Runqueues);
+    match s.eval("runqueues@cpu1.cpu", &mem) {
+        Err(Error::PerCpu(m)) => {
+            assert!(m.contains("task_group.cfs_rq is a per-CPU pointer"), "{m}")
+        }
+        other => panic!("the run-queue method on a 7.x-shaped kernel gave {other:?}"),
     }
 }
