@@ -52,17 +52,9 @@ pub struct Args {
         default_value = "udp,pingpong"
     )]
     ring_workloads: Vec<Workload>,
-    /// Fail unless the workload traced by kpeek's ring runs at least this many times as fast as
-    /// traced by perf's (median of the rounds' ratios, per workload), losing no more records.
-    #[arg(long)]
-    min_ring_vs_perf: Option<f64>,
     /// Ring data bytes per CPU, for kpeek and perf alike.
     #[arg(long, default_value_t = 1 << 18)]
     ring_size: u32,
-    /// Fail unless mmap's median is at least this many times faster than procfs's (for the
-    /// largest set).
-    #[arg(long)]
-    min_mmap_vs_procfs: Option<f64>,
 }
 
 /// One channel's way of reading the set.
@@ -691,16 +683,14 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
     };
     if let (Some(p), Some(m)) = (med("procfs"), med("mmap")) {
         let ratio = p / m;
-        println!("bench: {largest} counters: mmap snapshot {ratio:.0}x faster than procfs");
-        if let Some(min) = a.min_mmap_vs_procfs {
-            r.check(
-                &format!("bench: {largest} counters: mmap {ratio:.0}x faster than procfs (want >= {min}x)"),
-                ratio >= min,
-                || format!("procfs {} vs mmap {}", fmt_ns(p), fmt_ns(m)),
-            );
-        }
-    } else if a.min_mmap_vs_procfs.is_some() {
-        r.fail("bench: mmap vs procfs", "no procfs or mmap measurement");
+        println!(
+            "bench: {largest} counters: mmap snapshot {ratio:.0}x faster than procfs (a figure, not a check)"
+        );
+    } else {
+        r.fail(
+            "bench: mmap vs procfs",
+            &format!("no procfs or mmap measurement of the {largest}-counter set"),
+        );
     }
 
     if a.ring_seconds > 0 {
@@ -711,7 +701,6 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
                 rounds: a.rounds,
                 ring_size: a.ring_size,
                 workloads: a.ring_workloads.clone(),
-                min_vs_perf: a.min_ring_vs_perf,
             },
         );
     }

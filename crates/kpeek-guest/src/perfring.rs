@@ -19,7 +19,10 @@ const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 /// `_IO('$', 0)`, `_IO('$', 1)`, `_IOW('$', 6, char *)`.
 const PERF_EVENT_IOC_ENABLE: u32 = 0x2400;
 const PERF_EVENT_IOC_DISABLE: u32 = 0x2401;
-const PERF_EVENT_IOC_SET_FILTER: u32 = 0x4008_2406;
+/// `_IOW` encodes the argument's size: `sizeof(char *)` is 4 on a 32-bit kernel (0x4004_2406
+/// there; the 64-bit number is refused with ENOTTY).
+const PERF_EVENT_IOC_SET_FILTER: u32 =
+    0x4000_2406 | ((std::mem::size_of::<*const u8>() as u32) << 16);
 /// PERF_ATTR_SIZE_VER5.
 const ATTR_SIZE: usize = 112;
 
@@ -192,5 +195,24 @@ impl PerfRing {
             tail += size;
         }
         self.word(1032).store(tail, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_filter_ioctl_number_encodes_this_targets_pointer_size() {
+        // _IOW('$', 6, char *): direction write (1 << 30), size in bits 16..29, type '$', nr 6.
+        let want: u32 = if cfg!(target_pointer_width = "64") {
+            0x4008_2406
+        } else {
+            0x4004_2406
+        };
+        assert_eq!(
+            PERF_EVENT_IOC_SET_FILTER, want,
+            "{PERF_EVENT_IOC_SET_FILTER:#x}"
+        );
     }
 }
