@@ -28,15 +28,15 @@ else
 	expr="init_uts_ns --as u64"
 	addr=$(peektest ioctl init_uts_ns 0 0 0 | sed -n 's/^addr=\(0x[0-9a-f]*\) .*/\1/p')
 fi
-name=${expr%% *}
+what=${expr%% *}
 n=200000
 bench=$(peektest bench $addr 8 $n)
-check "peektest bench at $name ($addr): $n ioctls ($bench)" sh -c "echo '$bench' | grep -q '^reads=$n '"
+check "peektest bench at $what ($addr): $n ioctls ($bench)" sh -c "echo '$bench' | grep -q '^reads=$n '"
 base=$(echo "$bench" | sed -n 's/.*per_s=\([0-9]*\).*/\1/p')
 echo "INFO: bench: bare KPEEK_IOC_PEEK loop (peektest bench, 8 bytes): ${base:-?} reads/s"
 
 want=$(kpeek peek --json $expr | sed -n 's/.*"value":\([0-9]*\).*/\1/p')
-check "$name reads as a number ('$want')" test -n "$want"
+check "$what reads as a number ('$want')" test -n "$want"
 for v in kpeek bpf kcore; do
 	if ! err=$(kpeek peek --via $v $expr 2>&1 >/dev/null); then
 		if [ "$(uname -m)" != x86_64 ] && [ $v != kpeek ]; then
@@ -62,8 +62,8 @@ for v in kpeek bpf kcore; do
 	kpeek peek --via $v $expr --watch 0 --count $n >/tmp/w.txt
 	e=$(cs)
 	check_eq "$v: --watch 0 --count $n printed $n readings" "$(wc -l </tmp/w.txt)" "$n"
-	check_eq "$v: every reading is $name ($want)" \
-		"$(grep -cx "$name = $want.*" /tmp/w.txt)" "$n"
+	check_eq "$v: every reading is $what ($want)" \
+		"$(grep -cx "$what = $want.*" /tmp/w.txt)" "$n"
 	d=$((e - s1))
 	[ $d -gt 0 ] || d=1
 	rate=$((n * 100 / d))

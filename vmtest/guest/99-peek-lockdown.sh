@@ -27,12 +27,12 @@ fi
 check "lockdown is off before the switch" grep -q '\[none\]' $LD
 
 # Without CONFIG_KALLSYMS_ALL (Debian's 686-pae) init_task cannot be located: the exported
-# init_uts_ns is read there instead (through kpeek.ko). On a 32-bit kernel bpf (no BTF) and
+# init_uts_ns (as a u64: no BTF) is read there instead (through kpeek.ko). On a 32-bit kernel bpf (no BTF) and
 # kcore (ELF32) cannot read even before lockdown: their refusal is checked instead.
 sym=init_task.comm
 if ! awk '$3 == "init_task" && NF == 3 { f = 1 } END { exit !f }' /proc/kallsyms; then
-	echo "NOTE: no data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL off): init_uts_ns.name.sysname is read instead of init_task.comm"
-	sym=init_uts_ns.name.sysname
+	echo "NOTE: no data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL off): init_uts_ns (as a u64) is read instead of init_task.comm"
+	sym="init_uts_ns --as u64"
 fi
 vias=""
 for v in kpeek bpf kcore; do
