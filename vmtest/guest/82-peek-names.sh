@@ -4,7 +4,8 @@
 # counts open()s, its per-CPU `calls` counts reads and writes on the CPU that ran them (pinned
 # with taskset), so calls@sum = reads + writes exactly. A dotted symbol of the kernel itself
 # (a function's static variable, untyped: raw bytes) reads at its kallsyms address, the same
-# through every backend.
+# through every backend. Without CONFIG_KALLSYMS_ALL (no data symbols in kallsyms) the names are
+# refused, and that refusal and its reason are what is checked.
 . /kpeek/guest/lib.sh
 
 nfail=0
@@ -21,6 +22,48 @@ peekv() { jv "$(kpeek peek --json "$@" 2>&1)"; }
 # has NAME TEXT PATTERN: TEXT matches the grep -E PATTERN
 has() { if echo "$2" | grep -qE -- "$3"; then pass "$1"; else fail "$1" "'$2' lacks '$3'"; fi; }
 ncpu=$(grep -c '^processor' /proc/cpuinfo)
+
+expect_code() { # NAME CODE TEXT CMD...: CMD exits CODE, stderr contains TEXT
+	name=$1 code=$2 text=$3
+	shift 3
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" = "$code" ] && echo "$err" | grep -qF -- "$text"; then pass "$name"; else
+		fail "$name" "'$*' exited $rc with '$(echo "$err" | tail -1)', want $code and '$text'"; fi
+}
+
+# A kernel without CONFIG_KALLSYMS_ALL (Debian's 686-pae) lists no data symbols in kallsyms,
+# neither the kernel's nor a module's: no dotted static, no module variable (plain or per-CPU)
+# can be located by name. Checked there: that premise, and each name refused with exit 2 and the
+# reason; on a 32-bit kernel the bpf backend (no BTF) and kcore (ELF32) refused, saying why.
+if ! awk '$3 == "init_task" && NF == 3 { f = 1 } END { exit !f }' /proc/kallsyms; then
+	echo "NOTE: no data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL off): module and dotted names are refused here"
+	check_eq "no data symbol of plain_counter in /proc/kallsyms" \
+		"$(awk '$4 == "[plain_counter]" && $2 ~ /^[dDbB]$/' /proc/kallsyms | wc -l)" 0
+	if [ "$(uname -m)" != x86_64 ]; then
+		expect_code "bpf: refused on this 32-bit kernel without BTF, saying why" 2 \
+			"via bpf: this kernel lacks" kpeek peek --via bpf plain_counter:reads
+		expect_code "kcore: a 32-bit kernel's /proc/kcore refused, saying why" 2 \
+			"not a 64-bit little-endian ELF file" kpeek peek --via kcore plain_counter:reads
+	fi
+	why="cannot be located by name here"
+	expect_code "plain_counter:\"opens.0\" (a function's static): refused, saying why" 2 \
+		"unknown symbol \`opens.0\` in module \`plain_counter\`" kpeek peek 'plain_counter:"opens.0"'
+	for e in '"opens.0"' calls@cpu0 calls@sum calls@all calls; do
+		expect_code "plain_counter:$e: without KALLSYMS_ALL, the reason" 2 "$why" \
+			kpeek peek --via kpeek "plain_counter:$e"
+	done
+	expect_code "kernel \"__already_done.0\": no kernel data symbols, the reason" 2 \
+		"lists no kernel data symbols" kpeek peek --via kpeek '"__already_done.0"'
+	has "unquoted, the dot starts a field: an error" "$(kpeek peek "plain_counter:opens.0" 2>&1)" \
+		'bad expression .* column [0-9]+: expected a field name'
+	has "an unclosed quote: an error naming the column" "$(kpeek peek '"opens.0' 2>&1)" \
+		'column 1: a quoted name has no closing'
+	has "a CPU selector on a module's plain variable is refused" \
+		"$(kpeek peek plain_counter:reads@cpu0 2>&1)" 'applies only to per-CPU variables'
+	[ $nfail = 0 ]
+	exit
+fi
 
 vias=""
 for v in kpeek bpf kcore; do

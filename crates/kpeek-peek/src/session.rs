@@ -476,12 +476,18 @@ impl Session {
                     .filter(|s| s.module.is_none() && matches!(s.kind, 'D' | 'd' | 'B' | 'b'))
                     .take(1000)
                     .count();
-                let hint = (data < 1000 && want_mod.is_none()).then(|| {
-                    format!(
+                let hint = (data < 1000).then(|| match want_mod {
+                    None => format!(
                         "{} lists no kernel data symbols (kernel built without CONFIG_KALLSYMS_ALL): \
                          only per-CPU variables (e.g. runqueues@cpu0.nr_running) can be located",
                         ks.source()
-                    )
+                    ),
+                    Some(m) => format!(
+                        "{} lists no data symbols (kernel built without CONFIG_KALLSYMS_ALL), nor \
+                         those of modules: a variable of `{m}` cannot be located by name here; \
+                         give its address instead",
+                        ks.source()
+                    ),
                 });
                 Err(Error::UnknownSymbol {
                     name: name.to_string(),

@@ -183,3 +183,50 @@ fn per_cpu_plans_read_the_place_eval_reads() {
         .to_string();
     assert!(err.contains("no CPU 4096"), "{err}");
 }
+
+#[test]
+fn a_module_variable_without_kallsyms_all_says_why() {
+    // A kernel built without CONFIG_KALLSYMS_ALL (Debian's 686-pae): functions only, of the
+    // kernel and of modules.
+    let mem = Counting {
+        bytes: RefCell::new(vec![0u8; 0x100]),
+        reads: Cell::new(0),
+    };
+    let table = format!(
+        "{BASE:x} T schedule\n{:x} T pc_read\t[plain_counter]\n",
+        BASE + 0x80
+    );
+    let mut s = Session::new(
+        Options::default(),
+        Box::new(move || ksyms::Ksyms::parse(table.as_bytes())),
+    )
+    .unwrap();
+    let err = s.eval("plain_counter:reads", &mem).unwrap_err().to_string();
+    for want in [
+        "unknown symbol `reads` in module `plain_counter`",
+        "without CONFIG_KALLSYMS_ALL",
+        "a variable of `plain_counter` cannot be located by name here",
+    ] {
+        assert!(err.contains(want), "want `{want}` in: {err}");
+    }
+    let err = s.eval("nr_threads", &mem).unwrap_err().to_string();
+    assert!(err.contains("lists no kernel data symbols"), "{err}");
+    assert_eq!(mem.reads.get(), 0, "nothing read for a name never found");
+
+    // With data symbols (CONFIG_KALLSYMS_ALL) an unknown module variable is just unknown.
+    let mut table: String = (0..1000)
+        .map(|i| format!("{:x} D data{i}\n", BASE + i))
+        .collect();
+    table.push_str(&format!("{:x} T pc_read\t[plain_counter]\n", BASE + 0x80));
+    let mut s = Session::new(
+        Options::default(),
+        Box::new(move || ksyms::Ksyms::parse(table.as_bytes())),
+    )
+    .unwrap();
+    let err = s.eval("plain_counter:reads", &mem).unwrap_err().to_string();
+    assert!(err.contains("unknown symbol `reads`"), "{err}");
+    assert!(
+        !err.contains("KALLSYMS_ALL"),
+        "no hint with data symbols: {err}"
+    );
+}
