@@ -101,7 +101,7 @@ const OVERFLOW_BOUND: Duration = Duration::from_secs(120);
 /// least one record, then lets the readers go on. An error names the CPUs whose rings never
 /// overflowed (no event on them while their readers were stopped).
 fn overflow_every_ring(
-    rings: &[Ring],
+    rings: &[RawRing],
     online: usize,
     hold: &AtomicBool,
     parked: &AtomicU64,
@@ -121,7 +121,7 @@ fn overflow_every_ring(
             std::thread::sleep(Duration::from_millis(1));
         }
         // The readers are stopped: from now on a ring's lost counter can only grow.
-        let at_hold: Vec<u64> = rings.iter().map(Ring::lost).collect();
+        let at_hold: Vec<u64> = rings.iter().map(RawRing::lost).collect();
         let t1 = Instant::now();
         loop {
             let pending: Vec<u32> = rings
