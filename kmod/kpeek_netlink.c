@@ -22,7 +22,9 @@
  * the counter hot path (kpeek_counter_add must stay one per-CPU add, in any context): an event
  * goes out at most KPEEK_NL_THRESHOLD_MS (plus workqueue latency) after the crossing, once per
  * upward crossing; a counter that falls below again (reset) re-arms it. A counter that rises and
- * falls back between two checks is not seen: the check samples, it does not trace.
+ * falls back between two checks is not seen: the check samples, it does not trace. Removing a
+ * counter checks its threshold one last time, so a crossing is never lost to a removal that
+ * comes before the next check.
  */
 #include <linux/capability.h>
 #include <linux/hashtable.h>
@@ -172,17 +174,27 @@ void kpeek_notify_group(const struct kpeek_group *g, bool created)
 			       NULL, 0, 0);
 }
 
-/* As above for counters; a removed counter also loses its threshold before it is freed. */
+/*
+ * As above for counters; a removed counter also loses its threshold before it is freed. Its
+ * value is final now, so the threshold gets its last check here: a crossing since the worker's
+ * last check is notified (before the removal) instead of being lost with the counter.
+ */
 void kpeek_notify_counter(const struct kpeek_counter *c, bool created)
 {
 	struct kpeek_nl_threshold *t;
+	u64 value;
 
 	lockdep_assert_held(&kpeek_lock);
 	if (!created) {
 		mutex_lock(&kpeek_nl_thr_lock);
 		t = kpeek_nl_thr_find(c);
-		if (t)
+		if (t) {
+			value = kpeek_counter_read(c);
+			if (kpeek_nl_ready && !t->above && value >= t->threshold)
+				kpeek_nl_event(KPEEK_EVENT_THRESHOLD, c->group, c, value,
+					       t->threshold);
 			kpeek_nl_thr_del(t);
+		}
 		mutex_unlock(&kpeek_nl_thr_lock);
 	}
 	if (kpeek_nl_ready)
