@@ -25,31 +25,49 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 kernel_known() { grep -q "^$1|" <<<"$KERNEL_TABLE"; }
 kernel_field() { grep "^$1|" <<<"$KERNEL_TABLE" | cut -d'|' -f"$2"; }
 
-apt_dir="$cache/apt"
-APT_OPTS=(
-	-o "Dir::Etc::SourceList=$apt_dir/sources.list"
-	-o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-	-o "Dir::Etc::Preferences=$apt_dir/preferences"
-	-o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
-	-o "Dir::State::Lists=$apt_dir/lists"
-	-o "Dir::State::status=$apt_dir/status"
-	-o "Dir::Cache=$apt_dir/cache"
-	# a binary cache of the lists, so that each apt-cache call does not parse them all again
-	-o "Dir::Cache::pkgcache=pkgcache.bin" -o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
-	-o "APT::Architectures::=amd64" -o "APT::Architectures::=i386"
-	-o "Acquire::Languages=none"
-	-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
-	-o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
-	-o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
-	-o "APT::Sandbox::User=root"
-)
+# apt_use ARCH: the private configuration papt_* use from then on. amd64 kernels and the tools
+# use $cache/apt (amd64 lists only); the i386 kernel, its amd64 kbuild package and the i386
+# libraries of the guest's static build use $cache/apt-i386 (amd64 and i386 lists). Two
+# configurations, because apt drops every list of a suite when one of its indexes fails to
+# download (a mirror out of step with its Release file): an i386 index must not hide the amd64
+# kernels of that suite.
+apt_use() {
+	local a
+	case "$1" in
+	i386) apt_dir="$cache/apt-i386" apt_archs="amd64,i386" ;;
+	*) apt_dir="$cache/apt" apt_archs="amd64" ;;
+	esac
+	APT_OPTS=(
+		-o "Dir::Etc::SourceList=$apt_dir/sources.list"
+		-o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+		-o "Dir::Etc::Preferences=$apt_dir/preferences"
+		-o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
+		-o "Dir::State::Lists=$apt_dir/lists"
+		-o "Dir::State::status=$apt_dir/status"
+		-o "Dir::Cache=$apt_dir/cache"
+		# a binary cache of the lists, so that each apt-cache call does not parse them all again
+		-o "Dir::Cache::pkgcache=pkgcache.bin" -o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
+		-o "Acquire::Languages=none"
+		-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+		-o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
+		-o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
+		-o "APT::Sandbox::User=root"
+	)
+	for a in ${apt_archs//,/ }; do
+		APT_OPTS+=(-o "APT::Architectures::=$a")
+	done
+}
+apt_use amd64
 papt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 papt_get() { apt-get "${APT_OPTS[@]}" "$@"; }
 
-# apt_setup: write the private configuration; refresh its lists when older than an hour (kernel
-# packages move with security updates; old lists name .debs the archive no longer has)
+# apt_setup ARCH: write the private configuration of ARCH (see apt_use) and select it; refresh
+# its lists when older than an hour (kernel packages move with security updates; old lists name
+# .debs the archive no longer has)
 apt_setup() {
-	local s opts="arch=amd64,i386 signed-by=$KEYRING"
+	local s opts
+	apt_use "$1"
+	opts="arch=$apt_archs signed-by=$KEYRING"
 	mkdir -p "$apt_dir"/{lists/partial,cache/archives/partial,sources.list.d,preferences.d}
 	[ -f "$apt_dir/preferences" ] || : >"$apt_dir/preferences"
 	[ -f "$apt_dir/status" ] || : >"$apt_dir/status"
@@ -69,10 +87,35 @@ apt_setup() {
 	fi
 	if [ -z "$(find "$apt_dir/.updated" -mmin -60 2>/dev/null)" ]; then
 		log "apt-get update (private lists in $apt_dir)"
-		papt_get update -qq >"$apt_dir/update.log" 2>&1 ||
-			{ tail -5 "$apt_dir/update.log" >&2; return 1; }
-		touch "$apt_dir/.updated"
+		apt_update || return 1
 	fi
+}
+
+# apt_update: apt-get update, tried three times. A mirror caught mid-sync serves an index whose
+# size or hash its Release file does not name ("Mirror sync in progress?"); apt then keeps every
+# other list. When some lists still fail after the tries, the run goes on with the lists that
+# were fetched, naming the failed ones on stderr (a kernel of those suites may resolve to an
+# older build of its series, or not at all: newest_image fails naming it), and the lists stay
+# marked stale so the next run tries again. No list fetched at all is an error.
+apt_update() {
+	local try failed
+	for try in 1 2 3; do
+		if papt_get update -qq >"$apt_dir/update.log" 2>&1; then
+			touch "$apt_dir/.updated"
+			return 0
+		fi
+		[ "$try" = 3 ] || sleep $((try * 5))
+	done
+	failed=$(sed -n 's/^E: Failed to fetch \([^ ]*\) .*/\1/p' "$apt_dir/update.log")
+	if [ -z "$failed" ] || ! compgen -G "$apt_dir/lists/*_Packages*" >/dev/null; then
+		tail -5 "$apt_dir/update.log" >&2
+		return 1
+	fi
+	log "WARNING: apt-get update failed for these lists after 3 tries (the mirror is out of step" \
+		"with its Release file); kernels resolve from the lists that were fetched:"
+	sed 's/^/vmtest:   /' <<<"$failed" >&2
+	grep -m1 "^E: Failed to fetch" "$apt_dir/update.log" | sed 's/^/vmtest:   /' >&2
+	return 0
 }
 
 # pkg_version PKG -> the newest version of PKG in the private lists (PKG may carry :i386)
