@@ -233,7 +233,7 @@ int kpeek_mmap(struct file *file, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	/* Every CPU has a ring offset (KPEEK_MMAP_RING() stays below 2 GiB for this many). */
-	BUILD_BUG_ON(NR_CPUS > KPEEK_MMAP_RING_MAX_CPUS);
+	BUILD_BUG_ON(CONFIG_NR_CPUS > KPEEK_MMAP_RING_MAX_CPUS);
 	if (off == KPEEK_MMAP_COUNTERS)
 		return kpeek_mmap_counters(vma);
 	if (off < KPEEK_MMAP_RING(0) || off >= KPEEK_MMAP_RING(KPEEK_MMAP_RING_MAX_CPUS))
