@@ -15,7 +15,7 @@
 //! # Ok::<(), kpeek_bpf::Error>(())
 //! ```
 
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod asm;
 pub mod btf;

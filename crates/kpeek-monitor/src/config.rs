@@ -253,8 +253,47 @@ struct RawConfig {
     source: Vec<toml::Spanned<SourceSpec>>,
 }
 
-/// `1s`, `500ms`, `2m`, `1.5s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Why [`parse_duration`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// The text does not start with a number.
+    #[error("{text:?} is not a duration (e.g. 1s, 500ms, 2m)")]
+    NotANumber {
+        /// The text, trimmed.
+        text: String,
+    },
+    /// The number is followed by something other than `ms`, `s`, `m` or `h`.
+    #[error("{text:?}: unknown unit {unit:?} (ms, s, m, h)")]
+    UnknownUnit {
+        /// The text, trimmed.
+        text: String,
+        /// What follows the number.
+        unit: String,
+    },
+    /// Zero, or too large to be a period (10^9 s or more).
+    #[error("{text:?} must be positive")]
+    NotPositive {
+        /// The text, trimmed.
+        text: String,
+    },
+}
+
+/// `1s`, `500ms`, `2m`, `1.5s` (a bare number is seconds).
+///
+/// # Errors
+///
+/// [`DurationError`] when the text is not a number followed by `ms`, `s`, `m` or `h`, or is not
+/// a positive duration.
+///
+/// ```
+/// use std::time::Duration;
+/// use kpeek_monitor::config::{parse_duration, DurationError};
+///
+/// assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+/// assert!(matches!(parse_duration("2d"), Err(DurationError::UnknownUnit { .. })));
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -262,17 +301,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(split);
     let n: f64 = n
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 1s, 500ms, 2m)"))?;
+        .map_err(|_| DurationError::NotANumber { text: s.to_owned() })?;
     let mult = match unit {
         "ms" => 1e-3,
         "s" | "" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+        _ => {
+            return Err(DurationError::UnknownUnit {
+                text: s.to_owned(),
+                unit: unit.to_owned(),
+            });
+        }
     };
     let d = n * mult;
     if !(d > 0.0 && d < 1e9) {
-        return Err(format!("{s:?} must be positive"));
+        return Err(DurationError::NotPositive { text: s.to_owned() });
     }
     Ok(Duration::from_secs_f64(d))
 }
@@ -296,8 +340,11 @@ pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
         ConfigError::new(place, e.message().trim().to_owned())
     })?;
     let dur = |v: Option<toml::Spanned<String>>| {
-        v.map(|s| parse_duration(s.get_ref()).map_err(|m| ConfigError::new(at(s.span().start), m)))
-            .transpose()
+        v.map(|s| {
+            parse_duration(s.get_ref())
+                .map_err(|e| ConfigError::new(at(s.span().start), e.to_string()))
+        })
+        .transpose()
     };
     let mut cfg = Config {
         interval: dur(raw.interval)?,
@@ -307,7 +354,7 @@ pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
     for s in raw.source {
         let place = at(s.span().start);
         let spec = s.into_inner();
-        check_spec(&spec).map_err(|m| ConfigError::new(place.clone(), m))?;
+        check_spec(&spec).map_err(|e| ConfigError::new(place.clone(), e.to_string()))?;
         if cfg.sources.iter().any(|o| o.name() == spec.name()) {
             return Err(ConfigError::new(
                 place,
@@ -330,31 +377,66 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     parse_config(&text, &file)
 }
 
-/// Checks serde cannot make.
-pub fn check_spec(spec: &SourceSpec) -> Result<(), String> {
+/// Why [`check_spec`] refused a source.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The source's name cannot be part of a metric name.
+    #[error("source name {name:?} must be letters, digits and '_' (not starting with a digit)")]
+    BadName {
+        /// The name, as given or derived.
+        name: String,
+    },
+    /// `via` names no kpeek-client channel.
+    #[error(transparent)]
+    UnknownChannel(#[from] kpeek_client::UnknownChannel),
+    /// A tracepoint or BPF count source with an empty `events` list.
+    #[error("the source needs at least one event in `events`")]
+    NoEvents,
+    /// A BPF count's filter does not parse.
+    #[error("filter {filter:?}: {source}")]
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// Where and why it does not parse.
+        #[source]
+        source: kpeek_filter::ParseError,
+    },
+    /// A peek source with an empty `exprs` list.
+    #[error("a peek source needs at least one expression in `exprs`")]
+    NoExprs,
+}
+
+/// The checks serde cannot make: a name fit for metric names, a known channel, at least one
+/// event or expression, a filter that parses.
+///
+/// # Errors
+///
+/// [`SpecError`], saying which check failed.
+pub fn check_spec(spec: &SourceSpec) -> Result<(), SpecError> {
     let name = spec.name();
     if name.is_empty() || crate::expo::sanitize(&name, true) != name {
-        return Err(format!(
-            "source name {name:?} must be letters, digits and '_' (not starting with a digit)"
-        ));
+        return Err(SpecError::BadName { name });
     }
     match spec {
         SourceSpec::Kpeek { via: Some(v), .. } => {
-            v.parse::<Channel>().map(|_| ()).map_err(|e| e.to_string())
+            v.parse::<Channel>()?;
+            Ok(())
         }
         SourceSpec::Tracepoint { events, .. } | SourceSpec::BpfCount { events, .. }
             if events.is_empty() =>
         {
-            Err("the source needs at least one event in `events`".into())
+            Err(SpecError::NoEvents)
         }
         SourceSpec::BpfCount {
             filter: Some(f), ..
         } => kpeek_filter::parse(f)
             .map(|_| ())
-            .map_err(|e| format!("filter {f:?}: {e}")),
-        SourceSpec::Peek { exprs, .. } if exprs.is_empty() => {
-            Err("a peek source needs at least one expression in `exprs`".into())
-        }
+            .map_err(|source| SpecError::Filter {
+                filter: f.clone(),
+                source,
+            }),
+        SourceSpec::Peek { exprs, .. } if exprs.is_empty() => Err(SpecError::NoExprs),
         _ => Ok(()),
     }
 }
@@ -458,13 +540,13 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
                     build: Box::new(move || {
                         crate::source::bpf::BpfCountSource::start(&n, &ev, &by, f.as_deref(), mk)
                             .map(|s| Box::new(s) as Box<dyn Source>)
-                            .map_err(crate::source::SourceError::Other)
+                            .map_err(crate::source::SourceError::from)
                     }),
                 }
             }
             SourceSpec::BpfMap { map, kind, .. } => Spawn::Ready(Box::new(
                 crate::source::bpf::BpfMapSource::open(&name, map, kind.unwrap_or(Kind::Gauge))
-                    .map_err(|m| ConfigError::new(format!("source {name}"), m))?,
+                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?,
             )),
             SourceSpec::BpfProgs { .. } => {
                 let n = name.clone();
@@ -473,13 +555,13 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
                     build: Box::new(move || {
                         crate::source::bpf::BpfProgsSource::open(&n)
                             .map(|s| Box::new(s) as Box<dyn Source>)
-                            .map_err(crate::source::SourceError::Other)
+                            .map_err(crate::source::SourceError::from)
                     }),
                 }
             }
             SourceSpec::Peek { exprs, kind, .. } => {
                 crate::source::peek::spawn(&name, exprs, kind.unwrap_or(Kind::Gauge))
-                    .map_err(|m| ConfigError::new(format!("source {name}"), m))?
+                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?
             }
             other => Spawn::Ready(build_plain(other, &name, root)?),
         };

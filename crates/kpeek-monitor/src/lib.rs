@@ -35,7 +35,7 @@
 //! # Ok::<(), kpeek_monitor::config::ConfigError>(())
 //! ```
 
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod collect;
 pub mod config;

@@ -141,7 +141,7 @@ impl Monitor {
                     self.status.push(SourceStatus {
                         source: o.source,
                         ok: false,
-                        error: Some(e),
+                        error: Some(e.to_string()),
                         duration_s: took,
                         series: 0,
                     });
@@ -348,7 +348,7 @@ mod tests {
             0.0,
             vec![Outcome {
                 source: "s".into(),
-                result: Err("gone".into()),
+                result: Err(crate::collect::ReadError::Recorded("gone".into())),
                 took: Duration::ZERO,
             }],
         );
