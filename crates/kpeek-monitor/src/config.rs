@@ -45,10 +45,12 @@ use crate::source::{NameFilter, Source, Spawn};
 pub struct ConfigError {
     /// `kpeek.toml:3:1`, or `--tracepoint` for a flag.
     pub place: String,
+    /// What was wrong.
     pub msg: String,
 }
 
 impl ConfigError {
+    /// An error at `place` (a file position, or a flag) saying `msg`.
     pub fn new(place: impl Into<String>, msg: impl Into<String>) -> Self {
         ConfigError {
             place: place.into(),
@@ -77,78 +79,120 @@ pub const SOURCE_TYPES: [&str; 9] = [
 pub enum SourceSpec {
     /// kpeek.ko counters.
     Kpeek {
+        /// The name it exports under (default `mod`).
         name: Option<String>,
+        /// The kpeek-client channel to read through (default `mmap`).
         via: Option<String>,
+        /// Globs of the counters to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
     /// Tracepoint hit counts.
     Tracepoint {
+        /// The name it exports under (default `tracepoint`).
         name: Option<String>,
+        /// The events (`system:event`, globs allowed).
         events: Vec<String>,
+        /// A kernel event filter applied to every event.
         filter: Option<String>,
     },
+    /// `/proc/vmstat` numbers.
     Vmstat {
+        /// The name it exports under (default `vmstat`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/stat` numbers.
     Stat {
+        /// The name it exports under (default `stat`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/net/snmp` numbers.
     Snmp {
+        /// The name it exports under (default `snmp`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/net/dev` numbers, per device.
     Netdev {
+        /// The name it exports under (default `netdev`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/sys/class/net/*/statistics` numbers, per device.
     Netclass {
+        /// The name it exports under (default `netclass`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/pressure` stall times.
     Pressure {
+        /// The name it exports under (default `pressure`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
     /// A `kpeek bpf count` aggregation: hits of `events` counted in the kernel by `by` keys.
     #[serde(rename = "bpf_count")]
     BpfCount {
+        /// The name it exports under (default `bpf_count`).
         name: Option<String>,
+        /// The events (`system:event`, globs allowed).
         events: Vec<String>,
+        /// The keys counted by (record fields or task facts, as `kpeek bpf count --by`).
         #[serde(default)]
         by: Vec<String>,
+        /// A filter in the kernel's event filter grammar, compiled into the program.
         filter: Option<String>,
+        /// The most keys kept (default 16384); new keys past it are counted as dropped.
         max_keys: Option<u32>,
     },
     /// Every entry of an existing BPF map (id, name or pinned path).
     #[serde(rename = "bpf_map")]
     BpfMap {
+        /// The name it exports under (default `bpf_map_<map>`).
         name: Option<String>,
+        /// The map: id, name or pinned path.
         map: String,
+        /// Gauge (default) or counter.
         kind: Option<Kind>,
     },
     /// Run counts and run times of every BPF program.
     #[serde(rename = "bpf_progs")]
-    BpfProgs { name: Option<String> },
+    BpfProgs {
+        /// The name it exports under (default `bpf_progs`).
+        name: Option<String>,
+    },
     /// Kernel and module variables (`kpeek peek` expressions).
     Peek {
+        /// The name it exports under (default `peek`).
         name: Option<String>,
+        /// The expressions, as `kpeek peek` takes them.
         exprs: Vec<String>,
+        /// Gauge (default) or counter.
         kind: Option<Kind>,
     },
     /// A file holding one number.
     File {
+        /// The name it exports under (default: from the path).
         name: Option<String>,
+        /// The file.
         path: PathBuf,
+        /// The metric's name within the source (default `value`).
         metric: Option<String>,
+        /// Gauge (default) or counter.
         kind: Option<Kind>,
         /// A counter's width in bits (e.g. 32): going past 2^width wraps to 0, which is
         /// counted as a wrap (the rate stays right), not as a reset.
@@ -239,8 +283,11 @@ fn file_metric(path: &Path) -> String {
 /// A whole configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
+    /// The refresh period (`interval`).
     pub interval: Option<Duration>,
+    /// The per-source read timeout (`timeout`).
     pub timeout: Option<Duration>,
+    /// The sources, in order.
     pub sources: Vec<SourceSpec>,
 }
 

@@ -51,12 +51,20 @@ struct RecOutcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
+    /// Writing a line failed.
     #[error("writing the recording: {0}")]
     Write(#[source] std::io::Error),
+    /// Reading a line failed.
     #[error("reading the recording: {0}")]
     Read(#[source] std::io::Error),
+    /// A line is not what a recording holds there (`msg` says why).
     #[error("line {line}: {msg}")]
-    Bad { line: usize, msg: String },
+    Bad {
+        /// The line, 1-based.
+        line: usize,
+        /// What was wrong.
+        msg: String,
+    },
 }
 
 /// Writes rounds as they are taken.
