@@ -11,7 +11,7 @@ use crate::model::{DescCache, Kind, MetricDesc, Reading};
 use super::{Source, SourceError};
 
 fn bpf_err(e: kpeek_bpf::Error) -> SourceError {
-    SourceError::Bpf(BpfError::Read(e))
+    SourceError::from(BpfError::Read(e))
 }
 
 /// Why a BPF source could not be started, or read.

@@ -87,13 +87,25 @@ pub enum SourceError {
     Trace(#[source] kpeek_trace::record::RecordError),
     /// A BPF source could not be started or read.
     #[error("{0}")]
-    Bpf(#[from] bpf::BpfError),
+    Bpf(#[source] Box<bpf::BpfError>),
     /// A peek source could not be built.
     #[error("{0}")]
-    Peek(#[from] peek::PeekError),
+    Peek(#[source] Box<peek::PeekError>),
     /// Anything else, said in words (a source's own state, several readings' errors at once).
     #[error("{0}")]
     Other(String),
+}
+
+impl From<bpf::BpfError> for SourceError {
+    fn from(e: bpf::BpfError) -> Self {
+        SourceError::Bpf(Box::new(e))
+    }
+}
+
+impl From<peek::PeekError> for SourceError {
+    fn from(e: peek::PeekError) -> Self {
+        SourceError::Peek(Box::new(e))
+    }
 }
 
 /// Does `name` match the glob `pat` (`*` matches any run of characters, nothing else is
