@@ -9,10 +9,13 @@ use std::fmt;
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Insn {
+    /// Opcode: class, size or source, and operation ([`op`]).
     pub code: u8,
     /// `dst_reg` in the low nibble, `src_reg` in the high nibble.
     pub regs: u8,
+    /// Signed offset: of a memory access, or of a jump in instructions.
     pub off: i16,
+    /// Immediate operand (a helper id for a call).
     pub imm: i32,
 }
 
@@ -34,64 +37,116 @@ impl fmt::Debug for Insn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reg(pub u8);
 
+/// r0: return value of helpers and of the program.
 pub const R0: Reg = Reg(0);
+/// r1: first argument (the program's context at entry).
 pub const R1: Reg = Reg(1);
+/// r2: argument to helpers, clobbered by calls.
 pub const R2: Reg = Reg(2);
+/// r3: argument to helpers, clobbered by calls.
 pub const R3: Reg = Reg(3);
+/// r4: argument to helpers, clobbered by calls.
 pub const R4: Reg = Reg(4);
+/// r5: argument to helpers, clobbered by calls.
 pub const R5: Reg = Reg(5);
+/// r6: callee-saved.
 pub const R6: Reg = Reg(6);
+/// r7: callee-saved.
 pub const R7: Reg = Reg(7);
+/// r8: callee-saved.
 pub const R8: Reg = Reg(8);
+/// r9: callee-saved.
 pub const R9: Reg = Reg(9);
+/// r10: the frame pointer (read-only).
 pub const R10: Reg = Reg(10);
 
 /// Instruction classes and fields (include/uapi/linux/bpf_common.h, bpf.h).
 pub mod op {
+    /// Class: load into a register from an immediate (`ld_imm64`).
     pub const LD: u8 = 0x00;
+    /// Class: load from memory into a register.
     pub const LDX: u8 = 0x01;
+    /// Class: store an immediate to memory.
     pub const ST: u8 = 0x02;
+    /// Class: store a register to memory.
     pub const STX: u8 = 0x03;
+    /// Class: 32-bit arithmetic.
     pub const ALU: u8 = 0x04;
+    /// Class: 64-bit compare and jump, call, exit.
     pub const JMP: u8 = 0x05;
+    /// Class: 64-bit arithmetic.
     pub const ALU64: u8 = 0x07;
 
+    /// Size: 4 bytes.
     pub const W: u8 = 0x00;
+    /// Size: 2 bytes.
     pub const H: u8 = 0x08;
+    /// Size: 1 byte.
     pub const B: u8 = 0x10;
+    /// Size: 8 bytes.
     pub const DW: u8 = 0x18;
+    /// Mode: immediate.
     pub const IMM: u8 = 0x00;
+    /// Mode: memory at a register plus offset.
     pub const MEM: u8 = 0x60;
 
+    /// Source: the immediate.
     pub const K: u8 = 0x00;
+    /// Source: the source register.
     pub const X: u8 = 0x08;
 
+    /// `dst += src`.
     pub const ADD: u8 = 0x00;
+    /// `dst -= src`.
     pub const SUB: u8 = 0x10;
+    /// `dst *= src`.
     pub const MUL: u8 = 0x20;
+    /// `dst /= src` (unsigned).
     pub const DIV: u8 = 0x30;
+    /// `dst |= src`.
     pub const OR: u8 = 0x40;
+    /// `dst &= src`.
     pub const AND: u8 = 0x50;
+    /// `dst <<= src`.
     pub const LSH: u8 = 0x60;
+    /// `dst >>= src` (logical).
     pub const RSH: u8 = 0x70;
+    /// `dst = -dst`.
     pub const NEG: u8 = 0x80;
+    /// `dst ^= src`.
     pub const XOR: u8 = 0xa0;
+    /// `dst = src`.
     pub const MOV: u8 = 0xb0;
+    /// `dst >>= src` (arithmetic).
     pub const ARSH: u8 = 0xc0;
 
+    /// Jump always.
     pub const JA: u8 = 0x00;
+    /// Jump if `dst == src`.
     pub const JEQ: u8 = 0x10;
+    /// Jump if `dst > src` (unsigned).
     pub const JGT: u8 = 0x20;
+    /// Jump if `dst >= src` (unsigned).
     pub const JGE: u8 = 0x30;
+    /// Jump if `dst & src`.
     pub const JSET: u8 = 0x40;
+    /// Jump if `dst != src`.
     pub const JNE: u8 = 0x50;
+    /// Jump if `dst > src` (signed).
     pub const JSGT: u8 = 0x60;
+    /// Jump if `dst >= src` (signed).
     pub const JSGE: u8 = 0x70;
+    /// Call a helper.
     pub const CALL: u8 = 0x80;
+    /// Return r0.
     pub const EXIT: u8 = 0x90;
+    /// Jump if `dst < src` (unsigned).
     pub const JLT: u8 = 0xa0;
+    /// Jump if `dst <= src` (unsigned).
     pub const JLE: u8 = 0xb0;
+    /// Jump if `dst < src` (signed).
     pub const JSLT: u8 = 0xc0;
+    /// Jump if `dst <= src` (signed).
     pub const JSLE: u8 = 0xd0;
 
     /// `src_reg` of `ld_imm64`: the immediate is a map fd.
@@ -102,21 +157,27 @@ pub mod op {
 
 /// Helper function ids (enum bpf_func_id) kpeek uses, with the kernel that added them.
 pub mod helper {
+    /// `bpf_map_lookup_elem`.
     pub const MAP_LOOKUP_ELEM: i32 = 1;
+    /// `bpf_map_update_elem`.
     pub const MAP_UPDATE_ELEM: i32 = 2;
-    /// 4.1
+    /// `bpf_ktime_get_ns` (Linux 4.1).
     pub const KTIME_GET_NS: i32 = 5;
+    /// `bpf_get_smp_processor_id`.
     pub const GET_SMP_PROCESSOR_ID: i32 = 8;
+    /// `bpf_get_current_pid_tgid`.
     pub const GET_CURRENT_PID_TGID: i32 = 14;
+    /// `bpf_get_current_comm`.
     pub const GET_CURRENT_COMM: i32 = 16;
+    /// `bpf_get_stackid`.
     pub const GET_STACKID: i32 = 27;
-    /// 4.8
+    /// `bpf_get_current_task` (Linux 4.8).
     pub const GET_CURRENT_TASK: i32 = 35;
-    /// 5.5
+    /// `bpf_probe_read_kernel` (Linux 5.5).
     pub const PROBE_READ_KERNEL: i32 = 113;
-    /// 5.5
+    /// `bpf_probe_read_kernel_str` (Linux 5.5).
     pub const PROBE_READ_KERNEL_STR: i32 = 115;
-    /// 5.10
+    /// `bpf_per_cpu_ptr` (Linux 5.10).
     pub const PER_CPU_PTR: i32 = 153;
 }
 
@@ -128,10 +189,17 @@ pub struct Label(usize);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AsmError {
+    /// A jump to a label that was never bound.
     #[error("label {0} used but never bound")]
     Unbound(usize),
+    /// A jump too far for its 16-bit offset.
     #[error("jump from instruction {from} to {to} does not fit in 16 bits")]
-    TooFar { from: usize, to: usize },
+    TooFar {
+        /// The jump's instruction.
+        from: usize,
+        /// The label's instruction.
+        to: usize,
+    },
 }
 
 /// Builds a program instruction by instruction.
@@ -147,6 +215,7 @@ fn regs(dst: Reg, src: Reg) -> u8 {
 }
 
 impl Asm {
+    /// An empty program.
     pub fn new() -> Asm {
         Asm::default()
     }
@@ -156,10 +225,12 @@ impl Asm {
         self.insns.len()
     }
 
+    /// No instruction emitted yet?
     pub fn is_empty(&self) -> bool {
         self.insns.is_empty()
     }
 
+    /// Emit `insn` as it is.
     pub fn raw(&mut self, insn: Insn) -> &mut Self {
         self.insns.push(insn);
         self
@@ -240,6 +311,7 @@ impl Asm {
         self.emit(op::JMP | op::CALL, R0, R0, 0, helper)
     }
 
+    /// Return r0 from the program.
     pub fn exit(&mut self) -> &mut Self {
         self.emit(op::JMP | op::EXIT, R0, R0, 0, 0)
     }

@@ -13,15 +13,23 @@ use crate::error::{Error, Result, from_ret, sys};
 /// A decoded key or value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decoded {
+    /// A signed integer.
     Int(i64),
+    /// An unsigned integer.
     UInt(u64),
+    /// A `bool`.
     Bool(bool),
+    /// A `float` or `double`.
     Float(f64),
+    /// A `char` array, up to its first NUL.
     Str(String),
     /// Enum constant name (or the number when no constant matches).
     Enum(String),
+    /// A pointer's value.
     Ptr(u64),
+    /// An array's elements.
     Array(Vec<Decoded>),
+    /// A struct's or union's fields, by name.
     Struct(Vec<(String, Decoded)>),
     /// Bytes kpeek cannot interpret.
     Bytes(Vec<u8>),

@@ -11,9 +11,11 @@ pub enum Error {
         "{op}: permission denied: BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, e.g. root){hint}"
     )]
     Permission {
+        /// The operation refused.
         op: &'static str,
         /// Extra explanation, e.g. about `kernel.unprivileged_bpf_disabled`.
         hint: String,
+        /// The kernel's error (EPERM or EACCES).
         #[source]
         source: io::Error,
     },
@@ -23,7 +25,9 @@ pub enum Error {
         io::Error::from_raw_os_error(*.errno)
     )]
     Verifier {
+        /// The program's name.
         name: String,
+        /// The last lines of the verifier's log.
         log_tail: String,
         /// The errno of the load (EACCES or EINVAL, usually).
         errno: i32,
@@ -31,17 +35,28 @@ pub enum Error {
     /// A system call failed for another reason.
     #[error("{op}")]
     Sys {
+        /// The operation.
         op: &'static str,
+        /// The kernel's error.
         #[source]
         source: io::Error,
     },
     /// `bpf_probe_read_kernel` failed: the address is not mapped (or not kernel memory).
     #[error("reading {len} bytes of kernel memory at {addr:#x} failed: the kernel's probe read returned {ret} ({})", io::Error::from_raw_os_error(-ret))]
-    Fault { addr: u64, len: usize, ret: i32 },
+    Fault {
+        /// The address read.
+        addr: u64,
+        /// Bytes asked for.
+        len: usize,
+        /// What the probe read returned (a negative errno).
+        ret: i32,
+    },
     /// The running kernel lacks something kpeek needs.
     #[error("this kernel lacks {feature} (needs Linux {needs} or later)")]
     Unsupported {
+        /// What is missing.
         feature: &'static str,
+        /// The first Linux version that has it.
         needs: &'static str,
     },
     /// The verifier does not know a helper kpeek's program calls (an older kernel).
@@ -50,35 +65,56 @@ pub enum Error {
         helper_since(.helper)
     )]
     MissingHelper {
+        /// The helper's name.
         helper: String,
+        /// The program that calls it.
         program: String,
+        /// The verifier's line naming it.
         line: String,
     },
     /// A kernel variable kpeek cannot address.
     #[error("kernel variable {name}: {reason}")]
-    Var { name: String, reason: String },
+    Var {
+        /// The variable.
+        name: String,
+        /// Why it cannot be addressed.
+        reason: String,
+    },
     /// A name that is not a field of the event.
     #[error("{event} has no field {field}{}; its fields: {fields}", if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) })]
     UnknownField {
+        /// The event, `system:name`.
         event: String,
+        /// The name asked for.
         field: String,
+        /// The event's fields whose names are close to it.
         close: Vec<String>,
+        /// Every field of the event, listed.
         fields: String,
     },
     /// Something the generated BPF program cannot compute.
     #[error("cannot express in a BPF program: {what}")]
-    CannotExpress { what: String },
+    CannotExpress {
+        /// What was asked for.
+        what: String,
+    },
     /// Tracefs: unknown event, unreadable format file, not mounted.
     #[error(transparent)]
     Tracefs(#[from] kpeek_trace::tracefs::TracefsError),
     /// No map matches a name, id or path.
     #[error("no BPF map {spec}: {candidates}")]
-    NoSuchMap { spec: String, candidates: String },
+    NoSuchMap {
+        /// The map as given: id, name or pinned path.
+        spec: String,
+        /// What maps there are, or why none can be listed.
+        candidates: String,
+    },
     /// A program kpeek assembled is malformed (a bug in the generator).
     #[error("assembling a BPF program")]
     Asm(#[from] crate::asm::AsmError),
 }
 
+/// A `Result` whose error is the BPF layer's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The value of `kernel.unprivileged_bpf_disabled`, explained, for a permission error.

@@ -64,6 +64,7 @@ impl Feature {
 /// Answers whether the kernel has a feature: `None` when it cannot tell (no permission to
 /// probe, for instance; then the real operation reports what is wrong).
 pub trait Probe {
+    /// Does the kernel have `f`? `None`: cannot tell.
     fn has(&self, f: Feature) -> Option<bool>;
 }
 

@@ -29,32 +29,50 @@ fn snake(s: &str) -> String {
 /// One map, as `bpftool map show` tells it.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct MapSummary {
+    /// The map's id.
     pub id: u32,
+    /// The map's name (at most 15 bytes, as the kernel keeps it).
     pub name: String,
+    /// The map's type (`hash`, `percpu_array`, ...).
     #[serde(rename = "type")]
     pub ty: String,
+    /// Key size in bytes.
     pub key_size: u32,
+    /// Value size in bytes.
     pub value_size: u32,
+    /// The most entries it holds.
     pub max_entries: u32,
+    /// `BPF_F_*` flags it was created with.
     pub flags: u32,
     /// BTF object id (0: none), with the key and value type ids inside it.
     pub btf_id: u32,
+    /// The key's type id in the BTF object.
     pub btf_key_type_id: u32,
+    /// The value's type id in the BTF object.
     pub btf_value_type_id: u32,
 }
 
 /// One program, with its run statistics (non-zero only while stats are enabled).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct ProgSummary {
+    /// The program's id.
     pub id: u32,
+    /// The program's name.
     pub name: String,
+    /// The program's type (`tracepoint`, `kprobe`, ...).
     #[serde(rename = "type")]
     pub ty: String,
+    /// The program's tag (hash of its instructions), in hex.
     pub tag: String,
+    /// Times it ran.
     pub run_count: u64,
+    /// Time spent running, in nanoseconds.
     pub run_time_ns: u64,
+    /// Runs skipped because another program was running on the CPU.
     pub recursion_misses: u64,
+    /// Ids of the maps it uses.
     pub map_ids: Vec<u32>,
+    /// The user that loaded it.
     pub uid: u32,
 }
 
@@ -131,6 +149,7 @@ pub fn enable_stats() -> Result<StatsGuard> {
 /// One entry of a dumped map.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DumpEntry {
+    /// The key.
     pub key: Decoded,
     /// The value (per-CPU maps: the sum over CPUs when the value is an integer, else CPU 0's).
     pub value: Decoded,
@@ -142,9 +161,11 @@ pub struct DumpEntry {
 /// A map's entries, decoded with its BTF when it has one (else guessed from sizes and bytes).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Dump {
+    /// The map.
     pub map: MapSummary,
     /// Whether keys and values were decoded with the map's BTF.
     pub btf: bool,
+    /// Its entries.
     pub entries: Vec<DumpEntry>,
 }
 

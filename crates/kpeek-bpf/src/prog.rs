@@ -128,6 +128,7 @@ impl Program {
         })
     }
 
+    /// The program's name, as loaded.
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -11,6 +11,7 @@ fn format(ev: &str) -> EventFormat {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn getppid_calls_counted_exactly_by_pid_and_tid() {
     let f = format("syscalls:sys_enter_getppid");
     let req = Request {
@@ -42,6 +43,7 @@ fn getppid_calls_counted_exactly_by_pid_and_tid() {
 /// map of 0 entries, which every kernel refuses), the error names the missing feature and its
 /// version instead of the refusal; a feature only `--by kstack` needs is asked for only then.
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn a_missing_feature_names_it_and_its_version() {
     use kpeek_bpf::features::{Feature, Probe};
     struct Lacks(Feature);
@@ -97,6 +99,7 @@ fn a_missing_feature_names_it_and_its_version() {
 /// A count the kernel accepts probes nothing: the probes (each loads a program or makes a map)
 /// are not paid for before the first event.
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn a_count_the_kernel_accepts_is_not_probed() {
     use kpeek_bpf::features::{Feature, Probe};
     struct Unasked;
@@ -112,6 +115,7 @@ fn a_count_the_kernel_accepts_is_not_probed() {
 
 /// The real kernel has every feature a count uses (the probes answer yes, not "unknown").
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn this_kernel_has_every_feature() {
     use kpeek_bpf::features::{Feature, KernelProbe, Probe};
     for f in [

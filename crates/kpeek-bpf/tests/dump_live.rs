@@ -48,6 +48,7 @@ fn make_btf() -> (*mut libbpf_sys::btf, i32, i32) {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn map_with_btf_is_listed_and_dumped_decoded() {
     let (b, key_t, val_t) = make_btf();
     let opts = libbpf_sys::bpf_map_create_opts {

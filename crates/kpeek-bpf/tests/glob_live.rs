@@ -169,6 +169,7 @@ fn kernel_answers(ev: &Events, p: &str, texts: &BTreeSet<String>) -> (Answers, u
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn bpf_globs_answer_as_the_user_space_matcher() {
     let fork = format("sched:sched_process_fork");
     let events = Events {

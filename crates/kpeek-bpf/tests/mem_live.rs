@@ -14,6 +14,7 @@ fn kallsyms_has(name: &str) -> Option<u64> {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn current_task_holds_this_threads_comm_and_pid() {
     let name = c"kpk-memtest";
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
@@ -37,6 +38,7 @@ fn current_task_holds_this_threads_comm_and_pid() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn unmapped_addresses_are_fault_errors() {
     let mut mem = KernelMem::open().expect("KernelMem::open");
     for addr in [0u64, 0x10, 0xffff_ffff_ffff_f000] {
@@ -56,6 +58,7 @@ fn unmapped_addresses_are_fault_errors() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn long_reads_across_chunks_match_short_reads() {
     // Kernel text is mapped and does not change: read 3.5 chunks at once and piecewise.
     let start = kallsyms_has("_stext").expect("_stext in /proc/kallsyms");
@@ -76,6 +79,7 @@ fn long_reads_across_chunks_match_short_reads() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn kernel_variables_resolve_when_kallsyms_has_them_and_say_why_not_otherwise() {
     let mut mem = KernelMem::open().expect("KernelMem::open");
     // init_task: a plain global; its address must be exactly kallsyms'. pahole puts only

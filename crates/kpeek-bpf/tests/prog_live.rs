@@ -5,6 +5,7 @@ use kpeek_bpf::asm::{Asm, R0, R1, R10, op};
 use kpeek_bpf::prog::{ProgType, Program};
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn verifier_rejection_carries_the_logs_last_lines() {
     // `exit` with r0 never written.
     let mut a = Asm::new();
@@ -36,6 +37,7 @@ fn verifier_rejection_carries_the_logs_last_lines() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn a_valid_program_loads_and_test_runs() {
     let mut a = Asm::new();
     // r0 = ctx[0] + 1
@@ -46,6 +48,7 @@ fn a_valid_program_loads_and_test_runs() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn a_helper_the_program_type_lacks_is_named() {
     // bpf_sys_bpf (166) exists only for syscall programs: a tracepoint program may not call it.
     let mut a = Asm::new();

@@ -148,7 +148,11 @@ impl Configfs {
             }
             pseudofile::read_error(&path, e, "configfs values should be readable by everyone")
         })?;
-        crate::sysfs::parse_value(&bytes).map_err(|msg| Error::Malformed { path, line: 1, msg })
+        crate::sysfs::parse_value(&bytes).map_err(|e| Error::Malformed {
+            path,
+            line: 1,
+            msg: e.to_string(),
+        })
     }
 
     /// The description of a group (`counter` None) or of a counter, without its newline.

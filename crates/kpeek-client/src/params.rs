@@ -84,7 +84,11 @@ impl Params {
                     .and_then(parse_u64)
                     .ok_or(m)
             })
-            .map_err(|msg| Error::Malformed { path, line: 1, msg })
+            .map_err(|e| Error::Malformed {
+                path,
+                line: 1,
+                msg: e.to_string(),
+            })
     }
 
     /// The group cap in force.

@@ -27,16 +27,45 @@ pub const REMOVE_SEQ: &str = "remove-seq";
 /// Listings tried before giving up on one that no removal overlapped.
 const LIST_TRIES: u32 = 200;
 
+/// Why [`parse_value`] refused a value file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadValue {
+    /// The bytes do not end in a newline.
+    #[error("{text:?} does not end in a newline")]
+    NoNewline {
+        /// The bytes, as text (invalid UTF-8 replaced).
+        text: String,
+    },
+    /// Something other than a decimal `u64` before the newline.
+    #[error("{text:?} is not a decimal u64 and a newline")]
+    NotDecimal {
+        /// The bytes, as text (invalid UTF-8 replaced).
+        text: String,
+    },
+}
+
 /// Parse one value file: a decimal `u64` and one newline, nothing else.
-pub fn parse_value(bytes: &[u8]) -> Result<u64, String> {
-    let shown = || format!("{:?}", String::from_utf8_lossy(bytes));
+///
+/// # Errors
+///
+/// [`BadValue`] for anything else.
+///
+/// ```
+/// use kpeek_client::sysfs::{parse_value, BadValue};
+///
+/// assert_eq!(parse_value(b"42\n"), Ok(42));
+/// assert!(matches!(parse_value(b"42"), Err(BadValue::NoNewline { .. })));
+/// ```
+pub fn parse_value(bytes: &[u8]) -> Result<u64, BadValue> {
+    let text = || String::from_utf8_lossy(bytes).into_owned();
     let Some(body) = bytes.strip_suffix(b"\n") else {
-        return Err(format!("{} does not end in a newline", shown()));
+        return Err(BadValue::NoNewline { text: text() });
     };
     std::str::from_utf8(body)
         .ok()
         .and_then(parse_u64)
-        .ok_or_else(|| format!("{} is not a decimal u64 and a newline", shown()))
+        .ok_or_else(|| BadValue::NotDecimal { text: text() })
 }
 
 /// The sysfs channel.
@@ -60,13 +89,11 @@ impl Sysfs {
 
     fn read_value_file(&self, path: &Path) -> Result<Option<u64>> {
         match pseudofile::read_all(path) {
-            Ok(bytes) => parse_value(&bytes)
-                .map(Some)
-                .map_err(|msg| Error::Malformed {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    msg,
-                }),
+            Ok(bytes) => parse_value(&bytes).map(Some).map_err(|e| Error::Malformed {
+                path: path.to_path_buf(),
+                line: 1,
+                msg: e.to_string(),
+            }),
             // Destroyed between listing and reading (ENOENT at open, ENODEV once the kernel
             // object is gone under an open file): not part of this snapshot.
             Err(e) if pseudofile::vanished(&e) => Ok(None),
@@ -82,8 +109,8 @@ impl Sysfs {
     fn remove_seq(&self) -> io::Result<Option<u64>> {
         let path = self.dir.join(REMOVE_SEQ);
         match pseudofile::read_all(&path) {
-            Ok(bytes) => parse_value(&bytes).map(Some).map_err(|msg| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{REMOVE_SEQ}: {msg}"))
+            Ok(bytes) => parse_value(&bytes).map(Some).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{REMOVE_SEQ}: {e}"))
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),

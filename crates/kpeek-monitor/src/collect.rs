@@ -2,12 +2,13 @@
 //! slow source never holds up the others: it is reported as timed out and skipped until its
 //! read comes back.
 
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::model::Reading;
-use crate::source::{Source, Spawn};
+use crate::source::{Source, SourceError, Spawn};
 
 /// What one source returned in one round.
 #[derive(Debug)]
@@ -15,23 +16,83 @@ pub struct Outcome {
     /// The source's name.
     pub source: String,
     /// Its readings, or why there are none.
-    pub result: Result<Vec<Reading>, String>,
+    pub result: Result<Vec<Reading>, ReadError>,
     /// How long the read took (for a timeout: how long it was waited for).
     pub took: Duration,
 }
+
+/// Why a source has no readings in a round.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The source's read failed, or (for a source built in its thread) its build did; a failed
+    /// build is the answer to every read.
+    #[error("{0}")]
+    Source(#[source] Arc<SourceError>),
+    /// A replayed round's error ([`crate::record`] keeps errors as their text).
+    #[error("{0}")]
+    Recorded(String),
+    /// The source did not answer within the round's timeout; it is still reading, and is not
+    /// asked again until it answers.
+    #[error("timed out after {:.3} s (still reading; skipped until it answers)", .0.as_secs_f64())]
+    TimedOut(Duration),
+    /// The source's thread ended while reading (it panicked).
+    #[error("the source's thread stopped (it panicked)")]
+    Panicked,
+    /// The source's thread ended earlier.
+    #[error("the source's thread stopped")]
+    Stopped,
+    /// The source's thread could not be started.
+    #[error("could not start the source's thread")]
+    NoThread,
+}
+
+/// A function [`Collector::in_each_thread`] runs in each source's thread.
+pub type ThreadFn = fn(bool) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The threads where [`Collector::in_each_thread`]'s function failed or did not finish.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe(.failures))]
+#[non_exhaustive]
+pub struct CallError {
+    /// Each failing source's name, and how it failed.
+    pub failures: Vec<(String, CallFailure)>,
+}
+
+fn describe(failures: &[(String, CallFailure)]) -> String {
+    failures
+        .iter()
+        .map(|(name, e)| format!("source {name}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How the function failed in one source's thread.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallFailure {
+    /// It returned this error.
+    #[error("{0}")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// It did not finish within the timeout (the thread may be in a slow read).
+    #[error("did not answer in time")]
+    NoAnswer,
+}
+
+type CallResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// What a source's thread is asked to do.
 enum Req {
     Read,
     /// Run a function in the thread (e.g. drop its capabilities: they are per thread) and
     /// answer on the channel.
-    Call(fn(bool) -> Result<(), String>, Sender<Result<(), String>>),
+    Call(ThreadFn, Sender<CallResult>),
 }
 
 struct Worker {
     name: String,
     tx: Option<Sender<Req>>,
-    rx: Receiver<(Result<Vec<Reading>, String>, Duration)>,
+    rx: Receiver<(Result<Vec<Reading>, ReadError>, Duration)>,
     busy: bool,
     handle: Option<JoinHandle<()>>,
 }
@@ -53,13 +114,13 @@ impl Collector {
                 let handle = std::thread::Builder::new()
                     .name(format!("src-{name}"))
                     .spawn(move || {
-                        let failed: String;
+                        let failed: ReadError;
                         let mut s: Box<dyn Source> = match spawn {
                             Spawn::Ready(s) => s,
                             Spawn::Build { build, .. } => match build() {
                                 Ok(s) => s,
                                 Err(e) => {
-                                    failed = e.to_string();
+                                    failed = ReadError::Source(Arc::new(e));
                                     while let Ok(r) = req.recv() {
                                         let sent = match r {
                                             Req::Read => res
@@ -79,7 +140,7 @@ impl Collector {
                             let sent = match r {
                                 Req::Read => {
                                     let t = Instant::now();
-                                    let r = s.read().map_err(|e| e.to_string());
+                                    let r = s.read().map_err(|e| ReadError::Source(Arc::new(e)));
                                     res.send((r, t.elapsed())).is_ok()
                                 }
                                 Req::Call(f, done) => done.send(f(s.privileged())).is_ok(),
@@ -128,9 +189,9 @@ impl Collector {
             .iter_mut()
             .map(|w| {
                 let result = if w.handle.is_none() {
-                    Err("could not start the source's thread".to_owned())
+                    Err(ReadError::NoThread)
                 } else if !w.busy {
-                    Err("the source's thread stopped".to_owned())
+                    Err(ReadError::Stopped)
                 } else {
                     match w
                         .rx
@@ -144,14 +205,11 @@ impl Collector {
                                 took,
                             };
                         }
-                        Err(RecvTimeoutError::Timeout) => Err(format!(
-                            "timed out after {:.3} s (still reading; skipped until it answers)",
-                            timeout.as_secs_f64()
-                        )),
+                        Err(RecvTimeoutError::Timeout) => Err(ReadError::TimedOut(timeout)),
                         Err(RecvTimeoutError::Disconnected) => {
                             w.busy = false;
                             w.tx = None;
-                            Err("the source's thread stopped (it panicked)".to_owned())
+                            Err(ReadError::Panicked)
                         }
                     }
                 };
@@ -169,11 +227,11 @@ impl Collector {
     /// Run `f` in every source's thread (after any read in progress), with the source's
     /// [`Source::privileged`], and wait up to `timeout` for each; the error of every thread
     /// where it failed or did not finish in time.
-    pub fn in_each_thread(
-        &self,
-        f: fn(bool) -> Result<(), String>,
-        timeout: Duration,
-    ) -> Result<(), String> {
+    ///
+    /// # Errors
+    ///
+    /// [`CallError`], naming each source whose thread failed or did not answer in time.
+    pub fn in_each_thread(&self, f: ThreadFn, timeout: Duration) -> Result<(), CallError> {
         let deadline = Instant::now() + timeout;
         let mut waits = Vec::new();
         for w in &self.workers {
@@ -183,18 +241,18 @@ impl Collector {
                 _ => {}
             }
         }
-        let mut errors = Vec::new();
+        let mut failures = Vec::new();
         for (name, rx) in waits {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => errors.push(format!("source {name}: {e}")),
-                Err(_) => errors.push(format!("source {name}: did not answer in time")),
+                Ok(Err(e)) => failures.push((name.clone(), CallFailure::Failed(e))),
+                Err(_) => failures.push((name.clone(), CallFailure::NoAnswer)),
             }
         }
-        if errors.is_empty() {
+        if failures.is_empty() {
             Ok(())
         } else {
-            Err(errors.join("; "))
+            Err(CallError { failures })
         }
     }
 }
@@ -279,11 +337,21 @@ mod tests {
         let t = Instant::now();
         let o = c.collect(Duration::from_millis(100));
         assert!(t.elapsed() < Duration::from_millis(400));
-        assert!(o[0].result.as_ref().unwrap_err().contains("timed out"));
+        assert!(matches!(o[0].result, Err(ReadError::TimedOut(_))));
+        assert!(
+            o[0].result
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("timed out")
+        );
         assert_eq!(o[1].result.as_ref().unwrap().len(), 1);
-        assert_eq!(o[2].result.as_ref().unwrap_err(), "no luck");
+        assert_eq!(o[2].result.as_ref().unwrap_err().to_string(), "no luck");
         assert_eq!(o[3].result.as_ref().unwrap()[0].value, 1.0);
-        assert_eq!(o[4].result.as_ref().unwrap_err(), "cannot build");
+        assert_eq!(
+            o[4].result.as_ref().unwrap_err().to_string(),
+            "cannot build"
+        );
         // Still busy: reported again without a second read piling up.
         let o = c.collect(Duration::from_millis(50));
         assert!(o[0].result.is_err());

@@ -45,10 +45,12 @@ use crate::source::{NameFilter, Source, Spawn};
 pub struct ConfigError {
     /// `kpeek.toml:3:1`, or `--tracepoint` for a flag.
     pub place: String,
+    /// What was wrong.
     pub msg: String,
 }
 
 impl ConfigError {
+    /// An error at `place` (a file position, or a flag) saying `msg`.
     pub fn new(place: impl Into<String>, msg: impl Into<String>) -> Self {
         ConfigError {
             place: place.into(),
@@ -77,78 +79,120 @@ pub const SOURCE_TYPES: [&str; 9] = [
 pub enum SourceSpec {
     /// kpeek.ko counters.
     Kpeek {
+        /// The name it exports under (default `mod`).
         name: Option<String>,
+        /// The kpeek-client channel to read through (default `mmap`).
         via: Option<String>,
+        /// Globs of the counters to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
     /// Tracepoint hit counts.
     Tracepoint {
+        /// The name it exports under (default `tracepoint`).
         name: Option<String>,
+        /// The events (`system:event`, globs allowed).
         events: Vec<String>,
+        /// A kernel event filter applied to every event.
         filter: Option<String>,
     },
+    /// `/proc/vmstat` numbers.
     Vmstat {
+        /// The name it exports under (default `vmstat`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/stat` numbers.
     Stat {
+        /// The name it exports under (default `stat`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/net/snmp` numbers.
     Snmp {
+        /// The name it exports under (default `snmp`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/net/dev` numbers, per device.
     Netdev {
+        /// The name it exports under (default `netdev`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/sys/class/net/*/statistics` numbers, per device.
     Netclass {
+        /// The name it exports under (default `netclass`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
+    /// `/proc/pressure` stall times.
     Pressure {
+        /// The name it exports under (default `pressure`).
         name: Option<String>,
+        /// Globs of the numbers to keep; empty: all.
         #[serde(default)]
         metrics: Vec<String>,
     },
     /// A `kpeek bpf count` aggregation: hits of `events` counted in the kernel by `by` keys.
     #[serde(rename = "bpf_count")]
     BpfCount {
+        /// The name it exports under (default `bpf_count`).
         name: Option<String>,
+        /// The events (`system:event`, globs allowed).
         events: Vec<String>,
+        /// The keys counted by (record fields or task facts, as `kpeek bpf count --by`).
         #[serde(default)]
         by: Vec<String>,
+        /// A filter in the kernel's event filter grammar, compiled into the program.
         filter: Option<String>,
+        /// The most keys kept (default 16384); new keys past it are counted as dropped.
         max_keys: Option<u32>,
     },
     /// Every entry of an existing BPF map (id, name or pinned path).
     #[serde(rename = "bpf_map")]
     BpfMap {
+        /// The name it exports under (default `bpf_map_<map>`).
         name: Option<String>,
+        /// The map: id, name or pinned path.
         map: String,
+        /// Gauge (default) or counter.
         kind: Option<Kind>,
     },
     /// Run counts and run times of every BPF program.
     #[serde(rename = "bpf_progs")]
-    BpfProgs { name: Option<String> },
+    BpfProgs {
+        /// The name it exports under (default `bpf_progs`).
+        name: Option<String>,
+    },
     /// Kernel and module variables (`kpeek peek` expressions).
     Peek {
+        /// The name it exports under (default `peek`).
         name: Option<String>,
+        /// The expressions, as `kpeek peek` takes them.
         exprs: Vec<String>,
+        /// Gauge (default) or counter.
         kind: Option<Kind>,
     },
     /// A file holding one number.
     File {
+        /// The name it exports under (default: from the path).
         name: Option<String>,
+        /// The file.
         path: PathBuf,
+        /// The metric's name within the source (default `value`).
         metric: Option<String>,
+        /// Gauge (default) or counter.
         kind: Option<Kind>,
         /// A counter's width in bits (e.g. 32): going past 2^width wraps to 0, which is
         /// counted as a wrap (the rate stays right), not as a reset.
@@ -239,8 +283,11 @@ fn file_metric(path: &Path) -> String {
 /// A whole configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
+    /// The refresh period (`interval`).
     pub interval: Option<Duration>,
+    /// The per-source read timeout (`timeout`).
     pub timeout: Option<Duration>,
+    /// The sources, in order.
     pub sources: Vec<SourceSpec>,
 }
 
@@ -253,8 +300,47 @@ struct RawConfig {
     source: Vec<toml::Spanned<SourceSpec>>,
 }
 
-/// `1s`, `500ms`, `2m`, `1.5s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Why [`parse_duration`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// The text does not start with a number.
+    #[error("{text:?} is not a duration (e.g. 1s, 500ms, 2m)")]
+    NotANumber {
+        /// The text, trimmed.
+        text: String,
+    },
+    /// The number is followed by something other than `ms`, `s`, `m` or `h`.
+    #[error("{text:?}: unknown unit {unit:?} (ms, s, m, h)")]
+    UnknownUnit {
+        /// The text, trimmed.
+        text: String,
+        /// What follows the number.
+        unit: String,
+    },
+    /// Zero, or too large to be a period (10^9 s or more).
+    #[error("{text:?} must be positive")]
+    NotPositive {
+        /// The text, trimmed.
+        text: String,
+    },
+}
+
+/// `1s`, `500ms`, `2m`, `1.5s` (a bare number is seconds).
+///
+/// # Errors
+///
+/// [`DurationError`] when the text is not a number followed by `ms`, `s`, `m` or `h`, or is not
+/// a positive duration.
+///
+/// ```
+/// use std::time::Duration;
+/// use kpeek_monitor::config::{parse_duration, DurationError};
+///
+/// assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+/// assert!(matches!(parse_duration("2d"), Err(DurationError::UnknownUnit { .. })));
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -262,17 +348,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(split);
     let n: f64 = n
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 1s, 500ms, 2m)"))?;
+        .map_err(|_| DurationError::NotANumber { text: s.to_owned() })?;
     let mult = match unit {
         "ms" => 1e-3,
         "s" | "" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+        _ => {
+            return Err(DurationError::UnknownUnit {
+                text: s.to_owned(),
+                unit: unit.to_owned(),
+            });
+        }
     };
     let d = n * mult;
     if !(d > 0.0 && d < 1e9) {
-        return Err(format!("{s:?} must be positive"));
+        return Err(DurationError::NotPositive { text: s.to_owned() });
     }
     Ok(Duration::from_secs_f64(d))
 }
@@ -296,8 +387,11 @@ pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
         ConfigError::new(place, e.message().trim().to_owned())
     })?;
     let dur = |v: Option<toml::Spanned<String>>| {
-        v.map(|s| parse_duration(s.get_ref()).map_err(|m| ConfigError::new(at(s.span().start), m)))
-            .transpose()
+        v.map(|s| {
+            parse_duration(s.get_ref())
+                .map_err(|e| ConfigError::new(at(s.span().start), e.to_string()))
+        })
+        .transpose()
     };
     let mut cfg = Config {
         interval: dur(raw.interval)?,
@@ -307,7 +401,7 @@ pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
     for s in raw.source {
         let place = at(s.span().start);
         let spec = s.into_inner();
-        check_spec(&spec).map_err(|m| ConfigError::new(place.clone(), m))?;
+        check_spec(&spec).map_err(|e| ConfigError::new(place.clone(), e.to_string()))?;
         if cfg.sources.iter().any(|o| o.name() == spec.name()) {
             return Err(ConfigError::new(
                 place,
@@ -330,31 +424,66 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     parse_config(&text, &file)
 }
 
-/// Checks serde cannot make.
-pub fn check_spec(spec: &SourceSpec) -> Result<(), String> {
+/// Why [`check_spec`] refused a source.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The source's name cannot be part of a metric name.
+    #[error("source name {name:?} must be letters, digits and '_' (not starting with a digit)")]
+    BadName {
+        /// The name, as given or derived.
+        name: String,
+    },
+    /// `via` names no kpeek-client channel.
+    #[error(transparent)]
+    UnknownChannel(#[from] kpeek_client::UnknownChannel),
+    /// A tracepoint or BPF count source with an empty `events` list.
+    #[error("the source needs at least one event in `events`")]
+    NoEvents,
+    /// A BPF count's filter does not parse.
+    #[error("filter {filter:?}: {source}")]
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// Where and why it does not parse.
+        #[source]
+        source: kpeek_filter::ParseError,
+    },
+    /// A peek source with an empty `exprs` list.
+    #[error("a peek source needs at least one expression in `exprs`")]
+    NoExprs,
+}
+
+/// The checks serde cannot make: a name fit for metric names, a known channel, at least one
+/// event or expression, a filter that parses.
+///
+/// # Errors
+///
+/// [`SpecError`], saying which check failed.
+pub fn check_spec(spec: &SourceSpec) -> Result<(), SpecError> {
     let name = spec.name();
     if name.is_empty() || crate::expo::sanitize(&name, true) != name {
-        return Err(format!(
-            "source name {name:?} must be letters, digits and '_' (not starting with a digit)"
-        ));
+        return Err(SpecError::BadName { name });
     }
     match spec {
         SourceSpec::Kpeek { via: Some(v), .. } => {
-            v.parse::<Channel>().map(|_| ()).map_err(|e| e.to_string())
+            v.parse::<Channel>()?;
+            Ok(())
         }
         SourceSpec::Tracepoint { events, .. } | SourceSpec::BpfCount { events, .. }
             if events.is_empty() =>
         {
-            Err("the source needs at least one event in `events`".into())
+            Err(SpecError::NoEvents)
         }
         SourceSpec::BpfCount {
             filter: Some(f), ..
         } => kpeek_filter::parse(f)
             .map(|_| ())
-            .map_err(|e| format!("filter {f:?}: {e}")),
-        SourceSpec::Peek { exprs, .. } if exprs.is_empty() => {
-            Err("a peek source needs at least one expression in `exprs`".into())
-        }
+            .map_err(|source| SpecError::Filter {
+                filter: f.clone(),
+                source,
+            }),
+        SourceSpec::Peek { exprs, .. } if exprs.is_empty() => Err(SpecError::NoExprs),
         _ => Ok(()),
     }
 }
@@ -458,13 +587,13 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
                     build: Box::new(move || {
                         crate::source::bpf::BpfCountSource::start(&n, &ev, &by, f.as_deref(), mk)
                             .map(|s| Box::new(s) as Box<dyn Source>)
-                            .map_err(crate::source::SourceError::Other)
+                            .map_err(crate::source::SourceError::from)
                     }),
                 }
             }
             SourceSpec::BpfMap { map, kind, .. } => Spawn::Ready(Box::new(
                 crate::source::bpf::BpfMapSource::open(&name, map, kind.unwrap_or(Kind::Gauge))
-                    .map_err(|m| ConfigError::new(format!("source {name}"), m))?,
+                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?,
             )),
             SourceSpec::BpfProgs { .. } => {
                 let n = name.clone();
@@ -473,13 +602,13 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
                     build: Box::new(move || {
                         crate::source::bpf::BpfProgsSource::open(&n)
                             .map(|s| Box::new(s) as Box<dyn Source>)
-                            .map_err(crate::source::SourceError::Other)
+                            .map_err(crate::source::SourceError::from)
                     }),
                 }
             }
             SourceSpec::Peek { exprs, kind, .. } => {
                 crate::source::peek::spawn(&name, exprs, kind.unwrap_or(Kind::Gauge))
-                    .map_err(|m| ConfigError::new(format!("source {name}"), m))?
+                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?
             }
             other => Spawn::Ready(build_plain(other, &name, root)?),
         };

@@ -62,6 +62,7 @@ impl Format {
 /// What to expose.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Prometheus or OpenMetrics text.
     pub format: Format,
     /// Only these sources (`collect[]`); empty: all.
     pub collect: Vec<String>,

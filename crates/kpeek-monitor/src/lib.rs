@@ -7,6 +7,30 @@
 //! 1/10/60 s averages); [`order`] filters and sorts them for a table; [`expo`] renders Prometheus 0.0.4 / OpenMetrics 1.0 text, [`record`]
 //! saves and replays rounds.
 //!
+//! Bad input is found before anything is opened and named with its place
+//! ([`config::ConfigError`]: `file:line:column`, or the flag); a source that cannot be read
+//! right now (no permission, module not loaded) is opened anyway and its error
+//! ([`source::SourceError`], then [`collect::ReadError`]) shows at every refresh while the
+//! other sources go on.
+//!
+//! Reading a configuration needs nothing of the system:
+//!
+//! ```
+//! use std::time::Duration;
+//! use kpeek_monitor::config::parse_config;
+//!
+//! let text = "interval = \"2s\"\n[[source]]\ntype = \"vmstat\"\nmetrics = [\"pg*fault\"]\n";
+//! let cfg = parse_config(text, "kpeek.toml")?;
+//! assert_eq!(cfg.interval, Some(Duration::from_secs(2)));
+//! assert_eq!(cfg.sources[0].name(), "vmstat");
+//!
+//! let err = parse_config("interval = \"soon\"\n", "kpeek.toml").unwrap_err();
+//! assert_eq!(err.to_string(), "kpeek.toml:1:12: \"soon\" is not a duration (e.g. 1s, 500ms, 2m)");
+//! # Ok::<(), kpeek_monitor::config::ConfigError>(())
+//! ```
+//!
+//! Monitoring the running system (tracepoint counts need root or CAP_PERFMON):
+//!
 //! ```no_run
 //! use std::time::{Duration, Instant};
 //! use kpeek_client::SysRoot;
@@ -35,7 +59,7 @@
 //! # Ok::<(), kpeek_monitor::config::ConfigError>(())
 //! ```
 
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod collect;
 pub mod config;

@@ -36,6 +36,7 @@ pub struct MetricDesc {
     pub name: String,
     /// Labels, in a fixed order.
     pub labels: Vec<(String, String)>,
+    /// Counter or gauge.
     pub kind: Kind,
     /// The unit (`bytes`, `seconds`, ...), empty when the value is a plain count.
     pub unit: String,
@@ -109,6 +110,7 @@ impl fmt::Display for MetricDesc {
 /// One value of one metric, as a source read it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reading {
+    /// What the value is of.
     pub desc: Arc<MetricDesc>,
     /// The value (counters: an integer count; gauges may be fractional).
     pub value: f64,

@@ -15,6 +15,7 @@ use crate::rate::{SeriesId, Store};
 /// One series and its state.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// What the series is.
     pub desc: Arc<MetricDesc>,
     /// Its rates, averages and history: in [`Monitor::series`].
     pub id: SeriesId,
@@ -56,7 +57,9 @@ impl Row {
 /// A source's status after the last round.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceStatus {
+    /// The source's name.
     pub source: String,
+    /// Did the source's last read succeed?
     pub ok: bool,
     /// Why it failed.
     pub error: Option<String>,
@@ -97,10 +100,12 @@ pub struct Monitor {
     seen_now: usize,
     /// Monotonic seconds and Unix seconds of the last round.
     pub t: f64,
+    /// Unix seconds of the last round.
     pub wall: f64,
 }
 
 impl Monitor {
+    /// An empty monitor, before its first round.
     pub fn new() -> Self {
         Self::default()
     }
@@ -141,7 +146,7 @@ impl Monitor {
                     self.status.push(SourceStatus {
                         source: o.source,
                         ok: false,
-                        error: Some(e),
+                        error: Some(e.to_string()),
                         duration_s: took,
                         series: 0,
                     });
@@ -348,7 +353,7 @@ mod tests {
             0.0,
             vec![Outcome {
                 source: "s".into(),
-                result: Err("gone".into()),
+                result: Err(crate::collect::ReadError::Recorded("gone".into())),
                 took: Duration::ZERO,
             }],
         );

@@ -9,10 +9,15 @@ use crate::model::Kind;
 /// One number a parser found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {
+    /// The metric's name.
     pub name: String,
+    /// Labels (a device, a CPU), in a fixed order.
     pub labels: Vec<(String, String)>,
+    /// Counter or gauge.
     pub kind: Kind,
+    /// The unit (`bytes`, `seconds`), empty for a plain count.
     pub unit: &'static str,
+    /// The value.
     pub value: f64,
 }
 
@@ -43,7 +48,9 @@ impl Item {
 #[error("line {line}: {msg}")]
 #[non_exhaustive]
 pub struct ParseError {
+    /// The line, 1-based.
     pub line: usize,
+    /// What was wrong on it.
     pub msg: String,
 }
 

@@ -119,6 +119,7 @@ pub struct Store {
 }
 
 impl Store {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::collect::Outcome;
+use crate::collect::{Outcome, ReadError};
 use crate::model::{MetricDesc, Reading};
 
 /// The format's version.
@@ -51,12 +51,20 @@ struct RecOutcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
+    /// Writing a line failed.
     #[error("writing the recording: {0}")]
     Write(#[source] std::io::Error),
+    /// Reading a line failed.
     #[error("reading the recording: {0}")]
     Read(#[source] std::io::Error),
+    /// A line is not what a recording holds there (`msg` says why).
     #[error("line {line}: {msg}")]
-    Bad { line: usize, msg: String },
+    Bad {
+        /// The line, 1-based.
+        line: usize,
+        /// What was wrong.
+        msg: String,
+    },
 }
 
 /// Writes rounds as they are taken.
@@ -88,7 +96,7 @@ impl<W: Write> Recorder<W> {
                 readings: Vec::new(),
             };
             match &o.result {
-                Err(e) => rec.error = Some(e.clone()),
+                Err(e) => rec.error = Some(e.to_string()),
                 Ok(rs) => {
                     for r in rs {
                         let id = match self.ids.get(&r.desc) {
@@ -197,7 +205,7 @@ impl<R: BufRead> Replayer<R> {
                     let mut out = Vec::with_capacity(outcomes.len());
                     for o in outcomes {
                         let result = match o.error {
-                            Some(e) => Err(e),
+                            Some(e) => Err(ReadError::Recorded(e)),
                             None => {
                                 let mut rs = Vec::with_capacity(o.readings.len());
                                 for (id, value, epoch, per_cpu, exact) in o.readings {
@@ -260,7 +268,7 @@ mod tests {
                 101.0,
                 vec![Outcome {
                     source: "s".into(),
-                    result: Err("boom".into()),
+                    result: Err(ReadError::Recorded("boom".into())),
                     took: Duration::from_millis(3),
                 }],
             ),

@@ -160,6 +160,7 @@ fn integer_leaves_decode_like_eval() {
 /// One CPU's copy of a per-CPU variable through the BPF backend of this machine: planned once,
 /// then the same place and value as eval, for every possible CPU.
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn per_cpu_plans_read_the_place_eval_reads() {
     let bpf = kpeek_peek::via::bpf::Bpf::open().expect("BPF (root) on this machine");
     let mut s = Session::new(Options::default(), Box::new(ksyms::Ksyms::load_live)).unwrap();

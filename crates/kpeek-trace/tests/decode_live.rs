@@ -120,6 +120,7 @@ fn gettid() -> i64 {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn decoded_fields_match_the_kernels_text() {
     let fs = Tracefs::discover_or_mount()
         .unwrap_or_else(|e| panic!("this test needs the live tracefs (run as root): {e}"));

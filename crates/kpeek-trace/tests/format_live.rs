@@ -14,6 +14,7 @@ fn tracefs() -> Tracefs {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn every_format_file_of_this_kernel_parses() {
     let fs = tracefs();
     let events = fs.events(None).expect("list events");
@@ -137,6 +138,7 @@ fn check_layout(f: &EventFormat) -> Result<(), String> {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn header_page_fields_parse() {
     let fs = tracefs();
     let text = kpeek_trace::tracefs::read_text(&fs.root().join("events/header_page"))

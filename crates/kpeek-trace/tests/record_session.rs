@@ -148,6 +148,7 @@ fn record_around(
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn exact_getppid_count_with_common_pid_filter() {
     const N: u64 = 10_000;
     let (tx, rx) = mpsc::channel();
@@ -185,6 +186,7 @@ fn exact_getppid_count_with_common_pid_filter() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn loopback_udp_only_lo_with_the_sent_lengths() {
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -226,6 +228,7 @@ fn loopback_udp_only_lo_with_the_sent_lengths() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn tiny_ring_overflow_lost_plus_recorded_equals_generated() {
     const N: u64 = 50_000;
     let (tx, rx) = mpsc::channel();
@@ -274,6 +277,7 @@ fn tiny_ring_overflow_lost_plus_recorded_equals_generated() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn cpus_are_merged_in_time_order() {
     let cpus = kpeek_trace::perf::online_cpus();
     if cpus.len() < 2 {
@@ -333,6 +337,7 @@ fn cpus_are_merged_in_time_order() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn two_events_are_told_apart() {
     let (tx, rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
@@ -367,6 +372,7 @@ fn two_events_are_told_apart() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn bad_filter_shows_the_kernel_explanation_and_fields() {
     let tfs = tracefs();
     let names = [EventName::new("net", "netif_receive_skb")];
@@ -412,6 +418,7 @@ fn bad_filter_shows_the_kernel_explanation_and_fields() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn unknown_event_suggests_close_names() {
     let err = resolve_events(&tracefs(), &["net:netif_recieve_skb".into()]).unwrap_err();
     match &err {
@@ -426,6 +433,7 @@ fn unknown_event_suggests_close_names() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn bad_options_are_rejected() {
     let tfs = tracefs();
     let names = [EventName::new("syscalls", "sys_enter_getppid")];
@@ -448,6 +456,7 @@ fn bad_options_are_rejected() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn stat_counts_exactly() {
     const N: u64 = 7_777;
     let tfs = tracefs();
@@ -487,6 +496,7 @@ fn stat_counts_exactly() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn counted_tracepoints_give_one_sample_per_hit() {
     // sched_stat_runtime adds the runtime in ns to the counter (`__perf_count`). Without
     // PERF_SAMPLE_PERIOD the kernel would emit that many samples per hit and throttle them.

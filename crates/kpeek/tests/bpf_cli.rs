@@ -72,6 +72,7 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn getppid_counted_exactly_by_pid() {
     let bg = start(&[
         "bpf",
@@ -103,6 +104,7 @@ fn getppid_counted_exactly_by_pid() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn intervals_add_up_to_the_total_and_top_limits_entries() {
     let me = std::process::id();
     let filter = format!("pid == {me}");
@@ -173,6 +175,7 @@ fn intervals_add_up_to_the_total_and_top_limits_entries() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn a_full_map_is_counted_and_shown_never_silent() {
     let me = std::process::id();
     let filter = format!("pid == {me}");
@@ -227,6 +230,7 @@ fn a_full_map_is_counted_and_shown_never_silent() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn kstack_keys_are_symbolized_kernel_stacks() {
     let me = std::process::id();
     let filter = format!("pid == {me}");
@@ -269,6 +273,7 @@ fn kstack_keys_are_symbolized_kernel_stacks() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn lo_packets_counted_by_name_with_a_string_filter() {
     // Pings of a size no other traffic is likely to have: 1371 data bytes make IP packets of
     // 1399 bytes. Each ping is a request and a reply received on lo.
@@ -338,6 +343,7 @@ fn log2_slot(v: i64) -> usize {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn udp_datagram_histograms_equal_the_ones_computed_here() {
     let sizes: Vec<usize> = vec![
         0, 1, 1, 2, 3, 7, 8, 100, 1000, 1024, 1500, 4000, 9000, 9000, 65000,
@@ -399,6 +405,7 @@ fn udp_datagram_histograms_equal_the_ones_computed_here() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn sum_and_several_events_and_text_output() {
     // sys_enter_getpgid has a field `pid` (its argument), which wins over the name pid:
     // filter on common_pid, the thread id.
@@ -485,6 +492,7 @@ fn bpftool_has(kind: &str, id: u32) -> bool {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn nothing_left_after_exit_ctrl_c_or_sigkill() {
     for how in ["exit", "SIGINT", "SIGKILL"] {
         let dur = if how == "exit" { "1s" } else { "60s" };
@@ -555,6 +563,7 @@ fn nothing_left_after_exit_ctrl_c_or_sigkill() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn errors_are_explained_with_exit_code_2() {
     let cases: &[(&[&str], &str)] = &[
         (

@@ -26,6 +26,7 @@ fn set_comm(name: &std::ffi::CStr) {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn bpftrace_map_listed_and_dumped_with_the_values_bpftrace_prints() {
     let before: Vec<u64> = maps_json()
         .iter()
@@ -166,6 +167,7 @@ fn maps_json() -> Vec<Value> {
 }
 
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn non_root_gets_a_permission_error_naming_the_capabilities() {
     let o = common::as_nobody(&["bpf", "maps"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -267,6 +267,7 @@ fn bad_root_exits_2() {
 
 /// This machine, as root: every fact equals what the system shows by other means.
 #[test]
+#[ignore = "needs root and the live kernel: tracefs, perf events, BPF and kallsyms; ./test-all runs it (cargo test -- --include-ignored)"]
 fn live_facts_as_root() {
     assert!(common::is_root(), "the live doctor test must run as root");
     let out = Command::cargo_bin("kpeek")
@@ -321,6 +322,7 @@ fn live_facts_as_root() {
 
 /// This machine as `nobody`: no capabilities, and the BPF call refused.
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn live_facts_as_nobody() {
     let out = common::as_nobody(&["doctor", "--json"]);
     assert!(

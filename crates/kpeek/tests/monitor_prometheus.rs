@@ -39,6 +39,7 @@ fn scalar(v: &Value) -> Option<f64> {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn prometheus_scrapes_and_rate_matches_the_generator() {
     assert!(common::is_root(), "tracepoints need root");
     let stop = Arc::new(AtomicBool::new(false));

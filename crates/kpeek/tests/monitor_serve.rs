@@ -42,6 +42,7 @@ fn openmetrics_check(text: &str) -> Result<usize, String> {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn formats_names_and_promtool() {
     // promtool's lint also judges names: the kernel's `nr_sec_page_table_pages` trips its
     // "abbreviated units" heuristic, so vmstat is limited to names it has no opinion on.
@@ -179,6 +180,7 @@ fn bad_requests_and_slow_clients() {
 }
 
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn drops_every_capability_after_opening_sources() {
     assert!(common::is_root(), "this test checks what root gives up");
     let s = Serve::start(&["--tracepoint", "sched:sched_switch"]);
@@ -219,6 +221,7 @@ fn drops_every_capability_after_opening_sources() {
 }
 
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn privileged_sources_keep_only_what_reading_takes() {
     assert!(common::is_root(), "this test checks what root gives up");
     let s = Serve::start(&["--peek", "runqueues@all.nr_running", "--source", "stat"]);

@@ -69,6 +69,7 @@ fn cpu_stat(cpu: u32, i: usize) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn runqueues_cpu_field_equals_the_cpu_number() {
     for cpu in possible_cpus() {
         let v = peek_json(&["--via", "bpf", &format!("runqueues@cpu{cpu}.cpu")]);
@@ -82,6 +83,7 @@ fn runqueues_cpu_field_equals_the_cpu_number() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn nr_switches_sum_lies_between_two_reads_of_ctxt() {
     let before = ctxt();
     let v = peek_json(&["--via", "bpf", "runqueues@sum.nr_switches"]);
@@ -94,6 +96,7 @@ fn nr_switches_sum_lies_between_two_reads_of_ctxt() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn kernel_cpustat_user_time_matches_proc_stat() {
     // /proc/stat prints cpustat[CPUTIME_USER] (ns) in USER_HZ (100) ticks, rounded down.
     for cpu in possible_cpus() {
@@ -113,6 +116,7 @@ fn kernel_cpustat_user_time_matches_proc_stat() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn pointer_chains_and_typed_addresses() {
     // The task running kpeek on CPU 0 is... whoever runs there; its comm is a string and its
     // pid a number, and reading the same place by address with --as agrees.
@@ -131,6 +135,7 @@ fn pointer_chains_and_typed_addresses() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn text_output_is_debugger_style() {
     let out = kpeek()
         .args([
@@ -164,6 +169,7 @@ fn text_output_is_debugger_style() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn a_symbol_without_type_information_reads_as_raw_bytes_and_says_so() {
     // `schedule` is code: no variable type anywhere, so raw bytes sized by the next symbol.
     let v = peek_json(&["--via", "bpf", "schedule"]);
@@ -179,6 +185,7 @@ fn a_symbol_without_type_information_reads_as_raw_bytes_and_says_so() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn bad_input_is_named_with_exit_code_2() {
     let cases: &[(&[&str], &str)] = &[
         (
@@ -233,6 +240,7 @@ fn bad_input_is_named_with_exit_code_2() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn watch_prints_value_and_rate() {
     let v = peek_json(&[
         "--via",
@@ -259,6 +267,7 @@ fn watch_prints_value_and_rate() {
 /// `--watch` prints fixed integers from text prepared once (no allocation per reading) and
 /// everything else through the ordinary printer: both must print what one `kpeek peek` prints.
 #[test]
+#[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn watch_fast_and_general_readings_print_like_one_peek() {
     let exprs = [
         "runqueues@cpu0.cpu",
@@ -341,6 +350,7 @@ fn watch_fast_and_general_readings_print_like_one_peek() {
 }
 
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn non_root_is_refused_by_each_backend() {
     let out = common::as_nobody(&["peek", "--via", "bpf", "runqueues@cpu0.cpu"]);
     assert_eq!(out.status.code(), Some(2));

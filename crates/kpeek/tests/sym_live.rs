@@ -24,6 +24,7 @@ fn sysctl(name: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: /proc/kallsyms addresses; ./test-all runs it (cargo test -- --include-ignored)"]
 fn schedule_address_and_back() {
     let (code, out, err) = kpeek(&["sym", "schedule"], "");
     assert_eq!(code, 0, "{err}");
@@ -46,6 +47,7 @@ fn schedule_address_and_back() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: /proc/kallsyms addresses; ./test-all runs it (cargo test -- --include-ignored)"]
 fn json_and_exported_flag_on_live_kernel() {
     let (code, out, _) = kpeek(&["sym", "--json", "_printk", "__ksymtab__printk"], "");
     let lines: Vec<serde_json::Value> = out
@@ -66,6 +68,7 @@ fn json_and_exported_flag_on_live_kernel() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: /proc/kallsyms addresses; ./test-all runs it (cargo test -- --include-ignored)"]
 fn symbolize_live_addresses() {
     let (_, out, _) = kpeek(&["sym", "schedule", "_printk"], "");
     let addrs: Vec<u64> = out
@@ -90,6 +93,7 @@ fn symbolize_live_addresses() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: /proc/kallsyms addresses; ./test-all runs it (cargo test -- --include-ignored)"]
 fn stats_live() {
     let (code, out, _) = kpeek(&["sym", "--json", "stats"], "");
     assert_eq!(code, 0);
@@ -118,6 +122,7 @@ fn stats_live() {
 /// kptr_restrict=0 shows addresses when perf_event_paranoid <= 1, otherwise CAP_SYSLOG is
 /// needed, which `nobody` does not have. Run the real binary as `nobody` and check both ways.
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn unprivileged_user_gets_the_kptr_restrict_error() {
     let out = common::as_nobody(&["sym", "schedule"]);
     let err = String::from_utf8_lossy(&out.stderr);

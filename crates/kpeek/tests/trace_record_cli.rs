@@ -95,6 +95,7 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn json_lines_with_a_tid_filter_and_count() {
     let tid = gettid();
     let filter = format!("common_pid == {tid}");
@@ -134,6 +135,7 @@ fn json_lines_with_a_tid_filter_and_count() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn text_is_lttng_style() {
     let tid = gettid();
     let filter = format!("common_pid == {tid}");
@@ -177,6 +179,7 @@ fn text_is_lttng_style() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn chrome_trace_file_parses() {
     let dir = std::env::temp_dir().join(format!("kpeek-chrome-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -223,6 +226,7 @@ fn chrome_trace_file_parses() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn pid_follows_one_process_and_stops_when_it_exits() {
     let mut sleeper = Command::new("sleep").arg("0.7").spawn().unwrap();
     let pid = sleeper.id().to_string();
@@ -262,6 +266,7 @@ fn pid_follows_one_process_and_stops_when_it_exits() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn bad_filter_is_explained_with_exit_code_2() {
     let out = Command::new(BIN)
         .args([
@@ -282,6 +287,7 @@ fn bad_filter_is_explained_with_exit_code_2() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn unknown_event_suggests_names() {
     let out = Command::new(BIN)
         .args(["trace", "record", "net:netif_recieve_skb", "--count", "1"])
@@ -332,6 +338,7 @@ fn bad_arguments_are_usage_errors() {
 }
 
 #[test]
+#[ignore = "needs root: drops privileges (runs as nobody, or without capabilities); ./test-all runs it (cargo test -- --include-ignored)"]
 fn no_permission_names_perf_event_paranoid() {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap();
     for args in [
@@ -366,6 +373,7 @@ fn no_permission_names_perf_event_paranoid() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn stat_json_counts_per_cpu() {
     let tid = gettid();
     let filter = format!("common_pid == {tid}");
@@ -399,6 +407,7 @@ fn stat_json_counts_per_cpu() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn stat_text_table() {
     let out = Command::new(BIN)
         .args([
@@ -421,6 +430,7 @@ fn stat_text_table() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn callchains_are_symbolized() {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let out = run_while(
@@ -462,6 +472,7 @@ fn callchains_are_symbolized() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn ctrl_c_and_duration_stop_cleanly() {
     // SIGINT: the events are disabled, the rings drained, the summary printed, exit 0.
     let mut child = Command::new(BIN)
@@ -513,6 +524,7 @@ fn ctrl_c_and_duration_stop_cleanly() {
 }
 
 #[test]
+#[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn realtime_reader_runs_under_sched_fifo() {
     let mut child = Command::new(BIN)
         .args([

@@ -22,15 +22,20 @@ pub mod counter {
     pub const LOST: u32 = 1;
     /// A field or stack could not be read.
     pub const READ_ERR: u32 = 2;
+    /// How many counters there are.
     pub const N: u32 = 3;
 }
 
 /// File descriptors of the maps a program refers to.
 #[derive(Clone, Copy, Debug)]
 pub struct Maps {
+    /// The aggregation map: key → count, sum and histogram.
     pub agg: i32,
+    /// A one-entry array holding a zeroed value, copied in for a new key.
     pub zero: i32,
+    /// The per-CPU array of loss counters ([`counter`]).
     pub counters: i32,
+    /// The stack map, when a key holds `kstack`.
     pub stacks: Option<i32>,
     /// A one-entry per-CPU array of [`scratch_size`] bytes, for glob filters.
     pub scratch: Option<i32>,

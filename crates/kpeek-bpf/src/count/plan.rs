@@ -21,7 +21,10 @@ pub const MAX_KEY: usize = 256;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StrLoc {
     /// `char name[len]` at the field's offset.
-    Inline { len: usize },
+    Inline {
+        /// The array's size in bytes.
+        len: usize,
+    },
     /// `__data_loc char[]`: the u32 at the field holds the offset (low 16 bits).
     DataLoc,
     /// `__rel_loc char[]`: the offset is relative to the end of the field.
@@ -33,13 +36,18 @@ pub enum StrLoc {
 pub enum Source {
     /// An integer (or pointer, enum, bool) field of the record.
     Int {
+        /// Byte offset in the record.
         offset: usize,
+        /// Size in bytes (1, 2, 4 or 8).
         bytes: u8,
+        /// Sign-extended when read?
         signed: bool,
     },
     /// A string field of the record.
     Str {
+        /// Byte offset of the field in the record.
         offset: usize,
+        /// How the field holds the string.
         loc: StrLoc,
     },
     /// The current task's name (`bpf_get_current_comm`).
@@ -48,12 +56,14 @@ pub enum Source {
     Pid,
     /// The current thread id.
     Tid,
+    /// The CPU the event ran on.
     Cpu,
     /// A kernel stack id (`bpf_get_stackid`).
     Kstack,
 }
 
 impl Source {
+    /// Is it a string (compared and keyed by bytes)?
     pub fn is_str(&self) -> bool {
         matches!(self, Source::Str { .. } | Source::Comm)
     }
@@ -84,6 +94,7 @@ impl Source {
         }
     }
 
+    /// Is it a signed integer field?
     pub fn signed(&self) -> bool {
         matches!(self, Source::Int { signed: true, .. })
     }
@@ -94,26 +105,35 @@ impl Source {
 pub enum SlotKind {
     /// Which of several events (an index into the event list).
     Event,
+    /// An integer, sign-extended or not.
     Int {
+        /// Signed?
         signed: bool,
     },
+    /// A string of at most `width` bytes, NUL-padded.
     Str {
+        /// Bytes in the key.
         width: usize,
     },
+    /// A kernel stack id.
     Stack,
 }
 
 /// One named part of the key, at a byte offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
+    /// The key's name (`pid`, a field name).
     pub name: String,
+    /// What it holds.
     pub kind: SlotKind,
+    /// Byte offset in the key.
     pub offset: usize,
 }
 
 /// The key's layout, the same for every event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyLayout {
+    /// The slots, in the order asked for.
     pub slots: Vec<Slot>,
     /// Size in bytes (a multiple of 8, at least 8).
     pub size: usize,
@@ -124,38 +144,56 @@ pub struct KeyLayout {
 pub struct EventPlan {
     /// Index in the event list (the value of an [`SlotKind::Event`] slot).
     pub index: usize,
+    /// The event, `system:name`.
     pub event: String,
+    /// The tracepoint's id (its format file's `ID`).
     pub tp_id: u32,
     /// One source per key slot (`None` for the event slot).
     pub keys: Vec<Option<Source>>,
+    /// The filter, every field resolved (`None`: count every hit).
     pub filter: Option<Cond>,
+    /// What `--sum` adds up.
     pub sum: Option<Source>,
+    /// What `--hist` buckets.
     pub hist: Option<Source>,
 }
 
 /// A filter with every field resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cond {
+    /// Both hold.
     And(Box<Cond>, Box<Cond>),
+    /// Either holds.
     Or(Box<Cond>, Box<Cond>),
+    /// Does not hold.
     Not(Box<Cond>),
+    /// An integer compare.
     Int {
+        /// The value compared.
         src: Source,
+        /// The comparison.
         op: Op,
+        /// The constant compared with.
         value: i128,
     },
     /// A string compare: `exact` (whole string) or a prefix (`prefix*` globs).
     Str {
+        /// The string compared.
         src: Source,
+        /// The bytes compared (no NUL).
         bytes: Vec<u8>,
+        /// The whole string (`==`) rather than a prefix.
         exact: bool,
+        /// `!=`: true when the compare fails.
         negate: bool,
     },
     /// Any other glob (`*` inside, `?`, classes, escapes): matched segment by segment
     /// (anchored prefix, middles left to right, anchored suffix) in a per-CPU scratch buffer.
     /// `glob.negated` is always false here (a leading `!` becomes [`Cond::Not`]).
     Glob {
+        /// The string matched.
         src: Source,
+        /// The glob.
         glob: Glob,
     },
     /// A glob that matches everything (`*`).
@@ -202,8 +240,13 @@ impl Cond {
 /// Histogram buckets: log2 (bpftrace's `hist`) or linear steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HistKind {
+    /// Power-of-two buckets.
     Log2,
-    Linear { step: u64 },
+    /// Buckets of `step` each.
+    Linear {
+        /// Width of one bucket.
+        step: u64,
+    },
 }
 
 /// Slots of a histogram: [negative, 0 (log2) or first step, ...]: 66 in both kinds.
@@ -212,10 +255,15 @@ pub const HIST_SLOTS: usize = 66;
 /// What the user asked for (names as typed).
 #[derive(Clone, Debug, Default)]
 pub struct Request {
+    /// Keys to count by: record fields, or `comm`, `pid`, `tid`, `cpu`, `kstack`.
     pub by: Vec<String>,
+    /// The filter, parsed.
     pub filter: Option<Expr>,
+    /// The field `--sum` adds up.
     pub sum: Option<String>,
+    /// The field `--hist` buckets.
     pub hist: Option<String>,
+    /// `--linear STEP`: linear buckets instead of log2.
     pub linear: Option<u64>,
 }
 

@@ -20,8 +20,11 @@ const STACK_DEPTH: usize = 127;
 /// One part of a key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyValue {
+    /// A signed integer field, or `pid`, `tid`, `cpu`.
     Int(i64),
+    /// An unsigned integer field.
     UInt(u64),
+    /// A string field, or `comm`.
     Str(String),
     /// The event's `system:name` (with several events).
     Event(String),
@@ -32,8 +35,11 @@ pub enum KeyValue {
 /// One key's totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// The key's parts, in the order asked for.
     pub key: Vec<KeyValue>,
+    /// Hits counted.
     pub count: u64,
+    /// The `--sum` total (0 without).
     pub sum: u64,
     /// [`HIST_SLOTS`] buckets (empty without a histogram).
     pub hist: Vec<u64>,
@@ -42,6 +48,7 @@ pub struct Entry {
 /// The state of every key at one moment, and what could not be counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Every key's totals.
     pub entries: Vec<Entry>,
     /// New keys dropped because the map was full.
     pub full: u64,

@@ -34,7 +34,9 @@ use crate::chardev::Device;
 use crate::error::{Error, Result};
 
 use record::PREFIX;
-pub use record::{Parsed, Record, RecordBody, RingItem, parse_record, realtime_offset_ns};
+pub use record::{
+    BadRecord, Parsed, Record, RecordBody, RingItem, parse_record, realtime_offset_ns,
+};
 pub use seq::{RingStats, SeqTracker};
 pub use set::RingSet;
 
@@ -380,14 +382,14 @@ impl Iterator for Records<'_> {
                     }
                     return Some(Ok(RingItem::Record(r)));
                 }
-                Err(msg) => {
+                Err(bad) => {
                     self.ring.stats.corrupt += 1;
                     self.ring.tail = self.head;
                     self.done = true;
                     return Some(Err(RingError {
                         cpu: self.ring.cpu,
                         offset: tail,
-                        msg,
+                        msg: bad.to_string(),
                     }));
                 }
             }

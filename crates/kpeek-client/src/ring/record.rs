@@ -97,49 +97,101 @@ fn text(field: &[u8]) -> String {
     }
 }
 
+/// Why [`parse_record`] refused the bytes at a position (the ring is corrupt there).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadRecord {
+    /// Fewer bytes than a record's type and length.
+    #[error("{left} bytes left, less than a record's {PREFIX}-byte type and length")]
+    NoPrefix {
+        /// Bytes up to the end of the readable region.
+        left: usize,
+    },
+    /// A pad record whose length is 0, not a multiple of 8, or past the end.
+    #[error("pad record of length {len} ({left} bytes left)")]
+    BadPad {
+        /// The pad's length field.
+        len: usize,
+        /// Bytes up to the end of the readable region.
+        left: usize,
+    },
+    /// Fewer bytes than a record header.
+    #[error("{left} bytes left, less than a {HDR}-byte record header")]
+    NoHeader {
+        /// Bytes up to the end of the readable region.
+        left: usize,
+    },
+    /// A length shorter than a header, not a multiple of 8, or past the end.
+    #[error(
+        "record type {ty} seq {seq} has length {len}: expected a multiple of {REC_ALIGN} from \
+         {HDR} to {left}"
+    )]
+    BadLength {
+        /// The record's type.
+        ty: u16,
+        /// The record's sequence number.
+        seq: u32,
+        /// Its length field.
+        len: usize,
+        /// Bytes up to the end of the readable region.
+        left: usize,
+    },
+    /// A length too short for the record's type.
+    #[error("record type {ty} seq {seq} has length {len}, its type needs {need}")]
+    TooShort {
+        /// The record's type.
+        ty: u16,
+        /// The record's sequence number.
+        seq: u32,
+        /// Its length field.
+        len: usize,
+        /// The size of the type's record.
+        need: usize,
+    },
+}
+
 /// Parse the record at the start of `buf` (the bytes up to the end of the readable region).
 /// Checks the length (at least a header, a multiple of 8, within `buf`, large enough for its
 /// type).
-pub fn parse_record(buf: &[u8]) -> std::result::Result<Parsed, String> {
+///
+/// # Errors
+///
+/// [`BadRecord`], saying which check failed.
+pub fn parse_record(buf: &[u8]) -> std::result::Result<Parsed, BadRecord> {
     if buf.len() < PREFIX {
-        return Err(format!(
-            "{} bytes left, less than a record's {PREFIX}-byte type and length",
-            buf.len()
-        ));
+        return Err(BadRecord::NoPrefix { left: buf.len() });
     }
     let ty = u16::from_ne_bytes([buf[0], buf[1]]);
     let len = usize::from(u16::from_ne_bytes([buf[2], buf[3]]));
     if ty == REC_PAD {
         if len % REC_ALIGN != 0 || len == 0 || len > buf.len() {
-            return Err(format!(
-                "pad record of length {len} ({} bytes left)",
-                buf.len()
-            ));
+            return Err(BadRecord::BadPad {
+                len,
+                left: buf.len(),
+            });
         }
         return Ok(Parsed::Pad(len));
     }
     if buf.len() < HDR {
-        return Err(format!(
-            "{} bytes left, less than a {HDR}-byte record header",
-            buf.len()
-        ));
+        return Err(BadRecord::NoHeader { left: buf.len() });
     }
     let h: RecHeader = bytemuck::pod_read_unaligned(&buf[..HDR]);
     if len < HDR || len % REC_ALIGN != 0 || len > buf.len() {
-        return Err(format!(
-            "record type {} seq {} has length {len}: expected a multiple of {REC_ALIGN} from \
-             {HDR} to {}",
-            h.ty,
-            h.seq,
-            buf.len()
-        ));
+        return Err(BadRecord::BadLength {
+            ty: h.ty,
+            seq: h.seq,
+            len,
+            left: buf.len(),
+        });
     }
     let need = |n: usize| {
         if len < n {
-            Err(format!(
-                "record type {} seq {} has length {len}, its type needs {n}",
-                h.ty, h.seq
-            ))
+            Err(BadRecord::TooShort {
+                ty: h.ty,
+                seq: h.seq,
+                len,
+                need: n,
+            })
         } else {
             Ok(())
         }

@@ -89,12 +89,13 @@ fn rejects_bad_lengths() {
     ] {
         let mut m = b.clone();
         m[2..4].copy_from_slice(&len.to_ne_bytes());
-        let e = parse_record(&m).unwrap_err();
+        let e = parse_record(&m).unwrap_err().to_string();
         assert!(e.contains(want), "{len}: {e}");
     }
     assert!(
         parse_record(&b[..10])
             .unwrap_err()
+            .to_string()
             .contains("less than a 24-byte")
     );
 }

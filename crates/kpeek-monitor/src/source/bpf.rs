@@ -11,14 +11,88 @@ use crate::model::{DescCache, Kind, MetricDesc, Reading};
 use super::{Source, SourceError};
 
 fn bpf_err(e: kpeek_bpf::Error) -> SourceError {
-    SourceError::Other(format!("bpf: {e}"))
+    SourceError::from(BpfError::Read(e))
+}
+
+/// Why a BPF source could not be started, or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BpfError {
+    /// `--by kstack` asked of a metric source.
+    #[error("--by kstack: stacks cannot be labels of a metric")]
+    StackLabel,
+    /// The count's filter does not parse.
+    #[error("filter {filter:?}: {source}")]
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// Where and why it does not parse.
+        #[source]
+        source: kpeek_filter::ParseError,
+    },
+    /// tracefs could not be found, or an event's format not read.
+    #[error("{0}")]
+    Tracefs(#[source] kpeek_trace::tracefs::TracefsError),
+    /// An event name or glob matched nothing.
+    #[error("{0}")]
+    Events(#[source] kpeek_trace::record::RecordError),
+    /// The count's programs or maps could not be made, loaded or attached.
+    #[error("{0}")]
+    Count(#[source] kpeek_bpf::Error),
+    /// No such BPF map.
+    #[error("bpf map {spec:?}: {source}")]
+    Map {
+        /// The map as given: id, name or pinned path.
+        spec: String,
+        /// Why it was not found.
+        #[source]
+        source: kpeek_bpf::Error,
+    },
+    /// BPF run statistics could not be turned on.
+    #[error("BPF run statistics: {0}")]
+    Stats(#[source] kpeek_bpf::Error),
+    /// Reading the counts, the map or the programs failed.
+    #[error("bpf: {0}")]
+    Read(#[source] kpeek_bpf::Error),
 }
 
 /// A `--bpf-count` flag: events, keys, filter.
 pub type CountFlag = (Vec<String>, Vec<String>, Option<String>);
 
+/// Why [`parse_count_flag`] refused a flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CountFlagError {
+    /// Nothing before the first ` --`.
+    #[error("{flag:?}: no event (expected 'EVENT --by KEY')")]
+    NoEvent {
+        /// The flag's value.
+        flag: String,
+    },
+    /// An option other than `--by` and `--filter`.
+    #[error("{flag:?}: unknown option --{option} (expected --by or --filter)")]
+    UnknownOption {
+        /// The flag's value.
+        flag: String,
+        /// The option, without its dashes.
+        option: String,
+    },
+}
+
 /// Parse the quick flag's `EVENT[,EVENT] [--by KEY[,KEY]] [--filter EXPR]`.
-pub fn parse_count_flag(s: &str) -> Result<CountFlag, String> {
+///
+/// # Errors
+///
+/// [`CountFlagError`] when no event is given or an option is neither `--by` nor `--filter`.
+///
+/// ```
+/// use kpeek_monitor::source::bpf::parse_count_flag;
+///
+/// let (events, by, filter) = parse_count_flag("sched:sched_switch --by prev_comm").unwrap();
+/// assert_eq!((events, by, filter), (vec!["sched:sched_switch".into()], vec!["prev_comm".into()], None));
+/// assert!(parse_count_flag("sched:sched_switch --sort x").is_err());
+/// ```
+pub fn parse_count_flag(s: &str) -> Result<CountFlag, CountFlagError> {
     let mut parts = s.split(" --");
     let events: Vec<String> = parts
         .next()
@@ -28,7 +102,7 @@ pub fn parse_count_flag(s: &str) -> Result<CountFlag, String> {
         .map(str::to_owned)
         .collect();
     if events.is_empty() {
-        return Err(format!("{s:?}: no event (expected 'EVENT --by KEY')"));
+        return Err(CountFlagError::NoEvent { flag: s.to_owned() });
     }
     let (mut by, mut filter) = (Vec::new(), None);
     for p in parts {
@@ -42,9 +116,10 @@ pub fn parse_count_flag(s: &str) -> Result<CountFlag, String> {
             ),
             "filter" => filter = Some(rest.trim().to_owned()),
             _ => {
-                return Err(format!(
-                    "{s:?}: unknown option --{flag} (expected --by or --filter)"
-                ));
+                return Err(CountFlagError::UnknownOption {
+                    flag: s.to_owned(),
+                    option: flag.to_owned(),
+                });
             }
         }
     }
@@ -62,26 +137,36 @@ pub struct BpfCountSource {
 
 impl BpfCountSource {
     /// Resolve the events, check the filter and keys, load and attach the programs.
+    ///
+    /// # Errors
+    ///
+    /// [`BpfError`]: a `kstack` key, a filter that does not parse, no tracefs, an unknown
+    /// event, or programs the kernel refuses (without CAP_BPF and CAP_PERFMON, say).
     pub fn start(
         name: &str,
         events: &[String],
         by: &[String],
         filter: Option<&str>,
         max_keys: u32,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BpfError> {
         if by.iter().any(|k| k == "kstack") {
-            return Err("--by kstack: stacks cannot be labels of a metric".into());
+            return Err(BpfError::StackLabel);
         }
         let filter = filter
-            .map(|f| kpeek_filter::parse(f).map_err(|e| format!("filter {f:?}: {e}")))
+            .map(|f| {
+                kpeek_filter::parse(f).map_err(|source| BpfError::Filter {
+                    filter: f.to_owned(),
+                    source,
+                })
+            })
             .transpose()?;
-        let tfs = Tracefs::discover().map_err(|e| e.to_string())?;
-        let names = kpeek_trace::record::resolve_events(&tfs, events).map_err(|e| e.to_string())?;
+        let tfs = Tracefs::discover().map_err(BpfError::Tracefs)?;
+        let names = kpeek_trace::record::resolve_events(&tfs, events).map_err(BpfError::Events)?;
         let formats = names
             .iter()
             .map(|n| tfs.format(n))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .map_err(BpfError::Tracefs)?;
         let req = Request {
             by: by.to_vec(),
             filter,
@@ -89,7 +174,7 @@ impl BpfCountSource {
             hist: None,
             linear: None,
         };
-        let counter = Counter::start(&formats, &req, max_keys).map_err(|e| e.to_string())?;
+        let counter = Counter::start(&formats, &req, max_keys).map_err(BpfError::Count)?;
         Ok(BpfCountSource {
             name: name.to_owned(),
             keys: counter.key_names(),
@@ -215,9 +300,16 @@ pub struct BpfMapSource {
 }
 
 impl BpfMapSource {
-    /// Find the map now (an unknown map is an error).
-    pub fn open(name: &str, spec: &str, kind: Kind) -> Result<Self, String> {
-        let map = objects::find_map(spec).map_err(|e| format!("bpf map {spec:?}: {e}"))?;
+    /// Find the map now (by id, name or pinned path).
+    ///
+    /// # Errors
+    ///
+    /// [`BpfError::Map`] when there is no such map (or it cannot be seen without privilege).
+    pub fn open(name: &str, spec: &str, kind: Kind) -> Result<Self, BpfError> {
+        let map = objects::find_map(spec).map_err(|source| BpfError::Map {
+            spec: spec.to_owned(),
+            source,
+        })?;
         Ok(BpfMapSource {
             name: name.to_owned(),
             map,
@@ -289,8 +381,12 @@ pub struct BpfProgsSource {
 
 impl BpfProgsSource {
     /// Turn on BPF run statistics (`BPF_ENABLE_STATS`).
-    pub fn open(name: &str) -> Result<Self, String> {
-        let stats = objects::enable_stats().map_err(|e| format!("BPF run statistics: {e}"))?;
+    ///
+    /// # Errors
+    ///
+    /// [`BpfError::Stats`] when the kernel refuses (it takes CAP_SYS_ADMIN).
+    pub fn open(name: &str) -> Result<Self, BpfError> {
+        let stats = objects::enable_stats().map_err(BpfError::Stats)?;
         Ok(BpfProgsSource {
             name: name.to_owned(),
             _stats: stats,
@@ -372,6 +468,7 @@ mod tests {
         assert!(
             parse_count_flag("e --colour red")
                 .unwrap_err()
+                .to_string()
                 .contains("--colour")
         );
     }

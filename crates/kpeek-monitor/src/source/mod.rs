@@ -40,7 +40,9 @@ pub enum Spawn {
     Ready(Box<dyn Source + Send>),
     /// Built in the thread by `build`; until it succeeds, every read reports its error.
     Build {
+        /// The source's name.
         name: String,
+        /// Makes the source, in its thread.
         build: Box<dyn FnOnce() -> Result<Box<dyn Source>, SourceError> + Send>,
     },
 }
@@ -59,24 +61,51 @@ impl Spawn {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
+    /// A file could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// A file's text is not what its parser expects.
     #[error("{}: {source}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// Which line, and why.
         #[source]
         source: crate::parse::ParseError,
     },
+    /// kpeek.ko's counters could not be read.
     #[error("kpeek.ko: {0}")]
     Kpeek(#[source] kpeek_client::Error),
+    /// The tracepoint counters could not be opened or read.
     #[error("tracepoints: {0}")]
     Trace(#[source] kpeek_trace::record::RecordError),
+    /// A BPF source could not be started or read.
+    #[error("{0}")]
+    Bpf(#[source] Box<bpf::BpfError>),
+    /// A peek source could not be built.
+    #[error("{0}")]
+    Peek(#[source] Box<peek::PeekError>),
+    /// Anything else, said in words (a source's own state, several readings' errors at once).
     #[error("{0}")]
     Other(String),
+}
+
+impl From<bpf::BpfError> for SourceError {
+    fn from(e: bpf::BpfError) -> Self {
+        SourceError::Bpf(Box::new(e))
+    }
+}
+
+impl From<peek::PeekError> for SourceError {
+    fn from(e: peek::PeekError) -> Self {
+        SourceError::Peek(Box::new(e))
+    }
 }
 
 /// Does `name` match the glob `pat` (`*` matches any run of characters, nothing else is

@@ -27,9 +27,13 @@ pub enum ProcKind {
     Pressure,
     /// One file holding one number, exported as `metric`; a counter of `width` bits wraps.
     File {
+        /// The file.
         path: PathBuf,
+        /// The metric's name within the source.
         metric: String,
+        /// Counter or gauge.
         kind: Kind,
+        /// A counter's width in bits, when it wraps before 64.
         width: Option<u8>,
     },
 }

@@ -70,7 +70,7 @@ impl SourceArgs {
             None => config::Config::default(),
         };
         let mut add = |spec: SourceSpec, flag: &str| -> anyhow::Result<()> {
-            config::check_spec(&spec).map_err(|m| config::ConfigError::new(flag, m))?;
+            config::check_spec(&spec).map_err(|e| config::ConfigError::new(flag, e.to_string()))?;
             if cfg.sources.iter().any(|s| s.name() == spec.name()) {
                 anyhow::bail!(config::ConfigError::new(
                     flag,
@@ -123,7 +123,7 @@ impl SourceArgs {
         }
         for (i, c) in self.bpf_counts.iter().enumerate() {
             let (events, by, filter) = kpeek_monitor::source::bpf::parse_count_flag(c)
-                .map_err(|m| config::ConfigError::new("--bpf-count", m))?;
+                .map_err(|e| config::ConfigError::new("--bpf-count", e.to_string()))?;
             add(
                 SourceSpec::BpfCount {
                     name: Some(if i == 0 {

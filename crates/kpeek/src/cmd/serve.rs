@@ -106,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         } else {
                             caps::drop_all()
                         }
-                        .map_err(|e| e.to_string())
+                        .map_err(Into::into)
                     },
                     Duration::from_secs(30),
                 )
