@@ -74,6 +74,20 @@ impl Candidates {
     }
 }
 
+/// What [`Scan::run_simple`] checks a common line against while nothing but such lines come:
+/// a copy, in locals, of the scan's state for one query in the previous line's region.
+struct Hot {
+    /// The query.
+    q: u64,
+    /// The query's window in the region: [`Scan::window`].
+    lo: u64,
+    hi: u64,
+    /// The region ([`Scan::last_region`]).
+    region: usize,
+    /// Whether the region is the core kernel's (lines without a module column).
+    module_none: bool,
+}
+
 /// A `__ksymtab_<name>` line kept by the scan: `<name>` is exported (when it is a candidate).
 struct Export {
     line_no: usize,
@@ -245,33 +259,59 @@ impl<'q> Scan<'q> {
         }
     }
 
-    /// [`Scan::parsed`] for the most frequent line it changes the state for, in fewer steps:
-    /// one query, an eligible line of the previous line's region at or above the nearest
-    /// address so far at or below the query. `false`: not such a line, nothing done.
-    #[inline]
-    fn nearer_below(&mut self, l: &Line<'_>, at: usize, len: usize) -> bool {
-        let ([q], [(lo, _)]) = (self.queries, self.window.as_mut_slice()) else {
-            return false;
+    /// The state [`Scan::run_simple`] checks common lines against, when there is one query, a
+    /// first line is kept and the previous line's region has candidates: see [`Hot`].
+    fn hot(&mut self) -> Option<Hot> {
+        let &[q] = self.queries else {
+            return None;
         };
-        if !(l.addr != 0
-            && *lo <= l.addr
-            && l.addr <= *q
-            && self.window_of == self.last_region
-            && self.first.is_some()
-            && l.name.len() <= MAX_NAME
-            && l.kind | 0x20 != b'a'
-            && !is_mapping_symbol(l.name)
-            && !l.name.starts_with(KSYMTAB))
-        {
+        self.first.as_ref()?;
+        let module_none = self.regions.get(self.last_region)?.module.is_none();
+        if self.window_of != self.last_region {
+            self.refresh_window();
+        }
+        let &[(lo, hi)] = self.window.as_slice() else {
+            return None;
+        };
+        Some(Hot {
+            q,
+            lo,
+            hi,
+            region: self.last_region,
+            module_none,
+        })
+    }
+
+    /// A line of [`Scan::run_simple`] in the state `h`: `true` when it is one of the two
+    /// kinds most lines are, and taken: a line that leaves the state as it is (a nonzero
+    /// address outside the window of its region, which is the previous line's, no
+    /// `__ksymtab_` name), or an eligible line at or above the nearest address so far at or
+    /// below the query (while a table climbs towards the query, nearly every line is).
+    /// `false`: nothing done, [`Scan::parsed`] takes it.
+    #[inline(always)]
+    fn hot_line(&mut self, h: &mut Hot, l: &Line<'_>, tabs: bool, at: usize, len: usize) -> bool {
+        let module_ok = if tabs {
+            self.regions
+                .get(h.region)
+                .is_some_and(|r| r.module.as_deref() == l.module)
+        } else {
+            h.module_none
+        };
+        if !(l.addr != 0 && module_ok && l.name.len() <= MAX_NAME && !l.name.starts_with(KSYMTAB)) {
             return false;
         }
-        let Some(r) = self.regions.get_mut(self.last_region) else {
-            return false;
-        };
-        if r.module.as_deref() != l.module {
+        if l.addr < h.lo || l.addr > h.hi {
+            self.line_no += 1;
+            return true;
+        }
+        if l.addr > h.q || l.kind | 0x20 == b'a' || is_mapping_symbol(l.name) {
             return false;
         }
-        let Some(c) = r.per_query.first_mut() else {
+        let Some(c) = self
+            .regions
+            .get_mut(h.region)
+            .and_then(|r| r.per_query.first_mut())
+        else {
             return false;
         };
         self.line_no += 1;
@@ -280,7 +320,10 @@ impl<'q> Scan<'q> {
             c.below_lines.clear();
             c.below_text.clear();
             c.below_pending.clear();
-            *lo = l.addr;
+            h.lo = l.addr;
+            if let Some(w) = self.window.first_mut() {
+                w.0 = l.addr;
+            }
         }
         c.below_pending.push((self.line_no, at, at + len));
         true
@@ -332,6 +375,7 @@ impl<'q> Scan<'q> {
             return 0;
         };
         let mut start = 0;
+        let mut hot = self.hot();
         for (k, &word) in newlines.iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
@@ -345,15 +389,21 @@ impl<'q> Scan<'q> {
                     self.declined = true;
                     return start;
                 };
-                if self.unchanged_by(&l) {
-                    self.line_no += 1;
-                } else if self.nearer_below(&l, base + start, line.len()) {
-                    // Taken: while a table climbs towards the query, nearly every line is.
-                } else if !self.parsed(Some(l), line, base + start) {
-                    self.declined = true;
-                    return start;
-                }
+                let at = base + start;
                 start = nl + 1;
+                if let Some(h) = &mut hot {
+                    if self.hot_line(h, &l, tabs, at, line.len()) {
+                        continue;
+                    }
+                } else if self.unchanged_by(&l) {
+                    self.line_no += 1;
+                    continue;
+                }
+                if !self.parsed(Some(l), line, at) {
+                    self.declined = true;
+                    return at - base;
+                }
+                hot = self.hot();
             }
         }
         start
@@ -506,6 +556,17 @@ impl<'q> Scan<'q> {
 /// exactly two spaces per line (those of `<address> <type> <name>`). `newlines` receives one
 /// word per 64 bytes of `text`, bit `i` set where byte `i` of that block is a newline.
 fn survey(text: &[u8], newlines: &mut Vec<u64>) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the CPU has AVX2 and POPCNT (checked just above; the answer is cached).
+        return unsafe { survey_avx2(text, newlines) };
+    }
+    survey_blocks(text, newlines)
+}
+
+/// [`survey`] one 64-byte block at a time (SSE2 on x86-64, the baseline).
+fn survey_blocks(text: &[u8], newlines: &mut Vec<u64>) -> Option<bool> {
     newlines.clear();
     let (mut lines, mut spaces, mut tabs) = (0usize, 0usize, 0u64);
     let mut blocks = text.chunks_exact(64);
@@ -534,6 +595,61 @@ fn survey(text: &[u8], newlines: &mut Vec<u64>) -> Option<bool> {
         }
     }
     (spaces == 2 * lines).then_some(tabs != 0)
+}
+
+/// [`survey`] with AVX2: 32 bytes per comparison, and only what the answer needs per block
+/// (the newline mask; the bad bytes and tabs accumulated in vectors, the spaces counted).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn survey_avx2(text: &[u8], newlines: &mut Vec<u64>) -> Option<bool> {
+    use std::arch::x86_64::{
+        __m256i, _mm256_and_si256, _mm256_andnot_si256, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8,
+        _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+        _mm256_setzero_si256,
+    };
+    newlines.clear();
+    let (mut lines, mut spaces) = (0u64, 0u64);
+    let mut ok_all = _mm256_set1_epi8(-1);
+    let mut tabs = _mm256_setzero_si256();
+    let mut half = |lane: &[u8; 32]| {
+        // SAFETY: the load reads the 32 bytes of `lane`.
+        let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
+        let eq = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+        let (nl, sp, tab) = (eq(b'\n'), eq(b' '), eq(b'\t'));
+        // Signed: bytes 0x20..=0x7f are above 0x1f, bytes 0x80 and up are negative.
+        let printable = _mm256_andnot_si256(eq(0x7f), _mm256_cmpgt_epi8(v, _mm256_set1_epi8(0x1f)));
+        ok_all = _mm256_and_si256(ok_all, _mm256_or_si256(printable, _mm256_or_si256(nl, tab)));
+        tabs = _mm256_or_si256(tabs, tab);
+        let (nl, sp) = (
+            _mm256_movemask_epi8(nl) as u32,
+            _mm256_movemask_epi8(sp) as u32,
+        );
+        spaces += u64::from(sp.count_ones());
+        nl
+    };
+    let mut block64 = |block: &[u8; 64]| {
+        let (a, b) = block.split_at(32);
+        let lo = half(a.try_into().unwrap_or(&[0; 32]));
+        let hi = half(b.try_into().unwrap_or(&[0; 32]));
+        let m = u64::from(lo) | u64::from(hi) << 32;
+        lines += u64::from(m.count_ones());
+        newlines.push(m);
+    };
+    let mut blocks = text.chunks_exact(64);
+    for block in &mut blocks {
+        block64(block.try_into().unwrap_or(&[0; 64]));
+    }
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        // Padding that is neither a newline nor a space nor a tab nor bad.
+        let mut last = [b'x'; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        block64(&last);
+    }
+    if _mm256_movemask_epi8(ok_all) != -1 {
+        return None;
+    }
+    (spaces == 2 * lines).then_some(_mm256_movemask_epi8(tabs) != 0)
 }
 
 /// The bytes of one 64-byte block that matter to [`survey`], one bit per byte.
@@ -854,6 +970,53 @@ mod tests {
                         .map(|r| (r.to_string(), halves.is_exported(&r.symbol)));
                     assert_eq!(got, want, "{} at {q:#x}", path.display());
                 }
+            }
+        }
+    }
+
+    /// The AVX2 survey answers as the baseline one, newline marks included: clean text,
+    /// every kind of byte it must refuse, tabs, text of every length around the block size.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_survey_answers_as_the_baseline_one() {
+        if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt"))
+        {
+            eprintln!("NOT RUN: this CPU has no AVX2/POPCNT, the AVX2 survey cannot run");
+            return;
+        }
+        let table = crate::load::tests::table(40);
+        let clean = table.as_bytes();
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for len in (0..200).chain([clean.len() - 1, clean.len()]) {
+            cases.push(clean[..len.min(clean.len())].to_vec());
+        }
+        for (at, b) in [
+            (5, 0u8),
+            (70, 0x7f),
+            (100, 0x80),
+            (130, 0xff),
+            (64, b'\r'),
+            (200, 0x1f),
+        ] {
+            let mut t = clean.to_vec();
+            t[at] = b;
+            cases.push(t);
+        }
+        let mut tabbed = clean.to_vec();
+        tabbed.splice(90..90, *b"\t[m]");
+        cases.push(tabbed);
+        let mut spaced = clean.to_vec();
+        spaced[300] = b' ';
+        cases.push(spaced);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for t in &cases {
+            // SAFETY: AVX2 and POPCNT are present (checked above).
+            let fast = unsafe { survey_avx2(t, &mut a) };
+            let base = survey_blocks(t, &mut b);
+            assert_eq!(fast, base, "{:?}", String::from_utf8_lossy(t));
+            if base.is_some() {
+                assert_eq!(a, b);
             }
         }
     }
