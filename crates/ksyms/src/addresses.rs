@@ -371,9 +371,24 @@ impl<'q> Scan<'q> {
     /// line's end. The bytes consumed; `declined` is set when a line has another shape (the
     /// count no longer vouches for the lines already taken: the full loader decides).
     fn run_simple(&mut self, text: &[u8], base: usize, tabs: bool, newlines: &[u64]) -> usize {
-        let Some(w) = self.digits.map(usize::from) else {
-            return 0;
-        };
+        // The two widths of real tables get a copy each with the offsets in the line known.
+        match self.digits {
+            None => 0,
+            Some(16) => self.run_simple_width(text, base, tabs, newlines, 16),
+            Some(8) => self.run_simple_width(text, base, tabs, newlines, 8),
+            Some(w) => self.run_simple_width(text, base, tabs, newlines, usize::from(w)),
+        }
+    }
+
+    #[inline(always)]
+    fn run_simple_width(
+        &mut self,
+        text: &[u8],
+        base: usize,
+        tabs: bool,
+        newlines: &[u64],
+        w: usize,
+    ) -> usize {
         let mut start = 0;
         let mut hot = self.hot();
         for (k, &word) in newlines.iter().enumerate() {
