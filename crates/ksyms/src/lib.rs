@@ -42,9 +42,11 @@
 //! markers) are documented on [`Ksyms::lookup`].
 //!
 //! ## Cost
-//! Regular files are mapped and parsed in place; `/proc/kallsyms` is parsed while a second
-//! thread reads it. Lines are parsed with SSE2 (the address's 16 hex digits and the name's end
-//! found sixteen bytes at a time), with no allocation per symbol, and the index keeps about 14
+//! Regular files are read in ranges through small buffers that stay in cache (mapped and parsed
+//! in place only through the `unsafe` [`Ksyms::from_path_mapped`]); `/proc/kallsyms` is parsed
+//! while a second thread reads it. Lines are parsed with SSE2 (the address's 16 hex digits and
+//! the name's end found sixteen bytes at a time; the one-pass address path vets its buffers
+//! with AVX2 where the CPU has it), with no allocation per symbol, and the index keeps about 14
 //! bytes per symbol plus the names: less than the file. An address lookup is a radix-table step
 //! and one branch-free comparison of a few neighbours' low address halves: with no branch to
 //! mispredict, the CPU overlaps the memory accesses of consecutive lookups by itself. The name

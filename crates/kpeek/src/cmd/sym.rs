@@ -119,6 +119,15 @@ fn load(args: &Args) -> anyhow::Result<Ksyms> {
 
 /// Only address queries on a saved table: read the file once and index only the lines that
 /// can answer them (`Ksyms::for_addresses`, same answers). `None`: load the whole table.
+///
+/// The file is read, never mapped (`Ksyms::from_path_mapped` is `unsafe`): any process may
+/// truncate or rewrite a file given by path while it is scanned, and a mapping then raises
+/// SIGBUS or changes bytes behind a `&[u8]`. Nothing checkable makes an arbitrary path safe:
+/// a read lease (`F_SETLEASE`) needs the file's owner or CAP_LEASE, fails while a writer has it
+/// open, and is broken by the kernel after `fs.lease-break-time` seconds whatever the holder
+/// does; seals exist for memfds only. Mapping would not pay either: mapping, populating and
+/// unmapping a 5 MB table costs more than the kernel's copy into a 64 KiB buffer that stays in
+/// cache (docs/benchmarks.md).
 fn load_for_addresses(args: &Args) -> Option<Ksyms> {
     let path = args.kallsyms.as_deref()?;
     if args.command.is_some() || args.lenient || path == std::path::Path::new(ksyms::KALLSYMS) {
