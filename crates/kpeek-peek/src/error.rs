@@ -144,6 +144,34 @@ pub enum Error {
         /// The running kernel's build-id in hex, or why it could not be read.
         running: String,
     },
+    /// A module's `.ko` that is not the loaded module's build.
+    #[error(
+        "{}: {what} {file} is not that of the loaded module `{module}` ({loaded}, from {}): its \
+         symbol table describes another build; give the loaded module's own .ko (--module-file)",
+        .path.display(), .from.display()
+    )]
+    WrongModule {
+        /// The `.ko`.
+        path: PathBuf,
+        /// The module.
+        module: String,
+        /// What was compared (`build-id`, `srcversion`).
+        what: &'static str,
+        /// The `.ko`'s.
+        file: String,
+        /// The loaded module's.
+        loaded: String,
+        /// Where the loaded module's was read.
+        from: PathBuf,
+    },
+    /// A module's variable that its `.ko` and `/sys/module` cannot locate.
+    #[error("locating a variable of `{module}` through its sections: {msg}")]
+    Located {
+        /// The module.
+        module: String,
+        /// Why not.
+        msg: String,
+    },
     /// A BTF or DWARF file is malformed.
     #[error("{}: {msg}", .path.display())]
     Format {

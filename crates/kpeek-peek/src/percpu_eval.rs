@@ -231,6 +231,7 @@ impl Session {
         name: &str,
         (ty, type_from): (TypeRef, String),
         at: PerCpuAt,
+        (located, located_how): (&'static str, String),
         backend: &dyn Backend,
     ) -> Result<Answer, Error> {
         let Some(sel) = expr.cpu else {
@@ -308,6 +309,8 @@ impl Session {
             via: backend.name(),
             addr,
             type_from,
+            located,
+            located_how,
         })
     }
 }
