@@ -41,7 +41,7 @@ for v in kpeek bpf kcore; do
 	if ! err=$(kpeek peek --via $v $expr 2>&1 >/dev/null); then
 		if [ "$(uname -m)" != x86_64 ] && [ $v != kpeek ]; then
 			case $v in
-			bpf) text="via bpf: this kernel lacks" ;;
+			bpf) text="which has no BTF" ;;
 			kcore) text="not a 64-bit little-endian ELF file" ;;
 			esac
 			kpeek peek --via $v $expr >/dev/null 2>&1
