@@ -144,25 +144,13 @@ pub enum Error {
         /// The running kernel's build-id in hex, or why it could not be read.
         running: String,
     },
-    /// A module's `.ko` that is not the loaded module's build.
-    #[error(
-        "{}: {what} {file} is not that of the loaded module `{module}` ({loaded}, from {}): its \
-         symbol table describes another build; give the loaded module's own .ko (--module-file)",
-        .path.display(), .from.display()
-    )]
+    /// A module's `.ko` that is not the loaded module's build (the message names both).
+    #[error("{}: {msg}", .path.display())]
     WrongModule {
         /// The `.ko`.
         path: PathBuf,
-        /// The module.
-        module: String,
-        /// What was compared (`build-id`, `srcversion`).
-        what: &'static str,
-        /// The `.ko`'s.
-        file: String,
-        /// The loaded module's.
-        loaded: String,
-        /// Where the loaded module's was read.
-        from: PathBuf,
+        /// What differs: the `.ko`'s build-id (or srcversion) and the loaded module's.
+        msg: String,
     },
     /// A module's variable that its `.ko` and `/sys/module` cannot locate.
     #[error("locating a variable of `{module}` through its sections: {msg}")]

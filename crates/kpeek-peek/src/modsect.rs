@@ -166,15 +166,15 @@ impl ModuleSysfs {
         ko: &BuildIdent,
     ) -> Result<&'static str, Error> {
         let loaded = self.loaded_ident(module);
-        let wrong =
-            |what: &'static str, file: String, running: String, from: &str| Error::WrongModule {
-                path: path.to_path_buf(),
-                module: module.to_string(),
-                what,
-                file,
-                loaded: running,
-                from: self.dir(module).join(from),
-            };
+        let wrong = |what: &str, file: String, running: String, from: &str| Error::WrongModule {
+            path: path.to_path_buf(),
+            msg: format!(
+                "{what} {file} is not that of the loaded module `{module}` ({running}, from {}): \
+                 its symbol table describes another build; give the loaded module's own .ko \
+                 (--module-file)",
+                self.dir(module).join(from).display()
+            ),
+        };
         if let (Some(f), Some(l)) = (&ko.build_id, &loaded.build_id) {
             return if f == l {
                 Ok("build-id")

@@ -230,8 +230,7 @@ impl Session {
         expr: &Expr,
         name: &str,
         (ty, type_from): (TypeRef, String),
-        at: PerCpuAt,
-        (located, located_how): (&'static str, String),
+        (at, located, located_how): (PerCpuAt, &'static str, String),
         backend: &dyn Backend,
     ) -> Result<Answer, Error> {
         let Some(sel) = expr.cpu else {

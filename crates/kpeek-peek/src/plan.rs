@@ -26,8 +26,8 @@ enum Kind {
         first: usize,
         place: Place,
         type_from: String,
-        /// How the address was found (short, and in full).
-        located: (&'static str, String),
+        /// How the address was found (short, and in full; boxed: the variant stays small).
+        located: Box<(&'static str, String)>,
         /// The leaf's type name, when no step is left to walk (it cannot change).
         leaf_ty: Option<String>,
         /// A fixed leaf that is a plain integer: its size and signedness (read and decoded
@@ -212,7 +212,7 @@ impl Session {
                 first,
                 place,
                 type_from,
-                located,
+                located: Box::new(located),
                 leaf_ty,
                 int_leaf,
             },

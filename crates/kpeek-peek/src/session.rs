@@ -317,8 +317,7 @@ impl Session {
                 &expr,
                 name,
                 typed,
-                PerCpuAt::Offset(offset),
-                located,
+                (PerCpuAt::Offset(offset), located.0, located.1),
                 backend,
             );
         }
@@ -337,8 +336,7 @@ impl Session {
                     &expr,
                     name,
                     typed,
-                    PerCpuAt::Pointer(r.addr),
-                    (r.located, r.how),
+                    (PerCpuAt::Pointer(r.addr), r.located, r.how),
                     backend,
                 )
             }
