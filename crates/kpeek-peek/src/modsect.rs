@@ -245,13 +245,10 @@ impl ModuleSysfs {
                 )));
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
-                return Err(Error::Permission {
-                    backend: "sections",
-                    what: format!(
-                        "{}: the kernel shows module section addresses to root only",
-                        file.display()
-                    ),
-                });
+                return Err(located(format!(
+                    "{}: permission denied: the kernel shows module section addresses to root only",
+                    file.display()
+                )));
             }
             Err(source) => return Err(Error::Io { path: file, source }),
         };
