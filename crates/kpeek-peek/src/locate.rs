@@ -4,10 +4,32 @@
 use crate::dwarf;
 use crate::error::Error;
 use crate::modsect::{self, ModuleSysfs, THIS_MODULE_SECTION};
-use crate::session::{Resolved, Session};
+use crate::session::Session;
 use crate::types::TypeRef;
 use crate::via::Backend;
 use crate::walk::read_named;
+
+/// How the address of a module's variable is found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Locate {
+    /// kallsyms, then the kernel (kpeek.ko), then the module's `.ko` and its loaded sections.
+    #[default]
+    Auto,
+    /// kallsyms and the kernel only.
+    Kallsyms,
+    /// Only the module's `.ko` and `/sys/module/<mod>/sections` (a module's variables).
+    Sections,
+}
+
+/// A symbol's address, size, module and how they were found.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) addr: u64,
+    pub(crate) size: Option<u64>,
+    pub(crate) owner: Option<String>,
+    pub(crate) located: &'static str,
+    pub(crate) how: String,
+}
 
 impl Session {
     fn module_sysfs(&self) -> ModuleSysfs {

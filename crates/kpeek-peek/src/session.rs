@@ -9,6 +9,8 @@ use ksyms::Ksyms;
 use crate::btf::{BtfTypes, PerCpuVar};
 use crate::error::{Error, close_names};
 use crate::expr::{Base, Expr};
+pub use crate::locate::Locate;
+pub(crate) use crate::locate::Resolved;
 use crate::percpu_eval::PerCpuAt;
 use crate::types::{TypeRef, Types};
 use crate::value::{Bits, Value, decode};
@@ -44,18 +46,6 @@ pub struct Options {
     pub sysfs_root: Option<PathBuf>,
 }
 
-/// How the address of a module's variable is found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Locate {
-    /// kallsyms, then the kernel (kpeek.ko), then the module's `.ko` and its loaded sections.
-    #[default]
-    Auto,
-    /// kallsyms and the kernel only.
-    Kallsyms,
-    /// Only the module's `.ko` and `/sys/module/<mod>/sections` (a module's variables).
-    Sections,
-}
-
 /// How the start of each CPU's per-CPU area is found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PerCpuMethod {
@@ -89,16 +79,6 @@ pub struct Answer {
     pub located: &'static str,
     /// The same, said in full (for `-v`).
     pub located_how: String,
-}
-
-/// A symbol's address, size, module and how they were found.
-#[derive(Debug, Clone)]
-pub(crate) struct Resolved {
-    pub(crate) addr: u64,
-    pub(crate) size: Option<u64>,
-    pub(crate) owner: Option<String>,
-    pub(crate) located: &'static str,
-    pub(crate) how: String,
 }
 
 /// A symbol's type and where it came from.
