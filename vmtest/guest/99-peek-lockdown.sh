@@ -46,7 +46,7 @@ for v in kpeek bpf kcore; do
 	text=""
 	if [ "$(uname -m)" != x86_64 ]; then
 		case $v in
-		bpf) text="via bpf: this kernel lacks" ;;
+		bpf) text="which has no BTF" ;;
 		kcore) text="not a 64-bit little-endian ELF file" ;;
 		esac
 	fi

@@ -32,6 +32,20 @@ pub enum Error {
         /// The errno of the load (EACCES or EINVAL, usually).
         errno: i32,
     },
+    /// The verifier rejected a program on a kernel with no BTF (`/sys/kernel/btf/vmlinux`).
+    #[error(
+        "the kernel's verifier rejected BPF program {name} ({}) on this kernel ({release}), which has no BTF (no /sys/kernel/btf/vmlinux: built without CONFIG_DEBUG_INFO_BTF); its log ends:\n{}",
+        io::Error::from_raw_os_error(*.errno),
+        if .log_tail.trim().is_empty() { "(the verifier wrote no log)" } else { .log_tail.as_str() }
+    )]
+    VerifierNoBtf {
+        name: String,
+        /// The running kernel's release.
+        release: String,
+        log_tail: String,
+        /// The errno of the load.
+        errno: i32,
+    },
     /// A system call failed for another reason.
     #[error("{op}")]
     Sys {

@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use crate::asm::{Asm, R0, R1, R2, R3, R6, R7, R8, R10, helper, op};
 use crate::error::{Error, Result};
+use crate::features::Probe;
 use crate::map::MmapArray;
 use crate::prog::{ProgType, Program};
 
@@ -244,18 +245,148 @@ impl KernelMem {
 
 fn load(name: &str, a: Asm) -> Result<Program> {
     let insns = a.finish()?;
-    Program::load(ProgType::RawTracepoint, name, &insns).map_err(|e| match e {
-        Error::Verifier { errno, .. } if errno == libc::EINVAL => {
-            // Kernels before 5.5 lack bpf_probe_read_kernel; say so rather than show a log.
-            if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
-                Error::Unsupported {
-                    feature: "bpf_probe_read_kernel and BTF",
-                    needs: "5.5",
-                }
-            } else {
-                e
-            }
-        }
-        e => e,
+    Program::load(ProgType::RawTracepoint, name, &insns).map_err(|e| {
+        let release = uname_release();
+        let probe = || crate::features::KernelProbe.has(crate::features::Feature::ProbeReadKernel);
+        explain_einval(e, release.as_deref(), BTF_VMLINUX_PATH, probe)
     })
+}
+
+/// Where the running kernel publishes its BTF.
+const BTF_VMLINUX_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// The running kernel's release (`uname -r`).
+fn uname_release() -> Option<String> {
+    // SAFETY: utsname is plain old data; uname() fills it and returns 0, or fails leaving it
+    // untouched (zeroed here).
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    // SAFETY: the kernel NUL-terminates release within the array (zeroed before the call).
+    let r = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) };
+    Some(r.to_string_lossy().into_owned())
+}
+
+/// `(major, minor)` of a kernel release such as `6.1.0-40-686-pae`.
+fn release_version(release: &str) -> Option<(u32, u32)> {
+    let mut it = release.split(|c: char| !c.is_ascii_digit());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// What an `EINVAL` load means. Kernels before 5.5 lack `bpf_probe_read_kernel`: that is said
+/// only when the running kernel is older (its release, or the helper probe saying it is
+/// missing). Otherwise the verifier's own log is the reason, with a note when the kernel has no
+/// BTF (as Debian's 32-bit 686-pae kernels).
+fn explain_einval(
+    e: Error,
+    release: Option<&str>,
+    btf: &str,
+    probe_read_kernel: impl FnOnce() -> Option<bool>,
+) -> Error {
+    let Error::Verifier {
+        name,
+        log_tail,
+        errno,
+    } = e
+    else {
+        return e;
+    };
+    if errno != libc::EINVAL {
+        return Error::Verifier {
+            name,
+            log_tail,
+            errno,
+        };
+    }
+    let old = release
+        .and_then(release_version)
+        .is_some_and(|v| v < (5, 5));
+    if old || probe_read_kernel() == Some(false) {
+        return Error::Unsupported {
+            feature: "the BPF helper bpf_probe_read_kernel",
+            needs: "5.5",
+        };
+    }
+    if !std::path::Path::new(btf).exists() {
+        return Error::VerifierNoBtf {
+            name,
+            release: release.unwrap_or("unknown").to_string(),
+            log_tail,
+            errno,
+        };
+    }
+    Error::Verifier {
+        name,
+        log_tail,
+        errno,
+    }
+}
+
+#[cfg(test)]
+mod einval_tests {
+    use super::*;
+
+    fn rejected() -> Error {
+        Error::Verifier {
+            name: "kpeek_mem_read".into(),
+            log_tail: "R1 invalid mem access 'scalar'".into(),
+            errno: libc::EINVAL,
+        }
+    }
+
+    #[test]
+    fn needs_5_5_only_on_an_older_kernel() {
+        let e = explain_einval(rejected(), Some("5.4.0-1-amd64"), "/nonexistent", || None);
+        assert!(e.to_string().contains("needs Linux 5.5"), "{e}");
+        // A newer kernel whose probe says the helper is missing (a custom build).
+        let e = explain_einval(rejected(), Some("6.1.0-40-686-pae"), "/", || Some(false));
+        assert!(e.to_string().contains("needs Linux 5.5"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_kernel_without_btf_gets_the_verifier_log_and_the_missing_btf() {
+        let e = explain_einval(
+            rejected(),
+            Some("6.1.0-40-686-pae"),
+            "/nonexistent/btf/vmlinux",
+            || Some(true),
+        );
+        let m = e.to_string();
+        assert!(!m.contains("5.5"), "{m}");
+        assert!(
+            m.contains("has no BTF") && m.contains("6.1.0-40-686-pae"),
+            "{m}"
+        );
+        assert!(m.contains("R1 invalid mem access 'scalar'"), "{m}");
+        // With BTF: the verifier's error as it is.
+        let e = explain_einval(rejected(), Some("6.1.0-40-amd64"), "/", || Some(true));
+        assert!(matches!(e, Error::Verifier { .. }), "{e}");
+        // Not EINVAL: untouched.
+        let e = Error::Verifier {
+            name: "p".into(),
+            log_tail: String::new(),
+            errno: libc::EACCES,
+        };
+        let e = explain_einval(e, Some("4.19.0"), "/nonexistent", || Some(false));
+        assert!(
+            matches!(
+                e,
+                Error::Verifier {
+                    errno: libc::EACCES,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn release_versions() {
+        assert_eq!(release_version("6.1.0-40-686-pae"), Some((6, 1)));
+        assert_eq!(release_version("5.10.237-1"), Some((5, 10)));
+        assert_eq!(release_version("x"), None);
+        assert!(uname_release().is_some_and(|r| release_version(&r).is_some()));
+    }
 }

@@ -61,7 +61,9 @@ fn fmt_err(path: &Path, msg: impl std::fmt::Display) -> Error {
     }
 }
 
-fn leak_map(path: &Path) -> Result<&'static [u8], Error> {
+/// The bytes of an ELF file (a `.ko`, compressed ones decompressed in memory, or a vmlinux),
+/// kept for the whole process.
+pub fn load_elf(path: &Path) -> Result<&'static [u8], Error> {
     let f = File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -131,7 +133,7 @@ fn kind_key(kind: &str) -> u8 {
 impl DwarfTypes {
     /// Opens an ELF file with DWARF (`.ko` or vmlinux) and indexes its variables and types.
     pub fn open(path: &Path) -> Result<DwarfTypes, Error> {
-        let data = leak_map(path)?;
+        let data = load_elf(path)?;
         DwarfTypes::parse(data, &path.display().to_string())
     }
 
@@ -286,7 +288,7 @@ impl DwarfTypes {
             running,
         };
         let running = running.map_err(|why| wrong(String::new(), why))?;
-        let data = leak_map(path)?;
+        let data = load_elf(path)?;
         // Checked before the (slow) indexing of the DWARF.
         let obj = object::File::parse(data)
             .map_err(|e| fmt_err(path, format!("not an ELF file: {e}")))?;

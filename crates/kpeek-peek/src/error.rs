@@ -144,6 +144,22 @@ pub enum Error {
         /// The running kernel's build-id in hex, or why it could not be read.
         running: String,
     },
+    /// A module's `.ko` that is not the loaded module's build (the message names both).
+    #[error("{}: {msg}", .path.display())]
+    WrongModule {
+        /// The `.ko`.
+        path: PathBuf,
+        /// What differs: the `.ko`'s build-id (or srcversion) and the loaded module's.
+        msg: String,
+    },
+    /// A module's variable that its `.ko` and `/sys/module` cannot locate.
+    #[error("locating a variable of `{module}` through its sections: {msg}")]
+    Located {
+        /// The module.
+        module: String,
+        /// Why not.
+        msg: String,
+    },
     /// A BTF or DWARF file is malformed.
     #[error("{}: {msg}", .path.display())]
     Format {

@@ -40,6 +40,8 @@ pub mod error;
 pub mod expr;
 pub mod globals;
 pub mod kofile;
+mod locate;
+pub mod modsect;
 pub mod percpu;
 mod percpu_eval;
 pub mod plan;
@@ -52,4 +54,4 @@ pub mod via;
 pub mod walk;
 
 pub use error::Error;
-pub use session::{Answer, Options, PerCpuMethod, Session};
+pub use session::{Answer, Locate, Options, PerCpuMethod, Session};

@@ -230,7 +230,7 @@ impl Session {
         expr: &Expr,
         name: &str,
         (ty, type_from): (TypeRef, String),
-        at: PerCpuAt,
+        (at, located, located_how): (PerCpuAt, &'static str, String),
         backend: &dyn Backend,
     ) -> Result<Answer, Error> {
         let Some(sel) = expr.cpu else {
@@ -308,6 +308,8 @@ impl Session {
             via: backend.name(),
             addr,
             type_from,
+            located,
+            located_how,
         })
     }
 }

@@ -26,6 +26,8 @@ enum Kind {
         first: usize,
         place: Place,
         type_from: String,
+        /// How the address was found (short, and in full; boxed: the variant stays small).
+        located: Box<(&'static str, String)>,
         /// The leaf's type name, when no step is left to walk (it cannot change).
         leaf_ty: Option<String>,
         /// A fixed leaf that is a plain integer: its size and signedness (read and decoded
@@ -130,24 +132,37 @@ impl Session {
                         if self.possible_cpus()?.contains(&n) =>
                     {
                         let base = self.percpu_base(n, backend)?;
-                        Some((base.wrapping_add(offset), ty, from))
+                        let located = if self.percpu.contains_key(name.as_str()) {
+                            ("btf", "its offset in the per-CPU area from BTF".to_string())
+                        } else {
+                            (
+                                "kallsyms",
+                                "its offset in the per-CPU area from kallsyms".to_string(),
+                            )
+                        };
+                        Some((base.wrapping_add(offset), ty, from, located))
                     }
                     _ => None,
                 }
             }
             _ if expr.cpu.is_some() => None,
             Base::Address(addr) => match &self.opts.as_type {
-                Some(t) => Some((*addr, self.types.parse_type(t)?, "--as".to_string())),
+                Some(t) => Some((
+                    *addr,
+                    self.types.parse_type(t)?,
+                    "--as".to_string(),
+                    ("address", "given".to_string()),
+                )),
                 None => None,
             },
             Base::Symbol { module, name } if !self.is_percpu_name(module.as_deref(), name) => {
-                let (addr, _, owner) = self.resolve(module.as_deref(), name, backend)?;
-                self.type_of(owner.as_deref(), name)?
-                    .map(|(ty, from)| (addr, ty, from))
+                let r = self.resolve(module.as_deref(), name, backend)?;
+                self.type_of(r.owner.as_deref(), name)?
+                    .map(|(ty, from)| (r.addr, ty, from, (r.located, r.how)))
             }
             Base::Symbol { .. } => None,
         };
-        let Some((addr, ty, type_from)) = start else {
+        let Some((addr, ty, type_from, located)) = start else {
             // Checked once here, so that a bad expression fails before the first reading.
             self.eval(text, backend)?;
             return Ok(Plan {
@@ -197,6 +212,7 @@ impl Session {
                 first,
                 place,
                 type_from,
+                located: Box::new(located),
                 leaf_ty,
                 int_leaf,
             },
@@ -210,6 +226,7 @@ impl Session {
             first,
             place,
             type_from,
+            located,
             leaf_ty,
             int_leaf,
         } = &plan.kind
@@ -238,6 +255,8 @@ impl Session {
             via: backend.name(),
             addr: Some(place.addr),
             type_from: type_from.clone(),
+            located: located.0,
+            located_how: located.1.clone(),
         })
     }
 }

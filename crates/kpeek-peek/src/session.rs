@@ -9,6 +9,8 @@ use ksyms::Ksyms;
 use crate::btf::{BtfTypes, PerCpuVar};
 use crate::error::{Error, close_names};
 use crate::expr::{Base, Expr};
+pub use crate::locate::Locate;
+pub(crate) use crate::locate::Resolved;
 use crate::percpu_eval::PerCpuAt;
 use crate::types::{TypeRef, Types};
 use crate::value::{Bits, Value, decode};
@@ -38,6 +40,10 @@ pub struct Options {
     pub debuginfo: Option<PathBuf>,
     /// How per-CPU areas are located.
     pub percpu_method: PerCpuMethod,
+    /// How a module's variables are located.
+    pub locate: Locate,
+    /// The root under which `/sys/module` is read (`None`: `/`; tests give a made-up tree).
+    pub sysfs_root: Option<PathBuf>,
 }
 
 /// How the start of each CPU's per-CPU area is found.
@@ -67,16 +73,26 @@ pub struct Answer {
     pub addr: Option<u64>,
     /// Where the type came from (`BTF`, `DWARF of M.ko`, `--as`, `table`, or why there is none).
     pub type_from: String,
+    /// How the address was found: `kallsyms`, `kernel` (kpeek.ko's look-up), `sections` (the
+    /// module's `.ko` and `/sys/module/<mod>/sections`), `btf` (a per-CPU variable's offset),
+    /// `address` (given).
+    pub located: &'static str,
+    /// The same, said in full (for `-v`).
+    pub located_how: String,
 }
 
 /// A symbol's type and where it came from.
 pub(crate) type Typed = (TypeRef, String);
 
-struct ModTypes {
+pub(crate) struct ModTypes {
     /// The module's DWARF source (variables are typed only from DWARF: BTF lists none).
-    dwarf: Option<u16>,
+    pub(crate) dwarf: Option<u16>,
     /// Why there is none.
-    why: Option<String>,
+    pub(crate) why: Option<String>,
+    /// The module's `.ko` and its bytes (its symbol table locates variables by section).
+    pub(crate) ko: Option<(PathBuf, &'static [u8])>,
+    /// Why there is none.
+    pub(crate) no_ko: Option<String>,
 }
 
 /// Loaded type sources and symbols; evaluates expressions through a [`Backend`].
@@ -89,7 +105,7 @@ pub struct Session {
     /// The symbol table, read on first use (reading /proc/kallsyms costs ~100 ms).
     pub(crate) ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
     pub(crate) load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
-    modules: HashMap<String, ModTypes>,
+    pub(crate) modules: HashMap<String, ModTypes>,
     pub(crate) cpus: Vec<u32>,
     pub(crate) bases: HashMap<u32, u64>,
     /// Types of symbols already looked up (for --watch).
@@ -148,7 +164,8 @@ impl Session {
             opts,
         };
         for f in s.opts.module_files.clone() {
-            let d = dwarf::DwarfTypes::open(&f)?;
+            let data = dwarf::load_elf(&f)?;
+            let d = dwarf::DwarfTypes::parse(data, &f.display().to_string())?;
             let name = dwarf::module_name(&f);
             let i = s.types.add(Box::new(d));
             s.modules.insert(
@@ -156,6 +173,8 @@ impl Session {
                 ModTypes {
                     dwarf: Some(i),
                     why: None,
+                    ko: Some((f, data)),
+                    no_ko: None,
                 },
             );
         }
@@ -182,21 +201,28 @@ impl Session {
         })
     }
 
-    fn module_types(&mut self, module: &str) -> Result<&ModTypes, Error> {
+    pub(crate) fn module_types(&mut self, module: &str) -> Result<&ModTypes, Error> {
         if !self.modules.contains_key(module) {
             // A .ko without DWARF (distributions strip theirs) leaves the module untyped: its
-            // symbols read as raw bytes, and the answer says why.
-            let (dwarf, why) = match dwarf::find_module_file(module) {
-                Some(path) => match dwarf::DwarfTypes::open(&path) {
-                    Ok(d) => (Some(self.types.add(Box::new(d))), None),
-                    Err(e) => (None, Some(e.to_string())),
+            // symbols read as raw bytes, and the answer says why. Its symbol table still
+            // locates them by section.
+            let (dwarf, why, ko, no_ko) = match dwarf::find_module_file(module) {
+                Some(path) => match dwarf::load_elf(&path) {
+                    Ok(data) => match dwarf::DwarfTypes::parse(data, &path.display().to_string()) {
+                        Ok(d) => (
+                            Some(self.types.add(Box::new(d))),
+                            None,
+                            Some((path, data)),
+                            None,
+                        ),
+                        Err(e) => (None, Some(e.to_string()), Some((path, data)), None),
+                    },
+                    Err(e) => (None, Some(e.to_string()), None, Some(e.to_string())),
                 },
-                None => (
-                    None,
-                    Some(format!(
-                        "modules.dep of the running kernel lists no {module}.ko"
-                    )),
-                ),
+                None => {
+                    let why = format!("modules.dep of the running kernel lists no {module}.ko");
+                    (None, Some(why.clone()), None, Some(why))
+                }
             };
             // The module's BTF adds its types for --as (e.g. `struct my_dev`).
             if let Some(Ok(Some(m))) = self
@@ -206,8 +232,15 @@ impl Session {
             {
                 self.types.add(Box::new(m));
             }
-            self.modules
-                .insert(module.to_string(), ModTypes { dwarf, why });
+            self.modules.insert(
+                module.to_string(),
+                ModTypes {
+                    dwarf,
+                    why,
+                    ko,
+                    no_ko,
+                },
+            );
         }
         Ok(&self.modules[module])
     }
@@ -223,8 +256,13 @@ impl Session {
 
     /// Whether `module`'s symbol `name` is one of its per-CPU variables (from its `.ko`).
     fn module_percpu(&mut self, module: &str, name: &str) -> Result<bool, Error> {
-        let Some(src) = self.module_types(module)?.dwarf else {
-            return Ok(false);
+        let mt = self.module_types(module)?;
+        let Some(src) = mt.dwarf else {
+            // No DWARF: the .ko's symbol table still tells the per-CPU section.
+            return Ok(mt.ko.as_ref().is_some_and(|(p, data)| {
+                crate::modsect::ko_symbol(data, p, module, name)
+                    .is_ok_and(|k| k.section == crate::modsect::PERCPU_SECTION)
+            }));
         };
         Ok(self
             .types
@@ -246,19 +284,41 @@ impl Session {
                       the global variable table nor --debuginfo types: give its type with --as TYPE"
                     .into(),
             })?;
-            return self.eval_percpu(text, &expr, name, typed, PerCpuAt::Offset(offset), backend);
+            let located = if self.percpu.contains_key(name) {
+                ("btf", "its offset in the per-CPU area from BTF".to_string())
+            } else {
+                (
+                    "kallsyms",
+                    "its offset in the per-CPU area from kallsyms".to_string(),
+                )
+            };
+            return self.eval_percpu(
+                text,
+                &expr,
+                name,
+                typed,
+                (PerCpuAt::Offset(offset), located.0, located.1),
+                backend,
+            );
         }
         match &expr.base {
             Base::Symbol {
                 module: Some(m),
                 name,
             } if !vmlinux_name(Some(m)) && self.module_percpu(m, name)? => {
-                let (addr, _, _) = self.resolve(Some(m), name, backend)?;
+                let r = self.resolve(Some(m), name, backend)?;
                 let typed = self.type_of(Some(m), name)?.ok_or_else(|| Error::UnknownType {
                     name: format!("{m}:{name}"),
                     msg: "a per-CPU variable the DWARF of its .ko does not type: give its type with --as TYPE".into(),
                 })?;
-                self.eval_percpu(text, &expr, name, typed, PerCpuAt::Pointer(addr), backend)
+                self.eval_percpu(
+                    text,
+                    &expr,
+                    name,
+                    typed,
+                    (PerCpuAt::Pointer(r.addr), r.located, r.how),
+                    backend,
+                )
             }
             _ if expr.cpu.is_some() => Err(Error::PerCpu(format!(
                 "{}: a CPU selector (@cpuN, @all, @sum) applies only to per-CPU variables, and this is not one",
@@ -277,20 +337,22 @@ impl Session {
                     ty,
                     bits: None,
                 };
-                self.finish(text, &expr, place, "--as".into(), backend)
+                let located = ("address", "given".to_string());
+                self.finish(text, &expr, place, "--as".into(), located, backend)
             }
             Base::Symbol { module, name } => {
-                let (addr, size, owner) = self.resolve(module.as_deref(), name, backend)?;
-                match self.type_of(owner.as_deref(), name)? {
+                let r = self.resolve(module.as_deref(), name, backend)?;
+                let located = (r.located, r.how.clone());
+                match self.type_of(r.owner.as_deref(), name)? {
                     Some((ty, from)) => {
                         let place = Place {
-                            addr,
+                            addr: r.addr,
                             ty,
                             bits: None,
                         };
-                        self.finish(text, &expr, place, from, backend)
+                        self.finish(text, &expr, place, from, located, backend)
                     }
-                    None => self.raw(text, &expr, addr, size, owner.as_deref(), backend),
+                    None => self.raw(text, &expr, &r, backend),
                 }
             }
         }
@@ -302,6 +364,7 @@ impl Session {
         expr: &Expr,
         place: Place,
         type_from: String,
+        (located, located_how): (&'static str, String),
         backend: &dyn Backend,
     ) -> Result<Answer, Error> {
         let place = walk(&self.types, backend, expr, 0, place)?;
@@ -313,6 +376,8 @@ impl Session {
             via: backend.name(),
             addr: Some(place.addr),
             type_from,
+            located,
+            located_how,
         })
     }
 
@@ -352,12 +417,11 @@ impl Session {
         &self,
         text: &str,
         expr: &Expr,
-        addr: u64,
-        size: Option<u64>,
-        owner: Option<&str>,
+        r: &Resolved,
         backend: &dyn Backend,
     ) -> Result<Answer, Error> {
-        let why = match owner {
+        let (addr, size) = (r.addr, r.size);
+        let why = match r.owner.as_deref() {
             Some(m) => format!(
                 "no type information for {m}'s symbols ({}; no --module-file): raw bytes",
                 self.modules
@@ -391,17 +455,32 @@ impl Session {
             via: backend.name(),
             addr: Some(addr),
             type_from: format!("{why} ({sized})"),
+            located: r.located,
+            located_how: r.how.clone(),
         })
     }
 
-    /// Address, size and module of a symbol.
+    /// Address, size and module of a symbol, and how they were found: kallsyms, else the
+    /// kernel (kpeek.ko), else, for a module's variable, its `.ko` and the loaded module's
+    /// sections ([`Locate`] picks one way).
     pub(crate) fn resolve(
-        &self,
+        &mut self,
         module: Option<&str>,
         name: &str,
         backend: &dyn Backend,
-    ) -> Result<(u64, Option<u64>, Option<String>), Error> {
+    ) -> Result<Resolved, Error> {
         let want_mod = module.filter(|m| *m != "vmlinux");
+        if self.opts.locate == Locate::Sections {
+            let Some(m) = want_mod else {
+                return Err(Error::Located {
+                    module: "vmlinux".into(),
+                    msg: format!(
+                        "--locate sections locates a module's variables (MODULE:{name}), not the kernel's"
+                    ),
+                });
+            };
+            return self.locate_in_sections(m, name, backend);
+        }
         if let Some(ks) = self.ksyms() {
             let found: Vec<_> = ks
                 .find(name)
@@ -432,21 +511,41 @@ impl Session {
                     });
                 }
                 let size = ks.lookup(first.addr).and_then(|r| r.size);
-                return Ok((first.addr, size, first.module.map(str::to_string)));
+                return Ok(Resolved {
+                    addr: first.addr,
+                    size,
+                    owner: first.module.map(str::to_string),
+                    located: "kallsyms",
+                    how: format!("{} lists it", ks.source()),
+                });
             }
         }
         // Not in (or no access to) kallsyms: a backend that resolves names in the kernel.
         match backend.resolve(want_mod, name) {
             Some(Ok((addr, size))) => {
-                return Ok((
+                return Ok(Resolved {
                     addr,
-                    (size > 0).then_some(size),
-                    want_mod.map(str::to_string),
-                ));
+                    size: (size > 0).then_some(size),
+                    owner: want_mod.map(str::to_string),
+                    located: "kernel",
+                    how: format!("the kernel's symbol look-up (via {})", backend.name()),
+                });
             }
             // Unknown there too: the error below names close names from kallsyms.
             Some(Err(Error::UnknownSymbol { .. })) | None => {}
             Some(Err(e)) => return Err(e),
+        }
+        // A module's variable that kallsyms does not list (a kernel built without
+        // CONFIG_KALLSYMS_ALL lists no module data symbols): its .ko and the loaded sections.
+        let mut no_ko = None;
+        if let (Some(m), Locate::Auto) = (want_mod, self.opts.locate)
+            && self.ksyms_result().is_ok()
+        {
+            let mt = self.module_types(m)?;
+            if mt.ko.is_some() {
+                return self.locate_in_sections(m, name, backend);
+            }
+            no_ko = mt.no_ko.clone();
         }
         match self.ksyms_result() {
             Err(e) => Err(Error::Backend {
@@ -484,9 +583,13 @@ impl Session {
                     ),
                     Some(m) => format!(
                         "{} lists no data symbols (kernel built without CONFIG_KALLSYMS_ALL), nor \
-                         those of modules: a variable of `{m}` cannot be located by name here; \
-                         give its address instead",
-                        ks.source()
+                         those of modules, {}: a variable of `{m}` cannot be located by name \
+                         here; give its .ko (--module-file) or its address",
+                        ks.source(),
+                        match &no_ko {
+                            Some(why) => format!("and its .ko cannot locate it ({why})"),
+                            None => "and --locate kallsyms was asked for".to_string(),
+                        }
                     ),
                 });
                 Err(Error::UnknownSymbol {

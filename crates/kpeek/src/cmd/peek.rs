@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use kpeek_peek::print;
 use kpeek_peek::via::Via;
-use kpeek_peek::{Answer, Options, PerCpuMethod, Session};
+use kpeek_peek::{Answer, Locate, Options, PerCpuMethod, Session};
 use serde_json::json;
 
 mod open;
@@ -84,6 +84,11 @@ pub struct Args {
     /// one method against the other.
     #[arg(long, hide = true, value_parser = ["auto", "offsets", "runqueues"], default_value = "auto")]
     percpu_method: String,
+    /// How to locate a module's variables: auto (kallsyms, then the kernel's look-up, then the
+    /// module's .ko and /sys/module/MOD/sections), kallsyms (not the .ko), or sections (only
+    /// the .ko and the loaded sections: to check one way against the other).
+    #[arg(long, value_parser = ["auto", "kallsyms", "sections"], default_value = "auto")]
+    locate: String,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -137,6 +142,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "runqueues" => PerCpuMethod::Runqueues,
             _ => PerCpuMethod::Auto,
         },
+        locate: match args.locate.as_str() {
+            "kallsyms" => Locate::Kallsyms,
+            "sections" => Locate::Sections,
+            _ => Locate::Auto,
+        },
+        sysfs_root: None,
     };
     // Syntax first: a typo is reported before any backend is opened.
     for e in &args.exprs {
@@ -154,7 +165,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut ok = true;
             for e in &args.exprs {
                 match session.eval(e, backend.as_ref()) {
-                    Ok(a) => emit(&mut out, &session, &a, args.json, None)?,
+                    Ok(a) => {
+                        if args.verbose {
+                            say_located(&a);
+                        }
+                        emit(&mut out, &session, &a, args.json, None)?
+                    }
                     Err(err) => {
                         out.flush()?;
                         eprintln!("kpeek: peek: {err}");
@@ -173,6 +189,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The `-v` line saying how an expression's address was found.
+pub(crate) fn say_located(a: &Answer) {
+    match a.addr {
+        Some(addr) => eprintln!(
+            "kpeek: peek: {}: at {addr:#x}, located by {}: {}",
+            a.expr, a.located, a.located_how
+        ),
+        None => eprintln!(
+            "kpeek: peek: {}: located by {}: {}",
+            a.expr, a.located, a.located_how
+        ),
+    }
+}
+
 fn emit(
     out: &mut impl Write,
     session: &Session,
@@ -187,6 +217,7 @@ fn emit(
             "value": print::json(&a.value),
             "via": a.via,
             "type_from": a.type_from,
+            "located": a.located,
         });
         if let Some(addr) = a.addr {
             j["addr"] = json!(format!("{addr:#x}"));

@@ -70,6 +70,7 @@ fn prepare(
         "value": VALUE_MARK,
         "via": a.via,
         "type_from": a.type_from,
+        "located": a.located,
         "rate": RATE_MARK,
     });
     if let Some(addr) = a.addr {
