@@ -39,9 +39,11 @@ pub enum Error {
         if .log_tail.trim().is_empty() { "(the verifier wrote no log)" } else { .log_tail.as_str() }
     )]
     VerifierNoBtf {
+        /// The program's name.
         name: String,
         /// The running kernel's release.
         release: String,
+        /// The last lines of the verifier's log.
         log_tail: String,
         /// The errno of the load.
         errno: i32,
