@@ -4,7 +4,7 @@
 //! parsed ([`expr`]), its symbol resolved through kallsyms ([`ksyms`]) or the kernel, its type
 //! taken from DWARF ([`dwarf`]), BTF ([`btf`]) or the global-variable table ([`globals`]), its
 //! member chain followed through kernel memory ([`walk`]) read by a [`via::Backend`]
-//! (kpeek.ko, BPF, `/proc/kcore`), and the bytes decoded ([`value`]) and printed ([`print`]).
+//! (kpeek.ko, BPF, `/proc/kcore`), and the bytes decoded ([`value`]) and printed ([`print`](mod@print)).
 //!
 //! ```
 //! use kpeek_peek::expr::Expr;
