@@ -46,7 +46,12 @@ impl Ksyms {
         if bytes.len() as u64 > MAX_FILE {
             return None;
         }
-        let text = scan(&mut &bytes[..], addrs)?.into_table_text()?;
+        let text = scan(&mut &bytes[..], 0, addrs)?.into_table_text(|at, len| {
+            bytes
+                .get(usize::try_from(at).ok()?..)?
+                .get(..len)
+                .map(<[u8]>::to_vec)
+        })?;
         Ksyms::parse_named(&text, "<memory>", &LoadOptions::default()).ok()
     }
 }
@@ -68,15 +73,19 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
     let s = match split {
         Some(mid) => {
             let (first, second) = std::thread::scope(|sc| {
-                let later = sc.spawn(|| scan(&mut At::new(&f, mid, size), addrs));
-                let first = scan(&mut At::new(&f, 0, mid), addrs);
+                let later = sc.spawn(|| scan(&mut At::new(&f, mid, size), mid, addrs));
+                let first = scan(&mut At::new(&f, 0, mid), 0, addrs);
                 (first, later.join().ok().flatten())
             });
             first?.followed_by(second?)?
         }
-        None => scan(&mut f, addrs)?,
+        None => scan(&mut f, 0, addrs)?,
     };
-    let text = s.into_table_text()?;
+    let text = s.into_table_text(|at, len| {
+        let mut line = vec![0; len];
+        f.read_exact_at(&mut line, at).ok()?;
+        Some(line)
+    })?;
     Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
 }
 
@@ -87,9 +96,11 @@ fn more_than_one_cpu() -> bool {
     rustix::thread::sched_getaffinity(None).is_ok_and(|set| set.count() > 1)
 }
 
-/// Reads `input` in chunks, feeding whole lines to a [`Scan`].
-fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
+/// Reads `input`, which starts at offset `origin` of the table, in chunks, feeding whole
+/// lines to a [`Scan`].
+fn scan<'q>(input: &mut impl Read, origin: u64, addrs: &'q [u64]) -> Option<Scan<'q>> {
     let mut s = Scan::new(addrs);
+    s.origin = origin;
     let mut buf = vec![0u8; CHUNK];
     let mut newlines = Vec::with_capacity(CHUNK / 64 + 1);
     let mut have = 0;
@@ -144,6 +155,7 @@ fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
         }
         s.flush(&buf[..end]);
         buf.copy_within(start..end, 0);
+        s.origin += start as u64;
         have = end - start;
     }
     Some(s)

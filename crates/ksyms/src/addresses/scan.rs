@@ -1,8 +1,6 @@
 //! The scan over a table's lines: what it keeps per region and query, and how each line
 //! changes it.
 
-use std::ops::Range;
-
 use super::vet::{address, clean_line, head};
 use super::{KSYMTAB, MAX_NAME};
 use crate::parse::{Line, is_mapping_symbol, name_len, parse_line};
@@ -69,14 +67,34 @@ struct Hot {
     module_none: bool,
 }
 
-/// A `__ksymtab_<name>` line kept by the scan: `<name>` is exported (when it is a candidate).
+/// Where a `__ksymtab_<name>` line lies in the input (`<name>` is exported, when it is a
+/// candidate): 20 bytes, not the line. A table has thousands of these lines and only the few
+/// whose `<name>` is a candidate are wanted, known at the end: they are read again then
+/// ([`Scan::into_table_text`]) and checked byte for byte, so a hash collision costs one read,
+/// never a wrong answer.
 struct Export {
-    line_no: usize,
-    /// The line, in [`Scan::ksymtab_text`].
-    line: Range<usize>,
-    /// `<name>`, in [`Scan::ksymtab_text`].
-    target: Range<usize>,
-    region: usize,
+    /// [`name_hash`] of `<name>`.
+    hash: u32,
+    /// Offset of the line in the input (inputs are under [`MAX_FILE`](super::MAX_FILE) bytes).
+    at: u32,
+    /// The line's length, without its newline.
+    len: u32,
+    line_no: u32,
+    region: u32,
+}
+
+/// A hash of a name, a word at a time (only compared, never stored outside a scan).
+fn name_hash(name: &[u8]) -> u32 {
+    let mut h = name.len() as u64;
+    let mut words = name.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    (h >> 32) as u32 ^ h as u32
 }
 
 struct Region {
@@ -90,10 +108,10 @@ pub(super) struct Scan<'q> {
     regions: Vec<Region>,
     /// Region of the previous line (tables group lines by module).
     last_region: usize,
-    /// `__ksymtab_` lines, concatenated (one buffer: a table has thousands of them).
-    ksymtab_text: Vec<u8>,
-    /// The `__ksymtab_` lines in `ksymtab_text`.
+    /// Where the `__ksymtab_` lines are.
     ksymtab: Vec<Export>,
+    /// Offset in the input of the read buffer's first byte (set by the reading loop).
+    pub(super) origin: u64,
     /// The first line with an address: a table needs one that is not hidden, and any line of
     /// the table leaves the answers alone (they depend only on the kept nearest lines, which
     /// no other line beats).
@@ -116,8 +134,8 @@ impl<'q> Scan<'q> {
             queries,
             regions: Vec::new(),
             last_region: 0,
-            ksymtab_text: Vec::new(),
             ksymtab: Vec::new(),
+            origin: 0,
             first: None,
             digits: None,
             declined: false,
@@ -179,19 +197,21 @@ impl<'q> Scan<'q> {
         if self.first.is_none() && l.addr != 0 {
             self.first = Some((self.line_no, bytes.to_vec()));
         }
-        if l.name.starts_with(KSYMTAB) {
-            // Where the exported name lies in the line (`l.name` is a part of `bytes`).
-            let name_at = (l.name.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
-            if bytes.get(name_at..name_at + l.name.len()) != Some(l.name) {
-                return false;
-            }
+        if let Some(target) = l.name.strip_prefix(KSYMTAB) {
             let region = self.region(l.module);
-            let at = self.ksymtab_text.len();
-            self.ksymtab_text.extend_from_slice(bytes);
+            let (Ok(at), Ok(len), Ok(line_no), Ok(region)) = (
+                u32::try_from(self.origin + at as u64),
+                u32::try_from(bytes.len()),
+                u32::try_from(self.line_no),
+                u32::try_from(region),
+            ) else {
+                return false;
+            };
             self.ksymtab.push(Export {
-                line_no: self.line_no,
-                line: at..self.ksymtab_text.len(),
-                target: at + name_at + KSYMTAB.len()..at + name_at + l.name.len(),
+                hash: name_hash(target),
+                at,
+                len,
+                line_no,
                 region,
             });
         }
@@ -476,11 +496,17 @@ impl<'q> Scan<'q> {
         i
     }
 
-    /// The kept lines, in file order, as a table text.
-    /// The kept lines as a table text; `None` when there is nothing to answer from (no
-    /// line, or every address hidden).
-    pub(super) fn into_table_text(self) -> Option<Vec<u8>> {
-        (self.any_nonzero && self.line_no > 0).then(|| self.into_text())
+    /// The kept lines, in file order, as a table text; `None` when there is nothing to answer
+    /// from (no line, or every address hidden), or when `read(at, len)`, which gives the
+    /// `len` bytes at offset `at` of the input, fails.
+    pub(super) fn into_table_text(
+        self,
+        read: impl FnMut(u64, usize) -> Option<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        if !(self.any_nonzero && self.line_no > 0) {
+            return None;
+        }
+        self.into_text(read)
     }
 
     /// Joins the scan of the lines that come right after this scan's in the table; `None`
@@ -507,20 +533,22 @@ impl<'q> Scan<'q> {
                 mine.followed_by(theirs, shift);
             }
         }
-        let at = self.ksymtab_text.len();
-        self.ksymtab_text.extend_from_slice(&later.ksymtab_text);
-        self.ksymtab
-            .extend(later.ksymtab.into_iter().map(|e| Export {
-                line_no: e.line_no + shift,
-                line: e.line.start + at..e.line.end + at,
-                target: e.target.start + at..e.target.end + at,
-                region: region_of[e.region],
-            }));
+        let mut later_ksymtab = later.ksymtab;
+        let shift32 = u32::try_from(shift).ok()?;
+        for e in &mut later_ksymtab {
+            e.line_no = e.line_no.checked_add(shift32)?;
+            e.region = u32::try_from(region_of[e.region as usize]).ok()?;
+        }
+        if self.ksymtab.is_empty() {
+            self.ksymtab = later_ksymtab;
+        } else {
+            self.ksymtab.append(&mut later_ksymtab);
+        }
         self.line_no += later.line_no;
         Some(self)
     }
 
-    fn into_text(self) -> Vec<u8> {
+    fn into_text(self, mut read: impl FnMut(u64, usize) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
         let mut kept: Vec<(usize, Vec<u8>)> = self.first.into_iter().collect();
         let mut names: Vec<(Option<Vec<u8>>, Vec<u8>)> = Vec::new();
         for r in &self.regions {
@@ -537,11 +565,27 @@ impl<'q> Scan<'q> {
                 }
             }
         }
+        let hashes: Vec<u32> = names.iter().map(|(_, name)| name_hash(name)).collect();
         for e in &self.ksymtab {
-            let module = &self.regions[e.region].module;
-            let target = &self.ksymtab_text[e.target.clone()];
+            let module = &self.regions[e.region as usize].module;
+            let maybe = names
+                .iter()
+                .zip(&hashes)
+                .any(|((m, _), &h)| h == e.hash && m == module);
+            if !maybe {
+                continue;
+            }
+            // Read again and checked: the same name, not only the same hash.
+            let line = read(u64::from(e.at), e.len as usize)?;
+            let Ok(Some(l)) = parse_line(&line) else {
+                return None;
+            };
+            let target = l.name.strip_prefix(KSYMTAB)?;
+            if l.module != module.as_deref() {
+                return None;
+            }
             if names.iter().any(|(m, name)| m == module && name == target) {
-                kept.push((e.line_no, self.ksymtab_text[e.line.clone()].to_vec()));
+                kept.push((e.line_no as usize, line));
             }
         }
         kept.sort_by_key(|(n, _)| *n);
@@ -551,7 +595,7 @@ impl<'q> Scan<'q> {
             text.extend_from_slice(&line);
             text.push(b'\n');
         }
-        text
+        Some(text)
     }
 }
 
@@ -561,6 +605,33 @@ mod tests {
 
     fn scan_of(queries: &[u64]) -> Scan<'_> {
         Scan::new(queries)
+    }
+
+    /// A `__ksymtab_` line whose hash matches a candidate is read again and kept only when
+    /// its name is the candidate's: a collision (here, another line read back at the same
+    /// place) keeps nothing; a read that fails declines.
+    #[test]
+    fn ksymtab_lines_are_read_again_and_checked_by_name() {
+        let text =
+            b"ffffffff81000000 T foo\nffffffff81000100 T bar\nffffffff82000000 r __ksymtab_foo\n";
+        let q = [0xffff_ffff_8100_0010];
+        let scan = || {
+            let mut s = scan_of(&q);
+            let mut at = 0;
+            for line in text.split_inclusive(|&b| b == b'\n') {
+                assert!(s.line(line, at));
+                at += line.len();
+            }
+            s.flush(text);
+            s
+        };
+        let same = |at: u64, len: usize| Some(text[at as usize..][..len].to_vec());
+        let kept = scan().into_table_text(same).unwrap();
+        assert_eq!(kept, text.to_vec(), "foo, the line above, foo's export");
+        let other = |_: u64, _: usize| Some(b"ffffffff82000000 r __ksymtab_bar".to_vec());
+        let kept = scan().into_table_text(other).unwrap();
+        assert_eq!(kept, &text[..text.len() - 33], "no export of foo");
+        assert!(scan().into_table_text(|_, _| None).is_none());
     }
 
     #[test]
