@@ -199,21 +199,9 @@ impl<'q> Scan<'q> {
         }
         if let Some(target) = l.name.strip_prefix(KSYMTAB) {
             let region = self.region(l.module);
-            let (Ok(at), Ok(len), Ok(line_no), Ok(region)) = (
-                u32::try_from(self.origin + at as u64),
-                u32::try_from(bytes.len()),
-                u32::try_from(self.line_no),
-                u32::try_from(region),
-            ) else {
+            if !self.export(target, at, bytes.len(), self.line_no, region) {
                 return false;
-            };
-            self.ksymtab.push(Export {
-                hash: name_hash(target),
-                at,
-                len,
-                line_no,
-                region,
-            });
+            }
         }
         let eligible = l.kind | 0x20 != b'a' && l.addr != 0 && !is_mapping_symbol(l.name);
         if !eligible {
@@ -241,6 +229,35 @@ impl<'q> Scan<'q> {
                 win.1 = l.addr - 1;
             }
         }
+        true
+    }
+
+    /// Notes the `__ksymtab_` line number `line_no` of `len` bytes found at `at` in the read
+    /// buffer, which exports `target` in `region`. `false`: beyond the records' limits.
+    #[inline]
+    fn export(
+        &mut self,
+        target: &[u8],
+        at: usize,
+        len: usize,
+        line_no: usize,
+        region: usize,
+    ) -> bool {
+        let (Ok(at), Ok(len), Ok(line_no), Ok(region)) = (
+            u32::try_from(self.origin + at as u64),
+            u32::try_from(len),
+            u32::try_from(line_no),
+            u32::try_from(region),
+        ) else {
+            return false;
+        };
+        self.ksymtab.push(Export {
+            hash: name_hash(target),
+            at,
+            len,
+            line_no,
+            region,
+        });
         true
     }
 
@@ -285,9 +302,9 @@ impl<'q> Scan<'q> {
     }
 
     /// A line of [`Scan::run_simple`] in the state `h`: `true` when it is one of the two
-    /// kinds most lines are, and taken: a line that leaves the state as it is (a nonzero
-    /// address outside the window of its region, which is the previous line's, no
-    /// `__ksymtab_` name), or an eligible line at or above the nearest address so far at or
+    /// kinds most lines are, and taken: a line that leaves the candidates as they are (a
+    /// nonzero address outside the window of its region, which is the previous line's; a
+    /// `__ksymtab_` line is noted), or an eligible line at or above the nearest address so far at or
     /// below the query (while a table climbs towards the query, nearly every line is).
     /// `false`: nothing done, [`Scan::parsed`] takes it.
     #[inline(always)]
@@ -299,14 +316,20 @@ impl<'q> Scan<'q> {
         } else {
             h.module_none
         };
-        if !(l.addr != 0 && module_ok && l.name.len() <= MAX_NAME && !l.name.starts_with(KSYMTAB)) {
+        if !(l.addr != 0 && module_ok && l.name.len() <= MAX_NAME) {
             return false;
         }
+        let target = l.name.strip_prefix(KSYMTAB);
         if l.addr < h.lo || l.addr > h.hi {
+            if let Some(t) = target
+                && !self.export(t, at, len, self.line_no + 1, h.region)
+            {
+                return false;
+            }
             self.line_no += 1;
             return true;
         }
-        if l.addr > h.q || l.kind | 0x20 == b'a' || is_mapping_symbol(l.name) {
+        if target.is_some() || l.addr > h.q || l.kind | 0x20 == b'a' || is_mapping_symbol(l.name) {
             return false;
         }
         let Some(c) = self
