@@ -7,6 +7,7 @@
 //! the work and memory. Any line the fast path is not sure about sends the caller back to the
 //! full loader, which reports it with its line number.
 
+mod exports;
 mod scan;
 mod vet;
 

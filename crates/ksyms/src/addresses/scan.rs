@@ -1,6 +1,7 @@
 //! The scan over a table's lines: what it keeps per region and query, and how each line
 //! changes it.
 
+use super::exports::{Export, name_hash};
 use super::vet::{address, clean_line, head};
 use super::{KSYMTAB, MAX_NAME};
 use crate::parse::{Line, is_mapping_symbol, name_len, parse_line};
@@ -65,36 +66,6 @@ struct Hot {
     region: usize,
     /// Whether the region is the core kernel's (lines without a module column).
     module_none: bool,
-}
-
-/// Where a `__ksymtab_<name>` line lies in the input (`<name>` is exported, when it is a
-/// candidate): 20 bytes, not the line. A table has thousands of these lines and only the few
-/// whose `<name>` is a candidate are wanted, known at the end: they are read again then
-/// ([`Scan::into_table_text`]) and checked byte for byte, so a hash collision costs one read,
-/// never a wrong answer.
-struct Export {
-    /// [`name_hash`] of `<name>`.
-    hash: u32,
-    /// Offset of the line in the input (inputs are under [`MAX_FILE`](super::MAX_FILE) bytes).
-    at: u32,
-    /// The line's length, without its newline.
-    len: u32,
-    line_no: u32,
-    region: u32,
-}
-
-/// A hash of a name, a word at a time (only compared, never stored outside a scan).
-fn name_hash(name: &[u8]) -> u32 {
-    let mut h = name.len() as u64;
-    let mut words = name.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    let mut last = [0u8; 8];
-    last[..words.remainder().len()].copy_from_slice(words.remainder());
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    (h >> 32) as u32 ^ h as u32
 }
 
 struct Region {
@@ -199,7 +170,7 @@ impl<'q> Scan<'q> {
         }
         if let Some(target) = l.name.strip_prefix(KSYMTAB) {
             let region = self.region(l.module);
-            if !self.export(target, at, bytes.len(), self.line_no, region) {
+            if !self.export(target, bytes, at, self.line_no, region) {
                 return false;
             }
         }
@@ -238,21 +209,22 @@ impl<'q> Scan<'q> {
     fn export(
         &mut self,
         target: &[u8],
+        line: &[u8],
         at: usize,
-        len: usize,
         line_no: usize,
         region: usize,
     ) -> bool {
         let (Ok(at), Ok(len), Ok(line_no), Ok(region)) = (
             u32::try_from(self.origin + at as u64),
-            u32::try_from(len),
+            u16::try_from(line.len()),
             u32::try_from(line_no),
-            u32::try_from(region),
+            u16::try_from(region),
         ) else {
             return false;
         };
         self.ksymtab.push(Export {
             hash: name_hash(target),
+            line_hash: name_hash(line),
             at,
             len,
             line_no,
@@ -308,7 +280,8 @@ impl<'q> Scan<'q> {
     /// below the query (while a table climbs towards the query, nearly every line is).
     /// `false`: nothing done, [`Scan::parsed`] takes it.
     #[inline(always)]
-    fn hot_line(&mut self, h: &mut Hot, l: &Line<'_>, tabs: bool, at: usize, len: usize) -> bool {
+    fn hot_line(&mut self, h: &mut Hot, l: &Line<'_>, line: &[u8], tabs: bool, at: usize) -> bool {
+        let len = line.len();
         let module_ok = if tabs {
             self.regions
                 .get(h.region)
@@ -322,7 +295,7 @@ impl<'q> Scan<'q> {
         let target = l.name.strip_prefix(KSYMTAB);
         if l.addr < h.lo || l.addr > h.hi {
             if let Some(t) = target
-                && !self.export(t, at, len, self.line_no + 1, h.region)
+                && !self.export(t, line, at, self.line_no + 1, h.region)
             {
                 return false;
             }
@@ -439,7 +412,7 @@ impl<'q> Scan<'q> {
                 let at = base + start;
                 start = nl + 1;
                 if let Some(h) = &mut hot {
-                    if self.hot_line(h, &l, tabs, at, line.len()) {
+                    if self.hot_line(h, &l, line, tabs, at) {
                         continue;
                     }
                 } else if self.unchanged_by(&l) {
@@ -560,7 +533,7 @@ impl<'q> Scan<'q> {
         let shift32 = u32::try_from(shift).ok()?;
         for e in &mut later_ksymtab {
             e.line_no = e.line_no.checked_add(shift32)?;
-            e.region = u32::try_from(region_of[e.region as usize]).ok()?;
+            e.region = u16::try_from(region_of[usize::from(e.region)]).ok()?;
         }
         if self.ksymtab.is_empty() {
             self.ksymtab = later_ksymtab;
@@ -590,7 +563,7 @@ impl<'q> Scan<'q> {
         }
         let hashes: Vec<u32> = names.iter().map(|(_, name)| name_hash(name)).collect();
         for e in &self.ksymtab {
-            let module = &self.regions[e.region as usize].module;
+            let module = &self.regions[usize::from(e.region)].module;
             let maybe = names
                 .iter()
                 .zip(&hashes)
@@ -598,8 +571,12 @@ impl<'q> Scan<'q> {
             if !maybe {
                 continue;
             }
-            // Read again and checked: the same name, not only the same hash.
-            let line = read(u64::from(e.at), e.len as usize)?;
+            // Read again and checked: the line scanned (as far as its hash tells), and the same
+            // name, not only the same hash.
+            let line = read(u64::from(e.at), usize::from(e.len))?;
+            if name_hash(&line) != e.line_hash {
+                return None;
+            }
             let Ok(Some(l)) = parse_line(&line) else {
                 return None;
             };
@@ -630,9 +607,9 @@ mod tests {
         Scan::new(queries)
     }
 
-    /// A `__ksymtab_` line whose hash matches a candidate is read again and kept only when
-    /// its name is the candidate's: a collision (here, another line read back at the same
-    /// place) keeps nothing; a read that fails declines.
+    /// A `__ksymtab_` line whose name's hash matches a candidate is read again and kept; a
+    /// line read back other than the one scanned (a file changed in place) or a read that
+    /// fails declines. Records stay 20 bytes.
     #[test]
     fn ksymtab_lines_are_read_again_and_checked_by_name() {
         let text =
@@ -652,9 +629,9 @@ mod tests {
         let kept = scan().into_table_text(same).unwrap();
         assert_eq!(kept, text.to_vec(), "foo, the line above, foo's export");
         let other = |_: u64, _: usize| Some(b"ffffffff82000000 r __ksymtab_bar".to_vec());
-        let kept = scan().into_table_text(other).unwrap();
-        assert_eq!(kept, &text[..text.len() - 33], "no export of foo");
+        assert!(scan().into_table_text(other).is_none());
         assert!(scan().into_table_text(|_, _| None).is_none());
+        assert_eq!(size_of::<Export>(), 20);
     }
 
     #[test]
