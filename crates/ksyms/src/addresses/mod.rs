@@ -2,10 +2,11 @@
 //!
 //! One pass over the file keeps, per region and per queried address, the lines that can take
 //! part in the answer (every eligible alias at the nearest address at or below, one line at the
-//! next eligible address above, and the `__ksymtab_` entries of the candidates), then indexes
-//! only those: the answers are the full table's (a property test checks it), for a fraction of
-//! the work and memory. Any line the fast path is not sure about sends the caller back to the
-//! full loader, which reports it with its line number.
+//! next eligible address above, and where the `__ksymtab_` lines are), then indexes only
+//! those, with the few `__ksymtab_` lines of the candidates read again: the answers are the
+//! full table's (a property test checks it), for a fraction of the work and memory. Any line
+//! the fast path is not sure about, or a `__ksymtab_` line that is not the same when read
+//! again, sends the caller back to the full loader, which reports it with its line number.
 
 mod exports;
 mod scan;
@@ -34,9 +35,10 @@ const MAX_FILE: u64 = u32::MAX as u64 / 2;
 impl Ksyms {
     /// A table that answers [`Ksyms::lookup`] for each of `addrs` exactly as the whole table
     /// at `path` would (with [`Ksyms::is_exported`] for the answers), built from only the
-    /// lines that matter: one pass, no index of the rest. `None` when the whole table is
-    /// needed to answer right or to report a problem (unreadable or not a regular file, a
-    /// malformed or unusual line, hidden addresses): load it with [`Ksyms::from_path_with`]
+    /// lines that matter: one pass (and a read of the few `__ksymtab_` lines of the answers'
+    /// names), no index of the rest. `None` when the whole table is needed to answer right or
+    /// to report a problem (unreadable or not a regular file, a malformed or unusual line,
+    /// hidden addresses, a file changed meanwhile): load it with [`Ksyms::from_path_with`]
     /// then. Other queries (names, statistics, searches) on the result are not meaningful.
     pub fn for_addresses(path: impl AsRef<Path>, addrs: &[u64]) -> Option<Ksyms> {
         for_addresses_split(path.as_ref(), addrs, SPLIT_MIN)
