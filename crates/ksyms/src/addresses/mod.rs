@@ -38,8 +38,8 @@ impl Ksyms {
     /// lines that matter: one pass (and a read of the few `__ksymtab_` lines of the answers'
     /// names), no index of the rest. `None` when the whole table is needed to answer right or
     /// to report a problem (unreadable or not a regular file, a malformed or unusual line,
-    /// hidden addresses, a file changed meanwhile): load it with [`Ksyms::from_path_with`]
-    /// then. Other queries (names, statistics, searches) on the result are not meaningful.
+    /// hidden addresses, a `__ksymtab_` line read again that changed): load it with
+    /// [`Ksyms::from_path_with`] then. Other queries (names, statistics, searches) on the result are not meaningful.
     pub fn for_addresses(path: impl AsRef<Path>, addrs: &[u64]) -> Option<Ksyms> {
         for_addresses_split(path.as_ref(), addrs, SPLIT_MIN)
     }
