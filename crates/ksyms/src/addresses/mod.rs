@@ -39,7 +39,8 @@ impl Ksyms {
     /// names), no index of the rest. `None` when the whole table is needed to answer right or
     /// to report a problem (unreadable or not a regular file, a malformed or unusual line,
     /// hidden addresses, a `__ksymtab_` line read again that changed): load it with
-    /// [`Ksyms::from_path_with`] then. Other queries (names, statistics, searches) on the result are not meaningful.
+    /// [`Ksyms::from_path_with`] then. Other queries (names, statistics, searches) on the
+    /// result are not meaningful.
     pub fn for_addresses(path: impl AsRef<Path>, addrs: &[u64]) -> Option<Ksyms> {
         for_addresses_split(path.as_ref(), addrs, SPLIT_MIN)
     }
