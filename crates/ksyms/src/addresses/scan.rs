@@ -276,8 +276,8 @@ impl<'q> Scan<'q> {
     /// A line of [`Scan::run_simple`] in the state `h`: `true` when it is one of the two
     /// kinds most lines are, and taken: a line that leaves the candidates as they are (a
     /// nonzero address outside the window of its region, which is the previous line's; a
-    /// `__ksymtab_` line is noted), or an eligible line at or above the nearest address so far at or
-    /// below the query (while a table climbs towards the query, nearly every line is).
+    /// `__ksymtab_` line is noted), or an eligible line at or above the nearest address so far
+    /// at or below the query (while a table climbs towards the query, nearly every line is).
     /// `false`: nothing done, [`Scan::parsed`] takes it.
     #[inline(always)]
     fn hot_line(&mut self, h: &mut Hot, l: &Line<'_>, line: &[u8], tabs: bool, at: usize) -> bool {
