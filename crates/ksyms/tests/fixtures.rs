@@ -78,6 +78,30 @@ fn few_address_tables_answer_like_the_whole_on_real_tables() {
                 assert_eq!(got, want, "{} at {q:#x}", path.display());
             }
         }
+        // One address at a time: the path's common-line loop for a single query (which also
+        // notes `__ksymtab_` lines), exported answers among them.
+        let mut exported = 0;
+        for &q in addrs.iter().step_by(7) {
+            let few = Ksyms::for_addresses(&path, &[q])
+                .unwrap_or_else(|| panic!("{} declined", path.display()));
+            let want = whole
+                .lookup(q)
+                .map(|r| (r.to_string(), whole.is_exported(&r.symbol)));
+            let got = few
+                .lookup(q)
+                .map(|r| (r.to_string(), few.is_exported(&r.symbol)));
+            exported += usize::from(want.as_ref().is_some_and(|w| w.1));
+            assert_eq!(got, want, "{} at {q:#x} alone", path.display());
+        }
+        let has_exports = std::fs::read_to_string(&path)
+            .unwrap()
+            .contains(" __ksymtab_");
+        assert_eq!(
+            exported > 0,
+            has_exports,
+            "{}: exported answers",
+            path.display()
+        );
     }
 }
 

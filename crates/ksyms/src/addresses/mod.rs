@@ -2,11 +2,13 @@
 //!
 //! One pass over the file keeps, per region and per queried address, the lines that can take
 //! part in the answer (every eligible alias at the nearest address at or below, one line at the
-//! next eligible address above, and the `__ksymtab_` entries of the candidates), then indexes
-//! only those: the answers are the full table's (a property test checks it), for a fraction of
-//! the work and memory. Any line the fast path is not sure about sends the caller back to the
-//! full loader, which reports it with its line number.
+//! next eligible address above, and where the `__ksymtab_` lines are), then indexes only
+//! those, with the few `__ksymtab_` lines of the candidates read again: the answers are the
+//! full table's (a property test checks it), for a fraction of the work and memory. Any line
+//! the fast path is not sure about, or a `__ksymtab_` line that is not the same when read
+//! again, sends the caller back to the full loader, which reports it with its line number.
 
+mod exports;
 mod scan;
 mod vet;
 
@@ -33,10 +35,12 @@ const MAX_FILE: u64 = u32::MAX as u64 / 2;
 impl Ksyms {
     /// A table that answers [`Ksyms::lookup`] for each of `addrs` exactly as the whole table
     /// at `path` would (with [`Ksyms::is_exported`] for the answers), built from only the
-    /// lines that matter: one pass, no index of the rest. `None` when the whole table is
-    /// needed to answer right or to report a problem (unreadable or not a regular file, a
-    /// malformed or unusual line, hidden addresses): load it with [`Ksyms::from_path_with`]
-    /// then. Other queries (names, statistics, searches) on the result are not meaningful.
+    /// lines that matter: one pass (and a read of the few `__ksymtab_` lines of the answers'
+    /// names), no index of the rest. `None` when the whole table is needed to answer right or
+    /// to report a problem (unreadable or not a regular file, a malformed or unusual line,
+    /// hidden addresses, a `__ksymtab_` line read again that changed): load it with
+    /// [`Ksyms::from_path_with`] then. Other queries (names, statistics, searches) on the
+    /// result are not meaningful.
     pub fn for_addresses(path: impl AsRef<Path>, addrs: &[u64]) -> Option<Ksyms> {
         for_addresses_split(path.as_ref(), addrs, SPLIT_MIN)
     }
@@ -46,7 +50,12 @@ impl Ksyms {
         if bytes.len() as u64 > MAX_FILE {
             return None;
         }
-        let text = scan(&mut &bytes[..], addrs)?.into_table_text()?;
+        let text = scan(&mut &bytes[..], 0, addrs)?.into_table_text(|at, len| {
+            bytes
+                .get(usize::try_from(at).ok()?..)?
+                .get(..len)
+                .map(<[u8]>::to_vec)
+        })?;
         Ksyms::parse_named(&text, "<memory>", &LoadOptions::default()).ok()
     }
 }
@@ -68,15 +77,19 @@ fn for_addresses_split(path: &Path, addrs: &[u64], split_min: u64) -> Option<Ksy
     let s = match split {
         Some(mid) => {
             let (first, second) = std::thread::scope(|sc| {
-                let later = sc.spawn(|| scan(&mut At::new(&f, mid, size), addrs));
-                let first = scan(&mut At::new(&f, 0, mid), addrs);
+                let later = sc.spawn(|| scan(&mut At::new(&f, mid, size), mid, addrs));
+                let first = scan(&mut At::new(&f, 0, mid), 0, addrs);
                 (first, later.join().ok().flatten())
             });
             first?.followed_by(second?)?
         }
-        None => scan(&mut f, addrs)?,
+        None => scan(&mut f, 0, addrs)?,
     };
-    let text = s.into_table_text()?;
+    let text = s.into_table_text(|at, len| {
+        let mut line = vec![0; len];
+        f.read_exact_at(&mut line, at).ok()?;
+        Some(line)
+    })?;
     Ksyms::parse_named(&text, &path.display().to_string(), &LoadOptions::default()).ok()
 }
 
@@ -87,9 +100,11 @@ fn more_than_one_cpu() -> bool {
     rustix::thread::sched_getaffinity(None).is_ok_and(|set| set.count() > 1)
 }
 
-/// Reads `input` in chunks, feeding whole lines to a [`Scan`].
-fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
+/// Reads `input`, which starts at offset `origin` of the table, in chunks, feeding whole
+/// lines to a [`Scan`].
+fn scan<'q>(input: &mut impl Read, origin: u64, addrs: &'q [u64]) -> Option<Scan<'q>> {
     let mut s = Scan::new(addrs);
+    s.origin = origin;
     let mut buf = vec![0u8; CHUNK];
     let mut newlines = Vec::with_capacity(CHUNK / 64 + 1);
     let mut have = 0;
@@ -144,6 +159,7 @@ fn scan<'q>(input: &mut impl Read, addrs: &'q [u64]) -> Option<Scan<'q>> {
         }
         s.flush(&buf[..end]);
         buf.copy_within(start..end, 0);
+        s.origin += start as u64;
         have = end - start;
     }
     Some(s)

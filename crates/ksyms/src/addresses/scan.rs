@@ -1,8 +1,7 @@
 //! The scan over a table's lines: what it keeps per region and query, and how each line
 //! changes it.
 
-use std::ops::Range;
-
+use super::exports::{Export, name_hash};
 use super::vet::{address, clean_line, head};
 use super::{KSYMTAB, MAX_NAME};
 use crate::parse::{Line, is_mapping_symbol, name_len, parse_line};
@@ -69,16 +68,6 @@ struct Hot {
     module_none: bool,
 }
 
-/// A `__ksymtab_<name>` line kept by the scan: `<name>` is exported (when it is a candidate).
-struct Export {
-    line_no: usize,
-    /// The line, in [`Scan::ksymtab_text`].
-    line: Range<usize>,
-    /// `<name>`, in [`Scan::ksymtab_text`].
-    target: Range<usize>,
-    region: usize,
-}
-
 struct Region {
     module: Option<Vec<u8>>,
     per_query: Vec<Candidates>,
@@ -90,10 +79,10 @@ pub(super) struct Scan<'q> {
     regions: Vec<Region>,
     /// Region of the previous line (tables group lines by module).
     last_region: usize,
-    /// `__ksymtab_` lines, concatenated (one buffer: a table has thousands of them).
-    ksymtab_text: Vec<u8>,
-    /// The `__ksymtab_` lines in `ksymtab_text`.
+    /// Where the `__ksymtab_` lines are.
     ksymtab: Vec<Export>,
+    /// Offset in the input of the read buffer's first byte (set by the reading loop).
+    pub(super) origin: u64,
     /// The first line with an address: a table needs one that is not hidden, and any line of
     /// the table leaves the answers alone (they depend only on the kept nearest lines, which
     /// no other line beats).
@@ -116,8 +105,8 @@ impl<'q> Scan<'q> {
             queries,
             regions: Vec::new(),
             last_region: 0,
-            ksymtab_text: Vec::new(),
             ksymtab: Vec::new(),
+            origin: 0,
             first: None,
             digits: None,
             declined: false,
@@ -179,21 +168,11 @@ impl<'q> Scan<'q> {
         if self.first.is_none() && l.addr != 0 {
             self.first = Some((self.line_no, bytes.to_vec()));
         }
-        if l.name.starts_with(KSYMTAB) {
-            // Where the exported name lies in the line (`l.name` is a part of `bytes`).
-            let name_at = (l.name.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
-            if bytes.get(name_at..name_at + l.name.len()) != Some(l.name) {
+        if let Some(target) = l.name.strip_prefix(KSYMTAB) {
+            let region = self.region(l.module);
+            if !self.export(target, bytes, at, self.line_no, region) {
                 return false;
             }
-            let region = self.region(l.module);
-            let at = self.ksymtab_text.len();
-            self.ksymtab_text.extend_from_slice(bytes);
-            self.ksymtab.push(Export {
-                line_no: self.line_no,
-                line: at..self.ksymtab_text.len(),
-                target: at + name_at + KSYMTAB.len()..at + name_at + l.name.len(),
-                region,
-            });
         }
         let eligible = l.kind | 0x20 != b'a' && l.addr != 0 && !is_mapping_symbol(l.name);
         if !eligible {
@@ -221,6 +200,36 @@ impl<'q> Scan<'q> {
                 win.1 = l.addr - 1;
             }
         }
+        true
+    }
+
+    /// Notes the `__ksymtab_` line number `line_no` of `len` bytes found at `at` in the read
+    /// buffer, which exports `target` in `region`. `false`: beyond the records' limits.
+    #[inline]
+    fn export(
+        &mut self,
+        target: &[u8],
+        line: &[u8],
+        at: usize,
+        line_no: usize,
+        region: usize,
+    ) -> bool {
+        let (Ok(at), Ok(len), Ok(line_no), Ok(region)) = (
+            u32::try_from(self.origin + at as u64),
+            u16::try_from(line.len()),
+            u32::try_from(line_no),
+            u16::try_from(region),
+        ) else {
+            return false;
+        };
+        self.ksymtab.push(Export {
+            hash: name_hash(target),
+            line_hash: name_hash(line),
+            at,
+            len,
+            line_no,
+            region,
+        });
         true
     }
 
@@ -265,13 +274,14 @@ impl<'q> Scan<'q> {
     }
 
     /// A line of [`Scan::run_simple`] in the state `h`: `true` when it is one of the two
-    /// kinds most lines are, and taken: a line that leaves the state as it is (a nonzero
-    /// address outside the window of its region, which is the previous line's, no
-    /// `__ksymtab_` name), or an eligible line at or above the nearest address so far at or
-    /// below the query (while a table climbs towards the query, nearly every line is).
+    /// kinds most lines are, and taken: a line that leaves the candidates as they are (a
+    /// nonzero address outside the window of its region, which is the previous line's; a
+    /// `__ksymtab_` line is noted), or an eligible line at or above the nearest address so far
+    /// at or below the query (while a table climbs towards the query, nearly every line is).
     /// `false`: nothing done, [`Scan::parsed`] takes it.
     #[inline(always)]
-    fn hot_line(&mut self, h: &mut Hot, l: &Line<'_>, tabs: bool, at: usize, len: usize) -> bool {
+    fn hot_line(&mut self, h: &mut Hot, l: &Line<'_>, line: &[u8], tabs: bool, at: usize) -> bool {
+        let len = line.len();
         let module_ok = if tabs {
             self.regions
                 .get(h.region)
@@ -279,14 +289,20 @@ impl<'q> Scan<'q> {
         } else {
             h.module_none
         };
-        if !(l.addr != 0 && module_ok && l.name.len() <= MAX_NAME && !l.name.starts_with(KSYMTAB)) {
+        if !(l.addr != 0 && module_ok && l.name.len() <= MAX_NAME) {
             return false;
         }
+        let target = l.name.strip_prefix(KSYMTAB);
         if l.addr < h.lo || l.addr > h.hi {
+            if let Some(t) = target
+                && !self.export(t, line, at, self.line_no + 1, h.region)
+            {
+                return false;
+            }
             self.line_no += 1;
             return true;
         }
-        if l.addr > h.q || l.kind | 0x20 == b'a' || is_mapping_symbol(l.name) {
+        if target.is_some() || l.addr > h.q || l.kind | 0x20 == b'a' || is_mapping_symbol(l.name) {
             return false;
         }
         let Some(c) = self
@@ -396,7 +412,7 @@ impl<'q> Scan<'q> {
                 let at = base + start;
                 start = nl + 1;
                 if let Some(h) = &mut hot {
-                    if self.hot_line(h, &l, tabs, at, line.len()) {
+                    if self.hot_line(h, &l, line, tabs, at) {
                         continue;
                     }
                 } else if self.unchanged_by(&l) {
@@ -476,11 +492,17 @@ impl<'q> Scan<'q> {
         i
     }
 
-    /// The kept lines, in file order, as a table text.
-    /// The kept lines as a table text; `None` when there is nothing to answer from (no
-    /// line, or every address hidden).
-    pub(super) fn into_table_text(self) -> Option<Vec<u8>> {
-        (self.any_nonzero && self.line_no > 0).then(|| self.into_text())
+    /// The kept lines, in file order, as a table text; `None` when there is nothing to answer
+    /// from (no line, or every address hidden), or when `read(at, len)`, which gives the
+    /// `len` bytes at offset `at` of the input, fails.
+    pub(super) fn into_table_text(
+        self,
+        read: impl FnMut(u64, usize) -> Option<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        if !(self.any_nonzero && self.line_no > 0) {
+            return None;
+        }
+        self.into_text(read)
     }
 
     /// Joins the scan of the lines that come right after this scan's in the table; `None`
@@ -507,20 +529,22 @@ impl<'q> Scan<'q> {
                 mine.followed_by(theirs, shift);
             }
         }
-        let at = self.ksymtab_text.len();
-        self.ksymtab_text.extend_from_slice(&later.ksymtab_text);
-        self.ksymtab
-            .extend(later.ksymtab.into_iter().map(|e| Export {
-                line_no: e.line_no + shift,
-                line: e.line.start + at..e.line.end + at,
-                target: e.target.start + at..e.target.end + at,
-                region: region_of[e.region],
-            }));
+        let mut later_ksymtab = later.ksymtab;
+        let shift32 = u32::try_from(shift).ok()?;
+        for e in &mut later_ksymtab {
+            e.line_no = e.line_no.checked_add(shift32)?;
+            e.region = u16::try_from(region_of[usize::from(e.region)]).ok()?;
+        }
+        if self.ksymtab.is_empty() {
+            self.ksymtab = later_ksymtab;
+        } else {
+            self.ksymtab.append(&mut later_ksymtab);
+        }
         self.line_no += later.line_no;
         Some(self)
     }
 
-    fn into_text(self) -> Vec<u8> {
+    fn into_text(self, mut read: impl FnMut(u64, usize) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
         let mut kept: Vec<(usize, Vec<u8>)> = self.first.into_iter().collect();
         let mut names: Vec<(Option<Vec<u8>>, Vec<u8>)> = Vec::new();
         for r in &self.regions {
@@ -537,11 +561,31 @@ impl<'q> Scan<'q> {
                 }
             }
         }
+        let hashes: Vec<u32> = names.iter().map(|(_, name)| name_hash(name)).collect();
         for e in &self.ksymtab {
-            let module = &self.regions[e.region].module;
-            let target = &self.ksymtab_text[e.target.clone()];
+            let module = &self.regions[usize::from(e.region)].module;
+            let maybe = names
+                .iter()
+                .zip(&hashes)
+                .any(|((m, _), &h)| h == e.hash && m == module);
+            if !maybe {
+                continue;
+            }
+            // Read again and checked: the line scanned (as far as its hash tells), and the same
+            // name, not only the same hash.
+            let line = read(u64::from(e.at), usize::from(e.len))?;
+            if name_hash(&line) != e.line_hash {
+                return None;
+            }
+            let Ok(Some(l)) = parse_line(&line) else {
+                return None;
+            };
+            let target = l.name.strip_prefix(KSYMTAB)?;
+            if l.module != module.as_deref() {
+                return None;
+            }
             if names.iter().any(|(m, name)| m == module && name == target) {
-                kept.push((e.line_no, self.ksymtab_text[e.line.clone()].to_vec()));
+                kept.push((e.line_no as usize, line));
             }
         }
         kept.sort_by_key(|(n, _)| *n);
@@ -551,7 +595,7 @@ impl<'q> Scan<'q> {
             text.extend_from_slice(&line);
             text.push(b'\n');
         }
-        text
+        Some(text)
     }
 }
 
@@ -561,6 +605,33 @@ mod tests {
 
     fn scan_of(queries: &[u64]) -> Scan<'_> {
         Scan::new(queries)
+    }
+
+    /// A `__ksymtab_` line whose name's hash matches a candidate is read again and kept; a
+    /// line read back other than the one scanned (a file changed in place) or a read that
+    /// fails declines. Records stay 20 bytes.
+    #[test]
+    fn ksymtab_lines_are_read_again_and_checked_by_name() {
+        let text =
+            b"ffffffff81000000 T foo\nffffffff81000100 T bar\nffffffff82000000 r __ksymtab_foo\n";
+        let q = [0xffff_ffff_8100_0010];
+        let scan = || {
+            let mut s = scan_of(&q);
+            let mut at = 0;
+            for line in text.split_inclusive(|&b| b == b'\n') {
+                assert!(s.line(line, at));
+                at += line.len();
+            }
+            s.flush(text);
+            s
+        };
+        let same = |at: u64, len: usize| Some(text[at as usize..][..len].to_vec());
+        let kept = scan().into_table_text(same).unwrap();
+        assert_eq!(kept, text.to_vec(), "foo, the line above, foo's export");
+        let other = |_: u64, _: usize| Some(b"ffffffff82000000 r __ksymtab_bar".to_vec());
+        assert!(scan().into_table_text(other).is_none());
+        assert!(scan().into_table_text(|_, _| None).is_none());
+        assert_eq!(size_of::<Export>(), 20);
     }
 
     #[test]
