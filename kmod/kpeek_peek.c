@@ -9,6 +9,8 @@
  * fails (no CONFIG_KPROBES), a name is accepted only together with the
  * address user space read from /proc/kallsyms, and only if sprint_symbol() (exported) says that
  * address is exactly the start of that symbol. Sizes come from sprint_symbol() in both cases.
+ * Names kallsyms lacks (no CONFIG_KALLSYMS_ALL) are looked up among the exports (see
+ * kpeek_lookup_export()).
  *
  * Reading: copy_from_kernel_nofault() into a kernel buffer, then copy_to_user(). A user
  * address, NULL, an unmapped page or a vmalloc guard page gives -EFAULT, never an oops. A
@@ -24,11 +26,13 @@
 #include <linux/errno.h>
 #include <linux/export.h>
 #include <linux/ioport.h>
+#include <linux/jiffies.h>
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
+#include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/security.h>
 #include <linux/sizes.h>
@@ -196,18 +200,49 @@ static enum kpeek_sym_match kpeek_sym_match(unsigned long addr, const char *mod,
 
 /*
  * A kernel built without CONFIG_KALLSYMS_ALL (Debian's 686-pae) has no data symbols in kallsyms,
- * but its exported ones are still in the module loader's export table, where __symbol_get()
- * finds the GPL-only ones (init_uts_ns; since 6.5, and in stable kernels that took the change,
- * it refuses EXPORT_SYMBOL ones such as jiffies). The reference it takes on a
- * module that exports sym is dropped at once: the address is then as good as one from kallsyms,
- * valid while that module stays loaded. The size stays unknown.
+ * but its exported ones are still in the module loader's export table. Two ways in there:
+ *
+ * - A few variables kpeek.ko links to itself (kpeek_linked[]): the module loader resolved them
+ *   when kpeek.ko was loaded, whatever their export flavour (__per_cpu_offset and jiffies are
+ *   EXPORT_SYMBOL), and their size is sizeof the object. __per_cpu_offset (SMP kernels whose
+ *   per-CPU offsets are that array, as on x86) is what user space needs to find CPU n's copy
+ *   of a module's per-CPU variable.
+ * - __symbol_get(), which finds the GPL-only ones (init_uts_ns; since 6.5, and in stable kernels
+ *   that took the change, it refuses EXPORT_SYMBOL ones). The reference it takes on a module
+ *   that exports sym is dropped at once: the address is then as good as one from kallsyms,
+ *   valid while that module stays loaded. The size stays unknown.
  */
-static unsigned long kpeek_lookup_export(const char *sym)
-{
-	void *p = __symbol_get(sym);
+struct kpeek_linked_sym {
+	const char *name;
+	unsigned long addr;
+	unsigned long size;
+};
 
+#define KPEEK_LINKED(sym)	{ #sym, (unsigned long)&(sym), sizeof(sym) }
+
+static const struct kpeek_linked_sym kpeek_linked[] = {
+#if defined(CONFIG_SMP) && !defined(__per_cpu_offset)
+	KPEEK_LINKED(__per_cpu_offset),
+#endif
+	KPEEK_LINKED(jiffies),
+	KPEEK_LINKED(jiffies_64),
+};
+
+static unsigned long kpeek_lookup_export(const char *sym, unsigned long *size)
+{
+	void *p;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(kpeek_linked); i++) {
+		if (!strcmp(sym, kpeek_linked[i].name)) {
+			*size = kpeek_linked[i].size;
+			return kpeek_linked[i].addr;
+		}
+	}
+	p = __symbol_get(sym);
 	if (p)
 		__symbol_put(sym);
+	*size = 0;
 	return (unsigned long)p;
 }
 
@@ -237,7 +272,7 @@ int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *si
 			sz = 0;
 	}
 	if (!found && !*mod)
-		found = kpeek_lookup_export(sym);
+		found = kpeek_lookup_export(sym, &sz);
 	if (!found)
 		return -ENOENT;
 	*addr = found;

@@ -65,10 +65,11 @@ static inline void kpeek_counter_inc(struct kpeek_counter *counter)
  * Resolve a kernel or module symbol, non-exported ones included: name is "sym" or "module:sym"
  * (that module only). *addr is in/out: if non-zero on entry and exactly the start of that
  * symbol (as in /proc/kallsyms), it is kept; otherwise the name is looked up. On success *addr
- * is the symbol's start and *size its size per kallsyms (0 if unknown). Returns 0, -ENOENT (no
- * such symbol, or the kernel offers kpeek.ko no name lookup and *addr was not its start),
- * -ENAMETOOLONG (KPEEK_PEEK_NAME_MAX bytes or more), -EINVAL (a NULL argument). Process
- * context; may sleep.
+ * is the symbol's start and *size its size per kallsyms, or sizeof for the few exported
+ * variables kpeek.ko links to (__per_cpu_offset, jiffies, jiffies_64), 0 if unknown. Returns
+ * 0, -ENOENT (no such symbol, or the kernel offers kpeek.ko no name lookup and *addr was not
+ * its start), -ENAMETOOLONG (KPEEK_PEEK_NAME_MAX bytes or more), -EINVAL (a NULL argument).
+ * Process context; may sleep.
  */
 int kpeek_lookup_symbol(const char *name, unsigned long *addr, unsigned long *size);
 

@@ -14,6 +14,7 @@
 #include <linux/io.h>
 #include <linux/jiffies.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/utsname.h>
@@ -217,19 +218,23 @@ static void apitest_lookup(void)
 			      err ? err : (long)(addr - (unsigned long)&jiffies));
 	} else {
 		/*
-		 * kallsyms has text symbols only (Debian's 686-pae): data is found through the
-		 * export table, which gives jiffies (EXPORT_SYMBOL) only where __symbol_get()
-		 * still returns non-GPL exports.
+		 * kallsyms has text symbols only (Debian's 686-pae): jiffies, an EXPORT_SYMBOL that
+		 * __symbol_get() refuses (from 6.5, and in stable kernels that took the change), is
+		 * one of the variables kpeek.ko links to itself, sized by sizeof.
 		 */
-		void *exported = __symbol_get("jiffies");
-
-		if (exported)
-			__symbol_put("jiffies");
-		pr_info("kpeek_apitest: NOTE no CONFIG_KALLSYMS_ALL: jiffies %s through the export table\n",
-			exported ? "found" : "not found (a non-GPL export)");
-		apitest_check(exported ? !err && addr == (unsigned long)&jiffies : err == -ENOENT,
-			      "lookup_symbol jiffies (export table)", err);
+		pr_info("kpeek_apitest: NOTE no CONFIG_KALLSYMS_ALL: jiffies through the variables kpeek.ko links to\n");
+		apitest_check(!err && addr == (unsigned long)&jiffies && size == sizeof(jiffies),
+			      "lookup_symbol jiffies (linked by kpeek.ko, sizeof)",
+			      err ? err : (long)size);
 	}
+#if defined(CONFIG_SMP) && !defined(__per_cpu_offset)
+	/* Found by kallsyms, or else linked by kpeek.ko (then sized by sizeof). */
+	addr = 0;
+	err = kpeek_lookup_symbol("__per_cpu_offset", &addr, &size);
+	apitest_check(!err && addr == (unsigned long)&__per_cpu_offset &&
+		      (IS_ENABLED(CONFIG_KALLSYMS_ALL) || size == sizeof(__per_cpu_offset)),
+		      "lookup_symbol __per_cpu_offset", err ? err : (long)size);
+#endif
 	/* A GPL-only export: found by kallsyms or, without data symbols there, the export table. */
 	addr = 0;
 	err = kpeek_lookup_symbol("init_uts_ns", &addr, &size);

@@ -26,12 +26,16 @@ kaddr=$(ksym linux_banner)
 
 # A kernel without CONFIG_KALLSYMS_ALL (Debian's 686-pae) has text symbols only in kallsyms:
 # no data symbol can be found by name there, which is then what is tested (ENOENT), and the
-# name lookup and reads are checked on a function instead.
+# name lookup and reads are checked on a function instead; exported variables resolve through
+# the export table (GPL-only ones) and the few kpeek.ko links to (jiffies, __per_cpu_offset).
 data_syms=yes
 if [ -z "$kaddr" ]; then
 	data_syms=no
 	echo "NOTE: no data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL off): peek by name reads functions only here"
 	taddr=$(ksym schedule)
+	# The kernel's unsigned long: 4 bytes where kallsyms prints 8 hex digits (a 32-bit kernel).
+	word=$(($(awk '{ print length($1); exit }' /proc/kallsyms) / 2))
+	ncpu=$(grep -c '^processor' /proc/cpuinfo)
 	for via in ioctl nl; do
 		check_eq "$via: linux_banner (data) cannot be found by name" \
 			"$(peektest $via linux_banner 0 0 $blen)" "error ENOENT"
@@ -40,6 +44,24 @@ if [ -z "$kaddr" ]; then
 		check_eq "$via: init_uts_ns (exported): name.sysname, name.release" \
 			"$(field "$(peektest $via init_uts_ns 0 0 5)" data) $(field "$(peektest $via init_uts_ns 0 130 ${#rel})" data)" \
 			"$(hex Linux) $(hex "$rel")"
+		# Exported variables kpeek.ko links to itself (EXPORT_SYMBOL: __symbol_get() refuses
+		# them): they resolve, sized by sizeof; jiffies_64 lies between two /proc/timer_list reads.
+		check_eq "$via: jiffies (linked by kpeek.ko): sizeof(unsigned long)" \
+			"$(field "$(peektest $via jiffies 0 0 0)" size)" "$word"
+		j0=$(awk '/^jiffies:/ { print $2; exit }' /proc/timer_list)
+		jout=$(peektest $via jiffies_64 0 0 8)
+		j1=$(awk '/^jiffies:/ { print $2; exit }' /proc/timer_list)
+		j=$(le64 "$(field "$jout" data)")
+		check "$via: jiffies_64 ($j, size $(field "$jout" size)) between /proc/timer_list's $j0 and $j1" \
+			test "$(field "$jout" size)" = 8 -a "$j0" -le "$j" -a "$j" -le "$j1"
+		pout=$(peektest $via __per_cpu_offset 0 0 $((ncpu * word)))
+		psize=$(field "$pout" size)
+		check "$via: __per_cpu_offset (linked): $psize bytes, $word per CPU, at least $ncpu CPUs" \
+			test "${psize:-0}" -ge $((ncpu * word)) -a $((${psize:-1} % word)) = 0
+		pdata=$(field "$pout" data)
+		check "$via: __per_cpu_offset: CPU 0's and CPU 1's entries differ ($pdata)" \
+			test "$ncpu" -lt 2 -o "$(echo "$pdata" | cut -c1-$((2 * word)))" != \
+			"$(echo "$pdata" | cut -c$((2 * word + 1))-$((4 * word)))"
 		sout=$(peektest $via schedule 0 0 16)
 		sdata=$(field "$sout" data)
 		check_eq "$via: schedule address = /proc/kallsyms" "$(field "$sout" addr)" "0x$taddr"

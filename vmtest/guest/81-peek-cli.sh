@@ -37,8 +37,8 @@ expect_code() { # NAME CODE TEXT CMD...: CMD exits CODE, stderr contains TEXT
 
 # A kernel without CONFIG_KALLSYMS_ALL (Debian's 686-pae) lists no data symbols in kallsyms: a
 # global variable can be located there only through kpeek.ko, which also asks the kernel's
-# export table (GPL-only exports everywhere; init_uts_ns is one), and not at all when it is not
-# exported. What is tested there: the refusals with their reason, the exported variable at the
+# export table (GPL-only exports everywhere; init_uts_ns is one) and knows the few exported
+# variables it links to (jiffies_64), and not at all when it is not exported. What is tested there: the refusals with their reason, the exported variable at the
 # address the C client gets, functions and addresses resolving and reading, and a module's
 # variable read through its .ko's sections.
 if ! awk '$3 == "init_task" && NF == 3 { f = 1 } END { exit !f }' /proc/kallsyms; then
@@ -55,6 +55,21 @@ if ! awk '$3 == "init_task" && NF == 3 { f = 1 } END { exit !f }' /proc/kallsyms
 	fi
 	expect_code "nr_threads (not exported): refused, saying why" 2 "lists no kernel data symbols" \
 		kpeek peek nr_threads
+	# jiffies_64 (EXPORT_SYMBOL, which the export table's look-up refuses) resolves: kpeek.ko
+	# links to it.
+	j0=$(timer_jiffies)
+	jout=$(kpeek peek --via kpeek --json --as u64 jiffies_64 2>&1)
+	j1=$(timer_jiffies)
+	j=$(jv "$jout")
+	check "kpeek: jiffies_64 ($j) between two /proc/timer_list reads ($j0, $j1)" \
+		test -n "$j" -a "$j0" -le "${j:-0}" -a "${j:-0}" -le "$j1"
+	check_eq "kpeek: jiffies_64 located by the kernel's look-up (kpeek.ko)" "$(jf "$jout" located)" kernel
+	if [ ! -e /sys/kernel/btf/vmlinux ]; then
+		# Untyped without BTF: raw bytes, as many as sizeof(unsigned long) (kpeek.ko's size).
+		word=$(($(awk '{ print length($1); exit }' /proc/kallsyms) / 2))
+		check_eq "kpeek: jiffies (no BTF): raw[sizeof(unsigned long)]" \
+			"$(jf "$(kpeek peek --via kpeek --json jiffies 2>/dev/null)" type)" "raw[$word]"
+	fi
 	# A module's variables: located through its .ko and /sys/module sections (82, 83 check more).
 	r0=$(peekv --via kpeek plain_counter:reads)
 	for i in 1 2 3 4 5 6 7; do dd if=/dev/plain_counter of=/dev/null bs=1 count=1 2>/dev/null; done

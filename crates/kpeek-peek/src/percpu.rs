@@ -2,11 +2,12 @@
 //!
 //! A per-CPU variable's copy on CPU n lives at `base(n) + offset`, where `offset` is its place
 //! in the `.data..percpu` section (BTF DATASEC) and `base(n)` is `__per_cpu_offset[n]`. Where
-//! kallsyms lists `__per_cpu_offset` (CONFIG_KALLSYMS_ALL), `base(n)` is read from it. Where it
-//! does not, `base(n)` is found from CPU n's run queue, which the calling task reaches through
-//! its task group (`current->sched_task_group->cfs_rq[n]->rq`, CONFIG_FAIR_GROUP_SCHED):
-//! `base(n)` is that address minus `runqueues`' offset, and the run queue's own `cpu` field must
-//! say n.
+//! kallsyms lists `__per_cpu_offset` (CONFIG_KALLSYMS_ALL), or the backend resolves it in the
+//! kernel (kpeek.ko links to it), `base(n)` is read from it (`unsigned long`s: 4 bytes each on a
+//! 32-bit kernel). Otherwise `base(n)` is found from CPU n's run queue, which the calling task
+//! reaches through its task group (`current->sched_task_group->cfs_rq[n]->rq`,
+//! CONFIG_FAIR_GROUP_SCHED): `base(n)` is that address minus `runqueues`' offset, and the run
+//! queue's own `cpu` field must say n.
 
 use std::path::Path;
 

@@ -127,28 +127,77 @@ impl Session {
         Ok(base)
     }
 
-    /// CPU `cpu`'s per-CPU area from the kernel's `__per_cpu_offset` array (kallsyms).
+    /// CPU `cpu`'s per-CPU area from the kernel's `__per_cpu_offset` array: found through
+    /// kallsyms (`CONFIG_KALLSYMS_ALL`), else through a backend that resolves names in the
+    /// kernel (kpeek.ko links to the exported array, so it knows it without kallsyms). Its
+    /// elements are `unsigned long`s: 4 bytes on a 32-bit kernel ([`Session::kernel_word`]).
     fn base_from_offsets(&self, cpu: u32, backend: &dyn Backend) -> Result<u64, Error> {
-        let table = self.ksyms().and_then(|ks| {
-            ks.find("__per_cpu_offset")
+        const NAME: &str = "__per_cpu_offset";
+        let listed = self.ksyms().and_then(|ks| {
+            ks.find(NAME)
                 .into_iter()
                 .find(|s| s.module.is_none())
-                .map(|s| s.addr)
+                .map(|s| (s.addr, None))
         });
-        let t = table.ok_or_else(|| {
-                Error::PerCpu(format!(
-                    "{}: per-CPU areas need __per_cpu_offset in kallsyms (CONFIG_KALLSYMS_ALL{}) or the bpf backend",
-                    backend.name(),
-                    match self.ksyms_result() {
-                        Err(e) => format!("; {e}"),
-                        Ok(_) => String::new(),
-                    }
-                ))
-            })?;
-        let b = read_named(backend, t + 8 * u64::from(cpu), 8, "__per_cpu_offset")?;
+        let (t, size) = match listed {
+            Some(found) => found,
+            None => match backend.resolve(None, NAME) {
+                Some(Ok((addr, size))) => (addr, (size > 0).then_some(size)),
+                other => {
+                    let why = match other {
+                        Some(Err(e)) => format!("; {}: {e}", backend.name()),
+                        _ => format!("; {} resolves no names", backend.name()),
+                    };
+                    return Err(Error::PerCpu(format!(
+                        "{}: per-CPU areas need __per_cpu_offset, from kallsyms (CONFIG_KALLSYMS_ALL{}) or kpeek.ko{why}; or the bpf backend",
+                        backend.name(),
+                        match self.ksyms_result() {
+                            Err(e) => format!("; {e}"),
+                            Ok(_) => String::new(),
+                        }
+                    )));
+                }
+            },
+        };
+        let word = self.kernel_word(t);
+        let at = word * u64::from(cpu);
+        if let Some(size) = size
+            && at + word > size
+        {
+            return Err(Error::PerCpu(format!(
+                "__per_cpu_offset ({size} bytes) has no entry for CPU {cpu}"
+            )));
+        }
+        let b = read_named(backend, t.wrapping_add(at), word as usize, NAME)?;
+        let mut le = [0u8; 8];
+        le[..b.len()].copy_from_slice(&b);
         // CPU n's copy of a variable is at its link address plus __per_cpu_offset[n];
         // the area starts at __per_cpu_start plus that (0 where zero-based).
-        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")).wrapping_add(self.percpu_start()))
+        let off = u64::from_le_bytes(le);
+        let base = off.wrapping_add(self.percpu_start());
+        Ok(if word == 4 { base & 0xffff_ffff } else { base })
+    }
+
+    /// The kernel's `unsigned long` (and pointer) size in bytes: 4 where kallsyms prints
+    /// 8-digit addresses (a 32-bit kernel), 8 where it prints 16; without kallsyms, 8 if `addr`
+    /// (a kernel address) lies above 4 GiB, else 4.
+    pub(crate) fn kernel_word(&self, addr: u64) -> u64 {
+        match self.ksyms().map(|ks| ks.address_digits()) {
+            Some(8) => 4,
+            Some(16) => 8,
+            _ if addr > u64::from(u32::MAX) => 8,
+            _ => 4,
+        }
+    }
+
+    /// `base + offset`, the address of a per-CPU copy, computed as the kernel does: modulo
+    /// 2^32 on a 32-bit kernel, where `__per_cpu_offset[n]` and the offset may wrap.
+    pub(crate) fn percpu_addr(&self, base: u64, offset: u64) -> u64 {
+        let addr = base.wrapping_add(offset);
+        match self.kernel_word(base) {
+            4 => addr & 0xffff_ffff,
+            _ => addr,
+        }
     }
 
     fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
@@ -267,7 +316,7 @@ impl Session {
         for cpu in &cpus {
             let base = self.percpu_base(*cpu, backend)?;
             let start = Place {
-                addr: base.wrapping_add(start),
+                addr: self.percpu_addr(base, start),
                 ty,
                 bits: None,
             };

@@ -214,3 +214,179 @@ fn auto_takes_per_cpu_offset_where_run_queues_lead_nowhere() {
         other => panic!("the run-queue method on a 7.x-shaped kernel gave {other:?}"),
     }
 }
+
+/// A backend that resolves names in the kernel (as kpeek.ko does): `__per_cpu_offset` at
+/// `table` (address, size) if given, every other name unknown.
+struct Resolver {
+    mem: VecMemory,
+    table: Option<(u64, u64)>,
+}
+
+impl crate::walk::Memory for Resolver {
+    fn name(&self) -> &'static str {
+        "kpeek"
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.mem.read(addr, buf)
+    }
+}
+
+impl crate::via::Backend for Resolver {
+    fn resolve(&self, module: Option<&str>, name: &str) -> Option<Result<(u64, u64), Error>> {
+        Some(match (module, name, self.table) {
+            (None, "__per_cpu_offset", Some(t)) => Ok(t),
+            _ => Err(Error::UnknownSymbol {
+                name: name.to_string(),
+                module: module.map(str::to_string),
+                close: Vec::new(),
+                hint: None,
+            }),
+        })
+    }
+}
+
+/// kallsyms `text` without its `__per_cpu_offset` line (a kernel without CONFIG_KALLSYMS_ALL).
+fn without_offsets(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.ends_with(" __per_cpu_offset"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn per_cpu_offset_from_the_kernel_where_kallsyms_lacks_it() {
+    let (kallsyms, mem) = kernel(0xffff_ffff_86b3_5000);
+    let kallsyms = without_offsets(&kallsyms);
+    let mem = Resolver {
+        mem,
+        table: Some((MEM, 8 * CPUS.len() as u64)),
+    };
+    let mut s = session(true, kallsyms.clone());
+    for cpu in CPUS {
+        let a = s.eval(&format!("runqueues@cpu{cpu}.cpu"), &mem).unwrap();
+        assert_eq!(a.value, Value::Signed(i64::from(cpu)), "cpu {cpu}");
+    }
+    let sum = s.eval("runqueues@sum.nr_switches", &mem).unwrap();
+    assert_eq!(sum.value, Value::Unsigned(100 + 101 + 102));
+    // The array's size (sizeof, from kpeek.ko) bounds the CPUs it can be read for.
+    let short = Resolver {
+        mem: mem.mem,
+        table: Some((MEM, 16)),
+    };
+    let mut s = session(true, kallsyms.clone());
+    match s.eval("runqueues@cpu2.cpu", &short) {
+        Err(Error::PerCpu(m)) => assert!(m.contains("no entry for CPU 2"), "{m}"),
+        other => panic!("CPU 2 past a 2-entry __per_cpu_offset gave {other:?}"),
+    }
+    assert_eq!(
+        s.eval("runqueues@cpu1.cpu", &short).unwrap().value,
+        Value::Signed(1)
+    );
+    // Neither kallsyms nor the backend knows it: refused, saying both.
+    let unknown = Resolver {
+        mem: short.mem,
+        table: None,
+    };
+    let mut s = session(true, kallsyms.clone());
+    match s.eval("runqueues@cpu0.cpu", &unknown) {
+        Err(Error::PerCpu(m)) => assert!(
+            m.contains("per-CPU areas need __per_cpu_offset")
+                && m.contains("kpeek: unknown symbol `__per_cpu_offset`"),
+            "{m}"
+        ),
+        other => panic!("no __per_cpu_offset anywhere gave {other:?}"),
+    }
+    // A backend that resolves no names at all.
+    let mut s = session(true, kallsyms);
+    match s.eval("runqueues@cpu0.cpu", &unknown.mem) {
+        Err(Error::PerCpu(m)) => assert!(m.contains("test resolves no names"), "{m}"),
+        other => panic!("a backend without name look-up gave {other:?}"),
+    }
+}
+
+/// Where the made-up 32-bit kernel's memory starts: `__per_cpu_offset[]` (4-byte entries),
+/// then one page per CPU.
+const MEM32: u64 = 0xc180_0000;
+/// Its per-CPU section's link address: above the areas, so that `__per_cpu_offset[n]` wraps
+/// (a "negative" 32-bit offset, as on i386).
+const START32: u64 = 0xc1a0_0000;
+
+/// A 32-bit kernel (8-digit kallsyms addresses) laid out as [`kernel`]'s, with 4-byte
+/// `__per_cpu_offset` entries.
+fn kernel32() -> (String, VecMemory) {
+    let area = |cpu: u32| MEM32 + 0x1000 * (u64::from(cpu) + 1);
+    let mut bytes = vec![0u8; 0x1000 * (CPUS.len() + 1)];
+    // Past the last entry: what an 8-byte read of entry 2 would take in.
+    bytes[12..16].copy_from_slice(&0xdead_beef_u32.to_le_bytes());
+    for cpu in CPUS {
+        let off = (area(cpu).wrapping_sub(START32) & 0xffff_ffff) as u32;
+        let at = 4 * cpu as usize;
+        bytes[at..at + 4].copy_from_slice(&off.to_le_bytes());
+        let rq = (area(cpu) - MEM32 + RQ_OFF) as usize;
+        bytes[rq + NR_RUNNING..rq + NR_RUNNING + 4].copy_from_slice(&(cpu + 1).to_le_bytes());
+        bytes[rq + CPU..rq + CPU + 4].copy_from_slice(&cpu.to_le_bytes());
+        bytes[rq + NR_SWITCHES..rq + NR_SWITCHES + 8]
+            .copy_from_slice(&(100 + u64::from(cpu)).to_le_bytes());
+    }
+    let kallsyms = format!(
+        "c1000000 T _stext\n{MEM32:08x} D __per_cpu_offset\n{START32:08x} D __per_cpu_start\n{:08x} D runqueues\n{:08x} D __per_cpu_end\n",
+        START32 + RQ_OFF,
+        START32 + 0x1000,
+    );
+    (kallsyms, VecMemory { base: MEM32, bytes })
+}
+
+fn check32(s: &mut Session, mem: &dyn crate::via::Backend, how: &str) {
+    for cpu in CPUS {
+        let a = s
+            .eval(&format!("runqueues@cpu{cpu}.cpu"), mem)
+            .unwrap_or_else(|e| panic!("{how}: runqueues@cpu{cpu}.cpu: {e}"));
+        assert_eq!(a.value, Value::Signed(i64::from(cpu)), "{how}: cpu {cpu}");
+        let want = MEM32 + 0x1000 * (u64::from(cpu) + 1) + RQ_OFF + CPU as u64;
+        assert_eq!(a.addr, Some(want), "{how}: address of CPU {cpu}'s rq.cpu");
+    }
+    let all = s.eval("runqueues@all.nr_running", mem).expect("@all");
+    let want: Vec<_> = CPUS
+        .iter()
+        .map(|c| (*c, Value::Unsigned(u64::from(c + 1))))
+        .collect();
+    assert_eq!(all.value, Value::PerCpu(want), "{how}: @all");
+    let sum = s.eval("runqueues@sum.nr_switches", mem).expect("@sum");
+    assert_eq!(sum.value, Value::Unsigned(100 + 101 + 102), "{how}: @sum");
+    let plan = s.plan("runqueues@cpu2.nr_switches", mem).expect("plan");
+    let a = s.read_plan(&plan, mem).expect("planned read");
+    assert_eq!(a.value, Value::Unsigned(102), "{how}: planned read");
+}
+
+#[test]
+fn a_32_bit_kernel_has_4_byte_per_cpu_offsets() {
+    let (kallsyms, mem) = kernel32();
+    let mut s = session(false, kallsyms.clone());
+    assert_eq!(s.kernel_word(MEM32), 4);
+    check32(&mut s, &mem, "__per_cpu_offset in kallsyms");
+    // Without CONFIG_KALLSYMS_ALL (Debian's 686-pae): the array from kpeek.ko, sizeof 4 * CPUs.
+    let resolver = Resolver {
+        mem,
+        table: Some((MEM32, 4 * CPUS.len() as u64)),
+    };
+    let mut s = session(false, without_offsets(&kallsyms));
+    check32(&mut s, &resolver, "__per_cpu_offset from kpeek.ko");
+}
+
+#[test]
+fn the_kernel_word_follows_the_kallsyms_address_width() {
+    let (k64, _) = kernel(0);
+    assert_eq!(session(false, k64).kernel_word(0x1000), 8);
+    let (k32, _) = kernel32();
+    assert_eq!(session(false, k32).kernel_word(0xffff_ffff_8100_0000), 4);
+    // No kallsyms: the address says.
+    let mut s = Session::with_vmlinux_btf(
+        Options::default(),
+        None,
+        Box::new(|| ksyms::Ksyms::parse(b"")),
+    )
+    .expect("session");
+    s.cpus = CPUS.to_vec();
+    assert_eq!(s.kernel_word(0xc180_0000), 4);
+    assert_eq!(s.kernel_word(0xffff_8880_0010_0000), 8);
+}

@@ -140,7 +140,7 @@ impl Session {
                                 "its offset in the per-CPU area from kallsyms".to_string(),
                             )
                         };
-                        Some((base.wrapping_add(offset), ty, from, located))
+                        Some((self.percpu_addr(base, offset), ty, from, located))
                     }
                     _ => None,
                 }

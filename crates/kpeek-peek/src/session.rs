@@ -52,7 +52,7 @@ pub enum PerCpuMethod {
     /// From the run queues where the backend can name the task on a CPU (bpf), else offsets.
     #[default]
     Auto,
-    /// `__per_cpu_offset[cpu]` from kallsyms.
+    /// `__per_cpu_offset[cpu]`, the array found through kallsyms or the kernel (kpeek.ko).
     Offsets,
     /// CPU n's `struct rq` (`current->se.cfs_rq->rq` on CPU n) minus `runqueues`' offset.
     Runqueues,

@@ -79,7 +79,7 @@ pub struct Args {
     /// Say which backend read (on stderr).
     #[arg(short, long)]
     verbose: bool,
-    /// How to locate per-CPU areas: auto, offsets (__per_cpu_offset from kallsyms) or
+    /// How to locate per-CPU areas: auto, offsets (__per_cpu_offset from kallsyms or kpeek.ko) or
     /// runqueues (each CPU's run queue through the task running there; bpf only). For checking
     /// one method against the other.
     #[arg(long, hide = true, value_parser = ["auto", "offsets", "runqueues"], default_value = "auto")]
