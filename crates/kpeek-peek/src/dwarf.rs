@@ -52,6 +52,8 @@ pub struct DwarfTypes {
     what: String,
     /// The file's GNU build-id note, if it has one.
     build_id: Option<Vec<u8>>,
+    /// Bytes of a pointer in the code this file describes: 4 for a 32-bit ELF, else 8.
+    ptr_size: u64,
 }
 
 fn fmt_err(path: &Path, msg: impl std::fmt::Display) -> Error {
@@ -194,6 +196,7 @@ impl DwarfTypes {
             named: HashMap::new(),
             what: format!("DWARF of {what}"),
             build_id: obj.build_id().ok().flatten().map(<[u8]>::to_vec),
+            ptr_size: if obj.is_64() { 8 } else { 4 },
         };
         me.index()
             .map_err(|e| fmt_err(p, format!("indexing DWARF: {e}")))?;
@@ -592,6 +595,10 @@ impl TypeSource for DwarfTypes {
 
     fn as_dwarf(&self) -> Option<&DwarfTypes> {
         Some(self)
+    }
+
+    fn ptr_size(&self) -> Option<u64> {
+        Some(self.ptr_size)
     }
 }
 

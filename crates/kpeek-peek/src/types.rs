@@ -145,6 +145,11 @@ pub trait TypeSource {
     fn as_dwarf(&self) -> Option<&crate::dwarf::DwarfTypes> {
         None
     }
+    /// Bytes of a pointer in the kernel or module this source describes, where it says
+    /// (DWARF: the ELF class of its file); `None`: it does not say (BTF).
+    fn ptr_size(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<T: TypeSource + ?Sized> TypeSource for std::rc::Rc<T> {
@@ -160,11 +165,16 @@ impl<T: TypeSource + ?Sized> TypeSource for std::rc::Rc<T> {
     fn as_dwarf(&self) -> Option<&crate::dwarf::DwarfTypes> {
         (**self).as_dwarf()
     }
+    fn ptr_size(&self) -> Option<u64> {
+        (**self).ptr_size()
+    }
 }
 
 /// Several sources searched in order, plus made-up types.
 pub struct Types {
     sources: Vec<Box<dyn TypeSource>>,
+    /// Bytes of a pointer (see [`Types::ptr_size`]).
+    ptr_size: u64,
     synth: RefCell<Vec<Ty>>,
     found: RefCell<std::collections::HashMap<(String, String), Option<TypeRef>>>,
 }
@@ -175,7 +185,7 @@ impl Default for Types {
     }
 }
 
-/// Size of a pointer on the kernels kpeek reads (x86_64).
+/// Size of a pointer on a 64-bit kernel, until a type source says otherwise.
 pub const PTR_SIZE: u64 = 8;
 
 impl Types {
@@ -183,6 +193,7 @@ impl Types {
     pub fn new() -> Types {
         Types {
             sources: Vec::new(),
+            ptr_size: PTR_SIZE,
             synth: RefCell::new(Vec::new()),
             found: RefCell::new(std::collections::HashMap::new()),
         }
@@ -190,10 +201,21 @@ impl Types {
 
     /// Adds a source; returns its index.
     pub fn add(&mut self, src: Box<dyn TypeSource>) -> u16 {
+        // A 32-bit kernel's module DWARF has 4-byte pointers; the running kernel's sources all
+        // agree on it, so the last one that says decides.
+        if let Some(n) = src.ptr_size() {
+            self.ptr_size = n;
+        }
         self.sources.push(src);
         // A new source may know names the others did not.
         self.found.borrow_mut().clear();
         u16::try_from(self.sources.len() - 1).expect("fewer than 65535 type sources")
+    }
+
+    /// Bytes of a pointer in the kernel these types describe: 8, or 4 once a source of a 32-bit
+    /// kernel (the DWARF of a 32-bit `.ko`) was added.
+    pub fn ptr_size(&self) -> u64 {
+        self.ptr_size
     }
 
     /// The source `i`.
@@ -273,7 +295,7 @@ impl Types {
             Ty::Int { size, .. } | Ty::Float { size, .. } | Ty::Enum { size, .. } => {
                 u64::from(size)
             }
-            Ty::Ptr(_) => PTR_SIZE,
+            Ty::Ptr(_) => self.ptr_size,
             Ty::Array { elem, len } => self
                 .size_of(elem)?
                 .checked_mul(len)

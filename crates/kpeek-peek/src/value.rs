@@ -166,7 +166,7 @@ fn decode_at(
                 _ => Value::Raw(b.to_vec()),
             }
         }
-        Ty::Ptr(_) => Value::Ptr(le_u64(need(bytes, 8)?)),
+        Ty::Ptr(_) => Value::Ptr(le_u64(need(bytes, types.ptr_size())?)),
         Ty::Array { elem, len } => {
             let esize = types.size_of(elem)?;
             let (_, et) = types.resolve(elem)?;

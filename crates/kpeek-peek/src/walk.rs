@@ -2,7 +2,7 @@
 
 use crate::error::{Error, close_names};
 use crate::expr::{Expr, Step};
-use crate::types::{PTR_SIZE, Ty, TypeRef, Types};
+use crate::types::{Ty, TypeRef, Types};
 use crate::value::Bits;
 
 /// Reads kernel memory. Implemented by each backend (kpeek.ko, BPF, /proc/kcore) and by tests.
@@ -39,9 +39,18 @@ pub fn read_named(mem: &dyn Memory, addr: u64, len: usize, what: &str) -> Result
     }
 }
 
-fn read_ptr(mem: &dyn Memory, addr: u64, what: &str) -> Result<u64, Error> {
-    let b = read_named(mem, addr, PTR_SIZE as usize, what)?;
-    Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+fn read_ptr(types: &Types, mem: &dyn Memory, addr: u64, what: &str) -> Result<u64, Error> {
+    let n = types.ptr_size();
+    let b = read_named(mem, addr, n as usize, what)?;
+    let mut v = [0u8; 8];
+    let got = b.get(..n as usize).ok_or_else(|| {
+        Error::Type(format!(
+            "{what}: a pointer needs {n} bytes, {} read",
+            b.len()
+        ))
+    })?;
+    v[..got.len()].copy_from_slice(got);
+    Ok(u64::from_le_bytes(v))
 }
 
 /// Applies `expr.steps[first..]` to `place`.
@@ -74,7 +83,7 @@ pub fn walk(
             },
             Step::Arrow(f) => match t {
                 Ty::Ptr(target) => {
-                    let p = read_ptr(mem, place.addr, &here)?;
+                    let p = read_ptr(types, mem, place.addr, &here)?;
                     if p == 0 {
                         return Err(Error::Null(here));
                     }
@@ -108,7 +117,7 @@ pub fn walk(
                     element(types, &here, elem, place.addr, *n)?
                 }
                 Ty::Ptr(target) => {
-                    let p = read_ptr(mem, place.addr, &here)?;
+                    let p = read_ptr(types, mem, place.addr, &here)?;
                     if p == 0 {
                         return Err(Error::Null(here));
                     }

@@ -277,3 +277,89 @@ fn a_linked_vmlinux_types_its_globals_and_must_be_the_running_build() {
         std::fs::remove_dir_all(p.parent().unwrap()).unwrap();
     }
 }
+
+/// A fake 32-bit kernel's memory: `head` at 0xc1000000 points at `first`, whose `next` points at
+/// `second`; pointers are 4 bytes, as in a 32-bit module's DWARF.
+struct Mem32(Vec<(u64, Vec<u8>)>);
+
+impl kpeek_peek::walk::Memory for Mem32 {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), kpeek_peek::error::Error> {
+        for (at, bytes) in &self.0 {
+            if addr >= *at && addr + buf.len() as u64 <= at + bytes.len() as u64 {
+                let o = (addr - at) as usize;
+                buf.copy_from_slice(&bytes[o..o + buf.len()]);
+                return Ok(());
+            }
+        }
+        Err(kpeek_peek::error::Error::Fault {
+            addr,
+            len: buf.len(),
+            what: String::new(),
+        })
+    }
+}
+
+#[test]
+fn a_32_bit_objects_pointers_are_4_bytes() {
+    let dir = std::env::temp_dir().join(format!("kpeek-peek-dwarf32-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("node.c");
+    std::fs::write(
+        &c,
+        "struct node { struct node *next; unsigned long v; };\n\
+         struct node second = { 0, 7 };\nstruct node first = { &second, 5 };\n\
+         struct node *head = &first;\n",
+    )
+    .unwrap();
+    let o = dir.join("node.o");
+    let st = Command::new("cc")
+        .args(["-m32", "-g", "-O0", "-c", "-o"])
+        .arg(&o)
+        .arg(&c)
+        .status()
+        .expect("cc (build-essential) is needed for this test");
+    assert!(
+        st.success(),
+        "cc -m32 failed: gcc cannot build 32-bit objects here"
+    );
+    let d = DwarfTypes::open(&o).unwrap();
+    let head_ty = var_type(&d, "head").expect("head");
+    let mut types = Types::new();
+    assert_eq!(types.ptr_size(), 8, "64-bit until a source says otherwise");
+    let src = types.add(Box::new(d));
+    assert_eq!(types.ptr_size(), 4);
+    let head = TypeRef { src, id: head_ty };
+    let node = types.parse_type("struct node").unwrap();
+    assert_eq!(types.size_of(head).unwrap(), 4);
+    assert_eq!(types.size_of(node).unwrap(), 8);
+    let (_, off, _) = types.member(node, "v").unwrap().unwrap();
+    assert_eq!(off, 32);
+
+    // head -> first -> second, 4-byte pointers read and followed.
+    let (head_at, first_at, second_at) = (0xc100_0000u64, 0xc100_0100u64, 0xc100_0200u64);
+    let word = |v: u64| (v as u32).to_le_bytes().to_vec();
+    let mem = Mem32(vec![
+        (head_at, word(first_at)),
+        (first_at, [word(second_at), word(5)].concat()),
+        (second_at, [word(0), word(7)].concat()),
+    ]);
+    let expr = kpeek_peek::expr::Expr::parse("head->next->v").unwrap();
+    let start = kpeek_peek::walk::Place {
+        addr: head_at,
+        ty: head,
+        bits: None,
+    };
+    let place = kpeek_peek::walk::walk(&types, &mem, &expr, 0, start).unwrap();
+    assert_eq!(place.addr, second_at + 4);
+    let mut b = [0u8; 4];
+    kpeek_peek::walk::Memory::read(&mem, place.addr, &mut b).unwrap();
+    let v = decode(&types, place.ty, &b, None, 1).unwrap();
+    assert_eq!(text(&v, &|_| None), "7");
+    // The pointer itself decodes from its 4 bytes.
+    let v = decode(&types, head, &word(first_at), None, 1).unwrap();
+    assert_eq!(text(&v, &|_| None), "0xc1000100");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
