@@ -141,7 +141,9 @@ impl Store {
                 || self
                     .window
                     .get(self.aged - 1)
-                    .is_some_and(|p| at - p.t >= COARSE_STEP);
+                    // The same tolerance as above: rounds COARSE_STEP apart by the clock
+                    // must not be thinned because their f64 difference falls a hair short.
+                    .is_some_and(|p| at - p.t >= COARSE_STEP - 1e-9);
             if spaced {
                 self.aged += 1;
             } else if let Some(c) = self.window.remove(self.aged) {
@@ -478,6 +480,31 @@ mod tests {
         s.begin(4.0);
         assert_eq!(s.update(c, 104.0, 0, 0.0).rate, Some(4.0));
         assert_eq!(s.average(c, 60.0), Some(4.0));
+    }
+
+    /// A case the property below found: rounds 0.5 s apart whose f64 times differ by a hair
+    /// less (7.502 + 0.5) lost the gauge's only reading in the older one when it was thinned.
+    #[test]
+    fn rounds_half_a_second_apart_are_kept_despite_rounding() {
+        let mut all = Store::new();
+        let g = all.add(false, None, 0.0);
+        let mut alone = One::new(false, None);
+        let mut t = 0.0;
+        let reads = [(7, 0.0), (11, 1.0)];
+        let gaps = [
+            2053, 635, 577, 700, 2205, 1332, 500, 500, 500, 500, 500, 500, 500,
+        ];
+        for (i, ms) in gaps.into_iter().enumerate() {
+            t += f64::from(ms) / 1000.0;
+            all.begin(t);
+            if let Some(&(_, v)) = reads.iter().find(|&&(r, _)| r == i + 1) {
+                assert_eq!(all.update(g, v, 0, t), alone.update(t, v, 0, t));
+                for w in WINDOWS {
+                    assert_eq!(all.average(g, w), alone.average(w), "window {w} at {t}");
+                }
+            }
+        }
+        assert_eq!(alone.average(10.0), Some(0.5));
     }
 
     proptest! {
