@@ -24,7 +24,8 @@ loaded plain_counter || insmod $KO/plain_counter.ko
 jv() { echo "$1" | sed -n 's/.*"value":"\{0,1\}\([^",}]*\)"\{0,1\}[,}].*/\1/p'; }
 jf() { echo "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
 timer_jiffies() { awk '/^jiffies:/ { print $2; exit }' /proc/timer_list; }
-odebug() { awk -v k="$1" '$1 == k { sub(/^:/, "", $2); sub(/.*:/, "", $0); print $0 + 0; exit }' \
+# odebug KEY: a number of debugfs' debug_objects/stats ("max_chain     :38")
+odebug() { awk -F: -v k="$1" '{ n = $1; gsub(/[ \t]+/, "", n) } n == k { print $2 + 0; exit }' \
 	/sys/kernel/debug/debug_objects/stats; }
 
 # One process (indexing 84 MB of DWARF under TCG takes a while): three expressions.
@@ -47,15 +48,16 @@ for e in "$comm" "$rel" "$jif"; do
 	check_eq "--debuginfo: $(jf "$e" expr) typed from DWARF" "$(jf "$e" type_from)" "DWARF of --debuginfo"
 done
 
-# Without --debuginfo: the -dbg path, for variables the table does not type.
+# Without --debuginfo: the -dbg path, for variables the table does not type. The output is in
+# $dbg, not $out: lib.sh's check() sets $out to its own command's output.
 w0=$(odebug warnings)
 m0=$(odebug max_chain)
-out=$(kpeek peek --json debug_obj_work.work.func debug_objects_warnings debug_objects_maxchain 2>&1)
+dbg=$(kpeek peek --json debug_obj_work.work.func debug_objects_warnings debug_objects_maxchain 2>&1)
 rc=$?
 w1=$(odebug warnings)
 m1=$(odebug max_chain)
-check_eq "-dbg path: exit code ($out)" "$rc" 0
-fn=$(echo "$out" | grep '"expr":"debug_obj_work.work.func"')
+check_eq "-dbg path: exit code ($dbg)" "$rc" 0
+fn=$(echo "$dbg" | grep '"expr":"debug_obj_work.work.func"')
 # The DWARF offsets put work.func at `addr`; what is there must be free_obj_work (read again
 # typed by --as, which needs no debug info).
 a=$(jf "$fn" addr)
@@ -64,8 +66,8 @@ check_eq "-dbg path: debug_obj_work.work.func's value read again at $a" \
 check "-dbg path: debug_obj_work.work.func points at free_obj_work" \
 	sh -c "kpeek peek '$a' --as 'void *' | grep -q ' <free_obj_work>\$'"
 check_eq "-dbg path: debug_obj_work typed from $DI" "$(jf "$fn" type_from)" "DWARF of $DI"
-w=$(jv "$(echo "$out" | grep '"expr":"debug_objects_warnings"')")
-m=$(jv "$(echo "$out" | grep '"expr":"debug_objects_maxchain"')")
+w=$(jv "$(echo "$dbg" | grep '"expr":"debug_objects_warnings"')")
+m=$(jv "$(echo "$dbg" | grep '"expr":"debug_objects_maxchain"')")
 check "-dbg path: debug_objects_warnings ($w) = debugfs warnings ($w0 .. $w1)" \
 	test -n "$w" -a "$w0" -le "${w:-0}" -a "${w:-0}" -le "$w1"
 check "-dbg path: debug_objects_maxchain ($m) = debugfs max_chain ($m0 .. $m1)" \
