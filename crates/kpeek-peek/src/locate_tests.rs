@@ -115,6 +115,13 @@ fn objdump(file: &Path, name: &str) -> (String, u64, u64) {
     panic!("objdump -t {} lists no {name}", file.display());
 }
 
+/// The message of `modsect::locate`'s refusal of `name` in module `module` under `root`.
+fn locate_err(root: &Path, module: &str, ko: &Path, data: &[u8], name: &str) -> String {
+    modsect::locate(&ModuleSysfs::new(root), module, ko, data, name)
+        .unwrap_err()
+        .to_string()
+}
+
 /// The `.ko`'s build-id as the kernel publishes it: the raw note section.
 fn build_id_note(ko: &Path, dir: &Path) -> Vec<u8> {
     let out = dir.join("note.bin");
@@ -298,9 +305,7 @@ fn another_build_is_refused_naming_both() {
         Some("FFFFFFFFFFFFFFFFFFFFFFF"),
         "1",
     );
-    let m = modsect::locate(&ModuleSysfs::new(&root), "m", &b.obj, &obj, "reads")
-        .unwrap_err()
-        .to_string();
+    let m = locate_err(&root, "m", &b.obj, &obj, "reads");
     assert!(
         m.contains(&format!(
             "srcversion {SRCVERSION} is not that of the loaded module `m` (FFFFFFFFFFFFFFFFFFFFFFF"
@@ -309,9 +314,7 @@ fn another_build_is_refused_naming_both() {
     );
     // Nothing to compare: refused, saying what each side has.
     let root = sysfs(&b.dir, &loaded_sections(), None, None, "1");
-    let m = modsect::locate(&ModuleSysfs::new(&root), "m", &b.obj, &obj, "reads")
-        .unwrap_err()
-        .to_string();
+    let m = locate_err(&root, "m", &b.obj, &obj, "reads");
     assert!(
         m.contains("cannot tell whether") && m.contains("neither a build-id nor a srcversion"),
         "{m}"
@@ -325,18 +328,14 @@ fn hidden_missing_and_unknown_sections_are_explained() {
     let note = build_id_note(&b.ko, &b.dir);
     let zero = vec![(".bss", "0x0000000000000000\n".to_string())];
     let root = sysfs(&b.dir, &zero, Some(&note), None, "2");
-    let m = modsect::locate(&ModuleSysfs::new(&root), "m", &b.ko, &data, "reads")
-        .unwrap_err()
-        .to_string();
+    let m = locate_err(&root, "m", &b.ko, &data, "reads");
     assert!(
         m.contains("sections/.bss reads 0: the kernel hides module addresses")
             && m.contains("kernel.kptr_restrict = 2 hides them from everyone, root included"),
         "{m}"
     );
     // .data is not among the loaded sections: say so and list those there are.
-    let m = modsect::locate(&ModuleSysfs::new(&root), "m", &b.ko, &data, "writes")
-        .unwrap_err()
-        .to_string();
+    let m = locate_err(&root, "m", &b.ko, &data, "writes");
     assert!(
         m.contains("the loaded module has no section `.data`") && m.contains("it lists .bss"),
         "{m}"
@@ -346,15 +345,11 @@ fn hidden_missing_and_unknown_sections_are_explained() {
         .unwrap_err()
         .to_string();
     assert!(m.contains("module `nosuch` is not loaded"), "{m}");
-    let m = modsect::locate(&ModuleSysfs::new(&root), "nosuch", &b.ko, &data, "reads")
-        .unwrap_err()
-        .to_string();
+    let m = locate_err(&root, "nosuch", &b.ko, &data, "reads");
     assert!(m.contains("module `nosuch` is not loaded"), "{m}");
     let bad = vec![(".bss", "zzz\n".to_string())];
     let root = sysfs(&b.dir, &bad, Some(&note), None, "1");
-    let m = modsect::locate(&ModuleSysfs::new(&root), "m", &b.ko, &data, "reads")
-        .unwrap_err()
-        .to_string();
+    let m = locate_err(&root, "m", &b.ko, &data, "reads");
     assert!(m.contains("`zzz` is not a hex address"), "{m}");
 }
 

@@ -27,6 +27,12 @@ fn arm32_path() -> PathBuf {
     p
 }
 
+/// What `ks` answers for `addr`: the `%pS` text and whether the symbol is exported.
+fn answer(ks: &Ksyms, addr: u64) -> Option<(String, bool)> {
+    ks.lookup(addr)
+        .map(|r| (r.to_string(), ks.is_exported(&r.symbol)))
+}
+
 fn show(ks: &Ksyms, addr: u64) -> Option<String> {
     ks.lookup(addr).map(|r| r.to_string())
 }
@@ -69,13 +75,12 @@ fn few_address_tables_answer_like_the_whole_on_real_tables() {
             let few = Ksyms::for_addresses(&path, batch)
                 .unwrap_or_else(|| panic!("{} declined", path.display()));
             for &q in batch {
-                let want = whole
-                    .lookup(q)
-                    .map(|r| (r.to_string(), whole.is_exported(&r.symbol)));
-                let got = few
-                    .lookup(q)
-                    .map(|r| (r.to_string(), few.is_exported(&r.symbol)));
-                assert_eq!(got, want, "{} at {q:#x}", path.display());
+                assert_eq!(
+                    answer(&few, q),
+                    answer(&whole, q),
+                    "{} at {q:#x}",
+                    path.display()
+                );
             }
         }
         // One address at a time: the path's common-line loop for a single query (which also
@@ -84,12 +89,7 @@ fn few_address_tables_answer_like_the_whole_on_real_tables() {
         for &q in addrs.iter().step_by(7) {
             let few = Ksyms::for_addresses(&path, &[q])
                 .unwrap_or_else(|| panic!("{} declined", path.display()));
-            let want = whole
-                .lookup(q)
-                .map(|r| (r.to_string(), whole.is_exported(&r.symbol)));
-            let got = few
-                .lookup(q)
-                .map(|r| (r.to_string(), few.is_exported(&r.symbol)));
+            let (want, got) = (answer(&whole, q), answer(&few, q));
             exported += usize::from(want.as_ref().is_some_and(|w| w.1));
             assert_eq!(got, want, "{} at {q:#x} alone", path.display());
         }
