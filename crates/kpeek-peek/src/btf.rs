@@ -567,4 +567,18 @@ impl TypeSource for BtfTypes {
     fn describe(&self) -> String {
         self.what.clone()
     }
+
+    /// BTF has no pointer size of its own: as libbpf does, the size of `long` says it (4 in a
+    /// 32-bit kernel's BTF).
+    fn ptr_size(&self) -> Option<u64> {
+        ["long unsigned int", "long int"].iter().find_map(|n| {
+            let id = self.find("", n)?;
+            match self.get(id).ok()? {
+                Ty::Int {
+                    size: s @ (4 | 8), ..
+                } => Some(u64::from(s)),
+                _ => None,
+            }
+        })
+    }
 }

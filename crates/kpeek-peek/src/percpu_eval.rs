@@ -178,16 +178,16 @@ impl Session {
         Ok(if word == 4 { base & 0xffff_ffff } else { base })
     }
 
-    /// The kernel's `unsigned long` (and pointer) size in bytes: 4 where kallsyms prints
-    /// 8-digit addresses (a 32-bit kernel), 8 where it prints 16; without kallsyms, 8 if `addr`
-    /// (a kernel address) lies above 4 GiB, else 4.
+    /// The kernel's `unsigned long` (and pointer) size in bytes: [`Types::word`] once kallsyms
+    /// is loaded (its address width, else what the type sources say); where neither says, 8
+    /// if `addr` (a kernel address) lies above 4 GiB, else 4.
+    ///
+    /// [`Types::word`]: crate::types::Types::word
     pub(crate) fn kernel_word(&self, addr: u64) -> u64 {
-        match self.ksyms().map(|ks| ks.address_digits()) {
-            Some(8) => 4,
-            Some(16) => 8,
-            _ if addr > u64::from(u32::MAX) => 8,
-            _ => 4,
-        }
+        let _ = self.ksyms_result();
+        self.types
+            .word()
+            .unwrap_or(if addr > u64::from(u32::MAX) { 8 } else { 4 })
     }
 
     /// `base + offset`, the address of a per-CPU copy, computed as the kernel does: modulo

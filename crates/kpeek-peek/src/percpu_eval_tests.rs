@@ -6,6 +6,7 @@ use crate::btf::BtfTypes;
 use crate::error::Error;
 use crate::session::{Options, PerCpuMethod, Session};
 use crate::testkit::{BtfWriter, VecMemory};
+use crate::types::TypeSource;
 use crate::value::Value;
 
 /// Where the made-up kernel memory starts: `__per_cpu_offset[]`, then one page per CPU.
@@ -389,4 +390,39 @@ fn the_kernel_word_follows_the_kallsyms_address_width() {
     s.cpus = CPUS.to_vec();
     assert_eq!(s.kernel_word(0xc180_0000), 4);
     assert_eq!(s.kernel_word(0xffff_8880_0010_0000), 8);
+}
+
+/// BTF with only `long`, of `long_size` bytes.
+fn btf_with_long(long_size: u32) -> BtfTypes {
+    let mut w = BtfWriter::new();
+    w.int("long unsigned int", long_size, false, false);
+    BtfTypes::from_bytes(&w.bytes(), "made-up BTF").expect("valid BTF")
+}
+
+#[test]
+fn the_kernel_word_is_decided_in_one_place_kallsyms_first_then_type_sources() {
+    // BTF says through the size of `long` (as libbpf reads it); a BTF without `long` says nothing.
+    assert_eq!(TypeSource::ptr_size(&btf_with_long(4)), Some(4));
+    assert_eq!(TypeSource::ptr_size(&btf_with_long(8)), Some(8));
+    assert_eq!(TypeSource::ptr_size(&btf(false)), None);
+    // No kallsyms: a 32-bit BTF decides both the pointer size and the per-CPU word.
+    let s = Session::with_vmlinux_btf(
+        Options::default(),
+        Some(btf_with_long(4)),
+        Box::new(|| ksyms::Ksyms::parse(b"")),
+    )
+    .expect("session");
+    assert_eq!(s.types.ptr_size(), 4);
+    assert_eq!(s.kernel_word(0xffff_8880_0010_0000), 4);
+    // kallsyms of a 32-bit kernel wins over a source that says 8, for pointers too, once loaded.
+    let (k32, _) = kernel32();
+    let s = Session::with_vmlinux_btf(
+        Options::default(),
+        Some(btf_with_long(8)),
+        Box::new(move || ksyms::Ksyms::parse(k32.as_bytes())),
+    )
+    .expect("session");
+    assert_eq!(s.types.ptr_size(), 8, "before kallsyms is read");
+    assert_eq!(s.kernel_word(0xffff_8880_0010_0000), 4);
+    assert_eq!(s.types.ptr_size(), 4, "after kallsyms is read");
 }

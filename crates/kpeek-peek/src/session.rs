@@ -187,8 +187,17 @@ impl Session {
     }
 
     pub(crate) fn ksyms_result(&self) -> &Result<Ksyms, String> {
-        self.ksyms
-            .get_or_init(|| (self.load_ksyms)().map_err(|e| e.to_string()))
+        self.ksyms.get_or_init(|| {
+            let ks = (self.load_ksyms)().map_err(|e| e.to_string())?;
+            // The address width of kallsyms is the running kernel's word: 8 digits on a 32-bit
+            // kernel (the one statement of it that comes from the kernel itself).
+            match ks.address_digits() {
+                8 => self.types.set_kernel_word(4),
+                16 => self.types.set_kernel_word(8),
+                _ => {}
+            }
+            Ok(ks)
+        })
     }
 
     /// Names a kernel address for printing pointers.

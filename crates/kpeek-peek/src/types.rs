@@ -146,7 +146,7 @@ pub trait TypeSource {
         None
     }
     /// Bytes of a pointer in the kernel or module this source describes, where it says
-    /// (DWARF: the ELF class of its file); `None`: it does not say (BTF).
+    /// (DWARF: the ELF class of its file; BTF: the size of `long`); `None`: it does not say.
     fn ptr_size(&self) -> Option<u64> {
         None
     }
@@ -173,8 +173,10 @@ impl<T: TypeSource + ?Sized> TypeSource for std::rc::Rc<T> {
 /// Several sources searched in order, plus made-up types.
 pub struct Types {
     sources: Vec<Box<dyn TypeSource>>,
-    /// Bytes of a pointer (see [`Types::ptr_size`]).
-    ptr_size: u64,
+    /// The word size the last source that says one gave (see [`Types::word`]).
+    source_word: Option<u64>,
+    /// The word size the running kernel gave (see [`Types::set_kernel_word`]).
+    kernel_word: std::cell::Cell<Option<u64>>,
     synth: RefCell<Vec<Ty>>,
     found: RefCell<std::collections::HashMap<(String, String), Option<TypeRef>>>,
 }
@@ -193,7 +195,8 @@ impl Types {
     pub fn new() -> Types {
         Types {
             sources: Vec::new(),
-            ptr_size: PTR_SIZE,
+            source_word: None,
+            kernel_word: std::cell::Cell::new(None),
             synth: RefCell::new(Vec::new()),
             found: RefCell::new(std::collections::HashMap::new()),
         }
@@ -204,7 +207,7 @@ impl Types {
         // A 32-bit kernel's module DWARF has 4-byte pointers; the running kernel's sources all
         // agree on it, so the last one that says decides.
         if let Some(n) = src.ptr_size() {
-            self.ptr_size = n;
+            self.source_word = Some(n);
         }
         self.sources.push(src);
         // A new source may know names the others did not.
@@ -212,10 +215,24 @@ impl Types {
         u16::try_from(self.sources.len() - 1).expect("fewer than 65535 type sources")
     }
 
-    /// Bytes of a pointer in the kernel these types describe: 8, or 4 once a source of a 32-bit
-    /// kernel (the DWARF of a 32-bit `.ko`) was added.
+    /// The kernel's word (`unsigned long`, pointer) size in bytes, where known: the one place
+    /// it is decided. The running kernel's own word ([`Types::set_kernel_word`]: the address
+    /// width of its kallsyms) comes first; else the last type source that says one (the ELF
+    /// class of a DWARF file, the size of `long` in BTF); else `None`.
+    pub fn word(&self) -> Option<u64> {
+        self.kernel_word.get().or(self.source_word)
+    }
+
+    /// Records the running kernel's word size (4 or 8), which [`Types::word`] then prefers
+    /// over what type sources say.
+    pub fn set_kernel_word(&self, bytes: u64) {
+        self.kernel_word.set(Some(bytes));
+    }
+
+    /// Bytes of a pointer in the kernel these types describe: [`Types::word`], or 8 (a 64-bit
+    /// kernel) where nothing said.
     pub fn ptr_size(&self) -> u64 {
-        self.ptr_size
+        self.word().unwrap_or(PTR_SIZE)
     }
 
     /// The source `i`.
@@ -295,7 +312,7 @@ impl Types {
             Ty::Int { size, .. } | Ty::Float { size, .. } | Ty::Enum { size, .. } => {
                 u64::from(size)
             }
-            Ty::Ptr(_) => self.ptr_size,
+            Ty::Ptr(_) => self.ptr_size(),
             Ty::Array { elem, len } => self
                 .size_of(elem)?
                 .checked_mul(len)
