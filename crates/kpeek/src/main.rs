@@ -7,6 +7,9 @@
 
 // Until every crate of the workspace documents its unsafe blocks (then a workspace lint).
 #![deny(clippy::undocumented_unsafe_blocks)]
+// Output goes through `outln!`/`errln!` (cli/output.rs): `println!`/`eprintln!` panic when the
+// reader of stdout or stderr has gone away.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
         // The reader went away (`| head`): not an error of ours.
         Err(err) if cli::output::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("kpeek: {err:#}");
+            crate::errln!("kpeek: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -125,3 +125,18 @@ fn live_trace_record_and_stat() {
         b"",
     );
 }
+
+/// An error message on a closed stderr (`kpeek … 2>&-`): the exit code still says 2, and the
+/// process does not panic (exit 101) because nobody reads the message.
+#[test]
+fn an_error_on_a_closed_stderr_still_exits_2() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kpeek"))
+        .args(["sym", "--kallsyms", "/nonexistent/kallsyms", "stats"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kpeek");
+    drop(child.stderr.take()); // nobody reads the message
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "kpeek on a closed stderr: {status}");
+}

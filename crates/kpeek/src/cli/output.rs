@@ -2,7 +2,8 @@
 //! error `EPIPE` anywhere in a command's error chain makes the process exit 0 without a
 //! message, as Unix filters do. Commands write through `io::Write` and propagate errors with
 //! `?` (never `println!`, which panics on a closed pipe); [`outln!`](crate::outln) is the
-//! `println!` for them.
+//! `println!` for them, and [`errln!`](crate::errln) the `eprintln!`, which would panic on a
+//! closed stderr. `main.rs` denies `print_stdout`/`print_stderr` so that neither comes back.
 
 use std::io;
 
@@ -22,6 +23,18 @@ macro_rules! outln {
             format_args!("{}\n", format_args!($($arg)*)),
         )
     };
+}
+
+/// `eprintln!` that does not panic when stderr is closed (`kpeek … 2>&-`, or `2>&1 | head`
+/// gone): a message nobody can read is dropped and the exit code still says what happened.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = ::std::io::Write::write_fmt(
+            &mut ::std::io::stderr().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        );
+    }};
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub fn run_man(args: ManArgs, cli: clap::Command) -> anyhow::Result<ExitCode> {
     cli.build();
     let mut written = 0usize;
     write_page(&cli, &args.dir, &mut written)?;
-    eprintln!("kpeek: wrote {written} man pages to {}", args.dir.display());
+    crate::errln!("kpeek: wrote {written} man pages to {}", args.dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -234,7 +234,7 @@ fn counters(root: &SysRoot, a: CountersArgs) -> anyhow::Result<ExitCode> {
     if let Ok(v) = Sysfs::new(root).abi_version()
         && v != kpeek_abi::ABI_VERSION
     {
-        eprintln!(
+        crate::errln!(
             "kpeek: warning: kpeek.ko speaks ABI version {v}, this kpeek speaks {}",
             kpeek_abi::ABI_VERSION
         );
@@ -242,7 +242,7 @@ fn counters(root: &SysRoot, a: CountersArgs) -> anyhow::Result<ExitCode> {
     if let Some(g) = &a.group {
         snap = snap.filter_groups(|x| x == g);
         if snap.is_empty() {
-            eprintln!("kpeek: no counters in group {g:?} (read via {channel})");
+            crate::errln!("kpeek: no counters in group {g:?} (read via {channel})");
             return Ok(ExitCode::from(1));
         }
     }

@@ -157,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Session::new(opts, Box::new(ksyms::Ksyms::load_live)).context("loading types")?;
     let backend = open::backend(args.via.into())?;
     if args.verbose {
-        eprintln!("kpeek: peek: reading via {}", backend.name());
+        crate::errln!("kpeek: peek: reading via {}", backend.name());
     }
     let mut out = io::BufWriter::new(io::stdout().lock());
     match args.watch {
@@ -173,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                     Err(err) => {
                         out.flush()?;
-                        eprintln!("kpeek: peek: {err}");
+                        crate::errln!("kpeek: peek: {err}");
                         ok = false;
                     }
                 }
@@ -192,13 +192,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// The `-v` line saying how an expression's address was found.
 pub(crate) fn say_located(a: &Answer) {
     match a.addr {
-        Some(addr) => eprintln!(
+        Some(addr) => crate::errln!(
             "kpeek: peek: {}: at {addr:#x}, located by {}: {}",
-            a.expr, a.located, a.located_how
+            a.expr,
+            a.located,
+            a.located_how
         ),
-        None => eprintln!(
+        None => crate::errln!(
             "kpeek: peek: {}: located by {}: {}",
-            a.expr, a.located, a.located_how
+            a.expr,
+            a.located,
+            a.located_how
         ),
     }
 }
@@ -229,7 +233,7 @@ fn emit(
     } else {
         if matches!(a.value, kpeek_peek::value::Value::Raw(_)) {
             // Untyped: say why, once per answer, beside the bytes.
-            eprintln!("kpeek: peek: {}: {}", a.expr, a.type_from);
+            crate::errln!("kpeek: peek: {}: {}", a.expr, a.type_from);
         }
         let sym = |addr: u64| session.symbolize(addr);
         let text = print::text(&a.value, &sym);

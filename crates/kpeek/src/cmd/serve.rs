@@ -128,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sources,
     });
     let local = listener.local_addr()?;
-    eprintln!(
+    crate::errln!(
         "kpeek serve: listening on {}://{local}/metrics",
         if state.web.tls.is_some() {
             "https"

@@ -108,7 +108,7 @@ fn load(args: &Args) -> anyhow::Result<Ksyms> {
     };
     let ks = Ksyms::load(args.kallsyms.as_deref(), &opts)?;
     if let Some((line, reason)) = ks.first_skipped() {
-        eprintln!(
+        crate::errln!(
             "kpeek: {}: skipped {} malformed line(s) (first: line {line}: {reason})",
             ks.source(),
             ks.skipped_lines()

@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stop = stop_flag();
     let mut counter = Counter::start(&formats, &req, args.max_keys)?;
     let event_list: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    eprintln!(
+    crate::errln!(
         "kpeek: counting {} in the kernel; Ctrl-C to stop",
         event_list.join(", ")
     );

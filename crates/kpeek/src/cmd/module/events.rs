@@ -104,7 +104,7 @@ impl Drop for Restore<'_> {
     fn drop(&mut self) {
         for s in &self.saved {
             if let Err(e) = self.dev.probe_set(s) {
-                eprintln!(
+                crate::errln!(
                     "kpeek: warning: could not restore probe {}: {e}",
                     s.probe.name()
                 );
@@ -141,7 +141,7 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
     // Records left from before this run are not this run's (and neither are their losses).
     let stale = rings.discard();
     if stale > 0 {
-        eprintln!("kpeek: skipped {stale} records already in the rings before this run");
+        crate::errln!("kpeek: skipped {stale} records already in the rings before this run");
     }
     for (p, f) in probes.iter().zip(&filters) {
         ctl.probe_set(&ProbeState {
@@ -160,7 +160,7 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
         .zip(&filters)
         .map(|(p, f)| format!("{} ({})", p.name(), filter_text(f)))
         .collect();
-    eprintln!(
+    crate::errln!(
         "kpeek: probes enabled: {}; reading the rings of {} CPUs",
         names.join(", "),
         rings.rings().len()
@@ -187,7 +187,7 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
         rings.wait(Some(wait))?;
         let (items, errors) = rings.drain();
         for e in errors {
-            eprintln!("kpeek: warning: {e} (skipped to the producer's position)");
+            crate::errln!("kpeek: warning: {e} (skipped to the producer's position)");
         }
         for it in items {
             match it {
@@ -222,7 +222,7 @@ pub fn events(root: &SysRoot, a: EventsArgs) -> anyhow::Result<ExitCode> {
     drop(restore);
     let st = rings.stats();
     let kernel_lost = rings.lost_since_open();
-    eprintln!(
+    crate::errln!(
         "kpeek: {printed} events printed, {} read; lost: {lost_inline} (seq gaps), {kernel_lost} \
          (rings' lost counters since start){}",
         st.records,

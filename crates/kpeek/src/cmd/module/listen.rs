@@ -50,7 +50,7 @@ pub fn event_line(e: &Notification) -> String {
 pub fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     let mut l = Listener::connect()?;
     let stop = crate::cli::signal::stop_flag();
-    eprintln!("kpeek: listening to the \"events\" group of generic netlink family \"kpeek\"");
+    crate::errln!("kpeek: listening to the \"events\" group of generic netlink family \"kpeek\"");
     let start = Instant::now();
     let mut n = 0u64;
     let mut out = io::stdout().lock();
@@ -77,7 +77,7 @@ pub fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if l.overruns() + l.malformed() > 0 {
-        eprintln!(
+        crate::errln!(
             "kpeek: {} socket overruns (notifications lost), {} malformed notifications",
             l.overruns(),
             l.malformed()

@@ -47,7 +47,7 @@ pub fn serve(listener: TcpListener, state: Arc<State>) -> anyhow::Result<()> {
             }
             Err(e) => {
                 // Out of descriptors and the like: say so, keep serving.
-                eprintln!("kpeek serve: accept: {e}");
+                crate::errln!("kpeek serve: accept: {e}");
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }

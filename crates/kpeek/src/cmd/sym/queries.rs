@@ -148,7 +148,7 @@ pub(super) fn run(
                         ),
                     )?;
                 } else {
-                    eprintln!("kpeek: {why}");
+                    crate::errln!("kpeek: {why}");
                 }
             }
             Query::Addr(a) => {

@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     out.flush()?;
     if events.is_empty() {
         if let Some(g) = &args.glob {
-            eprintln!("kpeek: no event matches `{g}`");
+            crate::errln!("kpeek: no event matches `{g}`");
         }
         return Ok(ExitCode::from(1));
     }

@@ -196,7 +196,7 @@ fn report(s: &Summary, formats: &[kpeek_trace::format::EventFormat], cpus: usize
         .zip(&s.per_event)
         .map(|(f, n)| format!("{} {n}", f.name))
         .collect();
-    eprintln!(
+    crate::errln!(
         "kpeek: {} events in {secs:.3} s ({:.0}/s) on {cpus} CPUs [{}]; lost {}",
         s.events,
         if secs > 0.0 {
@@ -208,7 +208,7 @@ fn report(s: &Summary, formats: &[kpeek_trace::format::EventFormat], cpus: usize
         s.lost()
     );
     if s.lost() > 0 {
-        eprintln!(
+        crate::errln!(
             "kpeek: LOST {} records ({} reported by the kernel in the rings, {} counted only by \
              its counters at the end): the reader fell behind; raise --buffer-pages (now {pages} \
              pages per CPU) or narrow the --filter",
@@ -218,10 +218,10 @@ fn report(s: &Summary, formats: &[kpeek_trace::format::EventFormat], cpus: usize
         );
     }
     if s.throttled > 0 {
-        eprintln!("kpeek: the kernel throttled sampling {} times", s.throttled);
+        crate::errln!("kpeek: the kernel throttled sampling {} times", s.throttled);
     }
     if s.unknown_records > 0 {
-        eprintln!(
+        crate::errln!(
             "kpeek: {} records of unexpected types were skipped",
             s.unknown_records
         );
