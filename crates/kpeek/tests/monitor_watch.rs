@@ -194,6 +194,15 @@ fn failing_sources_are_error_rows_not_exits() {
 
 #[test]
 #[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
+fn an_unknown_tracepoint_exits_2_naming_it() {
+    let (code, _, err) = watch(&["--tracepoint", "nosuchsys:nosuchevent", "--count", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nosuchsys"), "{err}");
+}
+
+/// Configuration, flags and recordings are checked before any source opens: any user, any
+/// kernel.
+#[test]
 fn bad_input_exits_2_and_says_where() {
     let (code, _, err) = watch(&["--source", "bogus"]);
     assert_eq!(code, 2);
@@ -219,10 +228,6 @@ fn bad_input_exits_2_and_says_where() {
         err.contains(":1:12") && err.contains("not a duration"),
         "{err}"
     );
-
-    let (code, _, err) = watch(&["--tracepoint", "nosuchsys:nosuchevent", "--count", "1"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("nosuchsys"), "{err}");
 
     let rec = dir.path().join("bad.jsonl");
     std::fs::write(&rec, "{\"rec\":\"header\",\"version\":1}\nnot json\n").unwrap();

@@ -184,6 +184,32 @@ fn a_symbol_without_type_information_reads_as_raw_bytes_and_says_so() {
     assert!(!v[0]["value"].as_array().unwrap().is_empty());
 }
 
+/// What is wrong in the arguments themselves is said before any backend opens: these run as
+/// any user, on any kernel.
+#[test]
+fn bad_expressions_and_arguments_are_named_before_any_backend_opens() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["a..b"], "bad expression `a..b` at column 3"),
+        (&["runqueues@"], "bad expression `runqueues@`"),
+        (&["x[1"], "bad expression `x[1`"),
+        (
+            &["runqueues@cpu0", "--watch=-1"],
+            "interval must be 0 (no pause) to a day",
+        ),
+    ];
+    for (args, want) in cases {
+        for via in ["bpf", "kcore", "kpeek"] {
+            let mut full = vec!["--via", via];
+            full.extend_from_slice(args);
+            let err = peek_err(&full);
+            assert!(
+                err.contains(want),
+                "kpeek peek {full:?}: want {want:?} in {err:?}"
+            );
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs root and the live kernel: BPF; ./test-all runs it (cargo test -- --include-ignored)"]
 fn bad_input_is_named_with_exit_code_2() {
@@ -219,13 +245,8 @@ fn bad_input_is_named_with_exit_code_2() {
             "unknown symbol `no_such_symbol_xyz`",
         ),
         (&["schedul"], "close names: schedule"),
-        (&["a..b"], "bad expression `a..b` at column 3"),
         (&["0x10"], "--as TYPE"),
         (&["0x10", "--as", "u64"], "cannot read 8 byte(s) at 0x10"),
-        (
-            &["runqueues@cpu0", "--watch=-1"],
-            "interval must be 0 (no pause) to a day",
-        ),
     ];
     for (args, want) in cases {
         let mut full = vec!["--via", "bpf"];
