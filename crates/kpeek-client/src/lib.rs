@@ -55,7 +55,7 @@ pub mod params;
 pub mod peek;
 pub mod procfs;
 mod pseudofile;
-// The fields of `ring::RecordBody`, `ring::Record`, `ring::RingItem::Lost` and `ring::RingError`
+// The fields of `ring::RecordBody`, `ring::Record` and `ring::RingItem::Lost`
 // are not documented yet.
 #[allow(missing_docs)]
 pub mod ring;
