@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use kpeek_abi::{DescriptionError, NAME_MAX, NameError};
 
+use crate::fault::{BinaryFault, TextFault};
+
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -285,14 +287,14 @@ pub enum Error {
     #[error("{0}")]
     Description(DescriptionError),
     /// A pseudo-file whose content does not follow the contract.
-    #[error("{}:{line}: {msg}", path.display())]
+    #[error("{}:{line}: {fault}", path.display())]
     Malformed {
         /// The file.
         path: PathBuf,
-        /// The line, 1-based.
+        /// The line, 1-based (0: the whole file).
         line: usize,
         /// What is wrong with it.
-        msg: String,
+        fault: TextFault,
     },
     /// The module speaks another ABI version.
     #[error(
@@ -309,14 +311,14 @@ pub enum Error {
     },
     /// A binary structure (a `read()` snapshot, an ioctl answer, a mapping, a ring record, a
     /// netlink message) that does not follow the ABI.
-    #[error("{}: at byte {offset}: {msg}", path.display())]
+    #[error("{}: at byte {offset}: {fault}", path.display())]
     Binary {
         /// The file or channel.
         path: PathBuf,
         /// The byte offset of what is wrong.
         offset: usize,
-        /// What is wrong.
-        msg: String,
+        /// What is wrong (boxed: errors stay small).
+        fault: Box<BinaryFault>,
     },
     /// kpeek.ko refused a request on `/dev/kpeek` (ioctl, mmap, poll) or over netlink; `rule`
     /// says which of its rules (or the kernel's extended ACK message).

@@ -47,6 +47,7 @@ pub mod chardev;
 pub mod configfs;
 pub mod debugfs;
 mod error;
+mod fault;
 pub mod ioctl;
 pub mod mmap;
 pub mod netlink;
@@ -63,6 +64,7 @@ pub mod snapshot;
 pub mod sysfs;
 
 pub use error::{Action, Error, Result};
+pub use fault::{BinaryFault, NameFault, TextFault};
 pub use kpeek_abi::{NameError, NameKind};
 pub use snapshot::{CounterValue, Snapshot};
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use kpeek_abi::{NameKind, validate_name};
 
 use crate::error::{Action, Error, Result};
+use crate::fault::TextFault;
 use crate::procfs::parse_u64;
 use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
@@ -92,7 +93,7 @@ impl Sysfs {
             Ok(bytes) => parse_value(&bytes).map(Some).map_err(|e| Error::Malformed {
                 path: path.to_path_buf(),
                 line: 1,
-                msg: e.to_string(),
+                fault: e.into(),
             }),
             // Destroyed between listing and reading (ENOENT at open, ENODEV once the kernel
             // object is gone under an open file): not part of this snapshot.
@@ -165,7 +166,7 @@ impl Sysfs {
             Some(v) => u32::try_from(v).map_err(|_| Error::Malformed {
                 path,
                 line: 1,
-                msg: format!("ABI version {v} out of range"),
+                fault: TextFault::AbiOutOfRange { value: v },
             }),
             None => Err(self.not_loaded()),
         }
@@ -279,7 +280,7 @@ impl CounterSource for Sysfs {
                     return Err(Error::Malformed {
                         path: self.dir.join(&g),
                         line: 1,
-                        msg: format!("a group directory with a name kpeek.ko forbids: {e}"),
+                        fault: TextFault::ForbiddenGroupName { rule: e },
                     });
                 }
                 Err(e) => return Err(e),
@@ -348,9 +349,62 @@ mod tests {
             "five\n",
         )
         .unwrap();
-        let e = s.snapshot().unwrap_err().to_string();
+        let e = s.snapshot().unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Malformed {
+                    line: 1,
+                    fault: TextFault::Value(BadValue::NotDecimal { text }),
+                    ..
+                } if text == "five\n"
+            ),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(
             e.contains("kpeek_example/reads:1: \"five\\n\" is not a decimal u64"),
+            "{e}"
+        );
+        fs::write(d.path().join("sys/kernel/kpeek/info"), "4294967296\n").unwrap();
+        let e = s.check_abi().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Malformed {
+                    fault: TextFault::AbiOutOfRange { value: 4294967296 },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with("info:1: ABI version 4294967296 out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_group_directory_kpeek_could_not_have_made_is_malformed() {
+        let (d, s) = tree();
+        fs::create_dir_all(d.path().join("sys/kernel/kpeek/bad-name")).unwrap();
+        let e = s.snapshot().unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Malformed {
+                    fault: TextFault::ForbiddenGroupName {
+                        rule: kpeek_abi::NameError::BadChar { ch: '-', .. }
+                    },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("bad-name:1: a group directory with a name kpeek.ko forbids: group name"),
             "{e}"
         );
     }

@@ -1,5 +1,5 @@
-//! What can be wrong with a ring: its header when it is mapped ([`crate::Error::Binary`]) or its
-//! data while it is read ([`RingError`]).
+//! What can be wrong with a ring: its header when it is mapped ([`crate::Error::Binary`] with
+//! [`crate::BinaryFault::Ring`]) or its data while it is read ([`RingError`]).
 
 use kpeek_abi::mmap::RING_MAGIC;
 

@@ -84,7 +84,7 @@ impl Ring {
         let bad = |fault: RingFault| Error::Binary {
             path: dev.path().to_path_buf(),
             offset: 0,
-            msg: format!("ring of CPU {cpu}: {fault}"),
+            fault: Box::new(crate::BinaryFault::Ring { cpu, fault }),
         };
         if !data_size.is_power_of_two() {
             return Err(bad(RingFault::SizeNotPowerOfTwo { size: data_size }));
