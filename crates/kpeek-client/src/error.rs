@@ -333,6 +333,30 @@ pub enum Error {
         /// What it means here.
         rule: String,
     },
+    /// The netlink socket failed, or a message could not be built or decoded (neli's error).
+    #[error("netlink {}: {op}: {error}", path.display())]
+    Netlink {
+        /// What was being done.
+        op: String,
+        /// The channel.
+        path: PathBuf,
+        /// The error (shown in the message, so not a `source`).
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A sysfs listing that kpeek.ko's removals overlapped every time it was taken (see
+    /// [`crate::sysfs`]).
+    #[error(
+        "listing {}: no complete listing in {tries} tries: kpeek.ko removed entries during each \
+         ({} kept changing)",
+        path.display(),
+        crate::sysfs::REMOVE_SEQ
+    )]
+    Unsettled {
+        /// The directory.
+        path: PathBuf,
+        /// How many listings were taken.
+        tries: u32,
+    },
     /// Any other I/O failure.
     #[error("{op} {}: {error}", path.display())]
     Io {
@@ -453,6 +477,26 @@ mod tests {
                 .ends_with(": custom (EINVAL)")
         );
         assert_eq!(k(95, None).errno(), Some(95));
+    }
+
+    #[test]
+    fn netlink_failures_keep_neli_s_error_and_say_what_was_done() {
+        let e = Error::Netlink {
+            op: "opening a generic netlink socket".into(),
+            path: "generic netlink family \"kpeek\"".into(),
+            error: Box::new(io::Error::from_raw_os_error(93)),
+        };
+        assert!(
+            matches!(&e, Error::Netlink { error, .. } if error.downcast_ref::<io::Error>().is_some())
+        );
+        assert!(
+            e.to_string().starts_with(
+                "netlink generic netlink family \"kpeek\": opening a generic netlink socket: "
+            ),
+            "{e}"
+        );
+        // Shown in the message, so not a source: a `{:#}` chain prints it once.
+        assert!(std::error::Error::source(&e).is_none());
     }
 
     #[test]

@@ -224,11 +224,11 @@ impl std::fmt::Debug for Netlink {
     }
 }
 
-fn sock_err(op: &str, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        op: "netlink",
+fn sock_err(op: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Netlink {
+        op: op.to_owned(),
         path: place(),
-        error: std::io::Error::other(format!("{op}: {e}")),
+        error: Box::new(e),
     }
 }
 
