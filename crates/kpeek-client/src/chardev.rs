@@ -15,15 +15,89 @@ use kpeek_abi::dev::{CounterRec, SnapHeader, cstr};
 use kpeek_abi::{NameKind, validate_name};
 
 use crate::error::{Error, Result};
+use crate::fault::NameFault;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// Why a `read()` snapshot is malformed: the byte offset and what is wrong there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at byte {offset}: {fault}")]
+#[non_exhaustive]
 pub struct SnapError {
     /// Offset of the bad field or record from the start of the snapshot.
     pub offset: usize,
     /// What is wrong.
-    pub msg: String,
+    pub fault: SnapFault,
+}
+
+/// What is wrong in a `read()` snapshot, with the values that show it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapFault {
+    /// Fewer bytes than the header.
+    #[error("{len} bytes, shorter than the {header}-byte header (truncated read?)")]
+    Short {
+        /// The bytes read.
+        len: usize,
+        /// The size of [`SnapHeader`].
+        header: usize,
+    },
+    /// Not the snapshot magic.
+    #[error(
+        "magic {found:#010x}, expected {:#010x} (\"KPSN\")",
+        kpeek_abi::dev::SNAP_MAGIC
+    )]
+    Magic {
+        /// The magic found.
+        found: u32,
+    },
+    /// Another ABI version than this crate's.
+    #[error("ABI version {found}, this kpeek speaks {}", kpeek_abi::ABI_VERSION)]
+    AbiVersion {
+        /// The snapshot's version.
+        found: u16,
+    },
+    /// A header size below this ABI's header or past the end of the bytes.
+    #[error("header_size {header_size} is not within {min}..={len}")]
+    HeaderSize {
+        /// The header's `header_size`.
+        header_size: usize,
+        /// The size of [`SnapHeader`].
+        min: usize,
+        /// The bytes read.
+        len: usize,
+    },
+    /// A record size below this ABI's record or not a multiple of 8.
+    #[error("record_size {record_size}: expected a multiple of 8 of at least {min}")]
+    RecordSize {
+        /// The header's `record_size`.
+        record_size: usize,
+        /// The size of [`CounterRec`].
+        min: usize,
+    },
+    /// The bytes after the header are not `count` records.
+    #[error(
+        "count {count} x {record_size}-byte records = {} bytes, but {body} bytes follow the \
+         header (torn or partial read?)",
+        *.count as u128 * *.record_size as u128
+    )]
+    Count {
+        /// The header's `count`.
+        count: usize,
+        /// The header's `record_size`.
+        record_size: usize,
+        /// The bytes after the header.
+        body: usize,
+    },
+    /// A record whose names kpeek.ko could not have created.
+    #[error("record {index} (id {id}): {fault}")]
+    Names {
+        /// The record's index.
+        index: usize,
+        /// Its counter id.
+        id: u64,
+        /// What is wrong with its names.
+        fault: NameFault,
+    },
 }
 
 /// A parsed `read()` snapshot.
@@ -52,13 +126,13 @@ pub(crate) fn rec_value(r: &CounterRec) -> CounterValue {
 }
 
 /// Both names of a record: NUL-terminated inside their field, valid kpeek names.
-pub(crate) fn check_names(group: &[u8], counter: &[u8]) -> Result<(), String> {
+pub(crate) fn check_names(group: &[u8], counter: &[u8]) -> Result<(), NameFault> {
     for (kind, field) in [(NameKind::Group, group), (NameKind::Counter, counter)] {
         if !field.contains(&0) {
-            return Err(format!("{kind} name has no NUL terminator"));
+            return Err(NameFault::NoNul { kind });
         }
-        let name = cstr(field).ok_or_else(|| format!("{kind} name is not UTF-8"))?;
-        validate_name(kind, name).map_err(|e| e.to_string())?;
+        let name = cstr(field).ok_or(NameFault::NotUtf8 { kind })?;
+        validate_name(kind, name)?;
     }
     Ok(())
 }
@@ -67,56 +141,53 @@ pub(crate) fn check_names(group: &[u8], counter: &[u8]) -> Result<(), String> {
 /// header + `count` records, and valid names in every record. Records larger than this ABI's
 /// (a newer module that appended fields) are accepted and their known prefix used.
 pub fn parse_snapshot(bytes: &[u8]) -> Result<DevSnapshot, SnapError> {
-    let err = |offset, msg: String| SnapError { offset, msg };
+    let err = |offset, fault| SnapError { offset, fault };
     let hsize = size_of::<SnapHeader>();
     if bytes.len() < hsize {
         return Err(err(
             0,
-            format!(
-                "{} bytes, shorter than the {hsize}-byte header (truncated read?)",
-                bytes.len()
-            ),
+            SnapFault::Short {
+                len: bytes.len(),
+                header: hsize,
+            },
         ));
     }
     let header: SnapHeader = bytemuck::pod_read_unaligned(&bytes[..hsize]);
     if header.magic != kpeek_abi::dev::SNAP_MAGIC {
         return Err(err(
             0,
-            format!(
-                "magic {:#010x}, expected {:#010x} (\"KPSN\")",
-                header.magic,
-                kpeek_abi::dev::SNAP_MAGIC
-            ),
+            SnapFault::Magic {
+                found: header.magic,
+            },
         ));
     }
     if u32::from(header.abi_version) != kpeek_abi::ABI_VERSION {
         return Err(err(
             4,
-            format!(
-                "ABI version {}, this kpeek speaks {}",
-                header.abi_version,
-                kpeek_abi::ABI_VERSION
-            ),
+            SnapFault::AbiVersion {
+                found: header.abi_version,
+            },
         ));
     }
     let header_size = usize::from(header.header_size);
     if header_size < hsize || header_size > bytes.len() {
         return Err(err(
             6,
-            format!(
-                "header_size {header_size} is not within {hsize}..={}",
-                bytes.len()
-            ),
+            SnapFault::HeaderSize {
+                header_size,
+                min: hsize,
+                len: bytes.len(),
+            },
         ));
     }
     let rsize = header.record_size as usize;
     if rsize < size_of::<CounterRec>() || !rsize.is_multiple_of(8) {
         return Err(err(
             8,
-            format!(
-                "record_size {rsize}: expected a multiple of 8 of at least {}",
-                size_of::<CounterRec>()
-            ),
+            SnapFault::RecordSize {
+                record_size: rsize,
+                min: size_of::<CounterRec>(),
+            },
         ));
     }
     let body = bytes.len() - header_size;
@@ -124,11 +195,11 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<DevSnapshot, SnapError> {
     if body != count.saturating_mul(rsize) {
         return Err(err(
             12,
-            format!(
-                "count {count} x {rsize}-byte records = {} bytes, but {body} bytes follow the header \
-                 (torn or partial read?)",
-                count as u128 * rsize as u128
-            ),
+            SnapFault::Count {
+                count,
+                record_size: rsize,
+                body,
+            },
         ));
     }
     let mut records = Vec::with_capacity(count);
@@ -136,8 +207,16 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<DevSnapshot, SnapError> {
         let off = header_size + i * rsize;
         let rec: CounterRec =
             bytemuck::pod_read_unaligned(&bytes[off..off + size_of::<CounterRec>()]);
-        check_names(&rec.group, &rec.counter)
-            .map_err(|m| err(off, format!("record {i} (id {}): {m}", rec.id)))?;
+        check_names(&rec.group, &rec.counter).map_err(|fault| {
+            err(
+                off,
+                SnapFault::Names {
+                    index: i,
+                    id: rec.id,
+                    fault,
+                },
+            )
+        })?;
         records.push(rec);
     }
     Ok(DevSnapshot { header, records })
@@ -236,20 +315,17 @@ impl Device {
     /// One parsed snapshot through `read()`.
     pub fn read_snapshot(&self) -> Result<DevSnapshot> {
         let raw = self.read_raw(0)?;
-        parse_snapshot(&raw).map_err(|e| {
-            if raw.len() >= 6 && e.offset == 4 {
-                let found = u16::from_ne_bytes([raw[4], raw[5]]);
-                return Error::AbiMismatch {
-                    path: self.path.clone(),
-                    found: u32::from(found),
-                    expected: kpeek_abi::ABI_VERSION,
-                };
-            }
-            Error::Binary {
+        parse_snapshot(&raw).map_err(|e| match e.fault {
+            SnapFault::AbiVersion { found } => Error::AbiMismatch {
+                path: self.path.clone(),
+                found: u32::from(found),
+                expected: kpeek_abi::ABI_VERSION,
+            },
+            fault => Error::Binary {
                 path: self.path.clone(),
                 offset: e.offset,
-                msg: e.msg,
-            }
+                fault: Box::new(fault.into()),
+            },
         })
     }
 }
@@ -363,8 +439,126 @@ pub(crate) mod tests {
         cases.push((m, "group name is empty"));
         for (bytes, want) in cases {
             let e = parse_snapshot(&bytes).unwrap_err();
-            assert!(e.msg.contains(want), "{want}: {e:?}");
+            assert!(e.fault.to_string().contains(want), "{want}: {e:?}");
         }
+    }
+
+    #[test]
+    fn each_snapshot_fault_is_its_own_variant() {
+        let good = encode(&[rec(1, "g", "a", 5)]);
+        let fault = |b: &[u8]| parse_snapshot(b).unwrap_err();
+        assert_eq!(
+            fault(&good[..10]),
+            SnapError {
+                offset: 0,
+                fault: SnapFault::Short {
+                    len: 10,
+                    header: 24
+                }
+            }
+        );
+        let mut m = good.clone();
+        m[0] ^= 1;
+        assert!(matches!(
+            fault(&m).fault,
+            SnapFault::Magic { found } if found == kpeek_abi::dev::SNAP_MAGIC ^ 1
+        ));
+        let mut m = good.clone();
+        m[4] = 9;
+        assert_eq!(fault(&m).fault, SnapFault::AbiVersion { found: 9 });
+        let mut m = good.clone();
+        m[6] = 8;
+        assert!(matches!(
+            fault(&m).fault,
+            SnapFault::HeaderSize {
+                header_size: 8,
+                min: 24,
+                ..
+            }
+        ));
+        let mut m = good.clone();
+        m[8] = 80;
+        assert_eq!(
+            fault(&m).fault,
+            SnapFault::RecordSize {
+                record_size: 80,
+                min: 88
+            }
+        );
+        let e = fault(&good[..good.len() - 8]);
+        assert_eq!(
+            e,
+            SnapError {
+                offset: 12,
+                fault: SnapFault::Count {
+                    count: 1,
+                    record_size: 88,
+                    body: 80
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "at byte 12: count 1 x 88-byte records = 88 bytes, but 80 bytes follow the header \
+             (torn or partial read?)"
+        );
+        let mut m = good.clone();
+        m[24 + 56..24 + 88].fill(b'a');
+        assert_eq!(
+            fault(&m).fault,
+            SnapFault::Names {
+                index: 0,
+                id: 1,
+                fault: NameFault::NoNul {
+                    kind: NameKind::Counter
+                }
+            }
+        );
+        let mut m = good.clone();
+        m[24 + 24] = 0xff;
+        assert!(matches!(
+            fault(&m).fault,
+            SnapFault::Names {
+                fault: NameFault::NotUtf8 {
+                    kind: NameKind::Group
+                },
+                ..
+            }
+        ));
+        let mut m = good.clone();
+        m[24 + 24] = b'-';
+        assert!(matches!(
+            fault(&m).fault,
+            SnapFault::Names {
+                fault: NameFault::Rule(kpeek_abi::NameError::BadChar { .. }),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_device_snapshot_fault_is_binary_and_another_abi_a_mismatch() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("dev")).unwrap();
+        let mut bytes = encode(&[rec(1, "g", "a", 5)]);
+        bytes.pop();
+        std::fs::write(d.path().join("dev/kpeek"), &bytes).unwrap();
+        let dev = Device::open(&SysRoot::new(d.path())).unwrap();
+        let e = dev.read_snapshot().unwrap_err();
+        assert!(
+            matches!(&e, Error::Binary { offset: 12, fault, .. }
+                if matches!(**fault, crate::BinaryFault::Snapshot(SnapFault::Count { body: 87, .. }))),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("dev/kpeek: at byte 12: count 1 x 88-byte records"),
+            "{e}"
+        );
+        bytes[4] = 9;
+        std::fs::write(d.path().join("dev/kpeek"), &bytes).unwrap();
+        let e = dev.read_snapshot().unwrap_err();
+        assert!(matches!(e, Error::AbiMismatch { found: 9, .. }), "{e:?}");
     }
 
     #[test]

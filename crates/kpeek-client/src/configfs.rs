@@ -151,7 +151,7 @@ impl Configfs {
         crate::sysfs::parse_value(&bytes).map_err(|e| Error::Malformed {
             path,
             line: 1,
-            msg: e.to_string(),
+            fault: e.into(),
         })
     }
 

@@ -220,7 +220,7 @@ impl Debugfs {
         parse_stats(&bytes).map_err(|e| Error::Malformed {
             path,
             line: e.line(),
-            msg: e.to_string(),
+            fault: e.into(),
         })
     }
 
@@ -231,7 +231,7 @@ impl Debugfs {
         crate::procfs::parse(&bytes).map_err(|e| Error::Malformed {
             path,
             line: e.line,
-            msg: e.msg,
+            fault: e.fault.into(),
         })
     }
 

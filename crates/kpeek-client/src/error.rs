@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use kpeek_abi::{DescriptionError, NAME_MAX, NameError};
 
+use crate::fault::{BinaryFault, TextFault};
+
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -285,14 +287,14 @@ pub enum Error {
     #[error("{0}")]
     Description(DescriptionError),
     /// A pseudo-file whose content does not follow the contract.
-    #[error("{}:{line}: {msg}", path.display())]
+    #[error("{}:{line}: {fault}", path.display())]
     Malformed {
         /// The file.
         path: PathBuf,
-        /// The line, 1-based.
+        /// The line, 1-based (0: the whole file).
         line: usize,
         /// What is wrong with it.
-        msg: String,
+        fault: TextFault,
     },
     /// The module speaks another ABI version.
     #[error(
@@ -309,14 +311,14 @@ pub enum Error {
     },
     /// A binary structure (a `read()` snapshot, an ioctl answer, a mapping, a ring record, a
     /// netlink message) that does not follow the ABI.
-    #[error("{}: at byte {offset}: {msg}", path.display())]
+    #[error("{}: at byte {offset}: {fault}", path.display())]
     Binary {
         /// The file or channel.
         path: PathBuf,
         /// The byte offset of what is wrong.
         offset: usize,
-        /// What is wrong.
-        msg: String,
+        /// What is wrong (boxed: errors stay small).
+        fault: Box<BinaryFault>,
     },
     /// kpeek.ko refused a request on `/dev/kpeek` (ioctl, mmap, poll) or over netlink; `rule`
     /// says which of its rules (or the kernel's extended ACK message).
@@ -330,6 +332,30 @@ pub enum Error {
         errno: i32,
         /// What it means here.
         rule: String,
+    },
+    /// The netlink socket failed, or a message could not be built or decoded (neli's error).
+    #[error("netlink {}: {op}: {error}", path.display())]
+    Netlink {
+        /// What was being done.
+        op: String,
+        /// The channel.
+        path: PathBuf,
+        /// The error (shown in the message, so not a `source`).
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A sysfs listing that kpeek.ko's removals overlapped every time it was taken (see
+    /// [`crate::sysfs`]).
+    #[error(
+        "listing {}: no complete listing in {tries} tries: kpeek.ko removed entries during each \
+         ({} kept changing)",
+        path.display(),
+        crate::sysfs::REMOVE_SEQ
+    )]
+    Unsettled {
+        /// The directory.
+        path: PathBuf,
+        /// How many listings were taken.
+        tries: u32,
     },
     /// Any other I/O failure.
     #[error("{op} {}: {error}", path.display())]
@@ -451,6 +477,26 @@ mod tests {
                 .ends_with(": custom (EINVAL)")
         );
         assert_eq!(k(95, None).errno(), Some(95));
+    }
+
+    #[test]
+    fn netlink_failures_keep_neli_s_error_and_say_what_was_done() {
+        let e = Error::Netlink {
+            op: "opening a generic netlink socket".into(),
+            path: "generic netlink family \"kpeek\"".into(),
+            error: Box::new(io::Error::from_raw_os_error(93)),
+        };
+        assert!(
+            matches!(&e, Error::Netlink { error, .. } if error.downcast_ref::<io::Error>().is_some())
+        );
+        assert!(
+            e.to_string().starts_with(
+                "netlink generic netlink family \"kpeek\": opening a generic netlink socket: "
+            ),
+            "{e}"
+        );
+        // Shown in the message, so not a source: a `{:#}` chain prints it once.
+        assert!(std::error::Error::source(&e).is_none());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::os::fd::BorrowedFd;
 
 use crate::chardev::{Device, check_names, rec_value};
 use crate::error::{Error, Result};
+use crate::fault::BinaryFault;
 use crate::{Channel, CounterSource, Snapshot, SysRoot};
 
 /// What a reset or destroy targets.
@@ -302,10 +303,14 @@ impl Device {
             )
         }
         .map_err(|e| self.kernel_err(&format!("KPEEK_IOC_GET_COUNTER id {id}"), e))?;
-        check_names(&g.rec.group, &g.rec.counter).map_err(|msg| Error::Binary {
+        check_names(&g.rec.group, &g.rec.counter).map_err(|fault| Error::Binary {
             path: self.path().to_path_buf(),
             offset: 0,
-            msg: format!("KPEEK_IOC_GET_COUNTER id {id}: {msg}"),
+            fault: Box::new(BinaryFault::RecordNames {
+                request: "KPEEK_IOC_GET_COUNTER",
+                id,
+                fault,
+            }),
         })?;
         Ok(g.rec)
     }
@@ -332,10 +337,10 @@ impl Device {
             return Err(Error::Binary {
                 path: self.path().to_path_buf(),
                 offset: 0,
-                msg: format!(
-                    "KPEEK_IOC_GET_COUNTERS wrote {n} records into room for {}",
-                    buf.len()
-                ),
+                fault: Box::new(BinaryFault::Overfilled {
+                    written: n,
+                    capacity: buf.len(),
+                }),
             });
         }
         Ok((n, g.total, g.generation))
@@ -361,10 +366,14 @@ impl Device {
                 }
             }
             for r in &out {
-                check_names(&r.group, &r.counter).map_err(|msg| Error::Binary {
+                check_names(&r.group, &r.counter).map_err(|fault| Error::Binary {
                     path: self.path().to_path_buf(),
                     offset: 0,
-                    msg: format!("KPEEK_IOC_GET_COUNTERS record id {}: {msg}", r.id),
+                    fault: Box::new(BinaryFault::RecordNames {
+                        request: "KPEEK_IOC_GET_COUNTERS",
+                        id: r.id,
+                        fault,
+                    }),
                 })?;
             }
             return Ok(out);
@@ -474,7 +483,7 @@ impl Device {
         ProbeState::from_config(&c).ok_or_else(|| Error::Binary {
             path: self.path().to_path_buf(),
             offset: 0,
-            msg: format!("KPEEK_IOC_PROBE_GET answered for unknown probe {}", c.probe),
+            fault: Box::new(BinaryFault::UnknownProbe { probe: c.probe }),
         })
     }
 

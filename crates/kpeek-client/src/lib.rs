@@ -47,6 +47,7 @@ pub mod chardev;
 pub mod configfs;
 pub mod debugfs;
 mod error;
+mod fault;
 pub mod ioctl;
 pub mod mmap;
 pub mod netlink;
@@ -55,7 +56,7 @@ pub mod params;
 pub mod peek;
 pub mod procfs;
 mod pseudofile;
-// The fields of `ring::RecordBody`, `ring::Record`, `ring::RingItem::Lost` and `ring::RingError`
+// The fields of `ring::RecordBody`, `ring::Record` and `ring::RingItem::Lost`
 // are not documented yet.
 #[allow(missing_docs)]
 pub mod ring;
@@ -63,6 +64,7 @@ pub mod snapshot;
 pub mod sysfs;
 
 pub use error::{Action, Error, Result};
+pub use fault::{BinaryFault, NameFault, TextFault};
 pub use kpeek_abi::{NameError, NameKind};
 pub use snapshot::{CounterValue, Snapshot};
 

@@ -16,6 +16,7 @@ use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 
 use crate::chardev::{Device, check_names};
 use crate::error::{Error, Result};
+use crate::fault::BinaryFault;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// How long [`CounterMap::read`] keeps retrying a copy the kernel overwrote meanwhile. Bounded
@@ -80,7 +81,7 @@ pub enum LayoutError {
         /// The slot's counter id.
         id: u64,
         /// What is wrong with the names.
-        reason: String,
+        reason: crate::NameFault,
     },
 }
 
@@ -159,7 +160,10 @@ impl CounterMap {
             return Err(Error::Binary {
                 path: dev.path().to_path_buf(),
                 offset: 0,
-                msg: format!("KPEEK_IOC_INFO says the counter mapping is {len} bytes"),
+                fault: Box::new(BinaryFault::MapTooSmall {
+                    len,
+                    need: size_of::<MmapCounters>(),
+                }),
             });
         }
         // SAFETY: a fresh shared read-only mapping of the device; nothing else aliases it in
@@ -185,7 +189,7 @@ impl CounterMap {
         let ptr = NonNull::new(p.cast::<u64>()).ok_or_else(|| Error::Binary {
             path: dev.path().to_path_buf(),
             offset: 0,
-            msg: "mmap returned NULL".into(),
+            fault: Box::new(BinaryFault::NullMapping),
         })?;
         let map = CounterMap { dev, ptr, len };
         let magic = map.word32(0).load(Ordering::Relaxed);
@@ -193,7 +197,7 @@ impl CounterMap {
             return Err(Error::Binary {
                 path: map.dev.path().to_path_buf(),
                 offset: 0,
-                msg: format!("counter mapping magic {magic:#010x}, expected {MMAP_MAGIC:#010x}"),
+                fault: Box::new(BinaryFault::MapMagic { found: magic }),
             });
         }
         Ok(map)
@@ -264,7 +268,7 @@ impl CounterMap {
                     let (header, slots) = parse_map_bytes(bytes).map_err(|e| Error::Binary {
                         path: self.dev.path().to_path_buf(),
                         offset: 0,
-                        msg: format!("counter mapping: {e}"),
+                        fault: Box::new(BinaryFault::MapLayout(e)),
                     })?;
                     return Ok(MapSnapshot {
                         header,
@@ -282,10 +286,11 @@ impl CounterMap {
                 return Err(Error::Binary {
                     path: self.dev.path().to_path_buf(),
                     offset: 4,
-                    msg: format!(
-                        "counter mapping: no stable seqcount within {RETRY_BUDGET:?} \
-                         ({retries} tries, seq {s})"
-                    ),
+                    fault: Box::new(BinaryFault::Unstable {
+                        budget: RETRY_BUDGET,
+                        tries: retries,
+                        seq: s,
+                    }),
                 });
             }
             std::thread::yield_now();
@@ -428,11 +433,21 @@ mod tests {
         );
         let mut b = bytes(1, 1, &s);
         b[32 + 16] = b'.';
+        let e = parse_map_bytes(&b).unwrap_err();
         assert!(
-            parse_map_bytes(&b)
-                .unwrap_err()
-                .to_string()
-                .contains("slot 0 (id 1)")
+            matches!(
+                e,
+                LayoutError::BadSlot {
+                    index: 0,
+                    id: 1,
+                    reason: crate::NameFault::Rule(kpeek_abi::NameError::BadChar { ch: '.', .. })
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with("slot 0 (id 1): group name"),
+            "{e}"
         );
     }
 

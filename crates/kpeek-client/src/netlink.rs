@@ -25,6 +25,7 @@ use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
 
 use crate::error::{Error, Result};
+use crate::fault::BinaryFault;
 
 mod attr_error;
 use crate::ioctl::{ProbeState, Target};
@@ -223,11 +224,11 @@ impl std::fmt::Debug for Netlink {
     }
 }
 
-fn sock_err(op: &str, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        op: "netlink",
+fn sock_err(op: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Netlink {
+        op: op.to_owned(),
         path: place(),
-        error: std::io::Error::other(format!("{op}: {e}")),
+        error: Box::new(e),
     }
 }
 
@@ -287,11 +288,6 @@ impl Netlink {
     /// thread, and in one round trip rather than two).
     fn resolve_family(&self, family: &str, group: &str) -> Result<(u16, Option<u32>)> {
         let op = &format!("resolving the generic netlink family {family:?}");
-        let bad = |msg: String| Error::Binary {
-            path: place(),
-            offset: 0,
-            msg: format!("{op}: {msg}"),
-        };
         let name = NlattrBuilder::default()
             .nla_type(
                 AttrTypeBuilder::default()
@@ -318,7 +314,14 @@ impl Netlink {
                 let attrs = p.attrs().get_attr_handle();
                 let id = attrs
                     .get_attr_payload_as::<u16>(CtrlAttr::FamilyId)
-                    .map_err(|e| bad(format!("the controller's answer has no family id ({e})")))?;
+                    .map_err(|e| Error::Binary {
+                        path: place(),
+                        offset: 0,
+                        fault: Box::new(BinaryFault::NoFamilyId {
+                            family: family.to_owned(),
+                            source: Box::new(e),
+                        }),
+                    })?;
                 // A family without multicast groups has no CTRL_ATTR_MCAST_GROUPS at all.
                 let events = match attrs.get_nested_attributes::<Index>(CtrlAttr::McastGroups) {
                     Err(_) => None,
@@ -445,11 +448,11 @@ impl Netlink {
         Ok(Reply { parts, interrupted })
     }
 
-    fn decode<T>(op: &str, r: std::result::Result<T, AttrError>) -> Result<T> {
-        r.map_err(|e| Error::Binary {
+    fn decode<T>(request: &'static str, r: std::result::Result<T, AttrError>) -> Result<T> {
+        r.map_err(|fault| Error::Binary {
             path: place(),
             offset: 0,
-            msg: format!("{op}: {e}"),
+            fault: Box::new(BinaryFault::Attributes { request, fault }),
         })
     }
 

@@ -160,7 +160,7 @@ impl Listener {
         let group = nl.events_group().ok_or_else(|| Error::Binary {
             path: place(),
             offset: 0,
-            msg: "the family has no \"events\" multicast group (another kpeek.ko version?)".into(),
+            fault: Box::new(crate::BinaryFault::NoEventsGroup),
         })?;
         nl.socket()
             .add_mcast_membership(Groups::new_groups(&[group]))

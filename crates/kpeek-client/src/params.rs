@@ -87,7 +87,7 @@ impl Params {
             .map_err(|e| Error::Malformed {
                 path,
                 line: 1,
-                msg: e.to_string(),
+                fault: e.into(),
             })
     }
 

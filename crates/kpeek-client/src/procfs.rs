@@ -11,12 +11,60 @@ use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
 
 /// Why one line of `/proc/kpeek` is malformed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {fault}")]
+#[non_exhaustive]
 pub struct ParseError {
     /// 1-based line number.
     pub line: usize,
     /// What is wrong with it.
-    pub msg: String,
+    pub fault: LineFault,
+}
+
+/// What is wrong with a line of `/proc/kpeek` (each variant quotes the line, as text with
+/// invalid UTF-8 replaced).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineFault {
+    /// The last line does not end in a newline.
+    #[error("last line {text:?} has no newline (torn read?)")]
+    Unterminated {
+        /// The line.
+        text: String,
+    },
+    /// The line is not UTF-8.
+    #[error("not UTF-8: {text:?}")]
+    NotUtf8 {
+        /// The line.
+        text: String,
+        /// Where the decoding failed.
+        #[source]
+        source: std::str::Utf8Error,
+    },
+    /// Not three fields separated by single spaces.
+    #[error("{text:?} has {fields} space-separated fields, expected 3: <group> <counter> <value>")]
+    Fields {
+        /// The line.
+        text: String,
+        /// The fields it has.
+        fields: usize,
+    },
+    /// A group or counter name that breaks kpeek.ko's rules.
+    #[error("{text:?}: {rule}")]
+    Name {
+        /// The line.
+        text: String,
+        /// The rule the name breaks.
+        rule: kpeek_abi::NameError,
+    },
+    /// A value that is not a decimal `u64` as the kernel prints it.
+    #[error("{text:?}: value {value:?} is not a decimal u64")]
+    Value {
+        /// The line.
+        text: String,
+        /// The value field.
+        value: String,
+    },
 }
 
 /// Parse the whole content of `/proc/kpeek`, strictly: every line must end in `\n` (a missing
@@ -31,33 +79,42 @@ pub fn parse(text: &[u8]) -> Result<Vec<CounterValue>, ParseError> {
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
             return Err(ParseError {
                 line,
-                msg: format!(
-                    "last line {:?} has no newline (torn read?)",
-                    String::from_utf8_lossy(rest)
-                ),
+                fault: LineFault::Unterminated {
+                    text: String::from_utf8_lossy(rest).into_owned(),
+                },
             });
         };
         let cur = &rest[..end];
         rest = &rest[end + 1..];
-        out.push(parse_line(cur).map_err(|msg| ParseError { line, msg })?);
+        out.push(parse_line(cur).map_err(|fault| ParseError { line, fault })?);
     }
     Ok(out)
 }
 
-fn parse_line(raw: &[u8]) -> Result<CounterValue, String> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| format!("not UTF-8: {:?}", String::from_utf8_lossy(raw)))?;
+fn parse_line(raw: &[u8]) -> Result<CounterValue, LineFault> {
+    let text = std::str::from_utf8(raw).map_err(|source| LineFault::NotUtf8 {
+        text: String::from_utf8_lossy(raw).into_owned(),
+        source,
+    })?;
     let fields: Vec<&str> = text.split(' ').collect();
     let [group, counter, value] = fields[..] else {
-        return Err(format!(
-            "{text:?} has {} space-separated fields, expected 3: <group> <counter> <value>",
-            fields.len()
-        ));
+        return Err(LineFault::Fields {
+            text: text.to_owned(),
+            fields: fields.len(),
+        });
     };
-    validate_name(NameKind::Group, group).map_err(|e| format!("{text:?}: {e}"))?;
-    validate_name(NameKind::Counter, counter).map_err(|e| format!("{text:?}: {e}"))?;
-    let value = parse_u64(value)
-        .ok_or_else(|| format!("{text:?}: value {value:?} is not a decimal u64"))?;
+    let name = |kind, name| {
+        validate_name(kind, name).map_err(|rule| LineFault::Name {
+            text: text.to_owned(),
+            rule,
+        })
+    };
+    name(NameKind::Group, group)?;
+    name(NameKind::Counter, counter)?;
+    let value = parse_u64(value).ok_or_else(|| LineFault::Value {
+        text: text.to_owned(),
+        value: value.to_owned(),
+    })?;
     Ok(CounterValue::new(group, counter, value))
 }
 
@@ -109,7 +166,7 @@ impl Procfs {
         parse(&self.read_raw()?).map_err(|e| Error::Malformed {
             path: self.path.clone(),
             line: e.line,
-            msg: e.msg,
+            fault: e.fault.into(),
         })
     }
 }
@@ -167,8 +224,54 @@ mod tests {
         for (input, line, msg) in cases {
             let e = parse(input).unwrap_err();
             assert_eq!(e.line, *line, "{input:?}: {e:?}");
-            assert!(e.msg.contains(msg), "{input:?}: {e:?}");
+            assert!(e.fault.to_string().contains(msg), "{input:?}: {e:?}");
         }
+    }
+
+    #[test]
+    fn each_fault_is_its_own_variant() {
+        let fault = |b: &[u8]| parse(b).unwrap_err().fault;
+        assert!(matches!(fault(b"g c 1"), LineFault::Unterminated { text } if text == "g c 1"));
+        assert!(matches!(
+            fault(b"g c\n"),
+            LineFault::Fields { fields: 2, .. }
+        ));
+        assert!(matches!(
+            fault(b"info c 1\n"),
+            LineFault::Name {
+                rule: kpeek_abi::NameError::Reserved { .. },
+                ..
+            }
+        ));
+        assert!(matches!(fault(b"g c 0x1\n"), LineFault::Value { value, .. } if value == "0x1"));
+        let e = fault(b"g \xff 1\n");
+        assert!(matches!(e, LineFault::NotUtf8 { .. }), "{e:?}");
+        // The decoding error is kept as the cause.
+        assert!(std::error::Error::source(&e).is_some());
+        let e = parse(b"a b 1\ng c\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.to_string(),
+            "line 2: \"g c\" has 2 space-separated fields, expected 3: <group> <counter> <value>"
+        );
+        // Through the channel, the fault is a TextFault::Line of Error::Malformed.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::fs::write(dir.path().join("proc/kpeek"), "g c -1\n").unwrap();
+        let e = Procfs::new(&SysRoot::new(dir.path()))
+            .read_in_order()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Malformed {
+                    line: 1,
+                    fault: crate::TextFault::Line(LineFault::Value { .. }),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use kpeek_abi::{NameKind, validate_name};
 
 use crate::error::{Action, Error, Result};
+use crate::fault::TextFault;
 use crate::procfs::parse_u64;
 use crate::pseudofile;
 use crate::{Channel, CounterSource, CounterValue, Snapshot, SysRoot};
@@ -43,6 +44,17 @@ pub enum BadValue {
         /// The bytes, as text (invalid UTF-8 replaced).
         text: String,
     },
+}
+
+/// Why a listing could not be taken.
+#[derive(Debug)]
+enum ListFailure {
+    /// Reading the directory or `remove-seq` failed.
+    Io(io::Error),
+    /// `remove-seq` does not hold a number.
+    RemoveSeq(BadValue),
+    /// Every try overlapped a removal.
+    Unsettled,
 }
 
 /// Parse one value file: a decimal `u64` and one newline, nothing else.
@@ -92,7 +104,7 @@ impl Sysfs {
             Ok(bytes) => parse_value(&bytes).map(Some).map_err(|e| Error::Malformed {
                 path: path.to_path_buf(),
                 line: 1,
-                msg: e.to_string(),
+                fault: e.into(),
             }),
             // Destroyed between listing and reading (ENOENT at open, ENODEV once the kernel
             // object is gone under an open file): not part of this snapshot.
@@ -106,25 +118,41 @@ impl Sysfs {
     }
 
     /// The removal seqcount, `None` when the module has no `remove-seq` (older module).
-    fn remove_seq(&self) -> io::Result<Option<u64>> {
+    fn remove_seq(&self) -> Result<Option<u64>, ListFailure> {
         let path = self.dir.join(REMOVE_SEQ);
         match pseudofile::read_all(&path) {
-            Ok(bytes) => parse_value(&bytes).map(Some).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{REMOVE_SEQ}: {e}"))
-            }),
+            Ok(bytes) => parse_value(&bytes)
+                .map(Some)
+                .map_err(ListFailure::RemoveSeq),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(ListFailure::Io(e)),
+        }
+    }
+
+    /// The error for a listing of `dir` that failed; `io` maps an I/O error.
+    fn list_error(&self, dir: &Path, f: ListFailure, io: impl FnOnce(io::Error) -> Error) -> Error {
+        match f {
+            ListFailure::Io(e) => io(e),
+            ListFailure::RemoveSeq(e) => Error::Malformed {
+                path: self.dir.join(REMOVE_SEQ),
+                line: 1,
+                fault: e.into(),
+            },
+            ListFailure::Unsettled => Error::Unsettled {
+                path: dir.to_path_buf(),
+                tries: LIST_TRIES,
+            },
         }
     }
 
     /// The entries of `dir` (the channel's directory or a group's), complete: taken while no
     /// removal ran (`remove-seq` even and unchanged across the listing). Without `remove-seq`,
     /// two consecutive listings must agree. See the module documentation for why.
-    fn list_complete(&self, dir: &Path) -> io::Result<Vec<pseudofile::Entry>> {
+    fn list_complete(&self, dir: &Path) -> Result<Vec<pseudofile::Entry>, ListFailure> {
         let mut prev: Option<Vec<String>> = None;
         for attempt in 0..LIST_TRIES {
             let before = self.remove_seq()?;
-            let entries = pseudofile::list(dir)?;
+            let entries = pseudofile::list(dir).map_err(ListFailure::Io)?;
             match before {
                 Some(b) => {
                     if b % 2 == 0 && self.remove_seq()? == Some(b) {
@@ -146,10 +174,7 @@ impl Sysfs {
                 std::thread::sleep(Duration::from_micros(50 * u64::from(attempt.min(20))));
             }
         }
-        Err(io::Error::other(format!(
-            "no complete listing in {LIST_TRIES} tries: kpeek.ko removed entries during each \
-             ({REMOVE_SEQ} kept changing)"
-        )))
+        Err(ListFailure::Unsettled)
     }
 
     fn not_loaded(&self) -> Error {
@@ -165,7 +190,7 @@ impl Sysfs {
             Some(v) => u32::try_from(v).map_err(|_| Error::Malformed {
                 path,
                 line: 1,
-                msg: format!("ABI version {v} out of range"),
+                fault: TextFault::AbiOutOfRange { value: v },
             }),
             None => Err(self.not_loaded()),
         }
@@ -186,13 +211,15 @@ impl Sysfs {
 
     /// Every group directory, including groups with no counter yet, sorted by name.
     pub fn groups(&self) -> Result<Vec<String>> {
-        let entries = self.list_complete(&self.dir).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => self.not_loaded(),
-            _ => pseudofile::read_error(
-                &self.dir,
-                e,
-                "/sys/kernel/kpeek should be readable by everyone",
-            ),
+        let entries = self.list_complete(&self.dir).map_err(|f| {
+            self.list_error(&self.dir, f, |e| match e.kind() {
+                io::ErrorKind::NotFound => self.not_loaded(),
+                _ => pseudofile::read_error(
+                    &self.dir,
+                    e,
+                    "/sys/kernel/kpeek should be readable by everyone",
+                ),
+            })
         })?;
         Ok(entries
             .into_iter()
@@ -208,7 +235,7 @@ impl Sysfs {
         let gdir = self.dir.join(group);
         let entries = match self.list_complete(&gdir) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(ListFailure::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                 if !self.dir.exists() {
                     return Err(self.not_loaded());
                 }
@@ -218,12 +245,10 @@ impl Sysfs {
                     hint: "",
                 });
             }
-            Err(e) => {
-                return Err(pseudofile::read_error(
-                    &gdir,
-                    e,
-                    "sysfs groups should be readable by everyone",
-                ));
+            Err(f) => {
+                return Err(self.list_error(&gdir, f, |e| {
+                    pseudofile::read_error(&gdir, e, "sysfs groups should be readable by everyone")
+                }));
             }
         };
         let mut out = Vec::new();
@@ -279,7 +304,7 @@ impl CounterSource for Sysfs {
                     return Err(Error::Malformed {
                         path: self.dir.join(&g),
                         line: 1,
-                        msg: format!("a group directory with a name kpeek.ko forbids: {e}"),
+                        fault: TextFault::ForbiddenGroupName { rule: e },
                     });
                 }
                 Err(e) => return Err(e),
@@ -348,9 +373,62 @@ mod tests {
             "five\n",
         )
         .unwrap();
-        let e = s.snapshot().unwrap_err().to_string();
+        let e = s.snapshot().unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Malformed {
+                    line: 1,
+                    fault: TextFault::Value(BadValue::NotDecimal { text }),
+                    ..
+                } if text == "five\n"
+            ),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(
             e.contains("kpeek_example/reads:1: \"five\\n\" is not a decimal u64"),
+            "{e}"
+        );
+        fs::write(d.path().join("sys/kernel/kpeek/info"), "4294967296\n").unwrap();
+        let e = s.check_abi().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Malformed {
+                    fault: TextFault::AbiOutOfRange { value: 4294967296 },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with("info:1: ABI version 4294967296 out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_group_directory_kpeek_could_not_have_made_is_malformed() {
+        let (d, s) = tree();
+        fs::create_dir_all(d.path().join("sys/kernel/kpeek/bad-name")).unwrap();
+        let e = s.snapshot().unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Malformed {
+                    fault: TextFault::ForbiddenGroupName {
+                        rule: kpeek_abi::NameError::BadChar { ch: '-', .. }
+                    },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("bad-name:1: a group directory with a name kpeek.ko forbids: group name"),
             "{e}"
         );
     }
@@ -369,6 +447,7 @@ mod tests {
             s.group("kpeek_example").unwrap_err(),
             s.snapshot().unwrap_err(),
         ] {
+            assert!(matches!(e, Error::Unsettled { tries: 200, .. }), "{e:?}");
             let m = e.to_string();
             assert!(
                 m.contains("no complete listing in 200 tries") && m.contains(REMOVE_SEQ),
@@ -376,9 +455,21 @@ mod tests {
             );
         }
         fs::write(&seq, "x\n").unwrap();
-        let m = s.groups().unwrap_err().to_string();
+        let e = s.groups().unwrap_err();
         assert!(
-            m.contains("remove-seq: \"x\\n\" is not a decimal u64"),
+            matches!(
+                &e,
+                Error::Malformed {
+                    line: 1,
+                    fault: TextFault::Value(BadValue::NotDecimal { .. }),
+                    path,
+                } if path.ends_with(REMOVE_SEQ)
+            ),
+            "{e:?}"
+        );
+        let m = e.to_string();
+        assert!(
+            m.contains("remove-seq:1: \"x\\n\" is not a decimal u64"),
             "{m}"
         );
     }

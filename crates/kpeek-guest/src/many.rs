@@ -93,7 +93,7 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
                         true,
                     );
                 }
-                Err(e) => r.fail(&name, &format!("line {}: {}", e.line, e.msg)),
+                Err(e) => r.fail(&name, &e.to_string()),
             },
             Err(e) => r.fail(&name, &e.to_string()),
         }

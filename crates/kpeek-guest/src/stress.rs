@@ -223,9 +223,10 @@ pub fn run(root: &SysRoot, r: &Report, a: Args) -> anyhow::Result<()> {
             s.spawn(|| {
                 let proc = Procfs::new(root);
                 while !stop.load(Ordering::Relaxed) {
-                    let res = proc.read_raw().map_err(|e| e.to_string()).and_then(|b| {
-                        procfs::parse(&b).map_err(|e| format!("line {}: {}", e.line, e.msg))
-                    });
+                    let res = proc
+                        .read_raw()
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| procfs::parse(&b).map_err(|e| e.to_string()));
                     match res.and_then(|rows| check_dump(&rows, &stable).map(|()| rows.len())) {
                         Ok(n) => {
                             proc_reads.fetch_add(1, Ordering::Relaxed);

@@ -38,26 +38,9 @@ use crate::source::procfs::{ProcKind, ProcSource};
 use crate::source::tracepoint::TracepointSource;
 use crate::source::{NameFilter, Source, Spawn};
 
-/// A configuration error: where (file:line:column, or the flag) and what.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{place}: {msg}")]
-#[non_exhaustive]
-pub struct ConfigError {
-    /// `kpeek.toml:3:1`, or `--tracepoint` for a flag.
-    pub place: String,
-    /// What was wrong.
-    pub msg: String,
-}
+mod error;
 
-impl ConfigError {
-    /// An error at `place` (a file position, or a flag) saying `msg`.
-    pub fn new(place: impl Into<String>, msg: impl Into<String>) -> Self {
-        ConfigError {
-            place: place.into(),
-            msg: msg.into(),
-        }
-    }
-}
+pub use error::{ConfigError, ConfigFault, DurationError, Place, SpecError};
 
 /// The built-in source types, as config files and `--source` spell them.
 pub const SOURCE_TYPES: [&str; 9] = [
@@ -236,13 +219,9 @@ impl SourceSpec {
             },
             "bpf_progs" => SourceSpec::BpfProgs { name: None },
             _ => {
-                return Err(ConfigError::new(
+                return Err(ConfigError::flag(
                     "--source",
-                    format!(
-                        "unknown source {ty:?} (expected kpeek, vmstat, stat, snmp, netdev, \
-                         netclass, pressure or bpf_progs; tracepoints, BPF counts and maps, peek \
-                         expressions and files have their own flags)"
-                    ),
+                    ConfigFault::UnknownSource { ty: ty.to_owned() },
                 ));
             }
         })
@@ -300,32 +279,6 @@ struct RawConfig {
     source: Vec<toml::Spanned<SourceSpec>>,
 }
 
-/// Why [`parse_duration`] refused a text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DurationError {
-    /// The text does not start with a number.
-    #[error("{text:?} is not a duration (e.g. 1s, 500ms, 2m)")]
-    NotANumber {
-        /// The text, trimmed.
-        text: String,
-    },
-    /// The number is followed by something other than `ms`, `s`, `m` or `h`.
-    #[error("{text:?}: unknown unit {unit:?} (ms, s, m, h)")]
-    UnknownUnit {
-        /// The text, trimmed.
-        text: String,
-        /// What follows the number.
-        unit: String,
-    },
-    /// Zero, or too large to be a period (10^9 s or more).
-    #[error("{text:?} must be positive")]
-    NotPositive {
-        /// The text, trimmed.
-        text: String,
-    },
-}
-
 /// `1s`, `500ms`, `2m`, `1.5s` (a bare number is seconds).
 ///
 /// # Errors
@@ -379,19 +332,30 @@ fn line_col(text: &str, off: usize) -> (usize, usize) {
 /// Parse a config file's text; `file` names it in errors.
 pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
     let at = |off: usize| {
-        let (l, c) = line_col(text, off);
-        format!("{file}:{l}:{c}")
+        let (line, col) = line_col(text, off);
+        Place::File {
+            file: file.to_owned(),
+            line,
+            col,
+        }
     };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let place = e.span().map_or_else(|| file.to_owned(), |s| at(s.start));
-        ConfigError::new(place, e.message().trim().to_owned())
+    let raw: RawConfig = toml::from_str(text).map_err(|source| {
+        let place = source.span().map_or_else(
+            || Place::WholeFile {
+                file: file.to_owned(),
+            },
+            |s| at(s.start),
+        );
+        ConfigError::new(
+            place,
+            ConfigFault::Toml {
+                source: Box::new(source),
+            },
+        )
     })?;
     let dur = |v: Option<toml::Spanned<String>>| {
-        v.map(|s| {
-            parse_duration(s.get_ref())
-                .map_err(|e| ConfigError::new(at(s.span().start), e.to_string()))
-        })
-        .transpose()
+        v.map(|s| parse_duration(s.get_ref()).map_err(|e| ConfigError::new(at(s.span().start), e)))
+            .transpose()
     };
     let mut cfg = Config {
         interval: dur(raw.interval)?,
@@ -401,14 +365,14 @@ pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
     for s in raw.source {
         let place = at(s.span().start);
         let spec = s.into_inner();
-        check_spec(&spec).map_err(|e| ConfigError::new(place.clone(), e.to_string()))?;
+        check_spec(&spec).map_err(|e| ConfigError::new(place.clone(), e))?;
         if cfg.sources.iter().any(|o| o.name() == spec.name()) {
             return Err(ConfigError::new(
                 place,
-                format!(
-                    "a second source named {:?} (give one a different `name`)",
-                    spec.name()
-                ),
+                ConfigFault::DuplicateName {
+                    name: spec.name(),
+                    in_file: true,
+                },
             ));
         }
         cfg.sources.push(spec);
@@ -419,39 +383,15 @@ pub fn parse_config(text: &str, file: &str) -> Result<Config, ConfigError> {
 /// Read and parse a config file.
 pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(file.clone(), format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            Place::WholeFile { file: file.clone() },
+            ConfigFault::Read {
+                source: std::sync::Arc::new(e),
+            },
+        )
+    })?;
     parse_config(&text, &file)
-}
-
-/// Why [`check_spec`] refused a source.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SpecError {
-    /// The source's name cannot be part of a metric name.
-    #[error("source name {name:?} must be letters, digits and '_' (not starting with a digit)")]
-    BadName {
-        /// The name, as given or derived.
-        name: String,
-    },
-    /// `via` names no kpeek-client channel.
-    #[error(transparent)]
-    UnknownChannel(#[from] kpeek_client::UnknownChannel),
-    /// A tracepoint or BPF count source with an empty `events` list.
-    #[error("the source needs at least one event in `events`")]
-    NoEvents,
-    /// A BPF count's filter does not parse.
-    #[error("filter {filter:?}: {source}")]
-    Filter {
-        /// The filter as given.
-        filter: String,
-        /// Where and why it does not parse.
-        #[source]
-        source: kpeek_filter::ParseError,
-    },
-    /// A peek source with an empty `exprs` list.
-    #[error("a peek source needs at least one expression in `exprs`")]
-    NoExprs,
 }
 
 /// The checks serde cannot make: a name fit for metric names, a known channel, at least one
@@ -561,6 +501,7 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
     let mut out: Vec<Spawn> = Vec::new();
     for spec in specs {
         let name = spec.name();
+        let at = |fault: ConfigFault| ConfigError::new(Place::Source(name.clone()), fault);
         let src: Spawn = match spec {
             SourceSpec::BpfCount {
                 events,
@@ -571,10 +512,16 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
             } => {
                 // Events and filter are checked here (bad input); loading the programs may
                 // fail for want of privilege: an error row.
-                let tfs = kpeek_trace::tracefs::Tracefs::discover()
-                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?;
-                kpeek_trace::record::resolve_events(&tfs, events)
-                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?;
+                let tfs = kpeek_trace::tracefs::Tracefs::discover().map_err(|e| {
+                    at(ConfigFault::Tracefs {
+                        source: Box::new(e),
+                    })
+                })?;
+                kpeek_trace::record::resolve_events(&tfs, events).map_err(|e| {
+                    at(ConfigFault::Events {
+                        source: Box::new(e),
+                    })
+                })?;
                 let (n, ev, by, f, mk) = (
                     name.clone(),
                     events.clone(),
@@ -593,7 +540,11 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
             }
             SourceSpec::BpfMap { map, kind, .. } => Spawn::Ready(Box::new(
                 crate::source::bpf::BpfMapSource::open(&name, map, kind.unwrap_or(Kind::Gauge))
-                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?,
+                    .map_err(|e| {
+                        at(ConfigFault::Bpf {
+                            source: Box::new(e),
+                        })
+                    })?,
             )),
             SourceSpec::BpfProgs { .. } => {
                 let n = name.clone();
@@ -607,8 +558,13 @@ pub fn build(specs: &[SourceSpec], root: &SysRoot) -> Result<Vec<Spawn>, ConfigE
                 }
             }
             SourceSpec::Peek { exprs, kind, .. } => {
-                crate::source::peek::spawn(&name, exprs, kind.unwrap_or(Kind::Gauge))
-                    .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?
+                crate::source::peek::spawn(&name, exprs, kind.unwrap_or(Kind::Gauge)).map_err(
+                    |e| {
+                        at(ConfigFault::Peek {
+                            source: Box::new(e),
+                        })
+                    },
+                )?
             }
             other => Spawn::Ready(build_plain(other, &name, root)?),
         };
@@ -624,6 +580,7 @@ fn build_plain(
     root: &SysRoot,
 ) -> Result<Box<dyn Source + Send>, ConfigError> {
     let name = name.to_owned();
+    let at = |fault: ConfigFault| ConfigError::new(Place::Source(name.clone()), fault);
     {
         let proc_src = |kind: ProcKind, metrics: &Vec<String>| -> Box<dyn Source + Send> {
             Box::new(ProcSource::new(
@@ -638,7 +595,7 @@ fn build_plain(
                 let ch = match via {
                     Some(v) => v
                         .parse::<Channel>()
-                        .map_err(|m| ConfigError::new(format!("source {name}"), m.to_string()))?,
+                        .map_err(|e| at(SpecError::from(e).into()))?,
                     None => Channel::Mmap,
                 };
                 Box::new(KpeekSource::new(
@@ -662,8 +619,11 @@ fn build_plain(
                     events.clone()
                 };
                 Box::new(
-                    TracepointSource::new(&name, &events, filter.as_deref())
-                        .map_err(|e| ConfigError::new(format!("source {name}"), e.to_string()))?,
+                    TracepointSource::new(&name, &events, filter.as_deref()).map_err(|e| {
+                        at(ConfigFault::Events {
+                            source: Box::new(e),
+                        })
+                    })?,
                 )
             }
             SourceSpec::Vmstat { metrics, .. } => proc_src(ProcKind::Vmstat, metrics),
@@ -684,17 +644,11 @@ fn build_plain(
                 let width = match *width {
                     None | Some(64) => None,
                     Some(w @ 1..=63) if kind == Kind::Counter => Some(w),
-                    Some(w @ 1..=63) => {
-                        return Err(ConfigError::new(
-                            format!("source {name}"),
-                            format!("width {w} is for counters; this source is a gauge"),
-                        ));
+                    Some(width @ 1..=63) => {
+                        return Err(at(ConfigFault::WidthOnGauge { width }));
                     }
-                    Some(w) => {
-                        return Err(ConfigError::new(
-                            format!("source {name}"),
-                            format!("width {w}: want 1 to 64 bits"),
-                        ));
+                    Some(width) => {
+                        return Err(at(ConfigFault::WidthRange { width }));
                     }
                 };
                 Box::new(ProcSource::new(
@@ -713,10 +667,7 @@ fn build_plain(
             | SourceSpec::BpfMap { .. }
             | SourceSpec::BpfProgs { .. }
             | SourceSpec::Peek { .. } => {
-                return Err(ConfigError::new(
-                    format!("source {name}"),
-                    "built in its own thread, not here",
-                ));
+                return Err(at(ConfigFault::BuiltElsewhere));
             }
         };
         Ok(src)
@@ -724,118 +675,4 @@ fn build_plain(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_a_full_config() {
-        let c = parse_config(
-            "interval = \"500ms\"\n[[source]]\ntype = \"kpeek\"\nvia = \"procfs\"\n\
-             [[source]]\ntype = \"tracepoint\"\nname = \"rx\"\nevents = [\"net:*\"]\n\
-             [[source]]\ntype = \"file\"\npath = \"/x/y\"\nkind = \"counter\"\n",
-            "k.toml",
-        )
-        .unwrap();
-        assert_eq!(c.interval, Some(Duration::from_millis(500)));
-        assert_eq!(c.sources.len(), 3);
-        assert_eq!(c.sources[1].name(), "rx");
-        assert_eq!(c.sources[2].name(), "x_y");
-    }
-
-    #[test]
-    fn errors_have_file_line_and_column() {
-        let e = parse_config("[[source]]\ntype = \"bogus\"\n", "k.toml").unwrap_err();
-        assert!(e.place.starts_with("k.toml:"), "{e}");
-        assert!(e.msg.contains("bogus"), "{e}");
-        let e = parse_config("\n\ninterval = \"3 parsecs\"\n", "k.toml").unwrap_err();
-        assert_eq!(e.place, "k.toml:3:12", "{e}");
-        let e = parse_config(
-            "[[source]]\ntype = \"vmstat\"\n[[source]]\ntype = \"vmstat\"\n",
-            "k.toml",
-        )
-        .unwrap_err();
-        assert_eq!(e.place, "k.toml:3:1", "{e}");
-        assert!(e.msg.contains("second source named \"vmstat\""));
-        let e =
-            parse_config("[[source]]\ntype = \"kpeek\"\nvia = \"pigeon\"\n", "k.toml").unwrap_err();
-        assert!(e.msg.contains("unknown channel"), "{e}");
-        let e = parse_config("[[source]]\ntype = \"vmstat\"\ncolour = 1\n", "k.toml").unwrap_err();
-        assert!(e.msg.contains("colour"), "{e}");
-        let e = parse_config("interval = [\n", "k.toml").unwrap_err();
-        assert!(e.place.starts_with("k.toml:"), "{e}");
-        assert!(
-            SourceSpec::builtin("bogus")
-                .unwrap_err()
-                .msg
-                .contains("unknown source")
-        );
-    }
-
-    #[test]
-    fn a_file_counter_of_declared_width_wraps() {
-        use crate::monitor::{Monitor, outcome};
-        let d = tempfile::tempdir().unwrap();
-        let f = d.path().join("n");
-        std::fs::write(&f, format!("{}\n", u32::MAX - 9)).unwrap();
-        let conf = |extra: &str| {
-            format!(
-                "[[source]]\ntype = \"file\"\nname = \"w\"\npath = \"{}\"\nkind = \"counter\"\n{extra}",
-                f.display()
-            )
-        };
-        let root = SysRoot::real();
-        let c = parse_config(&conf("width = 32\n"), "k.toml").unwrap();
-        let mut spawns = build(&c.sources, &root).unwrap();
-        let Some(Spawn::Ready(src)) = spawns.pop() else {
-            panic!("a file source is built in place");
-        };
-        let mut src = src;
-        let mut m = Monitor::new();
-        m.ingest(
-            0.0,
-            0.0,
-            vec![outcome("w", src.read().unwrap(), Duration::ZERO)],
-        );
-        std::fs::write(&f, "10\n").unwrap();
-        m.ingest(
-            1.0,
-            0.0,
-            vec![outcome("w", src.read().unwrap(), Duration::ZERO)],
-        );
-        let row = &m.rows()[0];
-        assert_eq!((row.rate, row.reset), (Some(20.0), false));
-        // Bad widths are config errors naming the source.
-        for (extra, want) in [("width = 70\n", "want 1 to 64"), ("width = 300\n", "")] {
-            match parse_config(&conf(extra), "k.toml") {
-                Ok(c) => {
-                    let e = build(&c.sources, &root).err().expect("a bad width");
-                    assert!(
-                        e.to_string().contains(want) && e.to_string().contains("w"),
-                        "{e}"
-                    );
-                }
-                Err(e) => assert!(e.place.starts_with("k.toml:"), "{e}"),
-            }
-        }
-        let gauge = conf("width = 32\n").replace("counter", "gauge");
-        let e = build(&parse_config(&gauge, "k.toml").unwrap().sources, &root)
-            .err()
-            .expect("width on a gauge");
-        assert!(e.to_string().contains("for counters"), "{e}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("1y").is_err());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn config_parser_never_panics(s in "\\PC*") {
-            let _ = parse_config(&s, "f");
-        }
-    }
-}
+mod tests;

@@ -45,19 +45,118 @@ impl Item {
 
 /// What was wrong, and on which line (1-based).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {msg}")]
+#[error("line {line}: {fault}")]
 #[non_exhaustive]
 pub struct ParseError {
     /// The line, 1-based.
     pub line: usize,
     /// What was wrong on it.
-    pub msg: String,
+    pub fault: ParseFault,
 }
 
-fn err(line: usize, msg: impl Into<String>) -> ParseError {
+/// What was wrong on a line of a procfs or sysfs file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseFault {
+    /// A value that is not a finite number.
+    #[error("{text:?} is not a number")]
+    NotANumber {
+        /// The value.
+        text: String,
+        /// Why it does not parse (none for `nan` and `inf`, which do but are refused).
+        #[source]
+        source: Option<std::num::ParseFloatError>,
+    },
+    /// A vmstat line that is not two words.
+    #[error("expected `name value`")]
+    NotNameValue,
+    /// A `/proc/stat` `cpuN` line whose N is not a number.
+    #[error("bad CPU name {key:?}")]
+    BadCpu {
+        /// The line's first word.
+        key: String,
+        /// Why N does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// A `/proc/stat` key without its value.
+    #[error("{key} has no value")]
+    NoValue {
+        /// The key.
+        key: String,
+    },
+    /// A snmp header line at the end of the file.
+    #[error("a header line with no value line after it")]
+    NoValueLine,
+    /// A snmp header line without `Proto:`.
+    #[error("expected `Proto: names`")]
+    NotNames,
+    /// A snmp value line without `Proto:`.
+    #[error("expected `Proto: values`")]
+    NotValues,
+    /// A snmp value line of another protocol than its header line.
+    #[error("values for {values:?} follow names for {names:?}")]
+    OtherProto {
+        /// The header line's protocol.
+        names: String,
+        /// The value line's protocol.
+        values: String,
+    },
+    /// A snmp value line with another number of fields than its header line.
+    #[error("{names} names but {values} values for {proto}")]
+    FieldCount {
+        /// The protocol.
+        proto: String,
+        /// The header's field count.
+        names: usize,
+        /// The value line's field count.
+        values: usize,
+    },
+    /// A `/proc/net/dev` line without `device:`.
+    #[error("expected `device: numbers`")]
+    NotDevice,
+    /// A `/proc/net/dev` line without its 16 numbers.
+    #[error("{dev}: {fields} fields, expected 16")]
+    DeviceFields {
+        /// The device.
+        dev: String,
+        /// The numbers on the line.
+        fields: usize,
+    },
+    /// A pressure line starting with something else than `some` or `full`.
+    #[error("expected `some` or `full`, found {found:?}")]
+    NotSomeOrFull {
+        /// The first word.
+        found: String,
+    },
+    /// A pressure field without `=`.
+    #[error("expected key=value, found {found:?}")]
+    NotKeyValue {
+        /// The field.
+        found: String,
+    },
+    /// A pressure key this parser does not know.
+    #[error("unknown key {key:?}")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// A one-number file that is empty (or only white space).
+    #[error("the file is empty")]
+    Empty,
+    /// A one-number file with more than one word.
+    #[error("expected one number, found {found:?}")]
+    NotOneNumber {
+        /// The file's text, trimmed.
+        found: String,
+    },
+}
+
+/// `fault` on the 0-based line `line`.
+fn err(line: usize, fault: ParseFault) -> ParseError {
     ParseError {
         line: line + 1,
-        msg: msg.into(),
+        fault,
     }
 }
 
@@ -68,9 +167,19 @@ fn num(line: usize, s: &str) -> Result<f64, ParseError> {
     if let Ok(v) = s.parse::<i64>() {
         return Ok(v as f64);
     }
+    let not = |source| {
+        err(
+            line,
+            ParseFault::NotANumber {
+                text: s.to_owned(),
+                source,
+            },
+        )
+    };
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(err(line, format!("{s:?} is not a number"))),
+        Ok(_) => Err(not(None)),
+        Err(e) => Err(not(Some(e))),
     }
 }
 
@@ -84,7 +193,7 @@ pub fn vmstat(text: &str) -> Result<Vec<Item>, ParseError> {
         }
         let mut it = line.split_ascii_whitespace();
         let (Some(name), Some(v), None) = (it.next(), it.next(), it.next()) else {
-            return Err(err(i, "expected `name value`"));
+            return Err(err(i, ParseFault::NotNameValue));
         };
         let kind = if name.starts_with("nr_") {
             Kind::Gauge
@@ -118,8 +227,16 @@ pub fn stat(text: &str, hz: f64) -> Result<Vec<Item>, ParseError> {
         let Some(key) = it.next() else { continue };
         if let Some(cpu) = key.strip_prefix("cpu") {
             let cpu = if cpu.is_empty() { "all" } else { cpu };
-            if cpu != "all" && cpu.parse::<u32>().is_err() {
-                return Err(err(i, format!("bad CPU name {key:?}")));
+            if cpu != "all"
+                && let Err(source) = cpu.parse::<u32>()
+            {
+                return Err(err(
+                    i,
+                    ParseFault::BadCpu {
+                        key: key.to_owned(),
+                        source,
+                    },
+                ));
             }
             for (mode, v) in CPU_MODES.iter().zip(it) {
                 out.push(
@@ -141,9 +258,14 @@ pub fn stat(text: &str, hz: f64) -> Result<Vec<Item>, ParseError> {
             "btime" => ("boot_time", Kind::Gauge),
             _ => continue,
         };
-        let v = it
-            .next()
-            .ok_or_else(|| err(i, format!("{key} has no value")))?;
+        let v = it.next().ok_or_else(|| {
+            err(
+                i,
+                ParseFault::NoValue {
+                    key: key.to_owned(),
+                },
+            )
+        })?;
         let item = Item::new(name, kind, num(i, v)?);
         out.push(if key == "btime" {
             item.unit("seconds")
@@ -174,18 +296,21 @@ pub fn snmp(text: &str) -> Result<Vec<Item>, ParseError> {
     while i < lines.len() {
         let names = lines[i];
         let Some(values) = lines.get(i + 1) else {
-            return Err(err(i, "a header line with no value line after it"));
+            return Err(err(i, ParseFault::NoValueLine));
         };
         let (p1, n) = names
             .split_once(':')
-            .ok_or_else(|| err(i, "expected `Proto: names`"))?;
+            .ok_or_else(|| err(i, ParseFault::NotNames))?;
         let (p2, v) = values
             .split_once(':')
-            .ok_or_else(|| err(i + 1, "expected `Proto: values`"))?;
+            .ok_or_else(|| err(i + 1, ParseFault::NotValues))?;
         if p1 != p2 {
             return Err(err(
                 i + 1,
-                format!("values for {p2:?} follow names for {p1:?}"),
+                ParseFault::OtherProto {
+                    names: p1.to_owned(),
+                    values: p2.to_owned(),
+                },
             ));
         }
         let n: Vec<&str> = n.split_ascii_whitespace().collect();
@@ -193,7 +318,11 @@ pub fn snmp(text: &str) -> Result<Vec<Item>, ParseError> {
         if n.len() != v.len() {
             return Err(err(
                 i + 1,
-                format!("{} names but {} values for {p1}", n.len(), v.len()),
+                ParseFault::FieldCount {
+                    proto: p1.to_owned(),
+                    names: n.len(),
+                    values: v.len(),
+                },
             ));
         }
         for (name, val) in n.iter().zip(v) {
@@ -239,11 +368,17 @@ pub fn netdev(text: &str) -> Result<Vec<Item>, ParseError> {
         }
         let (dev, rest) = line
             .split_once(':')
-            .ok_or_else(|| err(i, "expected `device: numbers`"))?;
+            .ok_or_else(|| err(i, ParseFault::NotDevice))?;
         let dev = dev.trim();
         let v: Vec<&str> = rest.split_ascii_whitespace().collect();
         if v.len() != 16 {
-            return Err(err(i, format!("{dev}: {} fields, expected 16", v.len())));
+            return Err(err(
+                i,
+                ParseFault::DeviceFields {
+                    dev: dev.to_owned(),
+                    fields: v.len(),
+                },
+            ));
         }
         for ((name, unit), val) in NETDEV_RX.iter().chain(&NETDEV_TX).zip(v) {
             out.push(
@@ -266,20 +401,27 @@ pub fn pressure(text: &str, resource: &str) -> Result<Vec<Item>, ParseError> {
         if which != "some" && which != "full" {
             return Err(err(
                 i,
-                format!("expected `some` or `full`, found {which:?}"),
+                ParseFault::NotSomeOrFull {
+                    found: which.to_owned(),
+                },
             ));
         }
         for kv in it {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| err(i, format!("expected key=value, found {kv:?}")))?;
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                err(
+                    i,
+                    ParseFault::NotKeyValue {
+                        found: kv.to_owned(),
+                    },
+                )
+            })?;
             let v = num(i, v)?;
             let item = match k {
                 "total" => Item::new("stall", Kind::Counter, v / 1e6).unit("seconds"),
                 "avg10" | "avg60" | "avg300" => {
                     Item::new(format!("stall_{k}"), Kind::Gauge, v).unit("percent")
                 }
-                _ => return Err(err(i, format!("unknown key {k:?}"))),
+                _ => return Err(err(i, ParseFault::UnknownKey { key: k.to_owned() })),
             };
             out.push(item.label("resource", resource).label("kind", which));
         }
@@ -292,10 +434,15 @@ pub fn pressure(text: &str, resource: &str) -> Result<Vec<Item>, ParseError> {
 pub fn one_number(text: &str) -> Result<f64, ParseError> {
     let t = text.trim();
     if t.is_empty() {
-        return Err(err(0, "the file is empty"));
+        return Err(err(0, ParseFault::Empty));
     }
     if t.contains(char::is_whitespace) {
-        return Err(err(0, format!("expected one number, found {t:?}")));
+        return Err(err(
+            0,
+            ParseFault::NotOneNumber {
+                found: t.to_owned(),
+            },
+        ));
     }
     num(0, t)
 }
@@ -310,8 +457,14 @@ mod tests {
         let v = vmstat("nr_free_pages 12\npgfault 345\n").unwrap();
         assert_eq!(v[0], Item::new("nr_free_pages", Kind::Gauge, 12.0));
         assert_eq!(v[1], Item::new("pgfault", Kind::Counter, 345.0));
-        assert_eq!(vmstat("pgfault x\n").unwrap_err().line, 1);
-        assert_eq!(vmstat("a 1\npgfault 1 2\n").unwrap_err().line, 2);
+        let e = vmstat("pgfault x\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            matches!(&e.fault, ParseFault::NotANumber { text, source: Some(_) } if text == "x")
+        );
+        assert_eq!(e.to_string(), "line 1: \"x\" is not a number");
+        let e = vmstat("a 1\npgfault 1 2\n").unwrap_err();
+        assert_eq!((e.line, e.fault), (2, ParseFault::NotNameValue));
     }
 
     #[test]
@@ -331,7 +484,18 @@ mod tests {
                 .any(|i| i.name == "context_switches" && i.value == 500.0)
         );
         assert!(v.iter().any(|i| i.name == "interrupts" && i.value == 99.0));
-        assert_eq!(stat("cpuX 1\n", 100.0).unwrap_err().line, 1);
+        let e = stat("cpuX 1\n", 100.0).unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            matches!(&e.fault, ParseFault::BadCpu { key, .. } if key == "cpuX"),
+            "{e:?}"
+        );
+        assert!(std::error::Error::source(&e.fault).is_some());
+        let e = stat("ctxt\n", 100.0).unwrap_err();
+        assert!(
+            matches!(&e.fault, ParseFault::NoValue { key } if key == "ctxt"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -342,14 +506,29 @@ mod tests {
         assert_eq!(v[0].kind, Kind::Gauge);
         assert_eq!(v[1], Item::new("Tcp_ActiveOpens", Kind::Counter, 5.0));
         assert_eq!(v[3], Item::new("Udp_InDatagrams", Kind::Counter, 9.0));
-        assert!(
-            snmp("Tcp: A B\nTcp: 1\n")
-                .unwrap_err()
-                .msg
-                .contains("2 names but 1")
+        let e = snmp("Tcp: A B\nTcp: 1\n").unwrap_err();
+        assert_eq!(
+            e.fault,
+            ParseFault::FieldCount {
+                proto: "Tcp".into(),
+                names: 2,
+                values: 1
+            }
         );
-        assert!(snmp("Tcp: A\nUdp: 1\n").is_err());
-        assert!(snmp("Tcp: A\n").is_err());
+        assert_eq!(e.to_string(), "line 2: 2 names but 1 values for Tcp");
+        assert!(matches!(
+            snmp("Tcp: A\nUdp: 1\n").unwrap_err().fault,
+            ParseFault::OtherProto { .. }
+        ));
+        assert_eq!(snmp("Tcp: A\n").unwrap_err().fault, ParseFault::NoValueLine);
+        assert_eq!(
+            snmp("Tcp A\nTcp: 1\n").unwrap_err().fault,
+            ParseFault::NotNames
+        );
+        assert_eq!(
+            snmp("Tcp: A\nTcp 1\n").unwrap_err().fault,
+            ParseFault::NotValues
+        );
     }
 
     #[test]
@@ -360,7 +539,13 @@ mod tests {
         assert_eq!(v[0].unit, "bytes");
         assert_eq!(v[8].name, "transmit");
         assert_eq!(v[0].labels[0].1, "lo");
-        assert_eq!(netdev("a\nb\nlo: 1 2\n").unwrap_err().line, 3);
+        let e = netdev("a\nb\nlo: 1 2\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(matches!(&e.fault, ParseFault::DeviceFields { dev, fields: 2 } if dev == "lo"));
+        assert_eq!(
+            netdev("a\nb\nlo 1\n").unwrap_err().fault,
+            ParseFault::NotDevice
+        );
     }
 
     #[test]
@@ -372,7 +557,18 @@ mod tests {
         assert_eq!(v[0].value, 1.5);
         assert_eq!(v[3].name, "stall");
         assert_eq!(v[3].value, 2.0);
-        assert!(pressure("half x=1\n", "io").is_err());
+        assert!(matches!(
+            pressure("half x=1\n", "io").unwrap_err().fault,
+            ParseFault::NotSomeOrFull { .. }
+        ));
+        assert!(matches!(
+            pressure("some x\n", "io").unwrap_err().fault,
+            ParseFault::NotKeyValue { .. }
+        ));
+        assert!(matches!(
+            pressure("some x=1\n", "io").unwrap_err().fault,
+            ParseFault::UnknownKey { key } if key == "x"
+        ));
     }
 
     #[test]
@@ -380,9 +576,15 @@ mod tests {
         assert_eq!(one_number(" 42\n"), Ok(42.0));
         assert_eq!(one_number("-3"), Ok(-3.0));
         assert_eq!(one_number("0.5"), Ok(0.5));
-        assert!(one_number("").is_err());
-        assert!(one_number("1 2").is_err());
-        assert!(one_number("nan").is_err());
+        assert_eq!(one_number(" \n").unwrap_err().fault, ParseFault::Empty);
+        assert!(matches!(
+            one_number("1 2").unwrap_err().fault,
+            ParseFault::NotOneNumber { found } if found == "1 2"
+        ));
+        assert!(matches!(
+            one_number("nan").unwrap_err().fault,
+            ParseFault::NotANumber { source: None, .. }
+        ));
     }
 
     proptest! {

@@ -57,13 +57,44 @@ pub enum RecordError {
     /// Reading a line failed.
     #[error("reading the recording: {0}")]
     Read(#[source] std::io::Error),
-    /// A line is not what a recording holds there (`msg` says why).
-    #[error("line {line}: {msg}")]
+    /// A line is not what a recording holds there (`fault` says why).
+    #[error("line {line}: {fault}")]
     Bad {
         /// The line, 1-based.
         line: usize,
         /// What was wrong.
-        msg: String,
+        fault: BadLine,
+    },
+}
+
+/// What is wrong with a line of a recording.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadLine {
+    /// The header names another format version.
+    #[error("recording version {found}, this kpeek reads {VERSION}")]
+    Version {
+        /// The header's version.
+        found: u32,
+    },
+    /// The first line is not a header (or the input is empty).
+    #[error("not a kpeek recording (no header line)")]
+    NoHeader,
+    /// The line is not one of a recording's JSON records.
+    #[error("{source}")]
+    Json {
+        /// Why it does not decode.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A header after the first line.
+    #[error("a second header")]
+    SecondHeader,
+    /// A reading of a metric no earlier line described.
+    #[error("reading of metric {id}, never described")]
+    Undescribed {
+        /// The metric's id in the recording.
+        id: u64,
     },
 }
 
@@ -155,11 +186,11 @@ impl<R: BufRead> Replayer<R> {
             Some(Line::Header { version: VERSION }) => Ok(r),
             Some(Line::Header { version }) => Err(RecordError::Bad {
                 line: 1,
-                msg: format!("recording version {version}, this kpeek reads {VERSION}"),
+                fault: BadLine::Version { found: version },
             }),
             _ => Err(RecordError::Bad {
                 line: 1,
-                msg: "not a kpeek recording (no header line)".into(),
+                fault: BadLine::NoHeader,
             }),
         }
     }
@@ -180,9 +211,9 @@ impl<R: BufRead> Replayer<R> {
             }
             return serde_json::from_str(&self.buf)
                 .map(Some)
-                .map_err(|e| RecordError::Bad {
+                .map_err(|source| RecordError::Bad {
                     line: self.line,
-                    msg: e.to_string(),
+                    fault: BadLine::Json { source },
                 });
         }
     }
@@ -195,7 +226,7 @@ impl<R: BufRead> Replayer<R> {
                 Some(Line::Header { .. }) => {
                     return Err(RecordError::Bad {
                         line: self.line,
-                        msg: "a second header".into(),
+                        fault: BadLine::SecondHeader,
                     });
                 }
                 Some(Line::Desc { id, desc }) => {
@@ -212,7 +243,7 @@ impl<R: BufRead> Replayer<R> {
                                     let desc =
                                         self.descs.get(&id).cloned().ok_or(RecordError::Bad {
                                             line: self.line,
-                                            msg: format!("reading of metric {id}, never described"),
+                                            fault: BadLine::Undescribed { id },
                                         })?;
                                     rs.push(Reading {
                                         desc,
@@ -301,15 +332,71 @@ mod tests {
 
     #[test]
     fn bad_recordings_name_the_line() {
-        assert!(Replayer::new(&b"garbage\n"[..]).is_err());
-        let text = "{\"rec\":\"header\",\"version\":1}\n{\"rec\":\"round\",\"t\":0,\"wall\":0,\"outcomes\":[{\"source\":\"s\",\"took\":0,\"readings\":[[7,1,0,[],null]]}]}\n";
+        let e = Replayer::new(&b"garbage\n"[..]).err().unwrap();
+        assert!(
+            matches!(
+                e,
+                RecordError::Bad {
+                    line: 1,
+                    fault: BadLine::Json { .. }
+                }
+            ),
+            "{e:?}"
+        );
+        let e = Replayer::new(&b""[..]).err().unwrap();
+        assert!(matches!(
+            e,
+            RecordError::Bad {
+                fault: BadLine::NoHeader,
+                ..
+            }
+        ));
+        let header = "{\"rec\":\"header\",\"version\":1}\n";
+        let text = format!(
+            "{header}{{\"rec\":\"round\",\"t\":0,\"wall\":0,\"outcomes\":[{{\"source\":\"s\",\"took\":0,\"readings\":[[7,1,0,[],null]]}}]}}\n"
+        );
         let mut r = Replayer::new(text.as_bytes()).unwrap();
-        let e = r.next_round().unwrap_err().to_string();
-        assert!(e.contains("line 2") && e.contains("never described"), "{e}");
+        let e = r.next_round().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RecordError::Bad {
+                    line: 2,
+                    fault: BadLine::Undescribed { id: 7 }
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 2: reading of metric 7, never described"
+        );
+        let twice = format!("{header}{header}");
+        let e = Replayer::new(twice.as_bytes())
+            .unwrap()
+            .next_round()
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            RecordError::Bad {
+                line: 2,
+                fault: BadLine::SecondHeader
+            }
+        ));
         let e = Replayer::new(&b"{\"rec\":\"header\",\"version\":9}\n"[..])
             .err()
             .unwrap();
-        assert!(e.to_string().contains("version 9"));
+        assert!(matches!(
+            e,
+            RecordError::Bad {
+                fault: BadLine::Version { found: 9 },
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "line 1: recording version 9, this kpeek reads 1"
+        );
     }
 
     proptest::proptest! {

@@ -16,6 +16,7 @@
 //! [`RingItem::Lost`] for each gap, in place, and [`RingStats`] sums them next to the ring's
 //! own `lost` counter.
 
+mod error;
 mod record;
 mod seq;
 mod set;
@@ -33,6 +34,7 @@ use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use crate::chardev::Device;
 use crate::error::{Error, Result};
 
+pub use error::{RingError, RingFault};
 use record::PREFIX;
 pub use record::{
     BadRecord, Parsed, Record, RecordBody, RingItem, parse_record, realtime_offset_ns,
@@ -79,13 +81,13 @@ impl Ring {
     pub fn map(dev: &Device, cpu: u32, data_size: u32) -> Result<Ring> {
         let page = rustix::param::page_size();
         let map_len = page + data_size as usize;
-        let bad = |msg: String| Error::Binary {
+        let bad = |fault: RingFault| Error::Binary {
             path: dev.path().to_path_buf(),
             offset: 0,
-            msg: format!("ring of CPU {cpu}: {msg}"),
+            fault: Box::new(crate::BinaryFault::Ring { cpu, fault }),
         };
         if !data_size.is_power_of_two() {
-            return Err(bad(format!("data size {data_size} is not a power of two")));
+            return Err(bad(RingFault::SizeNotPowerOfTwo { size: data_size }));
         }
         // SAFETY: a fresh shared mapping of the device, unmapped on drop; the kernel and this
         // reader share it only through the protocol above.
@@ -108,7 +110,7 @@ impl Ring {
                 hint,
             )
         })?;
-        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| bad("mmap returned NULL".into()))?;
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| bad(RingFault::NullMapping))?;
         let fd = dev.as_fd().try_clone_to_owned();
         let fd = match fd {
             Ok(fd) => fd,
@@ -139,28 +141,17 @@ impl Ring {
         };
         // SAFETY: the header page is mapped; these fields are written once by the kernel at
         // setup, read here with plain loads through atomics.
-        let magic = ring.word32(offset_of!(RingHeader, magic));
-        let hcpu = ring.word32(offset_of!(RingHeader, cpu));
-        let doff = ring.word32(offset_of!(RingHeader, data_offset));
-        let dsize = ring.word32(offset_of!(RingHeader, data_size));
-        if magic != RING_MAGIC {
-            return Err(bad(format!(
-                "magic {magic:#010x}, expected {RING_MAGIC:#010x}"
-            )));
-        }
-        if hcpu != cpu || doff as usize != page || dsize != data_size {
-            return Err(bad(format!(
-                "header says cpu {hcpu}, data at {doff} size {dsize}; expected cpu {cpu}, data \
-                 at {page} size {data_size}"
-            )));
-        }
-        ring.tail = u64::from(
-            ring.atomic32(offset_of!(RingHeader, tail))
+        let seen = SeenHeader {
+            magic: ring.word32(offset_of!(RingHeader, magic)),
+            cpu: ring.word32(offset_of!(RingHeader, cpu)),
+            data_offset: ring.word32(offset_of!(RingHeader, data_offset)),
+            data_size: ring.word32(offset_of!(RingHeader, data_size)),
+            tail: ring
+                .atomic32(offset_of!(RingHeader, tail))
                 .load(Ordering::Relaxed),
-        );
-        if ring.tail >= ring.size as u64 || !ring.tail.is_multiple_of(8) {
-            return Err(bad(format!("tail {} is outside the data", ring.tail)));
-        }
+        };
+        seen.check(cpu, page, data_size).map_err(bad)?;
+        ring.tail = u64::from(seen.tail);
         ring.published = ring.tail;
         ring.lost_at_open = ring.lost();
         Ok(ring)
@@ -298,22 +289,40 @@ impl Drop for Ring {
     }
 }
 
-/// An error in a ring's data; the reader skipped everything up to `head`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RingError {
-    pub cpu: u32,
-    /// Data offset of the bad record.
-    pub offset: u64,
-    pub msg: String,
+/// The header fields [`Ring::map`] checks, as read from the mapping.
+#[derive(Debug, Clone, Copy)]
+struct SeenHeader {
+    magic: u32,
+    cpu: u32,
+    data_offset: u32,
+    data_size: u32,
+    tail: u32,
 }
 
-impl std::fmt::Display for RingError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ring of CPU {} at offset {}: {}",
-            self.cpu, self.offset, self.msg
-        )
+impl SeenHeader {
+    /// The header of `cpu`'s ring, its data one `page` in and `data_size` long, with the
+    /// consumer's `tail` inside the data.
+    fn check(&self, cpu: u32, page: usize, data_size: u32) -> std::result::Result<(), RingFault> {
+        if self.magic != RING_MAGIC {
+            return Err(RingFault::Magic { found: self.magic });
+        }
+        if self.cpu != cpu || self.data_offset as usize != page || self.data_size != data_size {
+            return Err(RingFault::Header {
+                cpu: self.cpu,
+                data_offset: self.data_offset,
+                data_size: self.data_size,
+                expected_cpu: cpu,
+                expected_offset: page,
+                expected_size: data_size,
+            });
+        }
+        if self.tail >= data_size || !self.tail.is_multiple_of(8) {
+            return Err(RingFault::TailOutside {
+                tail: u64::from(self.tail),
+                size: u64::from(data_size),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -341,11 +350,14 @@ impl Iterator for Records<'_> {
             }
             let tail = self.ring.tail;
             if self.head >= size || !self.head.is_multiple_of(8) {
-                let e = RingError {
-                    cpu: self.ring.cpu,
-                    offset: tail,
-                    msg: format!("head {} is outside the data", self.head),
-                };
+                let e = RingError::new(
+                    self.ring.cpu,
+                    tail,
+                    RingFault::HeadOutside {
+                        head: self.head,
+                        size,
+                    },
+                );
                 self.ring.stats.corrupt += 1;
                 self.done = true;
                 return Some(Err(e));
@@ -386,11 +398,7 @@ impl Iterator for Records<'_> {
                     self.ring.stats.corrupt += 1;
                     self.ring.tail = self.head;
                     self.done = true;
-                    return Some(Err(RingError {
-                        cpu: self.ring.cpu,
-                        offset: tail,
-                        msg: bad.to_string(),
-                    }));
+                    return Some(Err(RingError::new(self.ring.cpu, tail, bad.into())));
                 }
             }
         }

@@ -7,7 +7,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use crate::chardev::Device;
 use crate::error::{Error, Result};
 
-use super::{Ring, RingError, RingItem, RingStats, SeqTracker};
+use super::{Ring, RingError, RingFault, RingItem, RingStats, SeqTracker};
 
 /// Every CPU's ring plus the device to poll.
 #[derive(Debug)]
@@ -102,14 +102,11 @@ impl RingSet {
                 }
             }
             if let Some(errno) = ring.take_consume_error() {
-                errors.push(RingError {
-                    cpu: ring.cpu(),
-                    offset: ring.tail,
-                    msg: format!(
-                        "KPEEK_IOC_RING_CONSUME failed ({}): the space read stays taken",
-                        rustix::io::Errno::from_raw_os_error(errno)
-                    ),
-                });
+                errors.push(RingError::new(
+                    ring.cpu(),
+                    ring.tail,
+                    RingFault::ConsumeFailed { errno },
+                ));
             }
         }
         items.sort_by_key(|(ts, _)| *ts);

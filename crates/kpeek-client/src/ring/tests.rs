@@ -354,9 +354,121 @@ fn a_corrupt_length_is_reported_and_skipped() {
     p.write(0, &[1, 0, 44, 0]);
     let got: Vec<_> = ring.records().collect();
     assert_eq!(got.len(), 1);
-    assert!(got[0].as_ref().unwrap_err().msg.contains("length 44"));
+    let e = got[0].as_ref().unwrap_err();
+    assert!(
+        matches!(
+            e.fault,
+            RingFault::Record(BadRecord::BadLength { ty: 1, len: 44, .. })
+        ),
+        "{e:?}"
+    );
+    assert_eq!((e.cpu, e.offset), (1, 0));
+    assert!(
+        e.to_string()
+            .starts_with("ring of CPU 1 at offset 0: record type 1 seq 0 has length 44"),
+        "{e}"
+    );
     assert_eq!(ring.stats().corrupt, 1);
     assert_eq!(ring.pending(), 0);
+}
+
+#[test]
+fn a_head_outside_the_data_is_reported() {
+    let (mut ring, p) = fake_ring(4096);
+    for head in [4096u32, 12] {
+        p.word32(offset_of!(RingHeader, head))
+            .store(head, Ordering::Release);
+        let got: Vec<_> = ring.records().collect();
+        assert_eq!(got.len(), 1);
+        let e = got[0].as_ref().unwrap_err();
+        assert_eq!(
+            e.fault,
+            RingFault::HeadOutside {
+                head: u64::from(head),
+                size: 4096
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("ring of CPU 1 at offset 0: head {head} is outside the data")
+        );
+    }
+    assert_eq!(ring.stats().corrupt, 2);
+}
+
+#[test]
+fn a_header_that_is_not_this_rings_is_refused() {
+    let good = SeenHeader {
+        magic: RING_MAGIC,
+        cpu: 2,
+        data_offset: 4096,
+        data_size: 8192,
+        tail: 64,
+    };
+    assert_eq!(good.check(2, 4096, 8192), Ok(()));
+    let e = SeenHeader { magic: 7, ..good }.check(2, 4096, 8192);
+    assert_eq!(e, Err(RingFault::Magic { found: 7 }));
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .starts_with("magic 0x00000007, expected 0x")
+    );
+    let e = good.check(3, 4096, 8192).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            RingFault::Header {
+                cpu: 2,
+                expected_cpu: 3,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "header says cpu 2, data at 4096 size 8192; expected cpu 3, data at 4096 size 8192"
+    );
+    assert!(matches!(
+        good.check(2, 16384, 8192),
+        Err(RingFault::Header {
+            data_offset: 4096,
+            expected_offset: 16384,
+            ..
+        })
+    ));
+    for tail in [8192, 12] {
+        assert_eq!(
+            SeenHeader { tail, ..good }.check(2, 4096, 8192),
+            Err(RingFault::TailOutside {
+                tail: u64::from(tail),
+                size: 8192
+            })
+        );
+    }
+}
+
+#[test]
+fn ring_faults_say_what_went_wrong() {
+    let e = RingError::new(0, 8, RingFault::ConsumeFailed { errno: 22 });
+    assert_eq!(e.fault, RingFault::ConsumeFailed { errno: 22 });
+    assert!(
+        e.to_string()
+            .starts_with("ring of CPU 0 at offset 8: KPEEK_IOC_RING_CONSUME failed ("),
+        "{e}"
+    );
+    assert!(
+        e.to_string().ends_with("): the space read stays taken"),
+        "{e}"
+    );
+    assert_eq!(
+        RingFault::SizeNotPowerOfTwo { size: 3000 }.to_string(),
+        "data size 3000 is not a power of two"
+    );
+    // A bad record keeps its own fault as the detail, not as a second message.
+    let bad = BadRecord::NoPrefix { left: 4 };
+    let f = RingFault::from(bad.clone());
+    assert_eq!(f.to_string(), bad.to_string());
 }
 
 proptest! {

@@ -110,7 +110,9 @@ impl Source for KpeekSource {
             self.opens += 1;
         }
         let Some(map) = &self.map else {
-            return Err(SourceError::Other("counter mapping not open".into()));
+            return Err(SourceError::NotOpen {
+                what: "counter mapping",
+            });
         };
         let snap = match map.read() {
             Ok(s) => s,

@@ -91,7 +91,23 @@ pub enum SourceError {
     /// A peek source could not be built.
     #[error("{0}")]
     Peek(#[source] Box<peek::PeekError>),
-    /// Anything else, said in words (a source's own state, several readings' errors at once).
+    /// The tracepoints could not be opened when the source was made (no tracefs, no
+    /// permission), and still are not.
+    #[error("tracepoints {events:?}: {source}")]
+    Unopened {
+        /// The events asked for.
+        events: Vec<String>,
+        /// Why they could not be opened.
+        #[source]
+        source: std::sync::Arc<kpeek_trace::record::RecordError>,
+    },
+    /// What the source reads from is not open (a bug of the source: it opens before reading).
+    #[error("{what} not open")]
+    NotOpen {
+        /// What: `tracepoints`, `counter mapping`.
+        what: &'static str,
+    },
+    /// Anything else, said in words: for sources outside this crate.
     #[error("{0}")]
     Other(String),
 }
@@ -143,6 +159,28 @@ impl NameFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_source_errors_say_what_is_missing() {
+        let e = SourceError::NotOpen {
+            what: "counter mapping",
+        };
+        assert_eq!(e.to_string(), "counter mapping not open");
+        let cause = kpeek_trace::record::RecordError::permission(
+            "reading /sys/kernel/tracing",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        let e = SourceError::Unopened {
+            events: vec!["sched:*".into()],
+            source: std::sync::Arc::new(cause),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("tracepoints [\"sched:*\"]: reading /sys/kernel/tracing"),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+    }
     use proptest::prelude::*;
 
     #[test]

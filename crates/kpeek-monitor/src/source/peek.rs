@@ -50,11 +50,54 @@ pub enum PeekError {
     /// The running kernel's types (BTF) could not be loaded.
     #[error("peek: loading types: {0}")]
     Types(#[source] kpeek_peek::Error),
+    /// No expression gave a reading: why, for each that failed.
+    #[error("peek: {}", join(errors))]
+    Reads {
+        /// The expressions that failed, in order.
+        errors: Vec<ExprError>,
+    },
     /// None of kpeek.ko, BPF and /proc/kcore could be opened.
     #[error("peek: no backend opens: {}", .why.join("; "))]
     NoBackend {
         /// Why each backend did not open, in the order tried.
         why: Vec<String>,
+    },
+}
+
+fn join(errors: &[ExprError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why one expression of a peek source gave no reading.
+#[derive(Debug, thiserror::Error)]
+#[error("{expr}: {fault}")]
+#[non_exhaustive]
+pub struct ExprError {
+    /// The expression as given.
+    pub expr: String,
+    /// What failed.
+    pub fault: ExprFault,
+}
+
+/// What failed in planning or reading an expression.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExprFault {
+    /// Planning or reading it failed (an unknown name, unreadable memory...).
+    #[error(transparent)]
+    Peek(kpeek_peek::Error),
+    /// A fixed integer read that is not a number.
+    #[error("not a number")]
+    NotANumber,
+    /// A value of a type that is not a number.
+    #[error("{ty} is not a number")]
+    TypeNotANumber {
+        /// The value's type.
+        ty: String,
     },
 }
 
@@ -149,6 +192,10 @@ impl Source for PeekSource {
     }
 
     fn read(&mut self) -> Result<Vec<Reading>, SourceError> {
+        let fail = |expr: &str, fault| ExprError {
+            expr: expr.to_owned(),
+            fault,
+        };
         let mut out = Vec::with_capacity(self.exprs.len());
         let mut errors = Vec::new();
         for ((e, d), plan) in self.exprs.iter().zip(&self.descs).zip(&mut self.plans) {
@@ -157,7 +204,7 @@ impl Source for PeekSource {
                 match self.session.plan(e, backend) {
                     Ok(p) => *plan = Some(p),
                     Err(err) => {
-                        errors.push(format!("{e}: {err}"));
+                        errors.push(fail(e, ExprFault::Peek(err)));
                         continue;
                     }
                 }
@@ -172,10 +219,10 @@ impl Source for PeekSource {
                     ) {
                         (Some(u), _) => out.push(Reading::int(d.clone(), u)),
                         (None, Some(x)) => out.push(Reading::new(d.clone(), x)),
-                        (None, None) => errors.push(format!("{e}: not a number")),
+                        (None, None) => errors.push(fail(e, ExprFault::NotANumber)),
                     },
                     Err(err) => {
-                        errors.push(format!("{e}: {err}"));
+                        errors.push(fail(e, ExprFault::Peek(err)));
                         *plan = None;
                     }
                 }
@@ -184,7 +231,7 @@ impl Source for PeekSource {
             let a = match self.session.read_plan(p, backend) {
                 Ok(a) => a,
                 Err(err) => {
-                    errors.push(format!("{e}: {err}"));
+                    errors.push(fail(e, ExprFault::Peek(err)));
                     *plan = None;
                     continue;
                 }
@@ -205,7 +252,7 @@ impl Source for PeekSource {
                     (Some(u), _) => Reading::int(d.clone(), u),
                     (None, Some(x)) => Reading::new(d.clone(), x),
                     (None, None) => {
-                        errors.push(format!("{e}: {} is not a number", a.ty));
+                        errors.push(fail(e, ExprFault::TypeNotANumber { ty: a.ty.clone() }));
                         continue;
                     }
                 },
@@ -213,7 +260,7 @@ impl Source for PeekSource {
             out.push(reading);
         }
         if out.is_empty() && !errors.is_empty() {
-            return Err(SourceError::Other(format!("peek: {}", errors.join("; "))));
+            return Err(SourceError::Peek(Box::new(PeekError::Reads { errors })));
         }
         Ok(out)
     }
@@ -284,7 +331,18 @@ mod tests {
         };
         let mut src = build().unwrap_or_else(|e| panic!("building the peek source: {e:?}"));
         match src.read() {
-            Err(SourceError::Other(m)) => assert!(m.contains("no_such_var_kpeek"), "{m}"),
+            Err(SourceError::Peek(p)) => match *p {
+                PeekError::Reads { ref errors } => {
+                    assert_eq!(errors.len(), 1, "{p}");
+                    assert_eq!(errors[0].expr, "no_such_var_kpeek");
+                    assert!(matches!(errors[0].fault, ExprFault::Peek(_)), "{p:?}");
+                    assert!(
+                        p.to_string().starts_with("peek: no_such_var_kpeek: "),
+                        "{p}"
+                    );
+                }
+                ref other => panic!("an unknown name alone: {other}"),
+            },
             other => panic!("an unknown name alone: {:?}", other.map(|r| r.len())),
         }
     }

@@ -19,7 +19,9 @@ pub struct TracepointSource {
     filter: Option<String>,
     counter: Option<Counter>,
     /// Why the events could not be opened (tracefs missing, permission), shown until they can.
-    pending: Option<String>,
+    pending: Option<Arc<RecordError>>,
+    /// The events as asked for.
+    specs: Vec<String>,
     descs: Vec<Arc<MetricDesc>>,
 }
 
@@ -35,6 +37,7 @@ impl TracepointSource {
             filter: filter.map(str::to_owned),
             counter: None,
             pending: None,
+            specs: specs.to_vec(),
             descs: Vec::new(),
         };
         match Tracefs::discover() {
@@ -45,11 +48,11 @@ impl TracepointSource {
                     Err(e @ (RecordError::BadFilter { .. } | RecordError::BadOption(_))) => {
                         return Err(e);
                     }
-                    Err(e) => s.pending = Some(e.to_string()),
+                    Err(e) => s.pending = Some(Arc::new(e)),
                 }
             }
             Err(e) => {
-                s.pending = Some(format!("{specs:?}: {e}"));
+                s.pending = Some(Arc::new(RecordError::from_tracefs(e)));
             }
         }
         Ok(s)
@@ -98,10 +101,14 @@ impl Source for TracepointSource {
                 match tfs {
                     Err(e) => return Err(SourceError::Trace(e)),
                     Ok(_) => {
-                        return Err(SourceError::Other(
-                            self.pending
-                                .clone()
-                                .unwrap_or_else(|| "no events resolved".into()),
+                        return Err(self.pending.clone().map_or(
+                            SourceError::NotOpen {
+                                what: "tracepoints (no events resolved)",
+                            },
+                            |source| SourceError::Unopened {
+                                events: self.specs.clone(),
+                                source,
+                            },
                         ));
                     }
                 }
@@ -112,7 +119,9 @@ impl Source for TracepointSource {
             self.open(&tfs).map_err(SourceError::Trace)?;
         }
         let Some(c) = &self.counter else {
-            return Err(SourceError::Other("tracepoints not open".into()));
+            return Err(SourceError::NotOpen {
+                what: "tracepoints",
+            });
         };
         let rep = c.report(0.0).map_err(SourceError::Trace)?;
         Ok(rep

@@ -69,12 +69,15 @@ impl SourceArgs {
             Some(p) => config::load_config(p)?,
             None => config::Config::default(),
         };
-        let mut add = |spec: SourceSpec, flag: &str| -> anyhow::Result<()> {
-            config::check_spec(&spec).map_err(|e| config::ConfigError::new(flag, e.to_string()))?;
+        let mut add = |spec: SourceSpec, flag: &'static str| -> anyhow::Result<()> {
+            config::check_spec(&spec).map_err(|e| config::ConfigError::flag(flag, e))?;
             if cfg.sources.iter().any(|s| s.name() == spec.name()) {
-                anyhow::bail!(config::ConfigError::new(
+                anyhow::bail!(config::ConfigError::flag(
                     flag,
-                    format!("a second source named {:?}", spec.name())
+                    config::ConfigFault::DuplicateName {
+                        name: spec.name(),
+                        in_file: false,
+                    }
                 ));
             }
             cfg.sources.push(spec);
@@ -123,7 +126,7 @@ impl SourceArgs {
         }
         for (i, c) in self.bpf_counts.iter().enumerate() {
             let (events, by, filter) = kpeek_monitor::source::bpf::parse_count_flag(c)
-                .map_err(|e| config::ConfigError::new("--bpf-count", e.to_string()))?;
+                .map_err(|e| config::ConfigError::flag("--bpf-count", e))?;
             add(
                 SourceSpec::BpfCount {
                     name: Some(if i == 0 {
