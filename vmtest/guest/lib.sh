@@ -1,6 +1,8 @@
 # lib.sh - helpers for the guest tests (busybox sh). Source it: `. /kpeek/guest/lib.sh`.
 #
 # A test prints `PASS: <name>` or `FAIL: <name>: <why>` per check; suite.sh counts them.
+# The helpers keep their working variables `local`: a script's own `$out`, `$name`, `$i`... are
+# never changed by a call (only `bg_pid` and `ev_pid` are set, as documented below).
 # busybox sh cannot read errno, so errno checks match the strerror() text that busybox prints
 # (e.g. `sh: write error: Invalid argument`).
 
@@ -27,7 +29,7 @@ fail() { echo "FAIL: $1: $2"; }
 
 # check NAME CMD...: passes when CMD succeeds
 check() {
-	name=$1
+	local name=$1 out
 	shift
 	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "'$*' failed: $(echo "$out" | tail -2 | tr '\n' ' ')"; fi
 }
@@ -57,7 +59,8 @@ errtext() {
 
 # expect_err NAME ERRNO CMD...: CMD must fail and print ERRNO's text
 expect_err() {
-	name=$1 want=$(errtext "$2")
+	local name=$1 want out
+	want=$(errtext "$2")
 	shift 2
 	if out=$("$@" 2>&1); then
 		fail "$name" "'$*' succeeded, want $2"
@@ -105,13 +108,12 @@ mem_kb() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
 # start_bg OUT ERR READY CMD...: run CMD in the background (stdout to OUT, stderr to ERR) and
 # wait until ERR has a line matching the grep pattern READY; bg_pid is CMD's pid
 start_bg() {
-	out=$1 err=$2 ready=$3
+	local out=$1 err=$2 ready=$3 i=0
 	shift 3
 	# A stale ERR from the last run would say READY before this one does.
 	rm -f $out $err
 	"$@" >$out 2>$err &
 	bg_pid=$!
-	i=0
 	while ! grep -q "$ready" $err 2>/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 100 ] || ! kill -0 $bg_pid 2>/dev/null; then
@@ -125,10 +127,10 @@ start_bg() {
 # start_events OUT ERR ARGS...: `kpeek mod events ARGS` in the background, its probes enabled
 # (it says so on stderr); ev_pid is its pid
 start_events() {
-	o_=$1 e_=$2
+	local o=$1 e=$2 rc
 	shift 2
-	start_bg "$o_" "$e_" "reading the rings" kpeek mod events "$@"
-	rc_=$?
+	start_bg "$o" "$e" "reading the rings" kpeek mod events "$@"
+	rc=$?
 	ev_pid=$bg_pid
-	return $rc_
+	return $rc
 }

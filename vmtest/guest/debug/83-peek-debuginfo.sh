@@ -48,8 +48,7 @@ for e in "$comm" "$rel" "$jif"; do
 	check_eq "--debuginfo: $(jf "$e" expr) typed from DWARF" "$(jf "$e" type_from)" "DWARF of --debuginfo"
 done
 
-# Without --debuginfo: the -dbg path, for variables the table does not type. The output is in
-# $dbg, not $out: lib.sh's check() sets $out to its own command's output.
+# Without --debuginfo: the -dbg path, for variables the table does not type.
 w0=$(odebug warnings)
 m0=$(odebug max_chain)
 dbg=$(kpeek peek --json debug_obj_work.work.func debug_objects_warnings debug_objects_maxchain 2>&1)
