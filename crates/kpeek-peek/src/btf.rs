@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::error::Error;
+use crate::error::{Error, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 /// Where the running kernel publishes its BTF.
@@ -427,7 +427,10 @@ impl BtfTypes {
             let (Some(name_off), Some(ty), Some(off)) =
                 (u32_at(tb, at), u32_at(tb, at + 4), u32_at(tb, at + 8))
             else {
-                return Err(Error::Type(format!("{}: member {i} cut short", self.what)));
+                return Err(Error::Type(ModelFault::MemberCut {
+                    what: self.what.to_string(),
+                    index: i,
+                }));
             };
             let (bit_offset, bit_size) = if h.kind_flag {
                 (off & 0xff_ffff, Some(off >> 24).filter(|b| *b != 0))
@@ -472,17 +475,16 @@ impl BtfTypes {
 
 impl TypeSource for BtfTypes {
     fn get(&self, id: u64) -> Result<Ty, Error> {
-        let id32 =
-            u32::try_from(id).map_err(|_| Error::Type(format!("BTF id {id} out of range")))?;
+        let id32 = u32::try_from(id).map_err(|_| Error::Type(ModelFault::BtfIdRange(id)))?;
         if id32 == 0 {
             return Ok(Ty::Void);
         }
         let (blob, h) = self.head(id32).ok_or_else(|| {
-            Error::Type(format!(
-                "{}: no type {id} (ids end at {})",
-                self.what,
-                self.type_count()
-            ))
+            Error::Type(ModelFault::NoBtfType {
+                what: self.what.to_string(),
+                id,
+                count: self.type_count() as usize,
+            })
         })?;
         let target = Self::r(h.size_or_type);
         let qualified = |qual: &'static str| Ty::Qualified { qual, target };
@@ -506,7 +508,10 @@ impl TypeSource for BtfTypes {
             kind::ARRAY => {
                 let tb = blob.tb();
                 let (Some(elem), Some(len)) = (u32_at(tb, h.rest), u32_at(tb, h.rest + 8)) else {
-                    return Err(Error::Type(format!("{}: array {id} cut short", self.what)));
+                    return Err(Error::Type(ModelFault::ArrayCut {
+                        what: self.what.to_string(),
+                        id,
+                    }));
                 };
                 Ty::Array {
                     elem: Self::r(elem),
@@ -543,10 +548,11 @@ impl TypeSource for BtfTypes {
                     kind::DECL_TAG => "DECL_TAG",
                     _ => "BTF kind unknown",
                 };
-                return Err(Error::Type(format!(
-                    "{}: type {id} is a {what}, not a data type",
-                    self.what
-                )));
+                return Err(Error::Type(ModelFault::NotData {
+                    what: self.what.to_string(),
+                    id,
+                    kind: what,
+                }));
             }
         })
     }

@@ -10,7 +10,7 @@ use gimli::{
 };
 use object::{Object, ObjectSection};
 
-use crate::error::Error;
+use crate::error::{Error, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 #[derive(Debug, Clone, Copy)]
@@ -327,10 +327,12 @@ impl DwarfTypes {
 
     fn unit_of(&self, off: u64) -> Result<(u64, &gimli::Unit<R>, UnitOffset<usize>), Error> {
         let i = self.units.partition_point(|(s, _)| *s <= off);
-        let (start, unit) = self
-            .units
-            .get(i.wrapping_sub(1))
-            .ok_or_else(|| Error::Type(format!("{}: no unit holds offset {off:#x}", self.what)))?;
+        let (start, unit) = self.units.get(i.wrapping_sub(1)).ok_or_else(|| {
+            Error::Type(ModelFault::NoUnit {
+                what: self.what.to_string(),
+                offset: off,
+            })
+        })?;
         Ok((*start, unit, UnitOffset((off - start) as usize)))
     }
 
@@ -459,7 +461,13 @@ impl DwarfTypes {
         let off = id & ((1 << OFF_BITS) - 1);
         let dim = (id >> OFF_BITS) as usize;
         let (start, unit, uo) = self.unit_of(off)?;
-        let bad = |e: gimli::Error| Error::Type(format!("{}: DIE at {off:#x}: {e}", self.what));
+        let bad = |source: gimli::Error| {
+            Error::Type(ModelFault::Die {
+                what: self.what.to_string(),
+                offset: off,
+                source,
+            })
+        };
         let e = unit.entry(uo).map_err(bad)?;
         let name = self.name_at(unit, &e);
         let size = e
@@ -565,10 +573,11 @@ impl DwarfTypes {
             dw::DW_TAG_subroutine_type => Ty::Func,
             dw::DW_TAG_variable => Ty::Qualified { qual: "", target },
             other => {
-                return Err(Error::Type(format!(
-                    "{}: DIE at {off:#x} is a {other}, not a type",
-                    self.what
-                )));
+                return Err(Error::Type(ModelFault::NotType {
+                    what: self.what.to_string(),
+                    offset: off,
+                    tag: other.to_string(),
+                }));
             }
         })
     }
@@ -576,7 +585,7 @@ impl DwarfTypes {
 
 impl From<gimli::Error> for Error {
     fn from(e: gimli::Error) -> Error {
-        Error::Type(format!("DWARF: {e}"))
+        Error::Type(ModelFault::Dwarf(e))
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::expr::ParseError;
+pub use crate::fault::{ModelFault, PerCpuFault, StepFault, TypeNameFault};
 
 /// Everything that can go wrong between an expression and its value.
 #[derive(Debug, thiserror::Error)]
@@ -77,12 +78,12 @@ pub enum Error {
         close: Vec<String>,
     },
     /// A step does not apply to the type (e.g. `->` on a struct, `[i]` on an int).
-    #[error("{expr}: {msg}")]
+    #[error("{expr}: {}", .fault.text(.expr))]
     BadStep {
         /// The expression up to the step.
         expr: String,
         /// What is wrong.
-        msg: String,
+        fault: StepFault,
     },
     /// An index past the array's declared bound.
     #[error("{expr}[{index}]: index past the end of {ty} (valid: 0 to {})", .len - 1)]
@@ -100,19 +101,19 @@ pub enum Error {
     #[error("NULL at {0}")]
     Null(String),
     /// A type name nobody knows.
-    #[error("unknown type `{name}`: {msg}")]
+    #[error("unknown type `{name}`: {fault}")]
     UnknownType {
         /// The type name.
         name: String,
         /// Why.
-        msg: String,
+        fault: TypeNameFault,
     },
     /// A CPU selector on something that is not per-CPU, or its absence on something that is.
-    #[error("{0}")]
-    PerCpu(String),
+    #[error(transparent)]
+    PerCpu(PerCpuFault),
     /// A type model problem (bad BTF/DWARF data).
     #[error("type information: {0}")]
-    Type(String),
+    Type(ModelFault),
     /// No backend can read here.
     #[error("no backend can read kernel memory here:\n  {}", .0.join("\n  "))]
     NoBackend(Vec<String>),

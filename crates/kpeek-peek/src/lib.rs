@@ -38,6 +38,7 @@ pub mod buildid;
 pub mod dwarf;
 pub mod error;
 pub mod expr;
+pub mod fault;
 pub mod globals;
 pub mod kofile;
 mod locate;

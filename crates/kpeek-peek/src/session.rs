@@ -7,7 +7,7 @@ use std::rc::Rc;
 use ksyms::Ksyms;
 
 use crate::btf::{BtfTypes, PerCpuVar};
-use crate::error::{Error, close_names};
+use crate::error::{Error, PerCpuFault, StepFault, TypeNameFault, close_names};
 use crate::expr::{Base, Expr};
 pub use crate::locate::Locate;
 pub(crate) use crate::locate::Resolved;
@@ -103,7 +103,7 @@ pub struct Session {
     pub(crate) vmlinux_dwarf: Option<u16>,
     pub(crate) percpu: HashMap<String, PerCpuVar>,
     /// The symbol table, read on first use (reading /proc/kallsyms costs ~100 ms).
-    pub(crate) ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
+    pub(crate) ksyms: std::cell::OnceCell<Result<Ksyms, std::sync::Arc<ksyms::Error>>>,
     pub(crate) load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
     pub(crate) modules: HashMap<String, ModTypes>,
     pub(crate) cpus: Vec<u32>,
@@ -186,9 +186,9 @@ impl Session {
         self.ksyms_result().as_ref().ok()
     }
 
-    pub(crate) fn ksyms_result(&self) -> &Result<Ksyms, String> {
+    pub(crate) fn ksyms_result(&self) -> &Result<Ksyms, std::sync::Arc<ksyms::Error>> {
         self.ksyms.get_or_init(|| {
-            let ks = (self.load_ksyms)().map_err(|e| e.to_string())?;
+            let ks = (self.load_ksyms)().map_err(std::sync::Arc::new)?;
             // The address width of kallsyms is the running kernel's word: 8 digits on a 32-bit
             // kernel (the one statement of it that comes from the kernel itself).
             match ks.address_digits() {
@@ -289,9 +289,7 @@ impl Session {
         {
             let typed = typed.ok_or_else(|| Error::UnknownType {
                 name: name.clone(),
-                msg: "a per-CPU variable (kallsyms places it in the per-CPU section) that neither \
-                      the global variable table nor --debuginfo types: give its type with --as TYPE"
-                    .into(),
+                fault: TypeNameFault::UntypedPerCpu,
             })?;
             let located = if self.percpu.contains_key(name) {
                 ("btf", "its offset in the per-CPU area from BTF".to_string())
@@ -316,10 +314,12 @@ impl Session {
                 name,
             } if !vmlinux_name(Some(m)) && self.module_percpu(m, name)? => {
                 let r = self.resolve(Some(m), name, backend)?;
-                let typed = self.type_of(Some(m), name)?.ok_or_else(|| Error::UnknownType {
-                    name: format!("{m}:{name}"),
-                    msg: "a per-CPU variable the DWARF of its .ko does not type: give its type with --as TYPE".into(),
-                })?;
+                let typed = self
+                    .type_of(Some(m), name)?
+                    .ok_or_else(|| Error::UnknownType {
+                        name: format!("{m}:{name}"),
+                        fault: TypeNameFault::UntypedModulePerCpu,
+                    })?;
                 self.eval_percpu(
                     text,
                     &expr,
@@ -329,15 +329,19 @@ impl Session {
                     backend,
                 )
             }
-            _ if expr.cpu.is_some() => Err(Error::PerCpu(format!(
-                "{}: a CPU selector (@cpuN, @all, @sum) applies only to per-CPU variables, and this is not one",
-                expr.prefix(0).split('@').next().unwrap_or_default()
-            ))),
+            _ if expr.cpu.is_some() => Err(Error::PerCpu(PerCpuFault::NotPerCpu {
+                name: expr
+                    .prefix(0)
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            })),
             Base::Address(addr) => {
                 let Some(t) = &self.opts.as_type else {
                     return Err(Error::UnknownType {
                         name: format!("{addr:#x}"),
-                        msg: "an address has no type: give one with --as TYPE".into(),
+                        fault: TypeNameFault::Address,
                     });
                 };
                 let ty = self.types.parse_type(t)?;
@@ -403,19 +407,19 @@ impl Session {
         if size == 0 {
             return Err(Error::BadStep {
                 expr: what.to_string(),
-                msg: format!(
-                    "{} has no size (void, a function or a flexible array): nothing to read",
-                    self.types.name(place.ty)
-                ),
+                fault: StepFault::Unsized {
+                    ty: self.types.name(place.ty),
+                },
             });
         }
         if size > MAX_READ {
             return Err(Error::BadStep {
                 expr: what.to_string(),
-                msg: format!(
-                    "{} is {size} bytes, more than the {MAX_READ} one expression reads; pick a member",
-                    self.types.name(place.ty)
-                ),
+                fault: StepFault::TooLarge {
+                    ty: self.types.name(place.ty),
+                    size,
+                    max: MAX_READ as u64,
+                },
             });
         }
         let bytes = read_named(backend, place.addr, size as usize, what)?;
@@ -446,10 +450,10 @@ impl Session {
         if !expr.steps.is_empty() {
             return Err(Error::UnknownType {
                 name: expr.prefix(0),
-                msg: format!(
-                    "{why}; give its type with --as TYPE to follow {}",
-                    &text[expr.prefix(0).len()..]
-                ),
+                fault: TypeNameFault::Untyped {
+                    why,
+                    rest: text[expr.prefix(0).len()..].to_string(),
+                },
             });
         }
         let (len, sized) = match size {
