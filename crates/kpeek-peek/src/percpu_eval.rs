@@ -201,15 +201,15 @@ impl Session {
     fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
         let rq_off = self
             .kernel_percpu_offset("runqueues")
-            .ok_or_else(|| Error::PerCpu(PerCpuFault::NoRunqueues))?;
+            .ok_or(Error::PerCpu(PerCpuFault::NoRunqueues))?;
         let vb = self
             .vmlinux_btf
-            .ok_or_else(|| Error::PerCpu(PerCpuFault::NoVmlinuxBtf))?;
+            .ok_or(Error::PerCpu(PerCpuFault::NoVmlinuxBtf))?;
         let task_ty = self
             .types
             .find("struct", "task_struct")
             .filter(|r| r.src == vb)
-            .ok_or_else(|| Error::PerCpu(PerCpuFault::NoTaskStruct))?;
+            .ok_or(Error::PerCpu(PerCpuFault::NoTaskStruct))?;
         // 7.x made task_group.cfs_rq a per-CPU pointer (`struct cfs_rq __percpu *`): reaching
         // CPU n's copy needs the very per-CPU offsets this method is to find.
         if let Some(tg) = self

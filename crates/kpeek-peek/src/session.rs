@@ -418,7 +418,7 @@ impl Session {
                 fault: StepFault::TooLarge {
                     ty: self.types.name(place.ty),
                     size,
-                    max: MAX_READ as u64,
+                    max: MAX_READ,
                 },
             });
         }

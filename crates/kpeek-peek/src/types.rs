@@ -258,12 +258,12 @@ impl Types {
                 .borrow()
                 .get(r.id as usize)
                 .cloned()
-                .ok_or_else(|| Error::Type(ModelFault::NoSynth(r.id)));
+                .ok_or(Error::Type(ModelFault::NoSynth(r.id)));
         }
         let src = self
             .sources
             .get(usize::from(r.src))
-            .ok_or_else(|| Error::Type(ModelFault::NoSource(r.src)))?;
+            .ok_or(Error::Type(ModelFault::NoSource(r.src)))?;
         Ok(rebase(src.get(r.id)?, r.src))
     }
 
@@ -316,7 +316,7 @@ impl Types {
             Ty::Array { elem, len } => self
                 .size_of(elem)?
                 .checked_mul(len)
-                .ok_or_else(|| Error::Type(ModelFault::ArraySize))?,
+                .ok_or(Error::Type(ModelFault::ArraySize))?,
             Ty::Record { size, .. } => size,
             Ty::Fwd { kind, name } => {
                 return Err(Error::Type(ModelFault::Declared {

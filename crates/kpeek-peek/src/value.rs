@@ -80,15 +80,12 @@ pub fn decode(
 }
 
 fn need(bytes: &[u8], n: u64) -> Result<&[u8], Error> {
-    usize::try_from(n)
-        .ok()
-        .and_then(|n| bytes.get(..n))
-        .ok_or_else(|| {
-            Error::Type(ModelFault::Short {
-                need: n,
-                got: bytes.len(),
-            })
+    usize::try_from(n).ok().and_then(|n| bytes.get(..n)).ok_or({
+        Error::Type(ModelFault::Short {
+            need: n,
+            got: bytes.len(),
         })
+    })
 }
 
 fn int_bits(bytes: &[u8], size: u32, bits: Option<Bits>) -> Result<u64, Error> {
@@ -193,9 +190,7 @@ fn decode_at(
             for i in 0..shown {
                 let off = usize::try_from(i * esize)
                     .map_err(|_| Error::Type(ModelFault::ArrayTooLarge))?;
-                let b = bytes
-                    .get(off..)
-                    .ok_or_else(|| Error::Type(ModelFault::ArrayPast))?;
+                let b = bytes.get(off..).ok_or(Error::Type(ModelFault::ArrayPast))?;
                 out.push(decode_at(types, elem, b, None, depth, level + 1)?);
             }
             if len > shown {
@@ -211,7 +206,7 @@ fn decode_at(
                     .map_err(|_| Error::Type(ModelFault::MemberOffset))?;
                 let b = bytes
                     .get(byte..)
-                    .ok_or_else(|| Error::Type(ModelFault::MemberPast))?;
+                    .ok_or(Error::Type(ModelFault::MemberPast))?;
                 let mbits = m.bit_size.map(|size| Bits {
                     offset: (m.bit_offset % 8) as u32,
                     size,
