@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use crate::expr::ParseError;
-pub use crate::fault::{ModelFault, PerCpuFault, StepFault, TypeNameFault};
+pub use crate::fault::{
+    BackendFault, LocateFault, ModelFault, ModuleMismatch, PerCpuFault, StepFault, TypeNameFault,
+};
 
 /// Everything that can go wrong between an expression and its value.
 #[derive(Debug, thiserror::Error)]
@@ -118,12 +120,12 @@ pub enum Error {
     #[error("no backend can read kernel memory here:\n  {}", .0.join("\n  "))]
     NoBackend(Vec<String>),
     /// A backend failed in a way not listed above.
-    #[error("via {backend}: {msg}")]
+    #[error("via {backend}: {fault}")]
     Backend {
         /// Which backend.
         backend: &'static str,
         /// What happened.
-        msg: String,
+        fault: BackendFault,
     },
     /// A file could not be read.
     #[error("{}: {source}", .path.display())]
@@ -146,20 +148,15 @@ pub enum Error {
         running: String,
     },
     /// A module's `.ko` that is not the loaded module's build (the message names both).
-    #[error("{}: {msg}", .path.display())]
-    WrongModule {
-        /// The `.ko`.
-        path: PathBuf,
-        /// What differs: the `.ko`'s build-id (or srcversion) and the loaded module's.
-        msg: String,
-    },
+    #[error(transparent)]
+    WrongModule(Box<ModuleMismatch>),
     /// A module's variable that its `.ko` and `/sys/module` cannot locate.
-    #[error("locating a variable of `{module}` through its sections: {msg}")]
+    #[error("locating a variable of `{module}` through its sections: {fault}")]
     Located {
         /// The module.
         module: String,
         /// Why not.
-        msg: String,
+        fault: LocateFault,
     },
     /// A BTF or DWARF file is malformed.
     #[error("{}: {msg}", .path.display())]

@@ -1,7 +1,12 @@
 //! What exactly went wrong inside an [`Error`](crate::Error) variant: typed faults carrying
 //! the values their messages name.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::buildid;
 use crate::error::Error;
+use crate::modsect::{BuildIdent, THIS_MODULE_SECTION};
 
 /// Why a step of an expression does not apply ([`Error::BadStep`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,4 +393,187 @@ pub enum ModelFault {
         /// Bytes read.
         got: usize,
     },
+}
+
+/// How a backend failed in a way [`Error`] does not list ([`Error::Backend`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendFault {
+    /// The BPF reader failed.
+    #[error("{0}")]
+    Bpf(#[source] Box<kpeek_bpf::Error>),
+    /// `/dev/kpeek` failed.
+    #[error("{0}")]
+    Kmod(#[source] Box<kpeek_client::Error>),
+    /// No `/proc/kcore`.
+    #[error("{} does not exist (kernel built without CONFIG_PROC_KCORE)", .path.display())]
+    NoKcore {
+        /// The path looked at.
+        path: PathBuf,
+    },
+    /// A step that needs memory, asked of the plan's reader that has none.
+    #[error("a step that reads memory")]
+    NeedsMemory,
+    /// A name the backend could not resolve because the symbol table is unreadable.
+    #[error("cannot resolve `{name}`: {source}")]
+    Unresolved {
+        /// The name.
+        name: String,
+        /// Why the symbol table could not be read.
+        #[source]
+        source: Arc<ksyms::Error>,
+    },
+}
+
+/// A module's `.ko` that is not the loaded module's build ([`Error::WrongModule`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}: {what} {file} is not that of the loaded module `{module}` ({running}, from {}): \
+     its symbol table describes another build; give the loaded module's own .ko \
+     (--module-file)",
+    .path.display(), .from.display()
+)]
+pub struct ModuleMismatch {
+    /// The `.ko`.
+    pub path: PathBuf,
+    /// What differs: `build-id` or `srcversion`.
+    pub what: &'static str,
+    /// The `.ko`'s (build-id in hex, or srcversion).
+    pub file: String,
+    /// The module.
+    pub module: String,
+    /// The loaded module's.
+    pub running: String,
+    /// The sysfs file the loaded module's was read from.
+    pub from: PathBuf,
+}
+
+/// Why a module's variable cannot be located through its sections ([`Error::Located`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocateFault {
+    /// The module's `.ko` is not at hand.
+    #[error("its .ko is needed ({why}): give it with --module-file")]
+    NeedKo {
+        /// Why it was not found.
+        why: String,
+    },
+    /// A per-CPU variable of a module whose `.ko` has no DWARF.
+    #[error(
+        "a per-CPU variable is found through {module}:__this_module.percpu, whose type (struct module) comes from the DWARF of its .ko, which has none"
+    )]
+    NoDwarf {
+        /// The module.
+        module: String,
+    },
+    /// The `.ko`'s DWARF does not type `__this_module`.
+    #[error("the DWARF of {module}.ko does not type __this_module ({THIS_MODULE_SECTION})")]
+    ThisModuleUntyped {
+        /// The module.
+        module: String,
+    },
+    /// `struct module` without `percpu`.
+    #[error("{ty} has no member `percpu` (a kernel without CONFIG_SMP has no per-CPU areas)")]
+    NoPercpuMember {
+        /// The type's name.
+        ty: String,
+    },
+    /// `__this_module.percpu` of a size no pointer has.
+    #[error("__this_module.percpu is {size} bytes, not a pointer")]
+    PercpuSize {
+        /// Its size.
+        size: u64,
+    },
+    /// Neither build-ids nor srcversions in both the `.ko` and the loaded module.
+    #[error(
+        "cannot tell whether {} is the loaded module's build: it has {} and {} has {} (a build-id note or srcversion is needed in both)",
+        .path.display(), describe(.ko), .dir.display(), describe(.loaded)
+    )]
+    Unverifiable {
+        /// The `.ko`.
+        path: PathBuf,
+        /// What it has.
+        ko: Box<BuildIdent>,
+        /// The loaded module's sysfs directory.
+        dir: PathBuf,
+        /// What the loaded module has.
+        loaded: Box<BuildIdent>,
+    },
+    /// The module is not loaded.
+    #[error("module `{module}` is not loaded (no {})", .dir.display())]
+    NotLoaded {
+        /// The module.
+        module: String,
+        /// Its sysfs directory that does not exist.
+        dir: PathBuf,
+    },
+    /// The loaded module has no such section.
+    #[error(
+        "{} does not exist: the loaded module has no section `{section}` (empty, freed after init, or not kept by the loader){}",
+        .file.display(),
+        if .listed.is_empty() { String::new() } else { format!("; it lists {}", .listed.join(", ")) }
+    )]
+    NoSection {
+        /// The section's sysfs file.
+        file: PathBuf,
+        /// The section.
+        section: String,
+        /// The sections it has.
+        listed: Vec<String>,
+    },
+    /// The section addresses are root's.
+    #[error(
+        "{}: permission denied: the kernel shows module section addresses to root only",
+        .file.display()
+    )]
+    SectionDenied {
+        /// The section's sysfs file.
+        file: PathBuf,
+    },
+    /// The section address reads 0.
+    #[error(
+        "{} reads 0: the kernel hides module addresses from this reader ({})",
+        .file.display(),
+        hidden_why(.kptr_restrict.as_deref())
+    )]
+    Hidden {
+        /// The section's sysfs file.
+        file: PathBuf,
+        /// `kernel.kptr_restrict`, when readable.
+        kptr_restrict: Option<String>,
+    },
+    /// `--locate sections` for a kernel variable.
+    #[error("--locate sections locates a module's variables (MODULE:{name}), not the kernel's")]
+    Kernel {
+        /// The variable.
+        name: String,
+    },
+}
+
+fn describe(b: &BuildIdent) -> String {
+    match (&b.build_id, &b.srcversion) {
+        (Some(id), None) => format!("build-id {} and no srcversion", buildid::hex(id)),
+        (None, Some(s)) => format!("srcversion {s} and no build-id"),
+        (Some(id), Some(s)) => format!("build-id {} and srcversion {s}", buildid::hex(id)),
+        (None, None) => "neither a build-id nor a srcversion".into(),
+    }
+}
+
+/// Why addresses read as zero, as `kpeek sym` explains hidden kallsyms addresses.
+fn hidden_why(kptr_restrict: Option<&str>) -> String {
+    match kptr_restrict {
+        Some("2") => "kernel.kptr_restrict = 2 hides them from everyone, root included: \
+                      `sysctl kernel.kptr_restrict=1` and read as root (or with CAP_SYSLOG)"
+            .into(),
+        Some(k) => format!(
+            "kernel.kptr_restrict = {k}: they are shown to readers with CAP_SYSLOG{}: run \
+             as root (or grant CAP_SYSLOG)",
+            if k == "0" {
+                " or when kernel.perf_event_paranoid <= 1"
+            } else {
+                ""
+            }
+        ),
+        None => "kptr_restrict or a missing CAP_SYSLOG: run as root (or with CAP_SYSLOG)".into(),
+    }
 }

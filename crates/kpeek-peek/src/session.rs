@@ -7,7 +7,9 @@ use std::rc::Rc;
 use ksyms::Ksyms;
 
 use crate::btf::{BtfTypes, PerCpuVar};
-use crate::error::{Error, PerCpuFault, StepFault, TypeNameFault, close_names};
+use crate::error::{
+    BackendFault, Error, LocateFault, PerCpuFault, StepFault, TypeNameFault, close_names,
+};
 use crate::expr::{Base, Expr};
 pub use crate::locate::Locate;
 pub(crate) use crate::locate::Resolved;
@@ -487,9 +489,9 @@ impl Session {
             let Some(m) = want_mod else {
                 return Err(Error::Located {
                     module: "vmlinux".into(),
-                    msg: format!(
-                        "--locate sections locates a module's variables (MODULE:{name}), not the kernel's"
-                    ),
+                    fault: LocateFault::Kernel {
+                        name: name.to_string(),
+                    },
                 });
             };
             return self.locate_in_sections(m, name, backend);
@@ -563,7 +565,10 @@ impl Session {
         match self.ksyms_result() {
             Err(e) => Err(Error::Backend {
                 backend: backend.name(),
-                msg: format!("cannot resolve `{name}`: {e}"),
+                fault: BackendFault::Unresolved {
+                    name: name.to_string(),
+                    source: e.clone(),
+                },
             }),
             Ok(ks) => {
                 let close = close_names(

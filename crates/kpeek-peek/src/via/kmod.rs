@@ -7,7 +7,7 @@ use kpeek_client::chardev::Device;
 use kpeek_client::peek::PeekRequest;
 
 use super::Backend;
-use crate::error::Error;
+use crate::error::{BackendFault, Error};
 use crate::walk::Memory;
 
 /// Reads kernel memory through kpeek.ko.
@@ -37,7 +37,7 @@ fn map_err(e: kpeek_client::Error, addr: u64, len: usize) -> Error {
         },
         _ => Error::Backend {
             backend: "kpeek",
-            msg: e.to_string(),
+            fault: BackendFault::Kmod(Box::new(e)),
         },
     }
 }
@@ -52,7 +52,7 @@ impl Kmod {
             },
             _ => Error::Backend {
                 backend: "kpeek",
-                msg: e.to_string(),
+                fault: BackendFault::Kmod(Box::new(e)),
             },
         })?;
         // An empty read of a null address tells whether this kpeek.ko has the peek ioctl and

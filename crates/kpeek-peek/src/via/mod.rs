@@ -7,7 +7,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
+use crate::error::{BackendFault, Error};
 use crate::walk::Memory;
 
 /// A way of reading kernel memory, with what it can do besides reading.
@@ -84,10 +84,9 @@ fn kcore_open_error(path: &Path, e: std::io::Error) -> Error {
         }
         Some(libc::ENOENT) => Error::Backend {
             backend: "kcore",
-            msg: format!(
-                "{} does not exist (kernel built without CONFIG_PROC_KCORE)",
-                path.display()
-            ),
+            fault: BackendFault::NoKcore {
+                path: path.to_path_buf(),
+            },
         },
         _ => Error::Io {
             path: path.to_path_buf(),
