@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::error::{Error, ModelFault};
+use crate::error::{BtfFault, Error, FormatFault, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 /// Where the running kernel publishes its BTF.
@@ -117,38 +117,38 @@ fn extra_len(kind: u32, vlen: u32) -> Option<usize> {
 
 impl Blob {
     fn parse(bytes: Bytes, base: Option<&Blob>, what: &Path) -> Result<Blob, Error> {
-        let bad = |msg: String| Error::Format {
+        let bad = |f: BtfFault| Error::Format {
             path: what.to_path_buf(),
-            msg: format!("bad BTF: {msg}"),
+            fault: FormatFault::Btf(f),
         };
         let b: &[u8] = &bytes;
         if b.len() < 24 {
-            return Err(bad(format!("{} bytes, shorter than a header", b.len())));
+            return Err(bad(BtfFault::Short(b.len())));
         }
         let magic = u16::from_le_bytes([b[0], b[1]]);
         if magic != MAGIC {
-            return Err(bad(format!(
-                "magic {magic:#06x}, not {MAGIC:#06x} (or big-endian BTF, unsupported)"
-            )));
+            return Err(bad(BtfFault::Magic(magic)));
         }
         if b[2] != 1 {
-            return Err(bad(format!("version {}, only 1 is known", b[2])));
+            return Err(bad(BtfFault::Version(b[2])));
         }
         let field = |i: usize| u32_at(b, 4 + 4 * i).expect("header checked") as usize;
         let (hdr_len, type_off, type_len, str_off, str_len) =
             (field(0), field(1), field(2), field(3), field(4));
         if hdr_len < 24 {
-            return Err(bad(format!("header length {hdr_len} < 24")));
+            return Err(bad(BtfFault::HeaderLen(hdr_len)));
         }
-        let section = |off: usize, len: usize, name: &str| {
+        let section = |off: usize, len: usize, name: &'static str| {
             let start = hdr_len.checked_add(off);
             let end = start.and_then(|s| s.checked_add(len));
             match (start, end) {
                 (Some(s), Some(e)) if e <= b.len() => Ok(s..e),
-                _ => Err(bad(format!(
-                    "{name} section ({len} bytes at {off}) runs past the end ({} bytes)",
-                    b.len()
-                ))),
+                _ => Err(bad(BtfFault::SectionPast {
+                    name,
+                    len,
+                    off,
+                    total: b.len(),
+                })),
             }
         };
         let types = section(type_off, type_len, "type")?;
@@ -158,30 +158,29 @@ impl Blob {
             Some(base) => (
                 base.first_id
                     .checked_add(base.count())
-                    .ok_or_else(|| bad("too many types".into()))?,
+                    .ok_or_else(|| bad(BtfFault::TooManyTypes))?,
                 base.first_str
                     .checked_add(base.strs.len() as u32)
-                    .ok_or_else(|| bad("too many strings".into()))?,
+                    .ok_or_else(|| bad(BtfFault::TooManyStrings))?,
             ),
         };
         let tb = &b[types.clone()];
         let mut starts = Vec::with_capacity(type_len / 16);
         let mut off = 0usize;
         while off < tb.len() {
-            let info = u32_at(tb, off + 4)
-                .ok_or_else(|| bad(format!("type {} cut short", starts.len())))?;
+            let info = u32_at(tb, off + 4).ok_or_else(|| bad(BtfFault::TypeCut(starts.len())))?;
             let (k, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
             let extra = extra_len(k, vlen).ok_or_else(|| {
-                bad(format!(
-                    "type {} has unknown kind {k}",
-                    first_id as usize + starts.len()
-                ))
+                bad(BtfFault::UnknownKind {
+                    id: first_id as usize + starts.len(),
+                    kind: k,
+                })
             })?;
             let next = off
                 .checked_add(12 + extra)
                 .filter(|n| *n <= tb.len())
-                .ok_or_else(|| bad(format!("type {} cut short", starts.len())))?;
-            starts.push(u32::try_from(off).map_err(|_| bad("type section too large".into()))?);
+                .ok_or_else(|| bad(BtfFault::TypeCut(starts.len())))?;
+            starts.push(u32::try_from(off).map_err(|_| bad(BtfFault::TypeSectionTooLarge))?);
             off = next;
         }
         if u32::try_from(starts.len())
@@ -189,7 +188,7 @@ impl Blob {
             .and_then(|n| n.checked_add(first_id))
             .is_none()
         {
-            return Err(bad("too many types".into()));
+            return Err(bad(BtfFault::TooManyTypes));
         }
         Ok(Blob {
             bytes,

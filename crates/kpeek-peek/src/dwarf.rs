@@ -10,7 +10,7 @@ use gimli::{
 };
 use object::{Object, ObjectSection};
 
-use crate::error::{Error, ModelFault};
+use crate::error::{Error, FormatFault, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 #[derive(Debug, Clone, Copy)]
@@ -56,10 +56,10 @@ pub struct DwarfTypes {
     ptr_size: u64,
 }
 
-fn fmt_err(path: &Path, msg: impl std::fmt::Display) -> Error {
+fn fmt_err(path: &Path, fault: FormatFault) -> Error {
     Error::Format {
         path: path.to_path_buf(),
-        msg: msg.to_string(),
+        fault,
     }
 }
 
@@ -142,28 +142,35 @@ impl DwarfTypes {
     /// Parses ELF bytes that live for the whole process.
     pub fn parse(data: &'static [u8], what: &str) -> Result<DwarfTypes, Error> {
         let p = Path::new(what);
-        let obj =
-            object::File::parse(data).map_err(|e| fmt_err(p, format!("not an ELF file: {e}")))?;
+        let obj = object::File::parse(data).map_err(|e| fmt_err(p, FormatFault::NotElf(e)))?;
         if obj.section_by_name(".debug_info").is_none() {
-            return Err(fmt_err(
-                p,
-                "no DWARF (.debug_info): built without debug info",
-            ));
+            return Err(fmt_err(p, FormatFault::NoDwarf));
         }
         let load = |id: gimli::SectionId| -> Result<R, Error> {
             let (bytes, relocs): (&'static [u8], &'static object::read::RelocationMap) =
                 match obj.section_by_name(id.name()) {
                     Some(sec) => {
-                        let bytes = match sec
-                            .uncompressed_data()
-                            .map_err(|e| fmt_err(p, format!("{}: {e}", id.name())))?
-                        {
+                        let bytes = match sec.uncompressed_data().map_err(|e| {
+                            fmt_err(
+                                p,
+                                FormatFault::Section {
+                                    section: id.name(),
+                                    source: e,
+                                },
+                            )
+                        })? {
                             std::borrow::Cow::Borrowed(b) => b,
                             std::borrow::Cow::Owned(v) => Box::leak(v.into_boxed_slice()),
                         };
-                        let map = sec
-                            .relocation_map()
-                            .map_err(|e| fmt_err(p, format!("{}: relocations: {e}", id.name())))?;
+                        let map = sec.relocation_map().map_err(|e| {
+                            fmt_err(
+                                p,
+                                FormatFault::Relocations {
+                                    section: id.name(),
+                                    source: e,
+                                },
+                            )
+                        })?;
                         (bytes, Box::leak(Box::new(map)))
                     }
                     None => (&[], Box::leak(Box::default())),
@@ -178,12 +185,18 @@ impl DwarfTypes {
         let mut iter = dwarf.units();
         while let Some(h) = iter
             .next()
-            .map_err(|e| fmt_err(p, format!(".debug_info: {e}")))?
+            .map_err(|e| fmt_err(p, FormatFault::DebugInfo(e)))?
         {
             let start = h.debug_info_offset().map_or(0, |o| o.0 as u64);
-            let unit = dwarf
-                .unit(h)
-                .map_err(|e| fmt_err(p, format!("unit at {start:#x}: {e}")))?;
+            let unit = dwarf.unit(h).map_err(|e| {
+                fmt_err(
+                    p,
+                    FormatFault::Unit {
+                        offset: start,
+                        source: e,
+                    },
+                )
+            })?;
             units.push((start, unit));
         }
         let mut me = DwarfTypes {
@@ -198,8 +211,7 @@ impl DwarfTypes {
             build_id: obj.build_id().ok().flatten().map(<[u8]>::to_vec),
             ptr_size: if obj.is_64() { 8 } else { 4 },
         };
-        me.index()
-            .map_err(|e| fmt_err(p, format!("indexing DWARF: {e}")))?;
+        me.index().map_err(|e| fmt_err(p, FormatFault::Index(e)))?;
         Ok(me)
     }
 
@@ -293,8 +305,7 @@ impl DwarfTypes {
         let running = running.map_err(|why| wrong(String::new(), why))?;
         let data = load_elf(path)?;
         // Checked before the (slow) indexing of the DWARF.
-        let obj = object::File::parse(data)
-            .map_err(|e| fmt_err(path, format!("not an ELF file: {e}")))?;
+        let obj = object::File::parse(data).map_err(|e| fmt_err(path, FormatFault::NotElf(e)))?;
         match obj.build_id().ok().flatten() {
             Some(id) if id == running.as_slice() => {}
             Some(id) => {

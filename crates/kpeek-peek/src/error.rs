@@ -6,6 +6,7 @@ use crate::expr::ParseError;
 pub use crate::fault::{
     BackendFault, LocateFault, ModelFault, ModuleMismatch, PerCpuFault, StepFault, TypeNameFault,
 };
+pub use crate::format_fault::{BtfFault, FormatFault};
 
 /// Everything that can go wrong between an expression and its value.
 #[derive(Debug, thiserror::Error)]
@@ -159,12 +160,12 @@ pub enum Error {
         fault: LocateFault,
     },
     /// A BTF or DWARF file is malformed.
-    #[error("{}: {msg}", .path.display())]
+    #[error("{}: {fault}", .path.display())]
     Format {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        msg: String,
+        fault: FormatFault,
     },
 }
 

@@ -39,6 +39,7 @@ pub mod dwarf;
 pub mod error;
 pub mod expr;
 pub mod fault;
+pub mod format_fault;
 pub mod globals;
 pub mod kofile;
 mod locate;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
 use crate::buildid;
-use crate::error::{Error, LocateFault, ModuleMismatch, close_names};
+use crate::error::{Error, FormatFault, LocateFault, ModuleMismatch, close_names};
 
 /// The section a module's per-CPU variables are linked in (not loaded as a section: the
 /// module loader copies it into a per-CPU area, `struct module`'s `percpu`).
@@ -45,7 +45,7 @@ pub struct BuildIdent {
 fn parse<'a>(data: &'a [u8], path: &Path) -> Result<object::File<'a>, Error> {
     object::File::parse(data).map_err(|e| Error::Format {
         path: path.to_path_buf(),
-        msg: format!("not an ELF file: {e}"),
+        fault: FormatFault::NotElf(e),
     })
 }
 
@@ -66,7 +66,11 @@ pub fn ko_symbol(data: &[u8], path: &Path, module: &str, name: &str) -> Result<K
         let idx = s.section_index().expect("filtered");
         let sec = obj.section_by_index(idx).map_err(|e| Error::Format {
             path: path.to_path_buf(),
-            msg: format!("symbol `{name}`: section {}: {e}", idx.0),
+            fault: FormatFault::SymbolSection {
+                name: name.to_string(),
+                index: idx.0,
+                source: e,
+            },
         })?;
         let section = sec.name().unwrap_or_default().to_string();
         found.push(KoSymbol {
@@ -247,7 +251,7 @@ impl ModuleSysfs {
         let addr =
             u64::from_str_radix(t.trim_start_matches("0x"), 16).map_err(|_| Error::Format {
                 path: file.clone(),
-                msg: format!("`{t}` is not a hex address"),
+                fault: FormatFault::NotHex(t.to_string()),
             })?;
         if addr == 0 {
             return Err(located(LocateFault::Hidden {
