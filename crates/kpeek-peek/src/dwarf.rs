@@ -10,7 +10,8 @@ use gimli::{
 };
 use object::{Object, ObjectSection};
 
-use crate::error::{Error, FormatFault, ModelFault};
+use crate::buildid::RunningError;
+use crate::error::{BuildFault, Error, FormatFault, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 #[derive(Debug, Clone, Copy)]
@@ -295,30 +296,23 @@ impl DwarfTypes {
     /// build describes other layouts).
     pub fn open_vmlinux(
         path: &Path,
-        running: Result<Vec<u8>, String>,
+        running: Result<Vec<u8>, RunningError>,
     ) -> Result<DwarfTypes, Error> {
-        let wrong = |file: String, running: String| Error::WrongBuild {
+        let wrong = |fault: BuildFault| Error::WrongBuild {
             path: path.to_path_buf(),
-            file,
-            running,
+            fault,
         };
-        let running = running.map_err(|why| wrong(String::new(), why))?;
+        let running = running.map_err(|why| wrong(BuildFault::Unknown(why)))?;
         let data = load_elf(path)?;
         // Checked before the (slow) indexing of the DWARF.
         let obj = object::File::parse(data).map_err(|e| fmt_err(path, FormatFault::NotElf(e)))?;
         match obj.build_id().ok().flatten() {
             Some(id) if id == running.as_slice() => {}
-            Some(id) => {
-                return Err(wrong(
-                    crate::buildid::hex(id),
-                    crate::buildid::hex(&running),
-                ));
-            }
-            None => {
-                return Err(wrong(
-                    "(none: no build-id note)".into(),
-                    crate::buildid::hex(&running),
-                ));
+            other => {
+                return Err(wrong(BuildFault::Differs {
+                    file: other.map(<[u8]>::to_vec),
+                    running,
+                }));
             }
         }
         DwarfTypes::parse(data, &path.display().to_string())

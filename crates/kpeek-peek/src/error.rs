@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::buildid::{self, RunningError};
 use crate::expr::ParseError;
 pub use crate::fault::{
     BackendFault, LocateFault, ModelFault, ModuleMismatch, PerCpuFault, StepFault, TypeNameFault,
@@ -139,14 +140,12 @@ pub enum Error {
     },
     /// A vmlinux with debug info that is not the running kernel's build (or whose build cannot
     /// be told).
-    #[error("{}: {}", .path.display(), wrong_build(.file, .running))]
+    #[error("{}: {fault}", .path.display())]
     WrongBuild {
         /// The vmlinux.
         path: PathBuf,
-        /// Its build-id in hex (empty when the running kernel's could not be read).
-        file: String,
-        /// The running kernel's build-id in hex, or why it could not be read.
-        running: String,
+        /// Which builds differ, or why the running one is unknown.
+        fault: BuildFault,
     },
     /// A module's `.ko` that is not the loaded module's build (the message names both).
     #[error(transparent)]
@@ -169,17 +168,28 @@ pub enum Error {
     },
 }
 
-fn wrong_build(file: &str, running: &str) -> String {
-    if file.is_empty() {
-        format!(
-            "cannot tell whether this vmlinux is the running kernel's build ({running}): its debug info is not used"
-        )
-    } else {
-        format!(
-            "build-id {file} is not the running kernel's ({running}, from /sys/kernel/notes): \
-             the debug info of another build describes other layouts; use the vmlinux of this build"
-        )
-    }
+/// Why a vmlinux's debug info is not used ([`Error::WrongBuild`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildFault {
+    /// The running kernel's build-id cannot be told.
+    #[error(
+        "cannot tell whether this vmlinux is the running kernel's build ({0}): its debug info is not used"
+    )]
+    Unknown(#[source] RunningError),
+    /// Another build (or one without a build-id note).
+    #[error(
+        "build-id {} is not the running kernel's ({}, from /sys/kernel/notes): \
+         the debug info of another build describes other layouts; use the vmlinux of this build",
+        .file.as_deref().map_or_else(|| "(none: no build-id note)".to_string(), buildid::hex),
+        buildid::hex(.running)
+    )]
+    Differs {
+        /// The vmlinux's build-id (`None`: it has no build-id note).
+        file: Option<Vec<u8>>,
+        /// The running kernel's.
+        running: Vec<u8>,
+    },
 }
 
 fn unknown_symbol(
