@@ -40,12 +40,12 @@ pub enum Error {
     #[error("symbol table: {0}")]
     Symbols(#[source] ksyms::Error),
     /// The reading backend is not allowed to read.
-    #[error("via {backend}: permission denied: {what}")]
+    #[error("via {backend}: permission denied: {fault}")]
     Permission {
         /// Which backend.
         backend: &'static str,
-        /// What is missing (capability, setting).
-        what: String,
+        /// What is missing (capability, setting), as the backend says it.
+        fault: BackendFault,
     },
     /// Kernel lockdown forbids reading kernel memory.
     #[error(

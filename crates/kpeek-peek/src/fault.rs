@@ -1,4 +1,4 @@
-//! What exactly went wrong inside an [`Error`](crate::Error) variant: typed faults carrying
+//! What exactly went wrong inside an [`Error`] variant: typed faults carrying
 //! the values their messages name.
 
 use std::path::PathBuf;
@@ -409,6 +409,12 @@ pub enum BackendFault {
     #[error("{} does not exist (kernel built without CONFIG_PROC_KCORE)", .path.display())]
     NoKcore {
         /// The path looked at.
+        path: PathBuf,
+    },
+    /// `/proc/kcore` is root's.
+    #[error("{} needs root (CAP_SYS_RAWIO)", .path.display())]
+    KcoreRoot {
+        /// The path opened.
         path: PathBuf,
     },
     /// A step that needs memory, asked of the plan's reader that has none.

@@ -23,7 +23,7 @@ fn map_err(e: kpeek_bpf::Error) -> Error {
         },
         kpeek_bpf::Error::Permission { .. } => Error::Permission {
             backend: "bpf",
-            what: e.to_string(),
+            fault: BackendFault::Bpf(Box::new(e)),
         },
         other => Error::Backend {
             backend: "bpf",

@@ -32,7 +32,7 @@ fn map_err(e: kpeek_client::Error, addr: u64, len: usize) -> Error {
             },
             None => Error::Permission {
                 backend: "kpeek",
-                what: e.to_string(),
+                fault: BackendFault::Kmod(Box::new(e)),
             },
         },
         _ => Error::Backend {
@@ -48,7 +48,7 @@ impl Kmod {
         let dev = Device::open(&SysRoot::real()).map_err(|e| match e.errno() {
             Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission {
                 backend: "kpeek",
-                what: e.to_string(),
+                fault: BackendFault::Kmod(Box::new(e)),
             },
             _ => Error::Backend {
                 backend: "kpeek",

@@ -79,7 +79,9 @@ fn kcore_open_error(path: &Path, e: std::io::Error) -> Error {
             }
             Error::Permission {
                 backend: "kcore",
-                what: format!("{} needs root (CAP_SYS_RAWIO)", path.display()),
+                fault: BackendFault::KcoreRoot {
+                    path: path.to_path_buf(),
+                },
             }
         }
         Some(libc::ENOENT) => Error::Backend {
