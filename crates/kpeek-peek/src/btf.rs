@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::error::Error;
+use crate::error::{BtfFault, Error, FormatFault, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 /// Where the running kernel publishes its BTF.
@@ -117,38 +117,38 @@ fn extra_len(kind: u32, vlen: u32) -> Option<usize> {
 
 impl Blob {
     fn parse(bytes: Bytes, base: Option<&Blob>, what: &Path) -> Result<Blob, Error> {
-        let bad = |msg: String| Error::Format {
+        let bad = |f: BtfFault| Error::Format {
             path: what.to_path_buf(),
-            msg: format!("bad BTF: {msg}"),
+            fault: FormatFault::Btf(f),
         };
         let b: &[u8] = &bytes;
         if b.len() < 24 {
-            return Err(bad(format!("{} bytes, shorter than a header", b.len())));
+            return Err(bad(BtfFault::Short(b.len())));
         }
         let magic = u16::from_le_bytes([b[0], b[1]]);
         if magic != MAGIC {
-            return Err(bad(format!(
-                "magic {magic:#06x}, not {MAGIC:#06x} (or big-endian BTF, unsupported)"
-            )));
+            return Err(bad(BtfFault::Magic(magic)));
         }
         if b[2] != 1 {
-            return Err(bad(format!("version {}, only 1 is known", b[2])));
+            return Err(bad(BtfFault::Version(b[2])));
         }
         let field = |i: usize| u32_at(b, 4 + 4 * i).expect("header checked") as usize;
         let (hdr_len, type_off, type_len, str_off, str_len) =
             (field(0), field(1), field(2), field(3), field(4));
         if hdr_len < 24 {
-            return Err(bad(format!("header length {hdr_len} < 24")));
+            return Err(bad(BtfFault::HeaderLen(hdr_len)));
         }
-        let section = |off: usize, len: usize, name: &str| {
+        let section = |off: usize, len: usize, name: &'static str| {
             let start = hdr_len.checked_add(off);
             let end = start.and_then(|s| s.checked_add(len));
             match (start, end) {
                 (Some(s), Some(e)) if e <= b.len() => Ok(s..e),
-                _ => Err(bad(format!(
-                    "{name} section ({len} bytes at {off}) runs past the end ({} bytes)",
-                    b.len()
-                ))),
+                _ => Err(bad(BtfFault::SectionPast {
+                    name,
+                    len,
+                    off,
+                    total: b.len(),
+                })),
             }
         };
         let types = section(type_off, type_len, "type")?;
@@ -158,30 +158,29 @@ impl Blob {
             Some(base) => (
                 base.first_id
                     .checked_add(base.count())
-                    .ok_or_else(|| bad("too many types".into()))?,
+                    .ok_or_else(|| bad(BtfFault::TooManyTypes))?,
                 base.first_str
                     .checked_add(base.strs.len() as u32)
-                    .ok_or_else(|| bad("too many strings".into()))?,
+                    .ok_or_else(|| bad(BtfFault::TooManyStrings))?,
             ),
         };
         let tb = &b[types.clone()];
         let mut starts = Vec::with_capacity(type_len / 16);
         let mut off = 0usize;
         while off < tb.len() {
-            let info = u32_at(tb, off + 4)
-                .ok_or_else(|| bad(format!("type {} cut short", starts.len())))?;
+            let info = u32_at(tb, off + 4).ok_or_else(|| bad(BtfFault::TypeCut(starts.len())))?;
             let (k, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
             let extra = extra_len(k, vlen).ok_or_else(|| {
-                bad(format!(
-                    "type {} has unknown kind {k}",
-                    first_id as usize + starts.len()
-                ))
+                bad(BtfFault::UnknownKind {
+                    id: first_id as usize + starts.len(),
+                    kind: k,
+                })
             })?;
             let next = off
                 .checked_add(12 + extra)
                 .filter(|n| *n <= tb.len())
-                .ok_or_else(|| bad(format!("type {} cut short", starts.len())))?;
-            starts.push(u32::try_from(off).map_err(|_| bad("type section too large".into()))?);
+                .ok_or_else(|| bad(BtfFault::TypeCut(starts.len())))?;
+            starts.push(u32::try_from(off).map_err(|_| bad(BtfFault::TypeSectionTooLarge))?);
             off = next;
         }
         if u32::try_from(starts.len())
@@ -189,7 +188,7 @@ impl Blob {
             .and_then(|n| n.checked_add(first_id))
             .is_none()
         {
-            return Err(bad("too many types".into()));
+            return Err(bad(BtfFault::TooManyTypes));
         }
         Ok(Blob {
             bytes,
@@ -427,7 +426,10 @@ impl BtfTypes {
             let (Some(name_off), Some(ty), Some(off)) =
                 (u32_at(tb, at), u32_at(tb, at + 4), u32_at(tb, at + 8))
             else {
-                return Err(Error::Type(format!("{}: member {i} cut short", self.what)));
+                return Err(Error::Type(ModelFault::MemberCut {
+                    what: self.what.to_string(),
+                    index: i,
+                }));
             };
             let (bit_offset, bit_size) = if h.kind_flag {
                 (off & 0xff_ffff, Some(off >> 24).filter(|b| *b != 0))
@@ -472,17 +474,16 @@ impl BtfTypes {
 
 impl TypeSource for BtfTypes {
     fn get(&self, id: u64) -> Result<Ty, Error> {
-        let id32 =
-            u32::try_from(id).map_err(|_| Error::Type(format!("BTF id {id} out of range")))?;
+        let id32 = u32::try_from(id).map_err(|_| Error::Type(ModelFault::BtfIdRange(id)))?;
         if id32 == 0 {
             return Ok(Ty::Void);
         }
         let (blob, h) = self.head(id32).ok_or_else(|| {
-            Error::Type(format!(
-                "{}: no type {id} (ids end at {})",
-                self.what,
-                self.type_count()
-            ))
+            Error::Type(ModelFault::NoBtfType {
+                what: self.what.to_string(),
+                id,
+                count: self.type_count() as usize,
+            })
         })?;
         let target = Self::r(h.size_or_type);
         let qualified = |qual: &'static str| Ty::Qualified { qual, target };
@@ -506,7 +507,10 @@ impl TypeSource for BtfTypes {
             kind::ARRAY => {
                 let tb = blob.tb();
                 let (Some(elem), Some(len)) = (u32_at(tb, h.rest), u32_at(tb, h.rest + 8)) else {
-                    return Err(Error::Type(format!("{}: array {id} cut short", self.what)));
+                    return Err(Error::Type(ModelFault::ArrayCut {
+                        what: self.what.to_string(),
+                        id,
+                    }));
                 };
                 Ty::Array {
                     elem: Self::r(elem),
@@ -543,10 +547,11 @@ impl TypeSource for BtfTypes {
                     kind::DECL_TAG => "DECL_TAG",
                     _ => "BTF kind unknown",
                 };
-                return Err(Error::Type(format!(
-                    "{}: type {id} is a {what}, not a data type",
-                    self.what
-                )));
+                return Err(Error::Type(ModelFault::NotData {
+                    what: self.what.to_string(),
+                    id,
+                    kind: what,
+                }));
             }
         })
     }

@@ -36,13 +36,24 @@ pub fn hex(id: &[u8]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why the running kernel's build-id cannot be told.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunningError {
+    /// [`KERNEL_NOTES`] cannot be read.
+    #[error("{KERNEL_NOTES}: {0}")]
+    Read(#[source] std::io::Error),
+    /// [`KERNEL_NOTES`] has no build-id note.
+    #[error("{KERNEL_NOTES} holds no GNU build-id note")]
+    NoNote,
+}
+
 /// The running kernel's build-id.
-pub fn running() -> Result<Vec<u8>, String> {
-    let notes =
-        std::fs::read(Path::new(KERNEL_NOTES)).map_err(|e| format!("{KERNEL_NOTES}: {e}"))?;
+pub fn running() -> Result<Vec<u8>, RunningError> {
+    let notes = std::fs::read(Path::new(KERNEL_NOTES)).map_err(RunningError::Read)?;
     parse_notes(&notes)
         .map(<[u8]>::to_vec)
-        .ok_or_else(|| format!("{KERNEL_NOTES} holds no GNU build-id note"))
+        .ok_or(RunningError::NoNote)
 }
 
 #[cfg(test)]

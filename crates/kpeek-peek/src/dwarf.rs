@@ -10,7 +10,8 @@ use gimli::{
 };
 use object::{Object, ObjectSection};
 
-use crate::error::Error;
+use crate::buildid::RunningError;
+use crate::error::{BuildFault, Error, FormatFault, ModelFault};
 use crate::types::{Member, RecordKind, Ty, TypeRef, TypeSource};
 
 #[derive(Debug, Clone, Copy)]
@@ -56,10 +57,10 @@ pub struct DwarfTypes {
     ptr_size: u64,
 }
 
-fn fmt_err(path: &Path, msg: impl std::fmt::Display) -> Error {
+fn fmt_err(path: &Path, fault: FormatFault) -> Error {
     Error::Format {
         path: path.to_path_buf(),
-        msg: msg.to_string(),
+        fault,
     }
 }
 
@@ -142,28 +143,35 @@ impl DwarfTypes {
     /// Parses ELF bytes that live for the whole process.
     pub fn parse(data: &'static [u8], what: &str) -> Result<DwarfTypes, Error> {
         let p = Path::new(what);
-        let obj =
-            object::File::parse(data).map_err(|e| fmt_err(p, format!("not an ELF file: {e}")))?;
+        let obj = object::File::parse(data).map_err(|e| fmt_err(p, FormatFault::NotElf(e)))?;
         if obj.section_by_name(".debug_info").is_none() {
-            return Err(fmt_err(
-                p,
-                "no DWARF (.debug_info): built without debug info",
-            ));
+            return Err(fmt_err(p, FormatFault::NoDwarf));
         }
         let load = |id: gimli::SectionId| -> Result<R, Error> {
             let (bytes, relocs): (&'static [u8], &'static object::read::RelocationMap) =
                 match obj.section_by_name(id.name()) {
                     Some(sec) => {
-                        let bytes = match sec
-                            .uncompressed_data()
-                            .map_err(|e| fmt_err(p, format!("{}: {e}", id.name())))?
-                        {
+                        let bytes = match sec.uncompressed_data().map_err(|e| {
+                            fmt_err(
+                                p,
+                                FormatFault::Section {
+                                    section: id.name(),
+                                    source: e,
+                                },
+                            )
+                        })? {
                             std::borrow::Cow::Borrowed(b) => b,
                             std::borrow::Cow::Owned(v) => Box::leak(v.into_boxed_slice()),
                         };
-                        let map = sec
-                            .relocation_map()
-                            .map_err(|e| fmt_err(p, format!("{}: relocations: {e}", id.name())))?;
+                        let map = sec.relocation_map().map_err(|e| {
+                            fmt_err(
+                                p,
+                                FormatFault::Relocations {
+                                    section: id.name(),
+                                    source: e,
+                                },
+                            )
+                        })?;
                         (bytes, Box::leak(Box::new(map)))
                     }
                     None => (&[], Box::leak(Box::default())),
@@ -178,12 +186,18 @@ impl DwarfTypes {
         let mut iter = dwarf.units();
         while let Some(h) = iter
             .next()
-            .map_err(|e| fmt_err(p, format!(".debug_info: {e}")))?
+            .map_err(|e| fmt_err(p, FormatFault::DebugInfo(e)))?
         {
             let start = h.debug_info_offset().map_or(0, |o| o.0 as u64);
-            let unit = dwarf
-                .unit(h)
-                .map_err(|e| fmt_err(p, format!("unit at {start:#x}: {e}")))?;
+            let unit = dwarf.unit(h).map_err(|e| {
+                fmt_err(
+                    p,
+                    FormatFault::Unit {
+                        offset: start,
+                        source: e,
+                    },
+                )
+            })?;
             units.push((start, unit));
         }
         let mut me = DwarfTypes {
@@ -198,8 +212,7 @@ impl DwarfTypes {
             build_id: obj.build_id().ok().flatten().map(<[u8]>::to_vec),
             ptr_size: if obj.is_64() { 8 } else { 4 },
         };
-        me.index()
-            .map_err(|e| fmt_err(p, format!("indexing DWARF: {e}")))?;
+        me.index().map_err(|e| fmt_err(p, FormatFault::Index(e)))?;
         Ok(me)
     }
 
@@ -283,31 +296,23 @@ impl DwarfTypes {
     /// build describes other layouts).
     pub fn open_vmlinux(
         path: &Path,
-        running: Result<Vec<u8>, String>,
+        running: Result<Vec<u8>, RunningError>,
     ) -> Result<DwarfTypes, Error> {
-        let wrong = |file: String, running: String| Error::WrongBuild {
+        let wrong = |fault: BuildFault| Error::WrongBuild {
             path: path.to_path_buf(),
-            file,
-            running,
+            fault,
         };
-        let running = running.map_err(|why| wrong(String::new(), why))?;
+        let running = running.map_err(|why| wrong(BuildFault::Unknown(why)))?;
         let data = load_elf(path)?;
         // Checked before the (slow) indexing of the DWARF.
-        let obj = object::File::parse(data)
-            .map_err(|e| fmt_err(path, format!("not an ELF file: {e}")))?;
+        let obj = object::File::parse(data).map_err(|e| fmt_err(path, FormatFault::NotElf(e)))?;
         match obj.build_id().ok().flatten() {
             Some(id) if id == running.as_slice() => {}
-            Some(id) => {
-                return Err(wrong(
-                    crate::buildid::hex(id),
-                    crate::buildid::hex(&running),
-                ));
-            }
-            None => {
-                return Err(wrong(
-                    "(none: no build-id note)".into(),
-                    crate::buildid::hex(&running),
-                ));
+            other => {
+                return Err(wrong(BuildFault::Differs {
+                    file: other.map(<[u8]>::to_vec),
+                    running,
+                }));
             }
         }
         DwarfTypes::parse(data, &path.display().to_string())
@@ -327,10 +332,12 @@ impl DwarfTypes {
 
     fn unit_of(&self, off: u64) -> Result<(u64, &gimli::Unit<R>, UnitOffset<usize>), Error> {
         let i = self.units.partition_point(|(s, _)| *s <= off);
-        let (start, unit) = self
-            .units
-            .get(i.wrapping_sub(1))
-            .ok_or_else(|| Error::Type(format!("{}: no unit holds offset {off:#x}", self.what)))?;
+        let (start, unit) = self.units.get(i.wrapping_sub(1)).ok_or_else(|| {
+            Error::Type(ModelFault::NoUnit {
+                what: self.what.to_string(),
+                offset: off,
+            })
+        })?;
         Ok((*start, unit, UnitOffset((off - start) as usize)))
     }
 
@@ -459,7 +466,13 @@ impl DwarfTypes {
         let off = id & ((1 << OFF_BITS) - 1);
         let dim = (id >> OFF_BITS) as usize;
         let (start, unit, uo) = self.unit_of(off)?;
-        let bad = |e: gimli::Error| Error::Type(format!("{}: DIE at {off:#x}: {e}", self.what));
+        let bad = |source: gimli::Error| {
+            Error::Type(ModelFault::Die {
+                what: self.what.to_string(),
+                offset: off,
+                source,
+            })
+        };
         let e = unit.entry(uo).map_err(bad)?;
         let name = self.name_at(unit, &e);
         let size = e
@@ -565,10 +578,11 @@ impl DwarfTypes {
             dw::DW_TAG_subroutine_type => Ty::Func,
             dw::DW_TAG_variable => Ty::Qualified { qual: "", target },
             other => {
-                return Err(Error::Type(format!(
-                    "{}: DIE at {off:#x} is a {other}, not a type",
-                    self.what
-                )));
+                return Err(Error::Type(ModelFault::NotType {
+                    what: self.what.to_string(),
+                    offset: off,
+                    tag: other.to_string(),
+                }));
             }
         })
     }
@@ -576,7 +590,7 @@ impl DwarfTypes {
 
 impl From<gimli::Error> for Error {
     fn from(e: gimli::Error) -> Error {
-        Error::Type(format!("DWARF: {e}"))
+        Error::Type(ModelFault::Dwarf(e))
     }
 }
 

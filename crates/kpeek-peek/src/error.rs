@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
+use crate::buildid::{self, RunningError};
 use crate::expr::ParseError;
+pub use crate::fault::{
+    BackendFault, LocateFault, ModelFault, ModuleMismatch, PerCpuFault, StepFault, TypeNameFault,
+};
+pub use crate::format_fault::{BtfFault, FormatFault};
 
 /// Everything that can go wrong between an expression and its value.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +40,12 @@ pub enum Error {
     #[error("symbol table: {0}")]
     Symbols(#[source] ksyms::Error),
     /// The reading backend is not allowed to read.
-    #[error("via {backend}: permission denied: {what}")]
+    #[error("via {backend}: permission denied: {fault}")]
     Permission {
         /// Which backend.
         backend: &'static str,
-        /// What is missing (capability, setting).
-        what: String,
+        /// What is missing (capability, setting), as the backend says it.
+        fault: BackendFault,
     },
     /// Kernel lockdown forbids reading kernel memory.
     #[error(
@@ -77,12 +82,12 @@ pub enum Error {
         close: Vec<String>,
     },
     /// A step does not apply to the type (e.g. `->` on a struct, `[i]` on an int).
-    #[error("{expr}: {msg}")]
+    #[error("{expr}: {}", .fault.text(.expr))]
     BadStep {
         /// The expression up to the step.
         expr: String,
         /// What is wrong.
-        msg: String,
+        fault: StepFault,
     },
     /// An index past the array's declared bound.
     #[error("{expr}[{index}]: index past the end of {ty} (valid: 0 to {})", .len - 1)]
@@ -100,29 +105,29 @@ pub enum Error {
     #[error("NULL at {0}")]
     Null(String),
     /// A type name nobody knows.
-    #[error("unknown type `{name}`: {msg}")]
+    #[error("unknown type `{name}`: {fault}")]
     UnknownType {
         /// The type name.
         name: String,
         /// Why.
-        msg: String,
+        fault: TypeNameFault,
     },
     /// A CPU selector on something that is not per-CPU, or its absence on something that is.
-    #[error("{0}")]
-    PerCpu(String),
+    #[error(transparent)]
+    PerCpu(PerCpuFault),
     /// A type model problem (bad BTF/DWARF data).
     #[error("type information: {0}")]
-    Type(String),
+    Type(ModelFault),
     /// No backend can read here.
     #[error("no backend can read kernel memory here:\n  {}", .0.join("\n  "))]
     NoBackend(Vec<String>),
     /// A backend failed in a way not listed above.
-    #[error("via {backend}: {msg}")]
+    #[error("via {backend}: {fault}")]
     Backend {
         /// Which backend.
         backend: &'static str,
         /// What happened.
-        msg: String,
+        fault: BackendFault,
     },
     /// A file could not be read.
     #[error("{}: {source}", .path.display())]
@@ -135,52 +140,56 @@ pub enum Error {
     },
     /// A vmlinux with debug info that is not the running kernel's build (or whose build cannot
     /// be told).
-    #[error("{}: {}", .path.display(), wrong_build(.file, .running))]
+    #[error("{}: {fault}", .path.display())]
     WrongBuild {
         /// The vmlinux.
         path: PathBuf,
-        /// Its build-id in hex (empty when the running kernel's could not be read).
-        file: String,
-        /// The running kernel's build-id in hex, or why it could not be read.
-        running: String,
+        /// Which builds differ, or why the running one is unknown.
+        fault: BuildFault,
     },
     /// A module's `.ko` that is not the loaded module's build (the message names both).
-    #[error("{}: {msg}", .path.display())]
-    WrongModule {
-        /// The `.ko`.
-        path: PathBuf,
-        /// What differs: the `.ko`'s build-id (or srcversion) and the loaded module's.
-        msg: String,
-    },
+    #[error(transparent)]
+    WrongModule(Box<ModuleMismatch>),
     /// A module's variable that its `.ko` and `/sys/module` cannot locate.
-    #[error("locating a variable of `{module}` through its sections: {msg}")]
+    #[error("locating a variable of `{module}` through its sections: {fault}")]
     Located {
         /// The module.
         module: String,
         /// Why not.
-        msg: String,
+        fault: LocateFault,
     },
     /// A BTF or DWARF file is malformed.
-    #[error("{}: {msg}", .path.display())]
+    #[error("{}: {fault}", .path.display())]
     Format {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        msg: String,
+        fault: FormatFault,
     },
 }
 
-fn wrong_build(file: &str, running: &str) -> String {
-    if file.is_empty() {
-        format!(
-            "cannot tell whether this vmlinux is the running kernel's build ({running}): its debug info is not used"
-        )
-    } else {
-        format!(
-            "build-id {file} is not the running kernel's ({running}, from /sys/kernel/notes): \
-             the debug info of another build describes other layouts; use the vmlinux of this build"
-        )
-    }
+/// Why a vmlinux's debug info is not used ([`Error::WrongBuild`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildFault {
+    /// The running kernel's build-id cannot be told.
+    #[error(
+        "cannot tell whether this vmlinux is the running kernel's build ({0}): its debug info is not used"
+    )]
+    Unknown(#[source] RunningError),
+    /// Another build (or one without a build-id note).
+    #[error(
+        "build-id {} is not the running kernel's ({}, from /sys/kernel/notes): \
+         the debug info of another build describes other layouts; use the vmlinux of this build",
+        .file.as_deref().map_or_else(|| "(none: no build-id note)".to_string(), buildid::hex),
+        buildid::hex(.running)
+    )]
+    Differs {
+        /// The vmlinux's build-id (`None`: it has no build-id note).
+        file: Option<Vec<u8>>,
+        /// The running kernel's.
+        running: Vec<u8>,
+    },
 }
 
 fn unknown_symbol(

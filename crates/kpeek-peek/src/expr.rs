@@ -70,7 +70,7 @@ pub struct Expr {
 
 /// A syntax error: what was expected, and at which byte of the expression.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad expression `{expr}` at column {}: {msg}", .pos + 1)]
+#[error("bad expression `{expr}` at column {}: {fault}", .pos + 1)]
 #[non_exhaustive]
 pub struct ParseError {
     /// The whole expression.
@@ -78,7 +78,71 @@ pub struct ParseError {
     /// Byte offset of the problem.
     pub pos: usize,
     /// What was wrong.
-    pub msg: String,
+    pub fault: SyntaxFault,
+}
+
+/// What is wrong at a [`ParseError`]'s column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyntaxFault {
+    /// Nothing at all.
+    #[error("empty expression")]
+    Empty,
+    /// Something else than an identifier where one was expected.
+    #[error("expected {what}, found {}", .found.as_deref().map_or_else(|| "the end".to_string(), |c| format!("`{c}`")))]
+    Expected {
+        /// What was expected.
+        what: &'static str,
+        /// The character found (`None`: the end).
+        found: Option<String>,
+    },
+    /// No digits where a number was expected.
+    #[error("expected {0}")]
+    NoDigits(&'static str),
+    /// A number that does not parse.
+    #[error("bad {what} `{text}`: {source}")]
+    BadNumber {
+        /// What the number is.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// Why.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// A quoted name without its closing quote.
+    #[error("a quoted name has no closing `\"`")]
+    Unclosed,
+    /// `""`.
+    #[error("an empty quoted name")]
+    EmptyQuoted,
+    /// A NUL byte in a quoted name.
+    #[error("a NUL byte in a quoted name")]
+    Nul,
+    /// A decimal address.
+    #[error("an address must be written in hex (0x...)")]
+    DecimalAddress,
+    /// `@cpu` without a number.
+    #[error("expected a CPU number after `@cpu`")]
+    NoCpuNumber,
+    /// A CPU number past `u32`.
+    #[error("CPU number {0} is too large")]
+    CpuTooLarge(u64),
+    /// `@` followed by something else.
+    #[error("expected `@cpuN`, `@all` or `@sum`")]
+    BadSelector,
+    /// `[` without a number.
+    #[error("expected an index (a number) after `[`")]
+    NoIndex,
+    /// An index without its `]`.
+    #[error("expected `]`")]
+    NoBracket,
+    /// A CPU selector after steps.
+    #[error("a CPU selector goes right after the variable's name (runqueues@cpu1.nr_running)")]
+    LateSelector,
+    /// Something else than a step after the base.
+    #[error("expected `.field`, `->field` or `[index]`, found `{0}`")]
+    BadStep(String),
 }
 
 struct Parser<'a> {
@@ -96,11 +160,11 @@ fn is_ident(c: u8) -> bool {
 }
 
 impl<'a> Parser<'a> {
-    fn err<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T, ParseError> {
+    fn err<T>(&self, pos: usize, fault: SyntaxFault) -> Result<T, ParseError> {
         Err(ParseError {
             expr: self.s.to_string(),
             pos,
-            msg: msg.into(),
+            fault,
         })
     }
 
@@ -108,17 +172,20 @@ impl<'a> Parser<'a> {
         self.b.get(self.i).copied()
     }
 
-    fn ident(&mut self, what: &str) -> Result<String, ParseError> {
+    fn ident(&mut self, what: &'static str) -> Result<String, ParseError> {
         let start = self.i;
         match self.peek() {
             Some(c) if is_ident_start(c) => {}
             Some(c) => {
                 return self.err(
                     start,
-                    format!("expected {what}, found `{}`", char_at(self.s, start, c)),
+                    SyntaxFault::Expected {
+                        what,
+                        found: Some(char_at(self.s, start, c)),
+                    },
                 );
             }
-            None => return self.err(start, format!("expected {what}, found the end")),
+            None => return self.err(start, SyntaxFault::Expected { what, found: None }),
         }
         while self.peek().is_some_and(is_ident) {
             self.i += 1;
@@ -126,7 +193,7 @@ impl<'a> Parser<'a> {
         Ok(self.s[start..self.i].to_string())
     }
 
-    fn number(&mut self, what: &str) -> Result<u64, ParseError> {
+    fn number(&mut self, what: &'static str) -> Result<u64, ParseError> {
         let start = self.i;
         let (radix, digits_start) =
             if self.s[self.i..].starts_with("0x") || self.s[self.i..].starts_with("0X") {
@@ -140,19 +207,23 @@ impl<'a> Parser<'a> {
         }
         let digits = &self.s[digits_start..self.i];
         if digits.is_empty() {
-            return self.err(start, format!("expected {what}"));
+            return self.err(start, SyntaxFault::NoDigits(what));
         }
         match u64::from_str_radix(digits, radix) {
             Ok(v) => Ok(v),
             Err(e) => self.err(
                 start,
-                format!("bad {what} `{}`: {e}", &self.s[start..self.i]),
+                SyntaxFault::BadNumber {
+                    what,
+                    text: self.s[start..self.i].to_string(),
+                    source: e,
+                },
             ),
         }
     }
 
     /// A symbol name: an identifier, or anything but `"` between double quotes.
-    fn name(&mut self, what: &str) -> Result<String, ParseError> {
+    fn name(&mut self, what: &'static str) -> Result<String, ParseError> {
         if self.peek() != Some(b'"') {
             return self.ident(what);
         }
@@ -163,15 +234,15 @@ impl<'a> Parser<'a> {
             self.i += 1;
         }
         if self.peek() != Some(b'"') {
-            return self.err(open, "a quoted name has no closing `\"`");
+            return self.err(open, SyntaxFault::Unclosed);
         }
         let name = &self.s[start..self.i];
         self.i += 1;
         if name.is_empty() {
-            return self.err(open, "an empty quoted name");
+            return self.err(open, SyntaxFault::EmptyQuoted);
         }
         if name.contains('\0') {
-            return self.err(open, "a NUL byte in a quoted name");
+            return self.err(open, SyntaxFault::Nul);
         }
         Ok(name.to_string())
     }
@@ -180,7 +251,7 @@ impl<'a> Parser<'a> {
         if self.peek().is_some_and(|c| c.is_ascii_digit()) {
             let start = self.i;
             if !(self.s[self.i..].starts_with("0x") || self.s[self.i..].starts_with("0X")) {
-                return self.err(start, "an address must be written in hex (0x...)");
+                return self.err(start, SyntaxFault::DecimalAddress);
             }
             return Ok(Base::Address(self.number("address")?));
         }
@@ -215,15 +286,15 @@ impl<'a> Parser<'a> {
             "sum" => Ok(Some(CpuSel::Sum)),
             "cpu" => {
                 if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    return self.err(self.i, "expected a CPU number after `@cpu`");
+                    return self.err(self.i, SyntaxFault::NoCpuNumber);
                 }
                 let n = self.number("CPU number")?;
                 match u32::try_from(n) {
                     Ok(n) => Ok(Some(CpuSel::Cpu(n))),
-                    Err(_) => self.err(at, format!("CPU number {n} is too large")),
+                    Err(_) => self.err(at, SyntaxFault::CpuTooLarge(n)),
                 }
             }
-            _ => self.err(at, "expected `@cpuN`, `@all` or `@sum`"),
+            _ => self.err(at, SyntaxFault::BadSelector),
         }
     }
 
@@ -242,21 +313,18 @@ impl<'a> Parser<'a> {
                 b'[' => {
                     self.i += 1;
                     if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                        return self.err(self.i, "expected an index (a number) after `[`");
+                        return self.err(self.i, SyntaxFault::NoIndex);
                     }
                     let n = self.number("index")?;
                     if self.peek() != Some(b']') {
-                        return self.err(self.i, "expected `]`");
+                        return self.err(self.i, SyntaxFault::NoBracket);
                     }
                     self.i += 1;
                     steps.push(Step::Index(n));
                 }
-                b'@' => return self.err(self.i, "a CPU selector goes right after the variable's name (runqueues@cpu1.nr_running)"),
+                b'@' => return self.err(self.i, SyntaxFault::LateSelector),
                 _ => {
-                    return self.err(
-                        self.i,
-                        format!("expected `.field`, `->field` or `[index]`, found `{}`", char_at(self.s, self.i, c)),
-                    );
+                    return self.err(self.i, SyntaxFault::BadStep(char_at(self.s, self.i, c)));
                 }
             }
         }
@@ -298,7 +366,7 @@ impl Expr {
             i: 0,
         };
         if s.is_empty() {
-            return p.err(0, "empty expression");
+            return p.err(0, SyntaxFault::Empty);
         }
         let base = p.base()?;
         let cpu = p.cpu()?;
@@ -406,6 +474,34 @@ mod tests {
             assert_eq!(e.pos, pos, "{s}: {e}");
             assert!(e.to_string().contains(what), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn faults_carry_what_was_found() {
+        let e = Expr::parse("a b").unwrap_err();
+        assert_eq!(e.fault, SyntaxFault::BadStep(" ".into()));
+        assert_eq!(
+            e.to_string(),
+            "bad expression `a b` at column 2: expected `.field`, `->field` or `[index]`, found ` `"
+        );
+        let e = Expr::parse("m:").unwrap_err();
+        assert_eq!(
+            e.fault,
+            SyntaxFault::Expected {
+                what: "a symbol name after `module:`",
+                found: None
+            }
+        );
+        assert!(e.to_string().ends_with("found the end"), "{e}");
+        let e = Expr::parse("0xzz").unwrap_err();
+        assert!(
+            matches!(&e.fault, SyntaxFault::BadNumber { what: "address", text, .. } if text == "0xzz"),
+            "{e}"
+        );
+        assert_eq!(
+            Expr::parse("a@cpu99999999999").unwrap_err().fault,
+            SyntaxFault::CpuTooLarge(99_999_999_999)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::error::Error;
+use crate::error::{Error, FormatFault};
 
 /// The compressions a `.ko` may come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,20 +75,19 @@ pub fn compression(bytes: &[u8]) -> Compression {
 /// The decompressed contents of `bytes` (`None` when they are not compressed), refused past
 /// [`decompressed_cap`] of their size.
 pub fn decompress(bytes: &[u8], path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| Error::Format {
+    let bad = |method: &'static str, e: Box<dyn std::error::Error + Send + Sync>| Error::Format {
         path: path.to_path_buf(),
-        msg: format!("cannot decompress ({what}): {e}"),
+        fault: FormatFault::Decompress { method, source: e },
     };
     let cap = decompressed_cap(bytes.len());
-    let too_big = || {
-        bad(
-            "size",
-            &format!(
-                "it decompresses to more than {cap} bytes ({MAX_RATIO} times its {} compressed \
-                 bytes, at most {MAX_KO}): corrupt, or not a module",
-                bytes.len()
-            ),
-        )
+    let too_big = || Error::Format {
+        path: path.to_path_buf(),
+        fault: FormatFault::TooBig {
+            cap,
+            ratio: MAX_RATIO,
+            len: bytes.len(),
+            max: MAX_KO,
+        },
     };
     let mut out = Vec::new();
     match compression(bytes) {
@@ -103,21 +102,21 @@ pub fn decompress(bytes: &[u8], path: &Path) -> Result<Option<Vec<u8>>, Error> {
             match lzma_rs::xz_decompress(&mut input, &mut w) {
                 Ok(()) => out = w.out,
                 Err(_) if w.over => return Err(too_big()),
-                Err(e) => return Err(bad("xz", &e)),
+                Err(e) => return Err(bad("xz", e.into())),
             }
         }
         Compression::Zstd => {
-            let dec =
-                ruzstd::decoding::StreamingDecoder::new(bytes).map_err(|e| bad("zstd", &e))?;
+            let dec = ruzstd::decoding::StreamingDecoder::new(bytes)
+                .map_err(|e| bad("zstd", e.into()))?;
             dec.take(cap + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| bad("zstd", &e))?;
+                .map_err(|e| bad("zstd", e.into()))?;
         }
         Compression::Gzip => {
             flate2::read::GzDecoder::new(bytes)
                 .take(cap + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| bad("gzip", &e))?;
+                .map_err(|e| bad("gzip", e.into()))?;
         }
     }
     if out.len() as u64 > cap {

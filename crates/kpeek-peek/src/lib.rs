@@ -38,6 +38,8 @@ pub mod buildid;
 pub mod dwarf;
 pub mod error;
 pub mod expr;
+pub mod fault;
+pub mod format_fault;
 pub mod globals;
 pub mod kofile;
 mod locate;

@@ -2,8 +2,8 @@
 //! ([`crate::modsect`]), where kallsyms does not list it.
 
 use crate::dwarf;
-use crate::error::Error;
-use crate::modsect::{self, ModuleSysfs, THIS_MODULE_SECTION};
+use crate::error::{Error, LocateFault};
+use crate::modsect::{self, ModuleSysfs};
 use crate::session::Session;
 use crate::types::TypeRef;
 use crate::via::Backend;
@@ -52,10 +52,9 @@ impl Session {
         let Some((path, data)) = mt.ko.clone() else {
             return Err(Error::Located {
                 module: module.to_string(),
-                msg: format!(
-                    "its .ko is needed ({}): give it with --module-file",
-                    mt.no_ko.as_deref().unwrap_or("not found")
-                ),
+                fault: LocateFault::NeedKo {
+                    why: mt.no_ko.as_deref().unwrap_or("not found").to_string(),
+                },
             });
         };
         let sysfs = self.module_sysfs();
@@ -104,35 +103,31 @@ impl Session {
     /// `.gnu.linkonce.this_module` section, typed by the DWARF of its `.ko`). The module loader
     /// copies the `.ko`'s per-CPU section there; it is not a section of `/sys/module`.
     fn module_percpu_area(&mut self, module: &str, backend: &dyn Backend) -> Result<u64, Error> {
-        let err = |msg: String| Error::Located {
+        let err = |fault: LocateFault| Error::Located {
             module: module.to_string(),
-            msg,
+            fault,
         };
         let this = self.locate_in_sections(module, "__this_module", backend)?;
         let src = self.module_types(module)?.dwarf.ok_or_else(|| {
-            err(format!(
-                "a per-CPU variable is found through {module}:__this_module.percpu, whose type \
-                 (struct module) comes from the DWARF of its .ko, which has none"
-            ))
+            err(LocateFault::NoDwarf {
+                module: module.to_string(),
+            })
         })?;
         let d = self.types.source(src).expect("module DWARF");
         let id = dwarf::var_type(d, "__this_module").ok_or_else(|| {
-            err(format!(
-                "the DWARF of {module}.ko does not type __this_module ({THIS_MODULE_SECTION})"
-            ))
+            err(LocateFault::ThisModuleUntyped {
+                module: module.to_string(),
+            })
         })?;
         let ty = TypeRef { src, id };
         let (pty, bit_off, _) = self.types.member(ty, "percpu")?.ok_or_else(|| {
-            err(format!(
-                "{} has no member `percpu` (a kernel without CONFIG_SMP has no per-CPU areas)",
-                self.types.name(ty)
-            ))
+            err(LocateFault::NoPercpuMember {
+                ty: self.types.name(ty),
+            })
         })?;
         let size = self.types.size_of(pty)?;
         if !matches!(size, 4 | 8) {
-            return Err(err(format!(
-                "__this_module.percpu is {size} bytes, not a pointer"
-            )));
+            return Err(err(LocateFault::PercpuSize { size }));
         }
         let what = format!("{module}:__this_module.percpu");
         let b = read_named(backend, this.addr + bit_off / 8, size as usize, &what)?;

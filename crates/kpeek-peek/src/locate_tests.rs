@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::buildid;
-use crate::error::Error;
+use crate::error::{Error, LocateFault};
 use crate::modsect::{self, ModuleSysfs};
 use crate::session::{Locate, Options, Session};
 use crate::testkit::VecMemory;
@@ -288,7 +288,10 @@ fn another_build_is_refused_naming_both() {
         "1",
     );
     let e = modsect::locate(&ModuleSysfs::new(&root), "m", &b.ko, &data, "reads").unwrap_err();
-    assert!(matches!(e, Error::WrongModule { .. }), "{e}");
+    assert!(
+        matches!(&e, Error::WrongModule(w) if w.what == "build-id" && w.module == "m"),
+        "{e}"
+    );
     let m = e.to_string();
     assert!(
         m.contains(&format!(
@@ -340,10 +343,20 @@ fn hidden_missing_and_unknown_sections_are_explained() {
         m.contains("the loaded module has no section `.data`") && m.contains("it lists .bss"),
         "{m}"
     );
-    let m = ModuleSysfs::new(&root)
+    let e = ModuleSysfs::new(&root)
         .section_base("nosuch", ".bss")
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Located {
+                fault: LocateFault::NotLoaded { .. },
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let m = e.to_string();
     assert!(m.contains("module `nosuch` is not loaded"), "{m}");
     let m = locate_err(&root, "nosuch", &b.ko, &data, "reads");
     assert!(m.contains("module `nosuch` is not loaded"), "{m}");

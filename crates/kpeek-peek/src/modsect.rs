@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
 use crate::buildid;
-use crate::error::{Error, close_names};
+use crate::error::{Error, FormatFault, LocateFault, ModuleMismatch, close_names};
 
 /// The section a module's per-CPU variables are linked in (not loaded as a section: the
 /// module loader copies it into a per-CPU area, `struct module`'s `percpu`).
@@ -45,7 +45,7 @@ pub struct BuildIdent {
 fn parse<'a>(data: &'a [u8], path: &Path) -> Result<object::File<'a>, Error> {
     object::File::parse(data).map_err(|e| Error::Format {
         path: path.to_path_buf(),
-        msg: format!("not an ELF file: {e}"),
+        fault: FormatFault::NotElf(e),
     })
 }
 
@@ -66,7 +66,11 @@ pub fn ko_symbol(data: &[u8], path: &Path, module: &str, name: &str) -> Result<K
         let idx = s.section_index().expect("filtered");
         let sec = obj.section_by_index(idx).map_err(|e| Error::Format {
             path: path.to_path_buf(),
-            msg: format!("symbol `{name}`: section {}: {e}", idx.0),
+            fault: FormatFault::SymbolSection {
+                name: name.to_string(),
+                index: idx.0,
+                source: e,
+            },
         })?;
         let section = sec.name().unwrap_or_default().to_string();
         found.push(KoSymbol {
@@ -166,14 +170,15 @@ impl ModuleSysfs {
         ko: &BuildIdent,
     ) -> Result<&'static str, Error> {
         let loaded = self.loaded_ident(module);
-        let wrong = |what: &str, file: String, running: String, from: &str| Error::WrongModule {
-            path: path.to_path_buf(),
-            msg: format!(
-                "{what} {file} is not that of the loaded module `{module}` ({running}, from {}): \
-                 its symbol table describes another build; give the loaded module's own .ko \
-                 (--module-file)",
-                self.dir(module).join(from).display()
-            ),
+        let wrong = |what: &'static str, file: String, running: String, from: &str| {
+            Error::WrongModule(Box::new(ModuleMismatch {
+                path: path.to_path_buf(),
+                what,
+                file,
+                module: module.to_string(),
+                running,
+                from: self.dir(module).join(from),
+            }))
         };
         if let (Some(f), Some(l)) = (&ko.build_id, &loaded.build_id) {
             return if f == l {
@@ -196,29 +201,27 @@ impl ModuleSysfs {
         }
         Err(Error::Located {
             module: module.to_string(),
-            msg: format!(
-                "cannot tell whether {} is the loaded module's build: it has {} and {} has {} \
-                 (a build-id note or srcversion is needed in both)",
-                path.display(),
-                describe(ko),
-                self.dir(module).display(),
-                describe(&loaded)
-            ),
+            fault: LocateFault::Unverifiable {
+                path: path.to_path_buf(),
+                ko: Box::new(ko.clone()),
+                dir: self.dir(module),
+                loaded: Box::new(loaded),
+            },
         })
     }
 
     /// Where the loaded `module` put its section `section`.
     pub fn section_base(&self, module: &str, section: &str) -> Result<u64, Error> {
         let dir = self.dir(module);
-        let located = |msg: String| Error::Located {
+        let located = |fault: LocateFault| Error::Located {
             module: module.to_string(),
-            msg,
+            fault,
         };
         if !dir.is_dir() {
-            return Err(located(format!(
-                "module `{module}` is not loaded (no {})",
-                dir.display()
-            )));
+            return Err(located(LocateFault::NotLoaded {
+                module: module.to_string(),
+                dir,
+            }));
         }
         let secs = dir.join("sections");
         let file = secs.join(section);
@@ -233,22 +236,14 @@ impl ModuleSysfs {
                     })
                     .unwrap_or_default();
                 names.sort();
-                return Err(located(format!(
-                    "{} does not exist: the loaded module has no section `{section}` (empty, \
-                     freed after init, or not kept by the loader){}",
-                    file.display(),
-                    if names.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; it lists {}", names.join(", "))
-                    }
-                )));
+                return Err(located(LocateFault::NoSection {
+                    file,
+                    section: section.to_string(),
+                    listed: names,
+                }));
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
-                return Err(located(format!(
-                    "{}: permission denied: the kernel shows module section addresses to root only",
-                    file.display()
-                )));
+                return Err(located(LocateFault::SectionDenied { file }));
             }
             Err(source) => return Err(Error::Io { path: file, source }),
         };
@@ -256,51 +251,22 @@ impl ModuleSysfs {
         let addr =
             u64::from_str_radix(t.trim_start_matches("0x"), 16).map_err(|_| Error::Format {
                 path: file.clone(),
-                msg: format!("`{t}` is not a hex address"),
+                fault: FormatFault::NotHex(t.to_string()),
             })?;
         if addr == 0 {
-            return Err(located(format!(
-                "{} reads 0: the kernel hides module addresses from this reader ({})",
-                file.display(),
-                self.hidden_why()
-            )));
+            return Err(located(LocateFault::Hidden {
+                file,
+                kptr_restrict: self.kptr_restrict(),
+            }));
         }
         Ok(addr)
     }
 
-    /// Why addresses read as zero, as `kpeek sym` explains hidden kallsyms addresses.
-    fn hidden_why(&self) -> String {
-        let read = |p: &str| {
-            std::fs::read_to_string(self.root.join(p))
-                .ok()
-                .map(|s| s.trim().to_string())
-        };
-        match read("proc/sys/kernel/kptr_restrict").as_deref() {
-            Some("2") => "kernel.kptr_restrict = 2 hides them from everyone, root included: \
-                          `sysctl kernel.kptr_restrict=1` and read as root (or with CAP_SYSLOG)"
-                .into(),
-            Some(k) => format!(
-                "kernel.kptr_restrict = {k}: they are shown to readers with CAP_SYSLOG{}: run \
-                 as root (or grant CAP_SYSLOG)",
-                if k == "0" {
-                    " or when kernel.perf_event_paranoid <= 1"
-                } else {
-                    ""
-                }
-            ),
-            None => {
-                "kptr_restrict or a missing CAP_SYSLOG: run as root (or with CAP_SYSLOG)".into()
-            }
-        }
-    }
-}
-
-fn describe(b: &BuildIdent) -> String {
-    match (&b.build_id, &b.srcversion) {
-        (Some(id), None) => format!("build-id {} and no srcversion", buildid::hex(id)),
-        (None, Some(s)) => format!("srcversion {s} and no build-id"),
-        (Some(id), Some(s)) => format!("build-id {} and srcversion {s}", buildid::hex(id)),
-        (None, None) => "neither a build-id nor a srcversion".into(),
+    /// `kernel.kptr_restrict`, which decides who sees module addresses.
+    fn kptr_restrict(&self) -> Option<String> {
+        std::fs::read_to_string(self.root.join("proc/sys/kernel/kptr_restrict"))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 }
 
@@ -336,7 +302,10 @@ pub fn locate(
     if !dir.is_dir() {
         return Err(Error::Located {
             module: module.to_string(),
-            msg: format!("module `{module}` is not loaded (no {})", dir.display()),
+            fault: LocateFault::NotLoaded {
+                module: module.to_string(),
+                dir,
+            },
         });
     }
     let checked = sysfs.check_build(module, path, &ko_ident(data, path)?)?;

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use crate::error::Error;
+use crate::error::{Error, FormatFault};
 
 /// Where the kernel lists the possible CPUs.
 pub const POSSIBLE: &str = "/sys/devices/system/cpu/possible";
@@ -43,7 +43,7 @@ pub fn possible_cpus() -> Result<Vec<u32>, Error> {
     })?;
     parse_cpu_list(&s).ok_or_else(|| Error::Format {
         path: path.to_path_buf(),
-        msg: format!("not a CPU list: {:?}", s.trim()),
+        fault: FormatFault::NotCpuList(s.trim().to_string()),
     })
 }
 

@@ -2,7 +2,7 @@
 //! for the kernel's per-CPU variables (BTF gives their offsets in the per-CPU area) and for a
 //! module's (`DEFINE_PER_CPU` in a module: kallsyms gives a per-CPU pointer).
 
-use crate::error::Error;
+use crate::error::{Error, PerCpuFault};
 use crate::expr::{CpuSel, Expr};
 use crate::percpu;
 use crate::session::{Answer, PerCpuMethod, Session, Typed};
@@ -106,19 +106,23 @@ impl Session {
             PerCpuMethod::Offsets => None,
             PerCpuMethod::Auto => backend.current_task().transpose()?,
             PerCpuMethod::Runqueues => Some(backend.current_task().ok_or_else(|| {
-                Error::PerCpu(format!(
-                    "{}: cannot name the task running on a CPU (only the bpf backend can)",
-                    backend.name()
-                ))
+                Error::PerCpu(PerCpuFault::NoCurrentTask {
+                    backend: backend.name(),
+                })
             })??),
         };
         let base = match task {
             // Kernels whose task_group.cfs_rq is a per-CPU pointer (7.x) lead nowhere from the
             // calling task: with `auto`, __per_cpu_offset (kallsyms) is the other way.
             Some(task) => match self.base_from_runqueue(cpu, task, backend) {
-                Err(e) if self.opts.percpu_method == PerCpuMethod::Auto => self
-                    .base_from_offsets(cpu, backend)
-                    .map_err(|e2| Error::PerCpu(format!("{e}; and from __per_cpu_offset: {e2}")))?,
+                Err(e) if self.opts.percpu_method == PerCpuMethod::Auto => {
+                    self.base_from_offsets(cpu, backend).map_err(|e2| {
+                        Error::PerCpu(PerCpuFault::BothWays {
+                            runqueue: Box::new(e),
+                            offsets: Box::new(e2),
+                        })
+                    })?
+                }
                 other => other?,
             },
             None => self.base_from_offsets(cpu, backend)?,
@@ -144,18 +148,14 @@ impl Session {
             None => match backend.resolve(None, NAME) {
                 Some(Ok((addr, size))) => (addr, (size > 0).then_some(size)),
                 other => {
-                    let why = match other {
-                        Some(Err(e)) => format!("; {}: {e}", backend.name()),
-                        _ => format!("; {} resolves no names", backend.name()),
-                    };
-                    return Err(Error::PerCpu(format!(
-                        "{}: per-CPU areas need __per_cpu_offset, from kallsyms (CONFIG_KALLSYMS_ALL{}) or kpeek.ko{why}; or the bpf backend",
-                        backend.name(),
-                        match self.ksyms_result() {
-                            Err(e) => format!("; {e}"),
-                            Ok(_) => String::new(),
-                        }
-                    )));
+                    return Err(Error::PerCpu(PerCpuFault::NoOffsets {
+                        backend: backend.name(),
+                        ksyms: self.ksyms_result().as_ref().err().cloned(),
+                        resolve: match other {
+                            Some(Err(e)) => Some(Box::new(e)),
+                            _ => None,
+                        },
+                    }));
                 }
             },
         };
@@ -164,9 +164,7 @@ impl Session {
         if let Some(size) = size
             && at + word > size
         {
-            return Err(Error::PerCpu(format!(
-                "__per_cpu_offset ({size} bytes) has no entry for CPU {cpu}"
-            )));
+            return Err(Error::PerCpu(PerCpuFault::NoEntry { size, cpu }));
         }
         let b = read_named(backend, t.wrapping_add(at), word as usize, NAME)?;
         let mut le = [0u8; 8];
@@ -203,20 +201,15 @@ impl Session {
     fn base_from_runqueue(&self, cpu: u32, task: u64, backend: &dyn Backend) -> Result<u64, Error> {
         let rq_off = self
             .kernel_percpu_offset("runqueues")
-            .ok_or_else(|| {
-                Error::PerCpu(
-                    "neither BTF nor kallsyms gives the per-CPU `runqueues`: cannot locate per-CPU areas from run queues"
-                        .into(),
-                )
-            })?;
+            .ok_or(Error::PerCpu(PerCpuFault::NoRunqueues))?;
         let vb = self
             .vmlinux_btf
-            .ok_or_else(|| Error::PerCpu("no vmlinux BTF".into()))?;
+            .ok_or(Error::PerCpu(PerCpuFault::NoVmlinuxBtf))?;
         let task_ty = self
             .types
             .find("struct", "task_struct")
             .filter(|r| r.src == vb)
-            .ok_or_else(|| Error::PerCpu("BTF has no struct task_struct".into()))?;
+            .ok_or(Error::PerCpu(PerCpuFault::NoTaskStruct))?;
         // 7.x made task_group.cfs_rq a per-CPU pointer (`struct cfs_rq __percpu *`): reaching
         // CPU n's copy needs the very per-CPU offsets this method is to find.
         if let Some(tg) = self
@@ -226,10 +219,7 @@ impl Session {
             && let Some((t, _, _)) = self.types.member(tg, "cfs_rq")?
             && self.types.name(t) == "struct cfs_rq *"
         {
-            return Err(Error::PerCpu(format!(
-                "this kernel's task_group.cfs_rq is a per-CPU pointer (struct cfs_rq *, not struct cfs_rq **): \
-                 CPU {cpu}'s run queue cannot be reached from the calling task"
-            )));
+            return Err(Error::PerCpu(PerCpuFault::PerCpuCfsRq { cpu }));
         }
         let path = format!("current.sched_task_group->cfs_rq[{cpu}]->rq");
         let e = Expr::parse(&path)?;
@@ -245,7 +235,11 @@ impl Session {
             },
         )
         .map_err(|err| {
-            Error::PerCpu(format!("locating CPU {cpu}'s run queue from {path}: {err}"))
+            Error::PerCpu(PerCpuFault::Runqueue {
+                cpu,
+                path: path.clone(),
+                source: Box::new(err),
+            })
         })?;
         let b = read_named(backend, place.addr, 8, &path)?;
         let rq = u64::from_le_bytes(b.try_into().expect("8 bytes"));
@@ -264,9 +258,11 @@ impl Session {
                 let b = read_named(backend, rq + bit_off / 8, 4, "rq->cpu")?;
                 let got = u32::from_le_bytes(b.try_into().expect("4 bytes"));
                 if got != cpu {
-                    return Err(Error::PerCpu(format!(
-                        "the run queue found at {path} belongs to CPU {got}, not {cpu}"
-                    )));
+                    return Err(Error::PerCpu(PerCpuFault::WrongRunqueue {
+                        path: path.clone(),
+                        got,
+                        cpu,
+                    }));
                 }
             }
         }
@@ -283,9 +279,9 @@ impl Session {
         backend: &dyn Backend,
     ) -> Result<Answer, Error> {
         let Some(sel) = expr.cpu else {
-            return Err(Error::PerCpu(format!(
-                "`{name}` is a per-CPU variable: say which copy: {name}@cpu0, {name}@all (each CPU) or {name}@sum (their sum)"
-            )));
+            return Err(Error::PerCpu(PerCpuFault::NoSelector {
+                name: name.to_string(),
+            }));
         };
         let ty = match &self.opts.as_type {
             Some(t) => self.types.parse_type(t)?,
@@ -299,14 +295,11 @@ impl Session {
         let cpus = match sel {
             CpuSel::Cpu(n) if possible.contains(&n) => vec![n],
             CpuSel::Cpu(n) => {
-                return Err(Error::PerCpu(format!(
-                    "{name}@cpu{n}: no CPU {n} (possible CPUs: {})",
-                    possible
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )));
+                return Err(Error::PerCpu(PerCpuFault::NoCpu {
+                    name: name.to_string(),
+                    cpu: n,
+                    possible,
+                }));
             }
             CpuSel::All | CpuSel::Sum => possible,
         };
@@ -338,9 +331,11 @@ impl Session {
                 for (cpu, v) in &per {
                     signed |= matches!(v, Value::Signed(_));
                     total += v.as_number().ok_or_else(|| {
-                        Error::PerCpu(format!(
-                            "{text}: @sum adds numbers, but CPU {cpu}'s value is a {leaf_ty}"
-                        ))
+                        Error::PerCpu(PerCpuFault::SumNotNumber {
+                            expr: text.to_string(),
+                            cpu: *cpu,
+                            ty: leaf_ty.clone(),
+                        })
                     })?;
                 }
                 if signed {

@@ -3,7 +3,7 @@
 //! symbols (x86_64 before 6.15) and with per-CPU symbols at their link address (6.15+).
 
 use crate::btf::BtfTypes;
-use crate::error::Error;
+use crate::error::{Error, PerCpuFault};
 use crate::session::{Options, PerCpuMethod, Session};
 use crate::testkit::{BtfWriter, VecMemory};
 use crate::types::TypeSource;
@@ -140,7 +140,9 @@ fn check(datasec: bool, start: u64) {
     let sum = s.eval("runqueues@sum.nr_switches", &mem).expect("@sum");
     assert_eq!(sum.value, Value::Unsigned(100 + 101 + 102), "{shape}: @sum");
     match s.eval("runqueues.cpu", &mem) {
-        Err(Error::PerCpu(m)) => assert!(m.contains("runqueues@cpu0"), "{shape}: {m}"),
+        Err(Error::PerCpu(m @ PerCpuFault::NoSelector { .. })) => {
+            assert!(m.to_string().contains("runqueues@cpu0"), "{shape}: {m}")
+        }
         other => panic!("{shape}: runqueues without a CPU selector gave {other:?}"),
     }
     // --watch's plan folds the per-CPU area in once and reads only the value after that.
@@ -177,7 +179,10 @@ fn a_symbol_outside_the_percpu_section_is_not_percpu() {
     ));
     let mut s = session(false, kallsyms);
     match s.eval("runqueues_plain@cpu0", &mem) {
-        Err(Error::PerCpu(m)) => assert!(m.contains("only to per-CPU"), "{m}"),
+        Err(Error::PerCpu(m @ PerCpuFault::NotPerCpu { .. })) => assert_eq!(
+            m.to_string(),
+            "runqueues_plain: a CPU selector (@cpuN, @all, @sum) applies only to per-CPU variables, and this is not one"
+        ),
         other => panic!("a CPU selector on a plain symbol gave {other:?}"),
     }
 }
@@ -209,8 +214,12 @@ fn auto_takes_per_cpu_offset_where_run_queues_lead_nowhere() {
     assert_eq!(a.value, Value::Signed(1));
     let mut s = session_with(true, kallsyms, PerCpuMethod::Runqueues);
     match s.eval("runqueues@cpu1.cpu", &mem) {
-        Err(Error::PerCpu(m)) => {
-            assert!(m.contains("task_group.cfs_rq is a per-CPU pointer"), "{m}")
+        Err(Error::PerCpu(m @ PerCpuFault::PerCpuCfsRq { cpu: 1 })) => {
+            assert!(
+                m.to_string()
+                    .contains("task_group.cfs_rq is a per-CPU pointer"),
+                "{m}"
+            )
         }
         other => panic!("the run-queue method on a 7.x-shaped kernel gave {other:?}"),
     }
@@ -276,7 +285,10 @@ fn per_cpu_offset_from_the_kernel_where_kallsyms_lacks_it() {
     };
     let mut s = session(true, kallsyms.clone());
     match s.eval("runqueues@cpu2.cpu", &short) {
-        Err(Error::PerCpu(m)) => assert!(m.contains("no entry for CPU 2"), "{m}"),
+        Err(Error::PerCpu(m @ PerCpuFault::NoEntry { size: 16, cpu: 2 })) => assert_eq!(
+            m.to_string(),
+            "__per_cpu_offset (16 bytes) has no entry for CPU 2"
+        ),
         other => panic!("CPU 2 past a 2-entry __per_cpu_offset gave {other:?}"),
     }
     assert_eq!(
@@ -290,17 +302,26 @@ fn per_cpu_offset_from_the_kernel_where_kallsyms_lacks_it() {
     };
     let mut s = session(true, kallsyms.clone());
     match s.eval("runqueues@cpu0.cpu", &unknown) {
-        Err(Error::PerCpu(m)) => assert!(
-            m.contains("per-CPU areas need __per_cpu_offset")
-                && m.contains("kpeek: unknown symbol `__per_cpu_offset`"),
-            "{m}"
-        ),
+        Err(Error::PerCpu(
+            m @ PerCpuFault::NoOffsets {
+                resolve: Some(_), ..
+            },
+        )) => {
+            let m = m.to_string();
+            assert!(
+                m.contains("per-CPU areas need __per_cpu_offset")
+                    && m.contains("kpeek: unknown symbol `__per_cpu_offset`"),
+                "{m}"
+            )
+        }
         other => panic!("no __per_cpu_offset anywhere gave {other:?}"),
     }
     // A backend that resolves no names at all.
     let mut s = session(true, kallsyms);
     match s.eval("runqueues@cpu0.cpu", &unknown.mem) {
-        Err(Error::PerCpu(m)) => assert!(m.contains("test resolves no names"), "{m}"),
+        Err(Error::PerCpu(m @ PerCpuFault::NoOffsets { resolve: None, .. })) => {
+            assert!(m.to_string().contains("test resolves no names"), "{m}")
+        }
         other => panic!("a backend without name look-up gave {other:?}"),
     }
 }

@@ -3,7 +3,7 @@
 //! follow no pointer (`.field`, `[i]` of an array) — and each reading re-reads only the rest:
 //! the pointers of `->` and of indexing through a pointer, then the value itself.
 
-use crate::error::Error;
+use crate::error::{BackendFault, Error};
 use crate::expr::{Base, CpuSel, Expr};
 use crate::session::{Answer, Session};
 use crate::types::Ty;
@@ -110,7 +110,7 @@ impl Memory for NoMemory {
     fn read(&self, _addr: u64, _buf: &mut [u8]) -> Result<(), Error> {
         Err(Error::Backend {
             backend: "plan",
-            msg: "a step that reads memory".into(),
+            fault: BackendFault::NeedsMemory,
         })
     }
 }
@@ -185,7 +185,8 @@ impl Session {
                     first += 1;
                 }
                 Err(Error::Backend {
-                    backend: "plan", ..
+                    fault: BackendFault::NeedsMemory,
+                    ..
                 }) => break,
                 Err(e) => return Err(e),
             }

@@ -7,7 +7,9 @@ use std::rc::Rc;
 use ksyms::Ksyms;
 
 use crate::btf::{BtfTypes, PerCpuVar};
-use crate::error::{Error, close_names};
+use crate::error::{
+    BackendFault, Error, LocateFault, PerCpuFault, StepFault, TypeNameFault, close_names,
+};
 use crate::expr::{Base, Expr};
 pub use crate::locate::Locate;
 pub(crate) use crate::locate::Resolved;
@@ -103,7 +105,7 @@ pub struct Session {
     pub(crate) vmlinux_dwarf: Option<u16>,
     pub(crate) percpu: HashMap<String, PerCpuVar>,
     /// The symbol table, read on first use (reading /proc/kallsyms costs ~100 ms).
-    pub(crate) ksyms: std::cell::OnceCell<Result<Ksyms, String>>,
+    pub(crate) ksyms: std::cell::OnceCell<Result<Ksyms, std::sync::Arc<ksyms::Error>>>,
     pub(crate) load_ksyms: Box<dyn Fn() -> Result<Ksyms, ksyms::Error>>,
     pub(crate) modules: HashMap<String, ModTypes>,
     pub(crate) cpus: Vec<u32>,
@@ -186,9 +188,9 @@ impl Session {
         self.ksyms_result().as_ref().ok()
     }
 
-    pub(crate) fn ksyms_result(&self) -> &Result<Ksyms, String> {
+    pub(crate) fn ksyms_result(&self) -> &Result<Ksyms, std::sync::Arc<ksyms::Error>> {
         self.ksyms.get_or_init(|| {
-            let ks = (self.load_ksyms)().map_err(|e| e.to_string())?;
+            let ks = (self.load_ksyms)().map_err(std::sync::Arc::new)?;
             // The address width of kallsyms is the running kernel's word: 8 digits on a 32-bit
             // kernel (the one statement of it that comes from the kernel itself).
             match ks.address_digits() {
@@ -289,9 +291,7 @@ impl Session {
         {
             let typed = typed.ok_or_else(|| Error::UnknownType {
                 name: name.clone(),
-                msg: "a per-CPU variable (kallsyms places it in the per-CPU section) that neither \
-                      the global variable table nor --debuginfo types: give its type with --as TYPE"
-                    .into(),
+                fault: TypeNameFault::UntypedPerCpu,
             })?;
             let located = if self.percpu.contains_key(name) {
                 ("btf", "its offset in the per-CPU area from BTF".to_string())
@@ -316,10 +316,12 @@ impl Session {
                 name,
             } if !vmlinux_name(Some(m)) && self.module_percpu(m, name)? => {
                 let r = self.resolve(Some(m), name, backend)?;
-                let typed = self.type_of(Some(m), name)?.ok_or_else(|| Error::UnknownType {
-                    name: format!("{m}:{name}"),
-                    msg: "a per-CPU variable the DWARF of its .ko does not type: give its type with --as TYPE".into(),
-                })?;
+                let typed = self
+                    .type_of(Some(m), name)?
+                    .ok_or_else(|| Error::UnknownType {
+                        name: format!("{m}:{name}"),
+                        fault: TypeNameFault::UntypedModulePerCpu,
+                    })?;
                 self.eval_percpu(
                     text,
                     &expr,
@@ -329,15 +331,19 @@ impl Session {
                     backend,
                 )
             }
-            _ if expr.cpu.is_some() => Err(Error::PerCpu(format!(
-                "{}: a CPU selector (@cpuN, @all, @sum) applies only to per-CPU variables, and this is not one",
-                expr.prefix(0).split('@').next().unwrap_or_default()
-            ))),
+            _ if expr.cpu.is_some() => Err(Error::PerCpu(PerCpuFault::NotPerCpu {
+                name: expr
+                    .prefix(0)
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            })),
             Base::Address(addr) => {
                 let Some(t) = &self.opts.as_type else {
                     return Err(Error::UnknownType {
                         name: format!("{addr:#x}"),
-                        msg: "an address has no type: give one with --as TYPE".into(),
+                        fault: TypeNameFault::Address,
                     });
                 };
                 let ty = self.types.parse_type(t)?;
@@ -403,19 +409,19 @@ impl Session {
         if size == 0 {
             return Err(Error::BadStep {
                 expr: what.to_string(),
-                msg: format!(
-                    "{} has no size (void, a function or a flexible array): nothing to read",
-                    self.types.name(place.ty)
-                ),
+                fault: StepFault::Unsized {
+                    ty: self.types.name(place.ty),
+                },
             });
         }
         if size > MAX_READ {
             return Err(Error::BadStep {
                 expr: what.to_string(),
-                msg: format!(
-                    "{} is {size} bytes, more than the {MAX_READ} one expression reads; pick a member",
-                    self.types.name(place.ty)
-                ),
+                fault: StepFault::TooLarge {
+                    ty: self.types.name(place.ty),
+                    size,
+                    max: MAX_READ,
+                },
             });
         }
         let bytes = read_named(backend, place.addr, size as usize, what)?;
@@ -446,10 +452,10 @@ impl Session {
         if !expr.steps.is_empty() {
             return Err(Error::UnknownType {
                 name: expr.prefix(0),
-                msg: format!(
-                    "{why}; give its type with --as TYPE to follow {}",
-                    &text[expr.prefix(0).len()..]
-                ),
+                fault: TypeNameFault::Untyped {
+                    why,
+                    rest: text[expr.prefix(0).len()..].to_string(),
+                },
             });
         }
         let (len, sized) = match size {
@@ -483,9 +489,9 @@ impl Session {
             let Some(m) = want_mod else {
                 return Err(Error::Located {
                     module: "vmlinux".into(),
-                    msg: format!(
-                        "--locate sections locates a module's variables (MODULE:{name}), not the kernel's"
-                    ),
+                    fault: LocateFault::Kernel {
+                        name: name.to_string(),
+                    },
                 });
             };
             return self.locate_in_sections(m, name, backend);
@@ -559,7 +565,10 @@ impl Session {
         match self.ksyms_result() {
             Err(e) => Err(Error::Backend {
                 backend: backend.name(),
-                msg: format!("cannot resolve `{name}`: {e}"),
+                fault: BackendFault::Unresolved {
+                    name: name.to_string(),
+                    source: e.clone(),
+                },
             }),
             Ok(ks) => {
                 let close = close_names(

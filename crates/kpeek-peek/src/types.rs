@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 
-use crate::error::Error;
+use crate::error::{Error, ModelFault, TypeNameFault};
 
 /// A type: which source it comes from and its id there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,12 +258,12 @@ impl Types {
                 .borrow()
                 .get(r.id as usize)
                 .cloned()
-                .ok_or_else(|| Error::Type(format!("no made-up type {}", r.id)));
+                .ok_or(Error::Type(ModelFault::NoSynth(r.id)));
         }
         let src = self
             .sources
             .get(usize::from(r.src))
-            .ok_or_else(|| Error::Type(format!("no type source {}", r.src)))?;
+            .ok_or(Error::Type(ModelFault::NoSource(r.src)))?;
         Ok(rebase(src.get(r.id)?, r.src))
     }
 
@@ -301,7 +301,7 @@ impl Types {
                 t => return Ok((r, t)),
             }
         }
-        Err(Error::Type("typedef chain longer than 64 links".into()))
+        Err(Error::Type(ModelFault::TypedefChain))
     }
 
     /// Bytes of a value of type `r`.
@@ -316,13 +316,13 @@ impl Types {
             Ty::Array { elem, len } => self
                 .size_of(elem)?
                 .checked_mul(len)
-                .ok_or_else(|| Error::Type("array size overflows".into()))?,
+                .ok_or(Error::Type(ModelFault::ArraySize))?,
             Ty::Record { size, .. } => size,
             Ty::Fwd { kind, name } => {
-                return Err(Error::Type(format!(
-                    "{} {name} is only declared, no source defines it",
-                    kind.keyword()
-                )));
+                return Err(Error::Type(ModelFault::Declared {
+                    kind: kind.keyword(),
+                    name,
+                }));
             }
             Ty::Typedef { .. } | Ty::Qualified { .. } => unreachable!("resolved"),
         })
@@ -445,9 +445,9 @@ impl Types {
     /// Parses a C type name as `--as` takes it: `u64`, `unsigned long`, `struct task_struct`,
     /// `char[16]`, `struct rq *`, `int *[4]`.
     pub fn parse_type(&self, text: &str) -> Result<TypeRef, Error> {
-        let bad = |msg: String| Error::UnknownType {
+        let bad = |fault: TypeNameFault| Error::UnknownType {
             name: text.to_string(),
-            msg,
+            fault,
         };
         let mut s = text.trim();
         // Trailing array bounds, outermost last: `char[2][3]` is an array of 2 arrays of 3.
@@ -455,9 +455,9 @@ impl Types {
         while let Some(stripped) = s.strip_suffix(']') {
             let open = stripped
                 .rfind('[')
-                .ok_or_else(|| bad("unbalanced `]`".into()))?;
+                .ok_or_else(|| bad(TypeNameFault::Unbalanced))?;
             let n = stripped[open + 1..].trim();
-            let len = parse_num(n).ok_or_else(|| bad(format!("bad array length `{n}`")))?;
+            let len = parse_num(n).ok_or_else(|| bad(TypeNameFault::BadLength(n.to_string())))?;
             dims.push(len);
             s = stripped[..open].trim_end();
         }
@@ -471,12 +471,17 @@ impl Types {
             .filter(|w| *w != "const" && *w != "volatile")
             .collect();
         if words.is_empty() {
-            return Err(bad("no type name".into()));
+            return Err(bad(TypeNameFault::NoName));
         }
         let mut r = match words[0] {
-            "struct" | "union" | "enum" if words.len() == 2 => self
-                .find(words[0], words[1])
-                .ok_or_else(|| bad(format!("no {} {} in the loaded types", words[0], words[1])))?,
+            "struct" | "union" | "enum" if words.len() == 2 => {
+                self.find(words[0], words[1]).ok_or_else(|| {
+                    bad(TypeNameFault::NoTagged {
+                        kind: words[0].to_string(),
+                        name: words[1].to_string(),
+                    })
+                })?
+            }
             "void" if words.len() == 1 => self.synth(Ty::Void),
             _ => {
                 let name = words.join(" ");
@@ -484,7 +489,7 @@ impl Types {
                     Some(r) => r,
                     None => builtin(&name)
                         .map(|t| self.synth(t))
-                        .ok_or_else(|| bad("no such type in the loaded types".into()))?,
+                        .ok_or_else(|| bad(TypeNameFault::NoSuchType))?,
                 }
             }
         };

@@ -1,6 +1,6 @@
 //! Decoding bytes read from the kernel into typed values.
 
-use crate::error::Error;
+use crate::error::{Error, ModelFault};
 use crate::types::{Ty, TypeRef, Types};
 
 /// Arrays longer than this show their first elements and how many more there are.
@@ -80,10 +80,12 @@ pub fn decode(
 }
 
 fn need(bytes: &[u8], n: u64) -> Result<&[u8], Error> {
-    usize::try_from(n)
-        .ok()
-        .and_then(|n| bytes.get(..n))
-        .ok_or_else(|| Error::Type(format!("value needs {n} bytes, {} read", bytes.len())))
+    usize::try_from(n).ok().and_then(|n| bytes.get(..n)).ok_or({
+        Error::Type(ModelFault::Short {
+            need: n,
+            got: bytes.len(),
+        })
+    })
 }
 
 fn int_bits(bytes: &[u8], size: u32, bits: Option<Bits>) -> Result<u64, Error> {
@@ -92,7 +94,10 @@ fn int_bits(bytes: &[u8], size: u32, bits: Option<Bits>) -> Result<u64, Error> {
         Some(b) => {
             let nbytes = (b.offset + b.size).div_ceil(8);
             if b.size == 0 || b.size > 64 || nbytes > 16 {
-                return Err(Error::Type(format!("bad bitfield {}+{}", b.offset, b.size)));
+                return Err(Error::Type(ModelFault::Bitfield {
+                    offset: b.offset,
+                    size: b.size,
+                }));
             }
             let raw = need(bytes, u64::from(nbytes))?;
             let mut v = [0u8; 16];
@@ -117,7 +122,7 @@ fn decode_at(
     level: u32,
 ) -> Result<Value, Error> {
     if level > 64 {
-        return Err(Error::Type("types nest more than 64 levels".into()));
+        return Err(Error::Type(ModelFault::TooDeep));
     }
     let (r, t) = types.resolve(ty)?;
     Ok(match t {
@@ -184,10 +189,8 @@ fn decode_at(
             let mut out = Vec::with_capacity(shown as usize);
             for i in 0..shown {
                 let off = usize::try_from(i * esize)
-                    .map_err(|_| Error::Type("array too large".into()))?;
-                let b = bytes
-                    .get(off..)
-                    .ok_or_else(|| Error::Type("array runs past the bytes read".into()))?;
+                    .map_err(|_| Error::Type(ModelFault::ArrayTooLarge))?;
+                let b = bytes.get(off..).ok_or(Error::Type(ModelFault::ArrayPast))?;
                 out.push(decode_at(types, elem, b, None, depth, level + 1)?);
             }
             if len > shown {
@@ -200,10 +203,10 @@ fn decode_at(
             let mut out = Vec::with_capacity(members.len());
             for m in members {
                 let byte = usize::try_from(m.bit_offset / 8)
-                    .map_err(|_| Error::Type("member offset too large".into()))?;
+                    .map_err(|_| Error::Type(ModelFault::MemberOffset))?;
                 let b = bytes
                     .get(byte..)
-                    .ok_or_else(|| Error::Type("member lies past the record".into()))?;
+                    .ok_or(Error::Type(ModelFault::MemberPast))?;
                 let mbits = m.bit_size.map(|size| Bits {
                     offset: (m.bit_offset % 8) as u32,
                     size,

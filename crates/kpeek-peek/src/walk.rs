@@ -1,6 +1,6 @@
 //! Following a member chain (`.field`, `->field`, `[i]`) through types and kernel memory.
 
-use crate::error::{Error, close_names};
+use crate::error::{Error, ModelFault, StepFault, close_names};
 use crate::expr::{Expr, Step};
 use crate::types::{Ty, TypeRef, Types};
 use crate::value::Bits;
@@ -44,10 +44,11 @@ fn read_ptr(types: &Types, mem: &dyn Memory, addr: u64, what: &str) -> Result<u6
     let b = read_named(mem, addr, n as usize, what)?;
     let mut v = [0u8; 8];
     let got = b.get(..n as usize).ok_or_else(|| {
-        Error::Type(format!(
-            "{what}: a pointer needs {n} bytes, {} read",
-            b.len()
-        ))
+        Error::Type(ModelFault::ShortPointer {
+            what: what.to_string(),
+            need: n as usize,
+            got: b.len(),
+        })
     })?;
     v[..got.len()].copy_from_slice(got);
     Ok(u64::from_le_bytes(v))
@@ -66,7 +67,7 @@ pub fn walk(
         if place.bits.is_some() {
             return Err(Error::BadStep {
                 expr: here,
-                msg: "a bitfield has no members or elements".into(),
+                fault: StepFault::Bitfield,
             });
         }
         let (_, t) = types.resolve(place.ty)?;
@@ -76,7 +77,10 @@ pub fn walk(
                 Ty::Ptr(_) => {
                     return Err(Error::BadStep {
                         expr: here.clone(),
-                        msg: format!("is a pointer ({}): use `{here}->{f}`", types.name(place.ty)),
+                        fault: StepFault::IsPointer {
+                            ty: types.name(place.ty),
+                            field: f.to_string(),
+                        },
                     });
                 }
                 _ => return Err(not_a_record(types, &here, place.ty, f)),
@@ -96,10 +100,10 @@ pub fn walk(
                 Ty::Record { .. } => {
                     return Err(Error::BadStep {
                         expr: here.clone(),
-                        msg: format!(
-                            "is not a pointer ({}): use `{here}.{f}`",
-                            types.name(place.ty)
-                        ),
+                        fault: StepFault::NotPointer {
+                            ty: types.name(place.ty),
+                            field: f.to_string(),
+                        },
                     });
                 }
                 _ => return Err(not_a_record(types, &here, place.ty, f)),
@@ -126,10 +130,9 @@ pub fn walk(
                 _ => {
                     return Err(Error::BadStep {
                         expr: here,
-                        msg: format!(
-                            "{} is neither an array nor a pointer: cannot index it",
-                            types.name(place.ty)
-                        ),
+                        fault: StepFault::NotIndexable {
+                            ty: types.name(place.ty),
+                        },
                     });
                 }
             },
@@ -141,10 +144,10 @@ pub fn walk(
 fn not_a_record(types: &Types, here: &str, ty: TypeRef, f: &str) -> Error {
     Error::BadStep {
         expr: here.to_string(),
-        msg: format!(
-            "{} is not a struct or union: it has no field `{f}`",
-            types.name(ty)
-        ),
+        fault: StepFault::NotRecord {
+            ty: types.name(ty),
+            field: f.to_string(),
+        },
     }
 }
 
@@ -174,7 +177,7 @@ fn element(types: &Types, here: &str, elem: TypeRef, base: u64, n: u64) -> Resul
     let size = types.size_of(elem)?;
     let off = n.checked_mul(size).ok_or_else(|| Error::BadStep {
         expr: here.to_string(),
-        msg: format!("index {n} overflows the address"),
+        fault: StepFault::IndexOverflow { index: n },
     })?;
     Ok(Place {
         addr: base.wrapping_add(off),

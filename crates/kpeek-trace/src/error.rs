@@ -54,7 +54,7 @@ pub enum RecordError {
     Output(#[source] io::Error),
     /// Options that cannot work together (e.g. a zero ring size).
     #[error("bad option: {0}")]
-    BadOption(String),
+    BadOption(OptionFault),
     /// Mapping or reading a CPU's perf ring failed.
     #[error("the perf ring of cpu {cpu}")]
     Ring {
@@ -134,4 +134,19 @@ fn is_permission(e: &io::Error) -> bool {
         rustix::io::Errno::from_io_error(e),
         Some(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM)
     )
+}
+
+/// Which options cannot work ([`RecordError::BadOption`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionFault {
+    /// No events given.
+    #[error("no events to {0}")]
+    NoEvents(&'static str),
+    /// A ring size that is not a power of two.
+    #[error("the ring size must be a power of two (1, 2, 4, ... data pages per CPU), got {0}")]
+    RingSize(usize),
+    /// A filter with a NUL byte (the kernel takes C strings).
+    #[error("the filter contains a NUL byte")]
+    NulInFilter,
 }

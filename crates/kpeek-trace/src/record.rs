@@ -17,7 +17,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::error::open_error;
+use crate::error::{OptionFault, open_error};
 use crate::filter::filter_error_for;
 use crate::format::EventFormat;
 use crate::perf::{self, PerfEvent, PerfRing, Record, TracepointConfig};
@@ -182,12 +182,11 @@ impl Session {
         opts: &RecordOptions,
     ) -> Result<Session, RecordError> {
         if events.is_empty() {
-            return Err(RecordError::BadOption("no events to record".into()));
+            return Err(RecordError::BadOption(OptionFault::NoEvents("record")));
         }
         if opts.buffer_pages == 0 || !opts.buffer_pages.is_power_of_two() {
-            return Err(RecordError::BadOption(format!(
-                "the ring size must be a power of two (1, 2, 4, ... data pages per CPU), got {}",
-                opts.buffer_pages
+            return Err(RecordError::BadOption(OptionFault::RingSize(
+                opts.buffer_pages,
             )));
         }
         let cpus = opts.cpus.clone().unwrap_or_else(perf::online_cpus);
@@ -198,7 +197,7 @@ impl Session {
         let filter = match &opts.filter {
             Some(f) => Some(
                 CString::new(f.as_str())
-                    .map_err(|_| RecordError::BadOption("the filter contains a NUL byte".into()))?,
+                    .map_err(|_| RecordError::BadOption(OptionFault::NulInFilter))?,
             ),
             None => None,
         };

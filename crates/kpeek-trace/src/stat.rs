@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::error::{RecordError, open_error};
+use crate::error::{OptionFault, RecordError, open_error};
 use crate::filter::filter_error_for;
 use crate::format::EventFormat;
 use crate::perf::{self, PerfEvent, TracepointConfig};
@@ -68,13 +68,10 @@ impl Counter {
         pid: Option<i32>,
     ) -> Result<Counter, RecordError> {
         if events.is_empty() {
-            return Err(RecordError::BadOption("no events to count".into()));
+            return Err(RecordError::BadOption(OptionFault::NoEvents("count")));
         }
         let cfilter = filter
-            .map(|f| {
-                CString::new(f)
-                    .map_err(|_| RecordError::BadOption("the filter contains a NUL byte".into()))
-            })
+            .map(|f| CString::new(f).map_err(|_| RecordError::BadOption(OptionFault::NulInFilter)))
             .transpose()?;
         let cpus = perf::online_cpus();
         let tids: Vec<Option<i32>> = match pid {

@@ -442,7 +442,19 @@ fn bad_options_are_rejected() {
         ..Default::default()
     };
     let err = Session::open(&tfs, &names, &opts).err().unwrap();
-    assert!(err.to_string().contains("power of two"), "{err}");
+    assert!(
+        matches!(
+            err,
+            kpeek_trace::error::RecordError::BadOption(kpeek_trace::error::OptionFault::RingSize(
+                3
+            ))
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "bad option: the ring size must be a power of two (1, 2, 4, ... data pages per CPU), got 3"
+    );
     let err = Session::open(&tfs, &[], &RecordOptions::default())
         .err()
         .unwrap();

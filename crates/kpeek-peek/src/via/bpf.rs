@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use kpeek_bpf::KernelMem;
 
 use super::Backend;
-use crate::error::Error;
+use crate::error::{BackendFault, Error};
 use crate::walk::Memory;
 
 /// Reads kernel memory through BPF.
@@ -23,11 +23,11 @@ fn map_err(e: kpeek_bpf::Error) -> Error {
         },
         kpeek_bpf::Error::Permission { .. } => Error::Permission {
             backend: "bpf",
-            what: e.to_string(),
+            fault: BackendFault::Bpf(Box::new(e)),
         },
         other => Error::Backend {
             backend: "bpf",
-            msg: other.to_string(),
+            fault: BackendFault::Bpf(Box::new(other)),
         },
     }
 }

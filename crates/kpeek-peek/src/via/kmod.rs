@@ -7,7 +7,7 @@ use kpeek_client::chardev::Device;
 use kpeek_client::peek::PeekRequest;
 
 use super::Backend;
-use crate::error::Error;
+use crate::error::{BackendFault, Error};
 use crate::walk::Memory;
 
 /// Reads kernel memory through kpeek.ko.
@@ -32,12 +32,12 @@ fn map_err(e: kpeek_client::Error, addr: u64, len: usize) -> Error {
             },
             None => Error::Permission {
                 backend: "kpeek",
-                what: e.to_string(),
+                fault: BackendFault::Kmod(Box::new(e)),
             },
         },
         _ => Error::Backend {
             backend: "kpeek",
-            msg: e.to_string(),
+            fault: BackendFault::Kmod(Box::new(e)),
         },
     }
 }
@@ -48,11 +48,11 @@ impl Kmod {
         let dev = Device::open(&SysRoot::real()).map_err(|e| match e.errno() {
             Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission {
                 backend: "kpeek",
-                what: e.to_string(),
+                fault: BackendFault::Kmod(Box::new(e)),
             },
             _ => Error::Backend {
                 backend: "kpeek",
-                msg: e.to_string(),
+                fault: BackendFault::Kmod(Box::new(e)),
             },
         })?;
         // An empty read of a null address tells whether this kpeek.ko has the peek ioctl and

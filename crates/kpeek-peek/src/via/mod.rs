@@ -7,7 +7,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
+use crate::error::{BackendFault, Error, FormatFault};
 use crate::walk::Memory;
 
 /// A way of reading kernel memory, with what it can do besides reading.
@@ -79,15 +79,16 @@ fn kcore_open_error(path: &Path, e: std::io::Error) -> Error {
             }
             Error::Permission {
                 backend: "kcore",
-                what: format!("{} needs root (CAP_SYS_RAWIO)", path.display()),
+                fault: BackendFault::KcoreRoot {
+                    path: path.to_path_buf(),
+                },
             }
         }
         Some(libc::ENOENT) => Error::Backend {
             backend: "kcore",
-            msg: format!(
-                "{} does not exist (kernel built without CONFIG_PROC_KCORE)",
-                path.display()
-            ),
+            fault: BackendFault::NoKcore {
+                path: path.to_path_buf(),
+            },
         },
         _ => Error::Io {
             path: path.to_path_buf(),
@@ -117,10 +118,10 @@ impl Kcore {
         file.read_exact_at(&mut hdr, 0)
             .map_err(|e| kcore_open_error(path, e))?;
         let segments =
-            parse_phdrs(&hdr, |off, buf| file.read_exact_at(buf, off)).map_err(|msg| {
+            parse_phdrs(&hdr, |off, buf| file.read_exact_at(buf, off)).map_err(|fault| {
                 Error::Format {
                     path: path.to_path_buf(),
-                    msg,
+                    fault,
                 }
             })?;
         Ok(Kcore {
@@ -135,21 +136,22 @@ impl Kcore {
 fn parse_phdrs(
     hdr: &[u8; 64],
     mut read: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
-) -> Result<Vec<Segment>, String> {
+) -> Result<Vec<Segment>, FormatFault> {
     if &hdr[..4] != b"\x7fELF" || hdr[4] != 2 || hdr[5] != 1 {
-        return Err("not a 64-bit little-endian ELF file".into());
+        return Err(FormatFault::NotElf64);
     }
     let u16_at = |o: usize| u16::from_le_bytes([hdr[o], hdr[o + 1]]);
     let phoff = u64::from_le_bytes(hdr[32..40].try_into().expect("8 bytes"));
     let phentsize = u64::from(u16_at(54));
     let phnum = u64::from(u16_at(56));
     if phentsize < 56 || phnum > 65535 {
-        return Err(format!(
-            "bad program header table ({phnum} entries of {phentsize} bytes)"
-        ));
+        return Err(FormatFault::Phdrs {
+            count: phnum,
+            size: phentsize,
+        });
     }
     let mut table = vec![0u8; (phentsize * phnum) as usize];
-    read(phoff, &mut table).map_err(|e| format!("reading program headers: {e}"))?;
+    read(phoff, &mut table).map_err(FormatFault::ReadPhdrs)?;
     let mut out = Vec::new();
     for ph in table.chunks_exact(phentsize as usize) {
         let u64_at = |o: usize| u64::from_le_bytes(ph[o..o + 8].try_into().expect("8 bytes"));
