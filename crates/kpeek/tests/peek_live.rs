@@ -201,7 +201,15 @@ fn bad_expressions_and_arguments_are_named_before_any_backend_opens() {
         for via in ["bpf", "kcore", "kpeek"] {
             let mut full = vec!["--via", via];
             full.extend_from_slice(args);
-            let err = peek_err(&full);
+            // Any user: not through kpeek(), which insists on root.
+            let out = Command::cargo_bin("kpeek")
+                .unwrap()
+                .arg("peek")
+                .args(&full)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "kpeek peek {full:?}: {err}");
             assert!(
                 err.contains(want),
                 "kpeek peek {full:?}: want {want:?} in {err:?}"

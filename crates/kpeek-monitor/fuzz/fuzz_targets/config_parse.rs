@@ -1,7 +1,8 @@
-//! Any text as a kpeek.toml: parsing never panics, and an error names a place in the file.
+//! Any text as a kpeek.toml: parsing never panics, and an error names a place in the file (a
+//! line and column inside it, or the file as a whole).
 #![no_main]
 
-use kpeek_monitor::config::parse_config;
+use kpeek_monitor::config::{Place, parse_config};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,6 +10,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Err(e) = parse_config(text, "f.toml") {
-        assert!(e.place.starts_with("f.toml"), "{e}");
+        match &e.place {
+            Place::File { file, line, col } => {
+                assert_eq!(file, "f.toml", "{e}");
+                assert!(*line >= 1 && *line <= text.lines().count() + 1, "{e}");
+                assert!(*col >= 1, "{e}");
+            }
+            Place::WholeFile { file } => assert_eq!(file, "f.toml", "{e}"),
+            other => panic!("an error of a file placed at {other}: {e}"),
+        }
     }
 });
