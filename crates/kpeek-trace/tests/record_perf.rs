@@ -26,6 +26,20 @@ fn getppid_n(n: u64) {
     }
 }
 
+/// Keeps the calling thread on `cpu`.
+fn pin_to_cpu(cpu: i32) {
+    // SAFETY: a zeroed cpu_set_t with one bit set, applied to the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set),
+            0,
+            "sched_setaffinity to CPU {cpu}"
+        );
+    }
+}
+
 /// Open sys_enter_getppid on every CPU filtered to this thread, all into CPU rings.
 fn open_getppid(data_pages: usize) -> (Vec<PerfEvent>, Vec<PerfRing>, u64) {
     let config = TracepointConfig {
@@ -91,6 +105,10 @@ fn exact_count_with_common_pid_filter() {
 #[ignore = "needs root and the live kernel: tracepoints (tracefs, perf events); ./test-all runs it (cargo test -- --include-ignored)"]
 fn tiny_ring_overflow_is_accounted() {
     const N: u64 = 20_000;
+    // One CPU for the whole test: the kernel writes a ring's pending PERF_RECORD_LOST only with
+    // that ring's next record, so the flushing event below must reach the ring that overflowed
+    // (a thread moved to another CPU on a busy machine left the count behind).
+    pin_to_cpu(kpeek_trace::perf::online_cpus()[0]);
     let (events, mut rings, _) = open_getppid(1);
     events.iter().for_each(|e| e.enable().unwrap());
     getppid_n(N);
