@@ -86,7 +86,7 @@ build_debug_kernel() {
 	else
 		log "debug kernel: resuming the build of $key"
 	fi
-	log "debug kernel: building (nice -n 15, -j${DEBUG_JOBS:-2}; about an hour on two cores), log $blog"
+	log "debug kernel: building (nice -n 15, -j${DEBUG_JOBS:-2}; 15 minutes to an hour on two cores, by load), log $blog"
 	nice -n 15 make -C "$src" O="$obj" -j"${DEBUG_JOBS:-2}" bzImage modules >>"$blog" 2>&1 ||
 		{ log "debug kernel: build failed:"; tail -30 "$blog" >&2; return 1; }
 	log "debug kernel: built in $(($(date +%s) - t0))s"
