@@ -118,9 +118,10 @@ pub enum Error {
     /// A type model problem (bad BTF/DWARF data).
     #[error("type information: {0}")]
     Type(ModelFault),
-    /// No backend can read here.
-    #[error("no backend can read kernel memory here:\n  {}", .0.join("\n  "))]
-    NoBackend(Vec<String>),
+    /// No backend can read here: why each of kpeek.ko, BPF and `/proc/kcore` did not open
+    /// ([`Via::open`](crate::via::Via::open) of `auto`).
+    #[error("no backend can read kernel memory here:\n  {}", lines(.0))]
+    NoBackend(Vec<Error>),
     /// A backend failed in a way not listed above.
     #[error("via {backend}: {fault}")]
     Backend {
@@ -271,6 +272,15 @@ fn edit_distance(a: &str, b: &str, cap: usize) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()].min(cap)
+}
+
+/// Errors one per line, for [`Error::NoBackend`].
+fn lines(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 #[cfg(test)]

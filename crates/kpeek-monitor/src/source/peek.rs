@@ -15,9 +15,7 @@ use std::sync::Arc;
 use kpeek_peek::plan::Plan;
 use kpeek_peek::session::{Options, Session};
 use kpeek_peek::value::Value;
-use kpeek_peek::via::bpf::Bpf;
-use kpeek_peek::via::kmod::Kmod;
-use kpeek_peek::via::{Backend, Kcore};
+use kpeek_peek::via::{Backend, Via};
 
 use crate::model::{Kind, MetricDesc, Reading};
 
@@ -56,12 +54,23 @@ pub enum PeekError {
         /// The expressions that failed, in order.
         errors: Vec<ExprError>,
     },
-    /// None of kpeek.ko, BPF and /proc/kcore could be opened.
-    #[error("peek: no backend opens: {}", .why.join("; "))]
+    /// None of kpeek.ko, BPF and /proc/kcore could be opened (on one line: an error row).
+    #[error("peek: no backend opens: {}", one_line(refusals))]
     NoBackend {
         /// Why each backend did not open, in the order tried.
-        why: Vec<String>,
+        refusals: Vec<kpeek_peek::Error>,
     },
+    /// The backend opened for `auto` failed otherwise.
+    #[error("peek: {0}")]
+    Open(#[source] kpeek_peek::Error),
+}
+
+fn one_line(refusals: &[kpeek_peek::Error]) -> String {
+    refusals
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn join(errors: &[ExprError]) -> String {
@@ -158,21 +167,12 @@ fn counter_width(kind: Kind, plan: Option<&Plan>) -> Option<u8> {
     (kind == Kind::Counter && !leaf.signed && leaf.size < 8).then(|| (leaf.size * 8) as u8)
 }
 
+/// The first of kpeek.ko, BPF and /proc/kcore that opens (`kpeek peek --via auto`).
 fn open_backend() -> Result<Box<dyn Backend>, PeekError> {
-    let mut why = Vec::new();
-    match Kmod::open() {
-        Ok(b) => return Ok(Box::new(b)),
-        Err(e) => why.push(format!("kpeek.ko: {e}")),
-    }
-    match Bpf::open() {
-        Ok(b) => return Ok(Box::new(b)),
-        Err(e) => why.push(format!("bpf: {e}")),
-    }
-    match Kcore::open() {
-        Ok(b) => return Ok(Box::new(b)),
-        Err(e) => why.push(format!("kcore: {e}")),
-    }
-    Err(PeekError::NoBackend { why })
+    Via::Auto.open().map_err(|e| match e {
+        kpeek_peek::Error::NoBackend(refusals) => PeekError::NoBackend { refusals },
+        other => PeekError::Open(other),
+    })
 }
 
 fn number(v: &Value) -> Option<f64> {

@@ -50,6 +50,28 @@ impl Via {
     }
 }
 
+impl Via {
+    /// Opens this backend. [`Via::Auto`] opens the first of kpeek.ko, BPF and `/proc/kcore`
+    /// that opens, and fails with [`Error::NoBackend`] holding why each did not, in that order.
+    pub fn open(self) -> Result<Box<dyn Backend>, Error> {
+        match self {
+            Via::Kpeek => Ok(Box::new(kmod::Kmod::open()?)),
+            Via::Bpf => Ok(Box::new(bpf::Bpf::open()?)),
+            Via::Kcore => Ok(Box::new(Kcore::open()?)),
+            Via::Auto => {
+                let mut refusals = Vec::new();
+                for v in [Via::Kpeek, Via::Bpf, Via::Kcore] {
+                    match v.open() {
+                        Ok(b) => return Ok(b),
+                        Err(e) => refusals.push(e),
+                    }
+                }
+                Err(Error::NoBackend(refusals))
+            }
+        }
+    }
+}
+
 /// The path of kcore.
 pub const KCORE: &str = "/proc/kcore";
 

@@ -11,7 +11,6 @@ use kpeek_peek::via::Via;
 use kpeek_peek::{Answer, Locate, Options, PerCpuMethod, Session};
 use serde_json::json;
 
-mod open;
 mod watch;
 
 const AFTER_HELP: &str = "\
@@ -155,7 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut session =
         Session::new(opts, Box::new(ksyms::Ksyms::load_live)).context("loading types")?;
-    let backend = open::backend(args.via.into())?;
+    let backend = Via::from(args.via).open()?;
     if args.verbose {
         crate::errln!("kpeek: peek: reading via {}", backend.name());
     }
