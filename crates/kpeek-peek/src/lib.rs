@@ -44,6 +44,7 @@ pub mod globals;
 pub mod kofile;
 mod locate;
 pub mod modsect;
+mod options;
 pub mod percpu;
 mod percpu_eval;
 pub mod plan;
