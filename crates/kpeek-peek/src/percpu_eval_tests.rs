@@ -67,6 +67,14 @@ fn btf(datasec: bool) -> BtfTypes {
 /// A kernel whose per-CPU section is linked at `start` (0: zero-based): kallsyms text and the
 /// memory holding `__per_cpu_offset[]` and each CPU's `struct rq` (`cpu` = n,
 /// `nr_switches` = 100 + n, `nr_running` = n + 1).
+/// CPU `cpu`'s `struct rq` at `rq` in `bytes`: nr_running cpu+1, cpu, nr_switches 100+cpu.
+fn fill_rq(bytes: &mut [u8], rq: usize, cpu: u32) {
+    bytes[rq + NR_RUNNING..rq + NR_RUNNING + 4].copy_from_slice(&(cpu + 1).to_le_bytes());
+    bytes[rq + CPU..rq + CPU + 4].copy_from_slice(&cpu.to_le_bytes());
+    bytes[rq + NR_SWITCHES..rq + NR_SWITCHES + 8]
+        .copy_from_slice(&(100 + u64::from(cpu)).to_le_bytes());
+}
+
 fn kernel(start: u64) -> (String, VecMemory) {
     let area = |cpu: u32| MEM + 0x1000 * (u64::from(cpu) + 1);
     let mut bytes = vec![0u8; 0x1000 * (CPUS.len() + 1)];
@@ -75,11 +83,7 @@ fn kernel(start: u64) -> (String, VecMemory) {
         let off = area(cpu).wrapping_sub(start);
         let at = 8 * cpu as usize;
         bytes[at..at + 8].copy_from_slice(&off.to_le_bytes());
-        let rq = (area(cpu) - MEM + RQ_OFF) as usize;
-        bytes[rq + NR_RUNNING..rq + NR_RUNNING + 4].copy_from_slice(&(cpu + 1).to_le_bytes());
-        bytes[rq + CPU..rq + CPU + 4].copy_from_slice(&cpu.to_le_bytes());
-        bytes[rq + NR_SWITCHES..rq + NR_SWITCHES + 8]
-            .copy_from_slice(&(100 + u64::from(cpu)).to_le_bytes());
+        fill_rq(&mut bytes, (area(cpu) - MEM + RQ_OFF) as usize, cpu);
     }
     let kind = if start == 0 { 'A' } else { 'D' };
     let kallsyms = format!(
@@ -344,11 +348,7 @@ fn kernel32() -> (String, VecMemory) {
         let off = (area(cpu).wrapping_sub(START32) & 0xffff_ffff) as u32;
         let at = 4 * cpu as usize;
         bytes[at..at + 4].copy_from_slice(&off.to_le_bytes());
-        let rq = (area(cpu) - MEM32 + RQ_OFF) as usize;
-        bytes[rq + NR_RUNNING..rq + NR_RUNNING + 4].copy_from_slice(&(cpu + 1).to_le_bytes());
-        bytes[rq + CPU..rq + CPU + 4].copy_from_slice(&cpu.to_le_bytes());
-        bytes[rq + NR_SWITCHES..rq + NR_SWITCHES + 8]
-            .copy_from_slice(&(100 + u64::from(cpu)).to_le_bytes());
+        fill_rq(&mut bytes, (area(cpu) - MEM32 + RQ_OFF) as usize, cpu);
     }
     let kallsyms = format!(
         "c1000000 T _stext\n{MEM32:08x} D __per_cpu_offset\n{START32:08x} D __per_cpu_start\n{:08x} D runqueues\n{:08x} D __per_cpu_end\n",
