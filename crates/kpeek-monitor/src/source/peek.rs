@@ -15,7 +15,7 @@ use std::sync::Arc;
 use kpeek_peek::plan::Plan;
 use kpeek_peek::session::{Options, Session};
 use kpeek_peek::value::Value;
-use kpeek_peek::via::{Backend, Via};
+use kpeek_peek::via::{Backend, open_first};
 
 use crate::model::{Kind, MetricDesc, Reading};
 
@@ -60,9 +60,6 @@ pub enum PeekError {
         /// Why each backend did not open, in the order tried.
         refusals: Vec<kpeek_peek::Error>,
     },
-    /// The backend opened for `auto` failed otherwise.
-    #[error("peek: {0}")]
-    Open(#[source] kpeek_peek::Error),
 }
 
 fn one_line(refusals: &[kpeek_peek::Error]) -> String {
@@ -169,10 +166,7 @@ fn counter_width(kind: Kind, plan: Option<&Plan>) -> Option<u8> {
 
 /// The first of kpeek.ko, BPF and /proc/kcore that opens (`kpeek peek --via auto`).
 fn open_backend() -> Result<Box<dyn Backend>, PeekError> {
-    Via::Auto.open().map_err(|e| match e {
-        kpeek_peek::Error::NoBackend(refusals) => PeekError::NoBackend { refusals },
-        other => PeekError::Open(other),
-    })
+    open_first().map_err(|refusals| PeekError::NoBackend { refusals })
 }
 
 fn number(v: &Value) -> Option<f64> {

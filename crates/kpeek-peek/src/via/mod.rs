@@ -58,18 +58,22 @@ impl Via {
             Via::Kpeek => Ok(Box::new(kmod::Kmod::open()?)),
             Via::Bpf => Ok(Box::new(bpf::Bpf::open()?)),
             Via::Kcore => Ok(Box::new(Kcore::open()?)),
-            Via::Auto => {
-                let mut refusals = Vec::new();
-                for v in [Via::Kpeek, Via::Bpf, Via::Kcore] {
-                    match v.open() {
-                        Ok(b) => return Ok(b),
-                        Err(e) => refusals.push(e),
-                    }
-                }
-                Err(Error::NoBackend(refusals))
-            }
+            Via::Auto => open_first().map_err(Error::NoBackend),
         }
     }
+}
+
+/// The first of kpeek.ko, BPF and `/proc/kcore` that opens (`--via auto`), or why each did
+/// not, in that order.
+pub fn open_first() -> Result<Box<dyn Backend>, Vec<Error>> {
+    let mut refusals = Vec::new();
+    for v in [Via::Kpeek, Via::Bpf, Via::Kcore] {
+        match v.open() {
+            Ok(b) => return Ok(b),
+            Err(e) => refusals.push(e),
+        }
+    }
+    Err(refusals)
 }
 
 /// The path of kcore.
